@@ -1,0 +1,119 @@
+//! The command line: clap definitions here, one module per subcommand (args → settings → run),
+//! and a [`printer::Printer`] that owns stdout (results) and stderr (progress, logs, errors).
+
+pub mod demo;
+pub mod diff;
+pub mod generate;
+pub mod printer;
+pub mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::gate::FailOn;
+
+/// recon: decide whether a database migration is safe to cut over.
+#[derive(Debug, Parser)]
+#[command(name = "recon", version, about, long_about = None)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Worker threads for hashing and SQL (default: all cores).
+    #[arg(short = 'j', long, global = true, env = "RECON_THREADS")]
+    pub threads: Option<usize>,
+    /// Print only the verdict line and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Log filter for stderr (e.g. `debug`, `recon=trace`); also `RUST_LOG`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reconcile every table pair of a config.
+    Run(run::RunArgs),
+    /// Reconcile one table without a config.
+    Diff(diff::DiffArgs),
+    /// Write a synthetic ERP migration (snapshots, recon.toml, truth.json).
+    Gen(generate::GenArgs),
+    /// Generate a small migration and reconcile it.
+    Demo(demo::DemoArgs),
+}
+
+/// Options shared by the commands that reconcile.
+#[derive(Debug, Args, Clone)]
+pub struct ReconcileArgs {
+    /// Write `report.json` into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 on warnings too.
+    #[arg(long, value_enum, default_value = "fail")]
+    pub fail_on: FailOn,
+    /// Write every differing row's key, category and columns to `DIR/<table>.parquet`.
+    #[arg(long, value_name = "DIR")]
+    pub diff_out: Option<PathBuf>,
+    /// Memory for the match structures before they spill to disk (e.g. `512MiB`, `4GiB`).
+    #[arg(long, value_name = "SIZE", default_value = "768MiB", value_parser = parse_size)]
+    pub memory_budget: usize,
+    /// Print wall time, rows/s and peak memory to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Parses `512MiB`, `4GiB`, `1000000` (bytes).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 512MiB"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("`{text}`: unknown unit (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Runs the parsed command; returns the exit code.
+pub fn main(cli: Cli) -> i32 {
+    let printer = printer::Printer::new(&cli.global);
+    printer::init_logging(cli.global.log.as_deref());
+    let threads = cli
+        .global
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1);
+    let result = match &cli.command {
+        Command::Run(a) => run::run(a, threads, &printer),
+        Command::Diff(a) => diff::run(a, threads, &printer),
+        Command::Gen(a) => generate::run(a, &printer),
+        Command::Demo(a) => demo::run(a, threads, &printer),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            printer.error(&e);
+            2
+        }
+    }
+}

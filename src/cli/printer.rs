@@ -1,0 +1,119 @@
+//! Output: results to stdout, everything else (progress bars, logs, errors) to stderr. Progress
+//! bars show only on a terminal and not under `-q` or `--no-progress`; colors honor `NO_COLOR`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Global;
+use crate::report::Report;
+use crate::report::terminal::{self, Style};
+use crate::run::Progress;
+
+/// Decides what goes where.
+pub struct Printer {
+    quiet: bool,
+    progress: bool,
+    color: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Printer {
+    /// A printer for the global options and the current terminal.
+    pub fn new(g: &Global) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            quiet: g.quiet,
+            progress: !g.quiet && !g.no_progress && std::io::stderr().is_terminal(),
+            color: !no_color && std::io::stdout().is_terminal(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// Prints the report summary to stdout (only the verdict line under `-q`).
+    pub fn report(&self, report: &Report) {
+        let text = terminal::render(report, Style { color: self.color });
+        let text = if self.quiet {
+            text.lines()
+                .last()
+                .map(|l| format!("{l}\n"))
+                .unwrap_or_default()
+        } else {
+            text
+        };
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`recon run | head`) is not an error.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// A note for the user on stderr (not under `-q`).
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// An error with its whole cause chain, on stderr.
+    pub fn error(&self, e: &anyhow::Error) {
+        eprintln!("error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+}
+
+impl Progress for Printer {
+    fn start(&self, table: &str, rows: u64) {
+        if !self.progress {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(rows), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{prefix:>16} [{bar:30}] {human_pos}/{human_len} rows {per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(table.to_owned());
+        if let Ok(mut b) = self.bar.lock() {
+            *b = Some(bar);
+        }
+    }
+
+    fn advance(&self, rows: u64) {
+        if let Ok(b) = self.bar.lock()
+            && let Some(bar) = b.as_ref() {
+                bar.inc(rows);
+            }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut b) = self.bar.lock()
+            && let Some(bar) = b.take() {
+                bar.finish_and_clear();
+            }
+    }
+}
+
+/// Logs to stderr, filtered by `--log` or `RUST_LOG` (default: warnings).
+pub fn init_logging(filter: Option<&str>) {
+    let filter = filter
+        .map(tracing_subscriber::EnvFilter::new)
+        .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Peak resident memory of this process in bytes (Linux `VmHWM`), when known.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,101 @@
+//! `recon run --config recon.toml`: reconcile every table pair of a config.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::ReconcileArgs;
+use super::printer::{Printer, peak_rss};
+use crate::config::{Config, LoadedConfig};
+use crate::diff::DiffOptions;
+use crate::gate::exit_code;
+use crate::report::{Report, json};
+use crate::run::{RunOptions, error_report, run_config};
+
+/// Arguments of `recon run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE", default_value = "recon.toml")]
+    pub config: PathBuf,
+    /// Only this table (repeatable).
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+    /// Reconcile options.
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
+
+/// Runs `recon run`.
+pub fn run(args: &RunArgs, threads: usize, printer: &Printer) -> anyhow::Result<i32> {
+    let loaded = Config::load(&args.config);
+    execute(
+        loaded,
+        &args.reconcile,
+        args.tables.clone(),
+        threads,
+        printer,
+    )
+}
+
+/// Runs a loaded (or failed) config, writes and prints the report, returns the exit code.
+pub fn execute(
+    loaded: crate::Result<LoadedConfig>,
+    args: &ReconcileArgs,
+    only: Vec<String>,
+    threads: usize,
+    printer: &Printer,
+) -> anyhow::Result<i32> {
+    let clock = Instant::now();
+    let opts = RunOptions {
+        threads,
+        fail_on: args.fail_on,
+        diff: DiffOptions {
+            memory_budget: args.memory_budget,
+            diff_out: args.diff_out.clone(),
+            ..DiffOptions::default()
+        },
+        only,
+        progress: printer,
+        started_at: None,
+    };
+    let report = match &loaded {
+        Ok(l) => run_config(l, &opts),
+        Err(e) => error_report(e.to_string(), &opts, None),
+    };
+    finish(&report, args, printer)?;
+    if args.stats {
+        print_stats(&report, clock);
+    }
+    Ok(exit_code(report.verdict, args.fail_on))
+}
+
+/// Writes `report.json` when asked and prints the summary.
+pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyhow::Result<()> {
+    printer.report(report);
+    if let Some(dir) = &args.out {
+        let path = json::write(report, dir)
+            .with_context(|| format!("writing the report into {}", dir.display()))?;
+        printer.note(&format!("report: {}", path.display()));
+    }
+    Ok(())
+}
+
+fn print_stats(report: &Report, clock: Instant) {
+    let rows: u64 = report
+        .tables
+        .iter()
+        .map(|t| t.legacy_rows + t.target_rows)
+        .sum();
+    let secs = clock.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = rows as f64 / secs.max(1e-9);
+    #[allow(clippy::cast_precision_loss)]
+    let rss = peak_rss().map_or_else(
+        || "unknown".to_owned(),
+        |b| format!("{:.0} MiB", b as f64 / f64::from(1 << 20)),
+    );
+    eprintln!("stats: {rows} rows in {secs:.2} s = {rate:.0} rows/s, peak RSS {rss}");
+}

@@ -1,0 +1,413 @@
+//! `recon.toml`: the serde model and its validation. No I/O beyond reading the file itself; the
+//! snapshots are opened later, by [`crate::plan`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::gate::GateConfig;
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The legacy snapshot.
+    pub legacy: SnapshotConfig,
+    /// The target snapshot.
+    pub target: SnapshotConfig,
+    /// Default comparison options for every column of every table.
+    #[serde(default)]
+    pub defaults: ColumnOptions,
+    /// Default gate thresholds; tables may override them.
+    #[serde(default)]
+    pub gate: GateConfig,
+    /// Report options.
+    #[serde(default)]
+    pub report: ReportConfig,
+    /// The table pairs to reconcile.
+    #[serde(default)]
+    pub tables: Vec<TableConfig>,
+}
+
+/// Where one side's snapshot lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// A local path (relative to the config file) or a URL (`file://`, ...).
+    pub root: String,
+}
+
+/// Report settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// How many sample rows per category and table the report keeps.
+    #[serde(default = "default_sample_limit")]
+    pub samples: usize,
+}
+
+fn default_sample_limit() -> usize {
+    10
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            samples: default_sample_limit(),
+        }
+    }
+}
+
+/// One table pair.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// The name the report uses.
+    pub name: String,
+    /// The legacy table's name in its snapshot (default: `name`).
+    pub legacy: Option<String>,
+    /// The target table's name in its snapshot (default: `name`).
+    pub target: Option<String>,
+    /// A SQL query over the legacy snapshot that stands for the legacy table.
+    pub legacy_sql: Option<String>,
+    /// A SQL query over the target snapshot that stands for the target table.
+    pub target_sql: Option<String>,
+    /// Key columns (legacy names); composite keys are allowed.
+    pub key: Vec<String>,
+    /// Legacy column name -> target column name.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    /// Columns left out of the comparison (a name on either side).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Per-column comparison options, by legacy column name; the entry `"*"` applies to every
+    /// column of the table.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnOptions>,
+    /// Gate overrides for this table.
+    #[serde(default)]
+    pub gate: GateConfig,
+}
+
+/// How values of a column are compared. Every field is optional so that the levels (defaults,
+/// table, column) can be layered; [`ColumnOptions::merged`] resolves them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnOptions {
+    /// Absolute tolerance in the column's units, as a decimal string (`"0.01"`) or a number.
+    pub abs_tolerance: Option<Tolerance>,
+    /// Relative tolerance (`0.001` = 0.1 % of the larger magnitude).
+    pub rel_tolerance: Option<f64>,
+    /// Strings: ignore leading and trailing white space.
+    pub trim: Option<bool>,
+    /// Strings: compare case-insensitively.
+    pub case_insensitive: Option<bool>,
+    /// Strings: compare after Unicode NFC normalization.
+    pub nfc: Option<bool>,
+    /// Timestamps without a zone are read in this zone (`"UTC"`, `"+03:00"`, `"Asia/Riyadh"`).
+    pub timezone: Option<String>,
+    /// Integers 0/1 compare equal to booleans false/true (MySQL `TINYINT(1)`).
+    pub int_as_bool: Option<bool>,
+    /// Cast both sides to this type before comparing (`string`, `integer`, `float`, `boolean`,
+    /// `date`, `timestamp`, `decimal(p,s)`).
+    pub cast: Option<String>,
+}
+
+/// A tolerance written either as a TOML number or as a decimal string (exact).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Tolerance {
+    /// `"0.01"`: exact.
+    Text(String),
+    /// `0.01`: read through its shortest decimal representation.
+    Number(f64),
+}
+
+impl Tolerance {
+    /// The tolerance as exact decimal text.
+    pub fn as_decimal_text(&self) -> String {
+        match self {
+            Tolerance::Text(s) => s.trim().to_owned(),
+            Tolerance::Number(n) => format!("{n}"),
+        }
+    }
+}
+
+impl ColumnOptions {
+    /// `self` with every unset field taken from `base`.
+    pub fn merged(&self, base: &ColumnOptions) -> ColumnOptions {
+        ColumnOptions {
+            abs_tolerance: self
+                .abs_tolerance
+                .clone()
+                .or_else(|| base.abs_tolerance.clone()),
+            rel_tolerance: self.rel_tolerance.or(base.rel_tolerance),
+            trim: self.trim.or(base.trim),
+            case_insensitive: self.case_insensitive.or(base.case_insensitive),
+            nfc: self.nfc.or(base.nfc),
+            timezone: self.timezone.clone().or_else(|| base.timezone.clone()),
+            int_as_bool: self.int_as_bool.or(base.int_as_bool),
+            cast: self.cast.clone().or_else(|| base.cast.clone()),
+        }
+    }
+}
+
+impl TableConfig {
+    /// The legacy table name (or the pair's name).
+    pub fn legacy_table(&self) -> &str {
+        self.legacy.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The target table name (or the pair's name).
+    pub fn target_table(&self) -> &str {
+        self.target.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The options every column of this table starts from: `columns."*"` over the defaults.
+    pub fn table_options(&self, defaults: &ColumnOptions) -> ColumnOptions {
+        self.columns
+            .get("*")
+            .map_or_else(|| defaults.clone(), |o| o.merged(defaults))
+    }
+
+    /// The resolved options of one column (legacy name).
+    pub fn column_options(&self, column: &str, defaults: &ColumnOptions) -> ColumnOptions {
+        let table = self.table_options(defaults);
+        self.columns
+            .get(column)
+            .map_or_else(|| table.clone(), |o| o.merged(&table))
+    }
+
+    /// The target's name of a legacy column.
+    pub fn target_column<'a>(&'a self, legacy: &'a str) -> &'a str {
+        self.rename.get(legacy).map_or(legacy, String::as_str)
+    }
+}
+
+/// A config loaded from disk, with the folder relative paths are resolved against.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The parsed and validated config.
+    pub config: Config,
+    /// The file it came from (for messages).
+    pub path: PathBuf,
+    /// Relative snapshot roots are resolved against this folder.
+    pub base_dir: PathBuf,
+    /// xxh3-128 of the file's bytes, hex: the audit trail's config digest.
+    pub digest: String,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<LoadedConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let config = Self::parse(&text).map_err(|message| Error::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(LoadedConfig {
+            config,
+            path: path.to_owned(),
+            base_dir,
+            digest: digest_hex(text.as_bytes()),
+        })
+    }
+
+    /// Parses and validates config text. The error is a message with the line it is about.
+    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            match line {
+                Some(line) => format!("line {line}: {}", e.message()),
+                None => e.message().to_owned(),
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: names, keys, tolerances, zones, casts.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.tables.is_empty() {
+            return Err("no [[tables]]: nothing to reconcile".into());
+        }
+        let mut names = BTreeSet::new();
+        for t in &self.tables {
+            validate_table(t, &self.defaults)?;
+            if !names.insert(t.name.as_str()) {
+                return Err(format!(
+                    "two tables are named `{}`; table names must be unique",
+                    t.name
+                ));
+            }
+        }
+        self.gate.validate("[gate]")?;
+        Ok(())
+    }
+}
+
+fn validate_table(t: &TableConfig, defaults: &ColumnOptions) -> std::result::Result<(), String> {
+    let at = format!("table `{}`", t.name);
+    if t.name.trim().is_empty() {
+        return Err("a table has an empty name".into());
+    }
+    if t.key.is_empty() {
+        return Err(format!(
+            "{at}: `key` is empty; name at least one key column"
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for k in &t.key {
+        if !seen.insert(k) {
+            return Err(format!("{at}: key column `{k}` is listed twice"));
+        }
+        if t.ignore.contains(k) {
+            return Err(format!("{at}: key column `{k}` is also ignored"));
+        }
+    }
+    if t.legacy.is_some() && t.legacy_sql.is_some() {
+        return Err(format!(
+            "{at}: give either `legacy` or `legacy_sql`, not both"
+        ));
+    }
+    if t.target.is_some() && t.target_sql.is_some() {
+        return Err(format!(
+            "{at}: give either `target` or `target_sql`, not both"
+        ));
+    }
+    let mut targets = BTreeSet::new();
+    for (from, to) in &t.rename {
+        if !targets.insert(to) {
+            return Err(format!("{at}: two columns are renamed to `{to}`"));
+        }
+        if from.is_empty() || to.is_empty() {
+            return Err(format!("{at}: a rename has an empty column name"));
+        }
+    }
+    let table_opts = t.table_options(defaults);
+    validate_options(&at, &table_opts)?;
+    for (column, opts) in &t.columns {
+        validate_options(
+            &format!("{at}, column `{column}`"),
+            &opts.merged(&table_opts),
+        )?;
+    }
+    t.gate.validate(&format!("{at}: [gate]"))?;
+    Ok(())
+}
+
+fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), String> {
+    if let Some(tol) = &o.abs_tolerance {
+        let text = tol.as_decimal_text();
+        match crate::hash::decimal::parse_decimal(&text) {
+            Some((m, _)) if m >= 0 => {}
+            _ => {
+                return Err(format!(
+                    "{at}: abs_tolerance `{text}` is not a non-negative decimal"
+                ));
+            }
+        }
+    }
+    if let Some(r) = o.rel_tolerance
+        && !(r.is_finite() && r >= 0.0) {
+            return Err(format!("{at}: rel_tolerance must be a non-negative number"));
+        }
+    if let Some(tz) = &o.timezone {
+        crate::hash::TimeZone::parse(tz).map_err(|e| format!("{at}: {e}"))?;
+    }
+    if let Some(cast) = &o.cast {
+        crate::plan::parse_cast(cast).map_err(|e| format!("{at}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Hex xxh3-128 of some bytes.
+pub fn digest_hex(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[legacy]
+root = "l"
+[target]
+root = "t"
+[[tables]]
+name = "orders"
+key = ["id"]
+"#;
+
+    #[test]
+    fn minimal_config_parses() {
+        let c = Config::parse(MINIMAL).expect("valid");
+        assert_eq!(c.tables[0].legacy_table(), "orders");
+        assert_eq!(c.report.samples, 10);
+    }
+
+    #[test]
+    fn unknown_field_names_its_line() {
+        let text = MINIMAL.replace("key = [\"id\"]", "key = [\"id\"]\nkeys = 3");
+        let err = Config::parse(&text).expect_err("unknown field");
+        assert!(err.starts_with("line 9:"), "{err}");
+        assert!(err.contains("keys"), "{err}");
+    }
+
+    #[test]
+    fn empty_key_is_rejected() {
+        let err = Config::parse(&MINIMAL.replace("[\"id\"]", "[]")).expect_err("empty key");
+        assert!(err.contains("`key` is empty"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_table_names_are_rejected() {
+        let text = format!("{MINIMAL}\n[[tables]]\nname = \"orders\"\nkey = [\"id\"]\n");
+        let err = Config::parse(&text).expect_err("duplicate");
+        assert!(err.contains("two tables are named `orders`"), "{err}");
+    }
+
+    #[test]
+    fn bad_tolerance_and_zone_are_rejected() {
+        let text = format!("{MINIMAL}[tables.columns.\"*\"]\nabs_tolerance = \"abc\"\n");
+        assert!(
+            Config::parse(&text)
+                .expect_err("tol")
+                .contains("abs_tolerance")
+        );
+        let text = format!("{MINIMAL}[tables.columns.at]\ntimezone = \"Mars/Base\"\n");
+        assert!(Config::parse(&text).expect_err("tz").contains("Mars/Base"));
+    }
+
+    #[test]
+    fn options_layer_column_over_table_over_defaults() {
+        let base = ColumnOptions {
+            trim: Some(true),
+            nfc: Some(true),
+            ..Default::default()
+        };
+        let col = ColumnOptions {
+            trim: Some(false),
+            ..Default::default()
+        };
+        let m = col.merged(&base);
+        assert_eq!(m.trim, Some(false));
+        assert_eq!(m.nfc, Some(true));
+    }
+}

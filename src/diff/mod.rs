@@ -1,0 +1,401 @@
+//! Reconciling one table pair: the hashing pass ([`scan`]), classification per key partition
+//! ([`merge`]), column attribution of changed pairs from the stored digests, then samples and
+//! `--diff-out` from a detail pass over the few rows that need it ([`detail`]).
+
+pub mod detail;
+pub mod merge;
+pub mod out;
+pub mod partition;
+pub mod scan;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::gate;
+use crate::hash::decimal;
+use crate::plan::{PairPlan, Tolerance};
+use crate::report::{ChangedSample, ColumnDrift, KeySample, Samples, TableReport};
+use crate::side::{PerSide, Side};
+use merge::{Candidate, Merged};
+use partition::{Layout, Partitions};
+use scan::KeyCodec;
+use store::{ColumnStore, RowLayout};
+
+/// How a pair is reconciled.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// Bytes the match structure may use before it spills to disk.
+    pub memory_budget: usize,
+    /// Sample rows kept per category.
+    pub samples: usize,
+    /// Where `--diff-out` writes, if anywhere.
+    pub diff_out: Option<PathBuf>,
+    /// Where spill and digest files go (default: the system temp folder).
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        Self {
+            memory_budget: 768 << 20,
+            samples: 10,
+            diff_out: None,
+            temp_dir: None,
+        }
+    }
+}
+
+/// Reconciles one pair; `progress` is told how many rows of each side were hashed.
+pub fn reconcile(
+    plan: &PairPlan,
+    opts: &DiffOptions,
+    progress: &(dyn Fn(Side, u64) + Sync),
+) -> Result<TableReport> {
+    if plan.exact_int_key {
+        run::<u64>(plan, opts, progress)
+    } else {
+        run::<u128>(plan, opts, progress)
+    }
+}
+
+fn run<K: KeyCodec>(
+    plan: &PairPlan,
+    opts: &DiffOptions,
+    progress: &(dyn Fn(Side, u64) + Sync),
+) -> Result<TableReport> {
+    let dir = match &opts.temp_dir {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .map_err(Error::Spill)?;
+    let rows = PerSide::new(plan.tables.legacy.rows, plan.tables.target.rows);
+    let total = rows.legacy + rows.target;
+    let layout = scan::row_layout(plan);
+    let side = |r: u64| -> Result<(Partitions<K>, ColumnStore)> {
+        let l = Layout::choose::<K>(r, total, opts.memory_budget);
+        Ok((
+            Partitions::new(l, dir.path()),
+            ColumnStore::new(dir.path(), &layout)?,
+        ))
+    };
+    let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
+    let null_keys = scan::scan(plan, &layout, &sides, progress)?;
+
+    let keep = if opts.diff_out.is_some() {
+        usize::MAX
+    } else {
+        opts.samples
+    };
+    let parts: Vec<Merged<K>> = (0..sides.legacy.0.len())
+        .into_par_iter()
+        .map(|p| {
+            Ok(merge::merge(
+                sides.legacy.0.take(p)?,
+                sides.target.0.take(p)?,
+                keep,
+            ))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut t = TableReport::errored(
+        &plan.name,
+        &plan.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
+        String::new(),
+    );
+    t.error = None;
+    t.legacy_table.clone_from(&plan.sources.legacy);
+    t.target_table.clone_from(&plan.sources.target);
+    t.legacy_rows = rows.legacy;
+    t.target_rows = rows.target;
+    t.null_key_rows = null_keys;
+    t.schema = plan.schema.clone();
+    t.compared_columns = plan.columns.iter().map(|c| c.name.clone()).collect();
+    let mut candidates = Vec::new();
+    let mut missing_rows = Vec::new();
+    let mut extra_rows = Vec::new();
+    for m in parts {
+        t.matched += m.matched;
+        t.missing += m.missing;
+        t.extra += m.extra;
+        t.duplicate_keys.legacy += m.duplicate_keys.legacy;
+        t.duplicate_keys.target += m.duplicate_keys.target;
+        candidates.extend(m.candidates);
+        missing_rows.extend(m.missing_rows);
+        extra_rows.extend(m.extra_rows);
+    }
+    candidates.par_sort_unstable();
+    missing_rows.sort_unstable();
+    extra_rows.sort_unstable();
+
+    // Column attribution from the stored digests; `None` means equal within tolerance.
+    let stores = PerSide::new(&sides.legacy.1, &sides.target.1);
+    let masks: Vec<Option<Vec<u16>>> = candidates
+        .par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(lb, tb), c| attribute(plan, &layout, stores, c, lb, tb),
+        )
+        .collect::<Result<_>>()?;
+    let mut changed: Vec<(Candidate<K>, Vec<u16>)> = Vec::new();
+    let mut unattributed = Vec::new();
+    for (c, mask) in candidates.into_iter().zip(masks) {
+        match mask {
+            None => t.matched += 1,
+            Some(m) => {
+                if m.is_empty() {
+                    unattributed.push(changed.len());
+                }
+                changed.push((c, m));
+            }
+        }
+    }
+    settle_unattributed(plan, &mut changed, &unattributed)?;
+    t.changed = changed.len() as u64;
+    for c in &plan.columns {
+        t.columns.insert(c.name.clone(), ColumnDrift::default());
+    }
+    for (_, mask) in &changed {
+        for &ci in mask {
+            if let Some(d) = t.columns.get_mut(&plan.columns[usize::from(ci)].name) {
+                d.changed += 1;
+            }
+        }
+    }
+    check_identities(&t)?;
+    let drift = t.changed + t.missing + t.extra + t.null_key_rows.legacy + t.null_key_rows.target;
+    #[allow(clippy::cast_precision_loss)]
+    {
+        t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
+    }
+    t.samples = samples(plan, opts.samples, &changed, &missing_rows, &extra_rows)?;
+    if let Some(dir) = &opts.diff_out {
+        let mut out_rows =
+            Vec::with_capacity(changed.len() + missing_rows.len() + extra_rows.len());
+        for (c, mask) in &changed {
+            out_rows.push(out::DiffRow {
+                category: "changed",
+                side: Side::Legacy,
+                ordinal: c.legacy,
+                columns: mask.clone(),
+            });
+        }
+        for (_, ord) in &missing_rows {
+            out_rows.push(out::DiffRow {
+                category: "missing",
+                side: Side::Legacy,
+                ordinal: *ord,
+                columns: Vec::new(),
+            });
+        }
+        for (_, ord) in &extra_rows {
+            out_rows.push(out::DiffRow {
+                category: "extra",
+                side: Side::Target,
+                ordinal: *ord,
+                columns: Vec::new(),
+            });
+        }
+        out::write(plan, dir, &out_rows)?;
+    }
+    t.findings = plan.gate.judge(&t.metrics());
+    t.status = gate::worst(&t.findings);
+    Ok(t)
+}
+
+/// The two row identities of DESIGN.md; a violation is a bug and must never become a verdict.
+fn check_identities(t: &TableReport) -> Result<()> {
+    let legacy = t.matched + t.changed + t.missing + t.null_key_rows.legacy;
+    let target = t.matched + t.changed + t.extra + t.null_key_rows.target;
+    if legacy != t.legacy_rows || target != t.target_rows {
+        return Err(Error::Internal(format!(
+            "table `{}`: row identities do not hold (legacy {legacy} vs {}, target {target} vs {})",
+            t.name, t.legacy_rows, t.target_rows
+        )));
+    }
+    Ok(())
+}
+
+/// Which compared columns differ in a candidate pair; `None` when the pair is equal within the
+/// tolerances (so it is matched after all).
+fn attribute<K>(
+    plan: &PairPlan,
+    layout: &RowLayout,
+    stores: PerSide<&ColumnStore>,
+    c: &Candidate<K>,
+    lb: &mut Vec<u8>,
+    tb: &mut Vec<u8>,
+) -> Result<Option<Vec<u16>>> {
+    stores.legacy.read_row(c.legacy, lb)?;
+    stores.target.read_row(c.target, tb)?;
+    let mut mask = Vec::new();
+    for (ci, col) in plan.columns.iter().enumerate() {
+        let differs = match (layout.slot_of[ci], col.tolerance) {
+            (Some(s), Some(tol)) => !within(layout.slot(lb, s), layout.slot(tb, s), tol),
+            _ => layout.digest(lb, ci) != layout.digest(tb, ci),
+        };
+        if differs {
+            mask.push(u16::try_from(ci).map_err(|_| Error::Internal("too many columns".into()))?);
+        }
+    }
+    if layout.slots > 0 && mask.is_empty() && layout.exact_hash(lb) == layout.exact_hash(tb) {
+        return Ok(None);
+    }
+    Ok(Some(mask))
+}
+
+/// Whether two tolerance slots are equal within `tol`.
+fn within(a: &[u8], b: &[u8], tol: Tolerance) -> bool {
+    if a == b {
+        return true;
+    }
+    let (ta, tb) = (a[0], b[0]);
+    if ta != tb || ta == crate::hash::Tag::Null as u8 {
+        return false;
+    }
+    if ta == crate::hash::Tag::Numeric as u8 {
+        let num = |s: &[u8]| -> (i128, i32) {
+            let mut m = [0u8; 16];
+            m.copy_from_slice(&s[2..18]);
+            (i128::from_le_bytes(m), i32::from(s[1]))
+        };
+        let (x, y) = (num(a), num(b));
+        if tol.abs.0 > 0 && decimal::abs_diff_within(x, y, tol.abs).unwrap_or(false) {
+            return true;
+        }
+        return tol.rel > 0.0
+            && rel_within(
+                decimal::to_f64(x.0, x.1),
+                decimal::to_f64(y.0, y.1),
+                tol.rel,
+            );
+    }
+    if ta == crate::hash::Tag::Float as u8 {
+        let float = |s: &[u8]| {
+            let mut m = [0u8; 8];
+            m.copy_from_slice(&s[1..9]);
+            f64::from_bits(u64::from_le_bytes(m))
+        };
+        let (x, y) = (float(a), float(b));
+        if x.is_nan() || y.is_nan() {
+            return false;
+        }
+        let abs = decimal::to_f64(tol.abs.0, tol.abs.1);
+        return (x - y).abs() <= abs || (tol.rel > 0.0 && rel_within(x, y, tol.rel));
+    }
+    false
+}
+
+fn rel_within(x: f64, y: f64, rel: f64) -> bool {
+    (x - y).abs() <= rel * x.abs().max(y.abs())
+}
+
+/// Rows whose row hashes differ but whose 32-bit stored digests all agree: read them again and
+/// compare full 64-bit digests.
+fn settle_unattributed<K>(
+    plan: &PairPlan,
+    changed: &mut [(Candidate<K>, Vec<u16>)],
+    which: &[usize],
+) -> Result<()> {
+    if which.is_empty() {
+        return Ok(());
+    }
+    tracing::debug!(table = %plan.name, rows = which.len(), "re-reading rows the stored digests cannot attribute");
+    let ords = PerSide::new(
+        which
+            .iter()
+            .map(|&i| changed[i].0.legacy)
+            .collect::<Vec<_>>(),
+        which
+            .iter()
+            .map(|&i| changed[i].0.target)
+            .collect::<Vec<_>>(),
+    );
+    let l = detail::fetch(
+        &plan.tables.legacy,
+        &ords.legacy,
+        &plan.read_columns(Side::Legacy),
+    )?;
+    let t = detail::fetch(
+        &plan.tables.target,
+        &ords.target,
+        &plan.read_columns(Side::Target),
+    )?;
+    for &i in which {
+        let (c, mask) = &mut changed[i];
+        let (Some(la), Some(ta)) = (l.get(&c.legacy), t.get(&c.target)) else {
+            continue;
+        };
+        let ld = scan::column_digests(plan, la).map_err(Error::Internal)?;
+        let td = scan::column_digests(plan, ta).map_err(Error::Internal)?;
+        for (ci, (x, y)) in ld.iter().zip(&td).enumerate() {
+            if x != y {
+                mask.push(
+                    u16::try_from(ci).map_err(|_| Error::Internal("too many columns".into()))?,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn samples<K>(
+    plan: &PairPlan,
+    cap: usize,
+    changed: &[(Candidate<K>, Vec<u16>)],
+    missing: &[(K, u64)],
+    extra: &[(K, u64)],
+) -> Result<Samples> {
+    let changed = &changed[..changed.len().min(cap)];
+    let missing = &missing[..missing.len().min(cap)];
+    let extra = &extra[..extra.len().min(cap)];
+    let mut lo: Vec<u64> = changed.iter().map(|(c, _)| c.legacy).collect();
+    lo.extend(missing.iter().map(|(_, o)| *o));
+    let mut to: Vec<u64> = changed.iter().map(|(c, _)| c.target).collect();
+    to.extend(extra.iter().map(|(_, o)| *o));
+    let l = detail::fetch(&plan.tables.legacy, &lo, &plan.read_columns(Side::Legacy))?;
+    let t = detail::fetch(&plan.tables.target, &to, &plan.read_columns(Side::Target))?;
+    let nk = plan.keys.len();
+    let key_of = |arrays: &[arrow::array::ArrayRef]| -> BTreeMap<String, serde_json::Value> {
+        plan.keys
+            .iter()
+            .zip(arrays)
+            .map(|(k, a)| (k.name.clone(), detail::render(a.as_ref(), 0)))
+            .collect()
+    };
+    let mut s = Samples::default();
+    for (c, mask) in changed {
+        let (Some(la), Some(ta)) = (l.get(&c.legacy), t.get(&c.target)) else {
+            continue;
+        };
+        let columns = mask
+            .iter()
+            .map(|&ci| {
+                let ci = usize::from(ci);
+                let values = PerSide::new(
+                    detail::render(la[nk + ci].as_ref(), 0),
+                    detail::render(ta[nk + ci].as_ref(), 0),
+                );
+                (plan.columns[ci].name.clone(), values)
+            })
+            .collect();
+        s.changed.push(ChangedSample {
+            key: key_of(la),
+            columns,
+        });
+    }
+    for (_, o) in missing {
+        if let Some(a) = l.get(o) {
+            s.missing.push(KeySample { key: key_of(a) });
+        }
+    }
+    for (_, o) in extra {
+        if let Some(a) = t.get(o) {
+            s.extra.push(KeySample { key: key_of(a) });
+        }
+    }
+    Ok(s)
+}

@@ -1,0 +1,119 @@
+//! `--diff-out DIR`: every differing row's key, category and differing columns, as one Parquet
+//! file per table (`DIR/<table>.parquet`), for diffs too large for a report.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, ListBuilder, RecordBatch, StringArray, StringBuilder, new_null_array,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+
+use crate::error::{Error, Result};
+use crate::plan::PairPlan;
+use crate::side::Side;
+
+use super::detail::{fetch, render};
+
+/// One differing row to write.
+pub struct DiffRow {
+    /// `changed`, `missing` or `extra`.
+    pub category: &'static str,
+    /// The side the key is read from.
+    pub side: Side,
+    /// The row's ordinal on that side.
+    pub ordinal: u64,
+    /// Differing compared columns (indices into the plan's columns), for changed rows.
+    pub columns: Vec<u16>,
+}
+
+/// Writes `dir/<table>.parquet` with the rows in the given order.
+pub fn write(plan: &PairPlan, dir: &Path, rows: &[DiffRow]) -> Result<std::path::PathBuf> {
+    let path = dir.join(format!("{}.parquet", plan.name));
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.clone(),
+        source: e,
+    };
+    std::fs::create_dir_all(dir).map_err(werr)?;
+    let mut keys = std::collections::HashMap::new();
+    for side in Side::BOTH {
+        let ords: Vec<u64> = rows
+            .iter()
+            .filter(|r| r.side == side)
+            .map(|r| r.ordinal)
+            .collect();
+        let cols: Vec<String> = plan
+            .keys
+            .iter()
+            .map(|k| k.names.get(side).clone())
+            .collect();
+        keys.insert(side, fetch(plan.tables.get(side), &ords, &cols)?);
+    }
+    let mut fields = vec![Field::new("category", DataType::Utf8, false)];
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+        rows.iter().map(|r| r.category),
+    ))];
+    for (ki, k) in plan.keys.iter().enumerate() {
+        let dt = plan
+            .tables
+            .legacy
+            .schema
+            .field_with_name(&k.names.legacy)
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Utf8);
+        let cells: Vec<ArrayRef> = rows
+            .iter()
+            .map(|r| {
+                keys.get(&r.side)
+                    .and_then(|m| m.get(&r.ordinal))
+                    .map_or_else(|| new_null_array(&dt, 1), |v| Arc::clone(&v[ki]))
+            })
+            .collect();
+        let typed: Option<Vec<ArrayRef>> = cells
+            .iter()
+            .map(|c| arrow::compute::cast(c, &dt).ok())
+            .collect();
+        let column: ArrayRef = match typed {
+            Some(t) if !t.is_empty() => {
+                let refs: Vec<&dyn Array> = t.iter().map(AsRef::as_ref).collect();
+                arrow::compute::concat(&refs)
+                    .map_err(|e| Error::Internal(format!("diff-out key column: {e}")))?
+            }
+            _ => {
+                let text = cells.iter().map(|c| match render(c.as_ref(), 0) {
+                    serde_json::Value::String(s) => Some(s),
+                    _ => None,
+                });
+                Arc::new(StringArray::from_iter(text))
+            }
+        };
+        fields.push(Field::new(&k.name, column.data_type().clone(), true));
+        arrays.push(column);
+    }
+    let mut list = ListBuilder::new(StringBuilder::new());
+    for r in rows {
+        for &c in &r.columns {
+            list.values()
+                .append_value(&plan.columns[usize::from(c)].name);
+        }
+        list.append(true);
+    }
+    let list = list.finish();
+    fields.push(Field::new("columns", list.data_type().clone(), false));
+    arrays.push(Arc::new(list));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
+        .map_err(|e| Error::Internal(format!("diff-out batch: {e}")))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
+    let mut writer = ArrowWriter::try_new(tmp.reopen().map_err(werr)?, schema, None)
+        .map_err(|e| Error::Internal(format!("diff-out writer: {e}")))?;
+    writer
+        .write(&batch)
+        .map_err(|e| Error::Internal(format!("diff-out write: {e}")))?;
+    writer
+        .close()
+        .map_err(|e| Error::Internal(format!("diff-out close: {e}")))?;
+    tmp.persist(&path).map_err(|e| werr(e.error))?;
+    Ok(path)
+}

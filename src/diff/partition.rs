@@ -1,0 +1,286 @@
+//! The match structure: one small entry per row (key, row hash, ordinal), routed by key into
+//! partitions. When the table's footers say the entries will not fit the memory budget, full
+//! partitions are spilled to temporary files and merged one partition at a time.
+
+use std::fmt::Debug;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+/// A row's key as matched: an exact integer, or a 128-bit digest of the canonical key encoding.
+pub trait Key: Copy + Ord + Eq + Default + Send + Sync + Debug + 'static {
+    /// Bytes in a spill file.
+    const BYTES: usize;
+    /// The partition (of `1 << bits`) this key belongs to.
+    fn partition(self, bits: u32) -> usize;
+    /// Appends the key's spill bytes.
+    fn write(self, out: &mut Vec<u8>);
+    /// Reads a key from its spill bytes.
+    fn read(bytes: &[u8]) -> Self;
+}
+
+impl Key for u64 {
+    const BYTES: usize = 8;
+    #[inline]
+    fn partition(self, bits: u32) -> usize {
+        if bits == 0 {
+            return 0;
+        }
+        // Sequential integer keys must still spread evenly.
+        let h = crate::hash::fold(0, self);
+        usize::try_from(h >> (64 - bits)).unwrap_or(0)
+    }
+    fn write(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[..8]);
+        u64::from_le_bytes(b)
+    }
+}
+
+impl Key for u128 {
+    const BYTES: usize = 16;
+    #[inline]
+    fn partition(self, bits: u32) -> usize {
+        if bits == 0 {
+            0
+        } else {
+            usize::try_from(self >> (128 - bits)).unwrap_or(0)
+        }
+    }
+    fn write(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&bytes[..16]);
+        u128::from_le_bytes(b)
+    }
+}
+
+/// One row in the match structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry<K> {
+    /// The row's key.
+    pub key: K,
+    /// The row hash over every compared column.
+    pub hash: u64,
+    /// The row's ordinal in its side's table.
+    pub ord: u64,
+}
+
+impl<K: Key> Entry<K> {
+    const BYTES: usize = K::BYTES + 16;
+}
+
+struct Part<K> {
+    mem: Vec<Entry<K>>,
+    spill: Option<BufWriter<File>>,
+    spilled: u64,
+}
+
+/// How entries are partitioned and when they spill.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// `log2` of the number of partitions.
+    pub bits: u32,
+    /// Entries a partition holds in memory before it spills (`usize::MAX`: never).
+    pub cap: usize,
+    /// Entries each partition is expected to get (for pre-sizing).
+    pub expected: usize,
+}
+
+impl Layout {
+    /// Chooses a layout for `rows` entries on this side, out of `total_rows` on both sides, so
+    /// that the entries of one partition of both sides fit in half the budget.
+    pub fn choose<K: Key>(rows: u64, total_rows: u64, budget: usize) -> Self {
+        let entry = std::mem::size_of::<Entry<K>>() as u64;
+        let need = total_rows.saturating_mul(entry);
+        let budget = budget.max(1 << 20) as u64;
+        if need <= budget {
+            let bits = 4;
+            let expected = usize::try_from(rows / (1 << bits) + rows / (1 << bits) / 16 + 1024)
+                .unwrap_or(1024);
+            return Self {
+                bits,
+                cap: usize::MAX,
+                expected,
+            };
+        }
+        let parts = need
+            .div_ceil(budget / 2)
+            .next_power_of_two()
+            .clamp(16, 1 << 14);
+        let bits = parts.trailing_zeros();
+        let share = rows.max(1) as f64 / total_rows.max(1) as f64;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let cap =
+            ((budget as f64 / 2.0 * share) / (parts as f64 * entry as f64)).max(1024.0) as usize;
+        Self {
+            bits,
+            cap,
+            expected: cap.min(usize::try_from(rows / parts + 1).unwrap_or(cap)),
+        }
+    }
+}
+
+/// Entries of one side, by partition.
+pub struct Partitions<K> {
+    parts: Vec<Mutex<Part<K>>>,
+    layout: Layout,
+    spill_dir: std::path::PathBuf,
+}
+
+impl<K: Key> Partitions<K> {
+    /// Empty partitions; spill files go under `spill_dir`.
+    pub fn new(layout: Layout, spill_dir: &std::path::Path) -> Self {
+        let parts = (0..1usize << layout.bits)
+            .map(|_| {
+                Mutex::new(Part {
+                    mem: Vec::with_capacity(layout.expected),
+                    spill: None,
+                    spilled: 0,
+                })
+            })
+            .collect();
+        Self {
+            parts,
+            layout,
+            spill_dir: spill_dir.to_owned(),
+        }
+    }
+
+    /// Number of partitions.
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Whether there are no partitions (never: there is at least one).
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Adds a batch of entries, taking each partition's lock once.
+    pub fn push(&self, entries: &[Entry<K>], scratch: &mut Vec<Vec<Entry<K>>>) -> Result<()> {
+        let n = self.parts.len();
+        if n == 1 {
+            return self.extend(0, entries);
+        }
+        scratch.resize_with(n, Vec::new);
+        for e in entries {
+            scratch[e.key.partition(self.layout.bits)].push(*e);
+        }
+        for (p, chunk) in scratch.iter_mut().enumerate() {
+            if !chunk.is_empty() {
+                self.extend(p, chunk)?;
+                chunk.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn extend(&self, p: usize, chunk: &[Entry<K>]) -> Result<()> {
+        let mut part = self.parts[p]
+            .lock()
+            .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+        part.mem.extend_from_slice(chunk);
+        if part.mem.len() >= self.layout.cap {
+            let part = &mut *part;
+            if part.spill.is_none() {
+                let f = tempfile::tempfile_in(&self.spill_dir).map_err(Error::Spill)?;
+                part.spill = Some(BufWriter::with_capacity(1 << 20, f));
+            }
+            let mut buf = Vec::with_capacity(part.mem.len() * Entry::<K>::BYTES);
+            for e in &part.mem {
+                e.key.write(&mut buf);
+                buf.extend_from_slice(&e.hash.to_le_bytes());
+                buf.extend_from_slice(&e.ord.to_le_bytes());
+            }
+            if let Some(w) = part.spill.as_mut() {
+                w.write_all(&buf).map_err(Error::Spill)?;
+            }
+            part.spilled += part.mem.len() as u64;
+            part.mem.clear();
+        }
+        Ok(())
+    }
+
+    /// Takes partition `p`'s entries out (spilled ones read back), leaving it empty.
+    pub fn take(&self, p: usize) -> Result<Vec<Entry<K>>> {
+        let mut part = self.parts[p]
+            .lock()
+            .map_err(|_| Error::Internal("partition lock poisoned".into()))?;
+        let mem = std::mem::take(&mut part.mem);
+        let Some(writer) = part.spill.take() else {
+            return Ok(mem);
+        };
+        let mut file = writer
+            .into_inner()
+            .map_err(|e| Error::Spill(e.into_error()))?;
+        std::io::Seek::rewind(&mut file).map_err(Error::Spill)?;
+        let spilled =
+            usize::try_from(part.spilled).map_err(|_| Error::Internal("spill too large".into()))?;
+        let mut out = Vec::with_capacity(spilled + mem.len());
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut rec = vec![0u8; Entry::<K>::BYTES];
+        for _ in 0..spilled {
+            reader.read_exact(&mut rec).map_err(Error::Spill)?;
+            let key = K::read(&rec);
+            let hash =
+                u64::from_le_bytes(rec[K::BYTES..K::BYTES + 8].try_into().unwrap_or_default());
+            let ord = u64::from_le_bytes(rec[K::BYTES + 8..].try_into().unwrap_or_default());
+            out.push(Entry { key, hash, ord });
+        }
+        out.extend_from_slice(&mem);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spilled_entries_come_back_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = Layout {
+            bits: 2,
+            cap: 3,
+            expected: 4,
+        };
+        let parts: Partitions<u64> = Partitions::new(layout, dir.path());
+        let entries: Vec<Entry<u64>> = (0..100)
+            .map(|i| Entry {
+                key: i,
+                hash: i * 7,
+                ord: i + 1000,
+            })
+            .collect();
+        let mut scratch = Vec::new();
+        for chunk in entries.chunks(7) {
+            parts.push(chunk, &mut scratch).expect("push");
+        }
+        let mut back: Vec<Entry<u64>> = (0..parts.len())
+            .flat_map(|p| parts.take(p).expect("take"))
+            .collect();
+        back.sort();
+        assert_eq!(back, entries);
+    }
+
+    #[test]
+    fn layout_spills_only_when_over_budget() {
+        let small = Layout::choose::<u64>(1000, 2000, 1 << 30);
+        assert_eq!(small.cap, usize::MAX);
+        let big = Layout::choose::<u128>(100_000_000, 200_000_000, 256 << 20);
+        assert!(big.cap < usize::MAX);
+        assert!(big.bits >= 4);
+    }
+}

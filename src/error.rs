@@ -1,0 +1,93 @@
+//! The library's one error type. Every variant names what the user has to look at: the file, the
+//! table, the column or the config line. An `Error` always means "could not decide" (exit code 2);
+//! drift is never an error, it is data in the report.
+
+use std::path::PathBuf;
+
+use crate::side::Side;
+
+/// `Result` with recon's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that stops recon from reaching a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file could not be read or parsed; the message carries the line.
+    #[error("config {path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    /// The config parsed but says something recon cannot do.
+    #[error("config: {0}")]
+    Invalid(String),
+
+    /// A snapshot root does not exist or cannot be listed.
+    #[error("{side} snapshot {root}: {message}")]
+    Snapshot {
+        side: Side,
+        root: String,
+        message: String,
+    },
+
+    /// A table named by the config is not in a snapshot.
+    #[error(
+        "{side} snapshot {root}: no table `{table}` (looked for `{table}.parquet` and `{table}/`){hint}"
+    )]
+    MissingTable {
+        side: Side,
+        root: String,
+        table: String,
+        hint: String,
+    },
+
+    /// A Parquet file could not be opened or decoded.
+    #[error("{side} table `{table}`: file {file}: {message}")]
+    File {
+        side: Side,
+        table: String,
+        file: String,
+        message: String,
+    },
+
+    /// A key, mapped or compared column is missing or has a type recon cannot compare.
+    #[error("table `{table}`: column `{column}`: {message}")]
+    Column {
+        table: String,
+        column: String,
+        message: String,
+    },
+
+    /// A SQL-defined side failed to plan or run.
+    #[error("{side} query of table `{table}`: {message}")]
+    Sql {
+        side: Side,
+        table: String,
+        message: String,
+    },
+
+    /// Writing a report or a diff file failed.
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Temporary spill or column-hash files failed.
+    #[error("temporary storage: {0}")]
+    Spill(#[source] std::io::Error),
+
+    /// A bug in recon, not in the input. Reported as `error`, never as a pass.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Shorthand for a column error.
+    pub fn column(table: &str, column: &str, message: impl Into<String>) -> Self {
+        Self::Column {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The gate: thresholds × findings → a status per table and an overall verdict → an exit code.
+//! A finding crosses a threshold when its value is strictly greater than it, so `warn = 0` means
+//! "any", and every crossed threshold is recorded with the finding so the report can say why.
+
+use serde::{Deserialize, Serialize};
+
+/// A table's, a check's or the run's outcome, ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Nothing crossed a threshold.
+    Pass,
+    /// A warn threshold was crossed.
+    Warn,
+    /// A fail threshold was crossed.
+    Fail,
+    /// Could not decide.
+    Error,
+}
+
+impl Status {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// When the run exits non-zero for a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Exit 1 only when the verdict is `fail`.
+    #[default]
+    Fail,
+    /// Exit 1 when the verdict is `warn` or `fail`.
+    Warn,
+}
+
+/// The exit code of a verdict: 0 pass, 1 gate failed, 2 could not decide.
+pub fn exit_code(verdict: Status, fail_on: FailOn) -> i32 {
+    match (verdict, fail_on) {
+        (Status::Pass, _) | (Status::Warn, FailOn::Fail) => 0,
+        (Status::Warn, FailOn::Warn) | (Status::Fail, _) => 1,
+        (Status::Error, _) => 2,
+    }
+}
+
+/// A warn and a fail threshold; unset means "never".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// Warn when the value is greater than this.
+    pub warn: Option<f64>,
+    /// Fail when the value is greater than this.
+    pub fail: Option<f64>,
+}
+
+impl Threshold {
+    fn merged(self, base: Threshold) -> Threshold {
+        Threshold {
+            warn: self.warn.or(base.warn),
+            fail: self.fail.or(base.fail),
+        }
+    }
+
+    fn validate(&self, at: &str) -> Result<(), String> {
+        for v in [self.warn, self.fail].into_iter().flatten() {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{at}: thresholds must be non-negative numbers"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The worst level this value reaches, with the threshold it crossed.
+    pub fn judge(&self, value: f64) -> Option<(Status, f64)> {
+        if let Some(f) = self.fail.filter(|&f| value > f) {
+            return Some((Status::Fail, f));
+        }
+        self.warn.filter(|&w| value > w).map(|w| (Status::Warn, w))
+    }
+}
+
+/// Thresholds for a table pair's findings. Every field is optional so that a table can override
+/// only what it needs; [`GateConfig::resolved`] fills in the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// `(changed + missing + extra + null keys) / max(legacy_rows, 1)`.
+    pub drift_ratio: Option<Threshold>,
+    /// Changed rows.
+    pub changed: Option<Threshold>,
+    /// Rows in legacy with no counterpart in target.
+    pub missing: Option<Threshold>,
+    /// Rows in target with no counterpart in legacy.
+    pub extra: Option<Threshold>,
+    /// Legacy rows with a NULL key column.
+    pub null_keys_legacy: Option<Threshold>,
+    /// Target rows with a NULL key column.
+    pub null_keys_target: Option<Threshold>,
+    /// Distinct key values occurring more than once in legacy.
+    pub duplicate_keys_legacy: Option<Threshold>,
+    /// Distinct key values occurring more than once in target.
+    pub duplicate_keys_target: Option<Threshold>,
+    /// Columns present on one side only.
+    pub schema_findings: Option<Threshold>,
+}
+
+/// The gate's built-in defaults: warn on any drift, fail above 0.1 %, fail on any duplicate key in
+/// the target, warn on a duplicate key in the legacy and on schema findings.
+pub fn builtin_gate() -> GateConfig {
+    GateConfig {
+        drift_ratio: Some(Threshold {
+            warn: Some(0.0),
+            fail: Some(0.001),
+        }),
+        duplicate_keys_legacy: Some(Threshold {
+            warn: Some(0.0),
+            fail: None,
+        }),
+        duplicate_keys_target: Some(Threshold {
+            warn: None,
+            fail: Some(0.0),
+        }),
+        schema_findings: Some(Threshold {
+            warn: Some(0.0),
+            fail: None,
+        }),
+        ..GateConfig::default()
+    }
+}
+
+macro_rules! each_metric {
+    ($m:ident) => {
+        $m!(
+            drift_ratio,
+            changed,
+            missing,
+            extra,
+            null_keys_legacy,
+            null_keys_target,
+            duplicate_keys_legacy,
+            duplicate_keys_target,
+            schema_findings
+        )
+    };
+}
+
+impl GateConfig {
+    /// `self` over `base`, threshold by threshold.
+    pub fn merged(&self, base: &GateConfig) -> GateConfig {
+        macro_rules! merge {
+            ($($f:ident),*) => {
+                GateConfig { $($f: match (self.$f, base.$f) {
+                    (Some(a), Some(b)) => Some(a.merged(b)),
+                    (a, b) => a.or(b),
+                }),* }
+            };
+        }
+        each_metric!(merge)
+    }
+
+    /// A table's effective gate: its overrides over the config's `[gate]` over the built-ins.
+    pub fn resolved(table: &GateConfig, global: &GateConfig) -> GateConfig {
+        table.merged(&global.merged(&builtin_gate()))
+    }
+
+    /// Checks every threshold is a non-negative number.
+    pub fn validate(&self, at: &str) -> Result<(), String> {
+        macro_rules! check {
+            ($($f:ident),*) => {{
+                $( if let Some(t) = &self.$f { t.validate(&format!("{at} {}", stringify!($f)))?; } )*
+                Ok(())
+            }};
+        }
+        each_metric!(check)
+    }
+
+    /// Judges the metrics of a table; returns every crossed threshold.
+    pub fn judge(&self, metrics: &[(&'static str, f64)]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for &(name, value) in metrics {
+            let Some(threshold) = self.threshold(name) else {
+                continue;
+            };
+            if let Some((level, limit)) = threshold.judge(value) {
+                out.push(Finding {
+                    metric: name.to_owned(),
+                    value,
+                    threshold: limit,
+                    level,
+                });
+            }
+        }
+        out
+    }
+
+    fn threshold(&self, name: &str) -> Option<Threshold> {
+        macro_rules! find {
+            ($($f:ident),*) => {
+                match name { $(stringify!($f) => self.$f,)* _ => None }
+            };
+        }
+        each_metric!(find)
+    }
+}
+
+/// One crossed threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The metric's name (`drift_ratio`, `missing`, ...).
+    pub metric: String,
+    /// Its measured value.
+    pub value: f64,
+    /// The threshold it is greater than.
+    pub threshold: f64,
+    /// `warn` or `fail`.
+    pub level: Status,
+}
+
+/// The worst status among findings (pass when there are none).
+pub fn worst(findings: &[Finding]) -> Status {
+    findings
+        .iter()
+        .map(|f| f.level)
+        .max()
+        .unwrap_or(Status::Pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_warn_on_any_drift_and_fail_above_a_tenth_of_a_percent() {
+        let g = GateConfig::resolved(&GateConfig::default(), &GateConfig::default());
+        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.0)])), Status::Pass);
+        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.0001)])), Status::Warn);
+        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.001)])), Status::Warn);
+        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.0011)])), Status::Fail);
+        assert_eq!(
+            worst(&g.judge(&[("duplicate_keys_target", 1.0)])),
+            Status::Fail
+        );
+        assert_eq!(
+            worst(&g.judge(&[("duplicate_keys_legacy", 1.0)])),
+            Status::Warn
+        );
+    }
+
+    #[test]
+    fn table_override_keeps_the_other_half_of_a_threshold() {
+        let global = GateConfig::default();
+        let table = GateConfig {
+            drift_ratio: Some(Threshold {
+                warn: None,
+                fail: Some(0.5),
+            }),
+            ..GateConfig::default()
+        };
+        let g = GateConfig::resolved(&table, &global);
+        assert_eq!(
+            g.drift_ratio,
+            Some(Threshold {
+                warn: Some(0.0),
+                fail: Some(0.5)
+            })
+        );
+        let f = g.judge(&[("drift_ratio", 0.2)]);
+        assert_eq!(f[0].level, Status::Warn);
+        assert_eq!(f[0].threshold, 0.0);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(Status::Pass, FailOn::Fail), 0);
+        assert_eq!(exit_code(Status::Warn, FailOn::Fail), 0);
+        assert_eq!(exit_code(Status::Warn, FailOn::Warn), 1);
+        assert_eq!(exit_code(Status::Fail, FailOn::Fail), 1);
+        assert_eq!(exit_code(Status::Error, FailOn::Warn), 2);
+    }
+}

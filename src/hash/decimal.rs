@@ -1,0 +1,104 @@
+//! Exact decimal helpers: parsing tolerances and normalizing mantissa/scale pairs so that equal
+//! numbers of any precision and scale encode to the same bytes.
+
+/// Powers of ten that fit an `i128`.
+pub fn pow10(exp: u32) -> Option<i128> {
+    10i128.checked_pow(exp)
+}
+
+/// Normalizes `(mantissa, scale)` to the smallest non-negative scale: `(150, 2)` → `(15, 1)`,
+/// `(1500, 2)` → `(15, 0)`, `(15, -2)` → `(1500, 0)`. `None` when a negative scale overflows.
+#[inline]
+pub fn normalize(mantissa: i128, scale: i32) -> Option<(i128, i32)> {
+    if scale < 0 {
+        let m = mantissa.checked_mul(pow10(scale.unsigned_abs())?)?;
+        return Some((m, 0));
+    }
+    if scale == 0 || mantissa == 0 {
+        return Some((mantissa, 0));
+    }
+    // The usual money value fits an i64, where division by a constant is cheap.
+    if let Ok(mut m) = i64::try_from(mantissa) {
+        let mut s = scale;
+        while s > 0 && m % 10 == 0 {
+            m /= 10;
+            s -= 1;
+        }
+        return Some((i128::from(m), s));
+    }
+    let (mut m, mut s) = (mantissa, scale);
+    while s > 0 && m % 10 == 0 {
+        m /= 10;
+        s -= 1;
+    }
+    Some((m, s))
+}
+
+/// Parses `-12.340`, `0.01`, `5` into `(mantissa, scale)`. No exponents, no signs but a leading `-`.
+pub fn parse_decimal(text: &str) -> Option<(i128, i32)> {
+    let text = text.trim();
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut m: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    let scale = i32::try_from(frac.len()).ok()?;
+    Some((if neg { -m } else { m }, scale))
+}
+
+/// `|a - b| <= tol` exactly, all three as `(mantissa, scale)`. `None` when rescaling overflows.
+pub fn abs_diff_within(a: (i128, i32), b: (i128, i32), tol: (i128, i32)) -> Option<bool> {
+    let scale = a.1.max(b.1).max(tol.1);
+    let up = |(m, s): (i128, i32)| m.checked_mul(pow10(u32::try_from(scale - s).ok()?)?);
+    let diff = up(a)?.checked_sub(up(b)?)?;
+    Some(diff.checked_abs()? <= up(tol)?)
+}
+
+/// The decimal as an `f64`, correctly rounded (through its text form).
+pub fn to_f64(mantissa: i128, scale: i32) -> f64 {
+    format!("{mantissa}e{}", -scale).parse().unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_strips_trailing_zeros_only_down_to_scale_zero() {
+        assert_eq!(normalize(150, 2), Some((15, 1)));
+        assert_eq!(normalize(150_000, 5), Some((15, 1)));
+        assert_eq!(normalize(1500, 0), Some((1500, 0)));
+        assert_eq!(normalize(1500, 2), Some((15, 0)));
+        assert_eq!(normalize(15, -2), Some((1500, 0)));
+        assert_eq!(normalize(0, 7), Some((0, 0)));
+        assert_eq!(normalize(i128::MAX / 10 * 10, 3).map(|x| x.1), Some(2));
+    }
+
+    #[test]
+    fn parse_and_compare_tolerances() {
+        assert_eq!(parse_decimal("0.01"), Some((1, 2)));
+        assert_eq!(parse_decimal("-12.340"), Some((-12340, 3)));
+        assert_eq!(parse_decimal("5"), Some((5, 0)));
+        assert_eq!(parse_decimal("1e3"), None);
+        assert_eq!(parse_decimal("."), None);
+        assert_eq!(abs_diff_within((1050, 3), (1060, 3), (1, 2)), Some(true));
+        assert_eq!(abs_diff_within((1050, 3), (1061, 3), (1, 2)), Some(false));
+        assert_eq!(abs_diff_within((1, 0), (1, 0), (0, 0)), Some(true));
+    }
+
+    #[test]
+    fn decimal_to_f64_rounds_correctly() {
+        assert_eq!(to_f64(11, 1), 1.1);
+        assert_eq!(to_f64(-5, 0), -5.0);
+    }
+}

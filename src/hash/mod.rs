@@ -1,0 +1,575 @@
+//! The canonical encoding and the hashes built on it (hash version [`HASH_VERSION`]).
+//!
+//! Every value is reduced to a `(tag, payload)` pair that depends only on its logical value under
+//! the column's [`CompareAs`] mode: integers and decimals of any width or scale become a
+//! normalized `(scale, i128)`, timestamps an `i128` of UTC nanoseconds, strings their (optionally
+//! trimmed, case-folded, NFC-normalized) UTF-8 bytes, and so on. The value's digest is xxh3 of the
+//! payload under a seed that is specific to the tag, so values of different families or NULL can
+//! never share an encoding. A row hash folds the column digests with a bijective mixer, in mapping
+//! order: two rows that differ in exactly one column always get different row hashes when that
+//! column's digests differ.
+//!
+//! Changing anything here changes every hash: bump [`HASH_VERSION`].
+
+pub mod decimal;
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::*;
+use chrono::{Offset, TimeZone as _};
+use unicode_normalization::UnicodeNormalization;
+use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
+
+/// Version of the canonical encoding and hash construction; goes into every report.
+pub const HASH_VERSION: u32 = 1;
+
+/// The fixed seed of every hash ("recon v1").
+const SEED: u64 = 0x7265_636f_6e5f_7631;
+
+/// The family tag of a canonical value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tag {
+    /// SQL NULL.
+    Null = 0,
+    /// Integers and decimals: `[scale: u8][mantissa: i128 LE]`, normalized.
+    Numeric = 1,
+    /// Floats: canonical `f64` bits (one NaN, no negative zero).
+    Float = 2,
+    /// Strings: UTF-8 bytes after the column's text options.
+    Text = 3,
+    /// Binary: the bytes.
+    Binary = 4,
+    /// Booleans: one byte.
+    Bool = 5,
+    /// Dates: days since 1970-01-01 as `i64` LE.
+    Date = 6,
+    /// Timestamps: UTC nanoseconds since the epoch as `i128` LE.
+    Timestamp = 7,
+    /// Times of day: nanoseconds since midnight as `i64` LE.
+    Time = 8,
+}
+
+#[inline]
+fn seed_of(tag: Tag) -> u64 {
+    SEED ^ u64::from(tag as u8).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// A digest of a canonical value: 64 bits for row hashes, 128 bits for keys.
+pub trait Digest: Copy + Send + Sync + PartialEq + Default + 'static {
+    /// The digest of one canonical value.
+    fn of(tag: Tag, payload: &[u8]) -> Self;
+    /// The digest of NULL.
+    fn null() -> Self {
+        Self::of(Tag::Null, &[])
+    }
+}
+
+impl Digest for u64 {
+    #[inline]
+    fn of(tag: Tag, payload: &[u8]) -> Self {
+        xxh3_64_with_seed(payload, seed_of(tag))
+    }
+}
+
+impl Digest for u128 {
+    #[inline]
+    fn of(tag: Tag, payload: &[u8]) -> Self {
+        xxh3_128_with_seed(payload, seed_of(tag))
+    }
+}
+
+/// String comparison options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOpts {
+    /// Ignore leading and trailing white space.
+    pub trim: bool,
+    /// Compare lowercased.
+    pub case_insensitive: bool,
+    /// Compare after NFC normalization.
+    pub nfc: bool,
+}
+
+impl TextOpts {
+    fn is_plain(self) -> bool {
+        !(self.trim || self.case_insensitive || self.nfc)
+    }
+}
+
+/// How a column's two sides are compared; decided once per column pair from both types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareAs {
+    /// Integers and decimals by exact numeric value.
+    Numeric,
+    /// Floats by value (integers and decimals on the other side are converted).
+    Float,
+    /// Strings, byte-exact after the options.
+    Text(TextOpts),
+    /// Binary, byte-exact.
+    Binary,
+    /// Booleans; integers 0/1 count as false/true when the config says so.
+    Bool,
+    /// Dates by day.
+    Date,
+    /// Timestamps by instant.
+    Timestamp,
+    /// Times of day.
+    Time,
+}
+
+/// The zone naive timestamps are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeZone {
+    /// UTC (the default).
+    #[default]
+    Utc,
+    /// A fixed offset east of UTC, in seconds.
+    Fixed(i32),
+    /// An IANA zone with daylight saving.
+    Named(chrono_tz::Tz),
+}
+
+impl TimeZone {
+    /// Parses `UTC`, `+03:00`, `-0530` or an IANA name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(TimeZone::Utc);
+        }
+        if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
+            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
+            if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let h: i32 = digits[..2]
+                    .parse()
+                    .map_err(|_| format!("bad offset `{t}`"))?;
+                let m: i32 = digits[2..]
+                    .parse()
+                    .map_err(|_| format!("bad offset `{t}`"))?;
+                let secs = (h * 3600 + m * 60) * if sign == '-' { -1 } else { 1 };
+                return Ok(TimeZone::Fixed(secs));
+            }
+            return Err(format!("bad UTC offset `{t}` (use +HH:MM)"));
+        }
+        t.parse::<chrono_tz::Tz>()
+            .map(TimeZone::Named)
+            .map_err(|_| format!("unknown time zone `{t}` (use UTC, +HH:MM or an IANA name)"))
+    }
+
+    /// UTC nanoseconds of a naive local timestamp given in nanoseconds.
+    #[inline]
+    fn to_utc_nanos(self, local_nanos: i128) -> i128 {
+        match self {
+            TimeZone::Utc => local_nanos,
+            TimeZone::Fixed(secs) => local_nanos - i128::from(secs) * 1_000_000_000,
+            TimeZone::Named(tz) => {
+                let secs = local_nanos.div_euclid(1_000_000_000);
+                let Ok(secs) = i64::try_from(secs) else {
+                    return local_nanos;
+                };
+                let Some(naive) = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
+                else {
+                    return local_nanos;
+                };
+                // In a DST overlap the earlier instant wins; in a gap, the offset before the gap.
+                let offset = match tz.offset_from_local_datetime(&naive) {
+                    chrono::LocalResult::Single(o) | chrono::LocalResult::Ambiguous(o, _) => {
+                        o.fix()
+                    }
+                    chrono::LocalResult::None => tz.offset_from_utc_datetime(&naive).fix(),
+                };
+                local_nanos - i128::from(offset.local_minus_utc()) * 1_000_000_000
+            }
+        }
+    }
+}
+
+/// Everything needed to encode one side of one column.
+#[derive(Debug, Clone)]
+pub struct Codec {
+    /// The comparison mode shared by both sides.
+    pub mode: CompareAs,
+    /// Zone for timestamps without one.
+    pub zone: TimeZone,
+    /// Cast applied to the raw array first (config `cast`).
+    pub cast: Option<DataType>,
+}
+
+impl Codec {
+    /// A codec with no cast and UTC for naive timestamps.
+    pub fn new(mode: CompareAs) -> Self {
+        Self {
+            mode,
+            zone: TimeZone::Utc,
+            cast: None,
+        }
+    }
+}
+
+/// Digests every value of `array` into `out` (cleared first). Errors are messages about a value
+/// or a type that does not fit the mode; the caller adds table and column.
+pub fn hash_column<D: Digest>(
+    array: &dyn Array,
+    codec: &Codec,
+    out: &mut Vec<D>,
+) -> Result<(), String> {
+    out.clear();
+    if let Some(to) = &codec.cast {
+        let opts = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let cast = cast_with_options(array, to, &opts).map_err(|e| format!("cast to {to}: {e}"))?;
+        let plain = Codec {
+            cast: None,
+            ..codec.clone()
+        };
+        return hash_column(cast.as_ref(), &plain, out);
+    }
+    if let Some(dict) = array.as_any_dictionary_opt() {
+        // Hash each distinct value once, then gather by key.
+        let mut values = Vec::new();
+        hash_column::<D>(dict.values().as_ref(), codec, &mut values)?;
+        let keys = dict.keys();
+        out.extend(
+            dict.normalized_keys()
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    if keys.is_null(i) {
+                        D::null()
+                    } else {
+                        values.get(k).copied().unwrap_or_else(D::null)
+                    }
+                }),
+        );
+        return Ok(());
+    }
+    out.reserve(array.len());
+    visit(array, codec, &mut |tag, payload| {
+        out.push(D::of(tag, payload))
+    })
+}
+
+/// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.
+pub fn visit(
+    array: &dyn Array,
+    codec: &Codec,
+    f: &mut dyn FnMut(Tag, &[u8]),
+) -> Result<(), String> {
+    macro_rules! each {
+        ($arr:expr, |$v:ident| $body:expr) => {{
+            let arr = $arr;
+            for i in 0..arr.len() {
+                if arr.is_null(i) {
+                    f(Tag::Null, &[]);
+                } else {
+                    let $v = arr.value(i);
+                    $body
+                }
+            }
+        }};
+    }
+    let dt = array.data_type();
+    match (codec.mode, dt) {
+        (CompareAs::Numeric, _) if is_integer(dt) => {
+            for_each_int(array, &mut |v| match v {
+                None => f(Tag::Null, &[]),
+                Some(v) => f(Tag::Numeric, &numeric_payload(v, 0)),
+            });
+        }
+        (CompareAs::Numeric, DataType::Decimal32(_, s)) => {
+            each!(array.as_primitive::<Decimal32Type>(), |v| numeric(
+                i128::from(v),
+                *s,
+                f
+            )?)
+        }
+        (CompareAs::Numeric, DataType::Decimal64(_, s)) => {
+            each!(array.as_primitive::<Decimal64Type>(), |v| numeric(
+                i128::from(v),
+                *s,
+                f
+            )?)
+        }
+        (CompareAs::Numeric, DataType::Decimal128(_, s)) => {
+            each!(array.as_primitive::<Decimal128Type>(), |v| numeric(
+                v, *s, f
+            )?)
+        }
+        (CompareAs::Float, DataType::Float16) => {
+            each!(array.as_primitive::<Float16Type>(), |v| float(
+                f64::from(v.to_f32()),
+                f
+            ))
+        }
+        (CompareAs::Float, DataType::Float32) => {
+            each!(array.as_primitive::<Float32Type>(), |v| float(
+                f64::from(v),
+                f
+            ))
+        }
+        (CompareAs::Float, DataType::Float64) => {
+            each!(array.as_primitive::<Float64Type>(), |v| float(v, f))
+        }
+        (CompareAs::Float, _) if is_integer(dt) => {
+            for_each_int(array, &mut |v| match v {
+                None => f(Tag::Null, &[]),
+                #[allow(clippy::cast_precision_loss)]
+                Some(v) => float(v as f64, f),
+            });
+        }
+        (
+            CompareAs::Float,
+            DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..),
+        ) => {
+            let wide = cast_with_options(
+                array,
+                &DataType::Decimal128(38, decimal_scale(dt)),
+                &CastOptions::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let s = decimal_scale(dt);
+            each!(wide.as_primitive::<Decimal128Type>(), |v| float(
+                decimal::to_f64(v, i32::from(s)),
+                f
+            ))
+        }
+        (CompareAs::Text(o), DataType::Utf8) => each!(array.as_string::<i32>(), |v| text(v, o, f)),
+        (CompareAs::Text(o), DataType::LargeUtf8) => {
+            each!(array.as_string::<i64>(), |v| text(v, o, f))
+        }
+        (CompareAs::Text(o), DataType::Utf8View) => {
+            each!(array.as_string_view(), |v| text(v, o, f))
+        }
+        (CompareAs::Binary, DataType::Binary) => {
+            each!(array.as_binary::<i32>(), |v| f(Tag::Binary, v))
+        }
+        (CompareAs::Binary, DataType::LargeBinary) => {
+            each!(array.as_binary::<i64>(), |v| f(Tag::Binary, v))
+        }
+        (CompareAs::Binary, DataType::BinaryView) => {
+            each!(array.as_binary_view(), |v| f(Tag::Binary, v))
+        }
+        (CompareAs::Binary, DataType::FixedSizeBinary(_)) => {
+            each!(array.as_fixed_size_binary(), |v| f(Tag::Binary, v))
+        }
+        (CompareAs::Bool, DataType::Boolean) => {
+            each!(array.as_boolean(), |v| f(Tag::Bool, &[u8::from(v)]))
+        }
+        (CompareAs::Bool, _) if is_integer(dt) => {
+            // MySQL TINYINT(1): 0/1 are booleans; any other integer stays a number, so it differs.
+            for_each_int(array, &mut |v| match v {
+                None => f(Tag::Null, &[]),
+                Some(0) => f(Tag::Bool, &[0]),
+                Some(1) => f(Tag::Bool, &[1]),
+                Some(v) => f(Tag::Numeric, &numeric_payload(v, 0)),
+            });
+        }
+        (CompareAs::Date, DataType::Date32) => {
+            each!(array.as_primitive::<Date32Type>(), |v| f(
+                Tag::Date,
+                &i64::from(v).to_le_bytes()
+            ))
+        }
+        (CompareAs::Date, DataType::Date64) => {
+            each!(array.as_primitive::<Date64Type>(), |v| f(
+                Tag::Date,
+                &v.div_euclid(86_400_000).to_le_bytes()
+            ))
+        }
+        (CompareAs::Timestamp, DataType::Timestamp(unit, tz)) => {
+            let per = match unit {
+                TimeUnit::Second => 1_000_000_000i128,
+                TimeUnit::Millisecond => 1_000_000,
+                TimeUnit::Microsecond => 1_000,
+                TimeUnit::Nanosecond => 1,
+            };
+            let zone = if tz.is_some() {
+                TimeZone::Utc
+            } else {
+                codec.zone
+            };
+            macro_rules! ts {
+                ($t:ty) => {
+                    each!(array.as_primitive::<$t>(), |v| {
+                        f(
+                            Tag::Timestamp,
+                            &zone.to_utc_nanos(i128::from(v) * per).to_le_bytes(),
+                        )
+                    })
+                };
+            }
+            match unit {
+                TimeUnit::Second => ts!(TimestampSecondType),
+                TimeUnit::Millisecond => ts!(TimestampMillisecondType),
+                TimeUnit::Microsecond => ts!(TimestampMicrosecondType),
+                TimeUnit::Nanosecond => ts!(TimestampNanosecondType),
+            }
+        }
+        (CompareAs::Time, DataType::Time32(unit)) => {
+            let per = if *unit == TimeUnit::Second {
+                1_000_000_000
+            } else {
+                1_000_000
+            };
+            match unit {
+                TimeUnit::Second => each!(array.as_primitive::<Time32SecondType>(), |v| {
+                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes())
+                }),
+                _ => each!(array.as_primitive::<Time32MillisecondType>(), |v| {
+                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes())
+                }),
+            }
+        }
+        (CompareAs::Time, DataType::Time64(unit)) => match unit {
+            TimeUnit::Microsecond => {
+                each!(array.as_primitive::<Time64MicrosecondType>(), |v| f(
+                    Tag::Time,
+                    &(v * 1000).to_le_bytes()
+                ))
+            }
+            _ => each!(array.as_primitive::<Time64NanosecondType>(), |v| f(
+                Tag::Time,
+                &v.to_le_bytes()
+            )),
+        },
+        (mode, dt) => return Err(format!("type {dt} cannot be compared as {mode:?}")),
+    }
+    Ok(())
+}
+
+fn decimal_scale(dt: &DataType) -> i8 {
+    match dt {
+        DataType::Decimal32(_, s)
+        | DataType::Decimal64(_, s)
+        | DataType::Decimal128(_, s)
+        | DataType::Decimal256(_, s) => *s,
+        _ => 0,
+    }
+}
+
+/// Whether a type is one of the integer types.
+pub fn is_integer(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
+/// Calls `f` with every value of an integer array widened to `i128`.
+fn for_each_int(array: &dyn Array, f: &mut dyn FnMut(Option<i128>)) {
+    macro_rules! run {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            for i in 0..a.len() {
+                f(if a.is_null(i) {
+                    None
+                } else {
+                    Some(i128::from(a.value(i)))
+                });
+            }
+        }};
+    }
+    match array.data_type() {
+        DataType::Int8 => run!(Int8Type),
+        DataType::Int16 => run!(Int16Type),
+        DataType::Int32 => run!(Int32Type),
+        DataType::Int64 => run!(Int64Type),
+        DataType::UInt8 => run!(UInt8Type),
+        DataType::UInt16 => run!(UInt16Type),
+        DataType::UInt32 => run!(UInt32Type),
+        DataType::UInt64 => run!(UInt64Type),
+        _ => {}
+    }
+}
+
+/// `[scale][mantissa LE]` of an already normalized number.
+#[inline]
+fn numeric_payload(mantissa: i128, scale: u8) -> [u8; 17] {
+    let mut buf = [0u8; 17];
+    buf[0] = scale;
+    buf[1..].copy_from_slice(&mantissa.to_le_bytes());
+    buf
+}
+
+#[inline]
+fn numeric(mantissa: i128, scale: i8, f: &mut dyn FnMut(Tag, &[u8])) -> Result<(), String> {
+    let (m, s) = decimal::normalize(mantissa, i32::from(scale))
+        .ok_or_else(|| format!("decimal {mantissa}e{} overflows", -i32::from(scale)))?;
+    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
+    f(Tag::Numeric, &numeric_payload(m, s));
+    Ok(())
+}
+
+/// The canonical bits of a float: one NaN, and `-0.0` as `0.0`.
+#[inline]
+pub fn canonical_f64_bits(v: f64) -> u64 {
+    if v.is_nan() {
+        f64::NAN.to_bits()
+    } else if v == 0.0 {
+        0
+    } else {
+        v.to_bits()
+    }
+}
+
+#[inline]
+fn float(v: f64, f: &mut dyn FnMut(Tag, &[u8])) {
+    f(Tag::Float, &canonical_f64_bits(v).to_le_bytes());
+}
+
+#[inline]
+fn text(v: &str, o: TextOpts, f: &mut dyn FnMut(Tag, &[u8])) {
+    if o.is_plain() {
+        return f(Tag::Text, v.as_bytes());
+    }
+    let mut s: std::borrow::Cow<'_, str> = if o.trim { v.trim().into() } else { v.into() };
+    if o.case_insensitive {
+        s = s.to_lowercase().into();
+    }
+    if o.nfc {
+        s = s.nfc().collect::<String>().into();
+    }
+    f(Tag::Text, s.as_bytes());
+}
+
+/// Folds column digests into a row hash. Each step is a bijection of the running state, so a
+/// change in exactly one column digest always changes the result.
+#[inline]
+pub fn fold(state: u64, column_digest: u64) -> u64 {
+    let mut h = (state ^ column_digest).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^ (h >> 29)
+}
+
+/// The starting state of a row hash over `columns` columns.
+#[inline]
+pub fn fold_start(columns: usize) -> u64 {
+    SEED ^ (columns as u64)
+}
+
+/// Combines 128-bit key column digests into one key digest.
+#[inline]
+pub fn combine_key(parts: &[u128]) -> u128 {
+    match parts {
+        [one] => *one,
+        _ => {
+            let mut buf = Vec::with_capacity(parts.len() * 16);
+            for p in parts {
+                buf.extend_from_slice(&p.to_le_bytes());
+            }
+            xxh3_128_with_seed(&buf, SEED)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

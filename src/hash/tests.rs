@@ -1,0 +1,149 @@
+//! Unit tests of the canonical encoding; the property tests live in `proptests`.
+
+use std::sync::Arc;
+
+use arrow::array::*;
+use arrow::datatypes::*;
+
+use super::*;
+
+pub(crate) fn digests(array: &dyn Array, codec: &Codec) -> Vec<u64> {
+    let mut out = Vec::new();
+    hash_column::<u64>(array, codec, &mut out).expect("hashable");
+    out
+}
+
+#[test]
+fn null_empty_and_the_string_null_differ() {
+    let a = StringArray::from(vec![None, Some(""), Some("NULL")]);
+    let d = digests(&a, &Codec::new(CompareAs::Text(TextOpts::default())));
+    assert_ne!(d[0], d[1]);
+    assert_ne!(d[1], d[2]);
+    assert_ne!(d[0], d[2]);
+}
+
+#[test]
+fn integers_and_decimals_hash_by_value() {
+    let c = Codec::new(CompareAs::Numeric);
+    let ints = digests(&Int64Array::from(vec![15, 0, -3]), &c);
+    let small = digests(&Int8Array::from(vec![15, 0, -3]), &c);
+    let dec = digests(
+        &Decimal128Array::from(vec![1500, 0, -300])
+            .with_precision_and_scale(10, 2)
+            .expect("dec"),
+        &c,
+    );
+    let wide = digests(
+        &Decimal128Array::from(vec![1_500_000, 0, -300_000])
+            .with_precision_and_scale(20, 5)
+            .expect("dec"),
+        &c,
+    );
+    assert_eq!(ints, small);
+    assert_eq!(ints, dec);
+    assert_eq!(ints, wide);
+    let frac = digests(
+        &Decimal128Array::from(vec![150])
+            .with_precision_and_scale(10, 2)
+            .expect("dec"),
+        &c,
+    );
+    let frac5 = digests(
+        &Decimal128Array::from(vec![150_000])
+            .with_precision_and_scale(20, 5)
+            .expect("dec"),
+        &c,
+    );
+    assert_eq!(frac, frac5);
+    assert_ne!(frac[0], ints[0]);
+}
+
+#[test]
+fn floats_nan_and_negative_zero() {
+    let c = Codec::new(CompareAs::Float);
+    let d = digests(
+        &Float64Array::from(vec![f64::NAN, -f64::NAN, 0.0, -0.0, 1.5]),
+        &c,
+    );
+    assert_eq!(d[0], d[1]);
+    assert_eq!(d[2], d[3]);
+    let f32s = digests(&Float32Array::from(vec![1.5f32]), &c);
+    assert_eq!(d[4], f32s[0]);
+}
+
+#[test]
+fn timestamps_compare_by_instant_across_units_and_zones() {
+    let c = Codec::new(CompareAs::Timestamp);
+    let secs = TimestampSecondArray::from(vec![1_700_000_000]);
+    let nanos =
+        TimestampNanosecondArray::from(vec![1_700_000_000_000_000_000]).with_timezone("UTC");
+    let riyadh = TimestampMillisecondArray::from(vec![1_700_000_000_000]).with_timezone("+03:00");
+    assert_eq!(digests(&secs, &c), digests(&nanos, &c));
+    assert_eq!(digests(&secs, &c), digests(&riyadh, &c));
+    // A naive value read in Riyadh time is three hours ahead of UTC.
+    let local = TimestampSecondArray::from(vec![1_700_000_000 + 3 * 3600]);
+    let zoned = Codec {
+        zone: TimeZone::parse("Asia/Riyadh").expect("zone"),
+        ..c.clone()
+    };
+    assert_eq!(digests(&local, &zoned), digests(&secs, &c));
+}
+
+#[test]
+fn dates_by_day_and_tinyint_as_bool() {
+    let c = Codec::new(CompareAs::Date);
+    assert_eq!(
+        digests(&Date32Array::from(vec![19_000]), &c),
+        digests(&Date64Array::from(vec![19_000 * 86_400_000]), &c)
+    );
+    let b = Codec::new(CompareAs::Bool);
+    let bools = digests(&BooleanArray::from(vec![true, false]), &b);
+    let ints = digests(&Int8Array::from(vec![1, 0]), &b);
+    assert_eq!(bools, ints);
+    assert_ne!(digests(&Int8Array::from(vec![2]), &b)[0], bools[0]);
+}
+
+#[test]
+fn text_options_and_string_encodings() {
+    let plain = Codec::new(CompareAs::Text(TextOpts::default()));
+    let view = StringViewArray::from(vec!["abc"]);
+    let large = LargeStringArray::from(vec!["abc"]);
+    let dict: DictionaryArray<Int32Type> = vec!["abc"].into_iter().collect();
+    let base = digests(&StringArray::from(vec!["abc"]), &plain);
+    assert_eq!(base, digests(&view, &plain));
+    assert_eq!(base, digests(&large, &plain));
+    assert_eq!(base, digests(&dict, &plain));
+    let all = Codec::new(CompareAs::Text(TextOpts {
+        trim: true,
+        case_insensitive: true,
+        nfc: true,
+    }));
+    let nfd = "Cafe\u{301} ";
+    assert_eq!(
+        digests(&StringArray::from(vec![nfd]), &all),
+        digests(&StringArray::from(vec![" CAFÉ"]), &all)
+    );
+    assert_ne!(
+        digests(&StringArray::from(vec![nfd]), &plain),
+        digests(&StringArray::from(vec!["Café"]), &plain)
+    );
+}
+
+#[test]
+fn row_fold_is_order_sensitive_and_field_bounded() {
+    let c = Codec::new(CompareAs::Text(TextOpts::default()));
+    let a = digests(&StringArray::from(vec!["ab", "a"]), &c);
+    let b = digests(&StringArray::from(vec!["c", "bc"]), &c);
+    let row = |x: u64, y: u64| fold(fold(fold_start(2), x), y);
+    assert_ne!(row(a[0], b[0]), row(a[1], b[1]));
+    assert_ne!(row(a[0], b[0]), row(b[0], a[0]));
+}
+
+#[test]
+fn dictionary_nulls_are_nulls() {
+    let keys = Int32Array::from(vec![Some(0), None]);
+    let values = Arc::new(StringArray::from(vec!["x"]));
+    let dict = DictionaryArray::new(keys, values);
+    let d = digests(&dict, &Codec::new(CompareAs::Text(TextOpts::default())));
+    assert_eq!(d[1], u64::null());
+}

@@ -1,0 +1,451 @@
+//! Resolution: from a table pair's config and the two opened tables to a ready [`PairPlan`]:
+//! which columns are keys, which are compared and how (one [`Codec`] per column pair), which are
+//! on one side only. Every mistake in the config or the schemas is caught here, before any row is
+//! read, with the table and column named.
+
+use std::collections::BTreeSet;
+
+use arrow::datatypes::DataType;
+use serde::Serialize;
+
+use crate::config::{ColumnOptions, TableConfig};
+use crate::error::{Error, Result};
+use crate::gate::GateConfig;
+use crate::hash::{Codec, CompareAs, TextOpts, TimeZone, decimal, is_integer};
+use crate::side::PerSide;
+use crate::snapshot::SideTable;
+
+/// The type family of an Arrow type: values of one family can be compared without a cast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Signed and unsigned integers.
+    Integer,
+    /// Decimals of any precision and scale.
+    Decimal,
+    /// Floats.
+    Float,
+    /// Strings.
+    Text,
+    /// Byte strings.
+    Binary,
+    /// Booleans.
+    Bool,
+    /// Dates.
+    Date,
+    /// Timestamps.
+    Timestamp,
+    /// Times of day.
+    Time,
+    /// Anything else (nested, intervals, ...): not comparable yet.
+    Other,
+}
+
+/// The family of a type (dictionaries count as their values).
+pub fn family(dt: &DataType) -> Family {
+    match dt {
+        DataType::Dictionary(_, v) => family(v),
+        t if is_integer(t) => Family::Integer,
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) => {
+            Family::Decimal
+        }
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => Family::Float,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Family::Text,
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => Family::Binary,
+        DataType::Boolean => Family::Bool,
+        DataType::Date32 | DataType::Date64 => Family::Date,
+        DataType::Timestamp(..) => Family::Timestamp,
+        DataType::Time32(_) | DataType::Time64(_) => Family::Time,
+        _ => Family::Other,
+    }
+}
+
+/// Parses a config `cast` into the Arrow type both sides are cast to.
+pub fn parse_cast(text: &str) -> std::result::Result<DataType, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let dt = match t.as_str() {
+        "string" | "text" | "utf8" | "varchar" => DataType::Utf8,
+        "integer" | "int" | "bigint" | "int64" => DataType::Int64,
+        "float" | "double" | "float64" => DataType::Float64,
+        "boolean" | "bool" => DataType::Boolean,
+        "date" => DataType::Date32,
+        "timestamp" => DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+        _ => {
+            let inner = t.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')'));
+            let parsed = inner.and_then(|i| {
+                let (p, s) = i.split_once(',')?;
+                Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
+            });
+            match parsed {
+                Some((p, s)) if (1..=38).contains(&p) && s >= 0 && (s as u8) <= p => {
+                    DataType::Decimal128(p, s)
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown cast `{text}` (use string, integer, float, boolean, date, timestamp or decimal(p,s))"
+                    ));
+                }
+            }
+        }
+    };
+    Ok(dt)
+}
+
+/// Tolerance of a column compared by value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Absolute tolerance as `(mantissa, scale)`.
+    pub abs: (i128, i32),
+    /// Relative tolerance (fraction of the larger magnitude).
+    pub rel: f64,
+}
+
+/// One compared (or key) column pair.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    /// The legacy name: the name reports use.
+    pub name: String,
+    /// The physical name on each side.
+    pub names: PerSide<String>,
+    /// How values are encoded for comparison.
+    pub codec: Codec,
+    /// Compared by value with this tolerance, outside the exact row hash.
+    pub tolerance: Option<Tolerance>,
+}
+
+/// Columns that are not compared, and why.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SchemaFindings {
+    /// Columns only the legacy table has (after renames and ignores).
+    pub legacy_only: Vec<String>,
+    /// Columns only the target table has.
+    pub target_only: Vec<String>,
+    /// Columns left out by `ignore`.
+    pub ignored: Vec<String>,
+}
+
+impl SchemaFindings {
+    /// Columns on one side only.
+    pub fn count(&self) -> usize {
+        self.legacy_only.len() + self.target_only.len()
+    }
+}
+
+/// A table pair ready to reconcile.
+pub struct PairPlan {
+    /// The report name.
+    pub name: String,
+    /// What the legacy side is (a table name, or `sql`).
+    pub sources: PerSide<String>,
+    /// The opened tables.
+    pub tables: PerSide<SideTable>,
+    /// Key columns, in config order.
+    pub keys: Vec<ColumnPlan>,
+    /// Compared columns, in legacy schema order.
+    pub columns: Vec<ColumnPlan>,
+    /// Whether the key is one integer column matched exactly (no digest).
+    pub exact_int_key: bool,
+    /// Columns on one side only, and ignored ones.
+    pub schema: SchemaFindings,
+    /// The table's effective gate.
+    pub gate: GateConfig,
+}
+
+impl PairPlan {
+    /// Column names to read from one side: keys, then compared columns.
+    pub fn read_columns(&self, side: crate::side::Side) -> Vec<String> {
+        self.keys
+            .iter()
+            .chain(&self.columns)
+            .map(|c| c.names.get(side).clone())
+            .collect()
+    }
+}
+
+/// Resolves a table pair against its two opened tables.
+pub fn resolve(
+    t: &TableConfig,
+    defaults: &ColumnOptions,
+    global_gate: &GateConfig,
+    tables: PerSide<SideTable>,
+) -> Result<PairPlan> {
+    let table = t.name.as_str();
+    let legacy_schema = tables.legacy.schema.clone();
+    let target_schema = tables.target.schema.clone();
+    let has =
+        |side_schema: &arrow::datatypes::Schema, c: &str| side_schema.field_with_name(c).is_ok();
+
+    for from in t.rename.keys() {
+        if !has(&legacy_schema, from) {
+            return Err(Error::column(
+                table,
+                from,
+                "is renamed but the legacy table has no such column",
+            ));
+        }
+    }
+    for name in &t.ignore {
+        if !has(&legacy_schema, name) && !has(&target_schema, name) {
+            return Err(Error::column(
+                table,
+                name,
+                "is ignored but neither table has it",
+            ));
+        }
+    }
+    for name in t.columns.keys().filter(|c| *c != "*") {
+        if !has(&legacy_schema, name) {
+            return Err(Error::column(
+                table,
+                name,
+                "has options but the legacy table has no such column",
+            ));
+        }
+    }
+
+    let column_plan = |legacy: &str| -> Result<ColumnPlan> {
+        let target = t.target_column(legacy);
+        let lf = legacy_schema
+            .field_with_name(legacy)
+            .map_err(|_| Error::column(table, legacy, "is missing on the legacy side"))?;
+        let tf = target_schema.field_with_name(target).map_err(|_| {
+            let msg = if target == legacy {
+                "is missing on the target side (rename it with `rename`?)".to_owned()
+            } else {
+                format!("is renamed to `{target}`, which is missing on the target side")
+            };
+            Error::column(table, legacy, msg)
+        })?;
+        let opts = t.column_options(legacy, defaults);
+        let codec = codec_for(lf.data_type(), tf.data_type(), &opts)
+            .map_err(|m| Error::column(table, legacy, m))?;
+        let tolerance =
+            tolerance_for(&opts, codec.mode).map_err(|m| Error::column(table, legacy, m))?;
+        Ok(ColumnPlan {
+            name: legacy.to_owned(),
+            names: PerSide::new(legacy.to_owned(), target.to_owned()),
+            codec,
+            tolerance,
+        })
+    };
+
+    let mut keys = Vec::new();
+    for k in &t.key {
+        let mut plan = column_plan(k)?;
+        if plan.tolerance.is_some() {
+            return Err(Error::column(
+                table,
+                k,
+                "is a key column and cannot have a tolerance",
+            ));
+        }
+        plan.tolerance = None;
+        keys.push(plan);
+    }
+    let ignored = |name: &str| t.ignore.iter().any(|i| i == name);
+    let mut schema = SchemaFindings::default();
+    let mut columns = Vec::new();
+    let mut mapped_targets = BTreeSet::new();
+    for f in legacy_schema.fields() {
+        let legacy = f.name().as_str();
+        let target = t.target_column(legacy);
+        mapped_targets.insert(target.to_owned());
+        if t.key.iter().any(|k| k == legacy) {
+            continue;
+        }
+        if ignored(legacy) || ignored(target) {
+            schema.ignored.push(legacy.to_owned());
+            continue;
+        }
+        if !has(&target_schema, target) {
+            schema.legacy_only.push(legacy.to_owned());
+            continue;
+        }
+        columns.push(column_plan(legacy)?);
+    }
+    for f in target_schema.fields() {
+        let name = f.name();
+        if !mapped_targets.contains(name) {
+            if ignored(name) {
+                schema.ignored.push(name.clone());
+            } else {
+                schema.target_only.push(name.clone());
+            }
+        }
+    }
+    let exact_int_key = keys.len() == 1 && keys[0].codec.cast.is_none() && {
+        let l = legacy_schema
+            .field_with_name(&keys[0].names.legacy)
+            .map(|f| f.data_type().clone());
+        let r = target_schema
+            .field_with_name(&keys[0].names.target)
+            .map(|f| f.data_type().clone());
+        matches!((l, r), (Ok(l), Ok(r)) if exact_int(&l) && exact_int(&r))
+    };
+    let sources = PerSide::new(
+        if t.legacy_sql.is_some() {
+            "sql".to_owned()
+        } else {
+            t.legacy_table().to_owned()
+        },
+        if t.target_sql.is_some() {
+            "sql".to_owned()
+        } else {
+            t.target_table().to_owned()
+        },
+    );
+    Ok(PairPlan {
+        name: t.name.clone(),
+        sources,
+        tables,
+        keys,
+        columns,
+        exact_int_key,
+        schema,
+        gate: GateConfig::resolved(&t.gate, global_gate),
+    })
+}
+
+/// Integer types whose every value fits an `i64`.
+fn exact_int(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+    )
+}
+
+/// The codec for a column pair, or a message saying why the two types cannot be compared.
+pub fn codec_for(
+    legacy: &DataType,
+    target: &DataType,
+    o: &ColumnOptions,
+) -> std::result::Result<Codec, String> {
+    let zone = o
+        .timezone
+        .as_deref()
+        .map(TimeZone::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let text = TextOpts {
+        trim: o.trim.unwrap_or(false),
+        case_insensitive: o.case_insensitive.unwrap_or(false),
+        nfc: o.nfc.unwrap_or(false),
+    };
+    if let Some(cast) = &o.cast {
+        let to = parse_cast(cast)?;
+        let mode = mode_of(family(&to), family(&to), text, false)
+            .ok_or_else(|| format!("cannot compare as {to}"))?;
+        return Ok(Codec {
+            mode,
+            zone,
+            cast: Some(to),
+        });
+    }
+    let (l, r) = (family(legacy), family(target));
+    let mode = mode_of(l, r, text, o.int_as_bool.unwrap_or(false)).ok_or_else(|| {
+        let hint = match (l, r) {
+            (Family::Bool, Family::Integer) | (Family::Integer, Family::Bool) => {
+                " (a MySQL TINYINT(1) flag? set `int_as_bool = true` for this column)"
+            }
+            (Family::Other, _) | (_, Family::Other) => {
+                " (nested and interval types are not compared yet; ignore the column)"
+            }
+            _ => " (state a `cast`, e.g. cast = \"string\", or ignore the column)",
+        };
+        format!("legacy type {legacy} and target type {target} are of different families{hint}")
+    })?;
+    Ok(Codec {
+        mode,
+        zone,
+        cast: None,
+    })
+}
+
+fn mode_of(l: Family, r: Family, text: TextOpts, int_as_bool: bool) -> Option<CompareAs> {
+    use Family as F;
+    Some(match (l, r) {
+        (F::Integer | F::Decimal, F::Integer | F::Decimal) => CompareAs::Numeric,
+        (F::Float, F::Integer | F::Decimal | F::Float) | (F::Integer | F::Decimal, F::Float) => {
+            CompareAs::Float
+        }
+        (F::Text, F::Text) => CompareAs::Text(text),
+        (F::Binary, F::Binary) => CompareAs::Binary,
+        (F::Bool, F::Bool) => CompareAs::Bool,
+        (F::Bool, F::Integer) | (F::Integer, F::Bool) if int_as_bool => CompareAs::Bool,
+        (F::Date, F::Date) => CompareAs::Date,
+        (F::Timestamp, F::Timestamp) => CompareAs::Timestamp,
+        (F::Time, F::Time) => CompareAs::Time,
+        _ => return None,
+    })
+}
+
+fn tolerance_for(
+    o: &ColumnOptions,
+    mode: CompareAs,
+) -> std::result::Result<Option<Tolerance>, String> {
+    let abs = o.abs_tolerance.as_ref().map(|t| t.as_decimal_text());
+    let rel = o.rel_tolerance.unwrap_or(0.0);
+    let abs = match abs {
+        None => (0, 0),
+        Some(text) => decimal::parse_decimal(&text)
+            .ok_or_else(|| format!("abs_tolerance `{text}` is not a decimal"))?,
+    };
+    if abs.0 == 0 && rel == 0.0 {
+        return Ok(None);
+    }
+    if !matches!(mode, CompareAs::Numeric | CompareAs::Float) {
+        return Err(format!(
+            "a tolerance needs a numeric column, but this one compares as {mode:?}"
+        ));
+    }
+    Ok(Some(Tolerance { abs, rel }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_decide_the_mode() {
+        let o = ColumnOptions::default();
+        assert_eq!(
+            codec_for(&DataType::Int32, &DataType::Decimal128(20, 5), &o).map(|c| c.mode),
+            Ok(CompareAs::Numeric)
+        );
+        assert_eq!(
+            codec_for(&DataType::Float32, &DataType::Int64, &o).map(|c| c.mode),
+            Ok(CompareAs::Float)
+        );
+        assert!(codec_for(&DataType::Utf8, &DataType::Int64, &o).is_err());
+        let err =
+            codec_for(&DataType::Int8, &DataType::Boolean, &o).expect_err("needs int_as_bool");
+        assert!(err.contains("int_as_bool"), "{err}");
+        let o = ColumnOptions {
+            int_as_bool: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            codec_for(&DataType::Int8, &DataType::Boolean, &o).map(|c| c.mode),
+            Ok(CompareAs::Bool)
+        );
+    }
+
+    #[test]
+    fn casts_parse() {
+        assert_eq!(
+            parse_cast("decimal(18, 3)"),
+            Ok(DataType::Decimal128(18, 3))
+        );
+        assert_eq!(parse_cast("STRING"), Ok(DataType::Utf8));
+        assert!(parse_cast("decimal(3,9)").is_err());
+        assert!(parse_cast("blob").is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! The terminal summary: one aligned line per table (rows per side, matched, changed, missing,
+//! extra, drift %, status), the crossed thresholds and a few samples, and the verdict last.
+
+use std::fmt::Write;
+
+use super::{Report, TableReport};
+use crate::gate::Status;
+
+/// Whether to color the output.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// ANSI colors on.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, status: Status, text: &str) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let code = match status {
+            Status::Pass => "32",
+            Status::Warn => "33",
+            Status::Fail => "31",
+            Status::Error => "35",
+        };
+        format!("\x1b[1;{code}m{text}\x1b[0m")
+    }
+}
+
+fn thousands(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn percent(ratio: f64) -> String {
+    let p = ratio * 100.0;
+    if p == 0.0 {
+        "0%".into()
+    } else if p < 0.001 {
+        "<0.001%".into()
+    } else {
+        format!("{p:.3}%")
+    }
+}
+
+/// Renders the summary.
+pub fn render(report: &Report, style: Style) -> String {
+    let headers = [
+        "table", "legacy", "target", "matched", "changed", "missing", "extra", "drift", "status",
+    ];
+    let rows: Vec<[String; 9]> = report
+        .tables
+        .iter()
+        .map(|t| {
+            [
+                t.name.clone(),
+                thousands(t.legacy_rows),
+                thousands(t.target_rows),
+                thousands(t.matched),
+                thousands(t.changed),
+                thousands(t.missing),
+                thousands(t.extra),
+                percent(t.drift_ratio),
+                t.status.as_str().to_uppercase(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &[String], out: &mut String, status: Option<Status>| {
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            let pad = w - c.chars().count();
+            let cell = match (i, status) {
+                (8, Some(s)) => style.paint(s, c),
+                _ => c.clone(),
+            };
+            if i == 0 || i == 8 {
+                let _ = write!(out, "{cell}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(out, "{}{cell}", " ".repeat(pad));
+            }
+            out.push_str(if i + 1 < cells.len() { "  " } else { "\n" });
+        }
+    };
+    line(&headers.map(str::to_owned), &mut out, None);
+    for (r, t) in rows.iter().zip(&report.tables) {
+        line(r, &mut out, Some(t.status));
+    }
+    for t in &report.tables {
+        details(t, &mut out);
+    }
+    if let Some(e) = &report.error {
+        let _ = writeln!(out, "\nerror: {e}");
+    }
+    let verdict = report.verdict.as_str().to_uppercase();
+    let _ = writeln!(
+        out,
+        "\nverdict: {}  ({} pass, {} warn, {} fail, {} error)",
+        style.paint(report.verdict, &verdict),
+        report.summary.pass,
+        report.summary.warn,
+        report.summary.fail,
+        report.summary.error
+    );
+    out
+}
+
+fn details(t: &TableReport, out: &mut String) {
+    if t.status == Status::Pass && t.schema.count() == 0 {
+        return;
+    }
+    let _ = writeln!(out, "\n{}:", t.name);
+    if let Some(e) = &t.error {
+        let _ = writeln!(out, "  error: {e}");
+    }
+    for f in &t.findings {
+        let _ = writeln!(
+            out,
+            "  {} {} = {} > {}",
+            f.level.as_str(),
+            f.metric,
+            trim_float(f.value),
+            trim_float(f.threshold)
+        );
+    }
+    let drifted: Vec<String> = t
+        .columns
+        .iter()
+        .filter(|(_, d)| d.changed > 0)
+        .map(|(c, d)| format!("{c} ({})", thousands(d.changed)))
+        .collect();
+    if !drifted.is_empty() {
+        let _ = writeln!(out, "  changed columns: {}", drifted.join(", "));
+    }
+    if !t.schema.legacy_only.is_empty() {
+        let _ = writeln!(out, "  only in legacy: {}", t.schema.legacy_only.join(", "));
+    }
+    if !t.schema.target_only.is_empty() {
+        let _ = writeln!(out, "  only in target: {}", t.schema.target_only.join(", "));
+    }
+    let key = |k: &std::collections::BTreeMap<String, serde_json::Value>| {
+        k.iter()
+            .map(|(c, v)| format!("{c}={}", value_text(v)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for s in t.samples.changed.iter().take(3) {
+        let cols: Vec<String> = s
+            .columns
+            .iter()
+            .map(|(c, v)| {
+                format!(
+                    "{c}: {} -> {}",
+                    value_text(&v.legacy),
+                    value_text(&v.target)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  changed {}  {}", key(&s.key), cols.join("; "));
+    }
+    for s in t.samples.missing.iter().take(3) {
+        let _ = writeln!(out, "  missing {}", key(&s.key));
+    }
+    for s in t.samples.extra.iter().take(3) {
+        let _ = writeln!(out, "  extra   {}", key(&s.key));
+    }
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "NULL".into(),
+        serde_json::Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn trim_float(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}

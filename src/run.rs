@@ -1,0 +1,238 @@
+//! A whole run: open both snapshots, resolve every table pair (all input errors before any heavy
+//! work), reconcile each pair, gate, and assemble the [`Report`]. A run always yields a report;
+//! what could not be decided is in it as `error`, never as a pass.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::{Config, LoadedConfig, TableConfig};
+use crate::diff::{self, DiffOptions};
+use crate::error::{Error, Result};
+use crate::gate::{FailOn, Status};
+use crate::hash::HASH_VERSION;
+use crate::plan::{self, PairPlan};
+use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
+use crate::side::{PerSide, Side};
+use crate::snapshot::{SideTable, Snapshot, sql};
+
+/// Told how far the hashing pass of each table got.
+pub trait Progress: Sync {
+    /// A table starts; `rows` is the sum of both sides' footer row counts.
+    fn start(&self, table: &str, rows: u64);
+    /// `rows` more rows were hashed.
+    fn advance(&self, rows: u64);
+    /// The table is done.
+    fn finish(&self);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// Everything a run needs besides the config.
+pub struct RunOptions<'a> {
+    /// Worker threads for rayon and DataFusion.
+    pub threads: usize,
+    /// Which verdict exits non-zero (recorded in the report).
+    pub fail_on: FailOn,
+    /// Diff options (memory budget, samples, diff-out).
+    pub diff: DiffOptions,
+    /// Only these tables (by report name), when not empty.
+    pub only: Vec<String>,
+    /// Progress sink.
+    pub progress: &'a dyn Progress,
+    /// Report start time (injected in tests for stable output).
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(2, usize::from),
+            fail_on: FailOn::Fail,
+            diff: DiffOptions::default(),
+            only: Vec::new(),
+            progress: &NoProgress,
+            started_at: None,
+        }
+    }
+}
+
+/// A report for a run that could not even start (e.g. an unreadable config).
+pub fn error_report(message: String, opts: &RunOptions<'_>, config_path: Option<String>) -> Report {
+    let mut r = empty_report(opts, config_path, String::new());
+    r.error = Some(message);
+    r.finish();
+    r
+}
+
+fn empty_report(opts: &RunOptions<'_>, config_path: Option<String>, digest: String) -> Report {
+    let started = opts.started_at.unwrap_or_else(chrono::Utc::now);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        hash_version: HASH_VERSION,
+        tool: Tool::default(),
+        run: RunMeta {
+            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            duration_ms: 0,
+            config_path,
+            config_digest: digest,
+            threads: opts.threads,
+            fail_on: opts.fail_on,
+        },
+        inputs: Vec::new(),
+        verdict: Status::Pass,
+        error: None,
+        summary: Summary::default(),
+        tables: Vec::new(),
+        checks: Vec::new(),
+    }
+}
+
+/// Runs a loaded config. Never fails: errors end up in the report with verdict `error`.
+pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
+    let clock = Instant::now();
+    let mut report = empty_report(
+        opts,
+        Some(loaded.path.display().to_string()),
+        loaded.digest.clone(),
+    );
+    if let Err(e) = run_into(&loaded.config, &loaded.base_dir, opts, &mut report) {
+        report.error = Some(e.to_string());
+    }
+    report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.finish();
+    report
+}
+
+fn run_into(
+    config: &Config,
+    base: &std::path::Path,
+    opts: &RunOptions<'_>,
+    report: &mut Report,
+) -> Result<()> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+    let snapshots = PerSide::new(
+        Snapshot::open(Side::Legacy, &config.legacy.root, base, &rt)?,
+        Snapshot::open(Side::Target, &config.target.root, base, &rt)?,
+    );
+    let selected: Vec<&TableConfig> = config
+        .tables
+        .iter()
+        .filter(|t| opts.only.is_empty() || opts.only.contains(&t.name))
+        .collect();
+    if let Some(unknown) = opts
+        .only
+        .iter()
+        .find(|n| !config.tables.iter().any(|t| &t.name == *n))
+    {
+        return Err(Error::Invalid(format!(
+            "--table {unknown}: no such table in the config"
+        )));
+    }
+    // Resolve everything first: a typo in the last table must not cost an hour of hashing.
+    let mut plans = Vec::with_capacity(selected.len());
+    for t in &selected {
+        let tables = PerSide::new(
+            open_side(&snapshots.legacy, t, Side::Legacy, opts.threads, &rt)?,
+            open_side(&snapshots.target, t, Side::Target, opts.threads, &rt)?,
+        );
+        plans.push(plan::resolve(t, &config.defaults, &config.gate, tables)?);
+    }
+    for p in &plans {
+        for side in Side::BOTH {
+            report.inputs.push(input_of(snapshots.get(side), p, side));
+        }
+    }
+    let diff_opts = DiffOptions {
+        samples: config.report.samples,
+        ..opts.diff.clone()
+    };
+    for p in &plans {
+        report
+            .tables
+            .push(reconcile_one(p, &diff_opts, opts, &pool));
+    }
+    Ok(())
+}
+
+fn reconcile_one(
+    p: &PairPlan,
+    diff_opts: &DiffOptions,
+    opts: &RunOptions<'_>,
+    pool: &rayon::ThreadPool,
+) -> TableReport {
+    opts.progress
+        .start(&p.name, p.tables.legacy.rows + p.tables.target.rows);
+    let progress = |_: Side, rows: u64| opts.progress.advance(rows);
+    let result = pool.install(|| diff::reconcile(p, diff_opts, &progress));
+    opts.progress.finish();
+    match result {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(table = %p.name, "{e}");
+            let mut t = TableReport::errored(
+                &p.name,
+                &p.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
+                e.to_string(),
+            );
+            t.legacy_table.clone_from(&p.sources.legacy);
+            t.target_table.clone_from(&p.sources.target);
+            t
+        }
+    }
+}
+
+fn open_side(
+    snapshot: &Snapshot,
+    t: &TableConfig,
+    side: Side,
+    threads: usize,
+    rt: &tokio::runtime::Runtime,
+) -> Result<SideTable> {
+    let (name, query) = match side {
+        Side::Legacy => (t.legacy_table(), t.legacy_sql.as_deref()),
+        Side::Target => (t.target_table(), t.target_sql.as_deref()),
+    };
+    match query {
+        Some(q) => sql::materialize(snapshot, &t.name, q, threads, rt),
+        None => snapshot.table(name, rt),
+    }
+}
+
+fn input_of(snapshot: &Snapshot, p: &PairPlan, side: Side) -> Input {
+    let table = p.tables.get(side);
+    let root = snapshot.local_root().map(PathBuf::from);
+    Input {
+        side,
+        table: p.sources.get(side).clone(),
+        root: snapshot.url().to_string(),
+        files: table
+            .files
+            .iter()
+            .map(|f| match (&f.file.local, &root) {
+                (Some(path), Some(root)) => path
+                    .strip_prefix(root)
+                    .unwrap_or(path)
+                    .display()
+                    .to_string(),
+                _ => f.file.display(),
+            })
+            .collect(),
+        bytes: table.bytes,
+        rows: table.rows,
+    }
+}

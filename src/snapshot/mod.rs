@@ -1,0 +1,599 @@
+//! Opening snapshots: a root URL per side, the tables in it (`<table>.parquet` or a folder of
+//! Parquet files, hive-style `key=value/` folders included), their footers and schemas, and
+//! positional reads of row groups with only the columns a comparison needs.
+//!
+//! Listing goes through `object_store`, so a root is a URL from the start; a local root (a path or
+//! `file://`) is read straight from the file system, any other object is fetched into memory.
+
+pub mod sql;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
+use parquet::file::reader::{ChunkReader, Length};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::side::Side;
+
+/// One side's snapshot root and the tables found in it.
+pub struct Snapshot {
+    /// Which side this is.
+    pub side: Side,
+    /// The root as the user wrote it.
+    pub root: String,
+    url: Url,
+    store: Arc<dyn ObjectStore>,
+    local_root: Option<PathBuf>,
+    tables: BTreeMap<String, Vec<TableFile>>,
+}
+
+/// One Parquet file of a table, before its footer is read.
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    /// The object's location in its store.
+    pub location: StorePath,
+    /// The file's path on disk, when the snapshot is local.
+    pub local: Option<PathBuf>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hive-style `key=value` folder values on the way to the file.
+    pub partitions: Vec<(String, Option<String>)>,
+}
+
+impl TableFile {
+    /// A name for messages: the local path or the object location.
+    pub fn display(&self) -> String {
+        self.local
+            .as_ref()
+            .map_or_else(|| self.location.to_string(), |p| p.display().to_string())
+    }
+}
+
+impl Snapshot {
+    /// Opens a root and lists its tables. `base_dir` resolves relative local paths.
+    pub fn open(
+        side: Side,
+        root: &str,
+        base_dir: &Path,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<Self> {
+        let err = |message: String| Error::Snapshot {
+            side,
+            root: root.to_owned(),
+            message,
+        };
+        let url = if root.contains("://") {
+            Url::parse(root).map_err(|e| err(format!("not a valid URL: {e}")))?
+        } else {
+            let path = base_dir.join(root);
+            let path = path
+                .canonicalize()
+                .map_err(|e| err(format!("{}: {e}", path.display())))?;
+            if !path.is_dir() {
+                return Err(err(format!("{} is not a folder", path.display())));
+            }
+            Url::from_directory_path(&path).map_err(|()| err("cannot form a file:// URL".into()))?
+        };
+        let (store, prefix) = object_store::parse_url(&url).map_err(|e| err(format!("{e}")))?;
+        let store: Arc<dyn ObjectStore> = Arc::from(store);
+        let local_root = if url.scheme() == "file" {
+            let p = url
+                .to_file_path()
+                .map_err(|()| err("not a local path".into()))?;
+            if !p.is_dir() {
+                return Err(err(format!(
+                    "{} does not exist or is not a folder",
+                    p.display()
+                )));
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let objects: Vec<object_store::ObjectMeta> = rt
+            .block_on(store.list(Some(&prefix)).try_collect())
+            .map_err(|e| err(format!("cannot list: {e}")))?;
+        let mut tables: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
+        let mut single_files = BTreeSet::new();
+        for meta in objects {
+            let rel: Vec<String> = meta
+                .location
+                .prefix_match(&prefix)
+                .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect())
+                .unwrap_or_default();
+            let Some((file_name, dirs)) = rel.split_last() else {
+                continue;
+            };
+            if !file_name.ends_with(".parquet") || file_name.starts_with(['.', '_']) {
+                continue;
+            }
+            let (table, partitions) = match dirs.split_first() {
+                None => {
+                    let name = file_name.trim_end_matches(".parquet").to_owned();
+                    single_files.insert(name.clone());
+                    (name, Vec::new())
+                }
+                Some((table, rest)) => {
+                    let partitions = rest
+                        .iter()
+                        .filter_map(|d| d.split_once('='))
+                        .map(|(k, v)| {
+                            let v = percent_decode(v);
+                            let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
+                            (k.to_owned(), v)
+                        })
+                        .collect();
+                    (table.clone(), partitions)
+                }
+            };
+            let local = local_root
+                .as_ref()
+                .map(|r| rel.iter().fold(r.clone(), |p, s| p.join(s)));
+            tables.entry(table).or_default().push(TableFile {
+                location: meta.location.clone(),
+                local,
+                size: meta.size,
+                partitions,
+            });
+        }
+        for name in &single_files {
+            if tables.get(name).is_some_and(|f| f.len() > 1) {
+                return Err(err(format!(
+                    "table `{name}` is both `{name}.parquet` and a folder `{name}/`"
+                )));
+            }
+        }
+        for files in tables.values_mut() {
+            files.sort_by(|a, b| a.location.cmp(&b.location));
+        }
+        Ok(Self {
+            side,
+            root: root.to_owned(),
+            url,
+            store,
+            local_root,
+            tables,
+        })
+    }
+
+    /// The names of every table in the snapshot.
+    pub fn table_names(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
+    }
+
+    /// The root URL (for DataFusion registration and messages).
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The object store behind the root.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The local folder of the root, when it is local.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
+    /// The files of a table, or a clear error naming what was looked for.
+    pub fn files(&self, table: &str) -> Result<&[TableFile]> {
+        self.tables.get(table).map(Vec::as_slice).ok_or_else(|| {
+            let close: Vec<&str> = self
+                .table_names()
+                .filter(|t| t.eq_ignore_ascii_case(table) || t.contains(table))
+                .collect();
+            let hint = if close.is_empty() {
+                let all: Vec<&str> = self.table_names().take(20).collect();
+                if all.is_empty() {
+                    "; the snapshot holds no Parquet files".to_owned()
+                } else {
+                    format!("; tables here: {}", all.join(", "))
+                }
+            } else {
+                format!("; did you mean {}?", close.join(", "))
+            };
+            Error::MissingTable {
+                side: self.side,
+                root: self.root.clone(),
+                table: table.to_owned(),
+                hint,
+            }
+        })
+    }
+
+    /// Opens a table: reads every file's footer and derives the table's schema.
+    pub fn table(&self, table: &str, rt: &tokio::runtime::Runtime) -> Result<SideTable> {
+        let files = self.files(table)?;
+        SideTable::open(self.side, table, files, &self.store, rt)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The bytes of a file: on disk, or fetched into memory from an object store.
+#[derive(Clone)]
+pub enum Source {
+    /// A local file, opened per reader.
+    Local(PathBuf),
+    /// A remote object's bytes.
+    Remote(Bytes),
+}
+
+/// A [`ChunkReader`] over a [`Source`].
+pub enum SourceReader {
+    /// A local file.
+    File(File),
+    /// In-memory bytes.
+    Bytes(Bytes),
+}
+
+impl Source {
+    fn open(&self) -> std::io::Result<SourceReader> {
+        Ok(match self {
+            Source::Local(p) => SourceReader::File(File::open(p)?),
+            Source::Remote(b) => SourceReader::Bytes(b.clone()),
+        })
+    }
+}
+
+impl Length for SourceReader {
+    fn len(&self) -> u64 {
+        match self {
+            SourceReader::File(f) => f.len(),
+            SourceReader::Bytes(b) => b.len() as u64,
+        }
+    }
+}
+
+impl ChunkReader for SourceReader {
+    type T = Box<dyn std::io::Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(match self {
+            SourceReader::File(f) => Box::new(f.get_read(start)?),
+            SourceReader::Bytes(b) => Box::new(b.get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        match self {
+            SourceReader::File(f) => f.get_bytes(start, length),
+            SourceReader::Bytes(b) => b.get_bytes(start, length),
+        }
+    }
+}
+
+/// One file of an opened table: its footer and where its rows sit in the side's row numbering.
+pub struct OpenedFile {
+    /// The file.
+    pub file: TableFile,
+    source: Source,
+    meta: ArrowReaderMetadata,
+    /// Ordinal of the file's first row within the table.
+    pub base: u64,
+    /// Ordinal of each row group's first row within the table.
+    pub row_group_bases: Vec<u64>,
+}
+
+impl OpenedFile {
+    /// Rows in the file.
+    pub fn rows(&self) -> u64 {
+        u64::try_from(self.meta.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
+    /// Rows of one row group.
+    pub fn row_group_rows(&self, rg: usize) -> usize {
+        usize::try_from(self.meta.metadata().row_group(rg).num_rows()).unwrap_or(0)
+    }
+
+    /// The file's own Arrow schema (without partition columns).
+    pub fn schema(&self) -> &SchemaRef {
+        self.meta.schema()
+    }
+}
+
+/// A table of one side, opened: files with footers, the table schema and row ordinals.
+pub struct SideTable {
+    /// Which side.
+    pub side: Side,
+    /// The table's name in its snapshot (or the pair's name for a SQL side).
+    pub name: String,
+    /// Files in path order.
+    pub files: Vec<OpenedFile>,
+    /// Every column: the first file's columns, then partition columns.
+    pub schema: SchemaRef,
+    /// Total rows (from footers).
+    pub rows: u64,
+    /// Total bytes of the files.
+    pub bytes: u64,
+    /// Kept alive while a SQL side's materialized file is in use.
+    pub(crate) _temp: Option<Arc<tempfile::TempDir>>,
+}
+
+/// A unit of parallel work: one row group.
+#[derive(Debug, Clone, Copy)]
+pub struct RowGroupRef {
+    /// Index into [`SideTable::files`].
+    pub file: usize,
+    /// Row group index within the file.
+    pub row_group: usize,
+    /// Ordinal of its first row.
+    pub base: u64,
+    /// Rows in it.
+    pub rows: usize,
+}
+
+impl SideTable {
+    /// Reads the footers of a table's files.
+    pub fn open(
+        side: Side,
+        table: &str,
+        files: &[TableFile],
+        store: &Arc<dyn ObjectStore>,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<Self> {
+        let mut opened = Vec::with_capacity(files.len());
+        let mut base = 0u64;
+        let mut bytes = 0u64;
+        for f in files {
+            let file_err = |message: String| Error::File {
+                side,
+                table: table.to_owned(),
+                file: f.display(),
+                message,
+            };
+            let source = match &f.local {
+                Some(p) => Source::Local(p.clone()),
+                None => Source::Remote(
+                    rt.block_on(async { store.get(&f.location).await?.bytes().await })
+                        .map_err(|e| file_err(format!("cannot fetch: {e}")))?,
+                ),
+            };
+            let reader = source
+                .open()
+                .map_err(|e| file_err(format!("cannot open: {e}")))?;
+            let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
+                .map_err(|e| file_err(format!("not a readable Parquet file: {e}")))?;
+            let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
+            let mut at = base;
+            for rg in meta.metadata().row_groups() {
+                row_group_bases.push(at);
+                at += u64::try_from(rg.num_rows()).unwrap_or(0);
+            }
+            let file = OpenedFile {
+                file: f.clone(),
+                source,
+                meta,
+                base,
+                row_group_bases,
+            };
+            base += file.rows();
+            bytes += f.size;
+            opened.push(file);
+        }
+        let schema = table_schema(side, table, &opened)?;
+        Ok(Self {
+            side,
+            name: table.to_owned(),
+            files: opened,
+            schema,
+            rows: base,
+            bytes,
+            _temp: None,
+        })
+    }
+
+    /// Every row group of the table, in ordinal order.
+    pub fn row_groups(&self) -> Vec<RowGroupRef> {
+        let mut out = Vec::new();
+        for (fi, f) in self.files.iter().enumerate() {
+            for (rg, &base) in f.row_group_bases.iter().enumerate() {
+                out.push(RowGroupRef {
+                    file: fi,
+                    row_group: rg,
+                    base,
+                    rows: f.row_group_rows(rg),
+                });
+            }
+        }
+        out
+    }
+
+    /// Which row group holds an ordinal, and the row's index within it.
+    pub fn locate(&self, ordinal: u64) -> Option<(usize, usize, usize)> {
+        let fi = self
+            .files
+            .partition_point(|f| f.base <= ordinal)
+            .checked_sub(1)?;
+        let f = &self.files[fi];
+        let rg = f
+            .row_group_bases
+            .partition_point(|&b| b <= ordinal)
+            .checked_sub(1)?;
+        let within = usize::try_from(ordinal - f.row_group_bases[rg]).ok()?;
+        (within < f.row_group_rows(rg)).then_some((fi, rg, within))
+    }
+
+    /// Reads one row group with only `columns` (in that order), optionally only selected rows,
+    /// calling `each` with every batch's arrays.
+    pub fn read_row_group(
+        &self,
+        rg: RowGroupRef,
+        columns: &[String],
+        selection: Option<RowSelection>,
+        batch_size: usize,
+        each: &mut dyn FnMut(Vec<ArrayRef>, usize) -> Result<()>,
+    ) -> Result<()> {
+        let f = &self.files[rg.file];
+        let err = |message: String| Error::File {
+            side: self.side,
+            table: self.name.clone(),
+            file: f.file.display(),
+            message,
+        };
+        let file_schema = f.schema();
+        let mut roots = Vec::new();
+        let mut plan = Vec::with_capacity(columns.len());
+        for c in columns {
+            if let Ok(idx) = file_schema.index_of(c) {
+                roots.push(idx);
+                plan.push(Column::File);
+            } else if let Some(pos) = f.file.partitions.iter().position(|(k, _)| k == c) {
+                plan.push(Column::Partition(pos));
+            } else {
+                return Err(err(format!("has no column `{c}`")));
+            }
+        }
+        roots.sort_unstable();
+        roots.dedup();
+        let reader = f
+            .source
+            .open()
+            .map_err(|e| err(format!("cannot open: {e}")))?;
+        let mask = ProjectionMask::roots(f.meta.parquet_schema(), roots.iter().copied());
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(reader, f.meta.clone())
+                .with_row_groups(vec![rg.row_group])
+                .with_projection(mask)
+                .with_batch_size(batch_size);
+        if let Some(sel) = selection {
+            builder = builder.with_row_selection(sel);
+        }
+        let batches = builder
+            .build()
+            .map_err(|e| err(format!("cannot read row group {}: {e}", rg.row_group)))?;
+        for batch in batches {
+            let batch: RecordBatch =
+                batch.map_err(|e| err(format!("cannot decode row group {}: {e}", rg.row_group)))?;
+            let rows = batch.num_rows();
+            let mut arrays = Vec::with_capacity(plan.len());
+            for (c, p) in columns.iter().zip(&plan) {
+                arrays.push(match p {
+                    Column::File => batch.column_by_name(c).cloned().ok_or_else(|| {
+                        err(format!("column `{c}` vanished from the decoded batch"))
+                    })?,
+                    Column::Partition(pos) => {
+                        let field = self
+                            .schema
+                            .field_with_name(c)
+                            .map_err(|e| err(e.to_string()))?;
+                        partition_array(
+                            field.data_type(),
+                            f.file.partitions[*pos].1.as_deref(),
+                            rows,
+                        )
+                    }
+                });
+            }
+            each(arrays, rows)?;
+        }
+        Ok(())
+    }
+}
+
+enum Column {
+    File,
+    Partition(usize),
+}
+
+fn partition_array(dt: &DataType, value: Option<&str>, rows: usize) -> ArrayRef {
+    match (dt, value) {
+        (_, None) => new_null_array(dt, rows),
+        (DataType::Int64, Some(v)) => match v.parse::<i64>() {
+            Ok(n) => Arc::new(Int64Array::from_value(n, rows)),
+            Err(_) => new_null_array(dt, rows),
+        },
+        (_, Some(v)) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, rows))),
+    }
+}
+
+/// The table's schema: the first file's columns plus partition columns (Int64 when every value is
+/// an integer, else Utf8). Every file must agree on the type family of shared columns.
+fn table_schema(side: Side, table: &str, files: &[OpenedFile]) -> Result<SchemaRef> {
+    let Some(first) = files.first() else {
+        return Ok(Arc::new(Schema::empty()));
+    };
+    let mut fields: Vec<Field> = first
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    for f in &files[1..] {
+        for field in f.schema().fields() {
+            if let Some(existing) = fields.iter().find(|x| x.name() == field.name())
+                && crate::plan::family(existing.data_type())
+                    != crate::plan::family(field.data_type())
+                {
+                    return Err(Error::File {
+                        side,
+                        table: table.to_owned(),
+                        file: f.file.display(),
+                        message: format!(
+                            "column `{}` is {} here but {} in {}",
+                            field.name(),
+                            field.data_type(),
+                            existing.data_type(),
+                            first.file.display()
+                        ),
+                    });
+                }
+        }
+    }
+    let mut partition_names: Vec<String> = Vec::new();
+    for f in files {
+        for (k, _) in &f.file.partitions {
+            if !partition_names.contains(k) && fields.iter().all(|x| x.name() != k) {
+                partition_names.push(k.clone());
+            }
+        }
+    }
+    for name in partition_names {
+        let all_int = files.iter().all(|f| {
+            f.file
+                .partitions
+                .iter()
+                .find(|(k, _)| *k == name)
+                .is_some_and(|(_, v)| v.as_deref().is_none_or(|v| v.parse::<i64>().is_ok()))
+        });
+        fields.push(Field::new(
+            name,
+            if all_int {
+                DataType::Int64
+            } else {
+                DataType::Utf8
+            },
+            true,
+        ));
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}

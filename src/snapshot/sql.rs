@@ -1,0 +1,151 @@
+//! SQL-defined sides: a query over one snapshot (consolidations, `CASE` mappings, joins) run with
+//! DataFusion and materialized once into a temporary Parquet file, so that it is then read, hashed
+//! and re-read for detail exactly like a table.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::ParquetReadOptions;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::{SideTable, Snapshot, TableFile};
+use crate::error::{Error, Result};
+
+/// A DataFusion session with every table of `snapshot` registered under its own name.
+pub async fn session_for(snapshot: &Snapshot, threads: usize) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_target_partitions(threads.max(1))
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    register_tables(&ctx, snapshot, None).await?;
+    Ok(ctx)
+}
+
+/// Registers every table of `snapshot` in `ctx`, in `schema` when given (`legacy`, `target`).
+pub async fn register_tables(
+    ctx: &SessionContext,
+    snapshot: &Snapshot,
+    schema: Option<&str>,
+) -> Result<()> {
+    let side = snapshot.side;
+    if snapshot.local_root().is_none() {
+        ctx.register_object_store(snapshot.url(), snapshot.store());
+    }
+    for table in snapshot.table_names() {
+        let files = snapshot.files(table)?;
+        let single = files.len() == 1
+            && files[0].partitions.is_empty()
+            && files[0]
+                .location
+                .as_ref()
+                .ends_with(&format!("{table}.parquet"));
+        let url = if single {
+            file_url(snapshot, &files[0])
+        } else {
+            format!("{}{}/", snapshot.url(), table)
+        };
+        let partition_cols: Vec<(String, DataType)> = partition_names(files)
+            .into_iter()
+            .map(|n| (n, DataType::Utf8))
+            .collect();
+        let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+        let name = match schema {
+            Some(s) => format!("{s}.{table}"),
+            None => table.to_owned(),
+        };
+        ctx.register_parquet(name.as_str(), &url, options)
+            .await
+            .map_err(|e| Error::Sql {
+                side,
+                table: table.to_owned(),
+                message: format!("cannot register {url}: {e}"),
+            })?;
+    }
+    Ok(())
+}
+
+fn file_url(snapshot: &Snapshot, file: &TableFile) -> String {
+    match &file.local {
+        Some(p) => p.display().to_string(),
+        None => format!("{}{}", snapshot.url(), file.location),
+    }
+}
+
+fn partition_names(files: &[TableFile]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for f in files {
+        for (k, _) in &f.partitions {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    names
+}
+
+/// SQL options that refuse anything that writes: DDL, DML and statements like `SET` or `COPY`.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Runs `sql` over `snapshot` and materializes the result as a one-file table named `pair`.
+pub fn materialize(
+    snapshot: &Snapshot,
+    pair: &str,
+    sql: &str,
+    threads: usize,
+    rt: &tokio::runtime::Runtime,
+) -> Result<SideTable> {
+    let side = snapshot.side;
+    let sql_err = |message: String| Error::Sql {
+        side,
+        table: pair.to_owned(),
+        message,
+    };
+    let dir = Arc::new(tempfile::tempdir().map_err(Error::Spill)?);
+    let path = dir.path().join(format!("{pair}.parquet"));
+    rt.block_on(async {
+        let ctx = session_for(snapshot, threads).await?;
+        let df = ctx
+            .sql_with_options(sql, read_only())
+            .await
+            .map_err(|e| sql_err(e.to_string()))?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let mut stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| sql_err(e.to_string()))?;
+        let file = std::fs::File::create(&path).map_err(Error::Spill)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| sql_err(e.to_string()))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| sql_err(e.to_string()))?;
+            writer.write(&batch).map_err(|e| sql_err(e.to_string()))?;
+        }
+        writer.close().map_err(|e| sql_err(e.to_string()))?;
+        Ok::<_, Error>(())
+    })?;
+    let size = std::fs::metadata(&path).map_err(Error::Spill)?.len();
+    let file = TableFile {
+        location: object_store::path::Path::from(format!("{pair}.parquet")),
+        local: Some(path),
+        size,
+        partitions: Vec::new(),
+    };
+    let store: Arc<dyn object_store::ObjectStore> =
+        Arc::new(object_store::local::LocalFileSystem::new());
+    let mut table = SideTable::open(side, pair, std::slice::from_ref(&file), &store, rt)?;
+    table._temp = Some(dir);
+    Ok(table)
+}
