@@ -315,9 +315,10 @@ fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), Stri
         }
     }
     if let Some(r) = o.rel_tolerance
-        && !(r.is_finite() && r >= 0.0) {
-            return Err(format!("{at}: rel_tolerance must be a non-negative number"));
-        }
+        && !(r.is_finite() && r >= 0.0)
+    {
+        return Err(format!("{at}: rel_tolerance must be a non-negative number"));
+    }
     if let Some(tz) = &o.timezone {
         crate::hash::TimeZone::parse(tz).map_err(|e| format!("{at}: {e}"))?;
     }

@@ -177,13 +177,17 @@ pub fn resolve(
     let has =
         |side_schema: &arrow::datatypes::Schema, c: &str| side_schema.field_with_name(c).is_ok();
 
-    for from in t.rename.keys() {
+    for (from, to) in &t.rename {
         if !has(&legacy_schema, from) {
             return Err(Error::column(
                 table,
                 from,
                 "is renamed but the legacy table has no such column",
             ));
+        }
+        if !has(&target_schema, to) && !t.ignore.contains(from) {
+            let msg = format!("is renamed to `{to}`, which is missing on the target side");
+            return Err(Error::column(table, from, msg));
         }
     }
     for name in &t.ignore {

@@ -84,16 +84,18 @@ impl Progress for Printer {
 
     fn advance(&self, rows: u64) {
         if let Ok(b) = self.bar.lock()
-            && let Some(bar) = b.as_ref() {
-                bar.inc(rows);
-            }
+            && let Some(bar) = b.as_ref()
+        {
+            bar.inc(rows);
+        }
     }
 
     fn finish(&self) {
         if let Ok(mut b) = self.bar.lock()
-            && let Some(bar) = b.take() {
-                bar.finish_and_clear();
-            }
+            && let Some(bar) = b.take()
+        {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -83,7 +83,7 @@ fn run<K: KeyCodec>(
         ))
     };
     let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
-    let null_keys = scan::scan(plan, &layout, &sides, progress)?;
+    let totals = scan::scan(plan, &layout, &sides, progress)?;
 
     let keep = if opts.diff_out.is_some() {
         usize::MAX
@@ -111,7 +111,11 @@ fn run<K: KeyCodec>(
     t.target_table.clone_from(&plan.sources.target);
     t.legacy_rows = rows.legacy;
     t.target_rows = rows.target;
-    t.null_key_rows = null_keys;
+    t.null_key_rows = PerSide::new(totals.legacy.null_keys, totals.target.null_keys);
+    t.checksums = PerSide::new(
+        format!("{:016x}", totals.legacy.checksum),
+        format!("{:016x}", totals.target.checksum),
+    );
     t.schema = plan.schema.clone();
     t.compared_columns = plan.columns.iter().map(|c| c.name.clone()).collect();
     let mut candidates = Vec::new();

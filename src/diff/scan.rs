@@ -20,6 +20,8 @@ pub const BATCH_ROWS: usize = 32 * 1024;
 
 /// A key type recon can derive from key columns.
 pub trait KeyCodec: Key {
+    /// 64 bits of the key for the order-free table checksum.
+    fn fold_bits(self) -> u64;
     /// The key of every row of the key arrays (`None` where a key column is NULL).
     fn keys(
         arrays: &[ArrayRef],
@@ -29,6 +31,9 @@ pub trait KeyCodec: Key {
 }
 
 impl KeyCodec for u64 {
+    fn fold_bits(self) -> u64 {
+        self
+    }
     fn keys(
         arrays: &[ArrayRef],
         _: &[&Codec],
@@ -49,6 +54,10 @@ impl KeyCodec for u64 {
 }
 
 impl KeyCodec for u128 {
+    #[allow(clippy::cast_possible_truncation)]
+    fn fold_bits(self) -> u64 {
+        (self >> 64) as u64 ^ self as u64
+    }
     fn keys(
         arrays: &[ArrayRef],
         codecs: &[&Codec],
@@ -121,14 +130,25 @@ struct Scratch<K> {
     routed: Vec<Vec<Entry<K>>>,
 }
 
+/// What the hashing pass counts per side besides the entries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanTotals {
+    /// Rows with a NULL key column.
+    pub null_keys: u64,
+    /// Order-free checksum: the wrapping sum of every row's (key, row hash) digest. Equal tables
+    /// have equal checksums whatever their file layout, row order or thread count.
+    pub checksum: u64,
+}
+
 /// Hashes both sides of a pair into `sides` (one partitions + store per side).
 pub fn scan<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
     sides: &PerSide<(Partitions<K>, ColumnStore)>,
     progress: &(dyn Fn(Side, u64) + Sync),
-) -> Result<PerSide<u64>> {
+) -> Result<PerSide<ScanTotals>> {
     let null_keys = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
+    let checksum = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
     let columns = PerSide::new(
         plan.read_columns(Side::Legacy),
         plan.read_columns(Side::Target),
@@ -155,8 +175,10 @@ pub fn scan<K: KeyCodec>(
                 None,
                 BATCH_ROWS,
                 &mut |arrays, rows| {
-                    let nulls = hash_batch(plan, layout, side, &arrays, rows, ordinal, scratch)?;
+                    let (nulls, sum) =
+                        hash_batch(plan, layout, side, &arrays, rows, ordinal, scratch)?;
                     null_keys.get(side).fetch_add(nulls, Ordering::Relaxed);
+                    checksum.get(side).fetch_add(sum, Ordering::Relaxed);
                     store.write_rows(ordinal, &scratch.row_bytes)?;
                     parts.push(&scratch.entries, &mut scratch.routed)?;
                     ordinal += rows as u64;
@@ -165,13 +187,15 @@ pub fn scan<K: KeyCodec>(
                 },
             )
         })?;
-    Ok(PerSide::new(
-        null_keys.legacy.into_inner(),
-        null_keys.target.into_inner(),
-    ))
+    let totals = |s: Side| ScanTotals {
+        null_keys: null_keys.get(s).load(Ordering::Relaxed),
+        checksum: checksum.get(s).load(Ordering::Relaxed),
+    };
+    Ok(PerSide::new(totals(Side::Legacy), totals(Side::Target)))
 }
 
-/// Hashes one batch: fills `scratch.entries` and `scratch.row_bytes`; returns the NULL-key count.
+/// Hashes one batch: fills `scratch.entries` and `scratch.row_bytes`; returns the NULL-key count
+/// and the batch's share of the checksum.
 fn hash_batch<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
@@ -180,7 +204,7 @@ fn hash_batch<K: KeyCodec>(
     rows: usize,
     ordinal: u64,
     s: &mut Scratch<K>,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let nk = plan.keys.len();
     let col_err =
         |c: &ColumnPlan, m: String| Error::column(&plan.name, &c.name, format!("{side} side: {m}"));
@@ -201,6 +225,7 @@ fn hash_batch<K: KeyCodec>(
     s.row_bytes.clear();
     s.row_bytes.reserve(rows * layout.width());
     let mut null_keys = 0;
+    let mut sum = 0u64;
     for i in 0..rows {
         let mut full = hash::fold_start(n);
         let mut exact = exact_start;
@@ -219,15 +244,21 @@ fn hash_batch<K: KeyCodec>(
             s.row_bytes.extend_from_slice(&exact.to_le_bytes());
         }
         match s.keys[i] {
-            Some(key) => s.entries.push(Entry {
-                key,
-                hash: full,
-                ord: ordinal + i as u64,
-            }),
-            None => null_keys += 1,
+            Some(key) => {
+                sum = sum.wrapping_add(hash::fold(full, key.fold_bits()));
+                s.entries.push(Entry {
+                    key,
+                    hash: full,
+                    ord: ordinal + i as u64,
+                });
+            }
+            None => {
+                sum = sum.wrapping_add(hash::fold(full, 0));
+                null_keys += 1;
+            }
         }
     }
-    Ok(null_keys)
+    Ok((null_keys, sum))
 }
 
 /// The exact value of every row of a tolerance column: `[tag][payload]`.

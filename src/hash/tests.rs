@@ -147,3 +147,86 @@ fn dictionary_nulls_are_nulls() {
     let d = digests(&dict, &Codec::new(CompareAs::Text(TextOpts::default())));
     assert_eq!(d[1], u64::null());
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> Codec {
+        Codec::new(CompareAs::Text(TextOpts::default()))
+    }
+
+    proptest! {
+        #[test]
+        fn digests_do_not_depend_on_batch_split(values in proptest::collection::vec(proptest::option::of(any::<i64>()), 1..200), split in 0usize..200) {
+            let c = Codec::new(CompareAs::Numeric);
+            let whole = Int64Array::from(values.clone());
+            let split = split.min(values.len());
+            let mut parts = digests(&whole.slice(0, split), &c);
+            parts.extend(digests(&whole.slice(split, values.len() - split), &c));
+            prop_assert_eq!(digests(&whole, &c), parts);
+        }
+
+        #[test]
+        fn equal_numbers_in_other_physical_types_hash_equal(v in any::<i32>(), scale in 0i8..10) {
+            let c = Codec::new(CompareAs::Numeric);
+            let base = digests(&Int32Array::from(vec![v]), &c);
+            prop_assert_eq!(&base, &digests(&Int64Array::from(vec![i64::from(v)]), &c));
+            let scaled = i128::from(v) * 10i128.pow(scale as u32);
+            let dec = Decimal128Array::from(vec![scaled]).with_precision_and_scale(38, scale).expect("dec");
+            prop_assert_eq!(&base, &digests(&dec, &c));
+        }
+
+        #[test]
+        fn decimal_scale_does_not_matter(m in any::<i64>(), s in 0i8..6, extra in 0i8..6) {
+            let c = Codec::new(CompareAs::Numeric);
+            let a = Decimal128Array::from(vec![i128::from(m)]).with_precision_and_scale(38, s).expect("dec");
+            let b = Decimal128Array::from(vec![i128::from(m) * 10i128.pow(extra as u32)])
+                .with_precision_and_scale(38, s + extra).expect("dec");
+            prop_assert_eq!(digests(&a, &c), digests(&b, &c));
+        }
+
+        #[test]
+        fn null_differs_from_every_string(s in ".*") {
+            let d = digests(&StringArray::from(vec![None, Some(s.as_str())]), &text());
+            prop_assert_ne!(d[0], d[1]);
+        }
+
+        #[test]
+        fn field_boundaries_are_unambiguous(a in "[a-c]{0,4}", b in "[a-c]{0,4}", cut in 0usize..8) {
+            let joined = format!("{a}{b}");
+            let cut = cut.min(joined.len());
+            let (c, d) = joined.split_at(cut);
+            prop_assume!(c != a);
+            let x = digests(&StringArray::from(vec![a.as_str(), c]), &text());
+            let y = digests(&StringArray::from(vec![b.as_str(), d]), &text());
+            prop_assert_ne!(fold(fold(fold_start(2), x[0]), y[0]), fold(fold(fold_start(2), x[1]), y[1]));
+        }
+
+        #[test]
+        fn any_one_field_change_changes_the_row_hash(
+            row in proptest::collection::vec(any::<i64>(), 1..12),
+            at in 0usize..12,
+            delta in 1i64..1000,
+        ) {
+            let c = Codec::new(CompareAs::Numeric);
+            let at = at % row.len();
+            let mut changed = row.clone();
+            changed[at] = changed[at].wrapping_add(delta);
+            let hash = |r: &[i64]| {
+                let d = digests(&Int64Array::from(r.to_vec()), &c);
+                d.iter().fold(fold_start(r.len()), |h, &x| fold(h, x))
+            };
+            prop_assert_ne!(hash(&row), hash(&changed));
+        }
+
+        #[test]
+        fn timestamps_equal_across_units(secs in -2_000_000_000i64..4_000_000_000) {
+            let c = Codec::new(CompareAs::Timestamp);
+            let s = TimestampSecondArray::from(vec![secs]);
+            let us = TimestampMicrosecondArray::from(vec![secs * 1_000_000]).with_timezone("UTC");
+            prop_assert_eq!(digests(&s, &c), digests(&us, &c));
+        }
+    }
+}

@@ -146,6 +146,8 @@ pub struct TableReport {
     pub duplicate_keys: PerSide<u64>,
     /// `(changed + missing + extra + null keys) / max(legacy_rows, 1)`.
     pub drift_ratio: f64,
+    /// Order-free table checksums (hex): equal tables have equal checksums on both sides.
+    pub checksums: PerSide<String>,
     /// Per compared column: changed rows in which it differs.
     pub columns: BTreeMap<String, ColumnDrift>,
     /// Compared columns, in order.
@@ -206,6 +208,7 @@ impl TableReport {
             null_key_rows: PerSide::default(),
             duplicate_keys: PerSide::default(),
             drift_ratio: 0.0,
+            checksums: PerSide::default(),
             columns: BTreeMap::new(),
             compared_columns: Vec::new(),
             schema: SchemaFindings::default(),

@@ -95,7 +95,9 @@ pub fn render(report: &Report, style: Style) -> String {
             out.push_str(if i + 1 < cells.len() { "  " } else { "\n" });
         }
     };
-    line(&headers.map(str::to_owned), &mut out, None);
+    if !rows.is_empty() {
+        line(&headers.map(str::to_owned), &mut out, None);
+    }
     for (r, t) in rows.iter().zip(&report.tables) {
         line(r, &mut out, Some(t.status));
     }

@@ -228,11 +228,12 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+            && let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
         out.push(bytes[i]);
         i += 1;
     }
@@ -553,20 +554,20 @@ fn table_schema(side: Side, table: &str, files: &[OpenedFile]) -> Result<SchemaR
             if let Some(existing) = fields.iter().find(|x| x.name() == field.name())
                 && crate::plan::family(existing.data_type())
                     != crate::plan::family(field.data_type())
-                {
-                    return Err(Error::File {
-                        side,
-                        table: table.to_owned(),
-                        file: f.file.display(),
-                        message: format!(
-                            "column `{}` is {} here but {} in {}",
-                            field.name(),
-                            field.data_type(),
-                            existing.data_type(),
-                            first.file.display()
-                        ),
-                    });
-                }
+            {
+                return Err(Error::File {
+                    side,
+                    table: table.to_owned(),
+                    file: f.file.display(),
+                    message: format!(
+                        "column `{}` is {} here but {} in {}",
+                        field.name(),
+                        field.data_type(),
+                        existing.data_type(),
+                        first.file.display()
+                    ),
+                });
+            }
         }
     }
     let mut partition_names: Vec<String> = Vec::new();

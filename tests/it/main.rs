@@ -1,1 +1,9 @@
-fn main() {}
+//! The one integration-test binary: runs the real `recon` binary on scenario snapshots.
+
+mod bad_input;
+mod common;
+mod engine;
+mod equivalence;
+mod generated;
+mod props;
+mod report;

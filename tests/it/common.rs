@@ -1,0 +1,158 @@
+//! Scenario helpers: write small Parquet snapshots and a `recon.toml` into a temp folder, run the
+//! real binary, read back `report.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use serde_json::Value;
+
+/// A temp folder with `legacy/` and `target/` snapshots.
+pub struct Scenario {
+    pub dir: tempfile::TempDir,
+}
+
+/// A batch from named columns.
+pub fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .expect("valid batch")
+}
+
+/// Writes batches to one Parquet file, `row_group` rows per row group.
+pub fn write_parquet(path: &Path, batches: &[RecordBatch], row_group: usize) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group))
+        .build();
+    let file = std::fs::File::create(path).expect("create");
+    let mut w = ArrowWriter::try_new(file, batches[0].schema(), Some(props)).expect("writer");
+    for b in batches {
+        w.write(b).expect("write");
+    }
+    w.close().expect("close");
+}
+
+impl Scenario {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("legacy")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("target")).expect("mkdir");
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `legacy/<table>.parquet`.
+    pub fn legacy(&self, table: &str, b: RecordBatch) -> &Self {
+        write_parquet(
+            &self.path().join("legacy").join(format!("{table}.parquet")),
+            &[b],
+            1 << 20,
+        );
+        self
+    }
+
+    /// Writes `target/<table>.parquet`.
+    pub fn target(&self, table: &str, b: RecordBatch) -> &Self {
+        write_parquet(
+            &self.path().join("target").join(format!("{table}.parquet")),
+            &[b],
+            1 << 20,
+        );
+        self
+    }
+
+    /// Writes `recon.toml` with the two roots and the given tables section.
+    pub fn config(&self, tables: &str) -> PathBuf {
+        let path = self.path().join("recon.toml");
+        let text =
+            format!("[legacy]\nroot = \"legacy\"\n\n[target]\nroot = \"target\"\n\n{tables}");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    /// Runs `recon run` on the config with extra args; returns the output.
+    pub fn run(&self, extra: &[&str]) -> Output {
+        let mut cmd = recon();
+        cmd.arg("run")
+            .arg("--config")
+            .arg(self.path().join("recon.toml"));
+        cmd.arg("--out").arg(self.path().join("out"));
+        cmd.args(extra);
+        cmd.output().expect("run recon")
+    }
+
+    /// The report the last run wrote.
+    pub fn report(&self) -> Value {
+        let text = std::fs::read_to_string(self.path().join("out").join("report.json"))
+            .expect("report.json");
+        serde_json::from_str(&text).expect("report is JSON")
+    }
+}
+
+/// The binary under test, quiet and without progress.
+pub fn recon() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_recon"));
+    cmd.env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .arg("--no-progress");
+    cmd
+}
+
+/// Runs and returns (exit code, report) for a scenario, asserting the report was written.
+pub fn run_report(s: &Scenario, extra: &[&str]) -> (i32, Value) {
+    let out = s.run(extra);
+    let code = out.status.code().expect("exit code");
+    (code, s.report())
+}
+
+/// The one table of a report.
+pub fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["name"] == name)
+        .expect("table in report")
+}
+
+/// Asserts the two row identities of DESIGN.md hold for a table of a report.
+pub fn assert_identities(t: &Value) {
+    let n = |k: &str| t[k].as_u64().expect(k);
+    let nl = t["null_key_rows"]["legacy"].as_u64().expect("nulls");
+    let nt = t["null_key_rows"]["target"].as_u64().expect("nulls");
+    assert_eq!(
+        n("legacy_rows"),
+        n("matched") + n("changed") + n("missing") + nl,
+        "legacy identity: {t}"
+    );
+    assert_eq!(
+        n("target_rows"),
+        n("matched") + n("changed") + n("extra") + nt,
+        "target identity: {t}"
+    );
+}
+
+/// `(matched, changed, missing, extra)` of a table.
+pub fn counts(t: &Value) -> (u64, u64, u64, u64) {
+    let n = |k: &str| t[k].as_u64().expect(k);
+    (n("matched"), n("changed"), n("missing"), n("extra"))
+}
+
+/// Stderr of an output as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,116 @@
+//! `recon gen` plants drift and writes the truth; a run must report exactly that truth.
+
+use crate::common::*;
+
+#[test]
+fn generated_erp_migration_reports_exactly_the_planted_drift() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = recon()
+        .args([
+            "gen",
+            "--rows",
+            "3000",
+            "--seed",
+            "7",
+            "--row-group",
+            "700",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("gen");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = recon()
+        .arg("run")
+        .arg("--config")
+        .arg(dir.path().join("recon.toml"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the planted drift fails the gate: {}",
+        stderr(&out)
+    );
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("truth.json")).expect("truth"),
+    )
+    .expect("json");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
+    )
+    .expect("json");
+    for (name, want) in truth.as_object().expect("truth tables") {
+        let got = table(&report, name);
+        assert_identities(got);
+        for k in [
+            "legacy_rows",
+            "target_rows",
+            "matched",
+            "changed",
+            "missing",
+            "extra",
+            "null_key_rows",
+            "duplicate_keys",
+        ] {
+            assert_eq!(got[k], want[k], "{name}.{k}");
+        }
+        for (col, n) in want["columns"].as_object().expect("columns") {
+            assert_eq!(&got["columns"][col]["changed"], n, "{name}.{col}");
+        }
+    }
+    // Cosmetic differences (padded names under trim, tax within tolerance) were planted and ignored.
+    assert!(truth["customers"]["cosmetic"].as_u64().expect("cosmetic") > 0);
+    assert_eq!(table(&report, "customers")["changed"], 0);
+    assert_eq!(table(&report, "vehicles")["status"], "pass");
+}
+
+#[test]
+fn demo_runs_and_exits_zero_with_a_failing_gate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = recon()
+        .args(["demo", "--rows", "2000", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("demo");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("verdict: FAIL"), "{stdout}");
+    for f in [
+        "recon.toml",
+        "truth.json",
+        "report.json",
+        "legacy/customers.parquet",
+        "target/work_orders.parquet",
+        "diff/service_orders.parquet",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let a = tempfile::tempdir().expect("tempdir");
+    let b = tempfile::tempdir().expect("tempdir");
+    for d in [&a, &b] {
+        let out = recon()
+            .args(["gen", "--rows", "500", "--seed", "3", "--out"])
+            .arg(d.path())
+            .output()
+            .expect("gen");
+        assert!(out.status.success());
+    }
+    for f in [
+        "truth.json",
+        "legacy/service_orders.parquet",
+        "target/work_orders.parquet",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).expect("a"),
+            std::fs::read(b.path().join(f)).expect("b"),
+            "{f}"
+        );
+    }
+}
