@@ -169,6 +169,31 @@ fn run_into(
     Ok(())
 }
 
+/// Opens and resolves every table pair of a config (no hashing). Used by the bench's decode
+/// floor, which must read exactly what a run reads.
+pub fn resolve_all(loaded: &LoadedConfig, threads: usize) -> Result<Vec<PairPlan>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+    let c = &loaded.config;
+    let snapshots = PerSide::new(
+        Snapshot::open(Side::Legacy, &c.legacy.root, &loaded.base_dir, &rt)?,
+        Snapshot::open(Side::Target, &c.target.root, &loaded.base_dir, &rt)?,
+    );
+    c.tables
+        .iter()
+        .map(|t| {
+            let tables = PerSide::new(
+                open_side(&snapshots.legacy, t, Side::Legacy, threads, &rt)?,
+                open_side(&snapshots.target, t, Side::Target, threads, &rt)?,
+            );
+            plan::resolve(t, &c.defaults, &c.gate, tables)
+        })
+        .collect()
+}
+
 fn reconcile_one(
     p: &PairPlan,
     diff_opts: &DiffOptions,

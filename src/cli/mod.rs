@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod diff;
+pub mod floor;
 pub mod generate;
 pub mod printer;
 pub mod run;
@@ -53,6 +54,9 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Generate a small migration and reconcile it.
     Demo(demo::DemoArgs),
+    /// Benchmark reference: time to only decode the columns a run reads.
+    #[command(hide = true)]
+    DecodeFloor(floor::FloorArgs),
 }
 
 /// Options shared by the commands that reconcile.
@@ -108,6 +112,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Diff(a) => diff::run(a, threads, &printer),
         Command::Gen(a) => generate::run(a, &printer),
         Command::Demo(a) => demo::run(a, threads, &printer),
+        Command::DecodeFloor(a) => floor::run(a, threads),
     };
     match result {
         Ok(code) => code,

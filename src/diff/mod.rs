@@ -83,7 +83,9 @@ fn run<K: KeyCodec>(
         ))
     };
     let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
+    let clock = std::time::Instant::now();
     let totals = scan::scan(plan, &layout, &sides, progress)?;
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
 
     let keep = if opts.diff_out.is_some() {
         usize::MAX
@@ -131,6 +133,7 @@ fn run<K: KeyCodec>(
         missing_rows.extend(m.missing_rows);
         extra_rows.extend(m.extra_rows);
     }
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "merged");
     candidates.par_sort_unstable();
     missing_rows.sort_unstable();
     extra_rows.sort_unstable();
@@ -157,6 +160,7 @@ fn run<K: KeyCodec>(
             }
         }
     }
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
     settle_unattributed(plan, &mut changed, &unattributed)?;
     t.changed = changed.len() as u64;
     for c in &plan.columns {
@@ -176,6 +180,7 @@ fn run<K: KeyCodec>(
         t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
     }
     t.samples = samples(plan, opts.samples, &changed, &missing_rows, &extra_rows)?;
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
     if let Some(dir) = &opts.diff_out {
         let mut out_rows =
             Vec::with_capacity(changed.len() + missing_rows.len() + extra_rows.len());
@@ -261,10 +266,18 @@ fn within(a: &[u8], b: &[u8], tol: Tolerance) -> bool {
         return false;
     }
     if ta == crate::hash::Tag::Numeric as u8 {
+        // Payload: [scale][mantissa as i64 or i128 LE] (see `hash::NumPayload`).
         let num = |s: &[u8]| -> (i128, i32) {
-            let mut m = [0u8; 16];
-            m.copy_from_slice(&s[2..18]);
-            (i128::from_le_bytes(m), i32::from(s[1]))
+            let scale = i32::from(s[2]);
+            if s[1] == 9 {
+                let mut m = [0u8; 8];
+                m.copy_from_slice(&s[3..11]);
+                (i128::from(i64::from_le_bytes(m)), scale)
+            } else {
+                let mut m = [0u8; 16];
+                m.copy_from_slice(&s[3..19]);
+                (i128::from_le_bytes(m), scale)
+            }
         };
         let (x, y) = (num(a), num(b));
         if tol.abs.0 > 0 && decimal::abs_diff_within(x, y, tol.abs).unwrap_or(false) {
@@ -280,7 +293,7 @@ fn within(a: &[u8], b: &[u8], tol: Tolerance) -> bool {
     if ta == crate::hash::Tag::Float as u8 {
         let float = |s: &[u8]| {
             let mut m = [0u8; 8];
-            m.copy_from_slice(&s[1..9]);
+            m.copy_from_slice(&s[2..10]);
             f64::from_bits(u64::from_le_bytes(m))
         };
         let (x, y) = (float(a), float(b));

@@ -2,6 +2,7 @@
 //! the needed columns, canonicalized and hashed column by column. Each row leaves an [`Entry`] in
 //! the match structure and its column digests in the [`ColumnStore`]; nothing else is kept.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, ArrayRef, AsArray};
@@ -120,8 +121,30 @@ pub fn row_layout(plan: &PairPlan) -> RowLayout {
     }
 }
 
+/// The digests of the last dictionary seen per column. The values array is kept alive so that
+/// its buffers cannot be freed and their addresses reused by another dictionary.
+struct DictCache {
+    values: ArrayRef,
+    digests: Vec<u64>,
+}
+
+impl DictCache {
+    fn matches(&self, values: &ArrayRef) -> bool {
+        if self.values.len() != values.len() || self.values.data_type() != values.data_type() {
+            return false;
+        }
+        let (a, b) = (self.values.to_data(), values.to_data());
+        a.offset() == b.offset()
+            && a.buffers().len() == b.buffers().len()
+            && a.buffers().iter().zip(b.buffers()).all(|(x, y)| x.as_ptr() == y.as_ptr() && x.len() == y.len())
+    }
+}
+
 #[derive(Default)]
 struct Scratch<K> {
+    dicts: Vec<Option<DictCache>>,
+    full: Vec<u64>,
+    exact: Vec<u64>,
     keys: Vec<Option<K>>,
     digests: Vec<Vec<u64>>,
     slots: Vec<Vec<[u8; SLOT]>>,
@@ -212,45 +235,77 @@ fn hash_batch<K: KeyCodec>(
     K::keys(&arrays[..nk], &codecs, &mut s.keys).map_err(|m| col_err(&plan.keys[0], m))?;
     s.digests.resize_with(plan.columns.len(), Vec::new);
     s.slots.resize_with(layout.slots, Vec::new);
+    s.dicts.resize_with(plan.columns.len(), || None);
     for (ci, c) in plan.columns.iter().enumerate() {
         let array = arrays[nk + ci].as_ref();
-        hash::hash_column::<u64>(array, &c.codec, &mut s.digests[ci]).map_err(|m| col_err(c, m))?;
+        match array.as_any_dictionary_opt().filter(|_| c.codec.cast.is_none()) {
+            // A dictionary-encoded column: hash each distinct value once per column chunk.
+            Some(dict) => {
+                let values = dict.values();
+                if !s.dicts[ci].as_ref().is_some_and(|d| d.matches(values)) {
+                    let mut digests = Vec::new();
+                    hash::hash_column::<u64>(values.as_ref(), &c.codec, &mut digests).map_err(|m| col_err(c, m))?;
+                    s.dicts[ci] = Some(DictCache { values: Arc::clone(values), digests });
+                }
+                if let Some(cache) = &s.dicts[ci] {
+                    hash::gather_dictionary(dict, &cache.digests, &mut s.digests[ci]);
+                }
+            }
+            None => hash::hash_column::<u64>(array, &c.codec, &mut s.digests[ci]).map_err(|m| col_err(c, m))?,
+        }
         if let Some(slot) = layout.slot_of[ci] {
             tolerance_slots(array, &c.codec, &mut s.slots[slot]).map_err(|m| col_err(c, m))?;
         }
     }
     let n = plan.columns.len();
-    let exact_start = hash::fold_start(n - layout.slots);
-    s.entries.clear();
+    let width = layout.width();
+    // Column by column: each pass streams one digest vector into the row hashes and the rows'
+    // store bytes, which the compiler keeps tight.
+    s.full.clear();
+    s.full.resize(rows, hash::fold_start(n));
+    s.exact.clear();
+    if layout.slots > 0 {
+        s.exact.resize(rows, hash::fold_start(n - layout.slots));
+    }
     s.row_bytes.clear();
-    s.row_bytes.reserve(rows * layout.width());
+    s.row_bytes.resize(rows * width, 0);
+    for (ci, d) in s.digests.iter().enumerate() {
+        let d = &d[..rows];
+        for (h, &v) in s.full.iter_mut().zip(d) {
+            *h = hash::fold(*h, v);
+        }
+        if layout.slots > 0 && layout.slot_of[ci].is_none() {
+            for (h, &v) in s.exact.iter_mut().zip(d) {
+                *h = hash::fold(*h, v);
+            }
+        }
+        let at = ci * 4;
+        #[allow(clippy::cast_possible_truncation)]
+        for (row, &v) in s.row_bytes.chunks_exact_mut(width).zip(d) {
+            row[at..at + 4].copy_from_slice(&(v as u32).to_le_bytes());
+        }
+    }
+    if layout.slots > 0 {
+        let base = n * 4;
+        for (si, slot) in s.slots.iter().enumerate() {
+            let at = base + si * SLOT;
+            for (row, v) in s.row_bytes.chunks_exact_mut(width).zip(slot) {
+                row[at..at + SLOT].copy_from_slice(v);
+            }
+        }
+        let at = base + layout.slots * SLOT;
+        for (row, h) in s.row_bytes.chunks_exact_mut(width).zip(&s.exact) {
+            row[at..at + 8].copy_from_slice(&h.to_le_bytes());
+        }
+    }
+    s.entries.clear();
     let mut null_keys = 0;
     let mut sum = 0u64;
-    for i in 0..rows {
-        let mut full = hash::fold_start(n);
-        let mut exact = exact_start;
-        for (ci, d) in s.digests.iter().enumerate() {
-            let v = d[i];
-            full = hash::fold(full, v);
-            if layout.slot_of[ci].is_none() {
-                exact = hash::fold(exact, v);
-            }
-            s.row_bytes.extend_from_slice(&(v as u32).to_le_bytes());
-        }
-        if layout.slots > 0 {
-            for slot in &s.slots {
-                s.row_bytes.extend_from_slice(&slot[i]);
-            }
-            s.row_bytes.extend_from_slice(&exact.to_le_bytes());
-        }
-        match s.keys[i] {
+    for (i, (&key, &full)) in s.keys.iter().zip(&s.full).enumerate() {
+        match key {
             Some(key) => {
                 sum = sum.wrapping_add(hash::fold(full, key.fold_bits()));
-                s.entries.push(Entry {
-                    key,
-                    hash: full,
-                    ord: ordinal + i as u64,
-                });
+                s.entries.push(Entry { key, hash: full, ord: ordinal + i as u64 });
             }
             None => {
                 sum = sum.wrapping_add(hash::fold(full, 0));
@@ -285,9 +340,10 @@ pub fn tolerance_slots(
     };
     hash::visit(array, &plain, &mut |tag, payload| {
         let mut slot = [0u8; SLOT];
+        let n = payload.len().min(SLOT - 2);
         slot[0] = tag as u8;
-        let n = payload.len().min(SLOT - 1);
-        slot[1..=n].copy_from_slice(&payload[..n]);
+        slot[1] = n as u8;
+        slot[2..2 + n].copy_from_slice(&payload[..n]);
         out.push(slot);
     })
 }
@@ -307,4 +363,23 @@ pub fn column_digests(
             Ok(d)
         })
         .collect()
+}
+
+/// The decode floor: reads every row group of both sides with the same reader, projection and
+/// batch size as [`scan`], in parallel, and does nothing with the rows. A reconcile can only be
+/// compared fairly against this. Returns the rows read.
+pub fn decode_floor(plan: &PairPlan) -> Result<u64> {
+    let columns = PerSide::new(plan.read_columns(Side::Legacy), plan.read_columns(Side::Target));
+    let tasks: Vec<(Side, crate::snapshot::RowGroupRef)> = Side::BOTH
+        .iter()
+        .flat_map(|&s| plan.tables.get(s).row_groups().into_iter().map(move |rg| (s, rg)))
+        .collect();
+    let rows = AtomicU64::new(0);
+    tasks.par_iter().try_for_each(|&(side, rg)| {
+        plan.tables.get(side).read_row_group(rg, columns.get(side), None, BATCH_ROWS, &mut |_, n| {
+            rows.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(())
+        })
+    })?;
+    Ok(rows.into_inner())
 }

@@ -7,8 +7,8 @@ use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, Result};
 
-/// Bytes of a tolerance value slot: `[tag][payload, zero-padded]`.
-pub const SLOT: usize = 18;
+/// Bytes of a tolerance value slot: `[tag][payload length][payload, zero-padded]`.
+pub const SLOT: usize = 19;
 
 /// How a row is laid out in the store.
 #[derive(Debug, Clone)]

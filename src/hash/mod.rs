@@ -12,6 +12,7 @@
 //! Changing anything here changes every hash: bump [`HASH_VERSION`].
 
 pub mod decimal;
+mod fast;
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::{CastOptions, cast_with_options};
@@ -32,7 +33,7 @@ const SEED: u64 = 0x7265_636f_6e5f_7631;
 pub enum Tag {
     /// SQL NULL.
     Null = 0,
-    /// Integers and decimals: `[scale: u8][mantissa: i128 LE]`, normalized.
+    /// Integers and decimals: `[scale: u8][mantissa LE]`, normalized (see [`NumPayload`]).
     Numeric = 1,
     /// Floats: canonical `f64` bits (one NaN, no negative zero).
     Float = 2,
@@ -44,14 +45,14 @@ pub enum Tag {
     Bool = 5,
     /// Dates: days since 1970-01-01 as `i64` LE.
     Date = 6,
-    /// Timestamps: UTC nanoseconds since the epoch as `i128` LE.
+    /// Timestamps: UTC nanoseconds since the epoch, `i64` LE (`i128` beyond its range).
     Timestamp = 7,
     /// Times of day: nanoseconds since midnight as `i64` LE.
     Time = 8,
 }
 
 #[inline]
-fn seed_of(tag: Tag) -> u64 {
+pub(crate) fn seed_of(tag: Tag) -> u64 {
     SEED ^ u64::from(tag as u8).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
@@ -212,6 +213,16 @@ pub fn hash_column<D: Digest>(
     codec: &Codec,
     out: &mut Vec<D>,
 ) -> Result<(), String> {
+    hash_column_impl(array, codec, out, true)
+}
+
+/// [`hash_column`] with or without the fast paths (tests hold the two equal).
+pub(crate) fn hash_column_impl<D: Digest>(
+    array: &dyn Array,
+    codec: &Codec,
+    out: &mut Vec<D>,
+    fast_paths: bool,
+) -> Result<(), String> {
     out.clear();
     if let Some(to) = &codec.cast {
         let opts = CastOptions {
@@ -223,25 +234,16 @@ pub fn hash_column<D: Digest>(
             cast: None,
             ..codec.clone()
         };
-        return hash_column(cast.as_ref(), &plain, out);
+        return hash_column_impl(cast.as_ref(), &plain, out, fast_paths);
     }
     if let Some(dict) = array.as_any_dictionary_opt() {
         // Hash each distinct value once, then gather by key.
         let mut values = Vec::new();
-        hash_column::<D>(dict.values().as_ref(), codec, &mut values)?;
-        let keys = dict.keys();
-        out.extend(
-            dict.normalized_keys()
-                .into_iter()
-                .enumerate()
-                .map(|(i, k)| {
-                    if keys.is_null(i) {
-                        D::null()
-                    } else {
-                        values.get(k).copied().unwrap_or_else(D::null)
-                    }
-                }),
-        );
+        hash_column_impl::<D>(dict.values().as_ref(), codec, &mut values, fast_paths)?;
+        gather_dictionary(dict, &values, out);
+        return Ok(());
+    }
+    if fast_paths && fast::digests(array, codec, out) {
         return Ok(());
     }
     out.reserve(array.len());
@@ -250,11 +252,29 @@ pub fn hash_column<D: Digest>(
     })
 }
 
+/// Digests of a dictionary array's rows from the digests of its values.
+pub fn gather_dictionary<D: Digest>(dict: &dyn arrow::array::AnyDictionaryArray, values: &[D], out: &mut Vec<D>) {
+    out.clear();
+    let keys = dict.keys();
+    if dict.values().is_empty() {
+        // An all-NULL chunk has an empty dictionary (and `normalized_keys` would panic).
+        out.resize(keys.len(), D::null());
+        return;
+    }
+    out.extend(dict.normalized_keys().into_iter().enumerate().map(|(i, k)| {
+        if keys.is_null(i) {
+            D::null()
+        } else {
+            values.get(k).copied().unwrap_or_else(D::null)
+        }
+    }));
+}
+
 /// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.
-pub fn visit(
+pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
     array: &dyn Array,
     codec: &Codec,
-    f: &mut dyn FnMut(Tag, &[u8]),
+    f: &mut F,
 ) -> Result<(), String> {
     macro_rules! each {
         ($arr:expr, |$v:ident| $body:expr) => {{
@@ -274,7 +294,7 @@ pub fn visit(
         (CompareAs::Numeric, _) if is_integer(dt) => {
             for_each_int(array, &mut |v| match v {
                 None => f(Tag::Null, &[]),
-                Some(v) => f(Tag::Numeric, &numeric_payload(v, 0)),
+                Some(v) => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
             });
         }
         (CompareAs::Numeric, DataType::Decimal32(_, s)) => {
@@ -362,7 +382,7 @@ pub fn visit(
                 None => f(Tag::Null, &[]),
                 Some(0) => f(Tag::Bool, &[0]),
                 Some(1) => f(Tag::Bool, &[1]),
-                Some(v) => f(Tag::Numeric, &numeric_payload(v, 0)),
+                Some(v) => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
             });
         }
         (CompareAs::Date, DataType::Date32) => {
@@ -392,10 +412,7 @@ pub fn visit(
             macro_rules! ts {
                 ($t:ty) => {
                     each!(array.as_primitive::<$t>(), |v| {
-                        f(
-                            Tag::Timestamp,
-                            &zone.to_utc_nanos(i128::from(v) * per).to_le_bytes(),
-                        )
+                        instant_payload(zone.to_utc_nanos(i128::from(v) * per), f)
                     })
                 };
             }
@@ -464,7 +481,7 @@ pub fn is_integer(dt: &DataType) -> bool {
 }
 
 /// Calls `f` with every value of an integer array widened to `i128`.
-fn for_each_int(array: &dyn Array, f: &mut dyn FnMut(Option<i128>)) {
+fn for_each_int<G: FnMut(Option<i128>)>(array: &dyn Array, f: &mut G) {
     macro_rules! run {
         ($t:ty) => {{
             let a = array.as_primitive::<$t>();
@@ -490,21 +507,51 @@ fn for_each_int(array: &dyn Array, f: &mut dyn FnMut(Option<i128>)) {
     }
 }
 
-/// `[scale][mantissa LE]` of an already normalized number.
-#[inline]
-fn numeric_payload(mantissa: i128, scale: u8) -> [u8; 17] {
-    let mut buf = [0u8; 17];
-    buf[0] = scale;
-    buf[1..].copy_from_slice(&mantissa.to_le_bytes());
-    buf
+/// The payload of an already normalized number: `[scale][mantissa as i64 LE]` when the mantissa
+/// fits 64 bits, else `[scale][mantissa as i128 LE]`. Each number has exactly one form, and short
+/// inputs take xxh3's fastest path.
+#[derive(Clone, Copy)]
+pub struct NumPayload {
+    buf: [u8; 17],
+    len: u8,
+}
+
+impl NumPayload {
+    /// The payload bytes.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
 }
 
 #[inline]
-fn numeric(mantissa: i128, scale: i8, f: &mut dyn FnMut(Tag, &[u8])) -> Result<(), String> {
+fn numeric_payload(mantissa: i128, scale: u8) -> NumPayload {
+    let mut buf = [0u8; 17];
+    buf[0] = scale;
+    if let Ok(small) = i64::try_from(mantissa) {
+        buf[1..9].copy_from_slice(&small.to_le_bytes());
+        NumPayload { buf, len: 9 }
+    } else {
+        buf[1..].copy_from_slice(&mantissa.to_le_bytes());
+        NumPayload { buf, len: 17 }
+    }
+}
+
+/// The payload of an instant in UTC nanoseconds: 8 bytes when it fits an `i64`, else 16.
+#[inline]
+fn instant_payload(nanos: i128, f: &mut (impl FnMut(Tag, &[u8]) + ?Sized)) {
+    match i64::try_from(nanos) {
+        Ok(n) => f(Tag::Timestamp, &n.to_le_bytes()),
+        Err(_) => f(Tag::Timestamp, &nanos.to_le_bytes()),
+    }
+}
+
+#[inline]
+fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(mantissa: i128, scale: i8, f: &mut F) -> Result<(), String> {
     let (m, s) = decimal::normalize(mantissa, i32::from(scale))
         .ok_or_else(|| format!("decimal {mantissa}e{} overflows", -i32::from(scale)))?;
     let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
-    f(Tag::Numeric, &numeric_payload(m, s));
+    f(Tag::Numeric, numeric_payload(m, s).bytes());
     Ok(())
 }
 
@@ -521,12 +568,12 @@ pub fn canonical_f64_bits(v: f64) -> u64 {
 }
 
 #[inline]
-fn float(v: f64, f: &mut dyn FnMut(Tag, &[u8])) {
+fn float<F: FnMut(Tag, &[u8]) + ?Sized>(v: f64, f: &mut F) {
     f(Tag::Float, &canonical_f64_bits(v).to_le_bytes());
 }
 
 #[inline]
-fn text(v: &str, o: TextOpts, f: &mut dyn FnMut(Tag, &[u8])) {
+fn text<F: FnMut(Tag, &[u8]) + ?Sized>(v: &str, o: TextOpts, f: &mut F) {
     if o.is_plain() {
         return f(Tag::Text, v.as_bytes());
     }

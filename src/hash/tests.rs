@@ -230,3 +230,56 @@ mod props {
         }
     }
 }
+
+#[test]
+fn an_all_null_dictionary_chunk_is_nulls() {
+    let keys = Int32Array::from(vec![None, None]);
+    let values = Arc::new(StringArray::from(Vec::<&str>::new()));
+    let dict = DictionaryArray::new(keys, values);
+    let d = digests(&dict, &Codec::new(CompareAs::Text(TextOpts::default())));
+    assert_eq!(d, vec![u64::null(), u64::null()]);
+}
+
+mod fast_paths {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn both(array: &dyn Array, codec: &Codec) -> (Vec<u64>, Vec<u64>) {
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        hash_column_impl::<u64>(array, codec, &mut fast, true).expect("fast");
+        hash_column_impl::<u64>(array, codec, &mut slow, false).expect("generic");
+        (fast, slow)
+    }
+
+    proptest! {
+        #[test]
+        fn fast_paths_equal_the_generic_encoding(
+            v in proptest::collection::vec(proptest::option::of(any::<i64>()), 0..50),
+            scale in 0i8..8,
+        ) {
+            let n = Codec::new(CompareAs::Numeric);
+            let (a, b) = both(&Int64Array::from(v.clone()), &n);
+            prop_assert_eq!(a, b);
+            let small: Vec<Option<i32>> = v.iter().map(|x| x.map(|x| x as i32)).collect();
+            let (a, b) = both(&Int32Array::from(small.clone()), &n);
+            prop_assert_eq!(a, b);
+            let dec: Vec<Option<i128>> = v.iter().map(|x| x.map(|x| i128::from(x % 1_000_000_000_000_000_000))).collect();
+            let d = Decimal128Array::from(dec).with_precision_and_scale(18, scale).expect("dec");
+            let (a, b) = both(&d, &n);
+            prop_assert_eq!(a, b);
+            let f = Codec::new(CompareAs::Float);
+            let floats: Vec<Option<f64>> = v.iter().map(|x| x.map(|x| f64::from_bits(x.cast_unsigned()))).collect();
+            let (a, b) = both(&Float64Array::from(floats), &f);
+            prop_assert_eq!(a, b);
+            let t = Codec::new(CompareAs::Timestamp);
+            let (a, b) = both(&TimestampSecondArray::from(v.clone()), &t);
+            prop_assert_eq!(a, b);
+            let (a, b) = both(&TimestampNanosecondArray::from(v.clone()).with_timezone("UTC"), &t);
+            prop_assert_eq!(a, b);
+            let dt = Codec::new(CompareAs::Date);
+            let (a, b) = both(&Date32Array::from(small), &dt);
+            prop_assert_eq!(a, b);
+        }
+    }
+}

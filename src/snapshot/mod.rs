@@ -384,6 +384,7 @@ impl SideTable {
                 .map_err(|e| file_err(format!("cannot open: {e}")))?;
             let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
                 .map_err(|e| file_err(format!("not a readable Parquet file: {e}")))?;
+            let meta = with_dictionary_hints(meta).map_err(|e| file_err(format!("cannot read the schema: {e}")))?;
             let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
             let mut at = base;
             for rg in meta.metadata().row_groups() {
@@ -519,6 +520,43 @@ impl SideTable {
         }
         Ok(())
     }
+}
+
+/// Asks the reader to keep string columns dictionary-encoded where every row group of the file
+/// stores them with a dictionary: no string is copied, and each distinct value is hashed once.
+fn with_dictionary_hints(meta: ArrowReaderMetadata) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let md = meta.metadata();
+    let leaves = md.file_metadata().schema_descr();
+    let mut changed = false;
+    let fields: Vec<Field> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let is_text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            let leaf = (0..leaves.num_columns()).find(|&i| {
+                let column = leaves.column(i);
+                let parts = column.path().parts();
+                parts.len() == 1 && parts[0] == *f.name()
+            });
+            let dictionary = is_text
+                && leaf.is_some_and(|i| {
+                    md.num_row_groups() > 0
+                        && md.row_groups().iter().all(|rg| rg.column(i).dictionary_page_offset().is_some())
+                });
+            if dictionary {
+                changed = true;
+                f.as_ref().clone().with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone())))
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    if !changed {
+        return Ok(meta);
+    }
+    let schema = Arc::new(Schema::new_with_metadata(fields, meta.schema().metadata().clone()));
+    ArrowReaderMetadata::try_new(Arc::clone(md), ArrowReaderOptions::new().with_schema(schema))
 }
 
 enum Column {

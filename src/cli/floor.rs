@@ -1,0 +1,38 @@
+//! `recon decode-floor`: the benchmark's reference point — the time to merely decode both sides'
+//! needed columns once with the same reader a run uses.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::printer::peak_rss;
+use crate::config::Config;
+
+/// Arguments of `recon decode-floor`.
+#[derive(Debug, Args)]
+pub struct FloorArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE", default_value = "recon.toml")]
+    pub config: PathBuf,
+}
+
+/// Runs `recon decode-floor`.
+pub fn run(args: &FloorArgs, threads: usize) -> anyhow::Result<i32> {
+    let loaded = Config::load(&args.config)?;
+    let plans = crate::run::resolve_all(&loaded, threads)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("thread pool")?;
+    let clock = Instant::now();
+    let mut rows = 0;
+    for p in &plans {
+        rows += pool.install(|| crate::diff::scan::decode_floor(p))?;
+    }
+    let secs = clock.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let rss = peak_rss().map_or(0.0, |b| b as f64 / f64::from(1 << 20));
+    #[allow(clippy::cast_precision_loss)]
+    let rate = rows as f64 / secs.max(1e-9);
+    println!("decode floor: {rows} rows in {secs:.2} s = {rate:.0} rows/s, peak RSS {rss:.0} MiB");
+    Ok(0)
+}
