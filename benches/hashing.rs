@@ -1,1 +1,95 @@
-fn main() {}
+//! Micro-benchmarks of the hashing pass on seeded generated data: per-type column digests and
+//! the merge of two sides' entries. The end-to-end benchmark (rows/s, peak RSS, decode floor) is
+//! `benches/reconcile.sh`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use recon::diff::merge::merge;
+use recon::diff::partition::Entry;
+use recon::hash::{Codec, CompareAs, TextOpts, hash_column};
+
+const ROWS: usize = 1 << 16;
+
+fn seeded(n: usize, seed: u64) -> Vec<u64> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+        .collect()
+}
+
+fn columns() -> Vec<(&'static str, ArrayRef, Codec)> {
+    let r = seeded(ROWS, 42);
+    let ints: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        r.iter().map(|v| (v >> 1) as i64),
+    ));
+    let money: ArrayRef = Arc::new(
+        Decimal128Array::from_iter_values(r.iter().map(|v| i128::from(v % 10_000_000)))
+            .with_precision_and_scale(18, 3)
+            .expect("decimal"),
+    );
+    let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from_iter_values(
+        r.iter().map(|v| (v % (1 << 50)) as i64),
+    ));
+    let text: ArrayRef = Arc::new(StringArray::from_iter_values(
+        r.iter().map(|v| format!("customer {}", v % 100_000)),
+    ));
+    vec![
+        ("int64", ints, Codec::new(CompareAs::Numeric)),
+        ("decimal(18,3)", money, Codec::new(CompareAs::Numeric)),
+        ("timestamp", ts, Codec::new(CompareAs::Timestamp)),
+        (
+            "utf8",
+            text,
+            Codec::new(CompareAs::Text(TextOpts::default())),
+        ),
+    ]
+}
+
+fn digests(c: &mut Criterion) {
+    let mut g = c.benchmark_group("column_digests");
+    g.throughput(Throughput::Elements(ROWS as u64));
+    for (name, array, codec) in columns() {
+        let mut out = Vec::with_capacity(ROWS);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                hash_column::<u64>(array.as_ref(), &codec, &mut out).expect("hash");
+                black_box(out.len())
+            });
+        });
+    }
+    g.finish();
+}
+
+fn merging(c: &mut Criterion) {
+    let n = 1 << 18;
+    let r = seeded(n, 7);
+    let legacy: Vec<Entry<u64>> = (0..n)
+        .map(|i| Entry {
+            key: i as u64,
+            hash: r[i],
+            ord: i as u64,
+        })
+        .collect();
+    let mut target = legacy.clone();
+    target.reverse();
+    for e in target.iter_mut().step_by(1000) {
+        e.hash ^= 1;
+    }
+    let mut g = c.benchmark_group("merge");
+    g.throughput(Throughput::Elements(2 * n as u64));
+    g.bench_function("sorted_merge_256k_per_side", |b| {
+        b.iter(|| black_box(merge(legacy.clone(), target.clone(), 10).matched));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, digests, merging);
+criterion_main!(benches);

@@ -22,7 +22,10 @@ pub struct FloorArgs {
 pub fn run(args: &FloorArgs, threads: usize) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config)?;
     let plans = crate::run::resolve_all(&loaded, threads)?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("thread pool")?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("thread pool")?;
     let clock = Instant::now();
     let mut rows = 0;
     for p in &plans {

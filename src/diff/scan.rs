@@ -136,7 +136,10 @@ impl DictCache {
         let (a, b) = (self.values.to_data(), values.to_data());
         a.offset() == b.offset()
             && a.buffers().len() == b.buffers().len()
-            && a.buffers().iter().zip(b.buffers()).all(|(x, y)| x.as_ptr() == y.as_ptr() && x.len() == y.len())
+            && a.buffers()
+                .iter()
+                .zip(b.buffers())
+                .all(|(x, y)| x.as_ptr() == y.as_ptr() && x.len() == y.len())
     }
 }
 
@@ -238,20 +241,28 @@ fn hash_batch<K: KeyCodec>(
     s.dicts.resize_with(plan.columns.len(), || None);
     for (ci, c) in plan.columns.iter().enumerate() {
         let array = arrays[nk + ci].as_ref();
-        match array.as_any_dictionary_opt().filter(|_| c.codec.cast.is_none()) {
+        match array
+            .as_any_dictionary_opt()
+            .filter(|_| c.codec.cast.is_none())
+        {
             // A dictionary-encoded column: hash each distinct value once per column chunk.
             Some(dict) => {
                 let values = dict.values();
                 if !s.dicts[ci].as_ref().is_some_and(|d| d.matches(values)) {
                     let mut digests = Vec::new();
-                    hash::hash_column::<u64>(values.as_ref(), &c.codec, &mut digests).map_err(|m| col_err(c, m))?;
-                    s.dicts[ci] = Some(DictCache { values: Arc::clone(values), digests });
+                    hash::hash_column::<u64>(values.as_ref(), &c.codec, &mut digests)
+                        .map_err(|m| col_err(c, m))?;
+                    s.dicts[ci] = Some(DictCache {
+                        values: Arc::clone(values),
+                        digests,
+                    });
                 }
                 if let Some(cache) = &s.dicts[ci] {
                     hash::gather_dictionary(dict, &cache.digests, &mut s.digests[ci]);
                 }
             }
-            None => hash::hash_column::<u64>(array, &c.codec, &mut s.digests[ci]).map_err(|m| col_err(c, m))?,
+            None => hash::hash_column::<u64>(array, &c.codec, &mut s.digests[ci])
+                .map_err(|m| col_err(c, m))?,
         }
         if let Some(slot) = layout.slot_of[ci] {
             tolerance_slots(array, &c.codec, &mut s.slots[slot]).map_err(|m| col_err(c, m))?;
@@ -305,7 +316,11 @@ fn hash_batch<K: KeyCodec>(
         match key {
             Some(key) => {
                 sum = sum.wrapping_add(hash::fold(full, key.fold_bits()));
-                s.entries.push(Entry { key, hash: full, ord: ordinal + i as u64 });
+                s.entries.push(Entry {
+                    key,
+                    hash: full,
+                    ord: ordinal + i as u64,
+                });
             }
             None => {
                 sum = sum.wrapping_add(hash::fold(full, 0));
@@ -369,17 +384,32 @@ pub fn column_digests(
 /// batch size as [`scan`], in parallel, and does nothing with the rows. A reconcile can only be
 /// compared fairly against this. Returns the rows read.
 pub fn decode_floor(plan: &PairPlan) -> Result<u64> {
-    let columns = PerSide::new(plan.read_columns(Side::Legacy), plan.read_columns(Side::Target));
+    let columns = PerSide::new(
+        plan.read_columns(Side::Legacy),
+        plan.read_columns(Side::Target),
+    );
     let tasks: Vec<(Side, crate::snapshot::RowGroupRef)> = Side::BOTH
         .iter()
-        .flat_map(|&s| plan.tables.get(s).row_groups().into_iter().map(move |rg| (s, rg)))
+        .flat_map(|&s| {
+            plan.tables
+                .get(s)
+                .row_groups()
+                .into_iter()
+                .map(move |rg| (s, rg))
+        })
         .collect();
     let rows = AtomicU64::new(0);
     tasks.par_iter().try_for_each(|&(side, rg)| {
-        plan.tables.get(side).read_row_group(rg, columns.get(side), None, BATCH_ROWS, &mut |_, n| {
-            rows.fetch_add(n as u64, Ordering::Relaxed);
-            Ok(())
-        })
+        plan.tables.get(side).read_row_group(
+            rg,
+            columns.get(side),
+            None,
+            BATCH_ROWS,
+            &mut |_, n| {
+                rows.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(())
+            },
+        )
     })?;
     Ok(rows.into_inner())
 }

@@ -67,12 +67,13 @@ where
         None => out.extend(values.iter().map(|&v| D::of(tag, payload(v).bytes()))),
         Some(nulls) => {
             let null = D::null();
-            out.extend(
-                values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| if nulls.is_null(i) { null } else { D::of(tag, payload(v).bytes()) }),
-            );
+            out.extend(values.iter().enumerate().map(|(i, &v)| {
+                if nulls.is_null(i) {
+                    null
+                } else {
+                    D::of(tag, payload(v).bytes())
+                }
+            }));
         }
     }
 }
@@ -83,23 +84,31 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
     use DataType as T;
     let dt = array.data_type();
     match (codec.mode, dt) {
-        (M::Numeric, T::Int64) => run(array.as_primitive::<Int64Type>(), Tag::Numeric, out, |v| Buf::int(v, 0)),
-        (M::Numeric, T::Int32) => {
-            run(array.as_primitive::<Int32Type>(), Tag::Numeric, out, |v| Buf::int(i64::from(v), 0))
-        }
-        (M::Numeric, T::Int16) => {
-            run(array.as_primitive::<Int16Type>(), Tag::Numeric, out, |v| Buf::int(i64::from(v), 0))
-        }
-        (M::Numeric, T::Int8) => run(array.as_primitive::<Int8Type>(), Tag::Numeric, out, |v| Buf::int(i64::from(v), 0)),
+        (M::Numeric, T::Int64) => run(array.as_primitive::<Int64Type>(), Tag::Numeric, out, |v| {
+            Buf::int(v, 0)
+        }),
+        (M::Numeric, T::Int32) => run(array.as_primitive::<Int32Type>(), Tag::Numeric, out, |v| {
+            Buf::int(i64::from(v), 0)
+        }),
+        (M::Numeric, T::Int16) => run(array.as_primitive::<Int16Type>(), Tag::Numeric, out, |v| {
+            Buf::int(i64::from(v), 0)
+        }),
+        (M::Numeric, T::Int8) => run(array.as_primitive::<Int8Type>(), Tag::Numeric, out, |v| {
+            Buf::int(i64::from(v), 0)
+        }),
         (M::Numeric, T::UInt32) => {
-            run(array.as_primitive::<UInt32Type>(), Tag::Numeric, out, |v| Buf::int(i64::from(v), 0))
+            run(array.as_primitive::<UInt32Type>(), Tag::Numeric, out, |v| {
+                Buf::int(i64::from(v), 0)
+            })
         }
         (M::Numeric, T::UInt16) => {
-            run(array.as_primitive::<UInt16Type>(), Tag::Numeric, out, |v| Buf::int(i64::from(v), 0))
+            run(array.as_primitive::<UInt16Type>(), Tag::Numeric, out, |v| {
+                Buf::int(i64::from(v), 0)
+            })
         }
-        (M::Numeric, T::UInt8) => {
-            run(array.as_primitive::<UInt8Type>(), Tag::Numeric, out, |v| Buf::int(i64::from(v), 0))
-        }
+        (M::Numeric, T::UInt8) => run(array.as_primitive::<UInt8Type>(), Tag::Numeric, out, |v| {
+            Buf::int(i64::from(v), 0)
+        }),
         (M::Numeric, T::Decimal128(p, s)) if *p <= 18 && *s >= 0 => {
             let arr = array.as_primitive::<Decimal128Type>();
             // Precision 18 fits an i64; a value that does not (invalid data) takes the generic path.
@@ -112,15 +121,15 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
                 Buf::int(m, s)
             });
         }
-        (M::Float, T::Float64) => {
-            run(array.as_primitive::<Float64Type>(), Tag::Float, out, |v| Buf::word(canonical_f64_bits(v)))
-        }
+        (M::Float, T::Float64) => run(array.as_primitive::<Float64Type>(), Tag::Float, out, |v| {
+            Buf::word(canonical_f64_bits(v))
+        }),
         (M::Float, T::Float32) => run(array.as_primitive::<Float32Type>(), Tag::Float, out, |v| {
             Buf::word(canonical_f64_bits(f64::from(v)))
         }),
-        (M::Date, T::Date32) => {
-            run(array.as_primitive::<Date32Type>(), Tag::Date, out, |v| Buf::word(i64::from(v).cast_unsigned()))
-        }
+        (M::Date, T::Date32) => run(array.as_primitive::<Date32Type>(), Tag::Date, out, |v| {
+            Buf::word(i64::from(v).cast_unsigned())
+        }),
         (M::Timestamp, T::Timestamp(unit, tz)) if tz.is_some() || codec.zone == TimeZone::Utc => {
             let per: i64 = match unit {
                 TimeUnit::Second => 1_000_000_000,
@@ -133,16 +142,30 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
                 None => Buf::wide(i128::from(v) * i128::from(per)),
             };
             match unit {
-                TimeUnit::Second => run(array.as_primitive::<TimestampSecondType>(), Tag::Timestamp, out, instant),
-                TimeUnit::Millisecond => {
-                    run(array.as_primitive::<TimestampMillisecondType>(), Tag::Timestamp, out, instant)
-                }
-                TimeUnit::Microsecond => {
-                    run(array.as_primitive::<TimestampMicrosecondType>(), Tag::Timestamp, out, instant)
-                }
-                TimeUnit::Nanosecond => {
-                    run(array.as_primitive::<TimestampNanosecondType>(), Tag::Timestamp, out, instant)
-                }
+                TimeUnit::Second => run(
+                    array.as_primitive::<TimestampSecondType>(),
+                    Tag::Timestamp,
+                    out,
+                    instant,
+                ),
+                TimeUnit::Millisecond => run(
+                    array.as_primitive::<TimestampMillisecondType>(),
+                    Tag::Timestamp,
+                    out,
+                    instant,
+                ),
+                TimeUnit::Microsecond => run(
+                    array.as_primitive::<TimestampMicrosecondType>(),
+                    Tag::Timestamp,
+                    out,
+                    instant,
+                ),
+                TimeUnit::Nanosecond => run(
+                    array.as_primitive::<TimestampNanosecondType>(),
+                    Tag::Timestamp,
+                    out,
+                    instant,
+                ),
             }
         }
         _ => return false,

@@ -253,7 +253,11 @@ pub(crate) fn hash_column_impl<D: Digest>(
 }
 
 /// Digests of a dictionary array's rows from the digests of its values.
-pub fn gather_dictionary<D: Digest>(dict: &dyn arrow::array::AnyDictionaryArray, values: &[D], out: &mut Vec<D>) {
+pub fn gather_dictionary<D: Digest>(
+    dict: &dyn arrow::array::AnyDictionaryArray,
+    values: &[D],
+    out: &mut Vec<D>,
+) {
     out.clear();
     let keys = dict.keys();
     if dict.values().is_empty() {
@@ -261,13 +265,18 @@ pub fn gather_dictionary<D: Digest>(dict: &dyn arrow::array::AnyDictionaryArray,
         out.resize(keys.len(), D::null());
         return;
     }
-    out.extend(dict.normalized_keys().into_iter().enumerate().map(|(i, k)| {
-        if keys.is_null(i) {
-            D::null()
-        } else {
-            values.get(k).copied().unwrap_or_else(D::null)
-        }
-    }));
+    out.extend(
+        dict.normalized_keys()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| {
+                if keys.is_null(i) {
+                    D::null()
+                } else {
+                    values.get(k).copied().unwrap_or_else(D::null)
+                }
+            }),
+    );
 }
 
 /// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.
@@ -547,7 +556,11 @@ fn instant_payload(nanos: i128, f: &mut (impl FnMut(Tag, &[u8]) + ?Sized)) {
 }
 
 #[inline]
-fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(mantissa: i128, scale: i8, f: &mut F) -> Result<(), String> {
+fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(
+    mantissa: i128,
+    scale: i8,
+    f: &mut F,
+) -> Result<(), String> {
     let (m, s) = decimal::normalize(mantissa, i32::from(scale))
         .ok_or_else(|| format!("decimal {mantissa}e{} overflows", -i32::from(scale)))?;
     let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;

@@ -384,7 +384,8 @@ impl SideTable {
                 .map_err(|e| file_err(format!("cannot open: {e}")))?;
             let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
                 .map_err(|e| file_err(format!("not a readable Parquet file: {e}")))?;
-            let meta = with_dictionary_hints(meta).map_err(|e| file_err(format!("cannot read the schema: {e}")))?;
+            let meta = with_dictionary_hints(meta)
+                .map_err(|e| file_err(format!("cannot read the schema: {e}")))?;
             let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
             let mut at = base;
             for rg in meta.metadata().row_groups() {
@@ -524,7 +525,9 @@ impl SideTable {
 
 /// Asks the reader to keep string columns dictionary-encoded where every row group of the file
 /// stores them with a dictionary: no string is copied, and each distinct value is hashed once.
-fn with_dictionary_hints(meta: ArrowReaderMetadata) -> parquet::errors::Result<ArrowReaderMetadata> {
+fn with_dictionary_hints(
+    meta: ArrowReaderMetadata,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
     let md = meta.metadata();
     let leaves = md.file_metadata().schema_descr();
     let mut changed = false;
@@ -542,11 +545,17 @@ fn with_dictionary_hints(meta: ArrowReaderMetadata) -> parquet::errors::Result<A
             let dictionary = is_text
                 && leaf.is_some_and(|i| {
                     md.num_row_groups() > 0
-                        && md.row_groups().iter().all(|rg| rg.column(i).dictionary_page_offset().is_some())
+                        && md
+                            .row_groups()
+                            .iter()
+                            .all(|rg| rg.column(i).dictionary_page_offset().is_some())
                 });
             if dictionary {
                 changed = true;
-                f.as_ref().clone().with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(f.data_type().clone())))
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(f.data_type().clone()),
+                ))
             } else {
                 f.as_ref().clone()
             }
@@ -555,8 +564,14 @@ fn with_dictionary_hints(meta: ArrowReaderMetadata) -> parquet::errors::Result<A
     if !changed {
         return Ok(meta);
     }
-    let schema = Arc::new(Schema::new_with_metadata(fields, meta.schema().metadata().clone()));
-    ArrowReaderMetadata::try_new(Arc::clone(md), ArrowReaderOptions::new().with_schema(schema))
+    let schema = Arc::new(Schema::new_with_metadata(
+        fields,
+        meta.schema().metadata().clone(),
+    ));
+    ArrowReaderMetadata::try_new(
+        Arc::clone(md),
+        ArrowReaderOptions::new().with_schema(schema),
+    )
 }
 
 enum Column {
