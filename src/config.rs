@@ -29,6 +29,12 @@ pub struct Config {
     /// The table pairs to reconcile.
     #[serde(default)]
     pub tables: Vec<TableConfig>,
+    /// SQL checks (counts, totals, orphans, invariants), each with the span it was written at.
+    #[serde(default)]
+    pub checks: Vec<toml::Spanned<crate::checks::CheckConfig>>,
+    /// Golden queries kept as `.sql` files.
+    #[serde(default)]
+    pub golden: Option<crate::checks::GoldenConfig>,
 }
 
 /// Where one side's snapshot lives.
@@ -195,6 +201,8 @@ pub struct LoadedConfig {
     pub path: PathBuf,
     /// Relative snapshot roots are resolved against this folder.
     pub base_dir: PathBuf,
+    /// The line each `[[checks]]` entry starts on (for messages).
+    pub check_lines: Vec<usize>,
     /// xxh3-128 of the file's bytes, hex: the audit trail's config digest.
     pub digest: String,
 }
@@ -211,10 +219,16 @@ impl Config {
             message,
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let check_lines = config
+            .checks
+            .iter()
+            .map(|c| line_of(&text, c.span().start))
+            .collect();
         Ok(LoadedConfig {
             config,
             path: path.to_owned(),
             base_dir,
+            check_lines,
             digest: digest_hex(text.as_bytes()),
         })
     }
@@ -248,6 +262,7 @@ impl Config {
             }
         }
         self.gate.validate("[gate]")?;
+        crate::checks::validate(self)?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@
 //! # Ok::<(), recon::error::Error>(())
 //! ```
 
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diff;

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::config::{Config, LoadedConfig, TableConfig};
+use crate::checks;
+use crate::config::{LoadedConfig, TableConfig};
 use crate::diff::{self, DiffOptions};
 use crate::error::{Error, Result};
 use crate::gate::{FailOn, Status};
@@ -102,7 +103,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
         Some(loaded.path.display().to_string()),
         loaded.digest.clone(),
     );
-    if let Err(e) = run_into(&loaded.config, &loaded.base_dir, opts, &mut report) {
+    if let Err(e) = run_into(loaded, opts, &mut report) {
         report.error = Some(e.to_string());
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -110,12 +111,8 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
     report
 }
 
-fn run_into(
-    config: &Config,
-    base: &std::path::Path,
-    opts: &RunOptions<'_>,
-    report: &mut Report,
-) -> Result<()> {
+fn run_into(loaded: &LoadedConfig, opts: &RunOptions<'_>, report: &mut Report) -> Result<()> {
+    let (config, base) = (&loaded.config, loaded.base_dir.as_path());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
@@ -152,6 +149,19 @@ fn run_into(
         );
         plans.push(plan::resolve(t, &config.defaults, &config.gate, tables)?);
     }
+    let config_name = loaded
+        .path
+        .file_name()
+        .map_or_else(|| "recon.toml".into(), |n| n.to_string_lossy().into_owned());
+    let checks: Vec<checks::Planned> =
+        checks::plan(config, &loaded.check_lines, &config_name, base)?
+            .into_iter()
+            .filter(|c| {
+                opts.only.is_empty()
+                    || c.tables()
+                        .is_some_and(|ts| ts.iter().all(|t| opts.only.contains(t)))
+            })
+            .collect();
     for p in &plans {
         for side in Side::BOTH {
             report.inputs.push(input_of(snapshots.get(side), p, side));
@@ -165,6 +175,14 @@ fn run_into(
         report
             .tables
             .push(reconcile_one(p, &diff_opts, opts, &pool));
+    }
+    if !checks.is_empty() {
+        let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
+        report.checks = rt.block_on(async {
+            let ctx = checks::Context::new(&pairs, config.report.samples, &snapshots, opts.threads)
+                .await?;
+            Ok::<_, Error>(checks::run_all(&ctx, &checks).await)
+        })?;
     }
     Ok(())
 }

@@ -94,6 +94,8 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
             columns: BTreeMap::new(),
             gate: Default::default(),
         }],
+        checks: Vec::new(),
+        golden: None,
     };
     config.validate().map_err(Error::Invalid)?;
     let digest = digest_hex(
@@ -113,6 +115,7 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
         config,
         path: PathBuf::from("<recon diff>"),
         base_dir: PathBuf::from("."),
+        check_lines: Vec::new(),
         digest,
     })
 }

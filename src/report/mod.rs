@@ -38,8 +38,8 @@ pub struct Report {
     pub summary: Summary,
     /// One entry per table pair, in config order.
     pub tables: Vec<TableReport>,
-    /// SQL checks (none yet in this version).
-    pub checks: Vec<Value>,
+    /// SQL checks, in config order, then golden queries by name.
+    pub checks: Vec<crate::checks::CheckReport>,
 }
 
 /// Tool identity.
@@ -95,9 +95,18 @@ pub struct Input {
     pub rows: u64,
 }
 
-/// Counts of tables by status.
+/// Counts of tables and of checks by status.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
+    /// Tables by status.
+    pub tables: StatusCounts,
+    /// Checks by status.
+    pub checks: StatusCounts,
+}
+
+/// How many results have each status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusCounts {
     /// Tables that passed.
     pub pass: usize,
     /// Tables that warned.
@@ -237,22 +246,29 @@ impl TableReport {
 }
 
 impl Report {
-    /// Recomputes the summary and the verdict from the tables (and an error, if any).
+    /// Recomputes the summary and the verdict from the tables and checks (and an error, if any).
     pub fn finish(&mut self) {
-        let mut s = Summary::default();
-        for t in &self.tables {
-            match t.status {
-                Status::Pass => s.pass += 1,
-                Status::Warn => s.warn += 1,
-                Status::Fail => s.fail += 1,
-                Status::Error => s.error += 1,
+        fn count(statuses: impl Iterator<Item = Status>) -> StatusCounts {
+            let mut s = StatusCounts::default();
+            for status in statuses {
+                match status {
+                    Status::Pass => s.pass += 1,
+                    Status::Warn => s.warn += 1,
+                    Status::Fail => s.fail += 1,
+                    Status::Error => s.error += 1,
+                }
             }
+            s
         }
-        self.summary = s;
+        self.summary = Summary {
+            tables: count(self.tables.iter().map(|t| t.status)),
+            checks: count(self.checks.iter().map(|c| c.status)),
+        };
         let worst = self
             .tables
             .iter()
             .map(|t| t.status)
+            .chain(self.checks.iter().map(|c| c.status))
             .max()
             .unwrap_or(Status::Pass);
         self.verdict = if self.error.is_some() {
@@ -264,7 +280,15 @@ impl Report {
             self.error = self
                 .tables
                 .iter()
-                .find_map(|t| t.error.clone().map(|e| format!("table `{}`: {e}", t.name)));
+                .find_map(|t| t.error.clone().map(|e| format!("table `{}`: {e}", t.name)))
+                .or_else(|| {
+                    self.checks
+                        .iter()
+                        .find(|c| c.status == Status::Error)
+                        .map(|c| {
+                            format!("check `{}`: {}", c.id, c.reason.clone().unwrap_or_default())
+                        })
+                });
         }
     }
 }

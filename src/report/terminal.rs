@@ -104,20 +104,57 @@ pub fn render(report: &Report, style: Style) -> String {
     for t in &report.tables {
         details(t, &mut out);
     }
+    checks(report, style, &mut out);
     if let Some(e) = &report.error {
         let _ = writeln!(out, "\nerror: {e}");
     }
     let verdict = report.verdict.as_str().to_uppercase();
-    let _ = writeln!(
+    let (t, c) = (&report.summary.tables, &report.summary.checks);
+    let _ = write!(
         out,
-        "\nverdict: {}  ({} pass, {} warn, {} fail, {} error)",
+        "\nverdict: {}  (tables: {} pass, {} warn, {} fail, {} error",
         style.paint(report.verdict, &verdict),
-        report.summary.pass,
-        report.summary.warn,
-        report.summary.fail,
-        report.summary.error
+        t.pass,
+        t.warn,
+        t.fail,
+        t.error
     );
+    if !report.checks.is_empty() {
+        let _ = write!(
+            out,
+            "; checks: {} pass, {} warn, {} fail, {} error",
+            c.pass, c.warn, c.fail, c.error
+        );
+    }
+    out.push_str(")\n");
     out
+}
+
+fn checks(report: &Report, style: Style, out: &mut String) {
+    if report.checks.is_empty() {
+        return;
+    }
+    let width = report
+        .checks
+        .iter()
+        .map(|c| c.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "\nchecks:");
+    for c in &report.checks {
+        let status = c.status.as_str().to_uppercase();
+        let pad = " ".repeat(width - c.id.chars().count());
+        let what = match &c.reason {
+            Some(r) => r.clone(),
+            None => format!("{} = {}", c.metric, trim_float(c.value)),
+        };
+        let _ = writeln!(
+            out,
+            "  {}{pad}  {}  {what}",
+            c.id,
+            style.paint(c.status, &format!("{status:<5}"))
+        );
+    }
 }
 
 fn details(t: &TableReport, out: &mut String) {

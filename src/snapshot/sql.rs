@@ -15,10 +15,12 @@ use parquet::file::properties::WriterProperties;
 use super::{SideTable, Snapshot, TableFile};
 use crate::error::{Error, Result};
 
-/// A DataFusion session with every table of `snapshot` registered under its own name.
+/// A DataFusion session over one snapshot: every table registered under its own name in the
+/// default schema, which is named after the side, so `orders` and `legacy.orders` both resolve.
 pub async fn session_for(snapshot: &Snapshot, threads: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_target_partitions(threads.max(1))
+        .with_default_catalog_and_schema("datafusion", snapshot.side.as_str())
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     register_tables(&ctx, snapshot, None).await?;

@@ -1,6 +1,7 @@
 //! The one integration-test binary: runs the real `recon` binary on scenario snapshots.
 
 mod bad_input;
+mod checks;
 mod common;
 mod engine;
 mod equivalence;
