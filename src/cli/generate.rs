@@ -39,7 +39,7 @@ pub fn run(args: &GenArgs, printer: &Printer) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let truth = generate(&args.out, &opts)?;
-    for (table, t) in &truth {
+    for (table, t) in &truth.tables {
         printer.note(&format!(
             "{table}: legacy {} rows, target {} rows; planted {} changed, {} missing, {} extra",
             t.legacy_rows, t.target_rows, t.changed, t.missing, t.extra

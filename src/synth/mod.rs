@@ -148,6 +148,8 @@ enum Kind {
     InvoiceNo,
     /// A phone number.
     Phone,
+    /// The sum of three money columns of the row (by column index).
+    Sum(usize, usize, usize),
 }
 
 /// A column of a generated table.
@@ -206,6 +208,9 @@ struct Spec {
     cosmetic_col: Option<&'static str>,
     /// Columns only the legacy side has (dropped by the migration).
     legacy_only: Vec<Col>,
+    /// A column whose values two rows of different tenants swap in the target: the grouped
+    /// total fails while the overall total passes.
+    swap_col: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +221,8 @@ enum Fate {
     Duplicate,
     NullKey,
     Cosmetic,
+    /// The target row carries this other row's value in the spec's swap column.
+    Swap(u64),
 }
 
 impl Spec {
@@ -309,6 +316,8 @@ fn value(seed: u64, row: u64, salt: u64, kind: Kind) -> V {
         Kind::Currency => V::Str(pick(seed, row, salt, CURRENCY).to_owned()),
         Kind::InvoiceNo => V::Str(format!("INV-{:07}", row + 1)),
         Kind::Phone => V::Str(format!("+9665{:08}", r % 100_000_000)),
+        // Computed from other columns by `row_value`.
+        Kind::Sum(..) => V::Null,
     }
 }
 
@@ -343,109 +352,128 @@ fn cosmetic(v: V) -> V {
 fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
     use DataType::{Boolean, Date32, Float32, Float64, Int8, Int16, Int32, Int64, Utf8};
     if profile == Profile::Bench {
-        return vec![Spec {
-            name: "service_orders",
-            legacy: "service_orders",
-            target: "service_orders",
-            rows,
-            key: vec!["order_id"],
-            cols: vec![
-                col("order_id", "order_id", Kind::Key, Int64, Int64, false),
-                col("tenant_id", "tenant_id", Kind::Tenant, Int32, Int32, true),
-                col(
-                    "vehicle_id",
-                    "vehicle_id",
-                    Kind::Ref(rows / 3 + 1),
-                    Int64,
-                    Int64,
-                    true,
-                ),
-                col(
-                    "mileage",
-                    "mileage",
-                    Kind::Int(0, 400_000),
-                    Int32,
-                    Int32,
-                    true,
-                ),
-                col(
-                    "parts_total",
-                    "parts_total",
-                    Kind::Money(3, 5_000),
-                    ty::dec(18, 3),
-                    ty::dec(18, 3),
-                    true,
-                ),
-                col(
-                    "labor_total",
-                    "labor_total",
-                    Kind::Money(3, 2_000),
-                    ty::dec(18, 3),
-                    ty::dec(18, 3),
-                    true,
-                ),
-                col(
-                    "vat_amount",
-                    "vat_amount",
-                    Kind::Money(3, 1_000),
-                    ty::dec(18, 3),
-                    ty::dec(18, 3),
-                    true,
-                ),
-                col(
-                    "final_amount",
-                    "final_amount",
-                    Kind::Money(3, 9_000),
-                    ty::dec(18, 3),
-                    ty::dec(18, 3),
-                    true,
-                ),
-                col("opened_on", "opened_on", Kind::Date, Date32, Date32, true),
-                col(
-                    "opened_at",
-                    "opened_at",
-                    Kind::Ts,
-                    ty::naive(),
-                    ty::naive(),
-                    true,
-                ),
-                col(
-                    "discount_rate",
-                    "discount_rate",
-                    Kind::Rate,
-                    Float64,
-                    Float64,
-                    true,
-                ),
-                col("status", "status", Kind::Status, Utf8, Utf8, true),
-                col(
-                    "customer_name",
-                    "customer_name",
-                    Kind::Arabic,
-                    Utf8,
-                    Utf8,
-                    true,
-                ),
-                col("plate", "plate", Kind::Plate, Utf8, Utf8, true),
-                col("notes", "notes", Kind::Note, Utf8, Utf8, true),
-                col(
-                    "is_warranty",
-                    "is_warranty",
-                    Kind::Flag,
-                    Boolean,
-                    Boolean,
-                    true,
-                ),
-            ],
-            rates: Rates {
-                missing: 0.0005,
-                changed: 0.001,
-                extra: 0.0005,
-                ..Rates::default()
+        return vec![
+            Spec {
+                name: "service_orders",
+                legacy: "service_orders",
+                target: "service_orders",
+                rows,
+                key: vec!["order_id"],
+                cols: vec![
+                    col("order_id", "order_id", Kind::Key, Int64, Int64, false),
+                    col("tenant_id", "tenant_id", Kind::Tenant, Int32, Int32, true),
+                    col(
+                        "vehicle_id",
+                        "vehicle_id",
+                        Kind::Ref(rows / 3 + 1),
+                        Int64,
+                        Int64,
+                        true,
+                    ),
+                    col(
+                        "mileage",
+                        "mileage",
+                        Kind::Int(0, 400_000),
+                        Int32,
+                        Int32,
+                        true,
+                    ),
+                    col(
+                        "parts_total",
+                        "parts_total",
+                        Kind::Money(3, 5_000),
+                        ty::dec(18, 3),
+                        ty::dec(18, 3),
+                        true,
+                    ),
+                    col(
+                        "labor_total",
+                        "labor_total",
+                        Kind::Money(3, 2_000),
+                        ty::dec(18, 3),
+                        ty::dec(18, 3),
+                        true,
+                    ),
+                    col(
+                        "vat_amount",
+                        "vat_amount",
+                        Kind::Money(3, 1_000),
+                        ty::dec(18, 3),
+                        ty::dec(18, 3),
+                        true,
+                    ),
+                    col(
+                        "final_amount",
+                        "final_amount",
+                        Kind::Sum(4, 5, 6),
+                        ty::dec(18, 3),
+                        ty::dec(18, 3),
+                        true,
+                    ),
+                    col("opened_on", "opened_on", Kind::Date, Date32, Date32, true),
+                    col(
+                        "opened_at",
+                        "opened_at",
+                        Kind::Ts,
+                        ty::naive(),
+                        ty::naive(),
+                        true,
+                    ),
+                    col(
+                        "discount_rate",
+                        "discount_rate",
+                        Kind::Rate,
+                        Float64,
+                        Float64,
+                        true,
+                    ),
+                    col("status", "status", Kind::Status, Utf8, Utf8, true),
+                    col(
+                        "customer_name",
+                        "customer_name",
+                        Kind::Arabic,
+                        Utf8,
+                        Utf8,
+                        true,
+                    ),
+                    col("plate", "plate", Kind::Plate, Utf8, Utf8, true),
+                    col("notes", "notes", Kind::Note, Utf8, Utf8, true),
+                    col(
+                        "is_warranty",
+                        "is_warranty",
+                        Kind::Flag,
+                        Boolean,
+                        Boolean,
+                        true,
+                    ),
+                ],
+                rates: Rates {
+                    missing: 0.0005,
+                    changed: 0.001,
+                    extra: 0.0005,
+                    ..Rates::default()
+                },
+                cosmetic_col: None,
+                legacy_only: Vec::new(),
+                swap_col: None,
             },
-            cosmetic_col: None,
-            legacy_only: Vec::new(),
-        }];
+            Spec {
+                name: "vehicles",
+                legacy: "vehicles",
+                target: "vehicles",
+                rows: rows / 3 + 1,
+                key: vec!["id"],
+                cols: vec![
+                    col("id", "id", Kind::Key, Int64, Int64, false),
+                    col("make", "make", Kind::Make, Utf8, Utf8, false),
+                    col("plate", "plate", Kind::Plate, Utf8, Utf8, false),
+                ],
+                rates: Rates::default(),
+                cosmetic_col: None,
+                legacy_only: Vec::new(),
+                swap_col: None,
+            },
+        ];
     }
     let customers = (rows / 4).max(10);
     let vehicles = (rows / 3).max(10);
@@ -458,6 +486,7 @@ fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
             key: vec!["id"],
             cols: vec![
                 col("id", "id", Kind::Key, Int32, Int64, false),
+                col("tenant_id", "tenant_id", Kind::Tenant, Int32, Int64, false),
                 col("name", "full_name", Kind::Name, Utf8, Utf8, false),
                 col("name_ar", "name_ar", Kind::Arabic, Utf8, Utf8, false),
                 col("phone", "phone", Kind::Phone, Utf8, Utf8, false),
@@ -485,6 +514,7 @@ fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
             },
             cosmetic_col: Some("name"),
             legacy_only: vec![col("fax", "fax", Kind::Phone, Utf8, Utf8, false)],
+            swap_col: Some("balance"),
         },
         Spec {
             name: "vehicles",
@@ -516,6 +546,7 @@ fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
             rates: Rates::default(),
             cosmetic_col: None,
             legacy_only: Vec::new(),
+            swap_col: None,
         },
         Spec {
             name: "service_orders",
@@ -569,9 +600,18 @@ fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
                     false,
                 ),
                 col(
+                    "vat_amount",
+                    "vat_amount",
+                    Kind::Money(2, 1_000),
+                    ty::dec(12, 2),
+                    ty::dec(18, 4),
+                    false,
+                ),
+                // final = parts + labor + vat: the invariant the checks hold.
+                col(
                     "final_amount",
                     "total_amount",
-                    Kind::Money(2, 9_000),
+                    Kind::Sum(7, 8, 9),
                     ty::dec(12, 2),
                     ty::dec(18, 4),
                     true,
@@ -604,6 +644,7 @@ fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
             },
             cosmetic_col: None,
             legacy_only: Vec::new(),
+            swap_col: None,
         },
         Spec {
             name: "invoices",
@@ -659,6 +700,7 @@ fn specs(rows: u64, profile: Profile) -> Vec<Spec> {
             },
             cosmetic_col: Some("tax"),
             legacy_only: Vec::new(),
+            swap_col: None,
         },
     ]
 }
@@ -689,11 +731,24 @@ pub struct TableTruth {
 }
 
 /// Writes the snapshots, `recon.toml` and `truth.json` into `out`; returns the truth.
-pub fn generate(out: &Path, opts: &GenOptions) -> Result<BTreeMap<String, TableTruth>> {
-    let mut truth = BTreeMap::new();
-    for spec in specs(opts.rows, opts.profile) {
-        let t = write_pair(out, &spec, opts)?;
-        truth.insert(spec.name.to_owned(), t);
+pub fn generate(out: &Path, opts: &GenOptions) -> Result<Truth> {
+    let mut truth = Truth::default();
+    let mut written = BTreeMap::new();
+    let specs = specs(opts.rows, opts.profile);
+    for spec in &specs {
+        let (t, w) = write_pair(out, spec, opts)?;
+        truth.tables.insert(spec.name.to_owned(), t);
+        written.insert(spec.name, w);
+    }
+    if let (Some(inv), Some(orders)) = (
+        specs.iter().find(|s| s.name == "invoices"),
+        written.get("service_orders"),
+    ) && let Some(w) = written.get("invoices")
+    {
+        truth.checks.insert(
+            "orphans.invoices.order_id.service_orders".into(),
+            new_orphans(inv, w, orders),
+        );
     }
     let text = serde_json::to_string_pretty(&truth).map_err(|e| Error::Internal(e.to_string()))?;
     write_file(&out.join("truth.json"), format!("{text}\n").as_bytes())?;
@@ -701,17 +756,85 @@ pub fn generate(out: &Path, opts: &GenOptions) -> Result<BTreeMap<String, TableT
         &out.join("recon.toml"),
         config_text(opts.profile).as_bytes(),
     )?;
+    if opts.profile == Profile::Bench {
+        write_file(&out.join("checks.toml"), bench_checks_text().as_bytes())?;
+    }
+    if opts.profile == Profile::Erp {
+        for (name, sql) in GOLDEN {
+            write_file(&out.join("queries").join(name), sql.as_bytes())?;
+        }
+    }
     Ok(truth)
 }
 
+/// The golden queries of `queries/`, shipped with every generated ERP migration.
+pub const GOLDEN: [(&str, &str); 3] = [
+    (
+        "customers_by_tenant.sql",
+        include_str!("../../queries/customers_by_tenant.sql"),
+    ),
+    (
+        "revenue_by_tenant.legacy.sql",
+        include_str!("../../queries/revenue_by_tenant.legacy.sql"),
+    ),
+    (
+        "revenue_by_tenant.target.sql",
+        include_str!("../../queries/revenue_by_tenant.target.sql"),
+    ),
+];
+
+/// What a correct run reports: per table, and for the checks whose outcome is planted.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Truth {
+    /// Per table pair.
+    pub tables: BTreeMap<String, TableTruth>,
+    /// Per check id: the expected measurements.
+    pub checks: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// What `write_pair` decided: the fates of legacy rows and the target's rows, and the seed.
+struct Written {
+    fates: Vec<Fate>,
+    target_rows: Vec<(u64, Fate)>,
+    seed: u64,
+}
+
+/// Invoices in the target whose order is missing from the target: the migration's new orphans.
+fn new_orphans(inv: &Spec, w: &Written, orders: &Written) -> BTreeMap<String, u64> {
+    let Some(oci) = inv.cols.iter().position(|c| c.legacy == "order_id") else {
+        return BTreeMap::new();
+    };
+    let orphan = |row: u64| match value(w.seed, row, oci as u64 + 1, inv.cols[oci].kind) {
+        V::Int(order) => {
+            usize::try_from(order - 1)
+                .ok()
+                .and_then(|i| orders.fates.get(i))
+                == Some(&Fate::Missing)
+        }
+        _ => false,
+    };
+    // Every order exists on the legacy side, so every target orphan is new.
+    let target = w.target_rows.iter().filter(|(r, _)| orphan(*r)).count() as u64;
+    BTreeMap::from([
+        ("new_orphans".into(), target),
+        ("orphans_target".into(), target),
+    ])
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
     std::fs::write(path, bytes).map_err(|source| Error::Write {
         path: path.to_owned(),
         source,
     })
 }
 
-fn write_pair(out: &Path, spec: &Spec, opts: &GenOptions) -> Result<TableTruth> {
+fn write_pair(out: &Path, spec: &Spec, opts: &GenOptions) -> Result<(TableTruth, Written)> {
     let seed = opts.seed
         ^ rnd(
             0,
@@ -729,6 +852,10 @@ fn write_pair(out: &Path, spec: &Spec, opts: &GenOptions) -> Result<TableTruth> 
         .into_par_iter()
         .map(|r| spec.fate(seed, r))
         .collect();
+    let mut fates = fates;
+    if let Some(col) = spec.swap_col {
+        plant_swap(spec, col, seed, &mut fates);
+    }
     let mut target_rows: Vec<(u64, Fate)> = Vec::with_capacity(fates.len());
     for (r, f) in fates.iter().enumerate() {
         let r = r as u64;
@@ -751,6 +878,14 @@ fn write_pair(out: &Path, spec: &Spec, opts: &GenOptions) -> Result<TableTruth> 
                 *truth
                     .columns
                     .entry(spec.cols[*c].legacy.to_owned())
+                    .or_default() += 1;
+                target_rows.push((r, *f));
+            }
+            Fate::Swap(_) => {
+                truth.changed += 1;
+                *truth
+                    .columns
+                    .entry(spec.swap_col.unwrap_or_default().to_owned())
                     .or_default() += 1;
                 target_rows.push((r, *f));
             }
@@ -801,7 +936,37 @@ fn write_pair(out: &Path, spec: &Spec, opts: &GenOptions) -> Result<TableTruth> 
         false,
         opts,
     )?;
-    Ok(truth)
+    Ok((
+        truth,
+        Written {
+            fates,
+            target_rows,
+            seed,
+        },
+    ))
+}
+
+/// Picks the first unchanged rows of tenants 1 and 2 and swaps their `col` values.
+fn plant_swap(spec: &Spec, col: &str, seed: u64, fates: &mut [Fate]) {
+    let tenant_ci = spec.cols.iter().position(|c| c.legacy == "tenant_id");
+    let Some(tci) = tenant_ci else { return };
+    let first_of = |t: i64, fates: &[Fate]| {
+        fates.iter().enumerate().position(|(r, f)| {
+            *f == Fate::Same
+                && value(seed, r as u64, tci as u64 + 1, spec.cols[tci].kind) == V::Int(t)
+        })
+    };
+    let Some(sci) = spec.cols.iter().position(|c| c.legacy == col) else {
+        return;
+    };
+    let of = |r: usize| value(seed, r as u64, sci as u64 + 1, spec.cols[sci].kind);
+    if let (Some(a), Some(b)) = (first_of(1, fates), first_of(2, fates)) {
+        if of(a) == of(b) {
+            return;
+        }
+        fates[a] = Fate::Swap(b as u64);
+        fates[b] = Fate::Swap(a as u64);
+    }
 }
 
 fn row_value(
@@ -813,7 +978,21 @@ fn row_value(
     fate: Fate,
     legacy: bool,
 ) -> V {
-    let v = value(seed, row, ci as u64 + 1, col.kind);
+    let base = |row: u64, ci: usize, kind: Kind| match kind {
+        Kind::Sum(a, b, c) => {
+            let part = |i: usize| match value(seed, row, i as u64 + 1, spec.cols[i].kind) {
+                V::Dec(m, _) => m,
+                _ => 0,
+            };
+            let scale = match spec.cols[a].kind {
+                Kind::Money(s, _) => s,
+                _ => 2,
+            };
+            V::Dec(part(a) + part(b) + part(c), scale)
+        }
+        kind => value(seed, row, ci as u64 + 1, kind),
+    };
+    let v = base(row, ci, col.kind);
     if fate == Fate::NullKey && spec.key.last() == Some(&col.legacy) {
         return V::Null;
     }
@@ -823,6 +1002,7 @@ fn row_value(
     match fate {
         Fate::Changed(c) if c == ci => change(v, seed, row),
         Fate::Cosmetic if spec.cosmetic_col == Some(col.legacy) => cosmetic(v),
+        Fate::Swap(other) if spec.swap_col == Some(col.legacy) => base(other, ci, col.kind),
         _ => v,
     }
 }
@@ -955,6 +1135,86 @@ int_as_bool = true
 # Tax was recomputed on the target; half a cent either way is accepted.
 [tables.columns.tax]
 abs_tolerance = "0.005"
+
+# SQL checks: does the business still add up?
+[[checks]]
+kind = "count"
+table = "service_orders"
+group_by = ["tenant_id"]
+
+[[checks]]
+kind = "total"
+table = "customers"
+column = "balance"
+
+[[checks]]
+kind = "total"
+table = "customers"
+column = "balance"
+group_by = ["tenant_id"]
+
+[[checks]]
+kind = "total"
+table = "service_orders"
+column = "final_amount"
+group_by = ["tenant_id"]
+
+[[checks]]
+kind = "orphan"
+table = "invoices"
+columns = ["order_id"]
+parent = "service_orders"
+
+[[checks]]
+id = "invariants.service_orders.final_is_the_sum"
+kind = "invariant"
+table = "service_orders"
+predicate = "final_amount = parts_total + labor_total + vat_amount"
+
+[[checks]]
+id = "invariants.service_orders.known_status"
+kind = "invariant"
+table = "service_orders"
+predicate = "status IN ('Draft', 'Open', 'InProgress', 'Completed', 'Invoiced', 'Cancelled')"
+
+[golden]
+dir = "queries"
 "#
     .to_owned()
+}
+
+/// The bench's checks config: counts, totals and an orphan check over the bench tables.
+fn bench_checks_text() -> &'static str {
+    r#"# Generated by `recon gen --profile bench`: the SQL checks benchmark.
+[legacy]
+root = "legacy"
+
+[target]
+root = "target"
+
+[[tables]]
+name = "service_orders"
+key = ["order_id"]
+
+[[tables]]
+name = "vehicles"
+key = ["id"]
+
+[[checks]]
+kind = "count"
+table = "service_orders"
+group_by = ["tenant_id"]
+
+[[checks]]
+kind = "total"
+table = "service_orders"
+column = "final_amount"
+group_by = ["tenant_id"]
+
+[[checks]]
+kind = "orphan"
+table = "service_orders"
+columns = ["vehicle_id"]
+parent = "vehicles"
+"#
 }

@@ -42,7 +42,7 @@ fn generated_erp_migration_reports_exactly_the_planted_drift() {
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
     )
     .expect("json");
-    for (name, want) in truth.as_object().expect("truth tables") {
+    for (name, want) in truth["tables"].as_object().expect("truth tables") {
         let got = table(&report, name);
         assert_identities(got);
         for k in [
@@ -62,8 +62,46 @@ fn generated_erp_migration_reports_exactly_the_planted_drift() {
         }
     }
     // Cosmetic differences (padded names under trim, tax within tolerance) were planted and ignored.
-    assert!(truth["customers"]["cosmetic"].as_u64().expect("cosmetic") > 0);
-    assert_eq!(table(&report, "customers")["changed"], 0);
+    assert!(
+        truth["tables"]["customers"]["cosmetic"]
+            .as_u64()
+            .expect("cosmetic")
+            > 0
+    );
+    // The planted check problems are found: a swap between tenants, new orphans, broken invariants.
+    let check = |id: &str| {
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .expect(id)
+            .clone()
+    };
+    assert_eq!(check("totals.customers.balance")["status"], "pass");
+    assert_eq!(
+        check("totals.customers.balance.by_tenant_id")["status"],
+        "fail"
+    );
+    let orphans = check("orphans.invoices.order_id.service_orders");
+    assert_eq!(
+        orphans["measured"]["new_orphans"],
+        truth["checks"]["orphans.invoices.order_id.service_orders"]["new_orphans"]
+    );
+    assert_eq!(
+        check("invariants.service_orders.final_is_the_sum")["measured"]["violations"]["target"],
+        truth["tables"]["service_orders"]["columns"]["final_amount"]
+    );
+    assert_eq!(
+        check("invariants.service_orders.final_is_the_sum")["measured"]["violations"]["legacy"],
+        0
+    );
+    assert_eq!(
+        check("invariants.service_orders.known_status")["status"],
+        "pass"
+    );
+    assert_eq!(check("golden.revenue_by_tenant")["status"], "fail");
+    assert_eq!(table(&report, "customers")["columns"]["name"]["changed"], 0);
     assert_eq!(table(&report, "vehicles")["status"], "pass");
 }
 
@@ -163,7 +201,7 @@ fn committed_fixture_is_what_the_regenerator_writes_and_reconciles_to_its_truth(
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
     )
     .expect("json");
-    for (name, want) in truth.as_object().expect("tables") {
+    for (name, want) in truth["tables"].as_object().expect("tables") {
         let got = table(&report, name);
         for k in [
             "matched",
