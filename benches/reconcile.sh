@@ -2,7 +2,8 @@
 # End-to-end benchmark: for each size (rows per side), generate the bench data set once with
 # `recon gen --profile bench` (15 mixed columns, ~0.1 % changed, 0.05 % missing and extra,
 # target shuffled, zstd row groups of 1M rows), then print the decode floor and the full
-# reconcile (rows/s, wall time, peak RSS), medians of 3 runs each.
+# reconcile (rows/s, wall time, peak RSS), medians of 3 runs each, then the wall time of the
+# count, total and orphan checks of checks.toml.
 #
 #   bash benches/reconcile.sh                 # 1M and 10M
 #   bash benches/reconcile.sh 1000000 10000000 30000000
@@ -16,7 +17,7 @@ bin=target/release/recon
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for n in "${sizes[@]}"; do
   dir=bench-data/$n
-  if [ ! -f "$dir/truth.json" ]; then
+  if [ ! -f "$dir/checks.toml" ]; then
     echo "generating $n rows per side into $dir ..."
     "$bin" -q gen --profile bench --rows "$n" --out "$dir"
   fi
@@ -34,4 +35,12 @@ for n in "${sizes[@]}"; do
   awk -v n="$n" -v rows="$rows" -v f="$floor" -v r="$run" -v m="$peak" -v t="$threads" 'BEGIN {
     printf "%d rows/side, %d threads: reconcile %.2f s (%.1f M rows/s), decode floor %.2f s, ratio %.2fx, peak RSS %d MiB\n",
       n, t, r, rows / r / 1e6, f, r / f, m }'
+  # SQL checks (counts, totals, orphans) on the same data: per-check wall time from the report.
+  "$bin" -j "$threads" --no-progress -q run --config "$dir/checks.toml" --out "$dir/checks-out" >/dev/null 2>&1 || true
+  python3 - "$dir/checks-out/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for c in r["checks"]:
+    print(f"  check {c['id']}: {c['duration_ms'] / 1000:.2f} s ({c['status']})")
+PY
 done
