@@ -25,6 +25,7 @@ pub mod error;
 pub mod gate;
 pub mod hash;
 pub mod plan;
+pub mod query;
 pub mod report;
 pub mod run;
 pub mod side;

@@ -150,8 +150,6 @@ pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
     Ok(out)
 }
 
-type Row = BTreeMap<String, Option<String>>;
-
 fn to_rows(batches: &[arrow::array::RecordBatch]) -> Vec<Row> {
     let mut out = Vec::new();
     for b in batches {
@@ -196,77 +194,139 @@ fn to_json(row: &Row) -> Value {
     )
 }
 
-/// Runs a golden query on both sides and compares the results.
-pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<Measured, String> {
+/// One result row of a golden query, by column name.
+pub type Row = BTreeMap<String, Option<String>>;
+
+/// A key's row on each side (`None` where the side has no such row) and the columns that differ.
+#[derive(Debug, Clone)]
+pub struct RowPair {
+    /// The legacy row.
+    pub legacy: Option<Row>,
+    /// The target row.
+    pub target: Option<Row>,
+    /// Differing value columns (empty for equal rows; all columns for missing or extra rows).
+    pub columns: Vec<String>,
+}
+
+impl RowPair {
+    /// Whether the two sides agree on this row.
+    pub fn equal(&self) -> bool {
+        self.legacy.is_some() && self.target.is_some() && self.columns.is_empty()
+    }
+}
+
+/// Runs a golden query on both sides (each in its side's session) and returns the rows.
+pub async fn results(
+    sessions: &PerSide<datafusion::execution::context::SessionContext>,
+    q: &GoldenQuery,
+) -> std::result::Result<PerSide<Vec<Row>>, String> {
     let (l, t) = futures::join!(
-        sql::query(&ctx.sessions.legacy, &q.sql.legacy),
-        sql::query(&ctx.sessions.target, &q.sql.target)
+        sql::query(&sessions.legacy, &q.sql.legacy),
+        sql::query(&sessions.target, &q.sql.target)
     );
-    let (l, t) = (
+    let rows = PerSide::new(
         to_rows(&l.map_err(|e| format!("legacy: {e}"))?),
         to_rows(&t.map_err(|e| format!("target: {e}"))?),
     );
-    for (side, rows) in [(Side::Legacy, &l), (Side::Target, &t)] {
-        if let Some(row) = rows.first()
+    for side in Side::BOTH {
+        if let Some(row) = rows.get(side).first()
             && let Some(k) = q.key.iter().find(|k| !row.contains_key(*k))
         {
             return Err(format!("{side} result has no key column `{k}`"));
         }
     }
+    Ok(rows)
+}
+
+/// Pairs the rows of both sides as multisets on the key, in key order.
+pub fn compare(q: &GoldenQuery, rows: &PerSide<Vec<Row>>) -> Vec<RowPair> {
     let key_of = |r: &Row| -> Vec<Option<String>> {
         q.key.iter().map(|k| r.get(k).cloned().flatten()).collect()
     };
     let mut groups: BTreeMap<Vec<Option<String>>, PerSide<Vec<&Row>>> = BTreeMap::new();
-    for r in &l {
-        groups
-            .entry(key_of(r))
-            .or_insert_with(|| PerSide::new(Vec::new(), Vec::new()))
-            .legacy
-            .push(r);
+    for side in Side::BOTH {
+        for r in rows.get(side) {
+            groups
+                .entry(key_of(r))
+                .or_insert_with(|| PerSide::new(Vec::new(), Vec::new()))
+                .get_mut(side)
+                .push(r);
+        }
     }
-    for r in &t {
-        groups
-            .entry(key_of(r))
-            .or_insert_with(|| PerSide::new(Vec::new(), Vec::new()))
-            .target
-            .push(r);
-    }
-    let mut differing = Vec::new();
-    let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);
+    let value_columns = |a: &Row, b: &Row| -> Vec<String> {
+        a.keys()
+            .chain(b.keys())
+            .filter(|c| !q.key.contains(c))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let mut out = Vec::new();
     for (_, mut g) in groups {
         g.legacy.sort();
         g.target.sort();
         let paired = g.legacy.len().min(g.target.len());
         for (a, b) in g.legacy.iter().zip(&g.target) {
-            let columns: Vec<&String> = a
-                .keys()
-                .chain(b.keys())
-                .filter(|c| !q.key.contains(c))
-                .collect::<std::collections::BTreeSet<_>>()
+            let columns = value_columns(a, b)
                 .into_iter()
                 .filter(|c| {
                     !equal(
-                        a.get(*c).and_then(Option::as_ref),
-                        b.get(*c).and_then(Option::as_ref),
-                        q.tolerance.get(*c).copied(),
+                        a.get(c).and_then(Option::as_ref),
+                        b.get(c).and_then(Option::as_ref),
+                        q.tolerance.get(c).copied(),
                     )
                 })
                 .collect();
-            if !columns.is_empty() {
-                changed += 1;
-                differing
-                    .push(json!({"legacy": to_json(a), "target": to_json(b), "columns": columns}));
-            }
+            out.push(RowPair {
+                legacy: Some((*a).clone()),
+                target: Some((*b).clone()),
+                columns,
+            });
         }
         for a in &g.legacy[paired..] {
-            missing += 1;
-            differing.push(json!({"legacy": to_json(a), "target": null}));
+            out.push(RowPair {
+                legacy: Some((*a).clone()),
+                target: None,
+                columns: value_columns(a, a),
+            });
         }
         for b in &g.target[paired..] {
-            extra += 1;
-            differing.push(json!({"legacy": null, "target": to_json(b)}));
+            out.push(RowPair {
+                legacy: None,
+                target: Some((*b).clone()),
+                columns: value_columns(b, b),
+            });
         }
     }
+    out
+}
+
+/// Runs a golden query on both sides and compares the results.
+pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<Measured, String> {
+    let rows = results(&ctx.sessions, q).await?;
+    let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);
+    let mut differing = Vec::new();
+    for p in compare(q, &rows) {
+        match (&p.legacy, &p.target) {
+            (Some(a), Some(b)) if !p.columns.is_empty() => {
+                changed += 1;
+                differing.push(
+                    json!({"legacy": to_json(a), "target": to_json(b), "columns": p.columns}),
+                );
+            }
+            (Some(a), None) => {
+                missing += 1;
+                differing.push(json!({"legacy": to_json(a), "target": null}));
+            }
+            (None, Some(b)) => {
+                extra += 1;
+                differing.push(json!({"legacy": null, "target": to_json(b)}));
+            }
+            _ => {}
+        }
+    }
+    let (l, t) = (&rows.legacy, &rows.target);
     differing.truncate(ctx.samples.max(1) * 5);
     #[allow(clippy::cast_precision_loss)]
     Ok(Measured {

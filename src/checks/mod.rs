@@ -7,7 +7,7 @@
 //! names. On each side a pair reads as a subquery that renames the target's columns back to the
 //! legacy names (or as the pair's own SQL), so a renamed table or column needs no second spelling.
 
-mod golden;
+pub mod golden;
 mod kinds;
 mod sql;
 

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod floor;
 pub mod generate;
 pub mod printer;
+pub mod query;
 pub mod run;
 
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Generate a small migration and reconcile it.
     Demo(demo::DemoArgs),
+    /// Run SQL over both snapshots (legacy.* and target.*), one-shot or at a prompt.
+    Query(query::QueryArgs),
     /// Benchmark reference: time to only decode the columns a run reads.
     #[command(hide = true)]
     DecodeFloor(floor::FloorArgs),
@@ -113,6 +116,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Gen(a) => generate::run(a, &printer),
         Command::Demo(a) => demo::run(a, threads, &printer),
         Command::DecodeFloor(a) => floor::run(a, threads),
+        Command::Query(a) => query::run(a, threads),
     };
     match result {
         Ok(code) => code,

@@ -7,4 +7,5 @@ mod engine;
 mod equivalence;
 mod generated;
 mod props;
+mod query;
 mod report;

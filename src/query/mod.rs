@@ -1,0 +1,195 @@
+//! Ad-hoc SQL for analysts: both snapshots in one DataFusion session, every table registered as
+//! `legacy.<table>` and `target.<table>`, read-only. The CLI (`recon query`) adds the prompt and
+//! the output formats ([`format`]).
+
+pub mod format;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+
+use crate::error::{Error, Result};
+use crate::side::{PerSide, Side};
+use crate::snapshot::{Snapshot, sql};
+
+/// A session over both snapshots.
+pub struct QuerySession {
+    ctx: SessionContext,
+    snapshots: PerSide<Snapshot>,
+    rt: tokio::runtime::Runtime,
+}
+
+/// A statement's result.
+pub struct QueryResult {
+    /// The result schema (also for empty results).
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl QueryResult {
+    /// Total rows.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// The parser names the position of most errors; one that ran out of input gets the position of
+/// the end of the statement, so every syntax error says where it is.
+fn with_position(message: String, statement: &str) -> String {
+    if message.contains("Line:") || !message.contains("found: EOF") {
+        return message;
+    }
+    let text = statement.trim_end();
+    let line = text.lines().count().max(1);
+    let column = text.lines().last().map_or(0, |l| l.chars().count()) + 1;
+    format!("{message} at Line: {line}, Column: {column} (end of the statement)")
+}
+
+/// One table as `\d` lists it.
+pub struct TableInfo {
+    /// `legacy` or `target`.
+    pub side: Side,
+    /// The table's name.
+    pub name: String,
+    /// Rows from the Parquet footers.
+    pub rows: u64,
+    /// Files.
+    pub files: usize,
+    /// Columns and their types.
+    pub columns: Vec<(String, String)>,
+}
+
+impl QuerySession {
+    /// Opens both roots and registers every table in the schemas `legacy` and `target`.
+    pub fn open(roots: PerSide<String>, base: &std::path::Path, threads: usize) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+        let snapshots = PerSide::new(
+            Snapshot::open(Side::Legacy, &roots.legacy, base, &rt)?,
+            Snapshot::open(Side::Target, &roots.target, base, &rt)?,
+        );
+        let config = SessionConfig::new()
+            .with_target_partitions(threads.max(1))
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| Error::Internal("DataFusion's default catalog is missing".into()))?;
+        for side in Side::BOTH {
+            catalog
+                .register_schema(side.as_str(), Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| Error::Internal(format!("schema {side}: {e}")))?;
+        }
+        rt.block_on(async {
+            for side in Side::BOTH {
+                sql::register_tables(&ctx, snapshots.get(side), Some(side.as_str())).await?;
+            }
+            Ok::<_, Error>(())
+        })?;
+        Ok(Self { ctx, snapshots, rt })
+    }
+
+    /// Runs one read-only statement. The error is DataFusion's message (with the position for
+    /// syntax errors).
+    pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, String> {
+        let clock = Instant::now();
+        self.rt.block_on(async {
+            let df = self
+                .ctx
+                .sql_with_options(statement, sql::read_only())
+                .await
+                .map_err(|e| with_position(e.to_string(), statement))?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await.map_err(|e| e.to_string())?;
+            Ok(QueryResult {
+                schema,
+                batches,
+                elapsed: clock.elapsed(),
+            })
+        })
+    }
+
+    /// Runs a golden query on both sides, each in a session over its own snapshot.
+    pub fn golden(
+        &self,
+        q: &crate::checks::GoldenQuery,
+    ) -> std::result::Result<PerSide<Vec<crate::checks::golden::Row>>, String> {
+        self.rt.block_on(async {
+            let sessions = PerSide::new(
+                sql::session_for(&self.snapshots.legacy, 2)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                sql::session_for(&self.snapshots.target, 2)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+            crate::checks::golden::results(&sessions, q).await
+        })
+    }
+
+    /// Every table of both snapshots, with footer row counts.
+    pub fn tables(&self) -> Result<Vec<TableInfo>> {
+        let mut out = Vec::new();
+        for side in Side::BOTH {
+            let snap = self.snapshots.get(side);
+            for name in snap.table_names() {
+                out.push(self.describe_one(side, name)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `legacy.orders`, `target.orders`, or `orders` (both sides).
+    pub fn describe(&self, name: &str) -> Result<Vec<TableInfo>> {
+        let (sides, table): (Vec<Side>, &str) = match name.split_once('.') {
+            Some(("legacy", t)) => (vec![Side::Legacy], t),
+            Some(("target", t)) => (vec![Side::Target], t),
+            _ => (Side::BOTH.to_vec(), name),
+        };
+        let mut out = Vec::new();
+        for side in sides {
+            if self.snapshots.get(side).table_names().any(|t| t == table) {
+                out.push(self.describe_one(side, table)?);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::Invalid(format!(
+                "no table `{name}` in either snapshot"
+            )));
+        }
+        Ok(out)
+    }
+
+    fn describe_one(&self, side: Side, name: &str) -> Result<TableInfo> {
+        let table = self.snapshots.get(side).table(name, &self.rt)?;
+        Ok(TableInfo {
+            side,
+            name: name.to_owned(),
+            rows: table.rows,
+            files: table.files.len(),
+            // The file's type: recon's reader keeps dictionary-encoded strings as dictionaries.
+            columns: table
+                .schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let ty = match f.data_type() {
+                        arrow::datatypes::DataType::Dictionary(_, v) => v.to_string(),
+                        t => t.to_string(),
+                    };
+                    (f.name().clone(), ty)
+                })
+                .collect(),
+        })
+    }
+}
