@@ -35,6 +35,9 @@ pub struct Config {
     /// Golden queries kept as `.sql` files.
     #[serde(default)]
     pub golden: Option<crate::checks::GoldenConfig>,
+    /// Where the nightly history is kept.
+    #[serde(default)]
+    pub history: Option<HistoryConfig>,
 }
 
 /// Where one side's snapshot lives.
@@ -43,6 +46,14 @@ pub struct Config {
 pub struct SnapshotConfig {
     /// A local path (relative to the config file) or a URL (`file://`, ...).
     pub root: String,
+}
+
+/// `[history]`: the run history store.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// A folder (relative to the config file); created on first use.
+    pub dir: String,
 }
 
 /// Report settings.
@@ -88,6 +99,10 @@ pub struct TableConfig {
     /// Columns left out of the comparison (a name on either side).
     #[serde(default)]
     pub ignore: Vec<String>,
+    /// Columns whose values never appear in a report or log (legacy names); samples show a
+    /// short digest instead.
+    #[serde(default)]
+    pub redact: Vec<String>,
     /// Per-column comparison options, by legacy column name; the entry `"*"` applies to every
     /// column of the table.
     #[serde(default)]

@@ -24,6 +24,7 @@ pub mod diff;
 pub mod error;
 pub mod gate;
 pub mod hash;
+pub mod history;
 pub mod plan;
 pub mod query;
 pub mod report;

@@ -151,6 +151,8 @@ pub struct PairPlan {
     pub schema: SchemaFindings,
     /// The table's effective gate.
     pub gate: GateConfig,
+    /// Columns whose values never appear in reports.
+    pub redact: crate::report::redact::Redactor,
 }
 
 impl PairPlan {
@@ -196,6 +198,15 @@ pub fn resolve(
                 table,
                 name,
                 "is ignored but neither table has it",
+            ));
+        }
+    }
+    for name in &t.redact {
+        if !has(&legacy_schema, name) {
+            return Err(Error::column(
+                table,
+                name,
+                "is redacted but the legacy table has no such column",
             ));
         }
     }
@@ -309,6 +320,7 @@ pub fn resolve(
         exact_int_key,
         schema,
         gate: GateConfig::resolved(&t.gate, global_gate),
+        redact: crate::report::redact::Redactor::new(t.redact.iter().cloned()),
     })
 }
 

@@ -47,6 +47,8 @@ pub struct RunOptions<'a> {
     pub only: Vec<String>,
     /// Progress sink.
     pub progress: &'a dyn Progress,
+    /// The history folder (overrides the config's `[history]`).
+    pub history: Option<PathBuf>,
     /// Report start time (injected in tests for stable output).
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -59,6 +61,7 @@ impl Default for RunOptions<'_> {
             diff: DiffOptions::default(),
             only: Vec::new(),
             progress: &NoProgress,
+            history: None,
             started_at: None,
         }
     }
@@ -103,15 +106,33 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
         Some(loaded.path.display().to_string()),
         loaded.digest.clone(),
     );
-    if let Err(e) = run_into(loaded, opts, &mut report) {
+    let history = opts.history.clone().or_else(|| {
+        loaded
+            .config
+            .history
+            .as_ref()
+            .map(|h| loaded.base_dir.join(&h.dir))
+    });
+    if let Err(e) = run_into(loaded, opts, history.is_some(), &mut report) {
         report.error = Some(e.to_string());
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     report.finish();
+    if let Some(dir) = history
+        && let Err(e) = crate::history::record(&mut report, &dir)
+    {
+        report.error = Some(format!("history {}: {e}", dir.display()));
+        report.finish();
+    }
     report
 }
 
-fn run_into(loaded: &LoadedConfig, opts: &RunOptions<'_>, report: &mut Report) -> Result<()> {
+fn run_into(
+    loaded: &LoadedConfig,
+    opts: &RunOptions<'_>,
+    keep_keys: bool,
+    report: &mut Report,
+) -> Result<()> {
     let (config, base) = (&loaded.config, loaded.base_dir.as_path());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -169,6 +190,7 @@ fn run_into(loaded: &LoadedConfig, opts: &RunOptions<'_>, report: &mut Report) -
     }
     let diff_opts = DiffOptions {
         samples: config.report.samples,
+        keep_keys,
         ..opts.diff.clone()
     };
     for p in &plans {

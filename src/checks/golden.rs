@@ -186,12 +186,16 @@ fn equal(a: Option<&String>, b: Option<&String>, tol: Option<(i128, i32)>) -> bo
     }
 }
 
-fn to_json(row: &Row) -> Value {
-    Value::Object(
-        row.iter()
-            .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
-            .collect(),
-    )
+fn to_json(ctx: &Context, row: &Row) -> Value {
+    let cells = row.iter().map(|(k, v)| {
+        (
+            k.clone(),
+            ctx.redact
+                .text(k, v.clone())
+                .map_or(Value::Null, Value::String),
+        )
+    });
+    Value::Object(cells.collect())
 }
 
 /// One result row of a golden query, by column name.
@@ -312,16 +316,16 @@ pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<M
             (Some(a), Some(b)) if !p.columns.is_empty() => {
                 changed += 1;
                 differing.push(
-                    json!({"legacy": to_json(a), "target": to_json(b), "columns": p.columns}),
+                    json!({"legacy": to_json(ctx, a), "target": to_json(ctx, b), "columns": p.columns}),
                 );
             }
             (Some(a), None) => {
                 missing += 1;
-                differing.push(json!({"legacy": to_json(a), "target": null}));
+                differing.push(json!({"legacy": to_json(ctx, a), "target": null}));
             }
             (None, Some(b)) => {
                 extra += 1;
-                differing.push(json!({"legacy": null, "target": to_json(b)}));
+                differing.push(json!({"legacy": null, "target": to_json(ctx, b)}));
             }
             _ => {}
         }

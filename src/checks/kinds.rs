@@ -13,12 +13,14 @@ use crate::side::{PerSide, Side};
 
 type Key = Vec<Option<String>>;
 
-fn key_json(k: &Key) -> Value {
-    Value::Array(
-        k.iter()
-            .map(|c| c.clone().map_or(Value::Null, Value::String))
-            .collect(),
-    )
+/// A key whose cells are named by `names`, with redacted columns digested.
+fn named_key_json(ctx: &Context, names: &[String], k: &Key) -> Value {
+    let cells = names.iter().zip(k).map(|(n, c)| {
+        ctx.redact
+            .text(n, c.clone())
+            .map_or(Value::Null, Value::String)
+    });
+    Value::Array(cells.collect())
 }
 
 /// Runs a `[[checks]]` entry.
@@ -114,7 +116,7 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
             max_abs = max_abs.max(diff);
             max_rel = max_rel.max(rel);
             differing.push(
-                json!({"group": key_json(k), "legacy": a.to_string(), "target": b.to_string()}),
+                json!({"group": named_key_json(ctx, &c.group_by, k), "legacy": a.to_string(), "target": b.to_string()}),
             );
         }
     }
@@ -223,7 +225,7 @@ async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
                 m.saturating_mul(10i128.pow(u32::try_from(s - sc).unwrap_or(0)))
             };
             differing.push(json!({
-                "group": key_json(k),
+                "group": named_key_json(ctx, &c.group_by, k),
                 "legacy": sql::decimal_text(a.0, a.1),
                 "target": sql::decimal_text(b.0, b.1),
                 "difference": sql::decimal_text(up(b) - up(a), s),
@@ -310,7 +312,14 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
                 let m: serde_json::Map<String, Value> = names
                     .iter()
                     .zip(k.iter())
-                    .map(|(n, v)| ((*n).clone(), v.clone().map_or(Value::Null, Value::String)))
+                    .map(|(n, v)| {
+                        (
+                            (*n).clone(),
+                            ctx.redact
+                                .text(n, v.clone())
+                                .map_or(Value::Null, Value::String),
+                        )
+                    })
                     .collect();
                 Value::Object(m)
             })
@@ -403,7 +412,7 @@ async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         );
         samples.insert(
             side.as_str().to_owned(),
-            Value::Array(got.iter().map(key_json).collect()),
+            Value::Array(got.iter().map(|k| named_key_json(ctx, &key, k)).collect()),
         );
     }
     let worst = violations

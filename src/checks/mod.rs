@@ -349,6 +349,8 @@ pub(crate) struct Context {
     sources: BTreeMap<String, PerSide<String>>,
     keys: BTreeMap<String, Vec<String>>,
     samples: usize,
+    /// Every pair's redacted columns: check samples never show their values.
+    redact: crate::report::redact::Redactor,
 }
 
 impl Context {
@@ -411,11 +413,15 @@ impl Context {
             );
             keys.insert(t.name.clone(), t.key.clone());
         }
+        let redact = crate::report::redact::Redactor::new(
+            pairs.iter().flat_map(|(t, _)| t.redact.iter().cloned()),
+        );
         Ok(Self {
             sessions,
             sources,
             keys,
             samples,
+            redact,
         })
     }
 

@@ -49,6 +49,8 @@ pub fn run(args: &DemoArgs, threads: usize, printer: &Printer) -> anyhow::Result
     )?;
     let reconcile = ReconcileArgs {
         out: Some(dir.clone()),
+        formats: Vec::new(),
+        history: None,
         fail_on: crate::gate::FailOn::Fail,
         diff_out: Some(dir.join("diff")),
         memory_budget: 768 << 20,

@@ -91,11 +91,13 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
             key: args.key.clone(),
             rename,
             ignore: args.ignore.clone(),
+            redact: Vec::new(),
             columns: BTreeMap::new(),
             gate: Default::default(),
         }],
         checks: Vec::new(),
         golden: None,
+        history: None,
     };
     config.validate().map_err(Error::Invalid)?;
     let digest = digest_hex(

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod diff;
 pub mod floor;
 pub mod generate;
+pub mod history;
 pub mod printer;
 pub mod query;
 pub mod run;
@@ -55,6 +56,8 @@ pub enum Command {
     Gen(generate::GenArgs),
     /// Generate a small migration and reconcile it.
     Demo(demo::DemoArgs),
+    /// List the runs kept in a history folder.
+    History(history::HistoryArgs),
     /// Run SQL over both snapshots (legacy.* and target.*), one-shot or at a prompt.
     Query(query::QueryArgs),
     /// Benchmark reference: time to only decode the columns a run reads.
@@ -65,9 +68,15 @@ pub enum Command {
 /// Options shared by the commands that reconcile.
 #[derive(Debug, Args, Clone)]
 pub struct ReconcileArgs {
-    /// Write `report.json` into this folder.
+    /// Write every format into this folder: report.json, report.md, report.html, report.junit.xml.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// What to print on stdout (repeatable; default: the terminal summary).
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub formats: Vec<crate::report::ReportFormat>,
+    /// Keep a history of runs here (Parquet): trends, and keys new or resolved since the last run.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
     /// Exit 1 on warnings too.
     #[arg(long, value_enum, default_value = "fail")]
     pub fail_on: FailOn,
@@ -117,6 +126,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Demo(a) => demo::run(a, threads, &printer),
         Command::DecodeFloor(a) => floor::run(a, threads),
         Command::Query(a) => query::run(a, threads),
+        Command::History(a) => history::run(a),
     };
     match result {
         Ok(code) => code,

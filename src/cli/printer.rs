@@ -48,6 +48,13 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// Data on stdout, as is.
+    pub fn data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
     /// A note for the user on stderr (not under `-q`).
     pub fn note(&self, text: &str) {
         if !self.quiet {
@@ -99,9 +106,18 @@ impl Progress for Printer {
     }
 }
 
-/// Logs to stderr, filtered by `--log` or `RUST_LOG` (default: warnings).
+/// Logs to stderr, filtered by `--log` or `RUST_LOG` (default: warnings). A bare level given to
+/// `--log` applies to recon only: dependencies stay at `warn`, because at `trace` some of them
+/// print Parquet statistics, i.e. row values (which redaction promises never to log).
 pub fn init_logging(filter: Option<&str>) {
     let filter = filter
+        .map(|f| {
+            if f.contains('=') || f.contains(',') {
+                f.to_owned()
+            } else {
+                format!("warn,recon={f}")
+            }
+        })
         .map(tracing_subscriber::EnvFilter::new)
         .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("warn"));

@@ -11,7 +11,7 @@ use super::printer::{Printer, peak_rss};
 use crate::config::{Config, LoadedConfig};
 use crate::diff::DiffOptions;
 use crate::gate::exit_code;
-use crate::report::{Report, json};
+use crate::report::{Report, ReportFormat};
 use crate::run::{RunOptions, error_report, run_config};
 
 /// Arguments of `recon run`.
@@ -59,6 +59,7 @@ pub fn execute(
         },
         only,
         progress: printer,
+        history: args.history.clone(),
         started_at: None,
     };
     let report = match &loaded {
@@ -74,11 +75,19 @@ pub fn execute(
 
 /// Writes `report.json` when asked and prints the summary.
 pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyhow::Result<()> {
-    printer.report(report);
+    if args.formats.is_empty() {
+        printer.report(report);
+    }
+    for f in &args.formats {
+        match f {
+            ReportFormat::Terminal => printer.report(report),
+            other => printer.data(&crate::report::render(report, *other)?),
+        }
+    }
     if let Some(dir) = &args.out {
-        let path = json::write(report, dir)
-            .with_context(|| format!("writing the report into {}", dir.display()))?;
-        printer.note(&format!("report: {}", path.display()));
+        let paths = crate::report::write_all(report, dir)
+            .with_context(|| format!("writing the reports into {}", dir.display()))?;
+        printer.note(&format!("report: {}", paths[0].display()));
     }
     Ok(())
 }

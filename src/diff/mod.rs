@@ -3,6 +3,7 @@
 //! `--diff-out` from a detail pass over the few rows that need it ([`detail`]).
 
 pub mod detail;
+pub mod explain;
 pub mod merge;
 pub mod out;
 pub mod partition;
@@ -36,6 +37,8 @@ pub struct DiffOptions {
     pub diff_out: Option<PathBuf>,
     /// Where spill and digest files go (default: the system temp folder).
     pub temp_dir: Option<PathBuf>,
+    /// Keep every differing key (digest and values) for the run history.
+    pub keep_keys: bool,
 }
 
 impl Default for DiffOptions {
@@ -45,6 +48,7 @@ impl Default for DiffOptions {
             samples: 10,
             diff_out: None,
             temp_dir: None,
+            keep_keys: false,
         }
     }
 }
@@ -87,7 +91,7 @@ fn run<K: KeyCodec>(
     let totals = scan::scan(plan, &layout, &sides, progress)?;
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
 
-    let keep = if opts.diff_out.is_some() {
+    let keep = if opts.diff_out.is_some() || opts.keep_keys {
         usize::MAX
     } else {
         opts.samples
@@ -179,36 +183,60 @@ fn run<K: KeyCodec>(
     {
         t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
     }
-    t.samples = samples(plan, opts.samples, &changed, &missing_rows, &extra_rows)?;
+    // One detail pass: the changed rows that get explained (the samples are among them), plus
+    // the sampled missing and extra rows.
+    let explained_rows = &changed[..changed.len().min(EXPLAIN_ROWS)];
+    let mut lo: Vec<u64> = explained_rows.iter().map(|(c, _)| c.legacy).collect();
+    lo.extend(missing_rows.iter().take(opts.samples).map(|(_, o)| *o));
+    let mut to: Vec<u64> = explained_rows.iter().map(|(c, _)| c.target).collect();
+    to.extend(extra_rows.iter().take(opts.samples).map(|(_, o)| *o));
+    let fetched = PerSide::new(
+        detail::fetch(&plan.tables.legacy, &lo, &plan.read_columns(Side::Legacy))?,
+        detail::fetch(&plan.tables.target, &to, &plan.read_columns(Side::Target))?,
+    );
+    t.explained = explain_changes(plan, explained_rows, &fetched);
+    t.samples = samples(
+        plan,
+        opts.samples,
+        &changed,
+        &missing_rows,
+        &extra_rows,
+        &fetched,
+    );
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
-    if let Some(dir) = &opts.diff_out {
+    if opts.diff_out.is_some() || opts.keep_keys {
         let mut out_rows =
             Vec::with_capacity(changed.len() + missing_rows.len() + extra_rows.len());
+        let row = |category, side, ordinal, key: K, columns| out::DiffRow {
+            category,
+            side,
+            ordinal,
+            key: key.hex(),
+            columns,
+        };
         for (c, mask) in &changed {
-            out_rows.push(out::DiffRow {
-                category: "changed",
-                side: Side::Legacy,
-                ordinal: c.legacy,
-                columns: mask.clone(),
-            });
+            out_rows.push(row("changed", Side::Legacy, c.legacy, c.key, mask.clone()));
         }
-        for (_, ord) in &missing_rows {
-            out_rows.push(out::DiffRow {
-                category: "missing",
-                side: Side::Legacy,
-                ordinal: *ord,
-                columns: Vec::new(),
-            });
+        for (key, ord) in &missing_rows {
+            out_rows.push(row("missing", Side::Legacy, *ord, *key, Vec::new()));
         }
-        for (_, ord) in &extra_rows {
-            out_rows.push(out::DiffRow {
-                category: "extra",
-                side: Side::Target,
-                ordinal: *ord,
-                columns: Vec::new(),
-            });
+        for (key, ord) in &extra_rows {
+            out_rows.push(row("extra", Side::Target, *ord, *key, Vec::new()));
         }
-        out::write(plan, dir, &out_rows)?;
+        let keys = out::fetch_keys(plan, &out_rows)?;
+        if let Some(dir) = &opts.diff_out {
+            out::write(plan, dir, &out_rows, &keys)?;
+        }
+        if opts.keep_keys {
+            t.differing_keys = out_rows
+                .iter()
+                .map(|r| crate::report::DiffKey {
+                    category: r.category.to_owned(),
+                    digest: r.key.clone(),
+                    key: out::key_text(plan, &keys, r),
+                })
+                .collect();
+        }
     }
     t.findings = plan.gate.judge(&t.metrics());
     t.status = gate::worst(&t.findings);
@@ -359,28 +387,59 @@ fn settle_unattributed<K>(
     Ok(())
 }
 
+/// Changed cells classified per column; at most this many changed rows are read again for it.
+pub const EXPLAIN_ROWS: usize = 100_000;
+
+type Fetched = PerSide<std::collections::HashMap<u64, Vec<arrow::array::ArrayRef>>>;
+
+fn explain_changes<K>(
+    plan: &PairPlan,
+    changed: &[(Candidate<K>, Vec<u16>)],
+    fetched: &Fetched,
+) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let (l, t) = (&fetched.legacy, &fetched.target);
+    let nk = plan.keys.len();
+    for (c, mask) in changed {
+        let (Some(la), Some(ta)) = (l.get(&c.legacy), t.get(&c.target)) else {
+            continue;
+        };
+        for &ci in mask {
+            let ci = usize::from(ci);
+            let col = &plan.columns[ci];
+            let class = explain::classify(la[nk + ci].as_ref(), ta[nk + ci].as_ref(), &col.codec);
+            *out.entry(col.name.clone())
+                .or_default()
+                .entry(class.as_str().to_owned())
+                .or_default() += 1;
+        }
+    }
+    out
+}
+
 fn samples<K>(
     plan: &PairPlan,
     cap: usize,
     changed: &[(Candidate<K>, Vec<u16>)],
     missing: &[(K, u64)],
     extra: &[(K, u64)],
-) -> Result<Samples> {
+    fetched: &Fetched,
+) -> Samples {
     let changed = &changed[..changed.len().min(cap)];
     let missing = &missing[..missing.len().min(cap)];
     let extra = &extra[..extra.len().min(cap)];
-    let mut lo: Vec<u64> = changed.iter().map(|(c, _)| c.legacy).collect();
-    lo.extend(missing.iter().map(|(_, o)| *o));
-    let mut to: Vec<u64> = changed.iter().map(|(c, _)| c.target).collect();
-    to.extend(extra.iter().map(|(_, o)| *o));
-    let l = detail::fetch(&plan.tables.legacy, &lo, &plan.read_columns(Side::Legacy))?;
-    let t = detail::fetch(&plan.tables.target, &to, &plan.read_columns(Side::Target))?;
+    let (l, t) = (&fetched.legacy, &fetched.target);
     let nk = plan.keys.len();
     let key_of = |arrays: &[arrow::array::ArrayRef]| -> BTreeMap<String, serde_json::Value> {
         plan.keys
             .iter()
             .zip(arrays)
-            .map(|(k, a)| (k.name.clone(), detail::render(a.as_ref(), 0)))
+            .map(|(k, a)| {
+                (
+                    k.name.clone(),
+                    plan.redact.value(&k.name, detail::render(a.as_ref(), 0)),
+                )
+            })
             .collect()
     };
     let mut s = Samples::default();
@@ -392,11 +451,14 @@ fn samples<K>(
             .iter()
             .map(|&ci| {
                 let ci = usize::from(ci);
+                let name = &plan.columns[ci].name;
                 let values = PerSide::new(
-                    detail::render(la[nk + ci].as_ref(), 0),
-                    detail::render(ta[nk + ci].as_ref(), 0),
+                    plan.redact
+                        .value(name, detail::render(la[nk + ci].as_ref(), 0)),
+                    plan.redact
+                        .value(name, detail::render(ta[nk + ci].as_ref(), 0)),
                 );
-                (plan.columns[ci].name.clone(), values)
+                (name.clone(), values)
             })
             .collect();
         s.changed.push(ChangedSample {
@@ -414,5 +476,5 @@ fn samples<K>(
             s.extra.push(KeySample { key: key_of(a) });
         }
     }
-    Ok(s)
+    s
 }

@@ -1,6 +1,8 @@
 //! `--diff-out DIR`: every differing row's key, category and differing columns, as one Parquet
-//! file per table (`DIR/<table>.parquet`), for diffs too large for a report.
+//! file per table (`DIR/<table>.parquet`), for diffs too large for a report. The same key values
+//! feed the run history.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,11 +12,10 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
+use super::detail::{fetch, render};
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::Side;
-
-use super::detail::{fetch, render};
 
 /// One differing row to write.
 pub struct DiffRow {
@@ -24,19 +25,18 @@ pub struct DiffRow {
     pub side: Side,
     /// The row's ordinal on that side.
     pub ordinal: u64,
+    /// The key's identity (hex).
+    pub key: String,
     /// Differing compared columns (indices into the plan's columns), for changed rows.
     pub columns: Vec<u16>,
 }
 
-/// Writes `dir/<table>.parquet` with the rows in the given order.
-pub fn write(plan: &PairPlan, dir: &Path, rows: &[DiffRow]) -> Result<std::path::PathBuf> {
-    let path = dir.join(format!("{}.parquet", plan.name));
-    let werr = |e: std::io::Error| Error::Write {
-        path: path.clone(),
-        source: e,
-    };
-    std::fs::create_dir_all(dir).map_err(werr)?;
-    let mut keys = std::collections::HashMap::new();
+/// Key columns of each side's rows, by ordinal.
+pub type Keys = HashMap<Side, HashMap<u64, Vec<ArrayRef>>>;
+
+/// Reads the key columns of every row.
+pub fn fetch_keys(plan: &PairPlan, rows: &[DiffRow]) -> Result<Keys> {
+    let mut keys = HashMap::new();
     for side in Side::BOTH {
         let ords: Vec<u64> = rows
             .iter()
@@ -50,6 +50,37 @@ pub fn write(plan: &PairPlan, dir: &Path, rows: &[DiffRow]) -> Result<std::path:
             .collect();
         keys.insert(side, fetch(plan.tables.get(side), &ords, &cols)?);
     }
+    Ok(keys)
+}
+
+/// A row's key values as JSON text (redacted columns digested).
+pub fn key_text(plan: &PairPlan, keys: &Keys, r: &DiffRow) -> String {
+    let values = keys.get(&r.side).and_then(|m| m.get(&r.ordinal));
+    let map: serde_json::Map<String, serde_json::Value> = plan
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let v = values.map_or(serde_json::Value::Null, |v| render(v[i].as_ref(), 0));
+            (k.name.clone(), plan.redact.value(&k.name, v))
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Writes `dir/<table>.parquet` with the rows in the given order.
+pub fn write(
+    plan: &PairPlan,
+    dir: &Path,
+    rows: &[DiffRow],
+    keys: &Keys,
+) -> Result<std::path::PathBuf> {
+    let path = dir.join(format!("{}.parquet", plan.name));
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.clone(),
+        source: e,
+    };
+    std::fs::create_dir_all(dir).map_err(werr)?;
     let mut fields = vec![Field::new("category", DataType::Utf8, false)];
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
         rows.iter().map(|r| r.category),
@@ -70,10 +101,16 @@ pub fn write(plan: &PairPlan, dir: &Path, rows: &[DiffRow]) -> Result<std::path:
                     .map_or_else(|| new_null_array(&dt, 1), |v| Arc::clone(&v[ki]))
             })
             .collect();
-        let typed: Option<Vec<ArrayRef>> = cells
-            .iter()
-            .map(|c| arrow::compute::cast(c, &dt).ok())
-            .collect();
+        // A redacted key is written as its digest, never as its value.
+        let redacted = plan.redact.applies(&k.name);
+        let typed: Option<Vec<ArrayRef>> = if redacted {
+            None
+        } else {
+            cells
+                .iter()
+                .map(|c| arrow::compute::cast(c, &dt).ok())
+                .collect()
+        };
         let column: ArrayRef = match typed {
             Some(t) if !t.is_empty() => {
                 let refs: Vec<&dyn Array> = t.iter().map(AsRef::as_ref).collect();
@@ -82,6 +119,9 @@ pub fn write(plan: &PairPlan, dir: &Path, rows: &[DiffRow]) -> Result<std::path:
             }
             _ => {
                 let text = cells.iter().map(|c| match render(c.as_ref(), 0) {
+                    serde_json::Value::String(s) if redacted => {
+                        Some(crate::report::redact::digest(&s))
+                    }
                     serde_json::Value::String(s) => Some(s),
                     _ => None,
                 });

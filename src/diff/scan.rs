@@ -21,6 +21,8 @@ pub const BATCH_ROWS: usize = 32 * 1024;
 
 /// A key type recon can derive from key columns.
 pub trait KeyCodec: Key {
+    /// The key as hex (its identity in the run history).
+    fn hex(self) -> String;
     /// 64 bits of the key for the order-free table checksum.
     fn fold_bits(self) -> u64;
     /// The key of every row of the key arrays (`None` where a key column is NULL).
@@ -32,6 +34,9 @@ pub trait KeyCodec: Key {
 }
 
 impl KeyCodec for u64 {
+    fn hex(self) -> String {
+        format!("{self:016x}")
+    }
     fn fold_bits(self) -> u64 {
         self
     }
@@ -55,6 +60,9 @@ impl KeyCodec for u64 {
 }
 
 impl KeyCodec for u128 {
+    fn hex(self) -> String {
+        format!("{self:032x}")
+    }
     #[allow(clippy::cast_possible_truncation)]
     fn fold_bits(self) -> u64 {
         (self >> 64) as u64 ^ self as u64

@@ -1,8 +1,14 @@
 //! The report model: one [`Report`] per run, rendered by every format. The JSON form is the
 //! contract (`schema_version` 1, sorted keys); the human formats only lay out the same data.
 
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod redact;
 pub mod terminal;
+
+pub(crate) use terminal::{percent, thousands};
 
 use std::collections::BTreeMap;
 
@@ -12,6 +18,48 @@ use serde_json::Value;
 use crate::gate::{FailOn, Finding, Status};
 use crate::plan::SchemaFindings;
 use crate::side::{PerSide, Side};
+
+/// The formats a report renders to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// The terminal summary.
+    Terminal,
+    /// The JSON contract.
+    Json,
+    /// Markdown for PR comments and CI step summaries.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+    /// JUnit XML for CI test reporters.
+    Junit,
+}
+
+/// Renders a report in one format (terminal without colors).
+pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
+    Ok(match format {
+        ReportFormat::Terminal => terminal::render(report, terminal::Style { color: false }),
+        ReportFormat::Json => json::render(report)?,
+        ReportFormat::Markdown => markdown::render(report),
+        ReportFormat::Html => html::render(report),
+        ReportFormat::Junit => junit::render(report)?,
+    })
+}
+
+/// Writes every file format into `dir` (each atomically); returns the paths, JSON first.
+pub fn write_all(report: &Report, dir: &std::path::Path) -> crate::Result<Vec<std::path::PathBuf>> {
+    let mut paths = Vec::new();
+    for (name, format) in [
+        ("report.json", ReportFormat::Json),
+        ("report.md", ReportFormat::Markdown),
+        ("report.html", ReportFormat::Html),
+        ("report.junit.xml", ReportFormat::Junit),
+    ] {
+        let path = dir.join(name);
+        json::write_atomic(&path, render(report, format)?.as_bytes())?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
 
 /// Version of the JSON report layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -167,9 +215,54 @@ pub struct TableReport {
     pub findings: Vec<Finding>,
     /// Capped, deterministic samples.
     pub samples: Samples,
+    /// Why changed cells differ: column → class → count (see [`crate::diff::explain`]).
+    pub explained: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Every differing key of this run (only kept for the run history; not in the JSON).
+    #[serde(skip)]
+    pub differing_keys: Vec<DiffKey>,
+    /// Trend and key churn against earlier runs, when a history is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<TableHistory>,
     /// Why the table could not be decided, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A differing row's key, as the run history stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffKey {
+    /// `changed`, `missing` or `extra`.
+    pub category: String,
+    /// The key's identity (hex of the exact key or of its 128-bit digest).
+    pub digest: String,
+    /// The key's values as JSON text (redacted columns digested).
+    pub key: String,
+}
+
+/// A table's past: drift over the last runs and the differing keys that came and went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableHistory {
+    /// Earlier runs then this one, oldest first.
+    pub trend: Vec<TrendPoint>,
+    /// Differing keys that did not differ in the previous run (`None` when there is none).
+    pub new_keys: Option<u64>,
+    /// Keys that differed in the previous run and no longer do.
+    pub resolved_keys: Option<u64>,
+    /// A few new keys (key values as JSON text).
+    pub new_samples: Vec<String>,
+    /// A few resolved keys.
+    pub resolved_samples: Vec<String>,
+}
+
+/// One run's drift of one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrendPoint {
+    /// When the run started.
+    pub started_at: String,
+    /// Its drift ratio.
+    pub drift_ratio: f64,
+    /// Its status.
+    pub status: Status,
 }
 
 /// Sample rows of each category, in key order.
@@ -223,6 +316,9 @@ impl TableReport {
             schema: SchemaFindings::default(),
             findings: Vec::new(),
             samples: Samples::default(),
+            explained: BTreeMap::new(),
+            differing_keys: Vec::new(),
+            history: None,
             error: Some(error),
         }
     }

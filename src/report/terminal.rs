@@ -28,7 +28,7 @@ impl Style {
     }
 }
 
-fn thousands(v: u64) -> String {
+pub(crate) fn thousands(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
@@ -40,7 +40,7 @@ fn thousands(v: u64) -> String {
     out
 }
 
-fn percent(ratio: f64) -> String {
+pub(crate) fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
     if p == 0.0 {
         "0%".into()
@@ -158,7 +158,12 @@ fn checks(report: &Report, style: Style, out: &mut String) {
 }
 
 fn details(t: &TableReport, out: &mut String) {
-    if t.status == Status::Pass && t.schema.count() == 0 {
+    if t.status == Status::Pass
+        && t.schema.count() == 0
+        && t.history
+            .as_ref()
+            .is_none_or(|h| h.new_keys.unwrap_or(0) + h.resolved_keys.unwrap_or(0) == 0)
+    {
         return;
     }
     let _ = writeln!(out, "\n{}:", t.name);
@@ -183,6 +188,31 @@ fn details(t: &TableReport, out: &mut String) {
         .collect();
     if !drifted.is_empty() {
         let _ = writeln!(out, "  changed columns: {}", drifted.join(", "));
+    }
+    for (col, classes) in &t.explained {
+        let parts: Vec<String> = classes
+            .iter()
+            .map(|(k, n)| format!("{k} {}", thousands(*n)))
+            .collect();
+        let _ = writeln!(out, "  why {col} differs: {}", parts.join(", "));
+    }
+    if let Some(h) = &t.history {
+        let trend: Vec<String> = h.trend.iter().map(|p| percent(p.drift_ratio)).collect();
+        let _ = write!(
+            out,
+            "  drift over the last {} runs: {}",
+            h.trend.len(),
+            trend.join(" -> ")
+        );
+        if let (Some(n), Some(r)) = (h.new_keys, h.resolved_keys) {
+            let _ = write!(
+                out,
+                "; since the last run: {} new, {} resolved differing keys",
+                thousands(n),
+                thousands(r)
+            );
+        }
+        out.push('\n');
     }
     if !t.schema.legacy_only.is_empty() {
         let _ = writeln!(out, "  only in legacy: {}", t.schema.legacy_only.join(", "));
@@ -226,7 +256,7 @@ fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn trim_float(v: f64) -> String {
+pub(crate) fn trim_float(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else {

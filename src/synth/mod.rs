@@ -1179,6 +1179,11 @@ predicate = "status IN ('Draft', 'Open', 'InProgress', 'Completed', 'Invoiced', 
 
 [golden]
 dir = "queries"
+
+# Each run appends its summary here: reports show the drift trend and the keys new or resolved
+# since the last run (`recon history` lists the runs).
+[history]
+dir = "history"
 "#
     .to_owned()
 }

@@ -191,6 +191,9 @@ fn committed_fixture_is_what_the_regenerator_writes_and_reconciles_to_its_truth(
         .arg(fixture.join("recon.toml"))
         .arg("--out")
         .arg(dir.path())
+        // Never write into the repository: the fixture's history goes to the temp folder.
+        .arg("--history")
+        .arg(dir.path().join("history"))
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

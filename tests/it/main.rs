@@ -5,6 +5,7 @@ mod checks;
 mod common;
 mod engine;
 mod equivalence;
+mod formats;
 mod generated;
 mod props;
 mod query;

@@ -1,0 +1,358 @@
+//! Nightly history: each run appends its summary (per table and per check metrics, the verdict,
+//! the audit data) and its differing keys to a store of Parquet files, so that reports can show
+//! the drift trend over the last runs and the keys that are new or resolved since the last run.
+//!
+//! Layout under the history folder, one pair of files per run, named by the run id (its start
+//! time, then a digest), so that file-name order is run order:
+//! `runs/<run-id>.parquet` (one row per table and per check) and `keys/<run-id>.parquet` (one
+//! row per differing key: table, category, key digest, key values as JSON text, redacted).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{Error, Result};
+use crate::gate::Status;
+use crate::report::{Report, TableHistory, TrendPoint};
+
+/// Runs of the trend shown in reports (this run included).
+pub const TREND_RUNS: usize = 10;
+
+/// Samples of new and resolved keys per table.
+const KEY_SAMPLES: usize = 5;
+
+/// One past run, as `recon history` lists it.
+#[derive(Debug, Clone)]
+pub struct PastRun {
+    /// The run id.
+    pub id: String,
+    /// Start time.
+    pub started_at: String,
+    /// Verdict.
+    pub verdict: String,
+    /// Per table: (name, status, drift ratio).
+    pub tables: Vec<(String, String, f64)>,
+    /// Per check: (id, status).
+    pub checks: Vec<(String, String)>,
+}
+
+fn run_id(report: &Report) -> String {
+    let stamp: String = report
+        .run
+        .started_at
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let digest = crate::config::digest_hex(
+        format!("{}{:?}", report.run.config_digest, report.run.duration_ms).as_bytes(),
+    );
+    format!("{stamp}-{}", &digest[..8])
+}
+
+fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Invalid(format!("history {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<Vec<RecordBatch>> {
+    let err = |m: String| Error::Invalid(format!("history file {}: {m}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| err(e.to_string()))?
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))
+}
+
+fn text(b: &RecordBatch, name: &str, row: usize) -> String {
+    b.column_by_name(name)
+        .and_then(|c| {
+            c.as_string_opt::<i32>().map(|s| {
+                if s.is_null(row) {
+                    String::new()
+                } else {
+                    s.value(row).to_owned()
+                }
+            })
+        })
+        .unwrap_or_default()
+}
+
+fn float(b: &RecordBatch, name: &str, row: usize) -> f64 {
+    b.column_by_name(name)
+        .and_then(|c| {
+            c.as_primitive_opt::<arrow::datatypes::Float64Type>()
+                .map(|f| f.value(row))
+        })
+        .unwrap_or(0.0)
+}
+
+/// Past runs, oldest first.
+pub fn runs(dir: &Path) -> Result<Vec<PastRun>> {
+    let mut out = Vec::new();
+    for path in files(&dir.join("runs"))? {
+        let mut run = PastRun {
+            id: String::new(),
+            started_at: String::new(),
+            verdict: String::new(),
+            tables: Vec::new(),
+            checks: Vec::new(),
+        };
+        for b in read(&path)? {
+            for r in 0..b.num_rows() {
+                run.id = text(&b, "run_id", r);
+                run.started_at = text(&b, "started_at", r);
+                run.verdict = text(&b, "verdict", r);
+                match text(&b, "kind", r).as_str() {
+                    "table" => run.tables.push((
+                        text(&b, "name", r),
+                        text(&b, "status", r),
+                        float(&b, "drift_ratio", r),
+                    )),
+                    _ => run
+                        .checks
+                        .push((text(&b, "name", r), text(&b, "status", r))),
+                }
+            }
+        }
+        out.push(run);
+    }
+    Ok(out)
+}
+
+/// Previous run's differing keys per table: digest → key text.
+fn previous_keys(dir: &Path) -> Result<Option<BTreeMap<String, BTreeMap<String, String>>>> {
+    let Some(last) = files(&dir.join("keys"))?.pop() else {
+        return Ok(None);
+    };
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for b in read(&last)? {
+        for r in 0..b.num_rows() {
+            out.entry(text(&b, "table", r))
+                .or_default()
+                .insert(text(&b, "digest", r), text(&b, "key", r));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Fills every table's trend and key churn from the history, then appends this run to it.
+pub fn record(report: &mut Report, dir: &Path) -> Result<()> {
+    let past = runs(dir)?;
+    let previous = previous_keys(dir)?;
+    for t in &mut report.tables {
+        let mut trend: Vec<TrendPoint> = past
+            .iter()
+            .filter_map(|run| {
+                let (_, status, drift) = run.tables.iter().find(|(n, _, _)| *n == t.name)?;
+                let status = match status.as_str() {
+                    "pass" => Status::Pass,
+                    "warn" => Status::Warn,
+                    "fail" => Status::Fail,
+                    _ => Status::Error,
+                };
+                Some(TrendPoint {
+                    started_at: run.started_at.clone(),
+                    drift_ratio: *drift,
+                    status,
+                })
+            })
+            .collect();
+        trend.push(TrendPoint {
+            started_at: report.run.started_at.clone(),
+            drift_ratio: t.drift_ratio,
+            status: t.status,
+        });
+        let skip = trend.len().saturating_sub(TREND_RUNS);
+        let trend: Vec<TrendPoint> = trend.into_iter().skip(skip).collect();
+        let mut h = TableHistory {
+            trend,
+            ..TableHistory::default()
+        };
+        if let Some(prev) = &previous {
+            let empty = BTreeMap::new();
+            let before = prev.get(&t.name).unwrap_or(&empty);
+            let now: BTreeMap<&str, &str> = t
+                .differing_keys
+                .iter()
+                .map(|k| (k.digest.as_str(), k.key.as_str()))
+                .collect();
+            let new: Vec<&str> = now
+                .iter()
+                .filter(|(d, _)| !before.contains_key(**d))
+                .map(|(_, k)| *k)
+                .collect();
+            let resolved: Vec<&String> = before
+                .iter()
+                .filter(|(d, _)| !now.contains_key(d.as_str()))
+                .map(|(_, k)| k)
+                .collect();
+            h.new_keys = Some(new.len() as u64);
+            h.resolved_keys = Some(resolved.len() as u64);
+            h.new_samples = new
+                .iter()
+                .take(KEY_SAMPLES)
+                .map(|k| (*k).to_owned())
+                .collect();
+            h.resolved_samples = resolved
+                .iter()
+                .take(KEY_SAMPLES)
+                .map(|k| (*k).clone())
+                .collect();
+        }
+        t.history = Some(h);
+    }
+    append(report, dir)
+}
+
+fn write(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let werr = |e: std::io::Error| Error::Write {
+        path: path.to_owned(),
+        source: e,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(werr)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
+    let mut w = ArrowWriter::try_new(tmp.reopen().map_err(werr)?, batch.schema(), None)
+        .map_err(|e| Error::Internal(format!("history writer: {e}")))?;
+    w.write(batch)
+        .map_err(|e| Error::Internal(format!("history write: {e}")))?;
+    w.close()
+        .map_err(|e| Error::Internal(format!("history close: {e}")))?;
+    tmp.persist(path).map_err(|e| werr(e.error))?;
+    Ok(())
+}
+
+fn utf8(values: Vec<String>) -> ArrayRef {
+    Arc::new(StringArray::from(values))
+}
+
+fn append(report: &Report, dir: &Path) -> Result<()> {
+    let id = run_id(report);
+    let n = report.tables.len() + report.checks.len();
+    let same = |v: &str| vec![v.to_owned(); n];
+    let mut kind = Vec::with_capacity(n);
+    let mut name = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut drift = Vec::with_capacity(n);
+    let mut counts: [Vec<u64>; 6] = Default::default();
+    for t in &report.tables {
+        kind.push("table".to_owned());
+        name.push(t.name.clone());
+        status.push(t.status.as_str().to_owned());
+        drift.push(t.drift_ratio);
+        for (v, x) in counts.iter_mut().zip([
+            t.legacy_rows,
+            t.target_rows,
+            t.matched,
+            t.changed,
+            t.missing,
+            t.extra,
+        ]) {
+            v.push(x);
+        }
+    }
+    for c in &report.checks {
+        kind.push("check".to_owned());
+        name.push(c.id.clone());
+        status.push(c.status.as_str().to_owned());
+        drift.push(c.value);
+        for v in &mut counts {
+            v.push(0);
+        }
+    }
+    let mut fields = vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("started_at", DataType::Utf8, false),
+        Field::new("verdict", DataType::Utf8, false),
+        Field::new("tool_version", DataType::Utf8, false),
+        Field::new("hash_version", DataType::UInt64, false),
+        Field::new("config_digest", DataType::Utf8, false),
+        Field::new("duration_ms", DataType::UInt64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("drift_ratio", DataType::Float64, false),
+    ];
+    let names = [
+        "legacy_rows",
+        "target_rows",
+        "matched",
+        "changed",
+        "missing",
+        "extra",
+    ];
+    fields.extend(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::UInt64, false)),
+    );
+    let mut arrays: Vec<ArrayRef> = vec![
+        utf8(same(&id)),
+        utf8(same(&report.run.started_at)),
+        utf8(same(report.verdict.as_str())),
+        utf8(same(&report.tool.version)),
+        Arc::new(UInt64Array::from(vec![u64::from(report.hash_version); n])),
+        utf8(same(&report.run.config_digest)),
+        Arc::new(UInt64Array::from(vec![report.run.duration_ms; n])),
+        utf8(kind),
+        utf8(name),
+        utf8(status),
+        Arc::new(Float64Array::from(drift)),
+    ];
+    arrays.extend(
+        counts
+            .into_iter()
+            .map(|v| Arc::new(UInt64Array::from(v)) as ArrayRef),
+    );
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| Error::Internal(format!("history batch: {e}")))?;
+    write(&dir.join("runs").join(format!("{id}.parquet")), &batch)?;
+
+    let mut table = Vec::new();
+    let mut category = Vec::new();
+    let mut digest = Vec::new();
+    let mut key = Vec::new();
+    for t in &report.tables {
+        for k in &t.differing_keys {
+            table.push(t.name.clone());
+            category.push(k.category.clone());
+            digest.push(k.digest.clone());
+            key.push(k.key.clone());
+        }
+    }
+    let fields: Vec<Field> = ["table", "category", "digest", "key"]
+        .iter()
+        .map(|n| Field::new(*n, DataType::Utf8, false))
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        vec![utf8(table), utf8(category), utf8(digest), utf8(key)],
+    )
+    .map_err(|e| Error::Internal(format!("history batch: {e}")))?;
+    write(&dir.join("keys").join(format!("{id}.parquet")), &batch)
+}
+
+/// Distinct table names across runs (for listings).
+pub fn table_names(runs: &[PastRun]) -> Vec<String> {
+    runs.iter()
+        .flat_map(|r| r.tables.iter().map(|(n, _, _)| n.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}

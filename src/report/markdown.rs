@@ -1,0 +1,213 @@
+//! Markdown for pull-request comments and CI step summaries: the verdict first, a table per
+//! table and per check, the worst findings, why cells differ, and the audit block. No links.
+
+use std::fmt::Write;
+
+use super::{Report, percent, thousands};
+use crate::gate::Status;
+
+/// Escapes a value for a Markdown table cell (and for renderers that accept inline HTML).
+fn cell(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+fn badge(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅ PASS",
+        Status::Warn => "⚠️ WARN",
+        Status::Fail => "❌ FAIL",
+        Status::Error => "⛔ ERROR",
+    }
+}
+
+/// Renders the report as Markdown.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let (t, c) = (&r.summary.tables, &r.summary.checks);
+    let _ = writeln!(o, "# recon: {}\n", badge(r.verdict));
+    let _ = writeln!(
+        o,
+        "Tables: {} pass, {} warn, {} fail, {} error. Checks: {} pass, {} warn, {} fail, {} error.\n",
+        t.pass, t.warn, t.fail, t.error, c.pass, c.warn, c.fail, c.error
+    );
+    if let Some(e) = &r.error {
+        let _ = writeln!(o, "> **Could not decide:** {}\n", cell(e));
+    }
+    if !r.tables.is_empty() {
+        let _ = writeln!(o, "## Tables\n");
+        let _ = writeln!(
+            o,
+            "| table | legacy | target | matched | changed | missing | extra | drift | status |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+        for t in &r.tables {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&t.name),
+                thousands(t.legacy_rows),
+                thousands(t.target_rows),
+                thousands(t.matched),
+                thousands(t.changed),
+                thousands(t.missing),
+                thousands(t.extra),
+                percent(t.drift_ratio),
+                badge(t.status)
+            );
+        }
+        o.push('\n');
+    }
+    if !r.checks.is_empty() {
+        let _ = writeln!(o, "## Checks\n");
+        let _ = writeln!(o, "| check | kind | metric | value | status |");
+        let _ = writeln!(o, "|---|---|---|---:|---|");
+        for ch in &r.checks {
+            let (metric, value) = match &ch.reason {
+                Some(reason) => ("error".to_owned(), cell(reason)),
+                None => (cell(&ch.metric), super::terminal::trim_float(ch.value)),
+            };
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {} | {} |",
+                cell(&ch.id),
+                ch.kind.as_str(),
+                metric,
+                value,
+                badge(ch.status)
+            );
+        }
+        o.push('\n');
+    }
+    let mut worst: Vec<(Status, String)> = Vec::new();
+    for t in &r.tables {
+        if let Some(e) = &t.error {
+            worst.push((
+                Status::Error,
+                format!("table `{}`: {}", cell(&t.name), cell(e)),
+            ));
+        }
+        for f in &t.findings {
+            worst.push((
+                f.level,
+                format!(
+                    "table `{}`: {} = {} > {}",
+                    cell(&t.name),
+                    f.metric,
+                    super::terminal::trim_float(f.value),
+                    super::terminal::trim_float(f.threshold)
+                ),
+            ));
+        }
+    }
+    for ch in &r.checks {
+        for f in &ch.findings {
+            worst.push((
+                f.level,
+                format!(
+                    "check `{}`: {} = {} > {}",
+                    cell(&ch.id),
+                    f.metric,
+                    super::terminal::trim_float(f.value),
+                    super::terminal::trim_float(f.threshold)
+                ),
+            ));
+        }
+    }
+    worst.sort_by_key(|w| std::cmp::Reverse(w.0));
+    if !worst.is_empty() {
+        let _ = writeln!(o, "## Worst findings\n");
+        for (level, text) in worst.iter().take(10) {
+            let _ = writeln!(o, "- **{}** {text}", level.as_str());
+        }
+        o.push('\n');
+    }
+    let explained: Vec<String> = r
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.explained.iter().map(move |(col, classes)| {
+                let parts: Vec<String> = classes
+                    .iter()
+                    .map(|(k, n)| format!("{k} {}", thousands(*n)))
+                    .collect();
+                format!(
+                    "| {} | {} | {} |",
+                    cell(&t.name),
+                    cell(col),
+                    parts.join(", ")
+                )
+            })
+        })
+        .collect();
+    if !explained.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Why cells differ\n\n| table | column | classes |\n|---|---|---|"
+        );
+        for line in explained {
+            let _ = writeln!(o, "{line}");
+        }
+        o.push('\n');
+    }
+    let churn: Vec<String> = r
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let h = t.history.as_ref()?;
+            Some(format!(
+                "| {} | {} | {} | {} |",
+                cell(&t.name),
+                h.trend
+                    .iter()
+                    .map(|p| percent(p.drift_ratio))
+                    .collect::<Vec<_>>()
+                    .join(" → "),
+                h.new_keys.map_or("-".into(), thousands),
+                h.resolved_keys.map_or("-".into(), thousands)
+            ))
+        })
+        .collect();
+    if !churn.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Since earlier runs\n\n| table | drift trend | new keys | resolved keys |\n|---|---|---:|---:|"
+        );
+        for line in churn {
+            let _ = writeln!(o, "{line}");
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(o, "<details><summary>Audit</summary>\n");
+    let _ = writeln!(
+        o,
+        "recon {} · hash v{} · report schema v{} · config `{}` · started {} · {} ms · {} threads\n",
+        cell(&r.tool.version),
+        r.hash_version,
+        r.schema_version,
+        cell(&r.run.config_digest),
+        cell(&r.run.started_at),
+        r.run.duration_ms,
+        r.run.threads
+    );
+    let _ = writeln!(
+        o,
+        "| side | table | files | bytes | rows |\n|---|---|---:|---:|---:|"
+    );
+    for i in &r.inputs {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            i.side,
+            cell(&i.table),
+            i.files.len(),
+            thousands(i.bytes),
+            thousands(i.rows)
+        );
+    }
+    let _ = writeln!(o, "\n</details>");
+    o
+}
