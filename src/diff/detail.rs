@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use arrow::array::{Array, ArrayRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::error::Result;
@@ -24,43 +25,51 @@ pub fn fetch(
             by_group.entry((f, rg)).or_default().push((within, ord));
         }
     }
-    let mut out = HashMap::with_capacity(ordinals.len());
-    for ((f, rg), mut rows) in by_group {
-        rows.sort_unstable();
-        rows.dedup();
-        let mut selectors = Vec::with_capacity(rows.len() * 2);
-        let mut at = 0;
-        for &(within, _) in &rows {
-            if within > at {
-                selectors.push(RowSelector::skip(within - at));
-            }
-            selectors.push(RowSelector::select(1));
-            at = within + 1;
-        }
-        let file = &table.files[f];
-        let group = RowGroupRef {
-            file: f,
-            row_group: rg,
-            base: file.row_group_bases[rg],
-            rows: file.row_group_rows(rg),
-        };
-        let mut next = 0;
-        table.read_row_group(
-            group,
-            columns,
-            Some(RowSelection::from(selectors)),
-            8192,
-            &mut |arrays, n| {
-                for i in 0..n {
-                    if let Some(&(_, ord)) = rows.get(next) {
-                        out.insert(ord, arrays.iter().map(|a| a.slice(i, 1)).collect());
-                    }
-                    next += 1;
+    // Row groups are read in parallel: with drift spread over a table, the rows to read again
+    // sit in every row group.
+    let groups: Vec<_> = by_group.into_iter().collect();
+    let parts: Vec<Vec<(u64, Vec<ArrayRef>)>> = groups
+        .into_par_iter()
+        .map(|((f, rg), mut rows)| {
+            rows.sort_unstable();
+            rows.dedup();
+            let mut selectors = Vec::with_capacity(rows.len() * 2);
+            let mut at = 0;
+            for &(within, _) in &rows {
+                if within > at {
+                    selectors.push(RowSelector::skip(within - at));
                 }
-                Ok(())
-            },
-        )?;
-    }
+                selectors.push(RowSelector::select(1));
+                at = within + 1;
+            }
+            let file = &table.files[f];
+            let group = RowGroupRef {
+                file: f,
+                row_group: rg,
+                base: file.row_group_bases[rg],
+                rows: file.row_group_rows(rg),
+            };
+            let mut got = Vec::with_capacity(rows.len());
+            let mut next = 0;
+            table.read_row_group(
+                group,
+                columns,
+                Some(RowSelection::from(selectors)),
+                8192,
+                &mut |arrays, n| {
+                    for i in 0..n {
+                        if let Some(&(_, ord)) = rows.get(next) {
+                            got.push((ord, arrays.iter().map(|a| a.slice(i, 1)).collect()));
+                        }
+                        next += 1;
+                    }
+                    Ok(())
+                },
+            )?;
+            Ok(got)
+        })
+        .collect::<Result<_>>()?;
+    let out: HashMap<u64, Vec<ArrayRef>> = parts.into_iter().flatten().collect();
     Ok(out)
 }
 

@@ -190,10 +190,11 @@ fn run<K: KeyCodec>(
     lo.extend(missing_rows.iter().take(opts.samples).map(|(_, o)| *o));
     let mut to: Vec<u64> = explained_rows.iter().map(|(c, _)| c.target).collect();
     to.extend(extra_rows.iter().take(opts.samples).map(|(_, o)| *o));
-    let fetched = PerSide::new(
-        detail::fetch(&plan.tables.legacy, &lo, &plan.read_columns(Side::Legacy))?,
-        detail::fetch(&plan.tables.target, &to, &plan.read_columns(Side::Target))?,
+    let (legacy_rows, target_rows) = rayon::join(
+        || detail::fetch(&plan.tables.legacy, &lo, &plan.read_columns(Side::Legacy)),
+        || detail::fetch(&plan.tables.target, &to, &plan.read_columns(Side::Target)),
     );
+    let fetched = PerSide::new(legacy_rows?, target_rows?);
     t.explained = explain_changes(plan, explained_rows, &fetched);
     t.samples = samples(
         plan,

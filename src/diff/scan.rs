@@ -183,20 +183,7 @@ pub fn scan<K: KeyCodec>(
 ) -> Result<PerSide<ScanTotals>> {
     let null_keys = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
     let checksum = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
-    let columns = PerSide::new(
-        plan.read_columns(Side::Legacy),
-        plan.read_columns(Side::Target),
-    );
-    let tasks: Vec<(Side, crate::snapshot::RowGroupRef)> = Side::BOTH
-        .iter()
-        .flat_map(|&s| {
-            plan.tables
-                .get(s)
-                .row_groups()
-                .into_iter()
-                .map(move |rg| (s, rg))
-        })
-        .collect();
+    let (columns, tasks) = work(plan);
     tasks
         .par_iter()
         .try_for_each_init(Scratch::<K>::default, |scratch, &(side, rg)| {
@@ -388,15 +375,19 @@ pub fn column_digests(
         .collect()
 }
 
-/// The decode floor: reads every row group of both sides with the same reader, projection and
-/// batch size as [`scan`], in parallel, and does nothing with the rows. A reconcile can only be
-/// compared fairly against this. Returns the rows read.
-pub fn decode_floor(plan: &PairPlan) -> Result<u64> {
+/// The columns each side reads and the units of parallel work: every row group of both sides,
+/// so that neither side's tail leaves a core idle.
+fn work(
+    plan: &PairPlan,
+) -> (
+    PerSide<Vec<String>>,
+    Vec<(Side, crate::snapshot::RowGroupRef)>,
+) {
     let columns = PerSide::new(
         plan.read_columns(Side::Legacy),
         plan.read_columns(Side::Target),
     );
-    let tasks: Vec<(Side, crate::snapshot::RowGroupRef)> = Side::BOTH
+    let tasks = Side::BOTH
         .iter()
         .flat_map(|&s| {
             plan.tables
@@ -406,6 +397,14 @@ pub fn decode_floor(plan: &PairPlan) -> Result<u64> {
                 .map(move |rg| (s, rg))
         })
         .collect();
+    (columns, tasks)
+}
+
+/// The decode floor: reads every row group of both sides with the same reader, projection and
+/// batch size as [`scan`], in parallel, and does nothing with the rows. A reconcile can only be
+/// compared fairly against this. Returns the rows read.
+pub fn decode_floor(plan: &PairPlan) -> Result<u64> {
+    let (columns, tasks) = work(plan);
     let rows = AtomicU64::new(0);
     tasks.par_iter().try_for_each(|&(side, rg)| {
         plan.tables.get(side).read_row_group(
