@@ -87,7 +87,15 @@ pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyho
     if let Some(dir) = &args.out {
         let paths = crate::report::write_all(report, dir)
             .with_context(|| format!("writing the reports into {}", dir.display()))?;
-        printer.note(&format!("report: {}", paths[0].display()));
+        let names: Vec<String> = paths
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        printer.note(&format!(
+            "reports: {} in {}",
+            names.join(", "),
+            dir.display()
+        ));
     }
     Ok(())
 }

@@ -196,7 +196,7 @@ fn details(t: &TableReport, out: &mut String) {
             .collect();
         let _ = writeln!(out, "  why {col} differs: {}", parts.join(", "));
     }
-    if let Some(h) = &t.history {
+    if let Some(h) = t.history.as_ref().filter(|h| h.trend.len() > 1) {
         let trend: Vec<String> = h.trend.iter().map(|p| percent(p.drift_ratio)).collect();
         let _ = write!(
             out,
