@@ -156,3 +156,33 @@ pub fn counts(t: &Value) -> (u64, u64, u64, u64) {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs `f` with insta filters for everything volatile in reports: times, durations, paths,
+/// versions, digests, thread counts and file sizes.
+pub fn filtered<F: FnOnce()>(f: F) {
+    let mut settings = insta::Settings::clone_current();
+    // JSON.
+    settings.add_filter(r#""started_at": "[^"]+""#, r#""started_at": "[time]""#);
+    settings.add_filter(r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#);
+    settings.add_filter(r#""(config_path|root)": "[^"]+""#, r#""$1": "[path]""#);
+    settings.add_filter(r#""version": "[^"]+""#, r#""version": "[version]""#);
+    settings.add_filter(r#""threads": \d+"#, r#""threads": "[n]""#);
+    settings.add_filter(r#""bytes": \d+"#, r#""bytes": "[n]""#);
+    // Markdown, HTML, JUnit, terminal.
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]");
+    settings.add_filter(r"\b\d+ ms\b", "[ms] ms");
+    settings.add_filter(r"recon \d+\.\d+\.\d+", "recon [version]");
+    settings.add_filter(r"file:///[^ <|`]*", "[root]");
+    settings.add_filter(r"(config|digest) (<code>)?`?[0-9a-f]{32}`?", "$1 [digest]");
+    settings.add_filter(r"\d+ threads", "[n] threads");
+    settings.add_filter(r#"time="[0-9.]+""#, r#"time="[t]""#);
+    settings.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[tmp]");
+    settings.add_filter(r"\| 1 \| [\d,]+ \| 4 \|", "| 1 | [bytes] | 4 |");
+    settings.add_filter(
+        r#"<td class="n">[\d,]+</td><td class="n">4</td></tr>"#,
+        r#"<td class="n">[bytes]</td><td class="n">4</td></tr>"#,
+    );
+    settings.add_filter(r"report: .*", "report: [path]");
+    settings.set_snapshot_path("snapshots");
+    settings.bind(f);
+}

@@ -48,26 +48,6 @@ fn read(s: &Scenario, file: &str) -> String {
         .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-fn filtered<F: FnOnce()>(f: F) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]");
-    settings.add_filter(r#"\b\d+ ms\b"#, "[ms] ms");
-    settings.add_filter(r"recon \d+\.\d+\.\d+", "recon [version]");
-    settings.add_filter(r"file:///[^ <|`]*", "[root]");
-    settings.add_filter(r"(config|digest) (<code>)?`?[0-9a-f]{32}`?", "$1 [digest]");
-    settings.add_filter(r"[0-9a-f]{32}", "[digest]");
-    settings.add_filter(r"\d+ threads", "[n] threads");
-    settings.add_filter(r#"time="[0-9.]+""#, r#"time="[t]""#);
-    settings.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[tmp]");
-    settings.add_filter(r"\| 1 \| [\d,]+ \| 4 \|", "| 1 | [bytes] | 4 |");
-    settings.add_filter(
-        r#"<td class="n">[\d,]+</td><td class="n">4</td></tr>"#,
-        r#"<td class="n">[bytes]</td><td class="n">4</td></tr>"#,
-    );
-    settings.set_snapshot_path("snapshots");
-    settings.bind(f);
-}
-
 #[test]
 fn every_format_is_written_and_snapshotted() {
     let s = scenario();

@@ -97,19 +97,6 @@ fn report_has_every_documented_field() {
     assert_eq!(t["drift_ratio"], 0.75);
 }
 
-fn filtered<F: FnOnce()>(f: F) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r#""started_at": "[^"]+""#, r#""started_at": "[time]""#);
-    settings.add_filter(r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#);
-    settings.add_filter(r#""(config_path|root)": "[^"]+""#, r#""$1": "[path]""#);
-    settings.add_filter(r#""version": "[^"]+""#, r#""version": "[version]""#);
-    settings.add_filter(r#""threads": \d+"#, r#""threads": "[n]""#);
-    settings.add_filter(r#""bytes": \d+"#, r#""bytes": "[n]""#);
-    settings.add_filter(r"report: .*", "report: [path]");
-    settings.set_snapshot_path("snapshots");
-    settings.bind(f);
-}
-
 #[test]
 fn json_report_snapshot() {
     let s = scenario();
