@@ -16,8 +16,9 @@ pub enum Error {
     #[error("config {path}: {message}")]
     Config { path: PathBuf, message: String },
 
-    /// The config parsed but says something recon cannot do.
-    #[error("config: {0}")]
+    /// The input (config, arguments, query files) says something recon cannot do; the message
+    /// names what.
+    #[error("{0}")]
     Invalid(String),
 
     /// A snapshot root does not exist or cannot be listed.
