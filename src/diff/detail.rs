@@ -13,6 +13,9 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::snapshot::{RowGroupRef, SideTable};
 
+/// Rows read again, by ordinal: one single-row array per requested column.
+pub type Rows = HashMap<u64, Vec<ArrayRef>>;
+
 /// Reads `columns` of the rows at `ordinals`; returns one single-row array per column per row.
 pub fn fetch(
     table: &SideTable,

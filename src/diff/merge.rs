@@ -17,6 +17,16 @@ pub struct Candidate<K> {
     pub target: u64,
 }
 
+impl<K> Candidate<K> {
+    /// The pair's row ordinal on one side.
+    pub fn ordinal(&self, side: crate::side::Side) -> &u64 {
+        match side {
+            crate::side::Side::Legacy => &self.legacy,
+            crate::side::Side::Target => &self.target,
+        }
+    }
+}
+
 /// What one partition contributes.
 #[derive(Debug, Default)]
 pub struct Merged<K> {

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gate;
-use crate::hash::decimal;
+use crate::hash::{CompareAs, decimal};
 use crate::plan::{PairPlan, Tolerance};
 use crate::report::{ChangedSample, ColumnDrift, KeySample, Samples, TableReport};
 use crate::side::{PerSide, Side};
@@ -183,27 +183,46 @@ fn run<K: KeyCodec>(
     {
         t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
     }
-    // One detail pass: the changed rows that get explained (the samples are among them), plus
-    // the sampled missing and extra rows.
+    // The detail pass. Samples need every column of a few rows; drift classes need, for every
+    // changed row (up to EXPLAIN_ROWS), only the columns whose class depends on the values
+    // (text, timestamps, decimals of different scales): an integer, date, boolean or float that
+    // differs is "other" without reading it again.
     let explained_rows = &changed[..changed.len().min(EXPLAIN_ROWS)];
-    let mut lo: Vec<u64> = explained_rows.iter().map(|(c, _)| c.legacy).collect();
-    lo.extend(missing_rows.iter().take(opts.samples).map(|(_, o)| *o));
-    let mut to: Vec<u64> = explained_rows.iter().map(|(c, _)| c.target).collect();
-    to.extend(extra_rows.iter().take(opts.samples).map(|(_, o)| *o));
-    let (legacy_rows, target_rows) = rayon::join(
-        || detail::fetch(&plan.tables.legacy, &lo, &plan.read_columns(Side::Legacy)),
-        || detail::fetch(&plan.tables.target, &to, &plan.read_columns(Side::Target)),
-    );
-    let fetched = PerSide::new(legacy_rows?, target_rows?);
-    t.explained = explain_changes(plan, explained_rows, &fetched);
-    t.samples = samples(
-        plan,
-        opts.samples,
-        &changed,
-        &missing_rows,
-        &extra_rows,
-        &fetched,
-    );
+    let valued: Vec<usize> = (0..plan.columns.len()).filter(|&ci| needs_values(plan, ci)).collect();
+    let cap = opts.samples;
+    let sample_ords = |side: Side| -> Vec<u64> {
+        let mut ords: Vec<u64> = changed.iter().take(cap).map(|(c, _)| *c.ordinal(side)).collect();
+        let rest = match side {
+            Side::Legacy => &missing_rows,
+            Side::Target => &extra_rows,
+        };
+        ords.extend(rest.iter().take(cap).map(|(_, o)| *o));
+        ords
+    };
+    let explain_ords = |side: Side| -> Vec<u64> {
+        explained_rows
+            .iter()
+            .filter(|(_, mask)| mask.iter().any(|ci| valued.contains(&usize::from(*ci))))
+            .map(|(c, _)| *c.ordinal(side))
+            .collect()
+    };
+    let valued_names = |side: Side| -> Vec<String> {
+        valued.iter().map(|&ci| plan.columns[ci].names.get(side).clone()).collect()
+    };
+    let fetch = |side: Side| -> Result<(detail::Rows, detail::Rows)> {
+        let table = plan.tables.get(side);
+        let (samples, explain) = rayon::join(
+            || detail::fetch(table, &sample_ords(side), &plan.read_columns(side)),
+            || detail::fetch(table, &explain_ords(side), &valued_names(side)),
+        );
+        Ok((samples?, explain?))
+    };
+    let (legacy_rows, target_rows) = rayon::join(|| fetch(Side::Legacy), || fetch(Side::Target));
+    let ((ls, le), (ts, te)) = (legacy_rows?, target_rows?);
+    let sampled = PerSide::new(ls, ts);
+    let valued_rows = PerSide::new(le, te);
+    t.explained = explain_changes(plan, explained_rows, &valued, &valued_rows);
+    t.samples = samples(plan, opts.samples, &changed, &missing_rows, &extra_rows, &sampled);
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
     if opts.diff_out.is_some() || opts.keep_keys {
         let mut out_rows =
@@ -391,28 +410,46 @@ fn settle_unattributed<K>(
 /// Changed cells classified per column; at most this many changed rows are read again for it.
 pub const EXPLAIN_ROWS: usize = 100_000;
 
-type Fetched = PerSide<std::collections::HashMap<u64, Vec<arrow::array::ArrayRef>>>;
+type Fetched = PerSide<detail::Rows>;
+
+/// Whether a column's drift class depends on the values (else a differing value is "other").
+fn needs_values(plan: &PairPlan, ci: usize) -> bool {
+    let col = &plan.columns[ci];
+    let scale = |side: Side| {
+        plan.tables.get(side).schema.field_with_name(col.names.get(side)).map_or(0, |f| match f.data_type() {
+            arrow::datatypes::DataType::Decimal32(_, s)
+            | arrow::datatypes::DataType::Decimal64(_, s)
+            | arrow::datatypes::DataType::Decimal128(_, s)
+            | arrow::datatypes::DataType::Decimal256(_, s) => *s,
+            _ => 0,
+        })
+    };
+    match col.codec.mode {
+        CompareAs::Text(_) | CompareAs::Timestamp => true,
+        CompareAs::Numeric => col.codec.cast.is_some() || scale(Side::Legacy) != scale(Side::Target),
+        _ => false,
+    }
+}
 
 fn explain_changes<K>(
     plan: &PairPlan,
     changed: &[(Candidate<K>, Vec<u16>)],
-    fetched: &Fetched,
+    valued: &[usize],
+    rows: &PerSide<detail::Rows>,
 ) -> BTreeMap<String, BTreeMap<String, u64>> {
     let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    let (l, t) = (&fetched.legacy, &fetched.target);
-    let nk = plan.keys.len();
     for (c, mask) in changed {
-        let (Some(la), Some(ta)) = (l.get(&c.legacy), t.get(&c.target)) else {
-            continue;
-        };
         for &ci in mask {
             let ci = usize::from(ci);
             let col = &plan.columns[ci];
-            let class = explain::classify(la[nk + ci].as_ref(), ta[nk + ci].as_ref(), &col.codec);
-            *out.entry(col.name.clone())
-                .or_default()
-                .entry(class.as_str().to_owned())
-                .or_default() += 1;
+            let class = match valued.iter().position(|&v| v == ci) {
+                None => explain::Class::Other,
+                Some(at) => match (rows.legacy.get(&c.legacy), rows.target.get(&c.target)) {
+                    (Some(la), Some(ta)) => explain::classify(la[at].as_ref(), ta[at].as_ref(), &col.codec),
+                    _ => explain::Class::Other,
+                },
+            };
+            *out.entry(col.name.clone()).or_default().entry(class.as_str().to_owned()).or_default() += 1;
         }
     }
     out
