@@ -188,10 +188,16 @@ fn run<K: KeyCodec>(
     // (text, timestamps, decimals of different scales): an integer, date, boolean or float that
     // differs is "other" without reading it again.
     let explained_rows = &changed[..changed.len().min(EXPLAIN_ROWS)];
-    let valued: Vec<usize> = (0..plan.columns.len()).filter(|&ci| needs_values(plan, ci)).collect();
+    let valued: Vec<usize> = (0..plan.columns.len())
+        .filter(|&ci| needs_values(plan, ci))
+        .collect();
     let cap = opts.samples;
     let sample_ords = |side: Side| -> Vec<u64> {
-        let mut ords: Vec<u64> = changed.iter().take(cap).map(|(c, _)| *c.ordinal(side)).collect();
+        let mut ords: Vec<u64> = changed
+            .iter()
+            .take(cap)
+            .map(|(c, _)| *c.ordinal(side))
+            .collect();
         let rest = match side {
             Side::Legacy => &missing_rows,
             Side::Target => &extra_rows,
@@ -207,7 +213,10 @@ fn run<K: KeyCodec>(
             .collect()
     };
     let valued_names = |side: Side| -> Vec<String> {
-        valued.iter().map(|&ci| plan.columns[ci].names.get(side).clone()).collect()
+        valued
+            .iter()
+            .map(|&ci| plan.columns[ci].names.get(side).clone())
+            .collect()
     };
     let fetch = |side: Side| -> Result<(detail::Rows, detail::Rows)> {
         let table = plan.tables.get(side);
@@ -222,7 +231,14 @@ fn run<K: KeyCodec>(
     let sampled = PerSide::new(ls, ts);
     let valued_rows = PerSide::new(le, te);
     t.explained = explain_changes(plan, explained_rows, &valued, &valued_rows);
-    t.samples = samples(plan, opts.samples, &changed, &missing_rows, &extra_rows, &sampled);
+    t.samples = samples(
+        plan,
+        opts.samples,
+        &changed,
+        &missing_rows,
+        &extra_rows,
+        &sampled,
+    );
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
     if opts.diff_out.is_some() || opts.keep_keys {
         let mut out_rows =
@@ -416,17 +432,23 @@ type Fetched = PerSide<detail::Rows>;
 fn needs_values(plan: &PairPlan, ci: usize) -> bool {
     let col = &plan.columns[ci];
     let scale = |side: Side| {
-        plan.tables.get(side).schema.field_with_name(col.names.get(side)).map_or(0, |f| match f.data_type() {
-            arrow::datatypes::DataType::Decimal32(_, s)
-            | arrow::datatypes::DataType::Decimal64(_, s)
-            | arrow::datatypes::DataType::Decimal128(_, s)
-            | arrow::datatypes::DataType::Decimal256(_, s) => *s,
-            _ => 0,
-        })
+        plan.tables
+            .get(side)
+            .schema
+            .field_with_name(col.names.get(side))
+            .map_or(0, |f| match f.data_type() {
+                arrow::datatypes::DataType::Decimal32(_, s)
+                | arrow::datatypes::DataType::Decimal64(_, s)
+                | arrow::datatypes::DataType::Decimal128(_, s)
+                | arrow::datatypes::DataType::Decimal256(_, s) => *s,
+                _ => 0,
+            })
     };
     match col.codec.mode {
         CompareAs::Text(_) | CompareAs::Timestamp => true,
-        CompareAs::Numeric => col.codec.cast.is_some() || scale(Side::Legacy) != scale(Side::Target),
+        CompareAs::Numeric => {
+            col.codec.cast.is_some() || scale(Side::Legacy) != scale(Side::Target)
+        }
         _ => false,
     }
 }
@@ -445,11 +467,16 @@ fn explain_changes<K>(
             let class = match valued.iter().position(|&v| v == ci) {
                 None => explain::Class::Other,
                 Some(at) => match (rows.legacy.get(&c.legacy), rows.target.get(&c.target)) {
-                    (Some(la), Some(ta)) => explain::classify(la[at].as_ref(), ta[at].as_ref(), &col.codec),
+                    (Some(la), Some(ta)) => {
+                        explain::classify(la[at].as_ref(), ta[at].as_ref(), &col.codec)
+                    }
                     _ => explain::Class::Other,
                 },
             };
-            *out.entry(col.name.clone()).or_default().entry(class.as_str().to_owned()).or_default() += 1;
+            *out.entry(col.name.clone())
+                .or_default()
+                .entry(class.as_str().to_owned())
+                .or_default() += 1;
         }
     }
     out
