@@ -41,17 +41,14 @@ pub struct PastRun {
     pub checks: Vec<(String, String)>,
 }
 
-fn run_id(report: &Report) -> String {
-    let stamp: String = report
-        .run
-        .started_at
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    let digest = crate::config::digest_hex(
-        format!("{}{:?}", report.run.config_digest, report.run.duration_ms).as_bytes(),
-    );
-    format!("{stamp}-{}", &digest[..8])
+/// A run id that sorts in run order and is unique even for runs within the same second (or of
+/// concurrent processes): the time of recording to the nanosecond, then the process id.
+fn run_id() -> String {
+    let now = chrono::Utc::now()
+        .format("%Y%m%dT%H%M%S%.9fZ")
+        .to_string()
+        .replace('.', "");
+    format!("{now}-{}", std::process::id())
 }
 
 fn files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -243,7 +240,7 @@ fn utf8(values: Vec<String>) -> ArrayRef {
 }
 
 fn append(report: &Report, dir: &Path) -> Result<()> {
-    let id = run_id(report);
+    let id = run_id();
     let n = report.tables.len() + report.checks.len();
     let same = |v: &str| vec![v.to_owned(); n];
     let mut kind = Vec::with_capacity(n);

@@ -328,6 +328,7 @@ fn every_drift_class_is_named() {
     }
 }
 
+/// The three runs happen within one second: run ids once collided there (a flaky CI run).
 #[test]
 fn history_across_three_runs_shows_trend_new_and_resolved_keys() {
     let s = Scenario::new();
