@@ -433,7 +433,7 @@ fn html_report_renders_in_a_headless_browser() {
         ])
         .arg(format!("--user-data-dir={}", profile.display()));
     };
-    let mut cmd = std::process::Command::new(&browser);
+    let mut cmd = browser_command(&browser);
     base(&mut cmd);
     let out = cmd
         .arg(format!("--screenshot={}", shot.display()))
@@ -455,7 +455,7 @@ fn html_report_renders_in_a_headless_browser() {
         .collect();
     assert!(console.is_empty(), "console errors: {console:?}");
     // The DOM as the browser built it has the verdict banner and both charts.
-    let mut cmd = std::process::Command::new(&browser);
+    let mut cmd = browser_command(&browser);
     base(&mut cmd);
     let dom = cmd
         .arg("--dump-dom")
@@ -468,6 +468,18 @@ fn html_report_renders_in_a_headless_browser() {
             dom.contains(&format!("id=\"{id}\"")),
             "{id} missing from the rendered page"
         );
+    }
+}
+
+/// The browser under `timeout`, so that a browser that hangs fails the test instead of CI.
+fn browser_command(browser: &std::path::Path) -> std::process::Command {
+    match which("timeout") {
+        Some(timeout) => {
+            let mut cmd = std::process::Command::new(timeout);
+            cmd.arg("120").arg(browser);
+            cmd
+        }
+        None => std::process::Command::new(browser),
     }
 }
 
