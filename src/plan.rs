@@ -326,16 +326,7 @@ pub fn resolve(
 
 /// Integer types whose every value fits an `i64`.
 fn exact_int(dt: &DataType) -> bool {
-    matches!(
-        dt,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-    )
+    is_integer(dt) && *dt != DataType::UInt64
 }
 
 /// The codec for a column pair, or a message saying why the two types cannot be compared.

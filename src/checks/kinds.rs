@@ -143,32 +143,21 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
 /// The decimal scale of a column on one side, or why it cannot be summed exactly.
 async fn scale_of(ctx: &Context, table: &str, column: &str, side: Side) -> Result<i8, String> {
     let src = ctx.source(table, side)?;
-    let batches = sql::query(
-        ctx.sessions.get(side),
-        &format!("SELECT {} FROM {src} AS src LIMIT 0", ident(column)),
-    )
-    .await?;
-    let schema = batches.first().map(RecordBatch::schema);
-    let dt = match schema {
-        Some(s) => s.field(0).data_type().clone(),
-        None => {
-            let df = ctx
-                .sessions
-                .get(side)
-                .sql_with_options(
-                    &format!("SELECT {} FROM {src} AS src", ident(column)),
-                    crate::snapshot::sql::read_only(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            df.schema().field(0).data_type().clone()
-        }
-    };
-    match dt {
-        arrow::datatypes::DataType::Decimal128(_, s)
-        | arrow::datatypes::DataType::Decimal64(_, s)
-        | arrow::datatypes::DataType::Decimal32(_, s) => Ok(s),
-        t if crate::hash::is_integer(&t) => Ok(0),
+    // Planning alone gives the column's type; nothing is read.
+    let df = ctx
+        .sessions
+        .get(side)
+        .sql_with_options(
+            &format!("SELECT {} FROM {src} AS src", ident(column)),
+            crate::snapshot::sql::read_only(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    match df.schema().field(0).data_type() {
+        t if crate::hash::is_integer(t) => Ok(0),
+        t @ (arrow::datatypes::DataType::Decimal32(..)
+        | arrow::datatypes::DataType::Decimal64(..)
+        | arrow::datatypes::DataType::Decimal128(..)) => Ok(crate::hash::decimal_scale(t)),
         t => Err(format!(
             "{side} column `{column}` is {t}: totals are summed exactly and need an integer or decimal column"
         )),

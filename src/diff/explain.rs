@@ -76,13 +76,7 @@ fn payload(array: &dyn Array, codec: &Codec) -> Option<(Tag, Vec<u8>)> {
 }
 
 fn declared_scale(array: &dyn Array) -> i32 {
-    use arrow::datatypes::DataType as T;
-    match array.data_type() {
-        T::Decimal32(_, s) | T::Decimal64(_, s) | T::Decimal128(_, s) | T::Decimal256(_, s) => {
-            i32::from(*s)
-        }
-        _ => 0,
-    }
+    i32::from(hash::decimal_scale(array.data_type()))
 }
 
 fn int(bytes: &[u8]) -> Option<i128> {

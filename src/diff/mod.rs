@@ -432,17 +432,12 @@ type Fetched = PerSide<detail::Rows>;
 fn needs_values(plan: &PairPlan, ci: usize) -> bool {
     let col = &plan.columns[ci];
     let scale = |side: Side| {
-        plan.tables
+        let field = plan
+            .tables
             .get(side)
             .schema
-            .field_with_name(col.names.get(side))
-            .map_or(0, |f| match f.data_type() {
-                arrow::datatypes::DataType::Decimal32(_, s)
-                | arrow::datatypes::DataType::Decimal64(_, s)
-                | arrow::datatypes::DataType::Decimal128(_, s)
-                | arrow::datatypes::DataType::Decimal256(_, s) => *s,
-                _ => 0,
-            })
+            .field_with_name(col.names.get(side));
+        field.map_or(0, |f| crate::hash::decimal_scale(f.data_type()))
     };
     match col.codec.mode {
         CompareAs::Text(_) | CompareAs::Timestamp => true,

@@ -464,7 +464,8 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
     Ok(())
 }
 
-fn decimal_scale(dt: &DataType) -> i8 {
+/// The declared scale of a decimal type (0 for every other type).
+pub fn decimal_scale(dt: &DataType) -> i8 {
     match dt {
         DataType::Decimal32(_, s)
         | DataType::Decimal64(_, s)
