@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
@@ -218,21 +217,7 @@ pub fn record(report: &mut Report, dir: &Path) -> Result<()> {
 }
 
 fn write(path: &Path, batch: &RecordBatch) -> Result<()> {
-    let werr = |e: std::io::Error| Error::Write {
-        path: path.to_owned(),
-        source: e,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(werr)?;
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
-    let mut w = ArrowWriter::try_new(tmp.reopen().map_err(werr)?, batch.schema(), None)
-        .map_err(|e| Error::Internal(format!("history writer: {e}")))?;
-    w.write(batch)
-        .map_err(|e| Error::Internal(format!("history write: {e}")))?;
-    w.close()
-        .map_err(|e| Error::Internal(format!("history close: {e}")))?;
-    tmp.persist(path).map_err(|e| werr(e.error))?;
-    Ok(())
+    crate::atomic::write_parquet(path, batch.schema(), std::slice::from_ref(batch))
 }
 
 fn utf8(values: Vec<String>) -> ArrayRef {

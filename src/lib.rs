@@ -17,6 +17,7 @@
 //! # Ok::<(), recon::error::Error>(())
 //! ```
 
+pub mod atomic;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -10,7 +10,6 @@ use arrow::array::{
     Array, ArrayRef, ListBuilder, RecordBatch, StringArray, StringBuilder, new_null_array,
 };
 use arrow::datatypes::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 
 use super::detail::{fetch, render};
 use crate::error::{Error, Result};
@@ -76,11 +75,6 @@ pub fn write(
     keys: &Keys,
 ) -> Result<std::path::PathBuf> {
     let path = dir.join(format!("{}.parquet", plan.name));
-    let werr = |e: std::io::Error| Error::Write {
-        path: path.clone(),
-        source: e,
-    };
-    std::fs::create_dir_all(dir).map_err(werr)?;
     let mut fields = vec![Field::new("category", DataType::Utf8, false)];
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
         rows.iter().map(|r| r.category),
@@ -145,15 +139,6 @@ pub fn write(
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
         .map_err(|e| Error::Internal(format!("diff-out batch: {e}")))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
-    let mut writer = ArrowWriter::try_new(tmp.reopen().map_err(werr)?, schema, None)
-        .map_err(|e| Error::Internal(format!("diff-out writer: {e}")))?;
-    writer
-        .write(&batch)
-        .map_err(|e| Error::Internal(format!("diff-out write: {e}")))?;
-    writer
-        .close()
-        .map_err(|e| Error::Internal(format!("diff-out close: {e}")))?;
-    tmp.persist(&path).map_err(|e| werr(e.error))?;
+    crate::atomic::write_parquet(&path, schema, &[batch])?;
     Ok(path)
 }

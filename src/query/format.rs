@@ -83,24 +83,5 @@ pub fn jsonl(batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
 
 /// A Parquet file at `path` (written atomically).
 pub fn parquet(schema: &SchemaRef, batches: &[RecordBatch], path: &std::path::Path) -> Result<()> {
-    let werr = |e: std::io::Error| Error::Write {
-        path: path.to_owned(),
-        source: e,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(tmp.reopen().map_err(werr)?, schema.clone(), None)
-            .map_err(|e| Error::Internal(format!("writing Parquet: {e}")))?;
-    for b in batches {
-        w.write(b)
-            .map_err(|e| Error::Internal(format!("writing Parquet: {e}")))?;
-    }
-    w.close()
-        .map_err(|e| Error::Internal(format!("writing Parquet: {e}")))?;
-    tmp.persist(path).map_err(|e| werr(e.error))?;
-    Ok(())
+    crate::atomic::write_parquet(path, schema.clone(), batches)
 }

@@ -55,7 +55,7 @@ pub fn write_all(report: &Report, dir: &std::path::Path) -> crate::Result<Vec<st
         ("report.junit.xml", ReportFormat::Junit),
     ] {
         let path = dir.join(name);
-        json::write_atomic(&path, render(report, format)?.as_bytes())?;
+        crate::atomic::write_bytes(&path, render(report, format)?.as_bytes())?;
         paths.push(path);
     }
     Ok(paths)
