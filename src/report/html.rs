@@ -146,17 +146,15 @@ fn tables(r: &Report, o: &mut String) {
             })
             .chain(t.error.iter().map(|e| esc(e)))
             .collect();
+        let figures: String = t
+            .figures()
+            .iter()
+            .map(|f| format!("<td class=\"n\">{}</td>", esc(f)))
+            .collect();
         let _ = write!(
             o,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"st\" style=\"color:{}\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td>{figures}<td class=\"st\" style=\"color:{}\">{}</td><td>{}</td></tr>",
             esc(&t.name),
-            thousands(t.legacy_rows),
-            thousands(t.target_rows),
-            thousands(t.matched),
-            thousands(t.changed),
-            thousands(t.missing),
-            thousands(t.extra),
-            esc(&percent(t.drift_ratio)),
             color(t.status),
             t.status.as_str(),
             findings.join("<br>")

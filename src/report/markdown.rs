@@ -47,15 +47,9 @@ pub fn render(r: &Report) -> String {
         for t in &r.tables {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} |",
                 cell(&t.name),
-                thousands(t.legacy_rows),
-                thousands(t.target_rows),
-                thousands(t.matched),
-                thousands(t.changed),
-                thousands(t.missing),
-                thousands(t.extra),
-                percent(t.drift_ratio),
+                t.figures().join(" | "),
                 badge(t.status)
             );
         }

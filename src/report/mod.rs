@@ -323,6 +323,20 @@ impl TableReport {
         }
     }
 
+    /// The row figures every format shows, in order: legacy, target, matched, changed, missing,
+    /// extra (thousands-separated), drift (percent).
+    pub fn figures(&self) -> [String; 7] {
+        [
+            thousands(self.legacy_rows),
+            thousands(self.target_rows),
+            thousands(self.matched),
+            thousands(self.changed),
+            thousands(self.missing),
+            thousands(self.extra),
+            percent(self.drift_ratio),
+        ]
+    }
+
     /// The metrics the gate judges.
     pub fn metrics(&self) -> Vec<(&'static str, f64)> {
         #[allow(clippy::cast_precision_loss)]

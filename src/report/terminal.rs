@@ -60,15 +60,16 @@ pub fn render(report: &Report, style: Style) -> String {
         .tables
         .iter()
         .map(|t| {
+            let [l, tg, m, c, mi, e, d] = t.figures();
             [
                 t.name.clone(),
-                thousands(t.legacy_rows),
-                thousands(t.target_rows),
-                thousands(t.matched),
-                thousands(t.changed),
-                thousands(t.missing),
-                thousands(t.extra),
-                percent(t.drift_ratio),
+                l,
+                tg,
+                m,
+                c,
+                mi,
+                e,
+                d,
                 t.status.as_str().to_uppercase(),
             ]
         })
