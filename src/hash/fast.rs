@@ -7,41 +7,6 @@ use arrow::datatypes::*;
 
 use super::{Codec, CompareAs, Digest, Tag, TimeZone, canonical_f64_bits};
 
-/// A payload of at most 17 bytes on the stack.
-struct Buf {
-    b: [u8; 17],
-    n: usize,
-}
-
-impl Buf {
-    #[inline]
-    fn int(v: i64, scale: u8) -> Self {
-        let mut b = [0u8; 17];
-        b[0] = scale;
-        b[1..9].copy_from_slice(&v.to_le_bytes());
-        Self { b, n: 9 }
-    }
-
-    #[inline]
-    fn word(v: u64) -> Self {
-        let mut b = [0u8; 17];
-        b[..8].copy_from_slice(&v.to_le_bytes());
-        Self { b, n: 8 }
-    }
-
-    #[inline]
-    fn wide(v: i128) -> Self {
-        let mut b = [0u8; 17];
-        b[..16].copy_from_slice(&v.to_le_bytes());
-        Self { b, n: 16 }
-    }
-
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        &self.b[..self.n]
-    }
-}
-
 /// `(mantissa, scale)` with trailing zeros stripped, in `i64` (as `decimal::normalize`).
 #[inline]
 fn normalize_i64(mut m: i64, mut s: u8) -> (i64, u8) {
@@ -55,27 +20,33 @@ fn normalize_i64(mut m: i64, mut s: u8) -> (i64, u8) {
     (m, s)
 }
 
-fn run<T, D, F>(arr: &PrimitiveArray<T>, tag: Tag, out: &mut Vec<D>, payload: F)
+fn run<T, D, F>(arr: &PrimitiveArray<T>, out: &mut Vec<D>, digest: F)
 where
     T: ArrowPrimitiveType,
     D: Digest,
-    F: Fn(T::Native) -> Buf,
+    F: Fn(T::Native) -> D,
 {
     let values = arr.values();
     out.reserve(values.len());
     match arr.nulls().filter(|n| n.null_count() > 0) {
-        None => out.extend(values.iter().map(|&v| D::of(tag, payload(v).bytes()))),
+        None => out.extend(values.iter().map(|&v| digest(v))),
         Some(nulls) => {
             let null = D::null();
-            out.extend(values.iter().enumerate().map(|(i, &v)| {
-                if nulls.is_null(i) {
-                    null
-                } else {
-                    D::of(tag, payload(v).bytes())
-                }
-            }));
+            out.extend(
+                values.iter().enumerate().map(
+                    |(i, &v)| {
+                        if nulls.is_null(i) { null } else { digest(v) }
+                    },
+                ),
+            );
         }
     }
+}
+
+/// The digest of an integer with scale `scale` (payload `[scale][i64 LE]`, see `NumPayload`).
+#[inline(always)]
+fn num<D: Digest>(v: i64, scale: u8) -> D {
+    D::of_first_word(Tag::Numeric, scale, v.cast_unsigned())
 }
 
 /// Digests `array` into `out` when a fast path applies; `false` when it does not.
@@ -84,30 +55,24 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
     use DataType as T;
     let dt = array.data_type();
     match (codec.mode, dt) {
-        (M::Numeric, T::Int64) => run(array.as_primitive::<Int64Type>(), Tag::Numeric, out, |v| {
-            Buf::int(v, 0)
+        (M::Numeric, T::Int64) => run(array.as_primitive::<Int64Type>(), out, |v| num(v, 0)),
+        (M::Numeric, T::Int32) => run(array.as_primitive::<Int32Type>(), out, |v| {
+            num(i64::from(v), 0)
         }),
-        (M::Numeric, T::Int32) => run(array.as_primitive::<Int32Type>(), Tag::Numeric, out, |v| {
-            Buf::int(i64::from(v), 0)
+        (M::Numeric, T::Int16) => run(array.as_primitive::<Int16Type>(), out, |v| {
+            num(i64::from(v), 0)
         }),
-        (M::Numeric, T::Int16) => run(array.as_primitive::<Int16Type>(), Tag::Numeric, out, |v| {
-            Buf::int(i64::from(v), 0)
+        (M::Numeric, T::Int8) => run(array.as_primitive::<Int8Type>(), out, |v| {
+            num(i64::from(v), 0)
         }),
-        (M::Numeric, T::Int8) => run(array.as_primitive::<Int8Type>(), Tag::Numeric, out, |v| {
-            Buf::int(i64::from(v), 0)
+        (M::Numeric, T::UInt32) => run(array.as_primitive::<UInt32Type>(), out, |v| {
+            num(i64::from(v), 0)
         }),
-        (M::Numeric, T::UInt32) => {
-            run(array.as_primitive::<UInt32Type>(), Tag::Numeric, out, |v| {
-                Buf::int(i64::from(v), 0)
-            })
-        }
-        (M::Numeric, T::UInt16) => {
-            run(array.as_primitive::<UInt16Type>(), Tag::Numeric, out, |v| {
-                Buf::int(i64::from(v), 0)
-            })
-        }
-        (M::Numeric, T::UInt8) => run(array.as_primitive::<UInt8Type>(), Tag::Numeric, out, |v| {
-            Buf::int(i64::from(v), 0)
+        (M::Numeric, T::UInt16) => run(array.as_primitive::<UInt16Type>(), out, |v| {
+            num(i64::from(v), 0)
+        }),
+        (M::Numeric, T::UInt8) => run(array.as_primitive::<UInt8Type>(), out, |v| {
+            num(i64::from(v), 0)
         }),
         (M::Numeric, T::Decimal128(p, s)) if *p <= 18 && *s >= 0 => {
             let arr = array.as_primitive::<Decimal128Type>();
@@ -116,19 +81,40 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
                 return false;
             }
             let scale = s.unsigned_abs();
-            run(arr, Tag::Numeric, out, |v| {
+            run(arr, out, |v| {
                 let (m, s) = normalize_i64(i64::try_from(v).unwrap_or_default(), scale);
-                Buf::int(m, s)
+                num(m, s)
             });
         }
-        (M::Float, T::Float64) => run(array.as_primitive::<Float64Type>(), Tag::Float, out, |v| {
-            Buf::word(canonical_f64_bits(v))
+        (M::Bool, T::Boolean) => {
+            // Two values: their digests once, then a pick per row.
+            let arr = array.as_boolean();
+            let (f, t) = (D::of(Tag::Bool, &[0]), D::of(Tag::Bool, &[1]));
+            out.reserve(arr.len());
+            match arr.nulls().filter(|n| n.null_count() > 0) {
+                None => out.extend(arr.values().iter().map(|v| if v { t } else { f })),
+                Some(nulls) => {
+                    let null = D::null();
+                    out.extend(arr.values().iter().enumerate().map(|(i, v)| {
+                        if nulls.is_null(i) {
+                            null
+                        } else if v {
+                            t
+                        } else {
+                            f
+                        }
+                    }));
+                }
+            }
+        }
+        (M::Float, T::Float64) => run(array.as_primitive::<Float64Type>(), out, |v| {
+            D::of_word(Tag::Float, canonical_f64_bits(v))
         }),
-        (M::Float, T::Float32) => run(array.as_primitive::<Float32Type>(), Tag::Float, out, |v| {
-            Buf::word(canonical_f64_bits(f64::from(v)))
+        (M::Float, T::Float32) => run(array.as_primitive::<Float32Type>(), out, |v| {
+            D::of_word(Tag::Float, canonical_f64_bits(f64::from(v)))
         }),
-        (M::Date, T::Date32) => run(array.as_primitive::<Date32Type>(), Tag::Date, out, |v| {
-            Buf::word(i64::from(v).cast_unsigned())
+        (M::Date, T::Date32) => run(array.as_primitive::<Date32Type>(), out, |v| {
+            D::of_word(Tag::Date, i64::from(v).cast_unsigned())
         }),
         (M::Timestamp, T::Timestamp(unit, tz)) if tz.is_some() || codec.zone == TimeZone::Utc => {
             let per: i64 = match unit {
@@ -138,31 +124,26 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
                 TimeUnit::Nanosecond => 1,
             };
             let instant = move |v: i64| match v.checked_mul(per) {
-                Some(n) => Buf::word(n.cast_unsigned()),
-                None => Buf::wide(i128::from(v) * i128::from(per)),
+                Some(n) => D::of_word(Tag::Timestamp, n.cast_unsigned()),
+                None => D::of(
+                    Tag::Timestamp,
+                    &(i128::from(v) * i128::from(per)).to_le_bytes(),
+                ),
             };
             match unit {
-                TimeUnit::Second => run(
-                    array.as_primitive::<TimestampSecondType>(),
-                    Tag::Timestamp,
-                    out,
-                    instant,
-                ),
+                TimeUnit::Second => run(array.as_primitive::<TimestampSecondType>(), out, instant),
                 TimeUnit::Millisecond => run(
                     array.as_primitive::<TimestampMillisecondType>(),
-                    Tag::Timestamp,
                     out,
                     instant,
                 ),
                 TimeUnit::Microsecond => run(
                     array.as_primitive::<TimestampMicrosecondType>(),
-                    Tag::Timestamp,
                     out,
                     instant,
                 ),
                 TimeUnit::Nanosecond => run(
                     array.as_primitive::<TimestampNanosecondType>(),
-                    Tag::Timestamp,
                     out,
                     instant,
                 ),

@@ -13,6 +13,7 @@
 
 pub mod decimal;
 mod fast;
+mod short;
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::{CastOptions, cast_with_options};
@@ -64,12 +65,32 @@ pub trait Digest: Copy + Send + Sync + PartialEq + Default + 'static {
     fn null() -> Self {
         Self::of(Tag::Null, &[])
     }
+    /// The digest of the 8-byte payload `word` (little-endian).
+    #[inline]
+    fn of_word(tag: Tag, word: u64) -> Self {
+        Self::of(tag, &word.to_le_bytes())
+    }
+    /// The digest of the 9-byte payload `[first][word LE]` (a [`NumPayload`] that fits 64 bits).
+    #[inline]
+    fn of_first_word(tag: Tag, first: u8, word: u64) -> Self {
+        let mut b = [first; 9];
+        b[1..].copy_from_slice(&word.to_le_bytes());
+        Self::of(tag, &b)
+    }
 }
 
 impl Digest for u64 {
     #[inline]
     fn of(tag: Tag, payload: &[u8]) -> Self {
         xxh3_64_with_seed(payload, seed_of(tag))
+    }
+    #[inline]
+    fn of_word(tag: Tag, word: u64) -> Self {
+        short::xxh3_8(word, seed_of(tag))
+    }
+    #[inline]
+    fn of_first_word(tag: Tag, first: u8, word: u64) -> Self {
+        short::xxh3_9(first, word, seed_of(tag))
     }
 }
 
@@ -260,23 +281,42 @@ pub fn gather_dictionary<D: Digest>(
 ) {
     out.clear();
     let keys = dict.keys();
-    if dict.values().is_empty() {
-        // An all-NULL chunk has an empty dictionary (and `normalized_keys` would panic).
-        out.resize(keys.len(), D::null());
-        return;
-    }
-    out.extend(
-        dict.normalized_keys()
-            .into_iter()
-            .enumerate()
-            .map(|(i, k)| {
-                if keys.is_null(i) {
-                    D::null()
-                } else {
-                    values.get(k).copied().unwrap_or_else(D::null)
+    macro_rules! gather {
+        ($t:ty) => {{
+            let keys = keys.as_primitive::<$t>();
+            // A key out of range (invalid data) reads as NULL rather than panicking.
+            let pick = |k| {
+                usize::try_from(k)
+                    .ok()
+                    .and_then(|k| values.get(k).copied())
+                    .unwrap_or_else(D::null)
+            };
+            match keys.nulls().filter(|n| n.null_count() > 0) {
+                None => out.extend(keys.values().iter().map(|&k| pick(k))),
+                Some(nulls) => {
+                    let null = D::null();
+                    out.extend(
+                        keys.values()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &k)| if nulls.is_null(i) { null } else { pick(k) }),
+                    )
                 }
-            }),
-    );
+            }
+        }};
+    }
+    match keys.data_type() {
+        DataType::Int8 => gather!(Int8Type),
+        DataType::Int16 => gather!(Int16Type),
+        DataType::Int32 => gather!(Int32Type),
+        DataType::Int64 => gather!(Int64Type),
+        DataType::UInt8 => gather!(UInt8Type),
+        DataType::UInt16 => gather!(UInt16Type),
+        DataType::UInt32 => gather!(UInt32Type),
+        DataType::UInt64 => gather!(UInt64Type),
+        // Arrow allows only integer keys.
+        _ => out.resize(keys.len(), D::null()),
+    }
 }
 
 /// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.
