@@ -15,6 +15,8 @@ pub struct Candidate<K> {
     pub legacy: u64,
     /// Target ordinal.
     pub target: u64,
+    /// The two row hashes `(legacy, target)`.
+    pub hashes: (u64, u64),
 }
 
 impl<K> Candidate<K> {
@@ -82,6 +84,7 @@ pub fn merge<K: Key>(
                         key,
                         legacy: legacy[i].ord,
                         target: target[j].ord,
+                        hashes: (legacy[i].hash, target[j].hash),
                     });
                 }
             }
@@ -116,6 +119,7 @@ pub fn merge<K: Key>(
                         key,
                         legacy: l.ord,
                         target: t.ord,
+                        hashes: (l.hash, t.hash),
                     });
                 }
                 for l in &left_l[paired..] {

@@ -4,6 +4,7 @@
 
 pub mod detail;
 pub mod explain;
+pub mod filter;
 pub mod merge;
 pub mod out;
 pub mod partition;
@@ -24,7 +25,7 @@ use crate::side::{PerSide, Side};
 use merge::{Candidate, Merged};
 use partition::{Layout, Partitions};
 use scan::KeyCodec;
-use store::{ColumnStore, RowLayout};
+use store::{ColumnStore, RowDigests, RowLayout};
 
 /// How a pair is reconciled.
 #[derive(Debug, Clone)]
@@ -83,12 +84,15 @@ fn run<K: KeyCodec>(
         let l = Layout::choose::<K>(r, total, opts.memory_budget);
         Ok((
             Partitions::new(l, dir.path()),
-            ColumnStore::new(dir.path(), &layout)?,
+            ColumnStore::new(dir.path(), &layout, r)?,
         ))
     };
     let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
+    // The filter may take a quarter of the budget on top of the match structure's.
+    let filter = filter::PairFilter::new(rows.legacy, opts.memory_budget / 4);
     let clock = std::time::Instant::now();
-    let totals = scan::scan(plan, &layout, &sides, progress)?;
+    let totals = scan::scan(plan, &layout, &sides, filter.as_ref(), progress)?;
+    drop(filter);
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
 
     let keep = if opts.diff_out.is_some() || opts.keep_keys {
@@ -142,30 +146,31 @@ fn run<K: KeyCodec>(
     missing_rows.sort_unstable();
     extra_rows.sort_unstable();
 
-    // Column attribution from the stored digests; `None` means equal within tolerance.
+    // Column attribution from the stored digests; rows that were not stored (the target skipped
+    // them as matched by the filter) or whose 32-bit digests cannot tell are read again.
     let stores = PerSide::new(&sides.legacy.1, &sides.target.1);
-    let masks: Vec<Option<Vec<u16>>> = candidates
+    let mut settled: Vec<Settled> = candidates
         .par_iter()
         .map_init(
             || (Vec::new(), Vec::new()),
-            |(lb, tb), c| attribute(plan, &layout, stores, c, lb, tb),
+            |(lb, tb), c| attribute_stored(plan, &layout, stores, c, lb, tb),
         )
         .collect::<Result<_>>()?;
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
+    settle_again(plan, &layout, &candidates, &mut settled)?;
     let mut changed: Vec<(Candidate<K>, Vec<u16>)> = Vec::new();
-    let mut unattributed = Vec::new();
-    for (c, mask) in candidates.into_iter().zip(masks) {
-        match mask {
-            None => t.matched += 1,
-            Some(m) => {
-                if m.is_empty() {
-                    unattributed.push(changed.len());
-                }
-                changed.push((c, m));
+    for (c, s) in candidates.into_iter().zip(settled) {
+        match s {
+            Settled::Equal => t.matched += 1,
+            Settled::Differ(mask) => changed.push((c, mask)),
+            Settled::Unknown => {
+                return Err(Error::Internal(format!(
+                    "table `{}`: a changed row could not be attributed",
+                    plan.name
+                )));
             }
         }
     }
-    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
-    settle_unattributed(plan, &mut changed, &unattributed)?;
     t.changed = changed.len() as u64;
     for c in &plan.columns {
         t.columns.insert(c.name.clone(), ColumnDrift::default());
@@ -292,29 +297,60 @@ fn check_identities(t: &TableReport) -> Result<()> {
     Ok(())
 }
 
-/// Which compared columns differ in a candidate pair; `None` when the pair is equal within the
-/// tolerances (so it is matched after all).
-fn attribute<K>(
+/// What attribution made of a candidate pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Settled {
+    /// Equal within the tolerances: matched after all.
+    Equal,
+    /// These compared columns differ.
+    Differ(Vec<u16>),
+    /// Not yet known: a row is not stored, or its 32-bit digests cannot tell.
+    Unknown,
+}
+
+/// Attribution of a candidate pair from the stores.
+fn attribute_stored<K>(
     plan: &PairPlan,
     layout: &RowLayout,
     stores: PerSide<&ColumnStore>,
     c: &Candidate<K>,
     lb: &mut Vec<u8>,
     tb: &mut Vec<u8>,
+) -> Result<Settled> {
+    if !stores.legacy.read_row(c.legacy, lb)? || !stores.target.read_row(c.target, tb)? {
+        return Ok(Settled::Unknown);
+    }
+    let (l, t) = (
+        RowDigests::from_stored(layout, lb),
+        RowDigests::from_stored(layout, tb),
+    );
+    Ok(match attribute(plan, layout, &l, &t)? {
+        None => Settled::Equal,
+        // The row hashes differ but no digest does: a 32-bit collision; settled on a re-read.
+        Some(mask) if mask.is_empty() => Settled::Unknown,
+        Some(mask) => Settled::Differ(mask),
+    })
+}
+
+/// Which compared columns differ between two rows; `None` when they are equal within the
+/// tolerances.
+fn attribute(
+    plan: &PairPlan,
+    layout: &RowLayout,
+    l: &RowDigests,
+    t: &RowDigests,
 ) -> Result<Option<Vec<u16>>> {
-    stores.legacy.read_row(c.legacy, lb)?;
-    stores.target.read_row(c.target, tb)?;
     let mut mask = Vec::new();
     for (ci, col) in plan.columns.iter().enumerate() {
         let differs = match (layout.slot_of[ci], col.tolerance) {
-            (Some(s), Some(tol)) => !within(layout.slot(lb, s), layout.slot(tb, s), tol),
-            _ => layout.digest(lb, ci) != layout.digest(tb, ci),
+            (Some(s), Some(tol)) => !within(&l.slots[s], &t.slots[s], tol),
+            _ => l.digests[ci] != t.digests[ci],
         };
         if differs {
             mask.push(u16::try_from(ci).map_err(|_| Error::Internal("too many columns".into()))?);
         }
     }
-    if layout.slots > 0 && mask.is_empty() && layout.exact_hash(lb) == layout.exact_hash(tb) {
+    if layout.slots > 0 && mask.is_empty() && l.exact == t.exact {
         return Ok(None);
     }
     Ok(Some(mask))
@@ -374,51 +410,57 @@ fn rel_within(x: f64, y: f64, rel: f64) -> bool {
     (x - y).abs() <= rel * x.abs().max(y.abs())
 }
 
-/// Rows whose row hashes differ but whose 32-bit stored digests all agree: read them again and
-/// compare full 64-bit digests.
-fn settle_unattributed<K>(
+/// Settles the [`Settled::Unknown`] pairs from their rows read again, with 64-bit digests. The
+/// row hash recomputed from a row read again must be the one of the hashing pass.
+fn settle_again<K>(
     plan: &PairPlan,
-    changed: &mut [(Candidate<K>, Vec<u16>)],
-    which: &[usize],
+    layout: &RowLayout,
+    candidates: &[Candidate<K>],
+    settled: &mut [Settled],
 ) -> Result<()> {
+    let which: Vec<usize> = (0..settled.len())
+        .filter(|&i| settled[i] == Settled::Unknown)
+        .collect();
     if which.is_empty() {
         return Ok(());
     }
-    tracing::debug!(table = %plan.name, rows = which.len(), "re-reading rows the stored digests cannot attribute");
-    let ords = PerSide::new(
+    tracing::info!(table = %plan.name, rows = which.len(), "reading again rows the stores cannot attribute");
+    let ords = |side: Side| -> Vec<u64> {
         which
             .iter()
-            .map(|&i| changed[i].0.legacy)
-            .collect::<Vec<_>>(),
-        which
-            .iter()
-            .map(|&i| changed[i].0.target)
-            .collect::<Vec<_>>(),
-    );
-    let l = detail::fetch(
-        &plan.tables.legacy,
-        &ords.legacy,
-        &plan.read_columns(Side::Legacy),
-    )?;
-    let t = detail::fetch(
-        &plan.tables.target,
-        &ords.target,
-        &plan.read_columns(Side::Target),
-    )?;
-    for &i in which {
-        let (c, mask) = &mut changed[i];
-        let (Some(la), Some(ta)) = (l.get(&c.legacy), t.get(&c.target)) else {
-            continue;
-        };
-        let ld = scan::column_digests(plan, la).map_err(Error::Internal)?;
-        let td = scan::column_digests(plan, ta).map_err(Error::Internal)?;
-        for (ci, (x, y)) in ld.iter().zip(&td).enumerate() {
-            if x != y {
-                mask.push(
-                    u16::try_from(ci).map_err(|_| Error::Internal("too many columns".into()))?,
-                );
+            .map(|&i| *candidates[i].ordinal(side))
+            .collect()
+    };
+    let ords = PerSide::new(ords(Side::Legacy), ords(Side::Target));
+    let fetch = |side: Side| {
+        let table = plan.tables.get(side);
+        detail::fetch(table, ords.get(side), &plan.read_columns(side))
+    };
+    let (l, t) = rayon::join(|| fetch(Side::Legacy), || fetch(Side::Target));
+    let (l, t) = (l?, t?);
+    for &i in &which {
+        let c = &candidates[i];
+        let row = |rows: &detail::Rows, ord: u64, expect: u64| -> Result<RowDigests> {
+            let arrays = rows.get(&ord).ok_or_else(|| {
+                Error::Internal(format!("table `{}`: row {ord} not found again", plan.name))
+            })?;
+            let (d, full) = scan::row_digests(plan, layout, arrays).map_err(Error::Internal)?;
+            if full != expect {
+                return Err(Error::Internal(format!(
+                    "table `{}`: row {ord} hashes differently when read again",
+                    plan.name
+                )));
             }
-        }
+            Ok(d)
+        };
+        let ld = row(&l, c.legacy, c.hashes.0)?;
+        let td = row(&t, c.target, c.hashes.1)?;
+        // A 64-bit collision in every differing column is not worth a third read: the rows differ
+        // (their hashes do), in no column recon can name.
+        settled[i] = match attribute(plan, layout, &ld, &td)? {
+            None => Settled::Equal,
+            Some(mask) => Settled::Differ(mask),
+        };
     }
     Ok(())
 }

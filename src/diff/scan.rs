@@ -1,16 +1,24 @@
 //! The one hashing pass: every row group of both sides, in parallel on rayon, decoded with only
 //! the needed columns, canonicalized and hashed column by column. Each row leaves an [`Entry`] in
-//! the match structure and its column digests in the [`ColumnStore`]; nothing else is kept.
+//! the match structure and, unless it is surely matched, its column digests in the
+//! [`ColumnStore`]; nothing else is kept.
+//!
+//! Row groups are taken in order, legacy first. Legacy rows store their digests and go into the
+//! [`PairFilter`]; a target row hashed later whose `(key, row hash)` the filter has is (almost
+//! always) matched and stores nothing. That halves the digest writes, the largest cost of the pass
+//! after decoding. A target row that skipped its digests and still turns out to be changed is read
+//! again (see [`super::reconcile`]).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Int64Type};
 use rayon::prelude::*;
 
+use super::filter::PairFilter;
 use super::partition::{Entry, Key, Partitions};
-use super::store::{ColumnStore, RowLayout, SLOT};
+use super::store::{ColumnStore, RowDigests, RowLayout, SLOT};
 use crate::error::{Error, Result};
 use crate::hash::{self, Codec};
 use crate::plan::{ColumnPlan, PairPlan};
@@ -160,6 +168,10 @@ struct Scratch<K> {
     digests: Vec<Vec<u64>>,
     slots: Vec<Vec<[u8; SLOT]>>,
     entries: Vec<Entry<K>>,
+    /// Rows of the batch whose digests are stored, and their store bytes.
+    kept: Vec<u32>,
+    /// Per row of a target batch: the filter has its pair (or its key is NULL).
+    found: Vec<bool>,
     row_bytes: Vec<u8>,
     routed: Vec<Vec<Entry<K>>>,
 }
@@ -174,40 +186,55 @@ pub struct ScanTotals {
     pub checksum: u64,
 }
 
-/// Hashes both sides of a pair into `sides` (one partitions + store per side).
+/// Hashes both sides of a pair into `sides` (one partitions + store per side). With a `filter`,
+/// legacy pairs go into it and target rows it has do not store their digests.
 pub fn scan<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
     sides: &PerSide<(Partitions<K>, ColumnStore)>,
+    filter: Option<&PairFilter>,
     progress: &(dyn Fn(Side, u64) + Sync),
 ) -> Result<PerSide<ScanTotals>> {
     let null_keys = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
     let checksum = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
     let (columns, tasks) = work(plan);
-    tasks
-        .par_iter()
-        .try_for_each_init(Scratch::<K>::default, |scratch, &(side, rg)| {
+    // Each worker takes the next row group in order (legacy first), so the filter is as full as
+    // it can be when the target is hashed.
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().min(tasks.len()).max(1);
+    (0..workers).into_par_iter().try_for_each(|_| {
+        let mut scratch = Scratch::<K>::default();
+        loop {
+            let Some(&(side, rg)) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                return Ok(());
+            };
             let table = plan.tables.get(side);
             let (parts, store) = sides.get(side);
             let mut ordinal = rg.base;
-            table.read_row_group(
-                rg,
-                columns.get(side),
-                None,
-                BATCH_ROWS,
-                &mut |arrays, rows| {
-                    let (nulls, sum) =
-                        hash_batch(plan, layout, side, &arrays, rows, ordinal, scratch)?;
-                    null_keys.get(side).fetch_add(nulls, Ordering::Relaxed);
-                    checksum.get(side).fetch_add(sum, Ordering::Relaxed);
-                    store.write_rows(ordinal, &scratch.row_bytes)?;
-                    parts.push(&scratch.entries, &mut scratch.routed)?;
-                    ordinal += rows as u64;
-                    progress(side, rows as u64);
-                    Ok(())
-                },
-            )
-        })?;
+            table
+                .read_row_group(
+                    rg,
+                    columns.get(side),
+                    None,
+                    BATCH_ROWS,
+                    &mut |arrays, rows| {
+                        let s = &mut scratch;
+                        let (nulls, sum) =
+                            hash_batch(plan, layout, side, &arrays, rows, ordinal, s)?;
+                        keep_rows(layout, side, filter, s);
+                        null_keys.get(side).fetch_add(nulls, Ordering::Relaxed);
+                        checksum.get(side).fetch_add(sum, Ordering::Relaxed);
+                        store.write_rows(ordinal, &s.kept, &s.row_bytes)?;
+                        parts.push(&s.entries, &mut s.routed)?;
+                        ordinal += rows as u64;
+                        progress(side, rows as u64);
+                        Ok(())
+                    },
+                )
+                // On an error the other workers stop at their next row group.
+                .inspect_err(|_| next.store(tasks.len(), Ordering::Relaxed))?;
+        }
+    })?;
     let totals = |s: Side| ScanTotals {
         null_keys: null_keys.get(s).load(Ordering::Relaxed),
         checksum: checksum.get(s).load(Ordering::Relaxed),
@@ -215,8 +242,76 @@ pub fn scan<K: KeyCodec>(
     Ok(PerSide::new(totals(Side::Legacy), totals(Side::Target)))
 }
 
-/// Hashes one batch: fills `scratch.entries` and `scratch.row_bytes`; returns the NULL-key count
-/// and the batch's share of the checksum.
+/// The filter fingerprint of a row's `(key, row hash)` (also its share of the table checksum).
+#[inline]
+fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
+    hash::fold(hash, key.fold_bits())
+}
+
+/// Chooses the rows of a hashed batch whose digests are stored (`s.kept`) and lays out their
+/// store bytes (`s.row_bytes`). Rows with a NULL key are never paired and store nothing; legacy
+/// rows store theirs and enter the filter; target rows store theirs unless the filter has them.
+fn keep_rows<K: KeyCodec>(
+    layout: &RowLayout,
+    side: Side,
+    filter: Option<&PairFilter>,
+    s: &mut Scratch<K>,
+) {
+    s.kept.clear();
+    match (side, filter) {
+        (Side::Legacy, Some(f)) => {
+            for (&key, &full) in s.keys.iter().zip(&s.full) {
+                if let Some(key) = key {
+                    f.insert(fingerprint(key, full));
+                }
+            }
+        }
+        (Side::Target, Some(f)) => {
+            // Lookups first, without branches, so that their cache misses overlap.
+            s.found.clear();
+            s.found.extend(
+                s.keys.iter().zip(&s.full).map(|(&key, &full)| {
+                    key.is_none_or(|key| f.may_contain(fingerprint(key, full)))
+                }),
+            );
+        }
+        (_, None) => {}
+    }
+    let skip_found = side == Side::Target && filter.is_some();
+    for (i, key) in s.keys.iter().enumerate() {
+        if key.is_some() && !(skip_found && s.found[i]) {
+            #[allow(clippy::cast_possible_truncation)]
+            s.kept.push(i as u32);
+        }
+    }
+    let width = layout.width();
+    s.row_bytes.clear();
+    s.row_bytes.resize(s.kept.len() * width, 0);
+    // Column by column: each pass streams one digest vector into the kept rows' bytes.
+    for (ci, d) in s.digests.iter().enumerate() {
+        let at = ci * 4;
+        #[allow(clippy::cast_possible_truncation)]
+        for (row, &i) in s.row_bytes.chunks_exact_mut(width).zip(&s.kept) {
+            row[at..at + 4].copy_from_slice(&(d[i as usize] as u32).to_le_bytes());
+        }
+    }
+    if layout.slots > 0 {
+        let base = layout.columns * 4;
+        for (si, slot) in s.slots.iter().enumerate() {
+            let at = base + si * SLOT;
+            for (row, &i) in s.row_bytes.chunks_exact_mut(width).zip(&s.kept) {
+                row[at..at + SLOT].copy_from_slice(&slot[i as usize]);
+            }
+        }
+        let at = base + layout.slots * SLOT;
+        for (row, &i) in s.row_bytes.chunks_exact_mut(width).zip(&s.kept) {
+            row[at..at + 8].copy_from_slice(&s.exact[i as usize].to_le_bytes());
+        }
+    }
+}
+
+/// Hashes one batch: fills the scratch's keys, column digests, tolerance slots, row hashes and
+/// entries; returns the NULL-key count and the batch's share of the checksum.
 fn hash_batch<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
@@ -264,17 +359,13 @@ fn hash_batch<K: KeyCodec>(
         }
     }
     let n = plan.columns.len();
-    let width = layout.width();
-    // Column by column: each pass streams one digest vector into the row hashes and the rows'
-    // store bytes, which the compiler keeps tight.
+    // Column by column: each pass streams one digest vector into the row hashes.
     s.full.clear();
     s.full.resize(rows, hash::fold_start(n));
     s.exact.clear();
     if layout.slots > 0 {
         s.exact.resize(rows, hash::fold_start(n - layout.slots));
     }
-    s.row_bytes.clear();
-    s.row_bytes.resize(rows * width, 0);
     for (ci, d) in s.digests.iter().enumerate() {
         let d = &d[..rows];
         for (h, &v) in s.full.iter_mut().zip(d) {
@@ -285,24 +376,6 @@ fn hash_batch<K: KeyCodec>(
                 *h = hash::fold(*h, v);
             }
         }
-        let at = ci * 4;
-        #[allow(clippy::cast_possible_truncation)]
-        for (row, &v) in s.row_bytes.chunks_exact_mut(width).zip(d) {
-            row[at..at + 4].copy_from_slice(&(v as u32).to_le_bytes());
-        }
-    }
-    if layout.slots > 0 {
-        let base = n * 4;
-        for (si, slot) in s.slots.iter().enumerate() {
-            let at = base + si * SLOT;
-            for (row, v) in s.row_bytes.chunks_exact_mut(width).zip(slot) {
-                row[at..at + SLOT].copy_from_slice(v);
-            }
-        }
-        let at = base + layout.slots * SLOT;
-        for (row, h) in s.row_bytes.chunks_exact_mut(width).zip(&s.exact) {
-            row[at..at + 8].copy_from_slice(&h.to_le_bytes());
-        }
     }
     s.entries.clear();
     let mut null_keys = 0;
@@ -310,7 +383,7 @@ fn hash_batch<K: KeyCodec>(
     for (i, (&key, &full)) in s.keys.iter().zip(&s.full).enumerate() {
         match key {
             Some(key) => {
-                sum = sum.wrapping_add(hash::fold(full, key.fold_bits()));
+                sum = sum.wrapping_add(fingerprint(key, full));
                 s.entries.push(Entry {
                     key,
                     hash: full,
@@ -358,21 +431,45 @@ pub fn tolerance_slots(
     })
 }
 
-/// 64-bit digests of every compared column of some rows (for exact attribution on re-read).
-pub fn column_digests(
+/// The 64-bit column digests, tolerance slots, exact hash and row hash of one row read again
+/// (`arrays`: the side's read columns, one row each), computed as the hashing pass does.
+pub fn row_digests(
     plan: &PairPlan,
+    layout: &RowLayout,
     arrays: &[ArrayRef],
-) -> std::result::Result<Vec<Vec<u64>>, String> {
+) -> std::result::Result<(RowDigests, u64), String> {
     let nk = plan.keys.len();
-    plan.columns
-        .iter()
-        .enumerate()
-        .map(|(ci, c)| {
-            let mut d = Vec::new();
-            hash::hash_column::<u64>(arrays[nk + ci].as_ref(), &c.codec, &mut d)?;
-            Ok(d)
-        })
-        .collect()
+    let n = plan.columns.len();
+    let mut row = RowDigests {
+        digests: Vec::with_capacity(n),
+        slots: vec![[0u8; SLOT]; layout.slots],
+        exact: 0,
+    };
+    let mut full = hash::fold_start(n);
+    let mut exact = hash::fold_start(n - layout.slots);
+    let mut d = Vec::new();
+    let mut slot = Vec::new();
+    for (ci, c) in plan.columns.iter().enumerate() {
+        let array = arrays[nk + ci].as_ref();
+        hash::hash_column::<u64>(array, &c.codec, &mut d)?;
+        let v = d
+            .first()
+            .copied()
+            .ok_or("a row read again came back empty")?;
+        full = hash::fold(full, v);
+        match layout.slot_of[ci] {
+            Some(si) => {
+                tolerance_slots(array, &c.codec, &mut slot)?;
+                row.slots[si] = slot.first().copied().unwrap_or([0u8; SLOT]);
+            }
+            None => exact = hash::fold(exact, v),
+        }
+        row.digests.push(v);
+    }
+    if layout.slots > 0 {
+        row.exact = exact;
+    }
+    Ok((row, full))
 }
 
 /// The columns each side reads and the units of parallel work: every row group of both sides,

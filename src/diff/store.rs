@@ -1,9 +1,13 @@
 //! Per-row column digests, written during the one hashing pass to a temporary file at each row's
 //! ordinal, so that column attribution of changed rows needs no second read of the snapshot. Only
 //! the rows of changed pairs are ever read back. The file lives in the page cache, not the heap.
+//!
+//! A side may store only some rows (the target side skips rows the legacy side already has, see
+//! [`super::filter`]); a bitmap says which rows are stored, and the file has holes for the rest.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -48,39 +52,157 @@ impl RowLayout {
     }
 }
 
+/// What attribution compares of one row: its column digests (32 bits when read from a store, 64
+/// when computed from a row read again), its tolerance slots and the hash of its exact columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowDigests {
+    /// Per compared column.
+    pub digests: Vec<u64>,
+    /// Per tolerance slot.
+    pub slots: Vec<[u8; SLOT]>,
+    /// Hash of the non-tolerance columns (0 when there are no slots).
+    pub exact: u64,
+}
+
+impl RowDigests {
+    /// A stored row's digests.
+    pub fn from_stored(layout: &RowLayout, row: &[u8]) -> Self {
+        Self {
+            digests: (0..layout.columns)
+                .map(|c| u64::from(layout.digest(row, c)))
+                .collect(),
+            slots: (0..layout.slots)
+                .map(|s| {
+                    let mut slot = [0u8; SLOT];
+                    slot.copy_from_slice(layout.slot(row, s));
+                    slot
+                })
+                .collect(),
+            exact: if layout.slots > 0 {
+                layout.exact_hash(row)
+            } else {
+                0
+            },
+        }
+    }
+}
+
 /// One side's column digests, indexed by ordinal.
 pub struct ColumnStore {
     file: File,
     width: usize,
+    /// One bit per row: stored or not.
+    stored: Vec<AtomicU64>,
 }
 
 impl ColumnStore {
-    /// An empty store in `dir`.
-    pub fn new(dir: &std::path::Path, layout: &RowLayout) -> Result<Self> {
+    /// An empty store in `dir` for `rows` rows.
+    pub fn new(dir: &std::path::Path, layout: &RowLayout, rows: u64) -> Result<Self> {
+        let words = usize::try_from(rows.div_ceil(64))
+            .map_err(|_| Error::Internal("table too large for this platform".into()))?;
         Ok(Self {
             file: tempfile::tempfile_in(dir).map_err(Error::Spill)?,
             width: layout.width(),
+            stored: (0..words).map(|_| AtomicU64::new(0)).collect(),
         })
     }
 
-    /// Writes the rows starting at `ordinal` (`bytes` holds whole rows).
-    pub fn write_rows(&self, ordinal: u64, bytes: &[u8]) -> Result<()> {
-        if self.width == 0 || bytes.is_empty() {
-            return Ok(());
+    /// Writes rows `base + rows[i]`, whose bytes are `bytes[i * width..]` (`rows` ascending);
+    /// runs of consecutive rows go out in one write.
+    pub fn write_rows(&self, base: u64, rows: &[u32], bytes: &[u8]) -> Result<()> {
+        let mut i = 0;
+        while i < rows.len() {
+            let start = i;
+            i += 1;
+            while i < rows.len() && rows[i] == rows[i - 1] + 1 {
+                i += 1;
+            }
+            let first = base + u64::from(rows[start]);
+            if self.width > 0 {
+                self.file
+                    .write_all_at(
+                        &bytes[start * self.width..i * self.width],
+                        first * self.width as u64,
+                    )
+                    .map_err(Error::Spill)?;
+            }
+            self.mark(first, first + (i - start) as u64);
         }
-        self.file
-            .write_all_at(bytes, ordinal * self.width as u64)
-            .map_err(Error::Spill)
+        Ok(())
     }
 
-    /// Reads row `ordinal` into `buf` (resized to the row width).
-    pub fn read_row(&self, ordinal: u64, buf: &mut Vec<u8>) -> Result<()> {
-        buf.resize(self.width, 0);
-        if self.width == 0 {
-            return Ok(());
+    /// Marks rows `from..to` stored, a word at a time.
+    fn mark(&self, from: u64, to: u64) {
+        let mut row = from;
+        while row < to {
+            let bit = row % 64;
+            let n = (64 - bit).min(to - row);
+            let mask = if n == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << n) - 1) << bit
+            };
+            if let Some(w) = usize::try_from(row / 64)
+                .ok()
+                .and_then(|w| self.stored.get(w))
+            {
+                w.fetch_or(mask, Ordering::Relaxed);
+            }
+            row += n;
         }
-        self.file
-            .read_exact_at(buf, ordinal * self.width as u64)
-            .map_err(Error::Spill)
+    }
+
+    /// Whether row `ordinal` is stored.
+    pub fn has(&self, ordinal: u64) -> bool {
+        usize::try_from(ordinal / 64)
+            .ok()
+            .and_then(|w| self.stored.get(w))
+            .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (ordinal % 64)) != 0)
+    }
+
+    /// Reads row `ordinal` into `buf` (resized to the row width); false when it is not stored.
+    pub fn read_row(&self, ordinal: u64, buf: &mut Vec<u8>) -> Result<bool> {
+        buf.resize(self.width, 0);
+        if !self.has(ordinal) {
+            return Ok(false);
+        }
+        if self.width > 0 {
+            self.file
+                .read_exact_at(buf, ordinal * self.width as u64)
+                .map_err(Error::Spill)?;
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_only_the_rows_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = RowLayout {
+            columns: 1,
+            slot_of: vec![None],
+            slots: 0,
+        };
+        let store = ColumnStore::new(dir.path(), &layout, 200).expect("store");
+        // Rows 100+{0,1,2,5,70}: two runs and two single rows, across a bitmap word boundary.
+        let rows = [0u32, 1, 2, 5, 70];
+        let bytes: Vec<u8> = rows.iter().flat_map(|r| (r + 1).to_le_bytes()).collect();
+        store.write_rows(100, &rows, &bytes).expect("write");
+        let mut buf = Vec::new();
+        for ord in 0..200u64 {
+            let stored = store.read_row(ord, &mut buf).expect("read");
+            let expect = ord >= 100 && rows.contains(&u32::try_from(ord - 100).expect("small"));
+            assert_eq!(stored, expect, "row {ord}");
+            if stored {
+                assert_eq!(
+                    layout.digest(&buf, 0),
+                    u32::try_from(ord - 99).expect("small")
+                );
+            }
+        }
     }
 }
