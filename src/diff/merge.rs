@@ -54,8 +54,8 @@ pub fn merge<K: Key>(
     mut target: Vec<Entry<K>>,
     keep: usize,
 ) -> Merged<K> {
-    legacy.sort_unstable();
-    target.sort_unstable();
+    K::sort(&mut legacy);
+    K::sort(&mut target);
     let mut m = Merged::default();
     let (mut i, mut j) = (0, 0);
     let mut left_l: Vec<Entry<K>> = Vec::new();

@@ -19,6 +19,10 @@ pub trait Key: Copy + Ord + Eq + Default + Send + Sync + Debug + 'static {
     fn write(self, out: &mut Vec<u8>);
     /// Reads a key from its spill bytes.
     fn read(bytes: &[u8]) -> Self;
+    /// Sorts entries by (key, row hash, ordinal).
+    fn sort(entries: &mut [Entry<Self>]) {
+        entries.sort_unstable();
+    }
 }
 
 impl Key for u64 {
@@ -39,6 +43,68 @@ impl Key for u64 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&bytes[..8]);
         u64::from_le_bytes(b)
+    }
+    fn sort(entries: &mut [Entry<Self>]) {
+        radix_sort(entries);
+    }
+}
+
+/// Sorts entries with integer keys by (key, row hash, ordinal): a least-significant-digit radix
+/// sort over the key bytes that vary (three or four for keys from a sequence, against some twenty
+/// comparisons an entry for a comparison sort), then a comparison sort of each run of one key.
+fn radix_sort(entries: &mut [Entry<u64>]) {
+    const SMALL: usize = 512;
+    const LARGE: usize = 1 << 22;
+    if entries.len() < SMALL || entries.len() > LARGE {
+        // Small: no gain; large (a spilled partition): no second buffer of its size.
+        entries.sort_unstable();
+        return;
+    }
+    let (and, or) = entries
+        .iter()
+        .fold((u64::MAX, 0u64), |(a, o), e| (a & e.key, o | e.key));
+    let varying = and ^ or;
+    let mut buf = entries.to_vec();
+    let mut in_buf = false;
+    for byte in 0..8 {
+        let shift = 8 * byte;
+        if (varying >> shift) & 0xff == 0 {
+            continue;
+        }
+        let (src, dst): (&[Entry<u64>], &mut [Entry<u64>]) = if in_buf {
+            (&buf, entries)
+        } else {
+            (entries, &mut buf)
+        };
+        let digit = |e: &Entry<u64>| usize::from((e.key >> shift) as u8);
+        let mut at = [0usize; 256];
+        for e in src {
+            at[digit(e)] += 1;
+        }
+        let mut sum = 0;
+        for a in &mut at {
+            let n = *a;
+            *a = sum;
+            sum += n;
+        }
+        for e in src {
+            let d = digit(e);
+            dst[at[d]] = *e;
+            at[d] += 1;
+        }
+        in_buf = !in_buf;
+    }
+    if in_buf {
+        entries.copy_from_slice(&buf);
+    }
+    let mut i = 0;
+    while i < entries.len() {
+        let key = entries[i].key;
+        let end = i + entries[i..].iter().take_while(|e| e.key == key).count();
+        if end - i > 1 {
+            entries[i..end].sort_unstable();
+        }
+        i = end;
     }
 }
 
@@ -102,7 +168,9 @@ impl Layout {
         let need = total_rows.saturating_mul(entry);
         let budget = budget.max(1 << 20) as u64;
         if need <= budget {
-            let bits = 4;
+            // Partitions of about 16k entries a side sort within the core's cache. Both sides
+            // must get the same partitions: the count depends on the total only.
+            let bits = (total_rows / (32 << 10)).max(1).ilog2().clamp(4, 10);
             let expected = usize::try_from(rows / (1 << bits) + rows / (1 << bits) / 16 + 1024)
                 .unwrap_or(1024);
             return Self {
@@ -273,6 +341,37 @@ mod tests {
             .collect();
         back.sort();
         assert_eq!(back, entries);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn radix_sort_equals_a_comparison_sort(
+            keys in proptest::collection::vec(proptest::prop_oneof![0u64..50, proptest::num::u64::ANY], 0..3000),
+            hashes in proptest::collection::vec(0u64..4, 3000),
+        ) {
+            let entries: Vec<Entry<u64>> = keys
+                .iter()
+                .zip(&hashes)
+                .enumerate()
+                .map(|(i, (&key, &hash))| Entry { key, hash, ord: (i as u64 * 7919) % 3001 })
+                .collect();
+            let mut expect = entries.clone();
+            expect.sort_unstable();
+            let mut got = entries;
+            radix_sort(&mut got);
+            proptest::prop_assert_eq!(got, expect);
+        }
+    }
+
+    #[test]
+    fn both_sides_get_the_same_partitions() {
+        for (l, t) in [(10, 1_000_000), (5_000_000, 20_000_000), (0, 3)] {
+            for budget in [1 << 20, 1 << 30] {
+                let a = Layout::choose::<u64>(l, l + t, budget);
+                let b = Layout::choose::<u64>(t, l + t, budget);
+                assert_eq!(a.bits, b.bits, "{l} vs {t} rows, budget {budget}");
+            }
+        }
     }
 
     #[test]
