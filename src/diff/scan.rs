@@ -284,28 +284,20 @@ fn keep_rows<K: KeyCodec>(
             s.kept.push(i as u32);
         }
     }
-    let width = layout.width();
+    // Row by row, each row's bytes appended in turn: sequential writes and no zeroing first.
     s.row_bytes.clear();
-    s.row_bytes.resize(s.kept.len() * width, 0);
-    // Column by column: each pass streams one digest vector into the kept rows' bytes.
-    for (ci, d) in s.digests.iter().enumerate() {
-        let at = ci * 4;
-        #[allow(clippy::cast_possible_truncation)]
-        for (row, &i) in s.row_bytes.chunks_exact_mut(width).zip(&s.kept) {
-            row[at..at + 4].copy_from_slice(&(d[i as usize] as u32).to_le_bytes());
+    s.row_bytes.reserve(s.kept.len() * layout.width());
+    for &i in &s.kept {
+        let i = i as usize;
+        for d in &s.digests {
+            #[allow(clippy::cast_possible_truncation)]
+            s.row_bytes.extend_from_slice(&(d[i] as u32).to_le_bytes());
         }
-    }
-    if layout.slots > 0 {
-        let base = layout.columns * 4;
-        for (si, slot) in s.slots.iter().enumerate() {
-            let at = base + si * SLOT;
-            for (row, &i) in s.row_bytes.chunks_exact_mut(width).zip(&s.kept) {
-                row[at..at + SLOT].copy_from_slice(&slot[i as usize]);
+        if layout.slots > 0 {
+            for slot in &s.slots {
+                s.row_bytes.extend_from_slice(&slot[i]);
             }
-        }
-        let at = base + layout.slots * SLOT;
-        for (row, &i) in s.row_bytes.chunks_exact_mut(width).zip(&s.kept) {
-            row[at..at + 8].copy_from_slice(&s.exact[i as usize].to_le_bytes());
+            s.row_bytes.extend_from_slice(&s.exact[i].to_le_bytes());
         }
     }
 }
