@@ -90,9 +90,20 @@ fn run<K: KeyCodec>(
     let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
     // The filter may take a quarter of the budget on top of the match structure's.
     let filter = filter::PairFilter::new(rows.legacy, opts.memory_budget / 4);
+    let capture = filter
+        .as_ref()
+        .map(|_| detail::Capture::new(plan.read_columns(Side::Target), EXPLAIN_ROWS + 4096));
     let clock = std::time::Instant::now();
-    let totals = scan::scan(plan, &layout, &sides, filter.as_ref(), progress)?;
+    let totals = scan::scan(
+        plan,
+        &layout,
+        &sides,
+        filter.as_ref(),
+        capture.as_ref(),
+        progress,
+    )?;
     drop(filter);
+    let captured = PerSide::new(None, capture.map(detail::Capture::finish));
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
 
     let keep = if opts.diff_out.is_some() || opts.keep_keys {
@@ -157,7 +168,7 @@ fn run<K: KeyCodec>(
         )
         .collect::<Result<_>>()?;
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
-    settle_again(plan, &layout, &candidates, &mut settled)?;
+    settle_again(plan, &layout, &candidates, &mut settled, &captured)?;
     let mut changed: Vec<(Candidate<K>, Vec<u16>)> = Vec::new();
     for (c, s) in candidates.into_iter().zip(settled) {
         match s {
@@ -225,9 +236,10 @@ fn run<K: KeyCodec>(
     };
     let fetch = |side: Side| -> Result<(detail::Rows, detail::Rows)> {
         let table = plan.tables.get(side);
+        let kept = captured.get(side).as_ref();
         let (samples, explain) = rayon::join(
-            || detail::fetch(table, &sample_ords(side), &plan.read_columns(side)),
-            || detail::fetch(table, &explain_ords(side), &valued_names(side)),
+            || detail::fetch_with(table, &sample_ords(side), &plan.read_columns(side), kept),
+            || detail::fetch_with(table, &explain_ords(side), &valued_names(side), kept),
         );
         Ok((samples?, explain?))
     };
@@ -417,6 +429,7 @@ fn settle_again<K>(
     layout: &RowLayout,
     candidates: &[Candidate<K>],
     settled: &mut [Settled],
+    captured: &PerSide<Option<detail::Captured>>,
 ) -> Result<()> {
     let which: Vec<usize> = (0..settled.len())
         .filter(|&i| settled[i] == Settled::Unknown)
@@ -434,7 +447,8 @@ fn settle_again<K>(
     let ords = PerSide::new(ords(Side::Legacy), ords(Side::Target));
     let fetch = |side: Side| {
         let table = plan.tables.get(side);
-        detail::fetch(table, ords.get(side), &plan.read_columns(side))
+        let kept = captured.get(side).as_ref();
+        detail::fetch_with(table, ords.get(side), &plan.read_columns(side), kept)
     };
     let (l, t) = rayon::join(|| fetch(Side::Legacy), || fetch(Side::Target));
     let (l, t) = (l?, t?);

@@ -16,6 +16,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Int64Type};
 use rayon::prelude::*;
 
+use super::detail::Capture;
 use super::filter::PairFilter;
 use super::partition::{Entry, Key, Partitions};
 use super::store::{ColumnStore, RowDigests, RowLayout, SLOT};
@@ -187,12 +188,14 @@ pub struct ScanTotals {
 }
 
 /// Hashes both sides of a pair into `sides` (one partitions + store per side). With a `filter`,
-/// legacy pairs go into it and target rows it has do not store their digests.
+/// legacy pairs go into it and target rows it has do not store their digests; the target rows
+/// that do may be kept whole in `capture` for the detail pass.
 pub fn scan<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
     sides: &PerSide<(Partitions<K>, ColumnStore)>,
     filter: Option<&PairFilter>,
+    capture: Option<&Capture>,
     progress: &(dyn Fn(Side, u64) + Sync),
 ) -> Result<PerSide<ScanTotals>> {
     let null_keys = PerSide::new(AtomicU64::new(0), AtomicU64::new(0));
@@ -225,6 +228,9 @@ pub fn scan<K: KeyCodec>(
                         null_keys.get(side).fetch_add(nulls, Ordering::Relaxed);
                         checksum.get(side).fetch_add(sum, Ordering::Relaxed);
                         store.write_rows(ordinal, &s.kept, &s.row_bytes)?;
+                        if let (Side::Target, Some(c)) = (side, capture) {
+                            c.add(ordinal, &s.kept, rows, &arrays);
+                        }
                         parts.push(&s.entries, &mut s.routed)?;
                         ordinal += rows as u64;
                         progress(side, rows as u64);
