@@ -83,7 +83,8 @@ pub struct ReconcileArgs {
     /// Write every differing row's key, category and columns to `DIR/<table>.parquet`.
     #[arg(long, value_name = "DIR")]
     pub diff_out: Option<PathBuf>,
-    /// Memory for the match structures before they spill to disk (e.g. `512MiB`, `4GiB`).
+    /// Memory for the match structures before they spill to disk (e.g. `512MiB`, `4GiB`); the
+    /// pair filter of the hashing pass takes up to a quarter more, or is left out.
     #[arg(long, value_name = "SIZE", default_value = "768MiB", value_parser = parse_size)]
     pub memory_budget: usize,
     /// Print wall time, rows/s and peak memory to stderr at the end.
