@@ -171,7 +171,9 @@ struct Scratch<K> {
     entries: Vec<Entry<K>>,
     /// Rows of the batch whose digests are stored, and their store bytes.
     kept: Vec<u32>,
-    /// Per row of a target batch: the filter has its pair (or its key is NULL).
+    /// Per row: its filter fingerprint (also its share of the table checksum).
+    prints: Vec<u64>,
+    /// Per row of a target batch: the filter has its pair.
     found: Vec<bool>,
     row_bytes: Vec<u8>,
     routed: Vec<Vec<Entry<K>>>,
@@ -257,6 +259,7 @@ fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
 /// Chooses the rows of a hashed batch whose digests are stored (`s.kept`) and lays out their
 /// store bytes (`s.row_bytes`). Rows with a NULL key are never paired and store nothing; legacy
 /// rows store theirs and enter the filter; target rows store theirs unless the filter has them.
+#[allow(clippy::cast_possible_truncation)] // batches hold at most BATCH_ROWS rows
 fn keep_rows<K: KeyCodec>(
     layout: &RowLayout,
     side: Side,
@@ -264,30 +267,34 @@ fn keep_rows<K: KeyCodec>(
     s: &mut Scratch<K>,
 ) {
     s.kept.clear();
+    let keyed = s.keys.iter().map(Option::is_some);
     match (side, filter) {
-        (Side::Legacy, Some(f)) => {
-            for (&key, &full) in s.keys.iter().zip(&s.full) {
-                if let Some(key) = key {
-                    f.insert(fingerprint(key, full));
-                }
-            }
-        }
         (Side::Target, Some(f)) => {
             // Lookups first, without branches, so that their cache misses overlap.
             s.found.clear();
-            s.found.extend(
-                s.keys.iter().zip(&s.full).map(|(&key, &full)| {
-                    key.is_none_or(|key| f.may_contain(fingerprint(key, full)))
-                }),
+            s.found.extend(s.prints.iter().map(|&p| f.may_contain(p)));
+            s.kept.extend(
+                keyed
+                    .zip(&s.found)
+                    .enumerate()
+                    .filter(|&(_, (keyed, &found))| keyed && !found)
+                    .map(|(i, _)| i as u32),
             );
         }
-        (_, None) => {}
-    }
-    let skip_found = side == Side::Target && filter.is_some();
-    for (i, key) in s.keys.iter().enumerate() {
-        if key.is_some() && !(skip_found && s.found[i]) {
-            #[allow(clippy::cast_possible_truncation)]
-            s.kept.push(i as u32);
+        (side, filter) => {
+            if let (Side::Legacy, Some(f)) = (side, filter) {
+                for (&key, &print) in s.keys.iter().zip(&s.prints) {
+                    if key.is_some() {
+                        f.insert(print);
+                    }
+                }
+            }
+            s.kept.extend(
+                keyed
+                    .enumerate()
+                    .filter(|&(_, keyed)| keyed)
+                    .map(|(i, _)| i as u32),
+            );
         }
     }
     // Row by row, each row's bytes appended in turn: sequential writes and no zeroing first.
@@ -376,23 +383,26 @@ fn hash_batch<K: KeyCodec>(
         }
     }
     s.entries.clear();
+    s.prints.clear();
     let mut null_keys = 0;
     let mut sum = 0u64;
     for (i, (&key, &full)) in s.keys.iter().zip(&s.full).enumerate() {
-        match key {
+        let print = match key {
             Some(key) => {
-                sum = sum.wrapping_add(fingerprint(key, full));
                 s.entries.push(Entry {
                     key,
                     hash: full,
                     ord: ordinal + i as u64,
                 });
+                fingerprint(key, full)
             }
             None => {
-                sum = sum.wrapping_add(hash::fold(full, 0));
                 null_keys += 1;
+                hash::fold(full, 0)
             }
-        }
+        };
+        sum = sum.wrapping_add(print);
+        s.prints.push(print);
     }
     Ok((null_keys, sum))
 }
