@@ -297,20 +297,28 @@ fn keep_rows<K: KeyCodec>(
             );
         }
     }
-    // Row by row, each row's bytes appended in turn: sequential writes and no zeroing first.
+    // Row by row, each row's bytes written in turn: sequential writes, and the buffer's length
+    // moves once a row (growing it per digest kept the length in memory, a store per digest).
+    let width = layout.width();
+    let digest_bytes = 4 * s.digests.len();
     s.row_bytes.clear();
-    s.row_bytes.reserve(s.kept.len() * layout.width());
+    s.row_bytes.reserve(s.kept.len() * width);
     for &i in &s.kept {
         let i = i as usize;
-        for d in &s.digests {
+        let start = s.row_bytes.len();
+        s.row_bytes.resize(start + width, 0);
+        let row = &mut s.row_bytes[start..];
+        let (digests, rest) = row.split_at_mut(digest_bytes);
+        for (out, d) in digests.chunks_exact_mut(4).zip(&s.digests) {
             #[allow(clippy::cast_possible_truncation)]
-            s.row_bytes.extend_from_slice(&(d[i] as u32).to_le_bytes());
+            out.copy_from_slice(&(d[i] as u32).to_le_bytes());
         }
         if layout.slots > 0 {
-            for slot in &s.slots {
-                s.row_bytes.extend_from_slice(&slot[i]);
+            let (slots, exact) = rest.split_at_mut(SLOT * s.slots.len());
+            for (out, slot) in slots.chunks_exact_mut(SLOT).zip(&s.slots) {
+                out.copy_from_slice(&slot[i]);
             }
-            s.row_bytes.extend_from_slice(&s.exact[i].to_le_bytes());
+            exact.copy_from_slice(&s.exact[i].to_le_bytes());
         }
     }
 }
