@@ -25,7 +25,7 @@ use crate::hash::{self, Codec};
 use crate::plan::{ColumnPlan, PairPlan};
 use crate::side::{PerSide, Side};
 
-/// The most rows a decoded batch holds.
+/// Rows per batch of the hashing pass, and the most any decoded batch holds.
 pub const BATCH_ROWS: usize = 32 * 1024;
 
 /// Rows per batch for merely decoding `columns` columns (the decode floor): about 256k values a
@@ -525,8 +525,8 @@ fn work(
 }
 
 /// The decode floor: reads every row group of both sides with the same reader and projection as
-/// [`scan`] (batches of [`batch_rows`], its fastest), in parallel, and does nothing with the rows. A reconcile can only be
-/// compared fairly against this. Returns the rows read.
+/// [`scan`] (in batches of [`batch_rows`], its fastest), in parallel, and does nothing with the
+/// rows. A reconcile can only be compared fairly against this. Returns the rows read.
 pub fn decode_floor(plan: &PairPlan) -> Result<u64> {
     let (columns, tasks) = work(plan);
     let batch = batch_rows(columns.legacy.len().max(columns.target.len()));
