@@ -372,7 +372,8 @@ fn hash_batch<K: KeyCodec>(
                     });
                 }
                 if let Some(cache) = &s.dicts[ci] {
-                    hash::gather_dictionary(dict, &cache.digests, &mut s.digests[ci]);
+                    hash::gather_dictionary(dict, &cache.digests, &mut s.digests[ci])
+                        .map_err(|m| col_err(c, m))?;
                 }
             }
             None => hash::hash_column::<u64>(array, &c.codec, &mut s.digests[ci])

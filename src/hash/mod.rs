@@ -261,8 +261,7 @@ pub(crate) fn hash_column_impl<D: Digest>(
         // Hash each distinct value once, then gather by key.
         let mut values = Vec::new();
         hash_column_impl::<D>(dict.values().as_ref(), codec, &mut values, fast_paths)?;
-        gather_dictionary(dict, &values, out);
-        return Ok(());
+        return gather_dictionary(dict, &values, out);
     }
     if fast_paths && fast::digests(array, codec, out) {
         return Ok(());
@@ -273,23 +272,26 @@ pub(crate) fn hash_column_impl<D: Digest>(
     })
 }
 
-/// Digests of a dictionary array's rows from the digests of its values.
+/// Digests of a dictionary array's rows from the digests of its values. A non-NULL row whose key
+/// points past the dictionary (a corrupt file) is an error, never a silent NULL.
 pub fn gather_dictionary<D: Digest>(
     dict: &dyn arrow::array::AnyDictionaryArray,
     values: &[D],
     out: &mut Vec<D>,
-) {
+) -> Result<(), String> {
     out.clear();
+    let mut bad = false;
     let keys = dict.keys();
     macro_rules! gather {
         ($t:ty) => {{
             let keys = keys.as_primitive::<$t>();
-            // A key out of range (invalid data) reads as NULL rather than panicking.
-            let pick = |k| {
-                usize::try_from(k)
-                    .ok()
-                    .and_then(|k| values.get(k).copied())
-                    .unwrap_or_else(D::null)
+            // Branch-free in the loop: an out-of-range key only raises `bad`, checked after it.
+            let mut pick = |k| match usize::try_from(k).ok().and_then(|k| values.get(k)) {
+                Some(&d) => d,
+                None => {
+                    bad = true;
+                    D::null()
+                }
             };
             match keys.nulls().filter(|n| n.null_count() > 0) {
                 None => out.extend(keys.values().iter().map(|&k| pick(k))),
@@ -314,9 +316,12 @@ pub fn gather_dictionary<D: Digest>(
         DataType::UInt16 => gather!(UInt16Type),
         DataType::UInt32 => gather!(UInt32Type),
         DataType::UInt64 => gather!(UInt64Type),
-        // Arrow allows only integer keys.
-        _ => out.resize(keys.len(), D::null()),
+        other => return Err(format!("dictionary keys of type {other} are not supported")),
     }
+    if bad {
+        return Err("a dictionary key points past its dictionary (corrupt file?)".into());
+    }
+    Ok(())
 }
 
 /// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.

@@ -148,6 +148,23 @@ fn dictionary_nulls_are_nulls() {
     assert_eq!(d[1], u64::null());
 }
 
+#[test]
+fn a_key_past_the_dictionary_is_an_error_not_a_null() {
+    // Arrow refuses such keys when it builds the array; the gather must not trust that either.
+    // Fewer value digests than dictionary values stand in for a corrupt key.
+    let keys = Int16Array::from(vec![Some(0), None, Some(2)]);
+    let dict = DictionaryArray::new(keys, Arc::new(StringArray::from(vec!["a", "b", "c"])));
+    let mut out = Vec::new();
+    let two = [u64::of(Tag::Text, b"a"), u64::of(Tag::Text, b"b")];
+    let err = gather_dictionary(&dict, &two, &mut out).expect_err("key 2 has no digest");
+    assert!(err.contains("dictionary"), "{err}");
+    // A NULL row's key is never looked at.
+    let keys = Int16Array::from(vec![Some(1), None]);
+    let dict = DictionaryArray::new(keys, Arc::new(StringArray::from(vec!["a", "b", "c"])));
+    gather_dictionary(&dict, &two, &mut out).expect("in range");
+    assert_eq!(out, vec![two[1], u64::null()]);
+}
+
 mod props {
     use proptest::prelude::*;
 
@@ -289,7 +306,7 @@ mod fast_paths {
         fn dictionary_rows_equal_their_plain_values(
             keys in proptest::collection::vec(proptest::option::of(0i32..6), 0..50),
         ) {
-            // Value 4 is NULL in the dictionary itself; key 5 is out of range (reads as NULL).
+            // Value 4 is NULL in the dictionary itself; key 5 is out of range.
             let values = StringArray::from(vec![Some("a"), Some(""), Some("NULL"), Some("é"), None]);
             let dict = DictionaryArray::<Int32Type>::try_new(
                 Int32Array::from(keys.clone()),
