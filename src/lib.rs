@@ -33,6 +33,7 @@ pub mod run;
 pub mod side;
 pub mod snapshot;
 pub mod synth;
+pub mod value;
 
 pub use error::{Error, Result};
 pub use side::{PerSide, Side};

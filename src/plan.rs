@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::config::{ColumnOptions, TableConfig};
 use crate::error::{Error, Result};
 use crate::gate::GateConfig;
-use crate::hash::{Codec, CompareAs, TextOpts, TimeZone, decimal, is_integer};
+use crate::hash::{Codec, CompareAs, TextOpts, TimeZone, is_integer};
 use crate::side::PerSide;
 use crate::snapshot::SideTable;
 
@@ -45,9 +45,10 @@ pub fn family(dt: &DataType) -> Family {
     match dt {
         DataType::Dictionary(_, v) => family(v),
         t if is_integer(t) => Family::Integer,
-        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) => {
-            Family::Decimal
-        }
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => Family::Decimal,
         DataType::Float16 | DataType::Float32 | DataType::Float64 => Family::Float,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Family::Text,
         DataType::Binary
@@ -93,14 +94,7 @@ pub fn parse_cast(text: &str) -> std::result::Result<DataType, String> {
     Ok(dt)
 }
 
-/// Tolerance of a column compared by value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerance {
-    /// Absolute tolerance as `(mantissa, scale)`.
-    pub abs: (i128, i32),
-    /// Relative tolerance (fraction of the larger magnitude).
-    pub rel: f64,
-}
+pub use crate::value::Tolerance;
 
 /// One compared (or key) column pair.
 #[derive(Debug, Clone)]
@@ -401,11 +395,11 @@ fn tolerance_for(
     let abs = o.abs_tolerance.as_ref().map(|t| t.as_decimal_text());
     let rel = o.rel_tolerance.unwrap_or(0.0);
     let abs = match abs {
-        None => (0, 0),
-        Some(text) => decimal::parse_decimal(&text)
+        None => crate::value::Decimal::ZERO,
+        Some(text) => crate::value::Decimal::parse(&text)
             .ok_or_else(|| format!("abs_tolerance `{text}` is not a decimal"))?,
     };
-    if abs.0 == 0 && rel == 0.0 {
+    if abs == crate::value::Decimal::ZERO && rel == 0.0 {
         return Ok(None);
     }
     if !matches!(mode, CompareAs::Numeric | CompareAs::Float) {

@@ -201,8 +201,14 @@ fn run_into(
     if !checks.is_empty() {
         let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
         report.checks = rt.block_on(async {
-            let ctx = checks::Context::new(&pairs, config.report.samples, &snapshots, opts.threads)
-                .await?;
+            let ctx = checks::Context::new(
+                &pairs,
+                config.report.samples,
+                &snapshots,
+                opts.threads,
+                checks::sql::ValueOptions::new(config),
+            )
+            .await?;
             Ok::<_, Error>(checks::run_all(&ctx, &checks).await)
         })?;
     }

@@ -1,5 +1,12 @@
-//! Golden queries: `.sql` files run on both sides and compared as multisets on declared key
-//! columns, with per-column numeric tolerance.
+//! Golden queries: `.sql` files run on both sides and compared as multisets of rows under the
+//! one value model ([`crate::value`]): numbers by value, timestamps by instant, strings with the
+//! options of `[defaults]` (or of the pair named by `-- table:`), declared tolerances applied.
+//!
+//! With `-- key:` rows pair by their key columns; without it, the whole result is one multiset
+//! of rows (a one-row grand total is the common case). Within a key, identical rows pair first,
+//! the rest pair in a deterministic order (tolerance columns sorted last, so rows that agree on
+//! everything else meet) and differ in the columns that are not equal; what is left over is
+//! missing (legacy only) or extra (target only).
 //!
 //! A file is either one query for both sides, with `{side}` standing for the side's schema
 //! (`FROM {side}.service_orders`), or a pair `NAME.legacy.sql` + `NAME.target.sql` for schemas that
@@ -9,6 +16,7 @@
 //! -- name: revenue_by_tenant
 //! -- key: tenant_id
 //! -- tolerance: revenue=0.01
+//! -- table: service_orders
 //! SELECT tenant_id, SUM(final_amount) AS revenue FROM {side}.service_orders GROUP BY tenant_id
 //! ```
 
@@ -17,11 +25,11 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::sql;
+use super::sql::{self, CellRow, Outcome, ValueOptions};
 use super::{Context, Measured};
 use crate::error::{Error, Result};
-use crate::hash::decimal;
 use crate::side::{PerSide, Side};
+use crate::value::{Cell, Decimal, Tolerance, cells_within};
 
 /// A golden query loaded from disk.
 #[derive(Debug, Clone)]
@@ -30,10 +38,12 @@ pub struct GoldenQuery {
     pub name: String,
     /// The file(s) it came from.
     pub source: String,
-    /// Key columns of the result.
+    /// Key columns of the result (empty: the whole result is one multiset).
     pub key: Vec<String>,
     /// Column → absolute tolerance.
-    pub tolerance: BTreeMap<String, (i128, i32)>,
+    pub tolerance: BTreeMap<String, Decimal>,
+    /// The table pair whose comparison options apply to result columns of the same name.
+    pub table: Option<String>,
     /// The SQL per side.
     pub sql: PerSide<String>,
 }
@@ -41,7 +51,8 @@ pub struct GoldenQuery {
 struct Header {
     name: Option<String>,
     key: Vec<String>,
-    tolerance: BTreeMap<String, (i128, i32)>,
+    tolerance: BTreeMap<String, Decimal>,
+    table: Option<String>,
 }
 
 fn header(text: &str, file: &Path) -> Result<Header> {
@@ -50,6 +61,7 @@ fn header(text: &str, file: &Path) -> Result<Header> {
         name: None,
         key: Vec::new(),
         tolerance: BTreeMap::new(),
+        table: None,
     };
     for (i, line) in text.lines().enumerate() {
         let Some(comment) = line.trim().strip_prefix("--") else {
@@ -64,6 +76,7 @@ fn header(text: &str, file: &Path) -> Result<Header> {
         let value = value.trim();
         match field.trim().to_ascii_lowercase().as_str() {
             "name" => h.name = Some(value.to_owned()),
+            "table" => h.table = Some(value.to_owned()),
             "key" => {
                 h.key = value
                     .split(',')
@@ -76,7 +89,7 @@ fn header(text: &str, file: &Path) -> Result<Header> {
                     let (col, tol) = part.split_once('=').ok_or_else(|| {
                         bad(format!("line {}: tolerance is `column=amount`", i + 1))
                     })?;
-                    let tol = decimal::parse_decimal(tol.trim()).ok_or_else(|| {
+                    let tol = Decimal::parse(tol.trim()).ok_or_else(|| {
                         bad(format!("line {}: `{}` is not a decimal", i + 1, tol.trim()))
                     })?;
                     h.tolerance.insert(col.trim().to_owned(), tol);
@@ -133,57 +146,16 @@ pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
             )
         };
         let h = header(&text, path)?;
-        if h.key.is_empty() {
-            return Err(Error::Invalid(format!(
-                "golden query {}: declare `-- key: col[, col]`",
-                path.display()
-            )));
-        }
         out.push(GoldenQuery {
             name: h.name.unwrap_or(stem),
             source,
             key: h.key,
             tolerance: h.tolerance,
+            table: h.table,
             sql,
         });
     }
     Ok(out)
-}
-
-fn to_rows(batches: &[arrow::array::RecordBatch]) -> Vec<Row> {
-    let mut out = Vec::new();
-    for b in batches {
-        let schema = b.schema();
-        for r in 0..b.num_rows() {
-            out.push(
-                schema
-                    .fields()
-                    .iter()
-                    .zip(b.columns())
-                    .map(|(f, c)| (f.name().clone(), sql::cell(c.as_ref(), r)))
-                    .collect(),
-            );
-        }
-    }
-    out
-}
-
-fn equal(a: Option<&String>, b: Option<&String>, tol: Option<(i128, i32)>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(x), Some(y)) if x == y => true,
-        (Some(x), Some(y)) => {
-            let tol = tol.unwrap_or((0, 0));
-            match (decimal::parse_decimal(x), decimal::parse_decimal(y)) {
-                (Some(p), Some(q)) => decimal::abs_diff_within(p, q, tol).unwrap_or(false),
-                _ => match (x.parse::<f64>(), y.parse::<f64>()) {
-                    (Ok(p), Ok(q)) => (p - q).abs() <= decimal::to_f64(tol.0, tol.1),
-                    _ => false,
-                },
-            }
-        }
-        _ => false,
-    }
 }
 
 fn to_json(ctx: &Context, row: &Row) -> Value {
@@ -198,7 +170,7 @@ fn to_json(ctx: &Context, row: &Row) -> Value {
     Value::Object(cells.collect())
 }
 
-/// One result row of a golden query, by column name.
+/// One result row of a golden query as the report shows it, by column name.
 pub type Row = BTreeMap<String, Option<String>>;
 
 /// A key's row on each side (`None` where the side has no such row) and the columns that differ.
@@ -219,99 +191,196 @@ impl RowPair {
     }
 }
 
-/// Runs a golden query on both sides (each in its side's session) and returns the rows.
+/// Both sides' results compared.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    /// The result's columns, in the legacy result's order.
+    pub columns: Vec<String>,
+    /// Every row of either side, paired, in key order.
+    pub pairs: Vec<RowPair>,
+    /// Rows per side.
+    pub rows: PerSide<usize>,
+}
+
+/// Runs a golden query on both sides (each in its side's session).
 pub async fn results(
     sessions: &PerSide<datafusion::execution::context::SessionContext>,
     q: &GoldenQuery,
-) -> std::result::Result<PerSide<Vec<Row>>, String> {
+) -> std::result::Result<PerSide<Outcome>, String> {
     let (l, t) = futures::join!(
         sql::query(&sessions.legacy, &q.sql.legacy),
         sql::query(&sessions.target, &q.sql.target)
     );
-    let rows = PerSide::new(
-        to_rows(&l.map_err(|e| format!("legacy: {e}"))?),
-        to_rows(&t.map_err(|e| format!("target: {e}"))?),
-    );
-    for side in Side::BOTH {
-        if let Some(row) = rows.get(side).first()
-            && let Some(k) = q.key.iter().find(|k| !row.contains_key(*k))
-        {
-            return Err(format!("{side} result has no key column `{k}`"));
-        }
-    }
-    Ok(rows)
+    Ok(PerSide::new(
+        l.map_err(|e| format!("legacy: {e}"))?,
+        t.map_err(|e| format!("target: {e}"))?,
+    ))
 }
 
-/// Pairs the rows of both sides as multisets on the key, in key order.
-pub fn compare(q: &GoldenQuery, rows: &PerSide<Vec<Row>>) -> Vec<RowPair> {
-    let key_of = |r: &Row| -> Vec<Option<String>> {
-        q.key.iter().map(|k| r.get(k).cloned().flatten()).collect()
-    };
-    let mut groups: BTreeMap<Vec<Option<String>>, PerSide<Vec<&Row>>> = BTreeMap::new();
+/// The target result with its columns in the legacy result's order (matched by name).
+fn aligned(results: PerSide<Outcome>) -> std::result::Result<PerSide<Outcome>, String> {
+    let (l, t) = (results.legacy.names(), results.target.names());
+    let mut sorted = (l.clone(), t.clone());
+    sorted.0.sort();
+    sorted.1.sort();
+    if sorted.0 != sorted.1 {
+        return Err(format!(
+            "the results have different columns: legacy ({}), target ({})",
+            l.join(", "),
+            t.join(", ")
+        ));
+    }
+    let order: Vec<usize> = l
+        .iter()
+        .filter_map(|n| t.iter().position(|x| x == n))
+        .collect();
+    let target = &results.target;
+    let schema = std::sync::Arc::new(target.schema.project(&order).map_err(|e| e.to_string())?);
+    let batches = target
+        .batches
+        .iter()
+        .map(|b| b.project(&order))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(PerSide::new(results.legacy, Outcome { schema, batches }))
+}
+
+/// Pairs the rows of both sides as multisets within each key, under the value model.
+pub fn compare(
+    q: &GoldenQuery,
+    results: PerSide<Outcome>,
+    options: &ValueOptions,
+) -> std::result::Result<Compared, String> {
+    let results = aligned(results)?;
+    let names = results.legacy.names();
+    if let Some(k) = q.key.iter().find(|k| !names.contains(k)) {
+        return Err(format!("the result has no key column `{k}`"));
+    }
+    if let Some(c) = q.tolerance.keys().find(|c| !names.contains(c)) {
+        return Err(format!(
+            "a tolerance names `{c}`, which the result does not have"
+        ));
+    }
+    let all: Vec<usize> = (0..names.len()).collect();
+    let codecs = sql::codecs(&results, &all, |n| {
+        options.for_column(q.table.as_deref(), n)
+    })?;
+    let rows = PerSide::new(
+        sql::cell_rows(&results.legacy, &all, &codecs).map_err(|e| format!("legacy: {e}"))?,
+        sql::cell_rows(&results.target, &all, &codecs).map_err(|e| format!("target: {e}"))?,
+    );
+    let key_at: Vec<usize> = q
+        .key
+        .iter()
+        .filter_map(|k| names.iter().position(|n| n == k))
+        .collect();
+    let tolerance: Vec<Option<Tolerance>> = names
+        .iter()
+        .map(|n| q.tolerance.get(n).map(|&abs| Tolerance { abs, rel: 0.0 }))
+        .collect();
+    // Sort order within a key: columns without a tolerance first, so that rows agreeing on them
+    // meet when the rest pair in order.
+    let mut order: Vec<usize> = (0..names.len())
+        .filter(|&i| tolerance[i].is_none())
+        .collect();
+    order.extend((0..names.len()).filter(|&i| tolerance[i].is_some()));
+    let sort_key =
+        |r: &CellRow| -> Vec<Cell> { order.iter().map(|&i| r.cells[i].clone()).collect() };
+    let mut groups: BTreeMap<Vec<Cell>, PerSide<Vec<&CellRow>>> = BTreeMap::new();
     for side in Side::BOTH {
         for r in rows.get(side) {
+            let key = key_at.iter().map(|&i| r.cells[i].clone()).collect();
             groups
-                .entry(key_of(r))
+                .entry(key)
                 .or_insert_with(|| PerSide::new(Vec::new(), Vec::new()))
                 .get_mut(side)
                 .push(r);
         }
     }
-    let value_columns = |a: &Row, b: &Row| -> Vec<String> {
-        a.keys()
-            .chain(b.keys())
-            .filter(|c| !q.key.contains(c))
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    let mut out = Vec::new();
+    let shown =
+        |r: &CellRow| -> Row { names.iter().cloned().zip(r.shown.iter().cloned()).collect() };
+    let value_columns: Vec<String> = names
+        .iter()
+        .filter(|n| !q.key.contains(n))
+        .cloned()
+        .collect();
+    let mut pairs = Vec::new();
     for (_, mut g) in groups {
-        g.legacy.sort();
-        g.target.sort();
-        let paired = g.legacy.len().min(g.target.len());
-        for (a, b) in g.legacy.iter().zip(&g.target) {
-            let columns = value_columns(a, b)
-                .into_iter()
-                .filter(|c| {
-                    !equal(
-                        a.get(c).and_then(Option::as_ref),
-                        b.get(c).and_then(Option::as_ref),
-                        q.tolerance.get(c).copied(),
+        g.legacy.sort_by_cached_key(|r| sort_key(r));
+        g.target.sort_by_cached_key(|r| sort_key(r));
+        // Identical rows first (a merge of the two sorted lists).
+        let (mut rest_l, mut rest_t) = (Vec::new(), Vec::new());
+        let (mut i, mut j) = (0, 0);
+        while i < g.legacy.len() && j < g.target.len() {
+            match sort_key(g.legacy[i]).cmp(&sort_key(g.target[j])) {
+                std::cmp::Ordering::Equal => {
+                    pairs.push(RowPair {
+                        legacy: Some(shown(g.legacy[i])),
+                        target: Some(shown(g.target[j])),
+                        columns: Vec::new(),
+                    });
+                    i += 1;
+                    j += 1;
+                }
+                std::cmp::Ordering::Less => {
+                    rest_l.push(g.legacy[i]);
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    rest_t.push(g.target[j]);
+                    j += 1;
+                }
+            }
+        }
+        rest_l.extend(&g.legacy[i..]);
+        rest_t.extend(&g.target[j..]);
+        for (a, b) in rest_l.iter().zip(&rest_t) {
+            let columns = (0..names.len())
+                .filter(|c| !key_at.contains(c))
+                .filter(|&c| {
+                    !cells_within(
+                        &a.cells[c],
+                        &b.cells[c],
+                        tolerance[c].unwrap_or(Tolerance::NONE),
                     )
                 })
+                .map(|c| names[c].clone())
                 .collect();
-            out.push(RowPair {
-                legacy: Some((*a).clone()),
-                target: Some((*b).clone()),
+            pairs.push(RowPair {
+                legacy: Some(shown(a)),
+                target: Some(shown(b)),
                 columns,
             });
         }
-        for a in &g.legacy[paired..] {
-            out.push(RowPair {
-                legacy: Some((*a).clone()),
+        let paired = rest_l.len().min(rest_t.len());
+        for a in &rest_l[paired..] {
+            pairs.push(RowPair {
+                legacy: Some(shown(a)),
                 target: None,
-                columns: value_columns(a, a),
+                columns: value_columns.clone(),
             });
         }
-        for b in &g.target[paired..] {
-            out.push(RowPair {
+        for b in &rest_t[paired..] {
+            pairs.push(RowPair {
                 legacy: None,
-                target: Some((*b).clone()),
-                columns: value_columns(b, b),
+                target: Some(shown(b)),
+                columns: value_columns.clone(),
             });
         }
     }
-    out
+    Ok(Compared {
+        columns: names,
+        pairs,
+        rows: PerSide::new(rows.legacy.len(), rows.target.len()),
+    })
 }
 
 /// Runs a golden query on both sides and compares the results.
 pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<Measured, String> {
-    let rows = results(&ctx.sessions, q).await?;
+    let compared = compare(q, results(&ctx.sessions, q).await?, &ctx.options)?;
     let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);
     let mut differing = Vec::new();
-    for p in compare(q, &rows) {
+    for p in &compared.pairs {
         match (&p.legacy, &p.target) {
             (Some(a), Some(b)) if !p.columns.is_empty() => {
                 changed += 1;
@@ -330,7 +399,6 @@ pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<M
             _ => {}
         }
     }
-    let (l, t) = (&rows.legacy, &rows.target);
     differing.truncate(ctx.samples.max(1) * 5);
     #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
@@ -338,9 +406,10 @@ pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<M
         value: (changed + missing + extra) as f64,
         extra: Vec::new(),
         measured: json!({
-            "rows": {"legacy": l.len(), "target": t.len()},
+            "rows": {"legacy": compared.rows.legacy, "target": compared.rows.target},
             "changed": changed, "missing": missing, "extra": extra,
             "key": q.key,
+            "columns": compared.columns,
             "differing": differing,
         }),
     })

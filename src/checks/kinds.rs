@@ -2,20 +2,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 use serde_json::{Value, json};
 
-use super::sql::{self, ident};
+use super::sql::{self, Measure, Outcome, ident};
 use super::{CheckConfig, CheckKind, Context, Measured};
 use crate::gate::Threshold;
-use crate::hash::decimal;
 use crate::side::{PerSide, Side};
+use crate::value::{Cell, Decimal, Number, Tolerance};
 
-type Key = Vec<Option<String>>;
-
-/// A key whose cells are named by `names`, with redacted columns digested.
-fn named_key_json(ctx: &Context, names: &[String], k: &Key) -> Value {
-    let cells = names.iter().zip(k).map(|(n, c)| {
+/// Shown values of a key whose cells are named by `names`, with redacted columns digested.
+fn named_key_json(ctx: &Context, names: &[String], shown: &[Option<String>]) -> Value {
+    let cells = names.iter().zip(shown).map(|(n, c)| {
         ctx.redact
             .text(n, c.clone())
             .map_or(Value::Null, Value::String)
@@ -64,7 +62,7 @@ fn grouped_sql(ctx: &Context, c: &CheckConfig, side: Side, agg: &str) -> Result<
     Ok(format!("SELECT {select} FROM {src} AS src{group_by}"))
 }
 
-async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Vec<RecordBatch>>, String> {
+async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Outcome>, String> {
     let (l, t) = futures::join!(
         sql::query(&ctx.sessions.legacy, &sql.legacy),
         sql::query(&ctx.sessions.target, &sql.target)
@@ -75,23 +73,188 @@ async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Vec<RecordB
     ))
 }
 
-/// Group key → last column, from grouped results.
-fn by_group<T>(
-    batches: &[RecordBatch],
-    value: impl Fn(&dyn arrow::array::Array, usize) -> T,
-) -> BTreeMap<Key, T> {
-    let mut out = BTreeMap::new();
-    for b in batches {
-        let n = b.num_columns();
-        for r in 0..b.num_rows() {
-            let key: Key = b.columns()[..n - 1]
-                .iter()
-                .map(|c| sql::cell(c.as_ref(), r))
-                .collect();
-            out.insert(key, value(b.column(n - 1).as_ref(), r));
+/// One group's measure on one side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    /// The side has no row for the group.
+    Absent,
+    /// The measure (`None` for NULL).
+    Value(Option<Number>),
+}
+
+/// A group of a count or total: how its key reads, and its measure per side.
+struct Group {
+    shown: Vec<Option<String>>,
+    values: PerSide<Slot>,
+}
+
+/// Adds two measures of one group (rows that are one group under the value model): NULL is
+/// ignored as SQL's SUM ignores it; an overflow is an error.
+fn add(a: Option<Number>, b: Option<Number>) -> Result<Option<Number>, String> {
+    Ok(match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(Number::Exact(x)), Some(Number::Exact(y))) => Some(Number::Exact(
+            x.checked_add(y).ok_or("a sum overflows 76 digits")?,
+        )),
+        (Some(x), Some(y)) => Some(Number::Float(x.to_f64() + y.to_f64())),
+    })
+}
+
+/// Runs a count or total query on both sides and collects its groups under the value model.
+/// `names` name the group columns for options and reports.
+async fn grouped(
+    ctx: &Context,
+    c: &CheckConfig,
+    measure: Measure,
+    sql: PerSide<String>,
+) -> Result<(Vec<String>, BTreeMap<Vec<Cell>, Group>), String> {
+    let res = both(ctx, sql).await?;
+    let tolerance = c.tolerance.is_some();
+    for side in Side::BOTH {
+        sql::measure_type(res.get(side), side, measure, tolerance)?;
+    }
+    let n = res.legacy.schema.fields().len().saturating_sub(1);
+    let names: Vec<String> = if c.legacy_sql.is_some() {
+        res.legacy.names()[..n].to_vec()
+    } else {
+        c.group_by.clone()
+    };
+    let columns: Vec<usize> = (0..n).collect();
+    let pair = c.table.as_deref();
+    let codecs = sql::codecs(&res, &columns, |name| {
+        let i = res
+            .legacy
+            .names()
+            .iter()
+            .position(|x| x == name)
+            .unwrap_or(0);
+        ctx.options
+            .for_column(pair, names.get(i).map_or(name, String::as_str))
+    })?;
+    let mut groups: BTreeMap<Vec<Cell>, Group> = BTreeMap::new();
+    for side in Side::BOTH {
+        let out = res.get(side);
+        let rows = sql::cell_rows(out, &columns, &codecs).map_err(|e| format!("{side}: {e}"))?;
+        let values = sql::measures(out, side, measure)?;
+        for (row, value) in rows.into_iter().zip(values) {
+            let g = groups.entry(row.cells).or_insert_with(|| Group {
+                shown: row.shown,
+                values: PerSide::new(Slot::Absent, Slot::Absent),
+            });
+            let slot = g.values.get_mut(side);
+            *slot = match *slot {
+                Slot::Absent => Slot::Value(value),
+                Slot::Value(v) => Slot::Value(add(v, value)?),
+            };
         }
     }
-    out
+    Ok((names, groups))
+}
+
+/// A measure as the report shows it.
+fn shown_slot(s: Slot) -> Value {
+    match s {
+        Slot::Value(Some(n)) => Value::String(n.to_string()),
+        Slot::Value(None) | Slot::Absent => Value::Null,
+    }
+}
+
+/// `target - legacy`, when both are numbers.
+fn difference(a: Slot, b: Slot) -> Option<Number> {
+    match (a, b) {
+        (Slot::Value(Some(Number::Exact(x))), Slot::Value(Some(Number::Exact(y)))) => {
+            y.checked_sub(x).map(Number::Exact)
+        }
+        (Slot::Value(Some(x)), Slot::Value(Some(y))) => {
+            Some(Number::Float(y.to_f64() - x.to_f64()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a group agrees: both NULL, or both numbers within the tolerance. A group one side
+/// lacks never agrees (counts read it as 0 before they get here).
+fn agrees(a: Slot, b: Slot, tol: Tolerance) -> bool {
+    match (a, b) {
+        (Slot::Value(None), Slot::Value(None)) => true,
+        (Slot::Value(Some(x)), Slot::Value(Some(y))) => crate::value::within(x, y, tol),
+        _ => false,
+    }
+}
+
+/// The sum of one side's group measures, for the report.
+fn side_total(groups: &BTreeMap<Vec<Cell>, Group>, side: Side) -> Result<Value, String> {
+    let mut sum = None;
+    for g in groups.values() {
+        if let Slot::Value(v) = *g.values.get(side) {
+            sum = add(sum, v).map_err(|e| format!("{side}: {e}"))?;
+        }
+    }
+    Ok(sum.map_or(Value::Null, |n| Value::String(n.to_string())))
+}
+
+fn tolerance_of(c: &CheckConfig) -> Result<Tolerance, String> {
+    match &c.tolerance {
+        None => Ok(Tolerance::NONE),
+        Some(t) => {
+            let text = t.as_decimal_text();
+            let abs = Decimal::parse(&text)
+                .ok_or_else(|| format!("tolerance `{text}` is not a decimal"))?;
+            Ok(Tolerance { abs, rel: 0.0 })
+        }
+    }
+}
+
+/// The differing groups of a count or total, with the numbers the metrics need.
+struct Differences {
+    rows: Vec<Value>,
+    count: usize,
+    max_abs: f64,
+    max_rel: f64,
+}
+
+fn differences(
+    ctx: &Context,
+    names: &[String],
+    groups: &BTreeMap<Vec<Cell>, Group>,
+    tol: Tolerance,
+) -> Differences {
+    let mut d = Differences {
+        rows: Vec::new(),
+        count: 0,
+        max_abs: 0.0,
+        max_rel: 0.0,
+    };
+    for g in groups.values() {
+        let (a, b) = (g.values.legacy, g.values.target);
+        if agrees(a, b, tol) {
+            continue;
+        }
+        d.count += 1;
+        let diff = difference(a, b);
+        // A NULL or a missing group against a number counts as that number's size, at least 1:
+        // it must cross a threshold of 0.
+        let magnitude = |s: Slot| match s {
+            Slot::Value(Some(n)) => n.to_f64().abs().max(1.0),
+            _ => 1.0,
+        };
+        let abs = diff.map_or_else(|| magnitude(a).max(magnitude(b)), |n| n.to_f64().abs());
+        let base = match a {
+            Slot::Value(Some(n)) => n.to_f64().abs().max(1.0),
+            _ => 1.0,
+        };
+        d.max_abs = d.max_abs.max(abs);
+        d.max_rel = d.max_rel.max(abs / base);
+        if d.rows.len() < ctx.samples.max(1) * 5 {
+            d.rows.push(json!({
+                "group": named_key_json(ctx, names, &g.shown),
+                "legacy": shown_slot(a),
+                "target": shown_slot(b),
+                "difference": diff.map_or(Value::Null, |n| Value::String(n.to_string())),
+            }));
+        }
+    }
+    d
 }
 
 async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
@@ -99,46 +262,42 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
         grouped_sql(ctx, c, Side::Target, "COUNT(*) AS n")?,
     );
-    let res = both(ctx, sql).await?;
-    let n = |a: &dyn arrow::array::Array, r: usize| sql::exact(a, r).map_or(0, |(m, _)| m);
-    let (l, t) = (by_group(&res.legacy, n), by_group(&res.target, n));
-    let keys: BTreeSet<&Key> = l.keys().chain(t.keys()).collect();
-    let (mut max_abs, mut max_rel, mut differing) = (0i128, 0f64, Vec::new());
-    for k in keys {
-        let (a, b) = (
-            l.get(k).copied().unwrap_or(0),
-            t.get(k).copied().unwrap_or(0),
-        );
-        if a != b {
-            let diff = (a - b).abs();
-            #[allow(clippy::cast_precision_loss)]
-            let rel = diff as f64 / a.max(1) as f64;
-            max_abs = max_abs.max(diff);
-            max_rel = max_rel.max(rel);
-            differing.push(
-                json!({"group": named_key_json(ctx, &c.group_by, k), "legacy": a.to_string(), "target": b.to_string()}),
-            );
+    let (names, mut groups) = grouped(ctx, c, Measure::Count, sql).await?;
+    // A group a side has no row for has no rows there: its count is 0.
+    for g in groups.values_mut() {
+        for side in Side::BOTH {
+            if *g.values.get(side) == Slot::Absent {
+                *g.values.get_mut(side) = Slot::Value(Some(Number::Exact(Decimal::ZERO)));
+            }
         }
     }
-    let total = |m: &BTreeMap<Key, i128>| m.values().sum::<i128>().to_string();
-    let groups = differing.len();
-    differing.truncate(ctx.samples.max(1) * 5);
-    #[allow(clippy::cast_precision_loss)]
+    let d = differences(ctx, &names, &groups, tolerance_of(c)?);
+    let sides = |s: Side| {
+        groups
+            .values()
+            .filter(|g| *g.values.get(s) != Slot::Absent)
+            .count()
+    };
     Ok(Measured {
         metric: "max_abs_difference",
-        value: max_abs as f64,
+        value: d.max_abs,
         extra: c
             .relative
-            .map(|r| vec![("max_rel_difference", max_rel, r)])
+            .map(|r| vec![("max_rel_difference", d.max_rel, r)])
             .unwrap_or_default(),
         measured: json!({
-            "legacy": total(&l), "target": total(&t),
-            "groups": {"legacy": l.len(), "target": t.len(), "differing": groups},
-            "max_rel_difference": max_rel,
-            "differing_groups": differing,
+            "legacy": side_total(&groups, Side::Legacy)?,
+            "target": side_total(&groups, Side::Target)?,
+            "groups": {"legacy": sides(Side::Legacy), "target": sides(Side::Target), "differing": d.count},
+            "max_rel_difference": d.max_rel,
+            "differing_groups": d.rows,
         }),
     })
 }
+
+/// The largest precision summed exactly: 2^64 values below 10^56 stay below Decimal256's
+/// 10^76 (and below 2^255, where DataFusion's sum would wrap).
+const MAX_SUMMED_PRECISION: u8 = 56;
 
 /// The decimal scale of a column on one side, or why it cannot be summed exactly.
 async fn scale_of(ctx: &Context, table: &str, column: &str, side: Side) -> Result<i8, String> {
@@ -155,9 +314,18 @@ async fn scale_of(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
         .map_err(|e| e.to_string())?;
     match df.schema().field(0).data_type() {
         t if crate::hash::is_integer(t) => Ok(0),
-        t @ (arrow::datatypes::DataType::Decimal32(..)
-        | arrow::datatypes::DataType::Decimal64(..)
-        | arrow::datatypes::DataType::Decimal128(..)) => Ok(crate::hash::decimal_scale(t)),
+        t @ (DataType::Decimal32(p, s)
+        | DataType::Decimal64(p, s)
+        | DataType::Decimal128(p, s)
+        | DataType::Decimal256(p, s)) => {
+            if *p > MAX_SUMMED_PRECISION {
+                return Err(format!(
+                    "{side} column `{column}` is {t}: past {MAX_SUMMED_PRECISION} digits a sum \
+                     could overflow; use raw SQL that casts to a narrower decimal"
+                ));
+            }
+            Ok(*s)
+        }
         t => Err(format!(
             "{side} column `{column}` is {t}: totals are summed exactly and need an integer or decimal column"
         )),
@@ -176,65 +344,51 @@ async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         let mut out = PerSide::new(String::new(), String::new());
         for side in Side::BOTH {
             let s = scale_of(ctx, table, column, side).await?;
-            // Widened to 38 digits: 100M values of DECIMAL(18,s) cannot overflow.
-            let agg = format!("SUM(CAST({} AS DECIMAL(38, {s}))) AS total", ident(column));
+            // Summed in 76 digits: no sum of values of up to 56 digits can overflow it.
+            let agg = format!("SUM(CAST({} AS DECIMAL(76, {s}))) AS total", ident(column));
             *out.get_mut(side) = grouped_sql(ctx, c, side, &agg)?;
         }
         out
     };
-    let res = both(ctx, sql).await?;
-    let exact = |a: &dyn arrow::array::Array, r: usize| sql::exact(a, r).unwrap_or((0, 0));
-    let (l, t) = (by_group(&res.legacy, exact), by_group(&res.target, exact));
-    let tol = c
-        .tolerance
-        .as_ref()
-        .and_then(|t| decimal::parse_decimal(&t.as_decimal_text()))
-        .unwrap_or((0, 0));
-    let keys: BTreeSet<&Key> = l.keys().chain(t.keys()).collect();
-    let mut differing = Vec::new();
-    let sum = |m: &BTreeMap<Key, (i128, i32)>| {
-        let s = m.values().map(|v| v.1).max().unwrap_or(0);
-        m.values()
-            .fold(0i128, |acc, (v, vs)| {
-                acc.saturating_add(v.saturating_mul(10i128.pow(u32::try_from(s - vs).unwrap_or(0))))
-            })
-            .to_string()
-            .parse::<i128>()
-            .map(|v| sql::decimal_text(v, s))
-            .unwrap_or_default()
+    let tol = tolerance_of(c)?;
+    let (names, groups) = grouped(ctx, c, Measure::Total, sql).await?;
+    let d = differences(ctx, &names, &groups, tol);
+    let sides = |s: Side| {
+        groups
+            .values()
+            .filter(|g| *g.values.get(s) != Slot::Absent)
+            .count()
     };
-    for k in keys {
-        let (a, b) = (
-            l.get(k).copied().unwrap_or((0, 0)),
-            t.get(k).copied().unwrap_or((0, 0)),
-        );
-        if !decimal::abs_diff_within(a, b, tol).unwrap_or(false) {
-            let s = a.1.max(b.1);
-            let up = |(m, sc): (i128, i32)| {
-                m.saturating_mul(10i128.pow(u32::try_from(s - sc).unwrap_or(0)))
-            };
-            differing.push(json!({
-                "group": named_key_json(ctx, &c.group_by, k),
-                "legacy": sql::decimal_text(a.0, a.1),
-                "target": sql::decimal_text(b.0, b.1),
-                "difference": sql::decimal_text(up(b) - up(a), s),
-            }));
-        }
-    }
-    let n = differing.len();
-    differing.truncate(ctx.samples.max(1) * 5);
     #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
         metric: "differing_groups",
-        value: n as f64,
+        value: d.count as f64,
         extra: Vec::new(),
         measured: json!({
-            "legacy": sum(&l), "target": sum(&t),
-            "tolerance": sql::decimal_text(tol.0, tol.1),
-            "groups": {"legacy": l.len(), "target": t.len(), "differing": n},
-            "differing_groups": differing,
+            "legacy": side_total(&groups, Side::Legacy)?,
+            "target": side_total(&groups, Side::Target)?,
+            "tolerance": tol.abs.to_string(),
+            "groups": {"legacy": sides(Side::Legacy), "target": sides(Side::Target), "differing": d.count},
+            "differing_groups": d.rows,
         }),
     })
+}
+
+/// Both sides' rows of a key-like result (orphan references, invariant samples) as canonical
+/// cells, comparable across sides under the child pair's options.
+fn keyed_rows(
+    ctx: &Context,
+    pair: &str,
+    res: &PerSide<Outcome>,
+) -> Result<PerSide<Vec<sql::CellRow>>, String> {
+    let columns: Vec<usize> = (0..res.legacy.schema.fields().len()).collect();
+    let codecs = sql::codecs(res, &columns, |name| {
+        ctx.options.for_column(Some(pair), name)
+    })?;
+    Ok(PerSide::new(
+        sql::cell_rows(&res.legacy, &columns, &codecs).map_err(|e| format!("legacy: {e}"))?,
+        sql::cell_rows(&res.target, &columns, &codecs).map_err(|e| format!("target: {e}"))?,
+    ))
 }
 
 async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
@@ -290,17 +444,21 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         PerSide::new(orphan_sql(Side::Legacy)?, orphan_sql(Side::Target)?),
     )
     .await?;
-    let (l, t) = (sql::rows(&res.legacy), sql::rows(&res.target));
-    let legacy_set: BTreeSet<&Key> = l.iter().collect();
-    let new: Vec<&Key> = t.iter().filter(|k| !legacy_set.contains(k)).collect();
+    let rows = keyed_rows(ctx, child, &res)?;
+    let (l, t) = (&rows.legacy, &rows.target);
+    let legacy_set: BTreeSet<&Vec<Cell>> = l.iter().map(|r| &r.cells).collect();
+    let new: Vec<&sql::CellRow> = t
+        .iter()
+        .filter(|r| !legacy_set.contains(&r.cells))
+        .collect();
     let names: Vec<&String> = child_key.iter().chain(&c.columns).collect();
-    let sample = |rows: &[&Key]| -> Vec<Value> {
+    let sample = |rows: &[&sql::CellRow]| -> Vec<Value> {
         rows.iter()
             .take(ctx.samples)
             .map(|k| {
                 let m: serde_json::Map<String, Value> = names
                     .iter()
-                    .zip(k.iter())
+                    .zip(k.shown.iter())
                     .map(|(n, v)| {
                         (
                             (*n).clone(),
@@ -344,9 +502,11 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
             PerSide::new(mismatch_sql(Side::Legacy)?, mismatch_sql(Side::Target)?),
         )
         .await?;
-        let (lm, tm) = (sql::rows(&res.legacy), sql::rows(&res.target));
-        let lset: BTreeSet<&Key> = lm.iter().collect();
-        let new_mismatch: Vec<&Key> = tm.iter().filter(|k| !lset.contains(k)).collect();
+        let rows = keyed_rows(ctx, child, &res)?;
+        let (lm, tm) = (&rows.legacy, &rows.target);
+        let lset: BTreeSet<&Vec<Cell>> = lm.iter().map(|r| &r.cells).collect();
+        let new_mismatch: Vec<&sql::CellRow> =
+            tm.iter().filter(|r| !lset.contains(&r.cells)).collect();
         measured["tenant_mismatches"] = json!({"legacy": lm.len(), "target": tm.len(), "new": new_mismatch.len(), "samples": sample(&new_mismatch)});
         #[allow(clippy::cast_precision_loss)]
         extra.push((
@@ -379,14 +539,17 @@ async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         let session = ctx.sessions.get(side);
         // SQL CHECK semantics: a row violates the predicate when it is false (NULL passes).
         let count = format!("SELECT COUNT(*) AS n FROM {src} AS src WHERE NOT ({predicate})");
-        let rows = sql::query(session, &count)
+        let counted = sql::query(session, &count)
             .await
             .map_err(|e| format!("{side}: {e}"))?;
-        let n = rows
+        let n = sql::measures(&counted, side, Measure::Count)?
             .first()
-            .and_then(|b| sql::exact(b.column(0).as_ref(), 0))
-            .map_or(0, |(m, _)| m);
-        *violations.get_mut(side) = Some(u64::try_from(n).unwrap_or(0));
+            .copied()
+            .flatten()
+            .and_then(Number::exact)
+            .and_then(|d| d.to_string().parse::<u64>().ok())
+            .unwrap_or(0);
+        *violations.get_mut(side) = Some(n);
         let cols: Vec<String> = key.iter().map(|k| ident(k)).collect();
         let sample_sql = format!(
             "SELECT {} FROM {src} AS src WHERE NOT ({predicate}) ORDER BY {} LIMIT {}",
@@ -394,15 +557,23 @@ async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
             cols.join(", "),
             ctx.samples
         );
-        let got = sql::rows(
-            &sql::query(session, &sample_sql)
-                .await
-                .map_err(|e| format!("{side}: {e}"))?,
-        );
-        samples.insert(
-            side.as_str().to_owned(),
-            Value::Array(got.iter().map(|k| named_key_json(ctx, &key, k)).collect()),
-        );
+        let got = sql::query(session, &sample_sql)
+            .await
+            .map_err(|e| format!("{side}: {e}"))?;
+        let shown: Vec<Value> = got
+            .batches
+            .iter()
+            .flat_map(|b| {
+                (0..b.num_rows()).map(move |r| {
+                    b.columns()
+                        .iter()
+                        .map(|a| sql::shown(a.as_ref(), r))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .map(|row| named_key_json(ctx, &key, &row))
+            .collect();
+        samples.insert(side.as_str().to_owned(), Value::Array(shown));
     }
     let worst = violations
         .legacy

@@ -9,7 +9,7 @@
 
 pub mod golden;
 mod kinds;
-mod sql;
+pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -351,6 +351,8 @@ pub(crate) struct Context {
     samples: usize,
     /// Every pair's redacted columns: check samples never show their values.
     redact: crate::report::redact::Redactor,
+    /// How result values compare (the pairs' options).
+    options: sql::ValueOptions,
 }
 
 impl Context {
@@ -360,6 +362,7 @@ impl Context {
         samples: usize,
         snapshots: &PerSide<Snapshot>,
         threads: usize,
+        options: sql::ValueOptions,
     ) -> Result<Self> {
         let sessions = PerSide::new(
             crate::snapshot::sql::session_for(&snapshots.legacy, threads).await?,
@@ -422,6 +425,7 @@ impl Context {
             keys,
             samples,
             redact,
+            options,
         })
     }
 

@@ -1,90 +1,248 @@
-//! Running check SQL (read-only) and reading results back as comparable cells.
+//! Running check SQL (read-only) and reading results back through the one value model
+//! ([`crate::value`]): cells as canonical values under codecs decided from both sides' result
+//! types and the pair's options, numbers exactly or not at all.
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Decimal128Type};
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SessionContext;
+use serde_json::Value;
 
-use crate::hash::decimal;
+use crate::config::{ColumnOptions, Config, TableConfig};
+use crate::hash::Codec;
+use crate::side::{PerSide, Side};
+use crate::value::{Cell, Number};
 
 /// A quoted SQL identifier.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A statement's result: its schema (also when it has no rows) and its rows.
+pub struct Outcome {
+    /// The result schema.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Outcome {
+    /// Column names.
+    pub fn names(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// Every row as `(batch, row)`.
+    fn positions(&self) -> impl Iterator<Item = (&RecordBatch, usize)> {
+        self.batches
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).map(move |r| (b, r)))
+    }
+}
+
 /// Runs one read-only statement and collects its (small) result.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, String> {
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Outcome, String> {
     let df = ctx
         .sql_with_options(sql, crate::snapshot::sql::read_only())
         .await
         .map_err(|e| e.to_string())?;
-    df.collect().await.map_err(|e| e.to_string())
+    let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(|e| e.to_string())?;
+    Ok(Outcome { schema, batches })
 }
 
-/// A cell as text that compares equal across sides for equal values: decimals and integers
-/// normalized (`1.50` and `1.5000` are both `1.5`), everything else as displayed; NULL is `None`.
-pub fn cell(array: &dyn Array, row: usize) -> Option<String> {
-    if array.is_null(row) {
-        return None;
+/// The comparison options of the config, for result columns: a column named like a column of
+/// the pair the check reads gets that column's options, any other the pair's (`columns."*"` over
+/// `[defaults]`), and a result that reads no pair the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ValueOptions {
+    defaults: ColumnOptions,
+    tables: BTreeMap<String, TableConfig>,
+}
+
+impl ValueOptions {
+    /// The options of a config.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            defaults: config.defaults.clone(),
+            tables: config
+                .tables
+                .iter()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
+        }
     }
-    if let Some((m, s)) = exact(array, row) {
-        return Some(decimal_text(m, s));
+
+    /// The options of a result column of a check over `pair`. A cast or a tolerance is the
+    /// table column's business, not the result's, so neither carries over.
+    pub fn for_column(&self, pair: Option<&str>, column: &str) -> ColumnOptions {
+        let opts = match pair.and_then(|p| self.tables.get(p)) {
+            Some(t) if t.columns.contains_key(column) => t.column_options(column, &self.defaults),
+            Some(t) => t.table_options(&self.defaults),
+            None => self.defaults.clone(),
+        };
+        ColumnOptions {
+            cast: None,
+            abs_tolerance: None,
+            rel_tolerance: None,
+            ..opts
+        }
+    }
+}
+
+/// The codec of each result column, decided from both sides' types as the engine decides a
+/// column pair's (an integer against a float compares as a float, a zone-less timestamp against
+/// a zoned one by instant in the configured zone). Different families are an error naming the
+/// column.
+pub fn codecs(
+    results: &PerSide<Outcome>,
+    columns: &[usize],
+    options: impl Fn(&str) -> ColumnOptions,
+) -> Result<Vec<Codec>, String> {
+    let (l, t) = (&results.legacy.schema, &results.target.schema);
+    if l.fields().len() != t.fields().len() {
+        return Err(format!(
+            "the legacy result has {} columns and the target result {}",
+            l.fields().len(),
+            t.fields().len()
+        ));
+    }
+    columns
+        .iter()
+        .map(|&i| {
+            let (lf, tf) = (l.field(i), t.field(i));
+            crate::plan::codec_for(lf.data_type(), tf.data_type(), &options(lf.name()))
+                .map_err(|e| format!("result column `{}`: {e}; cast it in the SQL", lf.name()))
+        })
+        .collect()
+}
+
+/// One result row: canonical cells of the chosen columns and how each value reads.
+#[derive(Debug, Clone)]
+pub struct CellRow {
+    /// Canonical values (map keys, equality).
+    pub cells: Vec<Cell>,
+    /// The values as the report shows them (`None` for NULL).
+    pub shown: Vec<Option<String>>,
+}
+
+/// Every row of a result as canonical cells of `columns`, each under its codec.
+pub fn cell_rows(
+    outcome: &Outcome,
+    columns: &[usize],
+    codecs: &[Codec],
+) -> Result<Vec<CellRow>, String> {
+    let mut out = Vec::new();
+    for b in &outcome.batches {
+        let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(columns.len());
+        for (&c, codec) in columns.iter().zip(codecs) {
+            let name = outcome.schema.field(c).name();
+            cells.push(
+                Cell::column(b.column(c).as_ref(), codec)
+                    .map_err(|e| format!("result column `{name}`: {e}"))?,
+            );
+        }
+        for r in 0..b.num_rows() {
+            out.push(CellRow {
+                cells: cells.iter().map(|col| col[r].clone()).collect(),
+                shown: columns
+                    .iter()
+                    .map(|&c| shown(b.column(c).as_ref(), r))
+                    .collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// How a value reads in a report (`None` for NULL); integers and decimals without trailing
+/// zeros, so that equal numbers of different scales read the same.
+pub fn shown(array: &dyn Array, row: usize) -> Option<String> {
+    if let Ok(Some(n @ Number::Exact(_))) = crate::value::number_at(array, row) {
+        return Some(n.to_string());
     }
     match crate::diff::detail::render(array, row) {
-        serde_json::Value::String(s) => Some(s),
+        Value::String(s) => Some(s),
         _ => None,
     }
 }
 
-/// An integer or decimal cell as `(mantissa, scale)`, normalized.
-pub fn exact(array: &dyn Array, row: usize) -> Option<(i128, i32)> {
-    if array.is_null(row) {
-        return None;
-    }
-    let (m, s) = match array.data_type() {
-        DataType::Decimal128(_, s) => (
-            array.as_primitive::<Decimal128Type>().value(row),
-            i32::from(*s),
-        ),
-        t if crate::hash::is_integer(t) => {
-            let a =
-                arrow::compute::cast(&arrow::array::make_array(array.to_data()), &DataType::Int64)
-                    .ok()?;
-            (
-                i128::from(a.as_primitive::<arrow::datatypes::Int64Type>().value(row)),
-                0,
-            )
-        }
-        _ => return None,
-    };
-    decimal::normalize(m, s)
+/// What a count or total column may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// A count: whole numbers only.
+    Count,
+    /// A total: integers and decimals.
+    Total,
 }
 
-/// `(mantissa, scale)` as decimal text.
-pub fn decimal_text(m: i128, s: i32) -> String {
-    if s <= 0 {
-        return m.to_string();
-    }
-    let neg = m < 0;
-    let digits = m.unsigned_abs().to_string();
-    let s = usize::try_from(s).unwrap_or(0);
-    let padded = if digits.len() <= s {
-        format!("{}{digits}", "0".repeat(s + 1 - digits.len()))
-    } else {
-        digits
+/// Checks the type of a result's measure column (its last): integers and decimals, floats only
+/// when the check declares a tolerance. A mistake is an error telling the user what to cast.
+pub fn measure_type(
+    outcome: &Outcome,
+    side: Side,
+    measure: Measure,
+    tolerance: bool,
+) -> Result<(), String> {
+    let Some(field) = outcome.schema.fields().last() else {
+        return Err(format!("the {side} result has no columns"));
     };
-    let (int, frac) = padded.split_at(padded.len() - s);
-    format!("{}{int}.{frac}", if neg { "-" } else { "" })
+    let dt = match field.data_type() {
+        DataType::Dictionary(_, v) => v.as_ref(),
+        t => t,
+    };
+    let (what, cast) = match measure {
+        Measure::Count => ("count", "CAST(... AS BIGINT)"),
+        Measure::Total => ("total", "CAST(... AS DECIMAL(p, s))"),
+    };
+    match crate::plan::family(dt) {
+        crate::plan::Family::Integer | crate::plan::Family::Decimal => Ok(()),
+        crate::plan::Family::Float if tolerance => Ok(()),
+        crate::plan::Family::Float => Err(format!(
+            "the {side} {what} `{}` is {dt}: floats are not compared exactly; {cast} in the \
+             SQL, or declare a `tolerance` to compare within it",
+            field.name()
+        )),
+        _ => Err(format!(
+            "the {side} {what} `{}` is {dt}, not a number; the last column of a {what} \
+             query must be the {what}",
+            field.name()
+        )),
+    }
 }
 
-/// Every row of a result as cells.
-pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<Option<String>>> {
-    let mut out = Vec::new();
-    for b in batches {
-        for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| cell(c.as_ref(), r)).collect());
-        }
-    }
-    out
+/// The measure (last column) of every row, exactly: `None` for NULL. A count with a fraction
+/// is an error; no value is ever quoted in it.
+pub fn measures(
+    outcome: &Outcome,
+    side: Side,
+    measure: Measure,
+) -> Result<Vec<Option<Number>>, String> {
+    let Some(last) = outcome.schema.fields().len().checked_sub(1) else {
+        return Err(format!("the {side} result has no columns"));
+    };
+    let name = outcome.schema.field(last).name();
+    outcome
+        .positions()
+        .map(|(b, r)| {
+            let n = crate::value::number_at(b.column(last).as_ref(), r)
+                .map_err(|e| format!("the {side} value `{name}` {e}"))?;
+            if measure == Measure::Count
+                && let Some(Number::Exact(d)) = n
+                && !d.is_integer()
+            {
+                return Err(format!(
+                    "the {side} count `{name}` has a fraction: a count is a whole number"
+                ));
+            }
+            Ok(n)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -92,9 +250,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decimal_text_places_the_point() {
-        assert_eq!(decimal_text(15, 1), "1.5");
-        assert_eq!(decimal_text(-5, 3), "-0.005");
-        assert_eq!(decimal_text(1200, 0), "1200");
+    fn identifiers_are_quoted() {
+        assert_eq!(ident("order id"), "\"order id\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
     }
 }

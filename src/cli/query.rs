@@ -12,7 +12,7 @@ use crate::checks::golden;
 use crate::config::Config;
 use crate::query::format::{self, Format};
 use crate::query::{QueryResult, QuerySession};
-use crate::side::{PerSide, Side};
+use crate::side::PerSide;
 
 /// Arguments of `recon query`.
 #[derive(Debug, Args)]
@@ -318,23 +318,21 @@ fn golden_side_by_side(
         let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
         bail!("no golden query `{name}`; there are: {}", names.join(", "));
     };
-    let rows = match session.golden(q) {
+    let options = crate::checks::sql::ValueOptions::new(&loaded.config);
+    let compared = match session.golden(q, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(2);
         }
     };
-    let pairs = golden::compare(q, &rows);
-    let value_cols: Vec<String> = {
-        let mut cols = std::collections::BTreeSet::new();
-        for side in Side::BOTH {
-            for r in rows.get(side) {
-                cols.extend(r.keys().filter(|k| !q.key.contains(k)).cloned());
-            }
-        }
-        cols.into_iter().collect()
-    };
+    let pairs = &compared.pairs;
+    let value_cols: Vec<String> = compared
+        .columns
+        .iter()
+        .filter(|c| !q.key.contains(c))
+        .cloned()
+        .collect();
     let mut headers: Vec<String> = q.key.clone();
     for c in &value_cols {
         headers.push(format!("{c} (legacy)"));
@@ -349,7 +347,7 @@ fn golden_side_by_side(
     };
     let mut columns: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
     let mut differing = 0;
-    for p in &pairs {
+    for p in pairs {
         let keyed = p.legacy.as_ref().or(p.target.as_ref()).cloned();
         for (i, k) in q.key.iter().enumerate() {
             columns[i].push(cell(&keyed, k));

@@ -52,21 +52,8 @@ fn payload(array: &dyn Array, codec: &Codec) -> Option<(Tag, Vec<u8>)> {
     if array.is_null(0) {
         return None;
     }
-    let array = match (&codec.cast, array.data_type()) {
-        (Some(to), _) => {
-            arrow::compute::cast(&arrow::array::make_array(array.to_data()), to).ok()?
-        }
-        (None, arrow::datatypes::DataType::Dictionary(_, v)) => {
-            arrow::compute::cast(&arrow::array::make_array(array.to_data()), v).ok()?
-        }
-        _ => arrow::array::make_array(array.to_data()),
-    };
-    let plain = Codec {
-        cast: None,
-        ..codec.clone()
-    };
     let mut out = None;
-    hash::visit(array.as_ref(), &plain, &mut |tag, bytes| {
+    hash::visit_cast(array, codec, &mut |tag, bytes| {
         if out.is_none() {
             out = Some((tag, bytes.to_vec()));
         }

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::gate;
-use crate::hash::{CompareAs, decimal};
+use crate::hash::CompareAs;
 use crate::plan::{PairPlan, Tolerance};
 use crate::report::{ChangedSample, ColumnDrift, KeySample, Samples, TableReport};
 use crate::side::{PerSide, Side};
@@ -368,58 +368,19 @@ fn attribute(
     Ok(Some(mask))
 }
 
-/// Whether two tolerance slots are equal within `tol`.
+/// Whether two tolerance slots (`[tag][payload length][payload]`) are equal within `tol`.
 fn within(a: &[u8], b: &[u8], tol: Tolerance) -> bool {
     if a == b {
         return true;
     }
-    let (ta, tb) = (a[0], b[0]);
-    if ta != tb || ta == crate::hash::Tag::Null as u8 {
-        return false;
+    let number = |s: &[u8]| {
+        let len = usize::from(*s.get(1)?);
+        crate::value::number_of(s[0], s.get(2..2 + len)?)
+    };
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => crate::value::within(x, y, tol),
+        _ => false,
     }
-    if ta == crate::hash::Tag::Numeric as u8 {
-        // Payload: [scale][mantissa as i64 or i128 LE] (see `hash::NumPayload`).
-        let num = |s: &[u8]| -> (i128, i32) {
-            let scale = i32::from(s[2]);
-            if s[1] == 9 {
-                let mut m = [0u8; 8];
-                m.copy_from_slice(&s[3..11]);
-                (i128::from(i64::from_le_bytes(m)), scale)
-            } else {
-                let mut m = [0u8; 16];
-                m.copy_from_slice(&s[3..19]);
-                (i128::from_le_bytes(m), scale)
-            }
-        };
-        let (x, y) = (num(a), num(b));
-        if tol.abs.0 > 0 && decimal::abs_diff_within(x, y, tol.abs).unwrap_or(false) {
-            return true;
-        }
-        return tol.rel > 0.0
-            && rel_within(
-                decimal::to_f64(x.0, x.1),
-                decimal::to_f64(y.0, y.1),
-                tol.rel,
-            );
-    }
-    if ta == crate::hash::Tag::Float as u8 {
-        let float = |s: &[u8]| {
-            let mut m = [0u8; 8];
-            m.copy_from_slice(&s[2..10]);
-            f64::from_bits(u64::from_le_bytes(m))
-        };
-        let (x, y) = (float(a), float(b));
-        if x.is_nan() || y.is_nan() {
-            return false;
-        }
-        let abs = decimal::to_f64(tol.abs.0, tol.abs.1);
-        return (x - y).abs() <= abs || (tol.rel > 0.0 && rel_within(x, y, tol.rel));
-    }
-    false
-}
-
-fn rel_within(x: f64, y: f64, rel: f64) -> bool {
-    (x - y).abs() <= rel * x.abs().max(y.abs())
 }
 
 /// Settles the [`Settled::Unknown`] pairs from their rows read again, with 64-bit digests. The

@@ -434,29 +434,22 @@ pub fn tolerance_slots(
     out: &mut Vec<[u8; SLOT]>,
 ) -> std::result::Result<(), String> {
     out.clear();
-    let mut plain = codec.clone();
-    let cast_to = codec.cast.clone().or_else(|| match array.data_type() {
-        DataType::Dictionary(_, v) => Some(v.as_ref().clone()),
-        _ => None,
-    });
-    let owned;
-    let array = match cast_to {
-        Some(to) => {
-            plain.cast = None;
-            owned = arrow::compute::cast(&arrow::array::make_array(array.to_data()), &to)
-                .map_err(|e| e.to_string())?;
-            owned.as_ref()
-        }
-        None => array,
-    };
-    hash::visit(array, &plain, &mut |tag, payload| {
+    let mut too_wide = false;
+    hash::visit_cast(array, codec, &mut |tag, payload| {
         let mut slot = [0u8; SLOT];
+        // Only numbers and floats have tolerances, and all of them fit but Decimal256 values
+        // past 38 digits: those are refused below, never truncated into a false match.
+        too_wide |= payload.len() > SLOT - 2;
         let n = payload.len().min(SLOT - 2);
         slot[0] = tag as u8;
         slot[1] = n as u8;
         slot[2..2 + n].copy_from_slice(&payload[..n]);
         out.push(slot);
-    })
+    })?;
+    if too_wide {
+        return Err("a value past 38 digits cannot be compared within a tolerance".into());
+    }
+    Ok(())
 }
 
 /// The 64-bit column digests, tolerance slots, exact hash and row hash of one row read again

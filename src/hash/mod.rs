@@ -15,7 +15,7 @@ pub mod decimal;
 mod fast;
 mod short;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::*;
 use chrono::{Offset, TimeZone as _};
@@ -50,6 +50,10 @@ pub enum Tag {
     Timestamp = 7,
     /// Times of day: nanoseconds since midnight as `i64` LE.
     Time = 8,
+    /// A value a config `cast` could not carry over exactly (`1.70` cast to an integer, `abc`
+    /// cast to a date): xxh3-128 of the original value's text, so that it equals only the same
+    /// original value and never a cast one.
+    Lossy = 9,
 }
 
 #[inline]
@@ -246,16 +250,16 @@ pub(crate) fn hash_column_impl<D: Digest>(
 ) -> Result<(), String> {
     out.clear();
     if let Some(to) = &codec.cast {
-        let opts = CastOptions {
-            safe: false,
-            ..Default::default()
-        };
-        let cast = cast_with_options(array, to, &opts).map_err(|e| format!("cast to {to}: {e}"))?;
+        let (cast, lossy) = checked_cast(array, to)?;
         let plain = Codec {
             cast: None,
             ..codec.clone()
         };
-        return hash_column_impl(cast.as_ref(), &plain, out, fast_paths);
+        hash_column_impl(cast.as_ref(), &plain, out, fast_paths)?;
+        for (i, text) in lossy {
+            out[i] = D::of(Tag::Lossy, &lossy_payload(&text));
+        }
+        return Ok(());
     }
     if let Some(dict) = array.as_any_dictionary_opt() {
         // Hash each distinct value once, then gather by key.
@@ -324,6 +328,121 @@ pub fn gather_dictionary<D: Digest>(
     Ok(())
 }
 
+/// Applies a config `cast`: the cast array, and the rows it could not carry over exactly, each
+/// with the original value's text. A value is carried over exactly when it casts and casting it
+/// back gives the original (text is parsed instead: exactly when it parses, and for decimals to
+/// the same number). Failures are data, never errors: an error message must not quote a value.
+pub fn checked_cast(
+    array: &dyn Array,
+    to: &DataType,
+) -> Result<(ArrayRef, Vec<(usize, String)>), String> {
+    let original = match array.data_type() {
+        DataType::Dictionary(_, v) => cast_with_options(array, v, &CastOptions::default())
+            .map_err(|e| format!("cannot unpack a dictionary column: {e}"))?,
+        _ => arrow::array::make_array(array.to_data()),
+    };
+    let from = original.data_type().clone();
+    let cast = cast_with_options(original.as_ref(), to, &CastOptions::default())
+        .map_err(|_| format!("{from} cannot be cast to {to}"))?;
+    let mut lossy_rows: Vec<usize> = (0..original.len())
+        .filter(|&i| original.is_valid(i) && cast.is_null(i))
+        .collect();
+    let is_text = matches!(
+        from,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    if !is_text {
+        let back = cast_with_options(cast.as_ref(), &from, &CastOptions::default())
+            .map_err(|_| format!("{to} cannot be cast back to {from} to check the cast"))?;
+        let differs = arrow::compute::kernels::cmp::distinct(&original, &back)
+            .map_err(|_| format!("a cast from {from} to {to} cannot be checked"))?;
+        lossy_rows.extend((0..original.len()).filter(|&i| differs.value(i)));
+    } else if let DataType::Decimal128(_, scale) = to {
+        let text = cast_with_options(original.as_ref(), &DataType::Utf8, &CastOptions::default())
+            .map_err(|e| e.to_string())?;
+        let (text, cast) = (
+            text.as_string::<i32>(),
+            cast.as_primitive::<Decimal128Type>(),
+        );
+        for i in 0..original.len() {
+            if original.is_null(i) || cast.is_null(i) {
+                continue;
+            }
+            let parsed =
+                decimal::parse_decimal(text.value(i)).and_then(|(m, s)| decimal::normalize(m, s));
+            if parsed.is_none() || parsed != decimal::normalize(cast.value(i), i32::from(*scale)) {
+                lossy_rows.push(i);
+            }
+        }
+    }
+    lossy_rows.sort_unstable();
+    lossy_rows.dedup();
+    let lossy = if lossy_rows.is_empty() {
+        Vec::new()
+    } else {
+        let shown = arrow::util::display::ArrayFormatter::try_new(
+            original.as_ref(),
+            &arrow::util::display::FormatOptions::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        lossy_rows
+            .into_iter()
+            .map(|i| (i, shown.value(i).to_string()))
+            .collect()
+    };
+    Ok((cast, lossy))
+}
+
+/// The payload of a [`Tag::Lossy`] value.
+fn lossy_payload(original_text: &str) -> [u8; 16] {
+    xxh3_128_with_seed(original_text.as_bytes(), seed_of(Tag::Lossy)).to_le_bytes()
+}
+
+/// [`visit`] for any column: applies the codec's cast (lossy rows as [`Tag::Lossy`]) and
+/// unpacks dictionaries first. For the few values of checks, detail and drift classes; the
+/// hashing pass has its own faster route to the same encoding.
+pub fn visit_cast<F: FnMut(Tag, &[u8]) + ?Sized>(
+    array: &dyn Array,
+    codec: &Codec,
+    f: &mut F,
+) -> Result<(), String> {
+    let plain = Codec {
+        cast: None,
+        ..codec.clone()
+    };
+    if let Some(to) = &codec.cast {
+        let (cast, lossy) = checked_cast(array, to)?;
+        let mut lossy = lossy.into_iter().peekable();
+        let mut row = 0usize;
+        return visit(cast.as_ref(), &plain, &mut |tag, payload| {
+            match lossy.next_if(|(i, _)| *i == row) {
+                Some((_, text)) => f(Tag::Lossy, &lossy_payload(&text)),
+                None => f(tag, payload),
+            }
+            row += 1;
+        });
+    }
+    if let DataType::Dictionary(_, v) = array.data_type() {
+        let plain_array = cast_with_options(array, v, &CastOptions::default())
+            .map_err(|e| format!("cannot unpack a dictionary column: {e}"))?;
+        return visit(plain_array.as_ref(), &plain, f);
+    }
+    visit(array, &plain, f)
+}
+
+/// The `(mantissa, scale)` of a [`Tag::Numeric`] payload (see [`NumPayload`]; Decimal256
+/// values past an `i128` carry 32 bytes).
+pub fn numeric_from_payload(payload: &[u8]) -> Option<(i256, u8)> {
+    let (&scale, m) = payload.split_first()?;
+    let m = match m.len() {
+        8 => i256::from_i128(i128::from(i64::from_le_bytes(m.try_into().ok()?))),
+        16 => i256::from_i128(i128::from_le_bytes(m.try_into().ok()?)),
+        32 => i256::from_le_bytes(m.try_into().ok()?),
+        _ => return None,
+    };
+    Some((m, scale))
+}
+
 /// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.
 pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
     array: &dyn Array,
@@ -369,6 +488,19 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             each!(array.as_primitive::<Decimal128Type>(), |v| numeric(
                 v, *s, f
             )?)
+        }
+        (CompareAs::Numeric, DataType::Decimal256(_, s)) => {
+            each!(array.as_primitive::<Decimal256Type>(), |v| numeric256(
+                v, *s, f
+            )?)
+        }
+        (CompareAs::Float, DataType::Decimal256(_, s)) => {
+            each!(array.as_primitive::<Decimal256Type>(), |v| float(
+                format!("{v}e{}", -i32::from(*s))
+                    .parse()
+                    .unwrap_or(f64::NAN),
+                f
+            ))
         }
         (CompareAs::Float, DataType::Float16) => {
             each!(array.as_primitive::<Float16Type>(), |v| float(
@@ -607,10 +739,49 @@ fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(
     scale: i8,
     f: &mut F,
 ) -> Result<(), String> {
+    // The message names no value: values never reach an error message.
     let (m, s) = decimal::normalize(mantissa, i32::from(scale))
-        .ok_or_else(|| format!("decimal {mantissa}e{} overflows", -i32::from(scale)))?;
+        .ok_or("a decimal with a negative scale overflows 38 digits")?;
     let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
     f(Tag::Numeric, numeric_payload(m, s).bytes());
+    Ok(())
+}
+
+/// A Decimal256 value: the payload of [`numeric`] when the normalized mantissa fits an `i128`
+/// (so it equals the same number of any other width), else `[scale][mantissa as i256 LE]`.
+fn numeric256<F: FnMut(Tag, &[u8]) + ?Sized>(
+    mantissa: i256,
+    scale: i8,
+    f: &mut F,
+) -> Result<(), String> {
+    let ten = i256::from_i128(10);
+    let (mut m, mut s) = (mantissa, i32::from(scale));
+    if s < 0 {
+        m = m
+            .checked_mul(
+                ten.checked_pow(s.unsigned_abs())
+                    .ok_or("decimal scale out of range")?,
+            )
+            .ok_or("a decimal with a negative scale overflows 76 digits")?;
+        s = 0;
+    }
+    while s > 0 && m != i256::ZERO && m.wrapping_rem(ten) == i256::ZERO {
+        m = m.wrapping_div(ten);
+        s -= 1;
+    }
+    if m == i256::ZERO {
+        s = 0;
+    }
+    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
+    match m.to_i128() {
+        Some(small) => f(Tag::Numeric, numeric_payload(small, s).bytes()),
+        None => {
+            let mut buf = [0u8; 33];
+            buf[0] = s;
+            buf[1..].copy_from_slice(&m.to_le_bytes());
+            f(Tag::Numeric, &buf);
+        }
+    }
     Ok(())
 }
 

@@ -119,11 +119,13 @@ impl QuerySession {
         })
     }
 
-    /// Runs a golden query on both sides, each in a session over its own snapshot.
+    /// Runs a golden query on both sides, each in a session over its own snapshot, and compares
+    /// the results as the golden check does.
     pub fn golden(
         &self,
         q: &crate::checks::GoldenQuery,
-    ) -> std::result::Result<PerSide<Vec<crate::checks::golden::Row>>, String> {
+        options: &crate::checks::sql::ValueOptions,
+    ) -> std::result::Result<crate::checks::golden::Compared, String> {
         self.rt.block_on(async {
             let sessions = PerSide::new(
                 sql::session_for(&self.snapshots.legacy, 2)
@@ -133,7 +135,8 @@ impl QuerySession {
                     .await
                     .map_err(|e| e.to_string())?,
             );
-            crate::checks::golden::results(&sessions, q).await
+            let results = crate::checks::golden::results(&sessions, q).await?;
+            crate::checks::golden::compare(q, results, options)
         })
     }
 

@@ -10,3 +10,4 @@ mod generated;
 mod props;
 mod query;
 mod report;
+mod trust;

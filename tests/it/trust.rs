@@ -1,0 +1,343 @@
+//! No false pass anywhere (issue 10): checks, golden queries and the table reader agree with the
+//! row engine. Each test is named after the false pass, false alarm or crash it pins.
+
+use std::sync::Arc;
+
+use arrow::array::*;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn ids(v: &[i64]) -> ArrayRef {
+    Arc::new(Int64Array::from(v.to_vec()))
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}: {report}"))
+}
+
+fn reason(c: &Value) -> String {
+    c["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `t(id, amount DOUBLE)` on both sides.
+fn float_amounts(s: &Scenario, legacy: &[f64], target: &[f64]) {
+    let n = |v: &[f64]| (1..=v.len() as i64).collect::<Vec<_>>();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", ids(&n(legacy))),
+            ("amount", Arc::new(Float64Array::from(legacy.to_vec()))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", ids(&n(target))),
+            ("amount", Arc::new(Float64Array::from(target.to_vec()))),
+        ]),
+    );
+}
+
+const T: &str = "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.columns.amount]\nabs_tolerance = \"1000000000\"\n";
+
+fn raw(id: &str, kind: &str, legacy: &str, target: &str, extra: &str) -> String {
+    format!(
+        "\n[[checks]]\nid = \"{id}\"\nkind = \"{kind}\"\nlegacy_sql = \"{legacy}\"\ntarget_sql = \"{target}\"\n{extra}"
+    )
+}
+
+#[test]
+fn a_raw_total_over_a_double_column_is_an_error_not_a_pass() {
+    let s = Scenario::new();
+    float_amounts(&s, &[100.25, 250.25], &[1_099_999.0]);
+    let sum = "SELECT SUM(amount) FROM t";
+    s.config(&format!(
+        "{T}{}{}",
+        raw("float_total", "total", sum, sum, ""),
+        raw("float_count", "count", sum, sum, "")
+    ));
+    let (code, r) = run_report(&s, &[]);
+    for id in ["float_total", "float_count"] {
+        let c = check(&r, id);
+        assert_eq!(c["status"], "error", "{c}");
+        assert!(reason(c).contains("floats are not compared exactly"), "{c}");
+        assert!(reason(c).contains("CAST"), "{c}");
+    }
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_raw_float_total_with_a_tolerance_compares_by_value() {
+    let s = Scenario::new();
+    float_amounts(&s, &[100.25, 250.25], &[1_099_999.0]);
+    let sum = "SELECT SUM(amount) FROM t";
+    s.config(&format!(
+        "{T}{}{}",
+        raw("loose", "total", sum, sum, "tolerance = \"0.01\"\n"),
+        raw(
+            "same",
+            "total",
+            sum,
+            "SELECT CAST(350.505 AS DOUBLE) FROM t",
+            "tolerance = \"0.01\"\n"
+        )
+    ));
+    let (_, r) = run_report(&s, &[]);
+    let loose = check(&r, "loose");
+    assert_eq!(loose["status"], "fail", "{loose}");
+    assert_eq!(loose["measured"]["legacy"], "350.5");
+    assert_eq!(loose["measured"]["target"], "1099999");
+    assert_eq!(check(&r, "same")["status"], "pass", "{r}");
+}
+
+#[test]
+fn a_string_or_boolean_count_is_an_error_not_a_zero() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0], &[1.0, 2.0]);
+    s.config(&format!(
+        "{T}{}{}",
+        raw(
+            "text",
+            "count",
+            "SELECT CAST(COUNT(*) AS VARCHAR) FROM t",
+            "SELECT CAST(COUNT(*) AS VARCHAR) FROM t",
+            ""
+        ),
+        raw(
+            "flag",
+            "total",
+            "SELECT COUNT(*) > 0 FROM t",
+            "SELECT COUNT(*) > 5 FROM t",
+            ""
+        )
+    ));
+    let (code, r) = run_report(&s, &[]);
+    for id in ["text", "flag"] {
+        let c = check(&r, id);
+        assert_eq!(c["status"], "error", "{c}");
+        assert!(reason(c).contains("not a number"), "{c}");
+    }
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_null_sum_is_not_zero() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0], &[1.0]);
+    s.config(&format!(
+        "{T}{}",
+        raw(
+            "null_total",
+            "total",
+            "SELECT SUM(CAST(NULL AS DECIMAL(10,2))) FROM t",
+            "SELECT CAST(0 AS DECIMAL(10,2)) FROM t",
+            ""
+        )
+    ));
+    let (code, r) = run_report(&s, &[]);
+    let c = check(&r, "null_total");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["measured"]["differing_groups"][0]["legacy"], Value::Null);
+    assert_eq!(c["measured"]["differing_groups"][0]["target"], "0");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_count_with_a_fraction_is_an_error_not_read_without_its_scale() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0], &[1.0]);
+    s.config(&format!(
+        "{T}{}",
+        raw(
+            "fraction",
+            "count",
+            "SELECT CAST(1.5 AS DECIMAL(10,1)) FROM t",
+            "SELECT CAST(15 AS DECIMAL(10,1)) FROM t",
+            ""
+        )
+    ));
+    let (code, r) = run_report(&s, &[]);
+    let c = check(&r, "fraction");
+    assert_eq!(c["status"], "error", "{c}");
+    assert!(reason(c).contains("a count is a whole number"), "{c}");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_total_past_38_digits_is_exact_not_wrapped() {
+    let s = Scenario::new();
+    let big = |v: &[i128]| -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from(v.to_vec())
+                .with_precision_and_scale(38, 0)
+                .expect("decimal"),
+        )
+    };
+    let max = 10i128.pow(38) - 1;
+    s.legacy(
+        "t",
+        batch(vec![("id", ids(&[1, 2])), ("amount", big(&[max, max]))]),
+    );
+    s.target(
+        "t",
+        batch(vec![("id", ids(&[1, 2])), ("amount", big(&[max, max - 1]))]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nid = \"big\"\nkind = \"total\"\ntable = \"t\"\ncolumn = \"amount\"\n");
+    let (code, r) = run_report(&s, &[]);
+    let c = check(&r, "big");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(
+        c["measured"]["legacy"],
+        "199999999999999999999999999999999999998"
+    );
+    assert_eq!(
+        c["measured"]["target"],
+        "199999999999999999999999999999999999997"
+    );
+    assert_eq!(c["measured"]["differing_groups"][0]["difference"], "-1");
+    assert_eq!(code, 1);
+}
+
+/// Legacy: a zone-less DATETIME in Riyadh time and an integer key; target: timestamptz in UTC
+/// and a float key. The same instants and the same numbers.
+fn instants(s: &Scenario) {
+    let naive: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+        1_735_700_400_000_000, // 2025-01-01 03:00 in Riyadh = 00:00 UTC
+        1_735_786_800_000_000,
+    ]));
+    let utc: ArrayRef = Arc::new(
+        TimestampMicrosecondArray::from(vec![1_735_689_600_000_000, 1_735_776_000_000_000])
+            .with_timezone("UTC"),
+    );
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", ids(&[1, 2])),
+            ("opened_at", naive),
+            ("code", Arc::new(StringArray::from(vec!["a ", "b"]))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", ids(&[1, 2])),
+            ("opened_at", utc),
+            ("code", Arc::new(StringArray::from(vec!["a", "b"]))),
+        ]),
+    );
+}
+
+#[test]
+fn golden_rows_and_check_groups_compare_instants_not_rendered_text() {
+    let s = Scenario::new();
+    instants(&s);
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(
+        q.join("by_day.sql"),
+        "-- key: opened_at\nSELECT opened_at, COUNT(*) AS n FROM {side}.t GROUP BY opened_at\n",
+    )
+    .expect("write");
+    std::fs::write(
+        q.join("float_key.legacy.sql"),
+        "-- key: k\nSELECT id AS k, 2 AS v FROM t\n",
+    )
+    .expect("write");
+    std::fs::write(
+        q.join("float_key.target.sql"),
+        "SELECT CAST(id AS DOUBLE) AS k, 2 AS v FROM t\n",
+    )
+    .expect("write");
+    std::fs::write(
+        q.join("codes.sql"),
+        "-- key: code\n-- table: t\nSELECT code, COUNT(*) AS n FROM {side}.t GROUP BY code\n",
+    )
+    .expect("write");
+    s.config("[defaults]\ntimezone = \"Asia/Riyadh\"\n\n[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.columns.code]\ntrim = true\n\n[[checks]]\nid = \"by_instant\"\nkind = \"count\"\ntable = \"t\"\ngroup_by = [\"opened_at\"]\n\n[[checks]]\nid = \"by_code\"\nkind = \"count\"\ntable = \"t\"\ngroup_by = [\"code\"]\n\n[golden]\ndir = \"queries\"\n");
+    let (code, r) = run_report(&s, &[]);
+    for id in [
+        "by_instant",
+        "by_code",
+        "golden.by_day",
+        "golden.float_key",
+        "golden.codes",
+    ] {
+        assert_eq!(check(&r, id)["status"], "pass", "{id}: {}", check(&r, id));
+    }
+    assert_eq!(table(&r, "t")["status"], "pass", "{r}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn float_tolerance_is_not_defeated_by_float_subtraction() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0, 2.0], &[1.01, 2.02]);
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(
+        q.join("amounts.sql"),
+        "-- key: id\n-- tolerance: amount=0.01\nSELECT id, amount FROM {side}.t\n",
+    )
+    .expect("write");
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.columns.amount]\nabs_tolerance = \"0.01\"\n\n[golden]\ndir = \"queries\"\n");
+    let (_, r) = run_report(&s, &[]);
+    let g = check(&r, "golden.amounts");
+    assert_eq!(
+        g["measured"]["changed"], 1,
+        "1.0 vs 1.01 is within 0.01: {g}"
+    );
+    let t = table(&r, "t");
+    assert_eq!(counts(t), (1, 1, 0, 0), "{t}");
+    assert_eq!(t["columns"]["amount"]["changed"], 1);
+}
+
+#[test]
+fn golden_queries_without_a_key_compare_whole_rows_as_a_multiset() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0, 2.0, 2.0], &[2.0, 1.0, 2.0]);
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(
+        q.join("grand_total.sql"),
+        "SELECT CAST(SUM(amount) AS DECIMAL(10,2)) AS total, COUNT(*) AS n FROM {side}.t\n",
+    )
+    .expect("write");
+    std::fs::write(q.join("amounts.sql"), "SELECT amount FROM {side}.t\n").expect("write");
+    std::fs::write(q.join("shifted.legacy.sql"), "SELECT amount FROM t\n").expect("write");
+    std::fs::write(
+        q.join("shifted.target.sql"),
+        "SELECT amount + 1 AS amount FROM t\n",
+    )
+    .expect("write");
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[golden]\ndir = \"queries\"\n");
+    let (code, r) = run_report(&s, &[]);
+    assert_eq!(check(&r, "golden.grand_total")["status"], "pass", "{r}");
+    assert_eq!(check(&r, "golden.amounts")["status"], "pass", "{r}");
+    let shifted = check(&r, "golden.shifted");
+    assert_eq!(shifted["status"], "fail", "{shifted}");
+    // {1,2,2} against {2,3,3}: one 2 pairs; 1 and 2 against 3 and 3 differ.
+    assert_eq!(shifted["measured"]["changed"], 2, "{shifted}");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_golden_result_whose_sides_have_other_columns_is_an_error() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0], &[1.0]);
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(q.join("cols.legacy.sql"), "SELECT amount FROM t\n").expect("write");
+    std::fs::write(q.join("cols.target.sql"), "SELECT amount AS total FROM t\n").expect("write");
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[golden]\ndir = \"queries\"\n");
+    let (code, r) = run_report(&s, &[]);
+    let c = check(&r, "golden.cols");
+    assert_eq!(c["status"], "error", "{c}");
+    assert!(reason(c).contains("different columns"), "{c}");
+    assert_eq!(code, 2);
+}
