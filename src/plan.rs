@@ -63,14 +63,18 @@ pub fn family(dt: &DataType) -> Family {
     }
 }
 
-/// Parses a config `cast` into the Arrow type both sides are cast to.
+/// The cast names the config accepts (and the README documents), besides `decimal(p,s)`.
+pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "timestamp"];
+
+/// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names
+/// are accepted: a cast changes what "equal" means, so a guess is refused, not interpreted.
 pub fn parse_cast(text: &str) -> std::result::Result<DataType, String> {
     let t = text.trim().to_ascii_lowercase();
     let dt = match t.as_str() {
-        "string" | "text" | "utf8" | "varchar" => DataType::Utf8,
-        "integer" | "int" | "bigint" | "int64" => DataType::Int64,
-        "float" | "double" | "float64" => DataType::Float64,
-        "boolean" | "bool" => DataType::Boolean,
+        "string" => DataType::Utf8,
+        "integer" => DataType::Int64,
+        "float" => DataType::Float64,
+        "boolean" => DataType::Boolean,
         "date" => DataType::Date32,
         "timestamp" => DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
         _ => {
@@ -80,12 +84,13 @@ pub fn parse_cast(text: &str) -> std::result::Result<DataType, String> {
                 Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
             });
             match parsed {
-                Some((p, s)) if (1..=38).contains(&p) && s >= 0 && (s as u8) <= p => {
+                Some((p, s)) if (1..=38).contains(&p) && s >= 0 && s.unsigned_abs() <= p => {
                     DataType::Decimal128(p, s)
                 }
                 _ => {
                     return Err(format!(
-                        "unknown cast `{text}` (use string, integer, float, boolean, date, timestamp or decimal(p,s))"
+                        "unknown cast `{text}` (use {} or decimal(p,s) with p up to 38)",
+                        CAST_NAMES.join(", ")
                     ));
                 }
             }
@@ -448,5 +453,8 @@ mod tests {
         assert_eq!(parse_cast("STRING"), Ok(DataType::Utf8));
         assert!(parse_cast("decimal(3,9)").is_err());
         assert!(parse_cast("blob").is_err());
+        for undocumented in ["int", "bigint", "varchar", "double", "bool", "utf8"] {
+            assert!(parse_cast(undocumented).is_err(), "{undocumented}");
+        }
     }
 }

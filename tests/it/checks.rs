@@ -20,15 +20,6 @@ fn money(v: &[i128], scale: i8) -> ArrayRef {
     )
 }
 
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id}: {report}"))
-}
-
 /// Orders in two tenants; the target renames the table and the amount column.
 fn orders(s: &Scenario, target_amounts: &[i128], target_ids: &[i64]) {
     let tenants: Vec<i64> = (0..4).map(|i| i % 2 + 1).collect();

@@ -129,6 +129,16 @@ pub fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
         .expect("table in report")
 }
 
+/// The check with this id in a report.
+pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}: {report}"))
+}
+
 /// Asserts the two row identities of DESIGN.md hold for a table of a report.
 pub fn assert_identities(t: &Value) {
     let n = |k: &str| t[k].as_u64().expect(k);

@@ -12,15 +12,6 @@ fn ids(v: &[i64]) -> ArrayRef {
     Arc::new(Int64Array::from(v.to_vec()))
 }
 
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id}: {report}"))
-}
-
 fn reason(c: &Value) -> String {
     c["reason"].as_str().unwrap_or_default().to_owned()
 }
@@ -340,4 +331,51 @@ fn a_golden_result_whose_sides_have_other_columns_is_an_error() {
     assert_eq!(c["status"], "error", "{c}");
     assert!(reason(c).contains("different columns"), "{c}");
     assert_eq!(code, 2);
+}
+
+#[test]
+fn a_cast_to_integer_does_not_make_1_70_equal_1() {
+    let s = Scenario::new();
+    let money: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![170, 200, 300])
+            .with_precision_and_scale(10, 2)
+            .expect("decimal"),
+    );
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", ids(&[1, 2, 3])),
+            ("amount", money),
+            ("code", Arc::new(StringArray::from(vec!["12", "abc", "7"]))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", ids(&[1, 2, 3])),
+            ("amount", ids(&[1, 2, 4])),
+            ("code", ids(&[12, 0, 7])),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.columns.amount]\ncast = \"integer\"\n[tables.columns.code]\ncast = \"integer\"\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(counts(t), (0, 3, 0, 0), "{t}");
+    assert_eq!(t["columns"]["amount"]["changed"], 2, "1.70 is not 1: {t}");
+    assert_eq!(t["columns"]["code"]["changed"], 1, "`abc` is not 0: {t}");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn an_undocumented_cast_name_is_refused() {
+    let s = Scenario::new();
+    float_amounts(&s, &[1.0], &[1.0]);
+    s.config(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.columns.amount]\ncast = \"double\"\n",
+    );
+    let out = s.run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("unknown cast `double`"), "{err}");
+    assert!(err.contains("string, integer, float"), "{err}");
 }
