@@ -249,7 +249,16 @@ fn reconcile_one(
     opts.progress
         .start(&p.name, p.tables.legacy.rows + p.tables.target.rows);
     let progress = |_: Side, rows: u64| opts.progress.advance(rows);
-    let result = pool.install(|| diff::reconcile(p, diff_opts, &progress));
+    // A panic in a worker (a bug) is this table's error, not the end of the run.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.install(|| diff::reconcile(p, diff_opts, &progress))
+    }))
+    .unwrap_or_else(|panic| {
+        Err(Error::Internal(format!(
+            "a worker failed: {}",
+            crate::error::panic_message(panic.as_ref())
+        )))
+    });
     opts.progress.finish();
     match result {
         Ok(t) => t,

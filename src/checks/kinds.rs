@@ -263,6 +263,13 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         grouped_sql(ctx, c, Side::Target, "COUNT(*) AS n")?,
     );
     let (names, mut groups) = grouped(ctx, c, Measure::Count, sql).await?;
+    let present = |s: Side| {
+        groups
+            .values()
+            .filter(|g| *g.values.get(s) != Slot::Absent)
+            .count()
+    };
+    let counted = PerSide::new(present(Side::Legacy), present(Side::Target));
     // A group a side has no row for has no rows there: its count is 0.
     for g in groups.values_mut() {
         for side in Side::BOTH {
@@ -272,12 +279,6 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         }
     }
     let d = differences(ctx, &names, &groups, tolerance_of(c)?);
-    let sides = |s: Side| {
-        groups
-            .values()
-            .filter(|g| *g.values.get(s) != Slot::Absent)
-            .count()
-    };
     Ok(Measured {
         metric: "max_abs_difference",
         value: d.max_abs,
@@ -288,7 +289,7 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         measured: json!({
             "legacy": side_total(&groups, Side::Legacy)?,
             "target": side_total(&groups, Side::Target)?,
-            "groups": {"legacy": sides(Side::Legacy), "target": sides(Side::Target), "differing": d.count},
+            "groups": {"legacy": counted.legacy, "target": counted.target, "differing": d.count},
             "max_rel_difference": d.max_rel,
             "differing_groups": d.rows,
         }),

@@ -120,15 +120,32 @@ pub fn main(cli: Cli) -> i32 {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
         .max(1);
-    let result = match &cli.command {
-        Command::Run(a) => run::run(a, threads, &printer),
-        Command::Diff(a) => diff::run(a, threads, &printer),
-        Command::Gen(a) => generate::run(a, &printer),
-        Command::Demo(a) => demo::run(a, threads, &printer),
-        Command::DecodeFloor(a) => floor::run(a, threads),
-        Command::Query(a) => query::run(a, threads),
-        Command::History(a) => history::run(a),
-    };
+    // A panic is a bug or a decoder meeting corrupt bytes; where it is caught it becomes an
+    // error naming what failed, so the hook only logs it (with --log debug).
+    std::panic::set_hook(Box::new(|info| {
+        tracing::debug!(
+            "panic at {:?}: {}",
+            info.location(),
+            crate::error::panic_message(info.payload())
+        );
+    }));
+    let dispatched =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
+            Command::Run(a) => run::run(a, threads, &printer),
+            Command::Diff(a) => diff::run(a, threads, &printer),
+            Command::Gen(a) => generate::run(a, &printer),
+            Command::Demo(a) => demo::run(a, threads, &printer),
+            Command::DecodeFloor(a) => floor::run(a, threads),
+            Command::Query(a) => query::run(a, threads),
+            Command::History(a) => history::run(a),
+        }));
+    // The last line of defence: never exit 101, never without a message.
+    let result = dispatched.unwrap_or_else(|panic| {
+        Err(anyhow::anyhow!(
+            "internal error: {} (please report it)",
+            crate::error::panic_message(panic.as_ref())
+        ))
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -5,7 +5,11 @@
 //! Listing goes through `object_store`, so a root is a URL from the start; a local root (a path or
 //! `file://`) is read straight from the file system, any other object is fetched into memory.
 
+mod provider;
+pub mod schema;
 pub mod sql;
+
+pub use provider::SnapshotTable;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -117,7 +121,9 @@ impl Snapshot {
             let Some((file_name, dirs)) = rel.split_last() else {
                 continue;
             };
-            if !file_name.ends_with(".parquet") || file_name.starts_with(['.', '_']) {
+            // Names starting with `_` or `.` are not data, at any depth: Spark's `_temporary/`,
+            // `.staging/`, `_SUCCESS`, editors' and uploaders' temporary files.
+            if !file_name.ends_with(".parquet") || rel.iter().any(|p| p.starts_with(['.', '_'])) {
                 continue;
             }
             let (table, partitions) = match dirs.split_first() {
@@ -215,10 +221,66 @@ impl Snapshot {
         })
     }
 
+    /// A table's schema (the union of its files' footers, [`schema::union`]) from the footers
+    /// alone: ranged reads, no data.
+    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
+        let files = self.files(table)?;
+        let mut schemas = Vec::with_capacity(files.len());
+        for f in files {
+            let fetch = StoreRange {
+                store: Arc::clone(&self.store),
+                location: f.location.clone(),
+            };
+            let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+                .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .load_and_finish(fetch, f.size)
+                .await
+                .and_then(|md| {
+                    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
+                })
+                .map_err(|e| Error::File {
+                    side: self.side,
+                    table: table.to_owned(),
+                    file: f.display(),
+                    message: format!("not a readable Parquet file: {e}"),
+                })?;
+            schemas.push(Arc::clone(meta.schema()));
+        }
+        let with_schemas: Vec<(&TableFile, &Schema)> = files
+            .iter()
+            .zip(&schemas)
+            .map(|(f, s)| (f, s.as_ref()))
+            .collect();
+        schema::union(self.side, table, &with_schemas)
+    }
+
     /// Opens a table: reads every file's footer and derives the table's schema.
     pub fn table(&self, table: &str, rt: &tokio::runtime::Runtime) -> Result<SideTable> {
         let files = self.files(table)?;
         SideTable::open(self.side, table, files, &self.store, rt)
+    }
+}
+
+/// Bytes fetched with the first request for a footer: most footers fit, so one request.
+const FOOTER_PREFETCH: usize = 64 * 1024;
+
+/// Ranged reads of one object, for the footer reader.
+struct StoreRange {
+    store: Arc<dyn ObjectStore>,
+    location: StorePath,
+}
+
+impl parquet::arrow::async_reader::MetadataFetch for StoreRange {
+    fn fetch(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        Box::pin(async move {
+            self.store
+                .get_range(&self.location, range)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        })
     }
 }
 
@@ -330,7 +392,7 @@ pub struct SideTable {
     pub name: String,
     /// Files in path order.
     pub files: Vec<OpenedFile>,
-    /// Every column: the first file's columns, then partition columns.
+    /// Every column: the union of the files' columns ([`schema::union`]), then partition columns.
     pub schema: SchemaRef,
     /// Total rows (from footers).
     pub rows: u64,
@@ -403,7 +465,11 @@ impl SideTable {
             bytes += f.size;
             opened.push(file);
         }
-        let schema = table_schema(side, table, &opened)?;
+        let with_schemas: Vec<(&TableFile, &Schema)> = opened
+            .iter()
+            .map(|f| (&f.file, f.schema().as_ref()))
+            .collect();
+        let schema = schema::union(side, table, &with_schemas)?;
         Ok(Self {
             side,
             name: table.to_owned(),
@@ -472,6 +538,9 @@ impl SideTable {
                 plan.push(Column::File);
             } else if let Some(pos) = f.file.partitions.iter().position(|(k, _)| k == c) {
                 plan.push(Column::Partition(pos));
+            } else if self.schema.field_with_name(c).is_ok() {
+                // Another file of the table has it: NULL in this one.
+                plan.push(Column::Missing);
             } else {
                 return Err(err(format!("has no column `{c}`")));
             }
@@ -494,32 +563,51 @@ impl SideTable {
         let batches = builder
             .build()
             .map_err(|e| err(format!("cannot read row group {}: {e}", rg.row_group)))?;
-        for batch in batches {
-            let batch: RecordBatch =
-                batch.map_err(|e| err(format!("cannot decode row group {}: {e}", rg.row_group)))?;
-            let rows = batch.num_rows();
-            let mut arrays = Vec::with_capacity(plan.len());
-            for (c, p) in columns.iter().zip(&plan) {
-                arrays.push(match p {
-                    Column::File => batch.column_by_name(c).cloned().ok_or_else(|| {
-                        err(format!("column `{c}` vanished from the decoded batch"))
-                    })?,
-                    Column::Partition(pos) => {
-                        let field = self
-                            .schema
-                            .field_with_name(c)
-                            .map_err(|e| err(e.to_string()))?;
-                        partition_array(
-                            field.data_type(),
-                            f.file.partitions[*pos].1.as_deref(),
-                            rows,
-                        )
-                    }
-                });
+        // A decoder that panics on corrupt bytes (it happens: bit-packed levels past their
+        // buffer) must not take the process down: the file is named, recon exits 2.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+            for batch in batches {
+                let batch: RecordBatch = batch
+                    .map_err(|e| err(format!("cannot decode row group {}: {e}", rg.row_group)))?;
+                let rows = batch.num_rows();
+                let mut arrays = Vec::with_capacity(plan.len());
+                for (c, p) in columns.iter().zip(&plan) {
+                    arrays.push(match p {
+                        Column::File => batch.column_by_name(c).cloned().ok_or_else(|| {
+                            err(format!("column `{c}` vanished from the decoded batch"))
+                        })?,
+                        Column::Missing => {
+                            let field = self
+                                .schema
+                                .field_with_name(c)
+                                .map_err(|e| err(e.to_string()))?;
+                            new_null_array(field.data_type(), rows)
+                        }
+                        Column::Partition(pos) => {
+                            let field = self
+                                .schema
+                                .field_with_name(c)
+                                .map_err(|e| err(e.to_string()))?;
+                            partition_array(
+                                field.data_type(),
+                                f.file.partitions[*pos].1.as_deref(),
+                                rows,
+                            )
+                        }
+                    });
+                }
+                each(arrays, rows)?;
             }
-            each(arrays, rows)?;
+            Ok(())
+        }));
+        match decoded {
+            Ok(result) => result,
+            Err(panic) => Err(err(format!(
+                "cannot decode row group {}: the Parquet decoder failed on corrupt data ({})",
+                rg.row_group,
+                crate::error::panic_message(panic.as_ref())
+            ))),
         }
-        Ok(())
     }
 }
 
@@ -577,6 +665,7 @@ fn with_dictionary_hints(
 enum Column {
     File,
     Partition(usize),
+    Missing,
 }
 
 fn partition_array(dt: &DataType, value: Option<&str>, rows: usize) -> ArrayRef {
@@ -588,66 +677,4 @@ fn partition_array(dt: &DataType, value: Option<&str>, rows: usize) -> ArrayRef 
         },
         (_, Some(v)) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, rows))),
     }
-}
-
-/// The table's schema: the first file's columns plus partition columns (Int64 when every value is
-/// an integer, else Utf8). Every file must agree on the type family of shared columns.
-fn table_schema(side: Side, table: &str, files: &[OpenedFile]) -> Result<SchemaRef> {
-    let Some(first) = files.first() else {
-        return Ok(Arc::new(Schema::empty()));
-    };
-    let mut fields: Vec<Field> = first
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    for f in &files[1..] {
-        for field in f.schema().fields() {
-            if let Some(existing) = fields.iter().find(|x| x.name() == field.name())
-                && crate::plan::family(existing.data_type())
-                    != crate::plan::family(field.data_type())
-            {
-                return Err(Error::File {
-                    side,
-                    table: table.to_owned(),
-                    file: f.file.display(),
-                    message: format!(
-                        "column `{}` is {} here but {} in {}",
-                        field.name(),
-                        field.data_type(),
-                        existing.data_type(),
-                        first.file.display()
-                    ),
-                });
-            }
-        }
-    }
-    let mut partition_names: Vec<String> = Vec::new();
-    for f in files {
-        for (k, _) in &f.file.partitions {
-            if !partition_names.contains(k) && fields.iter().all(|x| x.name() != k) {
-                partition_names.push(k.clone());
-            }
-        }
-    }
-    for name in partition_names {
-        let all_int = files.iter().all(|f| {
-            f.file
-                .partitions
-                .iter()
-                .find(|(k, _)| *k == name)
-                .is_some_and(|(_, v)| v.as_deref().is_none_or(|v| v.parse::<i64>().is_ok()))
-        });
-        fields.push(Field::new(
-            name,
-            if all_int {
-                DataType::Int64
-            } else {
-                DataType::Utf8
-            },
-            true,
-        ));
-    }
-    Ok(Arc::new(Schema::new(fields)))
 }

@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::common::TableReference;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
-use datafusion::prelude::ParquetReadOptions;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{SideTable, Snapshot, TableFile};
+use super::{SideTable, Snapshot, SnapshotTable, TableFile};
 use crate::error::{Error, Result};
 
 /// A DataFusion session over one snapshot: every table registered under its own name in the
@@ -27,66 +27,44 @@ pub async fn session_for(snapshot: &Snapshot, threads: usize) -> Result<SessionC
     Ok(ctx)
 }
 
-/// Registers every table of `snapshot` in `ctx`, in `schema` when given (`legacy`, `target`).
+/// Registers every table of `snapshot` in `ctx`, in `schema` when given (`legacy`, `target`),
+/// as a [`SnapshotTable`]: the files, schema and partition values the engine reads. Names are
+/// taken as they are (`dbo.orders` is one table, quoted in SQL as `"dbo.orders"`).
 pub async fn register_tables(
     ctx: &SessionContext,
     snapshot: &Snapshot,
     schema: Option<&str>,
 ) -> Result<()> {
     let side = snapshot.side;
+    let url = snapshot.url();
+    let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])
+        .map_err(|e| Error::Internal(format!("object store URL of {url}: {e}")))?;
     if snapshot.local_root().is_none() {
-        ctx.register_object_store(snapshot.url(), snapshot.store());
+        ctx.register_object_store(url, snapshot.store());
     }
     for table in snapshot.table_names() {
         let files = snapshot.files(table)?;
-        let single = files.len() == 1
-            && files[0].partitions.is_empty()
-            && files[0]
-                .location
-                .as_ref()
-                .ends_with(&format!("{table}.parquet"));
-        let url = if single {
-            file_url(snapshot, &files[0])
-        } else {
-            format!("{}{}/", snapshot.url(), table)
-        };
-        let partition_cols: Vec<(String, DataType)> = partition_names(files)
-            .into_iter()
-            .map(|n| (n, DataType::Utf8))
-            .collect();
-        let options = ParquetReadOptions::default().table_partition_cols(partition_cols);
+        let table_schema = snapshot.table_schema(table).await?;
+        let provider =
+            SnapshotTable::new(&table_schema, files, store_url.clone()).map_err(|e| {
+                Error::Sql {
+                    side,
+                    table: table.to_owned(),
+                    message: format!("cannot register: {e}"),
+                }
+            })?;
         let name = match schema {
-            Some(s) => format!("{s}.{table}"),
-            None => table.to_owned(),
+            Some(s) => TableReference::partial(s, table),
+            None => TableReference::bare(table),
         };
-        ctx.register_parquet(name.as_str(), &url, options)
-            .await
+        ctx.register_table(name, Arc::new(provider))
             .map_err(|e| Error::Sql {
                 side,
                 table: table.to_owned(),
-                message: format!("cannot register {url}: {e}"),
+                message: format!("cannot register: {e}"),
             })?;
     }
     Ok(())
-}
-
-fn file_url(snapshot: &Snapshot, file: &TableFile) -> String {
-    match &file.local {
-        Some(p) => p.display().to_string(),
-        None => format!("{}{}", snapshot.url(), file.location),
-    }
-}
-
-fn partition_names(files: &[TableFile]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for f in files {
-        for (k, _) in &f.partitions {
-            if !names.contains(k) {
-                names.push(k.clone());
-            }
-        }
-    }
-    names
 }
 
 /// SQL options that refuse anything that writes: DDL, DML and statements like `SET` or `COPY`.

@@ -379,3 +379,223 @@ fn an_undocumented_cast_name_is_refused() {
     assert!(err.contains("unknown cast `double`"), "{err}");
     assert!(err.contains("string, integer, float"), "{err}");
 }
+
+/// `recon query --config <scenario> <sql> --format csv`.
+fn query_csv(s: &Scenario, sql: &str) -> std::process::Output {
+    recon()
+        .arg("query")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg(sql)
+        .args(["--format", "csv"])
+        .output()
+        .expect("run")
+}
+
+/// Writes `<side>/<rel>`.
+fn put(s: &Scenario, side: &str, rel: &str, b: RecordBatch) {
+    write_parquet(&s.path().join(side).join(rel), &[b], 1 << 20);
+}
+
+fn notes(v: &[&str]) -> ArrayRef {
+    Arc::new(StringArray::from(v.to_vec()))
+}
+
+#[test]
+fn a_column_only_later_files_carry_is_compared_not_dropped() {
+    let s = Scenario::new();
+    for side in ["legacy", "target"] {
+        put(
+            &s,
+            side,
+            "t/part-0.parquet",
+            batch(vec![("id", ids(&[1, 2])), ("amount", ids(&[10, 20]))]),
+        );
+    }
+    put(
+        &s,
+        "legacy",
+        "t/part-1.parquet",
+        batch(vec![
+            ("id", ids(&[3, 4])),
+            ("amount", ids(&[30, 40])),
+            ("note", notes(&["ok", "paid"])),
+        ]),
+    );
+    put(
+        &s,
+        "target",
+        "t/part-1.parquet",
+        batch(vec![
+            ("id", ids(&[3, 4])),
+            ("amount", ids(&[30, 40])),
+            ("note", notes(&["ok", "unpaid"])),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nid = \"by_note\"\nkind = \"count\"\ntable = \"t\"\ngroup_by = [\"note\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(
+        t["compared_columns"],
+        serde_json::json!(["amount", "note"]),
+        "{t}"
+    );
+    assert_eq!(counts(t), (3, 1, 0, 0), "{t}");
+    assert_eq!(t["columns"]["note"]["changed"], 1);
+    // The check sees the same table: the rows of the first file are one NULL group.
+    let c = check(&r, "by_note");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["measured"]["groups"]["legacy"], 3, "{c}");
+    assert_eq!(code, 1);
+    let out = query_csv(&s, "SELECT COUNT(note) AS n FROM legacy.t");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "n\n2");
+}
+
+#[test]
+fn files_that_disagree_on_a_type_are_an_error_naming_both() {
+    let s = Scenario::new();
+    for side in ["legacy", "target"] {
+        put(
+            &s,
+            side,
+            "t/part-0.parquet",
+            batch(vec![("id", ids(&[1])), ("amount", ids(&[10]))]),
+        );
+        put(
+            &s,
+            side,
+            "t/part-1.parquet",
+            batch(vec![("id", ids(&[2])), ("amount", notes(&["20"]))]),
+        );
+    }
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let out = s.run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = s.report()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        err.contains("part-0.parquet") && err.contains("part-1.parquet"),
+        "{err}"
+    );
+    assert!(err.contains("`amount`"), "{err}");
+}
+
+#[test]
+fn hidden_and_temporary_folders_are_not_data_for_the_engine_nor_the_checks() {
+    let s = Scenario::new();
+    let rows = || batch(vec![("id", ids(&[1, 2])), ("amount", ids(&[10, 20]))]);
+    put(&s, "legacy", "t/part-0.parquet", rows());
+    put(&s, "target", "t/part-0.parquet", rows());
+    let junk = || batch(vec![("id", ids(&[7, 8, 9])), ("amount", ids(&[1, 1, 1]))]);
+    put(&s, "target", "t/_temporary/0/part-0.parquet", junk());
+    put(&s, "target", "t/.staging/part-0.parquet", junk());
+    put(&s, "target", "t/year=2025/_part-9.parquet", junk());
+    s.config(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"count\"\ntable = \"t\"\n",
+    );
+    let (code, r) = run_report(&s, &[]);
+    assert_eq!(counts(table(&r, "t")), (2, 0, 0, 0), "{r}");
+    assert_eq!(check(&r, "counts.t")["status"], "pass", "{r}");
+    assert_eq!(code, 0);
+    let out = query_csv(&s, "SELECT COUNT(*) AS n FROM target.t");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "n\n2");
+}
+
+#[test]
+fn a_table_name_with_dots_works_in_checks_and_queries() {
+    let s = Scenario::new();
+    let rows = || batch(vec![("id", ids(&[1, 2])), ("amount", ids(&[10, 20]))]);
+    s.legacy("dbo.orders", rows());
+    s.target("orders", rows());
+    s.legacy("export.v2", rows());
+    s.config("[[tables]]\nname = \"orders\"\nlegacy = \"dbo.orders\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"total\"\ntable = \"orders\"\ncolumn = \"amount\"\n");
+    let (code, r) = run_report(&s, &[]);
+    assert_eq!(check(&r, "totals.orders.amount")["status"], "pass", "{r}");
+    assert_eq!(code, 0);
+    let out = query_csv(&s, "SELECT SUM(amount) AS s FROM legacy.\"dbo.orders\"");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "s\n30",
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn hive_partition_values_read_alike_in_the_engine_and_the_checks() {
+    let s = Scenario::new();
+    for side in ["legacy", "target"] {
+        put(
+            &s,
+            side,
+            "t/tenant=1/part-0.parquet",
+            batch(vec![("id", ids(&[1, 2])), ("amount", ids(&[10, 20]))]),
+        );
+        put(
+            &s,
+            side,
+            "t/tenant=2/part-0.parquet",
+            batch(vec![("id", ids(&[3])), ("amount", ids(&[30]))]),
+        );
+    }
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"total\"\ntable = \"t\"\ncolumn = \"amount\"\ngroup_by = [\"tenant\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let c = check(&r, "totals.t.amount.by_tenant");
+    assert_eq!(c["status"], "pass", "{c}");
+    assert_eq!(c["measured"]["groups"]["legacy"], 2, "{c}");
+    assert_eq!(code, 0);
+    let out = query_csv(&s, "SELECT arrow_typeof(tenant) AS t FROM legacy.t LIMIT 1");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t\nInt64");
+}
+
+/// A scenario whose table `t` is a committed fixture on each side.
+fn fixture_pair(legacy: &str, target: &str) -> Scenario {
+    let s = Scenario::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corrupt");
+    std::fs::copy(dir.join(legacy), s.path().join("legacy/t.parquet")).expect("copy");
+    std::fs::copy(dir.join(target), s.path().join("target/t.parquet")).expect("copy");
+    s
+}
+
+#[test]
+fn a_decoder_panic_on_damaged_bytes_is_exit_2_naming_the_file_and_row_group() {
+    let s = fixture_pair("clean.parquet", "damaged.parquet");
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let out = s.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let r = s.report();
+    assert_eq!(r["verdict"], "error");
+    let err = table(&r, "t")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(err.contains("target/t.parquet"), "{err}");
+    assert!(err.contains("row group 0"), "{err}");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    let out = recon()
+        .arg("diff")
+        .arg(s.path().join("legacy/t.parquet"))
+        .arg(s.path().join("target/t.parquet"))
+        .args(["--key", "id"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = query_csv(&s, "SELECT SUM(amount), MAX(name) FROM target.t");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn a_page_checksum_mismatch_is_exit_2_not_data() {
+    let s = fixture_pair("checksummed.parquet", "checksum_mismatch.parquet");
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"total\"\ntable = \"t\"\ncolumn = \"amount\"\n");
+    let out = s.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let r = s.report();
+    let err = table(&r, "t")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(err.contains("checksum mismatch"), "{err}");
+    let c = check(&r, "totals.t.amount");
+    assert_eq!(c["status"], "error", "{c}");
+    assert!(reason(c).contains("checksum mismatch"), "{c}");
+}
