@@ -3,7 +3,7 @@
 //! on one side only. Every mistake in the config or the schemas is caught here, before any row is
 //! read, with the table and column named.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::datatypes::DataType;
 use serde::Serialize;
@@ -123,6 +123,10 @@ pub struct SchemaFindings {
     pub target_only: Vec<String>,
     /// Columns left out by `ignore`.
     pub ignored: Vec<String>,
+    /// Legacy columns paired with a target column whose name differs only in case (MySQL
+    /// `CustomerName`, PostgreSQL `customername`): legacy name -> target name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub paired_by_case: BTreeMap<String, String>,
 }
 
 impl SchemaFindings {
@@ -152,6 +156,9 @@ pub struct PairPlan {
     pub gate: GateConfig,
     /// Columns whose values never appear in reports.
     pub redact: crate::report::redact::Redactor,
+    /// Every legacy column whose target column has another name (`rename`, or paired by case):
+    /// legacy name -> target name.
+    pub renames: BTreeMap<String, String>,
 }
 
 impl PairPlan {
@@ -219,8 +226,18 @@ pub fn resolve(
         }
     }
 
+    let paired_by_case = case_pairs(t, &legacy_schema, &target_schema)?;
+    let mut renames = t.rename.clone();
+    renames.extend(paired_by_case.iter().map(|(l, t)| (l.clone(), t.clone())));
+    let target_of = |legacy: &str| -> String {
+        renames
+            .get(legacy)
+            .cloned()
+            .unwrap_or_else(|| legacy.to_owned())
+    };
     let column_plan = |legacy: &str| -> Result<ColumnPlan> {
-        let target = t.target_column(legacy);
+        let target = target_of(legacy);
+        let target = target.as_str();
         let lf = legacy_schema
             .field_with_name(legacy)
             .map_err(|_| Error::column(table, legacy, "is missing on the legacy side"))?;
@@ -259,12 +276,16 @@ pub fn resolve(
         keys.push(plan);
     }
     let ignored = |name: &str| t.ignore.iter().any(|i| i == name);
-    let mut schema = SchemaFindings::default();
+    let mut schema = SchemaFindings {
+        paired_by_case: paired_by_case.clone(),
+        ..SchemaFindings::default()
+    };
     let mut columns = Vec::new();
     let mut mapped_targets = BTreeSet::new();
     for f in legacy_schema.fields() {
         let legacy = f.name().as_str();
-        let target = t.target_column(legacy);
+        let target = target_of(legacy);
+        let target = target.as_str();
         mapped_targets.insert(target.to_owned());
         if t.key.iter().any(|k| k == legacy) {
             continue;
@@ -320,7 +341,65 @@ pub fn resolve(
         schema,
         gate: GateConfig::resolved(&t.gate, global_gate),
         redact: crate::report::redact::Redactor::new(t.redact.iter().cloned()),
+        renames,
     })
+}
+
+/// Legacy columns that pair with a target column by a name that differs only in case, where
+/// that is unambiguous: the legacy column is not renamed or ignored, the target has no column
+/// of the very same name, and exactly one target column matches it ignoring case (and is not
+/// spoken for). Two candidates either way are an error naming both.
+fn case_pairs(
+    t: &TableConfig,
+    legacy: &arrow::datatypes::Schema,
+    target: &arrow::datatypes::Schema,
+) -> Result<BTreeMap<String, String>> {
+    let table = t.name.as_str();
+    let ignored = |n: &str| t.ignore.iter().any(|i| i == n);
+    let taken: BTreeSet<&str> = t.rename.values().map(String::as_str).collect();
+    let mut pairs = BTreeMap::new();
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    for f in legacy.fields() {
+        let name = f.name();
+        if t.rename.contains_key(name) || ignored(name) || target.field_with_name(name).is_ok() {
+            continue;
+        }
+        let lower = name.to_lowercase();
+        let candidates: Vec<&str> = target
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .filter(|n| n.to_lowercase() == lower)
+            .filter(|n| !taken.contains(n) && !ignored(n) && legacy.field_with_name(n).is_err())
+            .collect();
+        match candidates.as_slice() {
+            [] => {}
+            [one] => {
+                if let Some(other) = claimed.insert((*one).to_owned(), name.clone()) {
+                    return Err(Error::column(
+                        table,
+                        name,
+                        format!(
+                            "and `{other}` both match target column `{one}` when case is \
+                             ignored; pair them with `rename` or `ignore` one"
+                        ),
+                    ));
+                }
+                pairs.insert(name.clone(), (*one).to_owned());
+            }
+            [a, b, ..] => {
+                return Err(Error::column(
+                    table,
+                    name,
+                    format!(
+                        "matches target columns `{a}` and `{b}` when case is ignored; pair it \
+                         with `rename` or `ignore` one"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(pairs)
 }
 
 /// Integer types whose every value fits an `i64`.

@@ -387,8 +387,8 @@ impl Context {
                         let name = f.name();
                         let legacy = match side {
                             Side::Legacy => None,
-                            Side::Target => t
-                                .rename
+                            Side::Target => p
+                                .renames
                                 .iter()
                                 .find(|(_, to)| *to == name)
                                 .map(|(from, _)| from),

@@ -147,6 +147,52 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    let schema: Vec<String> = r
+        .tables
+        .iter()
+        .filter(|t| t.schema.count() > 0 || !t.schema.paired_by_case.is_empty())
+        .map(|t| {
+            let list = |v: &[String]| -> String {
+                if v.is_empty() {
+                    "-".into()
+                } else {
+                    v.iter()
+                        .map(|c| format!("`{}`", cell(c)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            let pairs: Vec<String> = t
+                .schema
+                .paired_by_case
+                .iter()
+                .map(|(l, r)| format!("`{}` = `{}`", cell(l), cell(r)))
+                .collect();
+            format!(
+                "| {} | {} | {} | {} |",
+                cell(&t.name),
+                list(&t.schema.legacy_only),
+                list(&t.schema.target_only),
+                if pairs.is_empty() {
+                    "-".into()
+                } else {
+                    pairs.join(", ")
+                }
+            )
+        })
+        .collect();
+    if !schema.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Schema
+
+| table | only in legacy | only in target | paired by case |\n|---|---|---|---|"
+        );
+        for line in schema {
+            let _ = writeln!(o, "{line}");
+        }
+        o.push('\n');
+    }
     let churn: Vec<String> = r
         .tables
         .iter()

@@ -221,6 +221,15 @@ fn details(t: &TableReport, out: &mut String) {
     if !t.schema.target_only.is_empty() {
         let _ = writeln!(out, "  only in target: {}", t.schema.target_only.join(", "));
     }
+    if !t.schema.paired_by_case.is_empty() {
+        let pairs: Vec<String> = t
+            .schema
+            .paired_by_case
+            .iter()
+            .map(|(l, r)| format!("{l} = {r}"))
+            .collect();
+        let _ = writeln!(out, "  paired by case: {}", pairs.join(", "));
+    }
     let key = |k: &std::collections::BTreeMap<String, serde_json::Value>| {
         k.iter()
             .map(|(c, v)| format!("{c}={}", value_text(v)))

@@ -599,3 +599,56 @@ fn a_page_checksum_mismatch_is_exit_2_not_data() {
     assert_eq!(c["status"], "error", "{c}");
     assert!(reason(c).contains("checksum mismatch"), "{c}");
 }
+
+#[test]
+fn columns_that_differ_only_in_case_are_paired_and_compared() {
+    let s = Scenario::new();
+    s.legacy(
+        "customers",
+        batch(vec![
+            ("CustomerId", ids(&[1, 2])),
+            ("CustomerName", notes(&["Ahmed", "Sara"])),
+        ]),
+    );
+    s.target(
+        "customers",
+        batch(vec![
+            ("customerid", ids(&[1, 2])),
+            ("customername", notes(&["Ahmed", "Sarah"])),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"customers\"\nkey = [\"CustomerId\"]\n\n[[checks]]\nid = \"by_name\"\nkind = \"count\"\ntable = \"customers\"\ngroup_by = [\"\\\"CustomerName\\\"\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "customers");
+    assert_eq!(counts(t), (1, 1, 0, 0), "{t}");
+    assert_eq!(t["columns"]["CustomerName"]["changed"], 1, "{t}");
+    assert_eq!(
+        t["schema"]["paired_by_case"],
+        serde_json::json!({"CustomerId": "customerid", "CustomerName": "customername"})
+    );
+    assert_eq!(t["schema"]["legacy_only"], serde_json::json!([]));
+    assert_eq!(check(&r, "by_name")["status"], "fail", "{r}");
+    assert_eq!(code, 1);
+    let md = std::fs::read_to_string(s.path().join("out/report.md")).expect("md");
+    assert!(md.contains("`CustomerName` = `customername`"), "{md}");
+}
+
+#[test]
+fn an_ambiguous_case_pairing_is_an_error_naming_both_columns() {
+    let s = Scenario::new();
+    s.legacy("t", batch(vec![("id", ids(&[1])), ("Name", notes(&["a"]))]));
+    s.target(
+        "t",
+        batch(vec![
+            ("id", ids(&[1])),
+            ("name", notes(&["a"])),
+            ("NAME", notes(&["a"])),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let out = s.run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = s.report()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(err.contains("`Name`"), "{err}");
+    assert!(err.contains("`name`") && err.contains("`NAME`"), "{err}");
+}
