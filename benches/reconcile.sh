@@ -19,7 +19,7 @@ for n in "${sizes[@]}"; do
   dir=bench-data/$n
   if [ ! -f "$dir/checks.toml" ]; then
     echo "generating $n rows per side into $dir ..."
-    "$bin" -q gen --profile bench --rows "$n" --out "$dir"
+    "$bin" -q gen --profile bench --rows "$n" --out "$dir" --force
   fi
   floors=(); runs=(); rss=()
   for _ in 1 2 3; do

@@ -2,12 +2,61 @@
 //! reader never sees half a report, diff file or history entry.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use crate::error::{Error, Result};
+
+/// Refuses every output path that lies inside a snapshot root (or is one): recon never writes
+/// into a snapshot, where a report or diff file would become data of the next run. `outputs`
+/// pairs each path with the option that named it, for the message.
+pub fn refuse_inside_roots(outputs: &[(&str, &Path)], roots: &[PathBuf]) -> Result<()> {
+    for (option, path) in outputs {
+        let resolved = resolved(path);
+        if let Some(root) = roots.iter().find(|r| resolved.starts_with(r)) {
+            return Err(Error::Invalid(format!(
+                "{option} {}: inside the snapshot root {}; recon never writes into a snapshot",
+                path.display(),
+                root.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An absolute path with links resolved as far as it exists (the rest appended, `..` and `.`
+/// folded), so that an output not yet created compares with canonical roots.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            let mut out = canonical;
+            for part in rest.iter().rev() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    other => out.push(other),
+                }
+            }
+            return out;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
 
 fn temp_in(path: &Path) -> Result<tempfile::NamedTempFile> {
     let err = |source| Error::Write {

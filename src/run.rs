@@ -113,6 +113,18 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
             .as_ref()
             .map(|h| loaded.base_dir.join(&h.dir))
     });
+    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(dir) = &history {
+        outputs.push(("history", dir.as_path()));
+    }
+    if let Some(dir) = &opts.diff.diff_out {
+        outputs.push(("--diff-out", dir.as_path()));
+    }
+    if let Err(e) = refuse_outputs_in_snapshots(loaded, &outputs) {
+        report.error = Some(e.to_string());
+        report.finish();
+        return report;
+    }
     if let Err(e) = run_into(loaded, opts, history.is_some(), &mut report) {
         report.error = Some(e.to_string());
     }
@@ -125,6 +137,20 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
         report.finish();
     }
     report
+}
+
+/// Refuses outputs (report folder, diff files, history) inside either snapshot root of a
+/// config: recon never writes into a snapshot.
+pub fn refuse_outputs_in_snapshots(
+    loaded: &LoadedConfig,
+    outputs: &[(&str, &std::path::Path)],
+) -> Result<()> {
+    let c = &loaded.config;
+    let roots: Vec<PathBuf> = [&c.legacy.root, &c.target.root]
+        .into_iter()
+        .filter_map(|r| crate::snapshot::local_folder(r, &loaded.base_dir))
+        .collect();
+    crate::atomic::refuse_inside_roots(outputs, &roots)
 }
 
 fn run_into(

@@ -26,6 +26,9 @@ pub struct GenArgs {
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 1 << 20)]
     pub row_group: usize,
+    /// Write into a folder that is not empty (files of the same names are replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs `recon gen`.
@@ -36,6 +39,13 @@ pub fn run(args: &GenArgs, printer: &Printer) -> anyhow::Result<i32> {
         profile: args.profile,
         row_group: args.row_group.max(1),
     };
+    let occupied = std::fs::read_dir(&args.out).is_ok_and(|mut d| d.next().is_some());
+    if occupied && !args.force {
+        anyhow::bail!(
+            "--out {}: the folder is not empty; choose an empty one, or --force to write over it",
+            args.out.display()
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let truth = generate(&args.out, &opts)?;

@@ -73,6 +73,9 @@ pub fn run(args: &QueryArgs, threads: usize) -> anyhow::Result<i32> {
         }
     };
     let session = QuerySession::open(roots, &base, threads)?;
+    if let Some(out) = &args.output {
+        crate::atomic::refuse_inside_roots(&[("--output", out.as_path())], &session.local_roots())?;
+    }
     if let Some(name) = &args.golden {
         let Some(loaded) = &config else {
             bail!("--golden needs a config with a [golden] dir")

@@ -62,6 +62,10 @@ pub fn execute(
         history: args.history.clone(),
         started_at: None,
     };
+    // Reports never go into a snapshot: refused before anything runs or is written.
+    if let (Ok(l), Some(out)) = (&loaded, &args.out) {
+        crate::run::refuse_outputs_in_snapshots(l, &[("--out", out.as_path())])?;
+    }
     let report = match &loaded {
         Ok(l) => run_config(l, &opts),
         Err(e) => error_report(e.to_string(), &opts, None),

@@ -99,6 +99,19 @@ impl QuerySession {
         Ok(Self { ctx, snapshots, rt })
     }
 
+    /// The local folders of both snapshots (outputs must stay out of them).
+    pub fn local_roots(&self) -> Vec<std::path::PathBuf> {
+        Side::BOTH
+            .iter()
+            .filter_map(|&s| {
+                self.snapshots
+                    .get(s)
+                    .local_root()
+                    .map(std::path::Path::to_path_buf)
+            })
+            .collect()
+    }
+
     /// Runs one read-only statement. The error is DataFusion's message (with the position for
     /// syntax errors).
     pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, String> {

@@ -66,6 +66,21 @@ impl TableFile {
     }
 }
 
+/// The local folder a root stands for (a path relative to `base_dir`, or a `file://` URL),
+/// canonical; `None` for object stores and for a folder that does not exist.
+pub fn local_folder(root: &str, base_dir: &Path) -> Option<PathBuf> {
+    let path = if root.contains("://") {
+        Url::parse(root)
+            .ok()
+            .filter(|u| u.scheme() == "file")?
+            .to_file_path()
+            .ok()?
+    } else {
+        base_dir.join(root)
+    };
+    path.canonicalize().ok()
+}
+
 impl Snapshot {
     /// Opens a root and lists its tables. `base_dir` resolves relative local paths.
     pub fn open(

@@ -652,3 +652,81 @@ fn an_ambiguous_case_pairing_is_an_error_naming_both_columns() {
     assert!(err.contains("`Name`"), "{err}");
     assert!(err.contains("`name`") && err.contains("`NAME`"), "{err}");
 }
+
+#[test]
+fn outputs_inside_a_snapshot_root_are_refused_and_nothing_is_written() {
+    let s = Scenario::new();
+    let rows = || batch(vec![("id", ids(&[1, 2])), ("amount", ids(&[10, 20]))]);
+    s.legacy("t", rows());
+    s.target("t", rows());
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let before = std::fs::read(s.path().join("target/t.parquet")).expect("read");
+    let config = s.path().join("recon.toml");
+    let inside = |rel: &str| s.path().join(rel).display().to_string();
+    for args in [
+        vec!["--out", &inside("target")],
+        vec!["--out", &inside("legacy/reports")],
+        vec!["--out", &inside("out"), "--diff-out", &inside("target")],
+        vec![
+            "--out",
+            &inside("out"),
+            "--history",
+            &inside("legacy/../target/h"),
+        ],
+    ] {
+        let out = recon()
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .args(&args)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let text = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            text.contains("recon never writes into a snapshot"),
+            "{args:?}: {text}"
+        );
+    }
+    assert!(!s.path().join("target/report.json").exists());
+    assert!(!s.path().join("legacy/reports").exists());
+    assert!(!s.path().join("target/t.parquet.parquet").exists());
+    assert_eq!(
+        std::fs::read(s.path().join("target/t.parquet")).expect("read"),
+        before
+    );
+    let out = recon()
+        .arg("query")
+        .arg("--config")
+        .arg(&config)
+        .args(["SELECT * FROM legacy.t", "--format", "parquet", "--output"])
+        .arg(s.path().join("target/t.parquet"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--output"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(s.path().join("target/t.parquet")).expect("read"),
+        before
+    );
+}
+
+#[test]
+fn gen_refuses_a_folder_that_is_not_empty_unless_forced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keep.txt"), "mine").expect("write");
+    let generate = |force: bool| {
+        let mut cmd = recon();
+        cmd.args(["gen", "--rows", "50", "--out"]).arg(dir.path());
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().expect("gen")
+    };
+    let out = generate(false);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
+    assert!(!dir.path().join("recon.toml").exists());
+    assert_eq!(generate(true).status.code(), Some(0));
+    assert!(dir.path().join("recon.toml").exists());
+}
