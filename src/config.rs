@@ -63,6 +63,9 @@ pub struct ReportConfig {
     /// How many sample rows per category and table the report keeps.
     #[serde(default = "default_sample_limit")]
     pub samples: usize,
+    /// A file whose contents key the redaction digests (relative to the config file); see
+    /// [`crate::report::redact`].
+    pub redaction_key_file: Option<String>,
 }
 
 fn default_sample_limit() -> usize {
@@ -73,6 +76,7 @@ impl Default for ReportConfig {
     fn default() -> Self {
         Self {
             samples: default_sample_limit(),
+            redaction_key_file: None,
         }
     }
 }

@@ -178,6 +178,7 @@ pub fn resolve(
     defaults: &ColumnOptions,
     global_gate: &GateConfig,
     tables: PerSide<SideTable>,
+    redaction_key: &std::sync::Arc<crate::report::redact::RedactionKey>,
 ) -> Result<PairPlan> {
     let table = t.name.as_str();
     let legacy_schema = tables.legacy.schema.clone();
@@ -340,7 +341,10 @@ pub fn resolve(
         exact_int_key,
         schema,
         gate: GateConfig::resolved(&t.gate, global_gate),
-        redact: crate::report::redact::Redactor::new(t.redact.iter().cloned()),
+        redact: crate::report::redact::Redactor::new(
+            t.redact.iter().cloned(),
+            std::sync::Arc::clone(redaction_key),
+        ),
         renames,
     })
 }

@@ -3,6 +3,7 @@
 //! what could not be decided is in it as `error`, never as a pass.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::checks;
@@ -12,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::gate::{FailOn, Status};
 use crate::hash::HASH_VERSION;
 use crate::plan::{self, PairPlan};
+use crate::report::redact::RedactionKey;
 use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
 use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};
@@ -88,6 +90,7 @@ fn empty_report(opts: &RunOptions<'_>, config_path: Option<String>, digest: Stri
             config_digest: digest,
             threads: opts.threads,
             fail_on: opts.fail_on,
+            redaction_key: None,
         },
         inputs: Vec::new(),
         verdict: Status::Pass,
@@ -125,7 +128,18 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
         report.finish();
         return report;
     }
-    if let Err(e) = run_into(loaded, opts, history.is_some(), &mut report) {
+    let key = match redaction_key(loaded, history.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            report.finish();
+            return report;
+        }
+    };
+    if loaded.config.tables.iter().any(|t| !t.redact.is_empty()) {
+        report.run.redaction_key = Some(key.source().as_str());
+    }
+    if let Err(e) = run_into(loaded, opts, history.is_some(), &key, &mut report) {
         report.error = Some(e.to_string());
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -153,10 +167,29 @@ pub fn refuse_outputs_in_snapshots(
     crate::atomic::refuse_inside_roots(outputs, &roots)
 }
 
+/// The run's redaction key ([`RedactionKey::resolve`]); a config that redacts nothing gets a
+/// key for the run without touching the history folder.
+fn redaction_key(
+    loaded: &LoadedConfig,
+    history: Option<&std::path::Path>,
+) -> Result<Arc<RedactionKey>> {
+    let c = &loaded.config;
+    if c.tables.iter().all(|t| t.redact.is_empty()) {
+        return RedactionKey::per_run().map(Arc::new);
+    }
+    let key_file = c
+        .report
+        .redaction_key_file
+        .as_ref()
+        .map(|f| loaded.base_dir.join(f));
+    RedactionKey::resolve(key_file.as_deref(), history).map(Arc::new)
+}
+
 fn run_into(
     loaded: &LoadedConfig,
     opts: &RunOptions<'_>,
     keep_keys: bool,
+    key: &Arc<RedactionKey>,
     report: &mut Report,
 ) -> Result<()> {
     let (config, base) = (&loaded.config, loaded.base_dir.as_path());
@@ -194,7 +227,13 @@ fn run_into(
             open_side(&snapshots.legacy, t, Side::Legacy, opts.threads, &rt)?,
             open_side(&snapshots.target, t, Side::Target, opts.threads, &rt)?,
         );
-        plans.push(plan::resolve(t, &config.defaults, &config.gate, tables)?);
+        plans.push(plan::resolve(
+            t,
+            &config.defaults,
+            &config.gate,
+            tables,
+            key,
+        )?);
     }
     let config_name = loaded
         .path
@@ -233,6 +272,7 @@ fn run_into(
                 &snapshots,
                 opts.threads,
                 checks::sql::ValueOptions::new(config),
+                checks::lineage::Redaction::from_config(config, Arc::clone(key)),
             )
             .await?;
             Ok::<_, Error>(checks::run_all(&ctx, &checks).await)
@@ -254,6 +294,7 @@ pub fn resolve_all(loaded: &LoadedConfig, threads: usize) -> Result<Vec<PairPlan
         Snapshot::open(Side::Legacy, &c.legacy.root, &loaded.base_dir, &rt)?,
         Snapshot::open(Side::Target, &c.target.root, &loaded.base_dir, &rt)?,
     );
+    let key = RedactionKey::per_run().map(Arc::new)?;
     c.tables
         .iter()
         .map(|t| {
@@ -261,7 +302,7 @@ pub fn resolve_all(loaded: &LoadedConfig, threads: usize) -> Result<Vec<PairPlan
                 open_side(&snapshots.legacy, t, Side::Legacy, threads, &rt)?,
                 open_side(&snapshots.target, t, Side::Target, threads, &rt)?,
             );
-            plan::resolve(t, &c.defaults, &c.gate, tables)
+            plan::resolve(t, &c.defaults, &c.gate, tables, &key)
         })
         .collect()
 }

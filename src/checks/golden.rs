@@ -25,6 +25,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::lineage::Redaction;
 use super::sql::{self, CellRow, Outcome, ValueOptions};
 use super::{Context, Measured};
 use crate::error::{Error, Result};
@@ -158,16 +159,12 @@ pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
     Ok(out)
 }
 
-fn to_json(ctx: &Context, row: &Row) -> Value {
-    let cells = row.iter().map(|(k, v)| {
-        (
-            k.clone(),
-            ctx.redact
-                .text(k, v.clone())
-                .map_or(Value::Null, Value::String),
-        )
-    });
-    Value::Object(cells.collect())
+fn to_json(row: &Row) -> Value {
+    Value::Object(
+        row.iter()
+            .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
+            .collect(),
+    )
 }
 
 /// One result row of a golden query as the report shows it, by column name.
@@ -206,10 +203,11 @@ pub struct Compared {
 pub async fn results(
     sessions: &PerSide<datafusion::execution::context::SessionContext>,
     q: &GoldenQuery,
+    redaction: &Redaction,
 ) -> std::result::Result<PerSide<Outcome>, String> {
     let (l, t) = futures::join!(
-        sql::query(&sessions.legacy, &q.sql.legacy),
-        sql::query(&sessions.target, &q.sql.target)
+        sql::query(&sessions.legacy, &q.sql.legacy, Side::Legacy, redaction),
+        sql::query(&sessions.target, &q.sql.target, Side::Target, redaction)
     );
     Ok(PerSide::new(
         l.map_err(|e| format!("legacy: {e}"))?,
@@ -242,7 +240,18 @@ fn aligned(results: PerSide<Outcome>) -> std::result::Result<PerSide<Outcome>, S
         .map(|b| b.project(&order))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    Ok(PerSide::new(results.legacy, Outcome { schema, batches }))
+    let redacted = order
+        .iter()
+        .map(|&i| target.redacted.get(i).copied().unwrap_or(true))
+        .collect();
+    Ok(PerSide::new(
+        results.legacy,
+        Outcome {
+            schema,
+            batches,
+            redacted,
+        },
+    ))
 }
 
 /// Pairs the rows of both sides as multisets within each key, under the value model.
@@ -250,6 +259,7 @@ pub fn compare(
     q: &GoldenQuery,
     results: PerSide<Outcome>,
     options: &ValueOptions,
+    redaction: &Redaction,
 ) -> std::result::Result<Compared, String> {
     let results = aligned(results)?;
     let names = results.legacy.names();
@@ -266,8 +276,10 @@ pub fn compare(
         options.for_column(q.table.as_deref(), n)
     })?;
     let rows = PerSide::new(
-        sql::cell_rows(&results.legacy, &all, &codecs).map_err(|e| format!("legacy: {e}"))?,
-        sql::cell_rows(&results.target, &all, &codecs).map_err(|e| format!("target: {e}"))?,
+        sql::cell_rows(&results.legacy, &all, &codecs, redaction)
+            .map_err(|e| format!("legacy: {e}"))?,
+        sql::cell_rows(&results.target, &all, &codecs, redaction)
+            .map_err(|e| format!("target: {e}"))?,
     );
     let key_at: Vec<usize> = q
         .key
@@ -377,7 +389,8 @@ pub fn compare(
 
 /// Runs a golden query on both sides and compares the results.
 pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<Measured, String> {
-    let compared = compare(q, results(&ctx.sessions, q).await?, &ctx.options)?;
+    let results = results(&ctx.sessions, q, &ctx.redaction).await?;
+    let compared = compare(q, results, &ctx.options, &ctx.redaction)?;
     let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);
     let mut differing = Vec::new();
     for p in &compared.pairs {
@@ -385,16 +398,16 @@ pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<M
             (Some(a), Some(b)) if !p.columns.is_empty() => {
                 changed += 1;
                 differing.push(
-                    json!({"legacy": to_json(ctx, a), "target": to_json(ctx, b), "columns": p.columns}),
+                    json!({"legacy": to_json(a), "target": to_json(b), "columns": p.columns}),
                 );
             }
             (Some(a), None) => {
                 missing += 1;
-                differing.push(json!({"legacy": to_json(ctx, a), "target": null}));
+                differing.push(json!({"legacy": to_json(a), "target": null}));
             }
             (None, Some(b)) => {
                 extra += 1;
-                differing.push(json!({"legacy": null, "target": to_json(ctx, b)}));
+                differing.push(json!({"legacy": null, "target": to_json(b)}));
             }
             _ => {}
         }

@@ -11,14 +11,14 @@ use crate::gate::Threshold;
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Number, Tolerance};
 
-/// Shown values of a key whose cells are named by `names`, with redacted columns digested.
-fn named_key_json(ctx: &Context, names: &[String], shown: &[Option<String>]) -> Value {
-    let cells = names.iter().zip(shown).map(|(n, c)| {
-        ctx.redact
-            .text(n, c.clone())
-            .map_or(Value::Null, Value::String)
-    });
-    Value::Array(cells.collect())
+/// Shown values of a key (already redacted where they depend on a redacted column).
+fn key_json(shown: &[Option<String>]) -> Value {
+    Value::Array(
+        shown
+            .iter()
+            .map(|c| c.clone().map_or(Value::Null, Value::String))
+            .collect(),
+    )
 }
 
 /// Runs a `[[checks]]` entry.
@@ -64,8 +64,18 @@ fn grouped_sql(ctx: &Context, c: &CheckConfig, side: Side, agg: &str) -> Result<
 
 async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Outcome>, String> {
     let (l, t) = futures::join!(
-        sql::query(&ctx.sessions.legacy, &sql.legacy),
-        sql::query(&ctx.sessions.target, &sql.target)
+        sql::query(
+            &ctx.sessions.legacy,
+            &sql.legacy,
+            Side::Legacy,
+            &ctx.redaction
+        ),
+        sql::query(
+            &ctx.sessions.target,
+            &sql.target,
+            Side::Target,
+            &ctx.redaction
+        )
     );
     Ok(PerSide::new(
         l.map_err(|e| format!("legacy: {e}"))?,
@@ -100,14 +110,22 @@ fn add(a: Option<Number>, b: Option<Number>) -> Result<Option<Number>, String> {
     })
 }
 
+/// A count's or total's groups under the value model.
+struct Grouped {
+    /// The group columns (the expressions, or a raw query's column names).
+    names: Vec<String>,
+    groups: BTreeMap<Vec<Cell>, Group>,
+    /// The measure depends on a redacted column: its values show as digests.
+    measure_redacted: bool,
+}
+
 /// Runs a count or total query on both sides and collects its groups under the value model.
-/// `names` name the group columns for options and reports.
 async fn grouped(
     ctx: &Context,
     c: &CheckConfig,
     measure: Measure,
     sql: PerSide<String>,
-) -> Result<(Vec<String>, BTreeMap<Vec<Cell>, Group>), String> {
+) -> Result<Grouped, String> {
     let res = both(ctx, sql).await?;
     let tolerance = c.tolerance.is_some();
     for side in Side::BOTH {
@@ -134,7 +152,8 @@ async fn grouped(
     let mut groups: BTreeMap<Vec<Cell>, Group> = BTreeMap::new();
     for side in Side::BOTH {
         let out = res.get(side);
-        let rows = sql::cell_rows(out, &columns, &codecs).map_err(|e| format!("{side}: {e}"))?;
+        let rows = sql::cell_rows(out, &columns, &codecs, &ctx.redaction)
+            .map_err(|e| format!("{side}: {e}"))?;
         let values = sql::measures(out, side, measure)?;
         for (row, value) in rows.into_iter().zip(values) {
             let g = groups.entry(row.cells).or_insert_with(|| Group {
@@ -148,14 +167,28 @@ async fn grouped(
             };
         }
     }
-    Ok((names, groups))
+    let measure_redacted = Side::BOTH
+        .iter()
+        .any(|&s| res.get(s).redacted.last().copied().unwrap_or(false));
+    Ok(Grouped {
+        names,
+        groups,
+        measure_redacted,
+    })
+}
+
+/// A number as the report shows it (a digest when it derives from a redacted column).
+fn number_json(ctx: &Context, n: Option<Number>, redacted: bool) -> Value {
+    ctx.redaction
+        .shown(redacted, n.map(|n| n.to_string()))
+        .map_or(Value::Null, Value::String)
 }
 
 /// A measure as the report shows it.
-fn shown_slot(s: Slot) -> Value {
+fn shown_slot(ctx: &Context, s: Slot, redacted: bool) -> Value {
     match s {
-        Slot::Value(Some(n)) => Value::String(n.to_string()),
-        Slot::Value(None) | Slot::Absent => Value::Null,
+        Slot::Value(n) => number_json(ctx, n, redacted),
+        Slot::Absent => Value::Null,
     }
 }
 
@@ -183,14 +216,14 @@ fn agrees(a: Slot, b: Slot, tol: Tolerance) -> bool {
 }
 
 /// The sum of one side's group measures, for the report.
-fn side_total(groups: &BTreeMap<Vec<Cell>, Group>, side: Side) -> Result<Value, String> {
+fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Value, String> {
     let mut sum = None;
-    for g in groups.values() {
-        if let Slot::Value(v) = *g.values.get(side) {
+    for group in g.groups.values() {
+        if let Slot::Value(v) = *group.values.get(side) {
             sum = add(sum, v).map_err(|e| format!("{side}: {e}"))?;
         }
     }
-    Ok(sum.map_or(Value::Null, |n| Value::String(n.to_string())))
+    Ok(number_json(ctx, sum, g.measure_redacted))
 }
 
 fn tolerance_of(c: &CheckConfig) -> Result<Tolerance, String> {
@@ -213,20 +246,16 @@ struct Differences {
     max_rel: f64,
 }
 
-fn differences(
-    ctx: &Context,
-    names: &[String],
-    groups: &BTreeMap<Vec<Cell>, Group>,
-    tol: Tolerance,
-) -> Differences {
+fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
     let mut d = Differences {
         rows: Vec::new(),
         count: 0,
         max_abs: 0.0,
         max_rel: 0.0,
     };
-    for g in groups.values() {
-        let (a, b) = (g.values.legacy, g.values.target);
+    let red = g.measure_redacted;
+    for group in g.groups.values() {
+        let (a, b) = (group.values.legacy, group.values.target);
         if agrees(a, b, tol) {
             continue;
         }
@@ -247,10 +276,10 @@ fn differences(
         d.max_rel = d.max_rel.max(abs / base);
         if d.rows.len() < ctx.samples.max(1) * 5 {
             d.rows.push(json!({
-                "group": named_key_json(ctx, names, &g.shown),
-                "legacy": shown_slot(a),
-                "target": shown_slot(b),
-                "difference": diff.map_or(Value::Null, |n| Value::String(n.to_string())),
+                "group": key_json(&group.shown),
+                "legacy": shown_slot(ctx, a, red),
+                "target": shown_slot(ctx, b, red),
+                "difference": number_json(ctx, diff, red),
             }));
         }
     }
@@ -262,23 +291,23 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
         grouped_sql(ctx, c, Side::Target, "COUNT(*) AS n")?,
     );
-    let (names, mut groups) = grouped(ctx, c, Measure::Count, sql).await?;
+    let mut g = grouped(ctx, c, Measure::Count, sql).await?;
     let present = |s: Side| {
-        groups
+        g.groups
             .values()
             .filter(|g| *g.values.get(s) != Slot::Absent)
             .count()
     };
     let counted = PerSide::new(present(Side::Legacy), present(Side::Target));
     // A group a side has no row for has no rows there: its count is 0.
-    for g in groups.values_mut() {
+    for group in g.groups.values_mut() {
         for side in Side::BOTH {
-            if *g.values.get(side) == Slot::Absent {
-                *g.values.get_mut(side) = Slot::Value(Some(Number::Exact(Decimal::ZERO)));
+            if *group.values.get(side) == Slot::Absent {
+                *group.values.get_mut(side) = Slot::Value(Some(Number::Exact(Decimal::ZERO)));
             }
         }
     }
-    let d = differences(ctx, &names, &groups, tolerance_of(c)?);
+    let d = differences(ctx, &g, tolerance_of(c)?);
     Ok(Measured {
         metric: "max_abs_difference",
         value: d.max_abs,
@@ -287,8 +316,9 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
             .map(|r| vec![("max_rel_difference", d.max_rel, r)])
             .unwrap_or_default(),
         measured: json!({
-            "legacy": side_total(&groups, Side::Legacy)?,
-            "target": side_total(&groups, Side::Target)?,
+            "legacy": side_total(ctx, &g, Side::Legacy)?,
+            "target": side_total(ctx, &g, Side::Target)?,
+            "group_by": g.names,
             "groups": {"legacy": counted.legacy, "target": counted.target, "differing": d.count},
             "max_rel_difference": d.max_rel,
             "differing_groups": d.rows,
@@ -352,10 +382,10 @@ async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         out
     };
     let tol = tolerance_of(c)?;
-    let (names, groups) = grouped(ctx, c, Measure::Total, sql).await?;
-    let d = differences(ctx, &names, &groups, tol);
+    let g = grouped(ctx, c, Measure::Total, sql).await?;
+    let d = differences(ctx, &g, tol);
     let sides = |s: Side| {
-        groups
+        g.groups
             .values()
             .filter(|g| *g.values.get(s) != Slot::Absent)
             .count()
@@ -366,8 +396,9 @@ async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         value: d.count as f64,
         extra: Vec::new(),
         measured: json!({
-            "legacy": side_total(&groups, Side::Legacy)?,
-            "target": side_total(&groups, Side::Target)?,
+            "legacy": side_total(ctx, &g, Side::Legacy)?,
+            "target": side_total(ctx, &g, Side::Target)?,
+            "group_by": g.names,
             "tolerance": tol.abs.to_string(),
             "groups": {"legacy": sides(Side::Legacy), "target": sides(Side::Target), "differing": d.count},
             "differing_groups": d.rows,
@@ -387,8 +418,10 @@ fn keyed_rows(
         ctx.options.for_column(Some(pair), name)
     })?;
     Ok(PerSide::new(
-        sql::cell_rows(&res.legacy, &columns, &codecs).map_err(|e| format!("legacy: {e}"))?,
-        sql::cell_rows(&res.target, &columns, &codecs).map_err(|e| format!("target: {e}"))?,
+        sql::cell_rows(&res.legacy, &columns, &codecs, &ctx.redaction)
+            .map_err(|e| format!("legacy: {e}"))?,
+        sql::cell_rows(&res.target, &columns, &codecs, &ctx.redaction)
+            .map_err(|e| format!("target: {e}"))?,
     ))
 }
 
@@ -460,14 +493,7 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
                 let m: serde_json::Map<String, Value> = names
                     .iter()
                     .zip(k.shown.iter())
-                    .map(|(n, v)| {
-                        (
-                            (*n).clone(),
-                            ctx.redact
-                                .text(n, v.clone())
-                                .map_or(Value::Null, Value::String),
-                        )
-                    })
+                    .map(|(n, v)| ((*n).clone(), v.clone().map_or(Value::Null, Value::String)))
                     .collect();
                 Value::Object(m)
             })
@@ -540,7 +566,7 @@ async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         let session = ctx.sessions.get(side);
         // SQL CHECK semantics: a row violates the predicate when it is false (NULL passes).
         let count = format!("SELECT COUNT(*) AS n FROM {src} AS src WHERE NOT ({predicate})");
-        let counted = sql::query(session, &count)
+        let counted = sql::query(session, &count, side, &ctx.redaction)
             .await
             .map_err(|e| format!("{side}: {e}"))?;
         let n = sql::measures(&counted, side, Measure::Count)?
@@ -558,21 +584,13 @@ async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
             cols.join(", "),
             ctx.samples
         );
-        let got = sql::query(session, &sample_sql)
+        let got = sql::query(session, &sample_sql, side, &ctx.redaction)
             .await
             .map_err(|e| format!("{side}: {e}"))?;
         let shown: Vec<Value> = got
-            .batches
+            .shown_rows(&ctx.redaction)
             .iter()
-            .flat_map(|b| {
-                (0..b.num_rows()).map(move |r| {
-                    b.columns()
-                        .iter()
-                        .map(|a| sql::shown(a.as_ref(), r))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .map(|row| named_key_json(ctx, &key, &row))
+            .map(|row| key_json(row))
             .collect();
         samples.insert(side.as_str().to_owned(), Value::Array(shown));
     }

@@ -9,6 +9,7 @@
 
 pub mod golden;
 mod kinds;
+pub mod lineage;
 pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -349,8 +350,8 @@ pub(crate) struct Context {
     sources: BTreeMap<String, PerSide<String>>,
     keys: BTreeMap<String, Vec<String>>,
     samples: usize,
-    /// Every pair's redacted columns: check samples never show their values.
-    redact: crate::report::redact::Redactor,
+    /// What is redacted: results that depend on it show digests.
+    redaction: lineage::Redaction,
     /// How result values compare (the pairs' options).
     options: sql::ValueOptions,
 }
@@ -363,6 +364,7 @@ impl Context {
         snapshots: &PerSide<Snapshot>,
         threads: usize,
         options: sql::ValueOptions,
+        redaction: lineage::Redaction,
     ) -> Result<Self> {
         let sessions = PerSide::new(
             crate::snapshot::sql::session_for(&snapshots.legacy, threads).await?,
@@ -416,15 +418,12 @@ impl Context {
             );
             keys.insert(t.name.clone(), t.key.clone());
         }
-        let redact = crate::report::redact::Redactor::new(
-            pairs.iter().flat_map(|(t, _)| t.redact.iter().cloned()),
-        );
         Ok(Self {
             sessions,
             sources,
             keys,
             samples,
-            redact,
+            redaction,
             options,
         })
     }

@@ -9,6 +9,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SessionContext;
 use serde_json::Value;
 
+use super::lineage::Redaction;
 use crate::config::{ColumnOptions, Config, TableConfig};
 use crate::hash::Codec;
 use crate::side::{PerSide, Side};
@@ -19,12 +20,15 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A statement's result: its schema (also when it has no rows) and its rows.
+/// A statement's result: its schema (also when it has no rows), its rows, and which columns
+/// depend on a redacted column ([`Redaction::outputs`]).
 pub struct Outcome {
     /// The result schema.
     pub schema: SchemaRef,
     /// The rows.
     pub batches: Vec<RecordBatch>,
+    /// Per column: shown only as a digest.
+    pub redacted: Vec<bool>,
 }
 
 impl Outcome {
@@ -43,17 +47,77 @@ impl Outcome {
             .iter()
             .flat_map(|b| (0..b.num_rows()).map(move |r| (b, r)))
     }
+
+    /// Every row's values of every column, as the report shows them (redacted ones digested).
+    pub fn shown_rows(&self, redaction: &Redaction) -> Vec<Vec<Option<String>>> {
+        self.positions()
+            .map(|(b, r)| {
+                b.columns()
+                    .iter()
+                    .zip(&self.redacted)
+                    .map(|(a, &red)| redaction.shown(red, shown(a.as_ref(), r)))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
-/// Runs one read-only statement and collects its (small) result.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Outcome, String> {
+/// Runs one read-only statement on `side` and collects its (small) result. Planning errors
+/// quote the SQL the user wrote; when anything is redacted, errors from running it have quoted
+/// text and numbers masked, since they may quote row values (a failed cast, an overflow).
+pub async fn query(
+    ctx: &SessionContext,
+    sql: &str,
+    side: Side,
+    redaction: &Redaction,
+) -> Result<Outcome, String> {
     let df = ctx
         .sql_with_options(sql, crate::snapshot::sql::read_only())
         .await
         .map_err(|e| e.to_string())?;
+    let redacted = redaction.outputs(side, df.logical_plan());
     let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await.map_err(|e| e.to_string())?;
-    Ok(Outcome { schema, batches })
+    let batches = df.collect().await.map_err(|e| {
+        let text = e.to_string();
+        if redaction.is_empty() {
+            text
+        } else {
+            mask_values(&text)
+        }
+    })?;
+    Ok(Outcome {
+        schema,
+        batches,
+        redacted,
+    })
+}
+
+/// An error message with quoted text and standalone numbers replaced by `…`.
+fn mask_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                out.push(c);
+                out.push('…');
+                for d in chars.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                }
+                out.push(c);
+            }
+            d if d.is_ascii_digit() && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_') => {
+                out.push('…');
+                while chars.next_if(|n| n.is_ascii_digit() || *n == '.').is_some() {}
+            }
+            _ => out.push(c),
+        }
+        prev = Some(c);
+    }
+    out
 }
 
 /// The comparison options of the config, for result columns: a column named like a column of
@@ -131,11 +195,13 @@ pub struct CellRow {
     pub shown: Vec<Option<String>>,
 }
 
-/// Every row of a result as canonical cells of `columns`, each under its codec.
+/// Every row of a result as canonical cells of `columns`, each under its codec; redacted
+/// columns show their digests.
 pub fn cell_rows(
     outcome: &Outcome,
     columns: &[usize],
     codecs: &[Codec],
+    redaction: &Redaction,
 ) -> Result<Vec<CellRow>, String> {
     let mut out = Vec::new();
     for b in &outcome.batches {
@@ -152,7 +218,10 @@ pub fn cell_rows(
                 cells: cells.iter().map(|col| col[r].clone()).collect(),
                 shown: columns
                     .iter()
-                    .map(|&c| shown(b.column(c).as_ref(), r))
+                    .map(|&c| {
+                        let red = outcome.redacted.get(c).copied().unwrap_or(true);
+                        redaction.shown(red, shown(b.column(c).as_ref(), r))
+                    })
                     .collect(),
             });
         }
@@ -248,6 +317,18 @@ pub fn measures(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_errors_keep_types_and_lose_values() {
+        assert_eq!(
+            mask_values("Cast error: Cannot cast string '+966 50' to value of Int64 type"),
+            "Cast error: Cannot cast string '…' to value of Int64 type"
+        );
+        assert_eq!(
+            mask_values("Overflow happened on: 99999999 * 10 in Decimal128(38, 2)"),
+            "Overflow happened on: … * … in Decimal128(…, …)"
+        );
+    }
 
     #[test]
     fn identifiers_are_quoted() {

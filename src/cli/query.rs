@@ -322,7 +322,10 @@ fn golden_side_by_side(
         bail!("no golden query `{name}`; there are: {}", names.join(", "));
     };
     let options = crate::checks::sql::ValueOptions::new(&loaded.config);
-    let compared = match session.golden(q, &options) {
+    // Side by side as in the report: values of redacted columns show as digests.
+    let key = std::sync::Arc::new(crate::report::redact::RedactionKey::per_run()?);
+    let redaction = crate::checks::lineage::Redaction::from_config(&loaded.config, key);
+    let compared = match session.golden(q, &options, &redaction) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -113,9 +113,7 @@ pub fn write(
             }
             _ => {
                 let text = cells.iter().map(|c| match render(c.as_ref(), 0) {
-                    serde_json::Value::String(s) if redacted => {
-                        Some(crate::report::redact::digest(&s))
-                    }
+                    serde_json::Value::String(s) if redacted => Some(plan.redact.digest(&s)),
                     serde_json::Value::String(s) => Some(s),
                     _ => None,
                 });

@@ -138,6 +138,7 @@ impl QuerySession {
         &self,
         q: &crate::checks::GoldenQuery,
         options: &crate::checks::sql::ValueOptions,
+        redaction: &crate::checks::lineage::Redaction,
     ) -> std::result::Result<crate::checks::golden::Compared, String> {
         self.rt.block_on(async {
             let sessions = PerSide::new(
@@ -148,8 +149,8 @@ impl QuerySession {
                     .await
                     .map_err(|e| e.to_string())?,
             );
-            let results = crate::checks::golden::results(&sessions, q).await?;
-            crate::checks::golden::compare(q, results, options)
+            let results = crate::checks::golden::results(&sessions, q, redaction).await?;
+            crate::checks::golden::compare(q, results, options, redaction)
         })
     }
 

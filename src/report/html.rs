@@ -49,7 +49,8 @@ th,td{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:left;vertical-a
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
 .st{font-weight:600}code{font-size:12px;white-space:pre-wrap;word-break:break-all}.muted{color:#656d76}\
 .heatrow{display:flex;gap:10px;align-items:flex-start;margin:6px 0}.heatrow b{min-width:140px}\
-.cells{display:flex;flex-wrap:wrap;gap:4px}.cell{border:1px solid #eaeef2;border-radius:4px;padding:2px 6px;text-align:center;min-width:70px}";
+.cells{display:flex;flex-wrap:wrap;gap:4px}.cell{border:1px solid #eaeef2;border-radius:4px;padding:2px 6px;text-align:center;min-width:70px}\
+table.detail{margin-top:6px;font-size:13px}table.detail th{color:#656d76;font-weight:500}";
 
 /// Renders the report as one HTML page.
 pub fn render(r: &Report) -> String {
@@ -208,13 +209,10 @@ fn checks(r: &Report, o: &mut String) {
     }
     o.push_str("<section><h2>Checks</h2><table><tr><th>check</th><th>kind</th><th>metric</th><th class=\"n\">value</th><th>status</th><th>details</th></tr>");
     for c in &r.checks {
-        let details = match &c.reason {
-            Some(reason) => esc(reason),
-            None => {
-                let text = serde_json::to_string(&c.measured).unwrap_or_default();
-                let short: String = text.chars().take(400).collect();
-                format!("<code>{}</code>", esc(&short))
-            }
+        let details = match (&c.reason, super::details::of(c)) {
+            (Some(reason), _) => esc(reason),
+            (None, Some(d)) => details_table(&d),
+            (None, None) => String::new(),
         };
         let _ = write!(
             o,
@@ -229,6 +227,38 @@ fn checks(r: &Report, o: &mut String) {
         );
     }
     o.push_str("</table></section>");
+}
+
+/// Rows of a check's details shown in a report; the JSON report has them all (up to its cap).
+pub const DETAIL_ROWS: usize = 20;
+
+/// A check's summary line and, when something differs, a small table of it.
+fn details_table(d: &super::details::Details) -> String {
+    let mut o = esc(&d.summary);
+    if d.rows.is_empty() {
+        return o;
+    }
+    o.push_str("<table class=\"detail\"><tr>");
+    for h in &d.headers {
+        let _ = write!(o, "<th>{}</th>", esc(h));
+    }
+    o.push_str("</tr>");
+    for row in d.rows.iter().take(DETAIL_ROWS) {
+        o.push_str("<tr>");
+        for cell in row {
+            let _ = write!(o, "<td>{}</td>", esc(cell));
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</table>");
+    if d.rows.len() > DETAIL_ROWS {
+        let _ = write!(
+            o,
+            "<span class=\"muted\">{} more in report.json</span>",
+            d.rows.len() - DETAIL_ROWS
+        );
+    }
+    o
 }
 
 fn explained(r: &Report, o: &mut String) {

@@ -76,6 +76,43 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    let detailed: Vec<(&crate::checks::CheckReport, super::details::Details)> = r
+        .checks
+        .iter()
+        .filter_map(|c| super::details::of(c).map(|d| (c, d)))
+        .filter(|(_, d)| !d.rows.is_empty())
+        .collect();
+    if !detailed.is_empty() {
+        let _ = writeln!(o, "## Check details\n");
+        for (c, d) in detailed {
+            let _ = writeln!(o, "**`{}`**: {}\n", cell(&c.id), cell(&d.summary));
+            let _ = writeln!(
+                o,
+                "| {} |\n|{}",
+                d.headers
+                    .iter()
+                    .map(|h| cell(h))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                "---|".repeat(d.headers.len())
+            );
+            for row in d.rows.iter().take(super::html::DETAIL_ROWS) {
+                let _ = writeln!(
+                    o,
+                    "| {} |",
+                    row.iter().map(|v| cell(v)).collect::<Vec<_>>().join(" | ")
+                );
+            }
+            if d.rows.len() > super::html::DETAIL_ROWS {
+                let _ = writeln!(
+                    o,
+                    "\n{} more in report.json",
+                    d.rows.len() - super::html::DETAIL_ROWS
+                );
+            }
+            o.push('\n');
+        }
+    }
     let mut worst: Vec<(Status, String)> = Vec::new();
     for t in &r.tables {
         if let Some(e) = &t.error {

@@ -1,6 +1,7 @@
 //! The report model: one [`Report`] per run, rendered by every format. The JSON form is the
 //! contract (`schema_version` 1, sorted keys); the human formats only lay out the same data.
 
+pub mod details;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -124,6 +125,10 @@ pub struct RunMeta {
     pub threads: usize,
     /// Which verdicts exit non-zero.
     pub fail_on: FailOn,
+    /// Where the redaction key came from (`env`, `file`, `history`, `per_run`), when a column is
+    /// redacted. With `per_run`, digests do not match other runs' digests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redaction_key: Option<&'static str>,
 }
 
 /// One input of the audit trail.

@@ -730,3 +730,170 @@ fn gen_refuses_a_folder_that_is_not_empty_unless_forced() {
     assert_eq!(generate(true).status.code(), Some(0));
     assert!(dir.path().join("recon.toml").exists());
 }
+
+const PHONES: [&str; 3] = ["+966501234567", "+966559876543", "+966533333333"];
+
+/// Customers with phone numbers; the target renames the column and changes one number.
+fn customers(s: &Scenario) {
+    s.legacy(
+        "customers",
+        batch(vec![("id", ids(&[1, 2, 3])), ("phone", notes(&PHONES))]),
+    );
+    s.target(
+        "customers",
+        batch(vec![
+            ("id", ids(&[1, 2, 3])),
+            (
+                "phone_number",
+                notes(&[PHONES[0], PHONES[1], "+966544444444"]),
+            ),
+        ]),
+    );
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(
+        q.join("aliased.legacy.sql"),
+        "-- key: id\nSELECT id, phone AS p FROM customers\n",
+    )
+    .expect("write");
+    std::fs::write(
+        q.join("aliased.target.sql"),
+        "SELECT id, phone_number AS p FROM customers\n",
+    )
+    .expect("write");
+    std::fs::write(
+        q.join("nested.sql"),
+        "-- key: id\nSELECT id, (SELECT MAX(c2.id) FROM {side}.customers c2) AS n, lower(x) AS y FROM (SELECT id, 'v' || p AS x FROM (SELECT id, CAST(id AS VARCHAR) AS p FROM {side}.customers)) t\n",
+    )
+    .expect("write");
+    s.config("[[tables]]\nname = \"customers\"\nkey = [\"id\"]\nrename = { phone = \"phone_number\" }\nredact = [\"phone\"]\n\n[[checks]]\nid = \"by_phone\"\nkind = \"count\"\ntable = \"customers\"\ngroup_by = [\"upper(phone)\"]\n\n[[checks]]\nid = \"cast_phone\"\nkind = \"count\"\ntable = \"customers\"\ngroup_by = [\"CAST(phone || 'x' AS BIGINT)\"]\n\n[golden]\ndir = \"queries\"\n");
+}
+
+fn everything_written(s: &Scenario, out: &std::process::Output) -> String {
+    let mut text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out));
+    for f in [
+        "report.json",
+        "report.md",
+        "report.html",
+        "report.junit.xml",
+    ] {
+        text.push_str(&std::fs::read_to_string(s.path().join("out").join(f)).unwrap_or_default());
+    }
+    text
+}
+
+#[test]
+fn redaction_follows_aliases_expressions_and_error_messages() {
+    let s = Scenario::new();
+    customers(&s);
+    let out = s.run(&["--log", "debug"]);
+    let all = everything_written(&s, &out);
+    for phone in PHONES.iter().chain(&["+966544444444"]) {
+        assert!(!all.contains(phone), "{phone} leaked: {all}");
+    }
+    let r = s.report();
+    let aliased = check(&r, "golden.aliased");
+    let shown = aliased["measured"]["differing"][0]["legacy"]["p"]
+        .as_str()
+        .expect("p");
+    assert!(
+        shown.starts_with("redacted:") && shown.len() == "redacted:".len() + 16,
+        "{shown}"
+    );
+    // A column that reads no redacted column is shown as it is.
+    assert_eq!(check(&r, "golden.nested")["status"], "pass", "{r}");
+    let by_phone = check(&r, "by_phone");
+    let group = by_phone["measured"]["differing_groups"][0]["group"][0]
+        .as_str()
+        .expect("group");
+    assert!(group.starts_with("redacted:"), "{by_phone}");
+    assert_eq!(check(&r, "cast_phone")["status"], "error", "{r}");
+    assert_eq!(r["run"]["redaction_key"], "per_run");
+}
+
+#[test]
+fn redaction_digests_are_keyed_and_stable_where_the_key_is_kept() {
+    let s = Scenario::new();
+    customers(&s);
+    let digest = |args: &[&str], key: Option<&str>| -> (String, Value) {
+        let mut cmd = recon();
+        cmd.arg("run")
+            .arg("--config")
+            .arg(s.path().join("recon.toml"))
+            .arg("--out")
+            .arg(s.path().join("out"))
+            .args(args)
+            .env_remove("RECON_REDACTION_KEY");
+        if let Some(k) = key {
+            cmd.env("RECON_REDACTION_KEY", k);
+        }
+        cmd.output().expect("run");
+        let r = s.report();
+        let sample = table(&r, "customers")["samples"]["changed"][0]["columns"]["phone"]["legacy"]
+            .as_str()
+            .expect("sample")
+            .to_owned();
+        (sample, r["run"]["redaction_key"].clone())
+    };
+    let (a, source) = digest(&[], None);
+    let (b, _) = digest(&[], None);
+    assert_eq!(source, "per_run");
+    assert_ne!(a, b, "a key per run: digests differ between runs");
+    let history = s.path().join("history").display().to_string();
+    let (c, source) = digest(&["--history", &history], None);
+    let (d, _) = digest(&["--history", &history], None);
+    assert_eq!(source, "history");
+    assert_eq!(c, d, "the history folder keeps its key");
+    assert!(s.path().join("history/redaction.key").exists());
+    let (e, source) = digest(&[], Some("team secret"));
+    let (f, _) = digest(&["--history", &history], Some("team secret"));
+    let (g, _) = digest(&[], Some("another secret"));
+    assert_eq!(source, "env");
+    assert_eq!(e, f);
+    assert_ne!(e, g);
+}
+
+#[test]
+fn check_details_are_tables_not_json_text() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", ids(&[1, 2, 3])),
+            ("tenant", ids(&[1, 1, 2])),
+            ("amount", ids(&[10, 20, 30])),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", ids(&[1, 2, 3])),
+            ("tenant", ids(&[1, 1, 2])),
+            ("amount", ids(&[10, 25, 30])),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"total\"\ntable = \"t\"\ncolumn = \"amount\"\ngroup_by = [\"tenant\"]\n\n[[checks]]\nid = \"raw\"\nkind = \"total\"\nlegacy_sql = \"SELECT tenant AS branch, SUM(amount) FROM t GROUP BY 1\"\ntarget_sql = \"SELECT tenant AS branch, SUM(amount) FROM t GROUP BY 1\"\n");
+    let (code, r) = run_report(&s, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        check(&r, "raw")["measured"]["group_by"],
+        serde_json::json!(["branch"])
+    );
+    let md = std::fs::read_to_string(s.path().join("out/report.md")).expect("md");
+    assert!(md.contains("## Check details"), "{md}");
+    assert!(
+        md.contains("| tenant | legacy | target | difference |"),
+        "{md}"
+    );
+    assert!(md.contains("| 1 | 30 | 35 | 5 |"), "{md}");
+    assert!(
+        md.contains("| branch | legacy | target | difference |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(s.path().join("out/report.html")).expect("html");
+    assert!(
+        html.contains("<table class=\"detail\"><tr><th>tenant</th><th>legacy</th><th>target</th><th>difference</th></tr><tr><td>1</td><td>30</td><td>35</td><td>5</td></tr></table>"),
+        "{html}"
+    );
+    assert!(!html.contains("&quot;legacy&quot;"), "no JSON text: {html}");
+}
