@@ -80,6 +80,9 @@ const ARABIC: &[&str] = &[
     "نورة الشمري",
     "خالد الدوسري",
     "ريم الحربي",
+    // Hamza letters: their NFD form differs (the usual damage of a macOS or Java export).
+    "أحمد الغامدي",
+    "إيمان السبيعي",
 ];
 const NOTES: &[&str] = &[
     "تغيير زيت المحرك",
@@ -89,6 +92,8 @@ const NOTES: &[&str] = &[
     "Wheel alignment and balancing",
     "صيانة دورية ١٠٬٠٠٠ كم",
     "AC regas — customer waiting",
+    "فحص إطارات السيارة",
+    "تغيير الأضواء الأمامية",
 ];
 const STATUS: &[&str] = &[
     "Draft",
@@ -331,12 +336,30 @@ fn change(v: V, seed: u64, row: u64) -> V {
             let other = STATUS.iter().find(|x| **x != s).copied().unwrap_or("Draft");
             V::Str(other.to_owned())
         }
+        V::Str(s) if !s.is_ascii() => V::Str(damage_text(&s, rnd(seed, row, 0xA7AB))),
         V::Str(s) if rnd(seed, row, 0x5717).is_multiple_of(2) => V::Str(format!("{s}.")),
         V::Str(s) => V::Str(s.chars().rev().collect::<String>() + "~"),
         V::Bool(b) => V::Bool(!b),
         V::Date(d) => V::Date(d + 1),
         V::Ts(t) => V::Ts(t + 3_600_000_000),
         V::Float(f) => V::Float(f + 0.5),
+    }
+}
+
+/// What migrations do to Arabic text, one kind per planted change: decomposed to NFD (where
+/// that changes the text), read back as Windows-1252 mojibake, padded with a trailing space, or
+/// cut short by a narrower column. `recon`'s drift classes name each of them.
+fn damage_text(s: &str, r: u64) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let nfd: String = s.nfd().collect();
+    match r % 4 {
+        0 if nfd != s => nfd,
+        0 | 1 => s.bytes().map(char::from).collect(),
+        2 => format!("{s} "),
+        _ => s
+            .chars()
+            .take(s.chars().count().saturating_sub(3).max(1))
+            .collect(),
     }
 }
 
