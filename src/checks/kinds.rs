@@ -326,12 +326,8 @@ async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
     })
 }
 
-/// The largest precision summed exactly: 2^64 values below 10^56 stay below Decimal256's
-/// 10^76 (and below 2^255, where DataFusion's sum would wrap).
-const MAX_SUMMED_PRECISION: u8 = 56;
-
-/// The decimal scale of a column on one side, or why it cannot be summed exactly.
-async fn scale_of(ctx: &Context, table: &str, column: &str, side: Side) -> Result<i8, String> {
+/// Whether a money column can be summed exactly on one side, or why not (named).
+async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Result<(), String> {
     let src = ctx.source(table, side)?;
     // Planning alone gives the column's type; nothing is read.
     let df = ctx
@@ -344,18 +340,19 @@ async fn scale_of(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
         .await
         .map_err(|e| e.to_string())?;
     match df.schema().field(0).data_type() {
-        t if crate::hash::is_integer(t) => Ok(0),
-        t @ (DataType::Decimal32(p, s)
-        | DataType::Decimal64(p, s)
-        | DataType::Decimal128(p, s)
-        | DataType::Decimal256(p, s)) => {
-            if *p > MAX_SUMMED_PRECISION {
+        t if crate::hash::is_integer(t) => Ok(()),
+        t @ (DataType::Decimal32(p, _)
+        | DataType::Decimal64(p, _)
+        | DataType::Decimal128(p, _)
+        | DataType::Decimal256(p, _)) => {
+            if *p > crate::snapshot::sum::MAX_SUMMED_PRECISION {
                 return Err(format!(
-                    "{side} column `{column}` is {t}: past {MAX_SUMMED_PRECISION} digits a sum \
-                     could overflow; use raw SQL that casts to a narrower decimal"
+                    "{side} column `{column}` is {t}: past {} digits a sum could overflow; use \
+                     raw SQL that casts to a narrower decimal",
+                    crate::snapshot::sum::MAX_SUMMED_PRECISION
                 ));
             }
-            Ok(*s)
+            Ok(())
         }
         t => Err(format!(
             "{side} column `{column}` is {t}: totals are summed exactly and need an integer or decimal column"
@@ -374,9 +371,9 @@ async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         let column = c.column.as_deref().unwrap_or_default();
         let mut out = PerSide::new(String::new(), String::new());
         for side in Side::BOTH {
-            let s = scale_of(ctx, table, column, side).await?;
-            // Summed in 76 digits: no sum of values of up to 56 digits can overflow it.
-            let agg = format!("SUM(CAST({} AS DECIMAL(76, {s}))) AS total", ident(column));
+            summable(ctx, table, column, side).await?;
+            // `sum` is recon's exact sum: DECIMAL(76, s), whatever the column's width.
+            let agg = format!("SUM({}) AS total", ident(column));
             *out.get_mut(side) = grouped_sql(ctx, c, side, &agg)?;
         }
         out

@@ -82,6 +82,7 @@ impl QuerySession {
             .with_target_partitions(threads.max(1))
             .with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
+        sql::register_functions(&ctx);
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| Error::Internal("DataFusion's default catalog is missing".into()))?;

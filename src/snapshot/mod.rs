@@ -8,6 +8,7 @@
 mod provider;
 pub mod schema;
 pub mod sql;
+pub mod sum;
 
 pub use provider::SnapshotTable;
 

@@ -23,8 +23,15 @@ pub async fn session_for(snapshot: &Snapshot, threads: usize) -> Result<SessionC
         .with_default_catalog_and_schema("datafusion", snapshot.side.as_str())
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
+    register_functions(&ctx);
     register_tables(&ctx, snapshot, None).await?;
     Ok(ctx)
+}
+
+/// recon's own SQL functions, in every session it opens: `sum` that cannot wrap
+/// ([`super::sum::ExactSum`]).
+pub fn register_functions(ctx: &SessionContext) {
+    ctx.register_udaf(super::sum::ExactSum::udaf());
 }
 
 /// Registers every table of `snapshot` in `ctx`, in `schema` when given (`legacy`, `target`),

@@ -897,3 +897,63 @@ fn check_details_are_tables_not_json_text() {
     );
     assert!(!html.contains("&quot;legacy&quot;"), "no JSON text: {html}");
 }
+
+#[test]
+fn a_raw_sql_sum_past_38_digits_is_exact_not_wrapped() {
+    let s = Scenario::new();
+    let big = |v: &[i128]| -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from(v.to_vec())
+                .with_precision_and_scale(38, 2)
+                .expect("decimal"),
+        )
+    };
+    let max = 10i128.pow(38) - 1;
+    s.legacy(
+        "t",
+        batch(vec![("id", ids(&[1, 2])), ("amount", big(&[max, max]))]),
+    );
+    s.target(
+        "t",
+        batch(vec![("id", ids(&[1, 2])), ("amount", big(&[max, max - 1]))]),
+    );
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(
+        q.join("total.sql"),
+        "SELECT SUM(amount) AS total FROM {side}.t\n",
+    )
+    .expect("write");
+    let ints = "SELECT SUM(CAST(9000000000000000000 AS BIGINT) + id) FROM t";
+    s.config(&format!(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n{}{}\n[golden]\ndir = \"queries\"\n",
+        raw(
+            "raw_total",
+            "total",
+            "SELECT SUM(amount) FROM t",
+            "SELECT SUM(amount) FROM t",
+            ""
+        ),
+        raw("big_ints", "total", ints, ints, ""),
+    ));
+    let (_, r) = run_report(&s, &[]);
+    let c = check(&r, "raw_total");
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(
+        c["measured"]["legacy"],
+        "1999999999999999999999999999999999999.98"
+    );
+    assert_eq!(c["measured"]["differing_groups"][0]["difference"], "-0.01");
+    let g = check(&r, "golden.total");
+    assert_eq!(g["status"], "fail", "{g}");
+    assert_eq!(
+        g["measured"]["differing"][0]["legacy"]["total"],
+        "1999999999999999999999999999999999999.98"
+    );
+    let ints = check(&r, "big_ints");
+    assert_eq!(ints["status"], "pass", "{ints}");
+    assert_eq!(
+        ints["measured"]["legacy"], "18000000000000000003",
+        "no BIGINT wrap: {ints}"
+    );
+}
