@@ -331,3 +331,56 @@ mod fast_paths {
         }
     }
 }
+
+#[test]
+fn decimal256_hashes_like_every_other_decimal() {
+    let c = Codec::new(CompareAs::Numeric);
+    let narrow = digests(
+        &Decimal128Array::from(vec![Some(150), None, Some(-7)])
+            .with_precision_and_scale(10, 2)
+            .expect("dec"),
+        &c,
+    );
+    let wide = digests(
+        &Decimal256Array::from(vec![
+            Some(i256::from_i128(15_000)),
+            None,
+            Some(i256::from_i128(-700)),
+        ])
+        .with_precision_and_scale(60, 4)
+        .expect("dec"),
+        &c,
+    );
+    assert_eq!(narrow, wide);
+    // Past an i128 the value has its own, distinct encoding.
+    let huge = i256::from_i128(i128::MAX)
+        .checked_mul(i256::from_i128(1000))
+        .expect("fits i256");
+    let big = digests(
+        &Decimal256Array::from(vec![Some(huge), Some(huge.wrapping_add(i256::ONE))])
+            .with_precision_and_scale(76, 0)
+            .expect("dec"),
+        &c,
+    );
+    assert_ne!(big[0], big[1]);
+}
+
+#[test]
+fn a_lossy_cast_never_equals_a_cast_value() {
+    let cast = Codec {
+        cast: Some(DataType::Int64),
+        ..Codec::new(CompareAs::Numeric)
+    };
+    let legacy = digests(
+        &Decimal128Array::from(vec![170, 200])
+            .with_precision_and_scale(10, 2)
+            .expect("dec"),
+        &cast,
+    );
+    let target = digests(&Int64Array::from(vec![1, 2]), &cast);
+    assert_ne!(legacy[0], target[0], "1.70 is not 1");
+    assert_eq!(legacy[1], target[1], "2.00 is 2");
+    let text = digests(&StringArray::from(vec!["abc", "7"]), &cast);
+    assert_ne!(text[0], digests(&Int64Array::from(vec![0]), &cast)[0]);
+    assert_eq!(text[1], digests(&Int64Array::from(vec![7]), &cast)[0]);
+}
