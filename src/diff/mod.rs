@@ -281,11 +281,18 @@ fn run<K: KeyCodec>(
             out::write(plan, dir, &out_rows, &keys)?;
         }
         if opts.keep_keys {
+            // The identity of a key with a redacted column is itself keyed: the exact key (or
+            // its unkeyed digest) would give the value away.
+            let redacted_key = plan.keys.iter().any(|k| plan.redact.applies(&k.name));
             t.differing_keys = out_rows
                 .iter()
                 .map(|r| crate::report::DiffKey {
                     category: r.category.to_owned(),
-                    digest: r.key.clone(),
+                    digest: if redacted_key {
+                        plan.redact.digest(&r.key)
+                    } else {
+                        r.key.clone()
+                    },
                     key: out::key_text(plan, &keys, r),
                 })
                 .collect();
