@@ -1,18 +1,19 @@
-//! Count, total, orphan and invariant checks.
+//! Running a `[[checks]]` entry: the SQL every kind shares, orphan and invariant checks
+//! (counts and totals are in [`super::measure`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use arrow::datatypes::DataType;
 use serde_json::{Value, json};
 
+use super::measure;
 use super::sql::{self, Measure, Outcome, ident};
 use super::{CheckConfig, CheckKind, Context, Measured};
 use crate::gate::Threshold;
 use crate::side::{PerSide, Side};
-use crate::value::{Cell, Decimal, Number, Tolerance};
+use crate::value::{Cell, Number};
 
 /// Shown values of a key (already redacted where they depend on a redacted column).
-fn key_json(shown: &[Option<String>]) -> Value {
+pub(super) fn key_json(shown: &[Option<String>]) -> Value {
     Value::Array(
         shown
             .iter()
@@ -24,8 +25,8 @@ fn key_json(shown: &[Option<String>]) -> Value {
 /// Runs a `[[checks]]` entry.
 pub(crate) async fn run(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
     match c.kind {
-        CheckKind::Count => count(ctx, c).await,
-        CheckKind::Total => total(ctx, c).await,
+        CheckKind::Count => measure::count(ctx, c).await,
+        CheckKind::Total => measure::total(ctx, c).await,
         CheckKind::Orphan => orphan(ctx, c).await,
         CheckKind::Invariant => invariant(ctx, c).await,
         CheckKind::Golden => Err("golden queries are configured with [golden]".into()),
@@ -33,7 +34,12 @@ pub(crate) async fn run(ctx: &Context, c: &CheckConfig) -> Result<Measured, Stri
 }
 
 /// `SELECT <groups>, <agg> FROM <source> GROUP BY <groups>` for one side (or the raw SQL).
-fn grouped_sql(ctx: &Context, c: &CheckConfig, side: Side, agg: &str) -> Result<String, String> {
+pub(super) fn grouped_sql(
+    ctx: &Context,
+    c: &CheckConfig,
+    side: Side,
+    agg: &str,
+) -> Result<String, String> {
     if let Some(raw) = match side {
         Side::Legacy => c.legacy_sql.as_deref(),
         Side::Target => c.target_sql.as_deref(),
@@ -62,7 +68,7 @@ fn grouped_sql(ctx: &Context, c: &CheckConfig, side: Side, agg: &str) -> Result<
     Ok(format!("SELECT {select} FROM {src} AS src{group_by}"))
 }
 
-async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Outcome>, String> {
+pub(super) async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Outcome>, String> {
     let (l, t) = futures::join!(
         sql::query(
             &ctx.sessions.legacy,
@@ -81,326 +87,6 @@ async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Outcome>, S
         l.map_err(|e| format!("legacy: {e}"))?,
         t.map_err(|e| format!("target: {e}"))?,
     ))
-}
-
-/// One group's measure on one side.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Slot {
-    /// The side has no row for the group.
-    Absent,
-    /// The measure (`None` for NULL).
-    Value(Option<Number>),
-}
-
-/// A group of a count or total: how its key reads, and its measure per side.
-struct Group {
-    shown: Vec<Option<String>>,
-    values: PerSide<Slot>,
-}
-
-/// Adds two measures of one group (rows that are one group under the value model): NULL is
-/// ignored as SQL's SUM ignores it; an overflow is an error.
-fn add(a: Option<Number>, b: Option<Number>) -> Result<Option<Number>, String> {
-    Ok(match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(Number::Exact(x)), Some(Number::Exact(y))) => Some(Number::Exact(
-            x.checked_add(y).ok_or("a sum overflows 76 digits")?,
-        )),
-        (Some(x), Some(y)) => Some(Number::Float(x.to_f64() + y.to_f64())),
-    })
-}
-
-/// A count's or total's groups under the value model.
-struct Grouped {
-    /// The group columns (the expressions, or a raw query's column names).
-    names: Vec<String>,
-    groups: BTreeMap<Vec<Cell>, Group>,
-    /// The measure depends on a redacted column: its values show as digests.
-    measure_redacted: bool,
-}
-
-/// Runs a count or total query on both sides and collects its groups under the value model.
-async fn grouped(
-    ctx: &Context,
-    c: &CheckConfig,
-    measure: Measure,
-    sql: PerSide<String>,
-) -> Result<Grouped, String> {
-    let res = both(ctx, sql).await?;
-    let tolerance = c.tolerance.is_some();
-    for side in Side::BOTH {
-        sql::measure_type(res.get(side), side, measure, tolerance)?;
-    }
-    let n = res.legacy.schema.fields().len().saturating_sub(1);
-    let names: Vec<String> = if c.legacy_sql.is_some() {
-        res.legacy.names()[..n].to_vec()
-    } else {
-        c.group_by.clone()
-    };
-    let columns: Vec<usize> = (0..n).collect();
-    let pair = c.table.as_deref();
-    let codecs = sql::codecs(&res, &columns, |name| {
-        let i = res
-            .legacy
-            .names()
-            .iter()
-            .position(|x| x == name)
-            .unwrap_or(0);
-        ctx.options
-            .for_column(pair, names.get(i).map_or(name, String::as_str))
-    })?;
-    let mut groups: BTreeMap<Vec<Cell>, Group> = BTreeMap::new();
-    for side in Side::BOTH {
-        let out = res.get(side);
-        let rows = sql::cell_rows(out, &columns, &codecs, &ctx.redaction)
-            .map_err(|e| format!("{side}: {e}"))?;
-        let values = sql::measures(out, side, measure)?;
-        for (row, value) in rows.into_iter().zip(values) {
-            let g = groups.entry(row.cells).or_insert_with(|| Group {
-                shown: row.shown,
-                values: PerSide::new(Slot::Absent, Slot::Absent),
-            });
-            let slot = g.values.get_mut(side);
-            *slot = match *slot {
-                Slot::Absent => Slot::Value(value),
-                Slot::Value(v) => Slot::Value(add(v, value)?),
-            };
-        }
-    }
-    let measure_redacted = Side::BOTH
-        .iter()
-        .any(|&s| res.get(s).redacted.last().copied().unwrap_or(false));
-    Ok(Grouped {
-        names,
-        groups,
-        measure_redacted,
-    })
-}
-
-/// A number as the report shows it (a digest when it derives from a redacted column).
-fn number_json(ctx: &Context, n: Option<Number>, redacted: bool) -> Value {
-    ctx.redaction
-        .shown(redacted, n.map(|n| n.to_string()))
-        .map_or(Value::Null, Value::String)
-}
-
-/// A measure as the report shows it.
-fn shown_slot(ctx: &Context, s: Slot, redacted: bool) -> Value {
-    match s {
-        Slot::Value(n) => number_json(ctx, n, redacted),
-        Slot::Absent => Value::Null,
-    }
-}
-
-/// `target - legacy`, when both are numbers.
-fn difference(a: Slot, b: Slot) -> Option<Number> {
-    match (a, b) {
-        (Slot::Value(Some(Number::Exact(x))), Slot::Value(Some(Number::Exact(y)))) => {
-            y.checked_sub(x).map(Number::Exact)
-        }
-        (Slot::Value(Some(x)), Slot::Value(Some(y))) => {
-            Some(Number::Float(y.to_f64() - x.to_f64()))
-        }
-        _ => None,
-    }
-}
-
-/// Whether a group agrees: both NULL, or both numbers within the tolerance. A group one side
-/// lacks never agrees (counts read it as 0 before they get here).
-fn agrees(a: Slot, b: Slot, tol: Tolerance) -> bool {
-    match (a, b) {
-        (Slot::Value(None), Slot::Value(None)) => true,
-        (Slot::Value(Some(x)), Slot::Value(Some(y))) => crate::value::within(x, y, tol),
-        _ => false,
-    }
-}
-
-/// The sum of one side's group measures, for the report.
-fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Value, String> {
-    let mut sum = None;
-    for group in g.groups.values() {
-        if let Slot::Value(v) = *group.values.get(side) {
-            sum = add(sum, v).map_err(|e| format!("{side}: {e}"))?;
-        }
-    }
-    Ok(number_json(ctx, sum, g.measure_redacted))
-}
-
-fn tolerance_of(c: &CheckConfig) -> Result<Tolerance, String> {
-    match &c.tolerance {
-        None => Ok(Tolerance::NONE),
-        Some(t) => {
-            let text = t.as_decimal_text();
-            let abs = Decimal::parse(&text)
-                .ok_or_else(|| format!("tolerance `{text}` is not a decimal"))?;
-            Ok(Tolerance { abs, rel: 0.0 })
-        }
-    }
-}
-
-/// The differing groups of a count or total, with the numbers the metrics need.
-struct Differences {
-    rows: Vec<Value>,
-    count: usize,
-    max_abs: f64,
-    max_rel: f64,
-}
-
-fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
-    let mut d = Differences {
-        rows: Vec::new(),
-        count: 0,
-        max_abs: 0.0,
-        max_rel: 0.0,
-    };
-    let red = g.measure_redacted;
-    for group in g.groups.values() {
-        let (a, b) = (group.values.legacy, group.values.target);
-        if agrees(a, b, tol) {
-            continue;
-        }
-        d.count += 1;
-        let diff = difference(a, b);
-        // A NULL or a missing group against a number counts as that number's size, at least 1:
-        // it must cross a threshold of 0.
-        let magnitude = |s: Slot| match s {
-            Slot::Value(Some(n)) => n.to_f64().abs().max(1.0),
-            _ => 1.0,
-        };
-        let abs = diff.map_or_else(|| magnitude(a).max(magnitude(b)), |n| n.to_f64().abs());
-        let base = match a {
-            Slot::Value(Some(n)) => n.to_f64().abs().max(1.0),
-            _ => 1.0,
-        };
-        d.max_abs = d.max_abs.max(abs);
-        d.max_rel = d.max_rel.max(abs / base);
-        if d.rows.len() < ctx.samples.max(1) * 5 {
-            d.rows.push(json!({
-                "group": key_json(&group.shown),
-                "legacy": shown_slot(ctx, a, red),
-                "target": shown_slot(ctx, b, red),
-                "difference": number_json(ctx, diff, red),
-            }));
-        }
-    }
-    d
-}
-
-async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
-    let sql = PerSide::new(
-        grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
-        grouped_sql(ctx, c, Side::Target, "COUNT(*) AS n")?,
-    );
-    let mut g = grouped(ctx, c, Measure::Count, sql).await?;
-    let present = |s: Side| {
-        g.groups
-            .values()
-            .filter(|g| *g.values.get(s) != Slot::Absent)
-            .count()
-    };
-    let counted = PerSide::new(present(Side::Legacy), present(Side::Target));
-    // A group a side has no row for has no rows there: its count is 0.
-    for group in g.groups.values_mut() {
-        for side in Side::BOTH {
-            if *group.values.get(side) == Slot::Absent {
-                *group.values.get_mut(side) = Slot::Value(Some(Number::Exact(Decimal::ZERO)));
-            }
-        }
-    }
-    let d = differences(ctx, &g, tolerance_of(c)?);
-    Ok(Measured {
-        metric: "max_abs_difference",
-        value: d.max_abs,
-        extra: c
-            .relative
-            .map(|r| vec![("max_rel_difference", d.max_rel, r)])
-            .unwrap_or_default(),
-        measured: json!({
-            "legacy": side_total(ctx, &g, Side::Legacy)?,
-            "target": side_total(ctx, &g, Side::Target)?,
-            "group_by": g.names,
-            "groups": {"legacy": counted.legacy, "target": counted.target, "differing": d.count},
-            "max_rel_difference": d.max_rel,
-            "differing_groups": d.rows,
-        }),
-    })
-}
-
-/// Whether a money column can be summed exactly on one side, or why not (named).
-async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Result<(), String> {
-    let src = ctx.source(table, side)?;
-    // Planning alone gives the column's type; nothing is read.
-    let df = ctx
-        .sessions
-        .get(side)
-        .sql_with_options(
-            &format!("SELECT {} FROM {src} AS src", ident(column)),
-            crate::snapshot::sql::read_only(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    match df.schema().field(0).data_type() {
-        t if crate::hash::is_integer(t) => Ok(()),
-        t @ (DataType::Decimal32(p, _)
-        | DataType::Decimal64(p, _)
-        | DataType::Decimal128(p, _)
-        | DataType::Decimal256(p, _)) => {
-            if *p > crate::snapshot::sum::MAX_SUMMED_PRECISION {
-                return Err(format!(
-                    "{side} column `{column}` is {t}: past {} digits a sum could overflow; use \
-                     raw SQL that casts to a narrower decimal",
-                    crate::snapshot::sum::MAX_SUMMED_PRECISION
-                ));
-            }
-            Ok(())
-        }
-        t => Err(format!(
-            "{side} column `{column}` is {t}: totals are summed exactly and need an integer or decimal column"
-        )),
-    }
-}
-
-async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
-    let table = c.table.as_deref().unwrap_or_default();
-    let sql = if c.legacy_sql.is_some() {
-        PerSide::new(
-            grouped_sql(ctx, c, Side::Legacy, "")?,
-            grouped_sql(ctx, c, Side::Target, "")?,
-        )
-    } else {
-        let column = c.column.as_deref().unwrap_or_default();
-        let mut out = PerSide::new(String::new(), String::new());
-        for side in Side::BOTH {
-            summable(ctx, table, column, side).await?;
-            // `sum` is recon's exact sum: DECIMAL(76, s), whatever the column's width.
-            let agg = format!("SUM({}) AS total", ident(column));
-            *out.get_mut(side) = grouped_sql(ctx, c, side, &agg)?;
-        }
-        out
-    };
-    let tol = tolerance_of(c)?;
-    let g = grouped(ctx, c, Measure::Total, sql).await?;
-    let d = differences(ctx, &g, tol);
-    let sides = |s: Side| {
-        g.groups
-            .values()
-            .filter(|g| *g.values.get(s) != Slot::Absent)
-            .count()
-    };
-    #[allow(clippy::cast_precision_loss)]
-    Ok(Measured {
-        metric: "differing_groups",
-        value: d.count as f64,
-        extra: Vec::new(),
-        measured: json!({
-            "legacy": side_total(ctx, &g, Side::Legacy)?,
-            "target": side_total(ctx, &g, Side::Target)?,
-            "group_by": g.names,
-            "tolerance": tol.abs.to_string(),
-            "groups": {"legacy": sides(Side::Legacy), "target": sides(Side::Target), "differing": d.count},
-            "differing_groups": d.rows,
-        }),
-    })
 }
 
 /// Both sides' rows of a key-like result (orphan references, invariant samples) as canonical

@@ -10,6 +10,7 @@
 pub mod golden;
 mod kinds;
 pub mod lineage;
+mod measure;
 pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,13 +11,16 @@
 //!
 //! Changing anything here changes every hash: bump [`HASH_VERSION`].
 
+mod cast;
 pub mod decimal;
 mod fast;
 mod short;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, AsArray};
+
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::*;
+pub use cast::{checked_cast, visit_cast};
 use chrono::{Offset, TimeZone as _};
 use unicode_normalization::UnicodeNormalization;
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
@@ -257,7 +260,7 @@ pub(crate) fn hash_column_impl<D: Digest>(
         };
         hash_column_impl(cast.as_ref(), &plain, out, fast_paths)?;
         for (i, text) in lossy {
-            out[i] = D::of(Tag::Lossy, &lossy_payload(&text));
+            out[i] = D::of(Tag::Lossy, &cast::lossy_payload(&text));
         }
         return Ok(());
     }
@@ -326,108 +329,6 @@ pub fn gather_dictionary<D: Digest>(
         return Err("a dictionary key points past its dictionary (corrupt file?)".into());
     }
     Ok(())
-}
-
-/// Applies a config `cast`: the cast array, and the rows it could not carry over exactly, each
-/// with the original value's text. A value is carried over exactly when it casts and casting it
-/// back gives the original (text is parsed instead: exactly when it parses, and for decimals to
-/// the same number). Failures are data, never errors: an error message must not quote a value.
-pub fn checked_cast(
-    array: &dyn Array,
-    to: &DataType,
-) -> Result<(ArrayRef, Vec<(usize, String)>), String> {
-    let original = match array.data_type() {
-        DataType::Dictionary(_, v) => cast_with_options(array, v, &CastOptions::default())
-            .map_err(|e| format!("cannot unpack a dictionary column: {e}"))?,
-        _ => arrow::array::make_array(array.to_data()),
-    };
-    let from = original.data_type().clone();
-    let cast = cast_with_options(original.as_ref(), to, &CastOptions::default())
-        .map_err(|_| format!("{from} cannot be cast to {to}"))?;
-    let mut lossy_rows: Vec<usize> = (0..original.len())
-        .filter(|&i| original.is_valid(i) && cast.is_null(i))
-        .collect();
-    let is_text = matches!(
-        from,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    );
-    if !is_text {
-        let back = cast_with_options(cast.as_ref(), &from, &CastOptions::default())
-            .map_err(|_| format!("{to} cannot be cast back to {from} to check the cast"))?;
-        let differs = arrow::compute::kernels::cmp::distinct(&original, &back)
-            .map_err(|_| format!("a cast from {from} to {to} cannot be checked"))?;
-        lossy_rows.extend((0..original.len()).filter(|&i| differs.value(i)));
-    } else if let DataType::Decimal128(_, scale) = to {
-        let text = cast_with_options(original.as_ref(), &DataType::Utf8, &CastOptions::default())
-            .map_err(|e| e.to_string())?;
-        let (text, cast) = (
-            text.as_string::<i32>(),
-            cast.as_primitive::<Decimal128Type>(),
-        );
-        for i in 0..original.len() {
-            if original.is_null(i) || cast.is_null(i) {
-                continue;
-            }
-            let parsed =
-                decimal::parse_decimal(text.value(i)).and_then(|(m, s)| decimal::normalize(m, s));
-            if parsed.is_none() || parsed != decimal::normalize(cast.value(i), i32::from(*scale)) {
-                lossy_rows.push(i);
-            }
-        }
-    }
-    lossy_rows.sort_unstable();
-    lossy_rows.dedup();
-    let lossy = if lossy_rows.is_empty() {
-        Vec::new()
-    } else {
-        let shown = arrow::util::display::ArrayFormatter::try_new(
-            original.as_ref(),
-            &arrow::util::display::FormatOptions::default(),
-        )
-        .map_err(|e| e.to_string())?;
-        lossy_rows
-            .into_iter()
-            .map(|i| (i, shown.value(i).to_string()))
-            .collect()
-    };
-    Ok((cast, lossy))
-}
-
-/// The payload of a [`Tag::Lossy`] value.
-fn lossy_payload(original_text: &str) -> [u8; 16] {
-    xxh3_128_with_seed(original_text.as_bytes(), seed_of(Tag::Lossy)).to_le_bytes()
-}
-
-/// [`visit`] for any column: applies the codec's cast (lossy rows as [`Tag::Lossy`]) and
-/// unpacks dictionaries first. For the few values of checks, detail and drift classes; the
-/// hashing pass has its own faster route to the same encoding.
-pub fn visit_cast<F: FnMut(Tag, &[u8]) + ?Sized>(
-    array: &dyn Array,
-    codec: &Codec,
-    f: &mut F,
-) -> Result<(), String> {
-    let plain = Codec {
-        cast: None,
-        ..codec.clone()
-    };
-    if let Some(to) = &codec.cast {
-        let (cast, lossy) = checked_cast(array, to)?;
-        let mut lossy = lossy.into_iter().peekable();
-        let mut row = 0usize;
-        return visit(cast.as_ref(), &plain, &mut |tag, payload| {
-            match lossy.next_if(|(i, _)| *i == row) {
-                Some((_, text)) => f(Tag::Lossy, &lossy_payload(&text)),
-                None => f(tag, payload),
-            }
-            row += 1;
-        });
-    }
-    if let DataType::Dictionary(_, v) = array.data_type() {
-        let plain_array = cast_with_options(array, v, &CastOptions::default())
-            .map_err(|e| format!("cannot unpack a dictionary column: {e}"))?;
-        return visit(plain_array.as_ref(), &plain, f);
-    }
-    visit(array, &plain, f)
 }
 
 /// The `(mantissa, scale)` of a [`Tag::Numeric`] payload (see [`NumPayload`]; Decimal256

@@ -17,6 +17,17 @@ pub struct Details {
     pub rows: Vec<Vec<String>>,
 }
 
+impl Details {
+    /// Details with nothing to list.
+    fn summary(summary: String) -> Self {
+        Self {
+            summary,
+            headers: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "NULL".into(),
@@ -61,11 +72,7 @@ fn grouped(m: &Value) -> Details {
         .cloned()
         .unwrap_or_default();
     if differing.is_empty() {
-        return Details {
-            summary,
-            headers: Vec::new(),
-            rows: Vec::new(),
-        };
+        return Details::summary(summary);
     }
     if headers.is_empty() {
         headers.push("group".into());
@@ -105,11 +112,7 @@ fn golden(m: &Value) -> Details {
         .collect();
     let differing = m["differing"].as_array().cloned().unwrap_or_default();
     if differing.is_empty() {
-        return Details {
-            summary,
-            headers: Vec::new(),
-            rows: Vec::new(),
-        };
+        return Details::summary(summary);
     }
     let mut headers = key.clone();
     for v in &values {

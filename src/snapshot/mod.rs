@@ -5,6 +5,7 @@
 //! Listing goes through `object_store`, so a root is a URL from the start; a local root (a path or
 //! `file://`) is read straight from the file system, any other object is fetched into memory.
 
+mod footer;
 mod provider;
 pub mod schema;
 pub mod sql;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
@@ -237,66 +238,10 @@ impl Snapshot {
         })
     }
 
-    /// A table's schema (the union of its files' footers, [`schema::union`]) from the footers
-    /// alone: ranged reads, no data.
-    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
-        let files = self.files(table)?;
-        let mut schemas = Vec::with_capacity(files.len());
-        for f in files {
-            let fetch = StoreRange {
-                store: Arc::clone(&self.store),
-                location: f.location.clone(),
-            };
-            let meta = parquet::file::metadata::ParquetMetaDataReader::new()
-                .with_prefetch_hint(Some(FOOTER_PREFETCH))
-                .load_and_finish(fetch, f.size)
-                .await
-                .and_then(|md| {
-                    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
-                })
-                .map_err(|e| Error::File {
-                    side: self.side,
-                    table: table.to_owned(),
-                    file: f.display(),
-                    message: format!("not a readable Parquet file: {e}"),
-                })?;
-            schemas.push(Arc::clone(meta.schema()));
-        }
-        let with_schemas: Vec<(&TableFile, &Schema)> = files
-            .iter()
-            .zip(&schemas)
-            .map(|(f, s)| (f, s.as_ref()))
-            .collect();
-        schema::union(self.side, table, &with_schemas)
-    }
-
     /// Opens a table: reads every file's footer and derives the table's schema.
     pub fn table(&self, table: &str, rt: &tokio::runtime::Runtime) -> Result<SideTable> {
         let files = self.files(table)?;
         SideTable::open(self.side, table, files, &self.store, rt)
-    }
-}
-
-/// Bytes fetched with the first request for a footer: most footers fit, so one request.
-const FOOTER_PREFETCH: usize = 64 * 1024;
-
-/// Ranged reads of one object, for the footer reader.
-struct StoreRange {
-    store: Arc<dyn ObjectStore>,
-    location: StorePath,
-}
-
-impl parquet::arrow::async_reader::MetadataFetch for StoreRange {
-    fn fetch(
-        &mut self,
-        range: std::ops::Range<u64>,
-    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        Box::pin(async move {
-            self.store
-                .get_range(&self.location, range)
-                .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
-        })
     }
 }
 
@@ -462,7 +407,7 @@ impl SideTable {
                 .map_err(|e| file_err(format!("cannot open: {e}")))?;
             let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
                 .map_err(|e| file_err(format!("not a readable Parquet file: {e}")))?;
-            let meta = with_dictionary_hints(meta)
+            let meta = footer::with_dictionary_hints(meta)
                 .map_err(|e| file_err(format!("cannot read the schema: {e}")))?;
             let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
             let mut at = base;
@@ -625,57 +570,6 @@ impl SideTable {
             ))),
         }
     }
-}
-
-/// Asks the reader to keep string columns dictionary-encoded where every row group of the file
-/// stores them with a dictionary: no string is copied, and each distinct value is hashed once.
-fn with_dictionary_hints(
-    meta: ArrowReaderMetadata,
-) -> parquet::errors::Result<ArrowReaderMetadata> {
-    let md = meta.metadata();
-    let leaves = md.file_metadata().schema_descr();
-    let mut changed = false;
-    let fields: Vec<Field> = meta
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            let is_text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
-            let leaf = (0..leaves.num_columns()).find(|&i| {
-                let column = leaves.column(i);
-                let parts = column.path().parts();
-                parts.len() == 1 && parts[0] == *f.name()
-            });
-            let dictionary = is_text
-                && leaf.is_some_and(|i| {
-                    md.num_row_groups() > 0
-                        && md
-                            .row_groups()
-                            .iter()
-                            .all(|rg| rg.column(i).dictionary_page_offset().is_some())
-                });
-            if dictionary {
-                changed = true;
-                f.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(f.data_type().clone()),
-                ))
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    if !changed {
-        return Ok(meta);
-    }
-    let schema = Arc::new(Schema::new_with_metadata(
-        fields,
-        meta.schema().metadata().clone(),
-    ));
-    ArrowReaderMetadata::try_new(
-        Arc::clone(md),
-        ArrowReaderOptions::new().with_schema(schema),
-    )
 }
 
 enum Column {

@@ -1,0 +1,122 @@
+//! Footers: the Arrow schema of every file of a table, read with ranged requests (no data), and
+//! the reader hints derived from a footer.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+
+use super::{Snapshot, TableFile, schema};
+use crate::error::{Error, Result};
+
+impl Snapshot {
+    /// A table's schema (the union of its files' footers, [`schema::union`]) from the footers
+    /// alone: ranged reads, no data.
+    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
+        let files = self.files(table)?;
+        let mut schemas = Vec::with_capacity(files.len());
+        for f in files {
+            let fetch = StoreRange {
+                store: Arc::clone(&self.store),
+                location: f.location.clone(),
+            };
+            let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+                .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .load_and_finish(fetch, f.size)
+                .await
+                .and_then(|md| {
+                    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
+                })
+                .map_err(|e| Error::File {
+                    side: self.side,
+                    table: table.to_owned(),
+                    file: f.display(),
+                    message: format!("not a readable Parquet file: {e}"),
+                })?;
+            schemas.push(Arc::clone(meta.schema()));
+        }
+        let with_schemas: Vec<(&TableFile, &Schema)> = files
+            .iter()
+            .zip(&schemas)
+            .map(|(f, s)| (f, s.as_ref()))
+            .collect();
+        schema::union(self.side, table, &with_schemas)
+    }
+}
+
+/// Bytes fetched with the first request for a footer: most footers fit, so one request.
+const FOOTER_PREFETCH: usize = 64 * 1024;
+
+/// Ranged reads of one object, for the footer reader.
+struct StoreRange {
+    store: Arc<dyn ObjectStore>,
+    location: StorePath,
+}
+
+impl parquet::arrow::async_reader::MetadataFetch for StoreRange {
+    fn fetch(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> futures::future::BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        Box::pin(async move {
+            self.store
+                .get_range(&self.location, range)
+                .await
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+        })
+    }
+}
+
+/// Asks the reader to keep string columns dictionary-encoded where every row group of the file
+/// stores them with a dictionary: no string is copied, and each distinct value is hashed once.
+pub(super) fn with_dictionary_hints(
+    meta: ArrowReaderMetadata,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let md = meta.metadata();
+    let leaves = md.file_metadata().schema_descr();
+    let mut changed = false;
+    let fields: Vec<Field> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let is_text = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            let leaf = (0..leaves.num_columns()).find(|&i| {
+                let column = leaves.column(i);
+                let parts = column.path().parts();
+                parts.len() == 1 && parts[0] == *f.name()
+            });
+            let dictionary = is_text
+                && leaf.is_some_and(|i| {
+                    md.num_row_groups() > 0
+                        && md
+                            .row_groups()
+                            .iter()
+                            .all(|rg| rg.column(i).dictionary_page_offset().is_some())
+                });
+            if dictionary {
+                changed = true;
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(f.data_type().clone()),
+                ))
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    if !changed {
+        return Ok(meta);
+    }
+    let schema = Arc::new(Schema::new_with_metadata(
+        fields,
+        meta.schema().metadata().clone(),
+    ));
+    ArrowReaderMetadata::try_new(
+        Arc::clone(md),
+        ArrowReaderOptions::new().with_schema(schema),
+    )
+}
