@@ -28,6 +28,7 @@ pub mod hash;
 pub mod history;
 pub mod plan;
 pub mod query;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod side;

@@ -63,42 +63,7 @@ pub fn family(dt: &DataType) -> Family {
     }
 }
 
-/// The cast names the config accepts (and the README documents), besides `decimal(p,s)`.
-pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "timestamp"];
-
-/// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names
-/// are accepted: a cast changes what "equal" means, so a guess is refused, not interpreted.
-pub fn parse_cast(text: &str) -> std::result::Result<DataType, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let dt = match t.as_str() {
-        "string" => DataType::Utf8,
-        "integer" => DataType::Int64,
-        "float" => DataType::Float64,
-        "boolean" => DataType::Boolean,
-        "date" => DataType::Date32,
-        "timestamp" => DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
-        _ => {
-            let inner = t.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')'));
-            let parsed = inner.and_then(|i| {
-                let (p, s) = i.split_once(',')?;
-                Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
-            });
-            match parsed {
-                Some((p, s)) if (1..=38).contains(&p) && s >= 0 && s.unsigned_abs() <= p => {
-                    DataType::Decimal128(p, s)
-                }
-                _ => {
-                    return Err(format!(
-                        "unknown cast `{text}` (use {} or decimal(p,s) with p up to 38)",
-                        CAST_NAMES.join(", ")
-                    ));
-                }
-            }
-        }
-    };
-    Ok(dt)
-}
-
+pub use crate::config::parse_cast;
 pub use crate::value::Tolerance;
 
 /// One compared (or key) column pair.
@@ -155,7 +120,7 @@ pub struct PairPlan {
     /// The table's effective gate.
     pub gate: GateConfig,
     /// Columns whose values never appear in reports.
-    pub redact: crate::report::redact::Redactor,
+    pub redact: crate::redact::Redactor,
     /// Every legacy column whose target column has another name (`rename`, or paired by case):
     /// legacy name -> target name.
     pub renames: BTreeMap<String, String>,
@@ -178,7 +143,7 @@ pub fn resolve(
     defaults: &ColumnOptions,
     global_gate: &GateConfig,
     tables: PerSide<SideTable>,
-    redaction_key: &std::sync::Arc<crate::report::redact::RedactionKey>,
+    redaction_key: &std::sync::Arc<crate::redact::RedactionKey>,
 ) -> Result<PairPlan> {
     let table = t.name.as_str();
     let legacy_schema = tables.legacy.schema.clone();
@@ -341,7 +306,7 @@ pub fn resolve(
         exact_int_key,
         schema,
         gate: GateConfig::resolved(&t.gate, global_gate),
-        redact: crate::report::redact::Redactor::new(
+        redact: crate::redact::Redactor::new(
             t.redact.iter().cloned(),
             std::sync::Arc::clone(redaction_key),
         ),

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::gate::{FailOn, Status};
 use crate::hash::HASH_VERSION;
 use crate::plan::{self, PairPlan};
-use crate::report::redact::RedactionKey;
+use crate::redact::RedactionKey;
 use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
 use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};

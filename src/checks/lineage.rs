@@ -11,7 +11,7 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
 
 use crate::config::Config;
-use crate::report::redact::RedactionKey;
+use crate::redact::RedactionKey;
 use crate::side::{PerSide, Side};
 
 /// The redacted base columns of both snapshots: `(table, column)` per side, lowercased, and the

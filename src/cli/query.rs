@@ -323,7 +323,7 @@ fn golden_side_by_side(
     };
     let options = crate::checks::sql::ValueOptions::new(&loaded.config);
     // Side by side as in the report: values of redacted columns show as digests.
-    let key = std::sync::Arc::new(crate::report::redact::RedactionKey::per_run()?);
+    let key = std::sync::Arc::new(crate::redact::RedactionKey::per_run()?);
     let redaction = crate::checks::lineage::Redaction::from_config(&loaded.config, key);
     let compared = match session.golden(q, &options, &redaction) {
         Ok(r) => r,

@@ -8,6 +8,7 @@ pub mod filter;
 pub mod merge;
 pub mod out;
 pub mod partition;
+pub mod result;
 pub mod scan;
 pub mod store;
 
@@ -20,10 +21,10 @@ use crate::error::{Error, Result};
 use crate::gate;
 use crate::hash::CompareAs;
 use crate::plan::{PairPlan, Tolerance};
-use crate::report::{ChangedSample, ColumnDrift, KeySample, Samples, TableReport};
 use crate::side::{PerSide, Side};
 use merge::{Candidate, Merged};
 use partition::{Layout, Partitions};
+use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableReport};
 use scan::KeyCodec;
 use store::{ColumnStore, RowDigests, RowLayout};
 
@@ -286,7 +287,7 @@ fn run<K: KeyCodec>(
             let redacted_key = plan.keys.iter().any(|k| plan.redact.applies(&k.name));
             t.differing_keys = out_rows
                 .iter()
-                .map(|r| crate::report::DiffKey {
+                .map(|r| result::DiffKey {
                     category: r.category.to_owned(),
                     digest: if redacted_key {
                         plan.redact.digest(&r.key)

@@ -10,4 +10,5 @@ mod generated;
 mod props;
 mod query;
 mod report;
+mod structure;
 mod trust;

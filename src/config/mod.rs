@@ -1,10 +1,12 @@
 //! `recon.toml`: the serde model and its validation. No I/O beyond reading the file itself; the
-//! snapshots are opened later, by [`crate::plan`].
+//! snapshots are opened later, when a pair is resolved (`plan`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub mod checks;
 
 use crate::error::{Error, Result};
 use crate::gate::GateConfig;
@@ -31,10 +33,10 @@ pub struct Config {
     pub tables: Vec<TableConfig>,
     /// SQL checks (counts, totals, orphans, invariants), each with the span it was written at.
     #[serde(default)]
-    pub checks: Vec<toml::Spanned<crate::checks::CheckConfig>>,
+    pub checks: Vec<toml::Spanned<checks::CheckConfig>>,
     /// Golden queries kept as `.sql` files.
     #[serde(default)]
-    pub golden: Option<crate::checks::GoldenConfig>,
+    pub golden: Option<checks::GoldenConfig>,
     /// Where the nightly history is kept.
     #[serde(default)]
     pub history: Option<HistoryConfig>,
@@ -64,7 +66,7 @@ pub struct ReportConfig {
     #[serde(default = "default_sample_limit")]
     pub samples: usize,
     /// A file whose contents key the redaction digests (relative to the config file); see
-    /// [`crate::report::redact`].
+    /// [`crate::redact`].
     pub redaction_key_file: Option<String>,
 }
 
@@ -281,7 +283,7 @@ impl Config {
             }
         }
         self.gate.validate("[gate]")?;
-        crate::checks::validate(self)?;
+        checks::validate(self)?;
         Ok(())
     }
 }
@@ -357,7 +359,7 @@ fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), Stri
         crate::hash::TimeZone::parse(tz).map_err(|e| format!("{at}: {e}"))?;
     }
     if let Some(cast) = &o.cast {
-        crate::plan::parse_cast(cast).map_err(|e| format!("{at}: {e}"))?;
+        parse_cast(cast).map_err(|e| format!("{at}: {e}"))?;
     }
     Ok(())
 }
@@ -374,6 +376,44 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Hex xxh3-128 of some bytes.
 pub fn digest_hex(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// The cast names the config accepts (and the README documents), besides `decimal(p,s)`.
+pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "timestamp"];
+
+/// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names
+/// are accepted: a cast changes what "equal" means, so a guess is refused, not interpreted.
+pub fn parse_cast(text: &str) -> std::result::Result<arrow::datatypes::DataType, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let dt = match t.as_str() {
+        "string" => arrow::datatypes::DataType::Utf8,
+        "integer" => arrow::datatypes::DataType::Int64,
+        "float" => arrow::datatypes::DataType::Float64,
+        "boolean" => arrow::datatypes::DataType::Boolean,
+        "date" => arrow::datatypes::DataType::Date32,
+        "timestamp" => {
+            arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None)
+        }
+        _ => {
+            let inner = t.strip_prefix("decimal(").and_then(|r| r.strip_suffix(')'));
+            let parsed = inner.and_then(|i| {
+                let (p, s) = i.split_once(',')?;
+                Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?))
+            });
+            match parsed {
+                Some((p, s)) if (1..=38).contains(&p) && s >= 0 && s.unsigned_abs() <= p => {
+                    arrow::datatypes::DataType::Decimal128(p, s)
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown cast `{text}` (use {} or decimal(p,s) with p up to 38)",
+                        CAST_NAMES.join(", ")
+                    ));
+                }
+            }
+        }
+    };
+    Ok(dt)
 }
 
 #[cfg(test)]
