@@ -100,12 +100,14 @@ fn keyed_rows(
     let codecs = sql::codecs(res, &columns, |name| {
         ctx.options.for_column(Some(pair), name)
     })?;
-    Ok(PerSide::new(
-        sql::cell_rows(&res.legacy, &columns, &codecs, &ctx.redaction)
-            .map_err(|e| format!("legacy: {e}"))?,
-        sql::cell_rows(&res.target, &columns, &codecs, &ctx.redaction)
-            .map_err(|e| format!("target: {e}"))?,
-    ))
+    // In value order: a join's output order depends on scheduling, a report's must not.
+    let sorted = |side: Side| -> Result<Vec<sql::CellRow>, String> {
+        let mut rows = sql::cell_rows(res.get(side), &columns, &codecs, &ctx.redaction)
+            .map_err(|e| format!("{side}: {e}"))?;
+        rows.sort_by(|a, b| a.cells.cmp(&b.cells));
+        Ok(rows)
+    };
+    Ok(PerSide::new(sorted(Side::Legacy)?, sorted(Side::Target)?))
 }
 
 async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {

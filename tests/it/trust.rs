@@ -1010,3 +1010,38 @@ fn a_redacted_key_never_reaches_the_history_in_any_form() {
         .expect("history");
     assert!(!String::from_utf8_lossy(&listed.stdout).contains("1098765432"));
 }
+
+#[test]
+fn orphan_samples_come_in_value_order_whatever_the_join_schedules() {
+    let s = Scenario::new();
+    let rows = || batch(vec![("id", ids(&[1, 2])), ("name", notes(&["a", "b"]))]);
+    s.legacy("parents", rows());
+    s.target("parents", rows());
+    for side in ["legacy", "target"] {
+        for part in 0..4i64 {
+            let base = part * 10;
+            put(
+                &s,
+                side,
+                &format!("children/part-{part}.parquet"),
+                batch(vec![
+                    ("cid", ids(&[base + 3, base + 1, base + 2])),
+                    ("parent_id", ids(&[1, 90 + base, 80 + base])),
+                ]),
+            );
+        }
+    }
+    s.config("[[tables]]\nname = \"parents\"\nkey = [\"id\"]\n\n[[tables]]\nname = \"children\"\nkey = [\"cid\"]\n\n[[checks]]\nid = \"orphans\"\nkind = \"orphan\"\ntable = \"children\"\ncolumns = [\"parent_id\"]\nparent = \"parents\"\n\n[report]\nsamples = 20\n");
+    let (_, r) = run_report(&s, &["-j", "2"]);
+    let samples = check(&r, "orphans")["measured"]["samples"]["legacy"].clone();
+    let cids: Vec<i64> = samples
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|o| o["cid"].as_str().expect("cid").parse().expect("int"))
+        .collect();
+    let mut sorted = cids.clone();
+    sorted.sort_unstable();
+    assert_eq!(cids.len(), 8, "{samples}");
+    assert_eq!(cids, sorted, "{samples}");
+}
