@@ -55,6 +55,8 @@ pub struct TableFile {
     pub local: Option<PathBuf>,
     /// Size in bytes.
     pub size: u64,
+    /// When the object was last written (as listed).
+    pub modified: chrono::DateTime<chrono::Utc>,
     /// Hive-style `key=value` folder values on the way to the file.
     pub partitions: Vec<(String, Option<String>)>,
 }
@@ -154,7 +156,9 @@ impl Snapshot {
                         .iter()
                         .filter_map(|d| d.split_once('='))
                         .map(|(k, v)| {
-                            let v = percent_decode(v);
+                            let v = percent_encoding::percent_decode_str(v)
+                                .decode_utf8_lossy()
+                                .into_owned();
                             let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
                             (k.to_owned(), v)
                         })
@@ -166,6 +170,7 @@ impl Snapshot {
                 .as_ref()
                 .map(|r| rel.iter().fold(r.clone(), |p, s| p.join(s)));
             tables.entry(table).or_default().push(TableFile {
+                modified: meta.last_modified,
                 location: meta.location.clone(),
                 local,
                 size: meta.size,
@@ -243,24 +248,6 @@ impl Snapshot {
         let files = self.files(table)?;
         SideTable::open(self.side, table, files, &self.store, rt)
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The bytes of a file: on disk, or fetched into memory from an object store.

@@ -70,7 +70,15 @@ impl SnapshotTable {
                         partition_value(p.data_type(), value)
                     })
                     .collect();
-                PartitionedFile::new(f.location.to_string(), f.size).with_partition_values(values)
+                // The listed location as it is: a path string would be percent-encoded again.
+                PartitionedFile::new_from_meta(object_store::ObjectMeta {
+                    location: f.location.clone(),
+                    last_modified: f.modified,
+                    size: f.size,
+                    e_tag: None,
+                    version: None,
+                })
+                .with_partition_values(values)
             })
             .collect();
         let file_schema = Arc::new(Schema::new(file_fields));

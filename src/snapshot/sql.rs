@@ -125,6 +125,7 @@ pub fn materialize(
     })?;
     let size = std::fs::metadata(&path).map_err(Error::Spill)?.len();
     let file = TableFile {
+        modified: chrono::Utc::now(),
         location: object_store::path::Path::from(format!("{pair}.parquet")),
         local: Some(path),
         size,

@@ -1045,3 +1045,34 @@ fn orphan_samples_come_in_value_order_whatever_the_join_schedules() {
     assert_eq!(cids.len(), 8, "{samples}");
     assert_eq!(cids, sorted, "{samples}");
 }
+
+#[test]
+fn hive_values_are_percent_decoded_and_the_default_partition_is_null() {
+    let s = Scenario::new();
+    for side in ["legacy", "target"] {
+        put(
+            &s,
+            side,
+            "t/city=Al%20Khobar/part-0.parquet",
+            batch(vec![("id", ids(&[1]))]),
+        );
+        put(
+            &s,
+            side,
+            "t/city=__HIVE_DEFAULT_PARTITION__/part-0.parquet",
+            batch(vec![("id", ids(&[2]))]),
+        );
+    }
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"count\"\ntable = \"t\"\ngroup_by = [\"city\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(
+        table(&r, "t")["compared_columns"],
+        serde_json::json!(["city"])
+    );
+    let out = query_csv(&s, "SELECT id, city FROM legacy.t ORDER BY id");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "id,city\n1,Al Khobar\n2,"
+    );
+}
