@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::gate;
 use crate::hash::CompareAs;
-use crate::plan::{PairPlan, Tolerance};
+use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use merge::{Candidate, Merged};
 use partition::{Layout, Partitions};
@@ -363,7 +363,7 @@ fn attribute(
     let mut mask = Vec::new();
     for (ci, col) in plan.columns.iter().enumerate() {
         let differs = match (layout.slot_of[ci], col.tolerance) {
-            (Some(s), Some(tol)) => !within(&l.slots[s], &t.slots[s], tol),
+            (Some(s), Some(tol)) => !store::within(&l.slots[s], &t.slots[s], tol),
             _ => l.digests[ci] != t.digests[ci],
         };
         if differs {
@@ -374,21 +374,6 @@ fn attribute(
         return Ok(None);
     }
     Ok(Some(mask))
-}
-
-/// Whether two tolerance slots (`[tag][payload length][payload]`) are equal within `tol`.
-fn within(a: &[u8], b: &[u8], tol: Tolerance) -> bool {
-    if a == b {
-        return true;
-    }
-    let number = |s: &[u8]| {
-        let len = usize::from(*s.get(1)?);
-        crate::value::number_of(s[0], s.get(2..2 + len)?)
-    };
-    match (number(a), number(b)) {
-        (Some(x), Some(y)) => crate::value::within(x, y, tol),
-        _ => false,
-    }
 }
 
 /// Settles the [`Settled::Unknown`] pairs from their rows read again, with 64-bit digests. The

@@ -175,6 +175,21 @@ impl ColumnStore {
     }
 }
 
+/// Whether two tolerance slots (`[tag][payload length][payload]`) are equal within `tol`.
+pub fn within(a: &[u8], b: &[u8], tol: crate::value::Tolerance) -> bool {
+    if a == b {
+        return true;
+    }
+    let number = |s: &[u8]| {
+        let len = usize::from(*s.get(1)?);
+        crate::value::number_of(s[0], s.get(2..2 + len)?)
+    };
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => crate::value::within(x, y, tol),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,16 +14,19 @@
 mod cast;
 pub mod decimal;
 mod fast;
+mod payload;
 mod short;
+mod zone;
 
 use arrow::array::{Array, AsArray};
 
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::*;
 pub use cast::{checked_cast, visit_cast};
-use chrono::{Offset, TimeZone as _};
-use unicode_normalization::UnicodeNormalization;
+pub use payload::{NumPayload, canonical_f64_bits};
+use payload::{float, instant_payload, numeric, numeric_payload, numeric256, text};
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
+pub use zone::TimeZone;
 
 /// Version of the canonical encoding and hash construction; goes into every report.
 pub const HASH_VERSION: u32 = 1;
@@ -144,72 +147,6 @@ pub enum CompareAs {
     Timestamp,
     /// Times of day.
     Time,
-}
-
-/// The zone naive timestamps are read in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimeZone {
-    /// UTC (the default).
-    #[default]
-    Utc,
-    /// A fixed offset east of UTC, in seconds.
-    Fixed(i32),
-    /// An IANA zone with daylight saving.
-    Named(chrono_tz::Tz),
-}
-
-impl TimeZone {
-    /// Parses `UTC`, `+03:00`, `-0530` or an IANA name.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let t = text.trim();
-        if t.eq_ignore_ascii_case("utc") || t == "Z" {
-            return Ok(TimeZone::Utc);
-        }
-        if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
-            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
-            if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
-                let h: i32 = digits[..2]
-                    .parse()
-                    .map_err(|_| format!("bad offset `{t}`"))?;
-                let m: i32 = digits[2..]
-                    .parse()
-                    .map_err(|_| format!("bad offset `{t}`"))?;
-                let secs = (h * 3600 + m * 60) * if sign == '-' { -1 } else { 1 };
-                return Ok(TimeZone::Fixed(secs));
-            }
-            return Err(format!("bad UTC offset `{t}` (use +HH:MM)"));
-        }
-        t.parse::<chrono_tz::Tz>()
-            .map(TimeZone::Named)
-            .map_err(|_| format!("unknown time zone `{t}` (use UTC, +HH:MM or an IANA name)"))
-    }
-
-    /// UTC nanoseconds of a naive local timestamp given in nanoseconds.
-    #[inline]
-    fn to_utc_nanos(self, local_nanos: i128) -> i128 {
-        match self {
-            TimeZone::Utc => local_nanos,
-            TimeZone::Fixed(secs) => local_nanos - i128::from(secs) * 1_000_000_000,
-            TimeZone::Named(tz) => {
-                let secs = local_nanos.div_euclid(1_000_000_000);
-                let Ok(secs) = i64::try_from(secs) else {
-                    return local_nanos;
-                };
-                let Some(naive) = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
-                else {
-                    return local_nanos;
-                };
-                // In a DST overlap the earlier instant wins; in a gap, the offset before the gap.
-                let offset = match tz.offset_from_local_datetime(&naive) {
-                    chrono::LocalResult::Single(o) | chrono::LocalResult::Ambiguous(o, _) => {
-                        o.fix()
-                    }
-                    chrono::LocalResult::None => tz.offset_from_utc_datetime(&naive).fix(),
-                };
-                local_nanos - i128::from(offset.local_minus_utc()) * 1_000_000_000
-            }
-        }
-    }
 }
 
 /// Everything needed to encode one side of one column.
@@ -593,129 +530,6 @@ fn for_each_int<G: FnMut(Option<i128>)>(array: &dyn Array, f: &mut G) {
         DataType::UInt64 => run!(UInt64Type),
         _ => {}
     }
-}
-
-/// The payload of an already normalized number: `[scale][mantissa as i64 LE]` when the mantissa
-/// fits 64 bits, else `[scale][mantissa as i128 LE]`. Each number has exactly one form, and short
-/// inputs take xxh3's fastest path.
-#[derive(Clone, Copy)]
-pub struct NumPayload {
-    buf: [u8; 17],
-    len: u8,
-}
-
-impl NumPayload {
-    /// The payload bytes.
-    #[inline]
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[..usize::from(self.len)]
-    }
-}
-
-#[inline]
-fn numeric_payload(mantissa: i128, scale: u8) -> NumPayload {
-    let mut buf = [0u8; 17];
-    buf[0] = scale;
-    if let Ok(small) = i64::try_from(mantissa) {
-        buf[1..9].copy_from_slice(&small.to_le_bytes());
-        NumPayload { buf, len: 9 }
-    } else {
-        buf[1..].copy_from_slice(&mantissa.to_le_bytes());
-        NumPayload { buf, len: 17 }
-    }
-}
-
-/// The payload of an instant in UTC nanoseconds: 8 bytes when it fits an `i64`, else 16.
-#[inline]
-fn instant_payload(nanos: i128, f: &mut (impl FnMut(Tag, &[u8]) + ?Sized)) {
-    match i64::try_from(nanos) {
-        Ok(n) => f(Tag::Timestamp, &n.to_le_bytes()),
-        Err(_) => f(Tag::Timestamp, &nanos.to_le_bytes()),
-    }
-}
-
-#[inline]
-fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(
-    mantissa: i128,
-    scale: i8,
-    f: &mut F,
-) -> Result<(), String> {
-    // The message names no value: values never reach an error message.
-    let (m, s) = decimal::normalize(mantissa, i32::from(scale))
-        .ok_or("a decimal with a negative scale overflows 38 digits")?;
-    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
-    f(Tag::Numeric, numeric_payload(m, s).bytes());
-    Ok(())
-}
-
-/// A Decimal256 value: the payload of [`numeric`] when the normalized mantissa fits an `i128`
-/// (so it equals the same number of any other width), else `[scale][mantissa as i256 LE]`.
-fn numeric256<F: FnMut(Tag, &[u8]) + ?Sized>(
-    mantissa: i256,
-    scale: i8,
-    f: &mut F,
-) -> Result<(), String> {
-    let ten = i256::from_i128(10);
-    let (mut m, mut s) = (mantissa, i32::from(scale));
-    if s < 0 {
-        m = m
-            .checked_mul(
-                ten.checked_pow(s.unsigned_abs())
-                    .ok_or("decimal scale out of range")?,
-            )
-            .ok_or("a decimal with a negative scale overflows 76 digits")?;
-        s = 0;
-    }
-    while s > 0 && m != i256::ZERO && m.wrapping_rem(ten) == i256::ZERO {
-        m = m.wrapping_div(ten);
-        s -= 1;
-    }
-    if m == i256::ZERO {
-        s = 0;
-    }
-    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
-    match m.to_i128() {
-        Some(small) => f(Tag::Numeric, numeric_payload(small, s).bytes()),
-        None => {
-            let mut buf = [0u8; 33];
-            buf[0] = s;
-            buf[1..].copy_from_slice(&m.to_le_bytes());
-            f(Tag::Numeric, &buf);
-        }
-    }
-    Ok(())
-}
-
-/// The canonical bits of a float: one NaN, and `-0.0` as `0.0`.
-#[inline]
-pub fn canonical_f64_bits(v: f64) -> u64 {
-    if v.is_nan() {
-        f64::NAN.to_bits()
-    } else if v == 0.0 {
-        0
-    } else {
-        v.to_bits()
-    }
-}
-
-#[inline]
-fn float<F: FnMut(Tag, &[u8]) + ?Sized>(v: f64, f: &mut F) {
-    f(Tag::Float, &canonical_f64_bits(v).to_le_bytes());
-}
-
-#[inline]
-fn text<F: FnMut(Tag, &[u8]) + ?Sized>(v: &str, o: TextOpts, f: &mut F) {
-    if o.is_plain() {
-        return f(Tag::Text, v.as_bytes());
-    }
-    let mut s: std::borrow::Cow<'_, str> = if o.trim { v.trim().into() } else { v.into() };
-    if o.case_insensitive {
-        s = s.to_lowercase().into();
-    }
-    if o.nfc {
-        s = s.nfc().collect::<String>().into();
-    }
-    f(Tag::Text, s.as_bytes());
 }
 
 /// Folds column digests into a row hash. Each step is a bijection of the running state, so a

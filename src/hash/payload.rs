@@ -1,0 +1,131 @@
+//! The canonical payloads of single values: numbers as a normalized `(scale, mantissa)`,
+//! instants as UTC nanoseconds, floats with one NaN and no negative zero, strings after the
+//! column's text options. Each logical value has exactly one payload.
+
+use arrow::datatypes::i256;
+use unicode_normalization::UnicodeNormalization;
+
+use super::{Tag, TextOpts, decimal};
+
+/// The payload of an already normalized number: `[scale][mantissa as i64 LE]` when the mantissa
+/// fits 64 bits, else `[scale][mantissa as i128 LE]`. Each number has exactly one form, and short
+/// inputs take xxh3's fastest path.
+#[derive(Clone, Copy)]
+pub struct NumPayload {
+    buf: [u8; 17],
+    len: u8,
+}
+
+impl NumPayload {
+    /// The payload bytes.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+#[inline]
+pub(super) fn numeric_payload(mantissa: i128, scale: u8) -> NumPayload {
+    let mut buf = [0u8; 17];
+    buf[0] = scale;
+    if let Ok(small) = i64::try_from(mantissa) {
+        buf[1..9].copy_from_slice(&small.to_le_bytes());
+        NumPayload { buf, len: 9 }
+    } else {
+        buf[1..].copy_from_slice(&mantissa.to_le_bytes());
+        NumPayload { buf, len: 17 }
+    }
+}
+
+/// The payload of an instant in UTC nanoseconds: 8 bytes when it fits an `i64`, else 16.
+#[inline]
+pub(super) fn instant_payload(nanos: i128, f: &mut (impl FnMut(Tag, &[u8]) + ?Sized)) {
+    match i64::try_from(nanos) {
+        Ok(n) => f(Tag::Timestamp, &n.to_le_bytes()),
+        Err(_) => f(Tag::Timestamp, &nanos.to_le_bytes()),
+    }
+}
+
+#[inline]
+pub(super) fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(
+    mantissa: i128,
+    scale: i8,
+    f: &mut F,
+) -> Result<(), String> {
+    // The message names no value: values never reach an error message.
+    let (m, s) = decimal::normalize(mantissa, i32::from(scale))
+        .ok_or("a decimal with a negative scale overflows 38 digits")?;
+    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
+    f(Tag::Numeric, numeric_payload(m, s).bytes());
+    Ok(())
+}
+
+/// A Decimal256 value: the payload of [`numeric`] when the normalized mantissa fits an `i128`
+/// (so it equals the same number of any other width), else `[scale][mantissa as i256 LE]`.
+pub(super) fn numeric256<F: FnMut(Tag, &[u8]) + ?Sized>(
+    mantissa: i256,
+    scale: i8,
+    f: &mut F,
+) -> Result<(), String> {
+    let ten = i256::from_i128(10);
+    let (mut m, mut s) = (mantissa, i32::from(scale));
+    if s < 0 {
+        m = m
+            .checked_mul(
+                ten.checked_pow(s.unsigned_abs())
+                    .ok_or("decimal scale out of range")?,
+            )
+            .ok_or("a decimal with a negative scale overflows 76 digits")?;
+        s = 0;
+    }
+    while s > 0 && m != i256::ZERO && m.wrapping_rem(ten) == i256::ZERO {
+        m = m.wrapping_div(ten);
+        s -= 1;
+    }
+    if m == i256::ZERO {
+        s = 0;
+    }
+    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
+    match m.to_i128() {
+        Some(small) => f(Tag::Numeric, numeric_payload(small, s).bytes()),
+        None => {
+            let mut buf = [0u8; 33];
+            buf[0] = s;
+            buf[1..].copy_from_slice(&m.to_le_bytes());
+            f(Tag::Numeric, &buf);
+        }
+    }
+    Ok(())
+}
+
+/// The canonical bits of a float: one NaN, and `-0.0` as `0.0`.
+#[inline]
+pub fn canonical_f64_bits(v: f64) -> u64 {
+    if v.is_nan() {
+        f64::NAN.to_bits()
+    } else if v == 0.0 {
+        0
+    } else {
+        v.to_bits()
+    }
+}
+
+#[inline]
+pub(super) fn float<F: FnMut(Tag, &[u8]) + ?Sized>(v: f64, f: &mut F) {
+    f(Tag::Float, &canonical_f64_bits(v).to_le_bytes());
+}
+
+#[inline]
+pub(super) fn text<F: FnMut(Tag, &[u8]) + ?Sized>(v: &str, o: TextOpts, f: &mut F) {
+    if o.is_plain() {
+        return f(Tag::Text, v.as_bytes());
+    }
+    let mut s: std::borrow::Cow<'_, str> = if o.trim { v.trim().into() } else { v.into() };
+    if o.case_insensitive {
+        s = s.to_lowercase().into();
+    }
+    if o.nfc {
+        s = s.nfc().collect::<String>().into();
+    }
+    f(Tag::Text, s.as_bytes());
+}

@@ -1,0 +1,70 @@
+//! The zone a zone-less timestamp is read in: UTC, a fixed offset, or an IANA zone with
+//! daylight saving. Timestamps compare as UTC instants, so a naive value becomes one here.
+
+use chrono::{Offset, TimeZone as _};
+
+/// The zone naive timestamps are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeZone {
+    /// UTC (the default).
+    #[default]
+    Utc,
+    /// A fixed offset east of UTC, in seconds.
+    Fixed(i32),
+    /// An IANA zone with daylight saving.
+    Named(chrono_tz::Tz),
+}
+
+impl TimeZone {
+    /// Parses `UTC`, `+03:00`, `-0530` or an IANA name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(TimeZone::Utc);
+        }
+        if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
+            let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
+            if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let h: i32 = digits[..2]
+                    .parse()
+                    .map_err(|_| format!("bad offset `{t}`"))?;
+                let m: i32 = digits[2..]
+                    .parse()
+                    .map_err(|_| format!("bad offset `{t}`"))?;
+                let secs = (h * 3600 + m * 60) * if sign == '-' { -1 } else { 1 };
+                return Ok(TimeZone::Fixed(secs));
+            }
+            return Err(format!("bad UTC offset `{t}` (use +HH:MM)"));
+        }
+        t.parse::<chrono_tz::Tz>()
+            .map(TimeZone::Named)
+            .map_err(|_| format!("unknown time zone `{t}` (use UTC, +HH:MM or an IANA name)"))
+    }
+
+    /// UTC nanoseconds of a naive local timestamp given in nanoseconds.
+    #[inline]
+    pub(super) fn to_utc_nanos(self, local_nanos: i128) -> i128 {
+        match self {
+            TimeZone::Utc => local_nanos,
+            TimeZone::Fixed(secs) => local_nanos - i128::from(secs) * 1_000_000_000,
+            TimeZone::Named(tz) => {
+                let secs = local_nanos.div_euclid(1_000_000_000);
+                let Ok(secs) = i64::try_from(secs) else {
+                    return local_nanos;
+                };
+                let Some(naive) = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc())
+                else {
+                    return local_nanos;
+                };
+                // In a DST overlap the earlier instant wins; in a gap, the offset before the gap.
+                let offset = match tz.offset_from_local_datetime(&naive) {
+                    chrono::LocalResult::Single(o) | chrono::LocalResult::Ambiguous(o, _) => {
+                        o.fix()
+                    }
+                    chrono::LocalResult::None => tz.offset_from_utc_datetime(&naive).fix(),
+                };
+                local_nanos - i128::from(offset.local_minus_utc()) * 1_000_000_000
+            }
+        }
+    }
+}
