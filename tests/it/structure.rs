@@ -95,3 +95,30 @@ fn no_module_imports_another_in_a_circle() {
         cycles.join("\n")
     );
 }
+
+#[test]
+fn no_file_holds_more_than_500_lines_of_code() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut big = Vec::new();
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("read file");
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                let lines = code
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("//"))
+                    .count();
+                if lines > 500 {
+                    big.push(format!("{} ({lines})", path.display()));
+                }
+            }
+        }
+    }
+    assert!(big.is_empty(), "split these files: {}", big.join(", "));
+}
