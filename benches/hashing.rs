@@ -2,6 +2,9 @@
 //! the merge of two sides' entries. The end-to-end benchmark (rows/s, peak RSS, decode floor) is
 //! `benches/reconcile.sh`.
 
+// criterion's macros define undocumented entry points.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -28,7 +31,7 @@ fn seeded(n: usize, seed: u64) -> Vec<u64> {
 fn columns() -> Vec<(&'static str, ArrayRef, Codec)> {
     let r = seeded(ROWS, 42);
     let ints: ArrayRef = Arc::new(Int64Array::from_iter_values(
-        r.iter().map(|v| (v >> 1) as i64),
+        r.iter().map(|v| (v >> 1).cast_signed()),
     ));
     let money: ArrayRef = Arc::new(
         Decimal128Array::from_iter_values(r.iter().map(|v| i128::from(v % 10_000_000)))
@@ -36,7 +39,7 @@ fn columns() -> Vec<(&'static str, ArrayRef, Codec)> {
             .expect("decimal"),
     );
     let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from_iter_values(
-        r.iter().map(|v| (v % (1 << 50)) as i64),
+        r.iter().map(|v| (v % (1 << 50)).cast_signed()),
     ));
     let text: ArrayRef = Arc::new(StringArray::from_iter_values(
         r.iter().map(|v| format!("customer {}", v % 100_000)),

@@ -14,7 +14,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The config file could not be read or parsed; the message carries the line.
     #[error("config {path}: {message}")]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 
     /// The input (config, arguments, query files) says something recon cannot do; the message
     /// names what.
@@ -24,8 +29,11 @@ pub enum Error {
     /// A snapshot root does not exist or cannot be listed.
     #[error("{side} snapshot {root}: {message}")]
     Snapshot {
+        /// Which side.
         side: Side,
+        /// The root as the user wrote it.
         root: String,
+        /// What is wrong.
         message: String,
     },
 
@@ -34,41 +42,57 @@ pub enum Error {
         "{side} snapshot {root}: no table `{table}` (looked for `{table}.parquet` and `{table}/`){hint}"
     )]
     MissingTable {
+        /// Which side.
         side: Side,
+        /// The root as the user wrote it.
         root: String,
+        /// The table (its name in the snapshot, or the pair's name).
         table: String,
+        /// Close names, or what the snapshot holds instead.
         hint: String,
     },
 
     /// A Parquet file could not be opened or decoded.
     #[error("{side} table `{table}`: file {file}: {message}")]
     File {
+        /// Which side.
         side: Side,
+        /// The table (its name in the snapshot, or the pair's name).
         table: String,
+        /// The file.
         file: String,
+        /// What is wrong.
         message: String,
     },
 
     /// A key, mapped or compared column is missing or has a type recon cannot compare.
     #[error("table `{table}`: column `{column}`: {message}")]
     Column {
+        /// The table (its name in the snapshot, or the pair's name).
         table: String,
+        /// The column (legacy name).
         column: String,
+        /// What is wrong.
         message: String,
     },
 
     /// A SQL-defined side failed to plan or run.
     #[error("{side} query of table `{table}`: {message}")]
     Sql {
+        /// Which side.
         side: Side,
+        /// The table (its name in the snapshot, or the pair's name).
         table: String,
+        /// What is wrong.
         message: String,
     },
 
     /// Writing a report or a diff file failed.
     #[error("writing {path}: {source}")]
     Write {
+        /// The path.
         path: PathBuf,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },

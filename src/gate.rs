@@ -233,6 +233,7 @@ pub fn worst(findings: &[Finding]) -> Status {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values on purpose
 mod tests {
     use super::*;
 

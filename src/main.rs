@@ -4,5 +4,5 @@ use clap::Parser;
 
 fn main() {
     let cli = recon::cli::Cli::parse();
-    std::process::exit(recon::cli::main(cli));
+    std::process::exit(recon::cli::main(&cli));
 }

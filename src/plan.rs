@@ -88,8 +88,8 @@ pub struct SchemaFindings {
     pub target_only: Vec<String>,
     /// Columns left out by `ignore`.
     pub ignored: Vec<String>,
-    /// Legacy columns paired with a target column whose name differs only in case (MySQL
-    /// `CustomerName`, PostgreSQL `customername`): legacy name -> target name.
+    /// Legacy columns paired with a target column whose name differs only in case (`MySQL`
+    /// `CustomerName`, `PostgreSQL` `customername`): legacy name -> target name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub paired_by_case: BTreeMap<String, String>,
 }
@@ -445,7 +445,10 @@ fn tolerance_for(
     o: &ColumnOptions,
     mode: CompareAs,
 ) -> std::result::Result<Option<Tolerance>, String> {
-    let abs = o.abs_tolerance.as_ref().map(|t| t.as_decimal_text());
+    let abs = o
+        .abs_tolerance
+        .as_ref()
+        .map(super::config::Tolerance::as_decimal_text);
     let rel = o.rel_tolerance.unwrap_or(0.0);
     let abs = match abs {
         None => crate::value::Decimal::ZERO,

@@ -8,6 +8,7 @@
 //! random for the run, which the report says (`run.redaction_key`).
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -142,7 +143,12 @@ fn history_key(dir: &Path) -> Result<Vec<u8>> {
         Err(_) => {}
     }
     std::fs::create_dir_all(dir).map_err(err)?;
-    let hex: String = random_key()?.iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = random_key()?
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
     std::io::Write::write_all(&mut tmp, hex.as_bytes()).map_err(err)?;
     #[cfg(unix)]

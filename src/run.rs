@@ -39,7 +39,7 @@ impl Progress for NoProgress {
 
 /// Everything a run needs besides the config.
 pub struct RunOptions<'a> {
-    /// Worker threads for rayon and DataFusion.
+    /// Worker threads for rayon and `DataFusion`.
     pub threads: usize,
     /// Which verdict exits non-zero (recorded in the report).
     pub fail_on: FailOn,

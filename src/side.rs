@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub enum Side {
     /// The system being left (often MySQL/MariaDB).
     Legacy,
-    /// The system being moved to (often PostgreSQL).
+    /// The system being moved to (often `PostgreSQL`).
     Target,
 }
 

@@ -282,7 +282,10 @@ pub fn within(a: Number, b: Number, tol: Tolerance) -> bool {
     if let (Number::Float(x), Number::Float(y)) = (a, b)
         && (x.is_nan() || y.is_nan() || x.is_infinite() || y.is_infinite())
     {
-        return (x.is_nan() && y.is_nan()) || x == y;
+        // Infinities are equal only to themselves: an exact comparison on purpose.
+        #[allow(clippy::float_cmp)]
+        let same = x == y;
+        return (x.is_nan() && y.is_nan()) || same;
     }
     let (Some(x), Some(y)) = (a.exact(), b.exact()) else {
         // A NaN or an infinity against a number.

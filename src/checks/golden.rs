@@ -83,7 +83,7 @@ fn header(text: &str, file: &Path) -> Result<Header> {
                     .split(',')
                     .map(|k| k.trim().to_owned())
                     .filter(|k| !k.is_empty())
-                    .collect()
+                    .collect();
             }
             "tolerance" => {
                 for part in value.split(',').filter(|p| !p.trim().is_empty()) {
@@ -418,7 +418,7 @@ pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<M
         metric: "differing_rows",
         value: (changed + missing + extra) as f64,
         extra: Vec::new(),
-        measured: json!({
+        detail: json!({
             "rows": {"legacy": compared.rows.legacy, "target": compared.rows.target},
             "changed": changed, "missing": missing, "extra": extra,
             "key": q.key,

@@ -235,7 +235,7 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         metric: "new_orphans",
         value: new.len() as f64,
         extra,
-        measured,
+        detail: measured,
     })
 }
 
@@ -288,6 +288,6 @@ async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         metric: "violations",
         value: worst as f64,
         extra: Vec::new(),
-        measured: json!({"violations": {"legacy": violations.legacy, "target": violations.target}, "key": key, "samples": samples}),
+        detail: json!({"violations": {"legacy": violations.legacy, "target": violations.target}, "key": key, "samples": samples}),
     })
 }

@@ -1,5 +1,5 @@
 //! Redaction that follows the data: which base columns each output column of a check's or a
-//! golden query's SQL is computed from, read from DataFusion's logical plan. An output that
+//! golden query's SQL is computed from, read from `DataFusion`'s logical plan. An output that
 //! depends on a redacted column is redacted, whatever it is called (`phone AS p`,
 //! `upper(phone)`, a sum over it, a scalar subquery reading it). Where a plan node is not
 //! understood, every column below it counts: redaction errs on the side of hiding.

@@ -245,7 +245,7 @@ pub(super) async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, St
             .relative
             .map(|r| vec![("max_rel_difference", d.max_rel, r)])
             .unwrap_or_default(),
-        measured: json!({
+        detail: json!({
             "legacy": side_total(ctx, &g, Side::Legacy)?,
             "target": side_total(ctx, &g, Side::Target)?,
             "group_by": g.names,
@@ -322,7 +322,7 @@ pub(super) async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, St
         metric: "differing_groups",
         value: d.count as f64,
         extra: Vec::new(),
-        measured: json!({
+        detail: json!({
             "legacy": side_total(ctx, &g, Side::Legacy)?,
             "target": side_total(ctx, &g, Side::Target)?,
             "group_by": g.names,

@@ -1,5 +1,5 @@
 //! SQL checks: whether the business still adds up. Counts, financial totals, orphans, invariants
-//! and golden queries run with DataFusion over both snapshots — one session per side, with every
+//! and golden queries run with `DataFusion` over both snapshots — one session per side, with every
 //! table of that side registered under its own name and as `<side>.<table>` — and their results
 //! join the table results in the report and the gate.
 //!
@@ -34,7 +34,7 @@ pub use golden::{GoldenQuery, load_golden};
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// Stable id (a JSON key and a JUnit test name).
+    /// Stable id (a JSON key and a `JUnit` test name).
     pub id: String,
     /// The check's kind.
     pub kind: CheckKind,
@@ -230,7 +230,7 @@ pub(crate) struct Measured {
     metric: &'static str,
     value: f64,
     extra: Vec<(&'static str, f64, Threshold)>,
-    measured: Value,
+    detail: Value,
 }
 
 /// Runs every planned check concurrently; a failing check becomes an `error` result.
@@ -272,7 +272,7 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
                     value: m.value,
                     thresholds: p.thresholds,
                     findings,
-                    measured: m.measured,
+                    measured: m.detail,
                     reason: None,
                     duration_ms,
                 }

@@ -57,7 +57,7 @@ pub fn run(args: &DemoArgs, threads: usize, printer: &Printer) -> anyhow::Result
         stats: false,
     };
     let code = super::run::execute(
-        Config::load(&dir.join("recon.toml")),
+        &Config::load(&dir.join("recon.toml")),
         &reconcile,
         Vec::new(),
         threads,

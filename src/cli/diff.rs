@@ -8,8 +8,11 @@ use clap::Args;
 
 use super::ReconcileArgs;
 use super::printer::Printer;
-use crate::config::{Config, LoadedConfig, SnapshotConfig, TableConfig, digest_hex};
+use crate::config::{
+    ColumnOptions, Config, LoadedConfig, ReportConfig, SnapshotConfig, TableConfig, digest_hex,
+};
 use crate::error::Error;
+use crate::gate::GateConfig;
 
 /// Arguments of `recon diff`.
 #[derive(Debug, Args)]
@@ -35,7 +38,7 @@ pub struct DiffArgs {
 /// Runs `recon diff`.
 pub fn run(args: &DiffArgs, threads: usize, printer: &Printer) -> anyhow::Result<i32> {
     super::run::execute(
-        quick_config(args),
+        &quick_config(args),
         &args.reconcile,
         Vec::new(),
         threads,
@@ -79,9 +82,9 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
     let config = Config {
         legacy: SnapshotConfig { root: legacy_root },
         target: SnapshotConfig { root: target_root },
-        defaults: Default::default(),
-        gate: Default::default(),
-        report: Default::default(),
+        defaults: ColumnOptions::default(),
+        gate: GateConfig::default(),
+        report: ReportConfig::default(),
         tables: vec![TableConfig {
             name: legacy_table.clone(),
             legacy: Some(legacy_table),
@@ -93,7 +96,7 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
             ignore: args.ignore.clone(),
             redact: Vec::new(),
             columns: BTreeMap::new(),
-            gate: Default::default(),
+            gate: GateConfig::default(),
         }],
         checks: Vec::new(),
         golden: None,

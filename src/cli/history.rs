@@ -20,18 +20,17 @@ pub struct HistoryArgs {
 
 /// Runs `recon history`.
 pub fn run(args: &HistoryArgs) -> anyhow::Result<i32> {
-    let dir = match &args.history {
-        Some(d) => d.clone(),
-        None => {
-            let loaded = Config::load(&args.config)?;
-            let Some(h) = &loaded.config.history else {
-                anyhow::bail!(
-                    "{}: no [history] dir; pass --history DIR",
-                    args.config.display()
-                );
-            };
-            loaded.base_dir.join(&h.dir)
-        }
+    let dir = if let Some(d) = &args.history {
+        d.clone()
+    } else {
+        let loaded = Config::load(&args.config)?;
+        let Some(h) = &loaded.config.history else {
+            anyhow::bail!(
+                "{}: no [history] dir; pass --history DIR",
+                args.config.display()
+            );
+        };
+        loaded.base_dir.join(&h.dir)
     };
     let runs = crate::history::runs(&dir)?;
     if runs.is_empty() {

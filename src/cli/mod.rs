@@ -112,7 +112,7 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 /// Runs the parsed command; returns the exit code.
-pub fn main(cli: Cli) -> i32 {
+pub fn main(cli: &Cli) -> i32 {
     let printer = printer::Printer::new(&cli.global);
     printer::init_logging(cli.global.log.as_deref());
     let threads = cli

@@ -53,26 +53,25 @@ pub struct QueryArgs {
 
 /// Runs `recon query`.
 pub fn run(args: &QueryArgs, threads: usize) -> anyhow::Result<i32> {
-    let (roots, base, config) = match (&args.legacy, &args.target) {
-        (Some(l), Some(t)) => (
+    let (roots, base, config) = if let (Some(l), Some(t)) = (&args.legacy, &args.target) {
+        (
             PerSide::new(l.clone(), t.clone()),
             std::env::current_dir()?,
             None,
-        ),
-        _ => {
-            let path = args
-                .config
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("recon.toml"));
-            let loaded = Config::load(&path)?;
-            let roots = PerSide::new(
-                loaded.config.legacy.root.clone(),
-                loaded.config.target.root.clone(),
-            );
-            (roots, loaded.base_dir.clone(), Some(loaded))
-        }
+        )
+    } else {
+        let path = args
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("recon.toml"));
+        let loaded = Config::load(&path)?;
+        let roots = PerSide::new(
+            loaded.config.legacy.root.clone(),
+            loaded.config.target.root.clone(),
+        );
+        (roots, loaded.base_dir.clone(), Some(loaded))
     };
-    let session = QuerySession::open(roots, &base, threads)?;
+    let session = QuerySession::open(&roots, &base, threads)?;
     if let Some(out) = &args.output {
         crate::atomic::refuse_inside_roots(&[("--output", out.as_path())], &session.local_roots())?;
     }
@@ -389,5 +388,5 @@ fn golden_side_by_side(
         pairs.len(),
         q.source
     );
-    Ok(if differing > 0 { 1 } else { 0 })
+    Ok(i32::from(differing > 0))
 }

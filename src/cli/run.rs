@@ -32,7 +32,7 @@ pub struct RunArgs {
 pub fn run(args: &RunArgs, threads: usize, printer: &Printer) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config);
     execute(
-        loaded,
+        &loaded,
         &args.reconcile,
         args.tables.clone(),
         threads,
@@ -42,7 +42,7 @@ pub fn run(args: &RunArgs, threads: usize, printer: &Printer) -> anyhow::Result<
 
 /// Runs a loaded (or failed) config, writes and prints the report, returns the exit code.
 pub fn execute(
-    loaded: crate::Result<LoadedConfig>,
+    loaded: &crate::Result<LoadedConfig>,
     args: &ReconcileArgs,
     only: Vec<String>,
     threads: usize,
@@ -63,10 +63,10 @@ pub fn execute(
         started_at: None,
     };
     // Reports never go into a snapshot: refused before anything runs or is written.
-    if let (Ok(l), Some(out)) = (&loaded, &args.out) {
+    if let (Ok(l), Some(out)) = (loaded, &args.out) {
         crate::run::refuse_outputs_in_snapshots(l, &[("--out", out.as_path())])?;
     }
-    let report = match &loaded {
+    let report = match loaded {
         Ok(l) => run_config(l, &opts),
         Err(e) => error_report(e.to_string(), &opts, None),
     };

@@ -135,7 +135,7 @@ pub struct ColumnOptions {
     pub nfc: Option<bool>,
     /// Timestamps without a zone are read in this zone (`"UTC"`, `"+03:00"`, `"Asia/Riyadh"`).
     pub timezone: Option<String>,
-    /// Integers 0/1 compare equal to booleans false/true (MySQL `TINYINT(1)`).
+    /// Integers 0/1 compare equal to booleans false/true (`MySQL` `TINYINT(1)`).
     pub int_as_bool: Option<bool>,
     /// Cast both sides to this type before comparing (`string`, `integer`, `float`, `boolean`,
     /// `date`, `timestamp`, `decimal(p,s)`).
@@ -365,6 +365,7 @@ fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), Stri
 }
 
 /// 1-based line number of a byte offset.
+#[allow(clippy::naive_bytecount)] // a config file: no dependency for counting its lines
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()

@@ -85,8 +85,7 @@ pub fn write(
             .legacy
             .schema
             .field_with_name(&k.names.legacy)
-            .map(|f| f.data_type().clone())
-            .unwrap_or(DataType::Utf8);
+            .map_or(DataType::Utf8, |f| f.data_type().clone());
         let cells: Vec<ArrayRef> = rows
             .iter()
             .map(|r| {
@@ -117,7 +116,7 @@ pub fn write(
                     serde_json::Value::String(s) => Some(s),
                     _ => None,
                 });
-                Arc::new(StringArray::from_iter(text))
+                Arc::new(text.collect::<StringArray>())
             }
         };
         fields.push(Field::new(&k.name, column.data_type().clone(), true));

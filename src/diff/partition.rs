@@ -71,6 +71,8 @@ fn radix_sort(entries: &mut [Entry<u64>]) {
     let mut in_buf = false;
     for byte in 0..8 {
         let shift = 8 * byte;
+        // A byte no key varies in needs no pass (clearer as a mask than as trailing zeros).
+        #[allow(clippy::verbose_bit_mask)]
         if (varying >> shift) & 0xff == 0 {
             continue;
         }
@@ -79,6 +81,8 @@ fn radix_sort(entries: &mut [Entry<u64>]) {
         } else {
             (entries, &mut buf)
         };
+        // One byte of the key: the truncation is the point.
+        #[allow(clippy::cast_possible_truncation)]
         let digit = |e: &Entry<u64>| usize::from((e.key >> shift) as u8);
         let mut at = [0usize; 256];
         for e in src {
@@ -187,6 +191,7 @@ impl Layout {
             .next_power_of_two()
             .clamp(16, 1 << 14);
         let bits = parts.trailing_zeros();
+        #[allow(clippy::cast_precision_loss)] // a share of the budget, not a count
         let share = rows.max(1) as f64 / total_rows.max(1) as f64;
         #[allow(
             clippy::cast_possible_truncation,

@@ -93,14 +93,17 @@ impl KeyCodec for u128 {
         out: &mut Vec<Option<Self>>,
     ) -> std::result::Result<(), String> {
         out.clear();
-        let rows = arrays.first().map_or(0, |a| a.len());
+        let rows = arrays.first().map_or(0, arrow::array::Array::len);
         let mut digests: Vec<Vec<u128>> = Vec::with_capacity(arrays.len());
         for (a, c) in arrays.iter().zip(codecs) {
             let mut d = Vec::new();
             hash::hash_column::<u128>(a.as_ref(), c, &mut d)?;
             digests.push(d);
         }
-        let nulls: Vec<_> = arrays.iter().map(|a| a.logical_nulls()).collect();
+        let nulls: Vec<_> = arrays
+            .iter()
+            .map(arrow::array::Array::logical_nulls)
+            .collect();
         let mut parts = vec![0u128; arrays.len()];
         for i in 0..rows {
             if nulls
@@ -407,19 +410,16 @@ fn hash_batch<K: KeyCodec>(
     let mut null_keys = 0;
     let mut sum = 0u64;
     for (i, (&key, &full)) in s.keys.iter().zip(&s.full).enumerate() {
-        let print = match key {
-            Some(key) => {
-                s.entries.push(Entry {
-                    key,
-                    hash: full,
-                    ord: ordinal + i as u64,
-                });
-                fingerprint(key, full)
-            }
-            None => {
-                null_keys += 1;
-                hash::fold(full, 0)
-            }
+        let print = if let Some(key) = key {
+            s.entries.push(Entry {
+                key,
+                hash: full,
+                ord: ordinal + i as u64,
+            });
+            fingerprint(key, full)
+        } else {
+            null_keys += 1;
+            hash::fold(full, 0)
         };
         sum = sum.wrapping_add(print);
         s.prints.push(print);
@@ -442,7 +442,7 @@ pub fn tolerance_slots(
         too_wide |= payload.len() > SLOT - 2;
         let n = payload.len().min(SLOT - 2);
         slot[0] = tag as u8;
-        slot[1] = n as u8;
+        slot[1] = u8::try_from(n).unwrap_or(u8::MAX);
         slot[2..2 + n].copy_from_slice(&payload[..n]);
         out.push(slot);
     })?;

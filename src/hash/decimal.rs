@@ -70,6 +70,7 @@ pub fn to_f64(mantissa: i128, scale: i32) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values on purpose
 mod tests {
     use super::*;
 

@@ -212,7 +212,7 @@ pub(crate) fn hash_column_impl<D: Digest>(
     }
     out.reserve(array.len());
     visit(array, codec, &mut |tag, payload| {
-        out.push(D::of(tag, payload))
+        out.push(D::of(tag, payload));
     })
 }
 
@@ -313,24 +313,24 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
                 i128::from(v),
                 *s,
                 f
-            )?)
+            )?);
         }
         (CompareAs::Numeric, DataType::Decimal64(_, s)) => {
             each!(array.as_primitive::<Decimal64Type>(), |v| numeric(
                 i128::from(v),
                 *s,
                 f
-            )?)
+            )?);
         }
         (CompareAs::Numeric, DataType::Decimal128(_, s)) => {
             each!(array.as_primitive::<Decimal128Type>(), |v| numeric(
                 v, *s, f
-            )?)
+            )?);
         }
         (CompareAs::Numeric, DataType::Decimal256(_, s)) => {
             each!(array.as_primitive::<Decimal256Type>(), |v| numeric256(
                 v, *s, f
-            )?)
+            )?);
         }
         (CompareAs::Float, DataType::Decimal256(_, s)) => {
             each!(array.as_primitive::<Decimal256Type>(), |v| float(
@@ -338,22 +338,22 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
                     .parse()
                     .unwrap_or(f64::NAN),
                 f
-            ))
+            ));
         }
         (CompareAs::Float, DataType::Float16) => {
             each!(array.as_primitive::<Float16Type>(), |v| float(
                 f64::from(v.to_f32()),
                 f
-            ))
+            ));
         }
         (CompareAs::Float, DataType::Float32) => {
             each!(array.as_primitive::<Float32Type>(), |v| float(
                 f64::from(v),
                 f
-            ))
+            ));
         }
         (CompareAs::Float, DataType::Float64) => {
-            each!(array.as_primitive::<Float64Type>(), |v| float(v, f))
+            each!(array.as_primitive::<Float64Type>(), |v| float(v, f));
         }
         (CompareAs::Float, _) if is_integer(dt) => {
             for_each_int(array, &mut |v| match v {
@@ -376,29 +376,29 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             each!(wide.as_primitive::<Decimal128Type>(), |v| float(
                 decimal::to_f64(v, i32::from(s)),
                 f
-            ))
+            ));
         }
         (CompareAs::Text(o), DataType::Utf8) => each!(array.as_string::<i32>(), |v| text(v, o, f)),
         (CompareAs::Text(o), DataType::LargeUtf8) => {
-            each!(array.as_string::<i64>(), |v| text(v, o, f))
+            each!(array.as_string::<i64>(), |v| text(v, o, f));
         }
         (CompareAs::Text(o), DataType::Utf8View) => {
-            each!(array.as_string_view(), |v| text(v, o, f))
+            each!(array.as_string_view(), |v| text(v, o, f));
         }
         (CompareAs::Binary, DataType::Binary) => {
-            each!(array.as_binary::<i32>(), |v| f(Tag::Binary, v))
+            each!(array.as_binary::<i32>(), |v| f(Tag::Binary, v));
         }
         (CompareAs::Binary, DataType::LargeBinary) => {
-            each!(array.as_binary::<i64>(), |v| f(Tag::Binary, v))
+            each!(array.as_binary::<i64>(), |v| f(Tag::Binary, v));
         }
         (CompareAs::Binary, DataType::BinaryView) => {
-            each!(array.as_binary_view(), |v| f(Tag::Binary, v))
+            each!(array.as_binary_view(), |v| f(Tag::Binary, v));
         }
         (CompareAs::Binary, DataType::FixedSizeBinary(_)) => {
-            each!(array.as_fixed_size_binary(), |v| f(Tag::Binary, v))
+            each!(array.as_fixed_size_binary(), |v| f(Tag::Binary, v));
         }
         (CompareAs::Bool, DataType::Boolean) => {
-            each!(array.as_boolean(), |v| f(Tag::Bool, &[u8::from(v)]))
+            each!(array.as_boolean(), |v| f(Tag::Bool, &[u8::from(v)]));
         }
         (CompareAs::Bool, _) if is_integer(dt) => {
             // MySQL TINYINT(1): 0/1 are booleans; any other integer stays a number, so it differs.
@@ -413,13 +413,13 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             each!(array.as_primitive::<Date32Type>(), |v| f(
                 Tag::Date,
                 &i64::from(v).to_le_bytes()
-            ))
+            ));
         }
         (CompareAs::Date, DataType::Date64) => {
             each!(array.as_primitive::<Date64Type>(), |v| f(
                 Tag::Date,
                 &v.div_euclid(86_400_000).to_le_bytes()
-            ))
+            ));
         }
         (CompareAs::Timestamp, DataType::Timestamp(unit, tz)) => {
             let per = match unit {
@@ -453,27 +453,29 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             } else {
                 1_000_000
             };
-            match unit {
-                TimeUnit::Second => each!(array.as_primitive::<Time32SecondType>(), |v| {
-                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes())
-                }),
-                _ => each!(array.as_primitive::<Time32MillisecondType>(), |v| {
-                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes())
-                }),
+            if unit == &TimeUnit::Second {
+                each!(array.as_primitive::<Time32SecondType>(), |v| {
+                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes());
+                });
+            } else {
+                each!(array.as_primitive::<Time32MillisecondType>(), |v| {
+                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes());
+                });
             }
         }
-        (CompareAs::Time, DataType::Time64(unit)) => match unit {
-            TimeUnit::Microsecond => {
+        (CompareAs::Time, DataType::Time64(unit)) => {
+            if unit == &TimeUnit::Microsecond {
                 each!(array.as_primitive::<Time64MicrosecondType>(), |v| f(
                     Tag::Time,
                     &(v * 1000).to_le_bytes()
-                ))
+                ));
+            } else {
+                each!(array.as_primitive::<Time64NanosecondType>(), |v| f(
+                    Tag::Time,
+                    &v.to_le_bytes()
+                ));
             }
-            _ => each!(array.as_primitive::<Time64NanosecondType>(), |v| f(
-                Tag::Time,
-                &v.to_le_bytes()
-            )),
-        },
+        }
         (mode, dt) => return Err(format!("type {dt} cannot be compared as {mode:?}")),
     }
     Ok(())
@@ -551,15 +553,14 @@ pub fn fold_start(columns: usize) -> u64 {
 /// Combines 128-bit key column digests into one key digest.
 #[inline]
 pub fn combine_key(parts: &[u128]) -> u128 {
-    match parts {
-        [one] => *one,
-        _ => {
-            let mut buf = Vec::with_capacity(parts.len() * 16);
-            for p in parts {
-                buf.extend_from_slice(&p.to_le_bytes());
-            }
-            xxh3_128_with_seed(&buf, SEED)
+    if let [one] = parts {
+        *one
+    } else {
+        let mut buf = Vec::with_capacity(parts.len() * 16);
+        for p in parts {
+            buf.extend_from_slice(&p.to_le_bytes());
         }
+        xxh3_128_with_seed(&buf, SEED)
     }
 }
 

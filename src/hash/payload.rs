@@ -86,14 +86,13 @@ pub(super) fn numeric256<F: FnMut(Tag, &[u8]) + ?Sized>(
         s = 0;
     }
     let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
-    match m.to_i128() {
-        Some(small) => f(Tag::Numeric, numeric_payload(small, s).bytes()),
-        None => {
-            let mut buf = [0u8; 33];
-            buf[0] = s;
-            buf[1..].copy_from_slice(&m.to_le_bytes());
-            f(Tag::Numeric, &buf);
-        }
+    if let Some(small) = m.to_i128() {
+        f(Tag::Numeric, numeric_payload(small, s).bytes());
+    } else {
+        let mut buf = [0u8; 33];
+        buf[0] = s;
+        buf[1..].copy_from_slice(&m.to_le_bytes());
+        f(Tag::Numeric, &buf);
     }
     Ok(())
 }

@@ -25,6 +25,8 @@ fn avalanche(mut h: u64) -> u64 {
 /// `xxh3_64_with_seed(&word.to_le_bytes(), seed)`.
 #[inline(always)]
 pub fn xxh3_8(word: u64, seed: u64) -> u64 {
+    // xxh3's own construction: the low half of the seed, byte-swapped.
+    #[allow(clippy::cast_possible_truncation)]
     let seed = seed ^ (u64::from((seed as u32).swap_bytes()) << 32);
     let flip = (S8 ^ S16).wrapping_sub(seed);
     // The 4-8 byte path reads the first and the last four bytes.

@@ -1,5 +1,12 @@
 //! Unit tests of the canonical encoding; the property tests live in `proptests`.
 
+// Test data is built with casts whose ranges the tests choose.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use std::sync::Arc;
 
 use arrow::array::*;

@@ -1,5 +1,6 @@
 //! Output formats of `recon query`: an aligned table with a row cap, CSV, JSON lines, Parquet.
 
+use std::fmt::Write as _;
 use std::io::Write;
 
 use arrow::array::RecordBatch;
@@ -43,17 +44,15 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch], max_rows: usize) -> Re
     out.push('\n');
     let shown = total.min(max_rows);
     if total > shown {
-        out.push_str(&format!(
-            "({} rows, {} shown; {} cut by --max-rows)\n",
+        let _ = writeln!(
+            out,
+            "({} rows, {} shown; {} cut by --max-rows)",
             total,
             shown,
             total - shown
-        ));
+        );
     } else {
-        out.push_str(&format!(
-            "({total} row{})\n",
-            if total == 1 { "" } else { "s" }
-        ));
+        let _ = writeln!(out, "({total} row{})", if total == 1 { "" } else { "s" });
     }
     Ok(out)
 }

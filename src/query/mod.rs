@@ -1,4 +1,4 @@
-//! Ad-hoc SQL for analysts: both snapshots in one DataFusion session, every table registered as
+//! Ad-hoc SQL for analysts: both snapshots in one `DataFusion` session, every table registered as
 //! `legacy.<table>` and `target.<table>`, read-only. The CLI (`recon query`) adds the prompt and
 //! the output formats ([`format`]).
 
@@ -68,7 +68,7 @@ pub struct TableInfo {
 
 impl QuerySession {
     /// Opens both roots and registers every table in the schemas `legacy` and `target`.
-    pub fn open(roots: PerSide<String>, base: &std::path::Path, threads: usize) -> Result<Self> {
+    pub fn open(roots: &PerSide<String>, base: &std::path::Path, threads: usize) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .enable_all()
@@ -113,7 +113,7 @@ impl QuerySession {
             .collect()
     }
 
-    /// Runs one read-only statement. The error is DataFusion's message (with the position for
+    /// Runs one read-only statement. The error is `DataFusion`'s message (with the position for
     /// syntax errors).
     pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, String> {
         let clock = Instant::now();

@@ -147,11 +147,10 @@ fn tables(r: &Report, o: &mut String) {
             })
             .chain(t.error.iter().map(|e| esc(e)))
             .collect();
-        let figures: String = t
-            .figures()
-            .iter()
-            .map(|f| format!("<td class=\"n\">{}</td>", esc(f)))
-            .collect();
+        let figures = t.figures().iter().fold(String::new(), |mut s, f| {
+            let _ = write!(s, "<td class=\"n\">{}</td>", esc(f));
+            s
+        });
         let _ = write!(
             o,
             "<tr><td>{}</td>{figures}<td class=\"st\" style=\"color:{}\">{}</td><td>{}</td></tr>",

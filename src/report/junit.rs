@@ -1,4 +1,4 @@
-//! JUnit XML: one test case per table and per check, so GitLab, Jenkins and GitHub test
+//! `JUnit` XML: one test case per table and per check, so GitLab, Jenkins and GitHub test
 //! reporters show the gate. Failures carry the crossed thresholds; errors carry the reason.
 
 use std::time::Duration;
@@ -53,7 +53,7 @@ fn case(
     c
 }
 
-/// Renders the report as JUnit XML.
+/// Renders the report as `JUnit` XML.
 pub fn render(r: &Report) -> crate::Result<String> {
     let mut junit = Junit::new("recon");
     let mut tables = TestSuite::new("recon.tables");

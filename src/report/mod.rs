@@ -33,7 +33,7 @@ pub enum ReportFormat {
     Markdown,
     /// One self-contained HTML page.
     Html,
-    /// JUnit XML for CI test reporters.
+    /// `JUnit` XML for CI test reporters.
     Junit,
 }
 

@@ -202,7 +202,7 @@ impl Snapshot {
         self.tables.keys().map(String::as_str)
     }
 
-    /// The root URL (for DataFusion registration and messages).
+    /// The root URL (for `DataFusion` registration and messages).
     pub fn url(&self) -> &Url {
         &self.url
     }
@@ -347,7 +347,7 @@ pub struct SideTable {
     /// Total bytes of the files.
     pub bytes: u64,
     /// Kept alive while a SQL side's materialized file is in use.
-    pub(crate) _temp: Option<Arc<tempfile::TempDir>>,
+    pub(crate) keep_alive: Option<Arc<tempfile::TempDir>>,
 }
 
 /// A unit of parallel work: one row group.
@@ -425,7 +425,7 @@ impl SideTable {
             schema,
             rows: base,
             bytes,
-            _temp: None,
+            keep_alive: None,
         })
     }
 

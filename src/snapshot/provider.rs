@@ -1,4 +1,4 @@
-//! A snapshot table as DataFusion sees it: the very files the engine reads (hidden names
+//! A snapshot table as `DataFusion` sees it: the very files the engine reads (hidden names
 //! skipped by the same listing), with the same union schema and the same typed partition
 //! values. SQL checks, golden queries, SQL sides and `recon query` all read through it, so a
 //! check and the row diff never see different tables.
@@ -23,7 +23,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use super::TableFile;
 use super::schema::plain;
 
-/// One table of a snapshot, registered with DataFusion.
+/// One table of a snapshot, registered with `DataFusion`.
 #[derive(Debug)]
 pub struct SnapshotTable {
     /// The file columns (the union of the files' schemas, plain types).

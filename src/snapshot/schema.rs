@@ -1,4 +1,4 @@
-//! A table's schema, decided once for the engine and for DataFusion alike: the union of its
+//! A table's schema, decided once for the engine and for `DataFusion` alike: the union of its
 //! files' columns (a column some files lack is NULL in them), then the hive partition columns.
 //! Files that disagree on a column's type are widened to a common type where one loses nothing
 //! (integers of different widths, decimals of different precision and scale, string and binary

@@ -1,5 +1,5 @@
 //! SQL-defined sides: a query over one snapshot (consolidations, `CASE` mappings, joins) run with
-//! DataFusion and materialized once into a temporary Parquet file, so that it is then read, hashed
+//! `DataFusion` and materialized once into a temporary Parquet file, so that it is then read, hashed
 //! and re-read for detail exactly like a table.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use parquet::file::properties::WriterProperties;
 use super::{SideTable, Snapshot, SnapshotTable, TableFile};
 use crate::error::{Error, Result};
 
-/// A DataFusion session over one snapshot: every table registered under its own name in the
+/// A `DataFusion` session over one snapshot: every table registered under its own name in the
 /// default schema, which is named after the side, so `orders` and `legacy.orders` both resolve.
 pub async fn session_for(snapshot: &Snapshot, threads: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
@@ -134,6 +134,6 @@ pub fn materialize(
     let store: Arc<dyn object_store::ObjectStore> =
         Arc::new(object_store::local::LocalFileSystem::new());
     let mut table = SideTable::open(side, pair, std::slice::from_ref(&file), &store, rt)?;
-    table._temp = Some(dir);
+    table.keep_alive = Some(dir);
     Ok(table)
 }

@@ -1,4 +1,4 @@
-//! `SUM` that cannot wrap. DataFusion's sum adds decimals and integers with wrapping arithmetic
+//! `SUM` that cannot wrap. `DataFusion`'s sum adds decimals and integers with wrapping arithmetic
 //! in the input's width (a DECIMAL(38) total past 10^38, or a BIGINT total past 2^63, comes out
 //! wrong without a word). In recon's SQL sessions (checks, golden queries, SQL sides, `recon
 //! query`) `sum` is this function instead: integers and decimals are summed as DECIMAL(76, s),
@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
 /// The widest integer-and-decimal input summed exactly (see the module documentation).
 pub const MAX_SUMMED_PRECISION: u8 = 56;
 
-/// DataFusion's `Sum`, with its input widened to DECIMAL(76, s) first.
+/// `DataFusion`'s `Sum`, with its input widened to DECIMAL(76, s) first.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ExactSum {
     signature: Signature,
@@ -44,7 +44,7 @@ fn summed_as(input: &DataType) -> Result<DataType> {
         }
         // Type coercion runs more than once: the widened type maps to itself. (A column that is
         // DECIMAL(76) already cannot be told from it; such a column is not refused.)
-        T::Decimal256(76, _) => input.clone(),
+        T::Decimal256(76, _) | T::Duration(_) | T::Interval(_) => input.clone(),
         T::Decimal32(p, s) | T::Decimal64(p, s) | T::Decimal128(p, s) | T::Decimal256(p, s) => {
             if *p > MAX_SUMMED_PRECISION {
                 return Err(DataFusionError::Plan(format!(
@@ -57,7 +57,6 @@ fn summed_as(input: &DataType) -> Result<DataType> {
         T::Float16 | T::Float32 | T::Float64 => T::Float64,
         T::Null => T::Int64,
         T::Dictionary(_, v) => summed_as(v)?,
-        T::Duration(_) | T::Interval(_) => input.clone(),
         other => {
             return Err(DataFusionError::Plan(format!(
                 "SUM is not defined for {other}"
@@ -67,7 +66,7 @@ fn summed_as(input: &DataType) -> Result<DataType> {
 }
 
 impl AggregateUDFImpl for ExactSum {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "sum"
     }
 

@@ -1,6 +1,6 @@
 //! `recon gen`: a synthetic migration of a workshop/booking ERP. The legacy snapshot is shaped like
-//! a MySQL export (INT keys, DECIMAL money, naive DATETIME in local time, TINYINT(1) flags, Arabic
-//! and English text); the target like a PostgreSQL one (renamed tables and columns, timestamptz,
+//! a `MySQL` export (INT keys, DECIMAL money, naive DATETIME in local time, TINYINT(1) flags, Arabic
+//! and English text); the target like a `PostgreSQL` one (renamed tables and columns, timestamptz,
 //! booleans, wider decimals). Drift of every kind is planted at known rows, and the truth — the
 //! counts a correct reconciliation must report — is written beside the snapshots with a matching
 //! `recon.toml`. Every value is a pure function of (seed, row, column), so output is reproducible

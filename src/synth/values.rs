@@ -33,17 +33,27 @@ pub enum V {
 
 /// Builds one column of one side from logical values.
 pub enum Builder {
+    /// TINYINT.
     I8(Int8Builder),
+    /// SMALLINT.
     I16(Int16Builder),
+    /// INT.
     I32(Int32Builder),
+    /// BIGINT.
     I64(Int64Builder),
+    /// DECIMAL of this scale.
     Dec(Decimal128Builder, i8),
+    /// Text.
     Str(StringBuilder),
+    /// Booleans.
     Bool(BooleanBuilder),
+    /// Dates.
     Date(Date32Builder),
     /// Timestamps; the offset (seconds) is subtracted for zoned targets.
     Ts(TimestampMicrosecondBuilder, i64),
+    /// FLOAT.
     F32(Float32Builder),
+    /// DOUBLE.
     F64(Float64Builder),
 }
 
@@ -78,7 +88,6 @@ impl Builder {
     #[allow(clippy::cast_possible_truncation)]
     pub fn push(&mut self, v: &V) {
         match (self, v) {
-            (Builder::I8(b), V::Null) => b.append_null(),
             (Builder::I8(b), V::Bool(x)) => b.append_value(i8::from(*x)),
             (Builder::I8(b), V::Int(x)) => b.append_value(*x as i8),
             (Builder::I16(b), V::Int(x)) => b.append_value(*x as i16),
@@ -88,7 +97,7 @@ impl Builder {
             (Builder::I64(b), V::Int(x)) => b.append_value(*x),
             (Builder::I64(b), _) => b.append_null(),
             (Builder::Dec(b, to), V::Dec(m, s)) => {
-                b.append_value(m * 10i128.pow(u32::try_from(*to - *s).unwrap_or(0)))
+                b.append_value(m * 10i128.pow(u32::try_from(*to - *s).unwrap_or(0)));
             }
             (Builder::Dec(b, _), _) => b.append_null(),
             (Builder::Str(b), V::Str(s)) => b.append_value(s),

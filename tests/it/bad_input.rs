@@ -54,12 +54,11 @@ fn corrupt_truncated_and_non_parquet_files() {
         let s = Scenario::new();
         simple(&s);
         let path = s.path().join("target/t.parquet");
-        let data = match bytes {
-            Some(b) => b,
-            None => {
-                let full = std::fs::read(&path).expect("read");
-                full[..full.len() / 2].to_vec()
-            }
+        let data = if let Some(b) = bytes {
+            b
+        } else {
+            let full = std::fs::read(&path).expect("read");
+            full[..full.len() / 2].to_vec()
         };
         std::fs::write(&path, data).expect("write");
         s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");

@@ -1,4 +1,4 @@
-//! Reports for people and CI: Markdown, HTML, JUnit; escaping, redaction, drift explained, the
+//! Reports for people and CI: Markdown, HTML, `JUnit`; escaping, redaction, drift explained, the
 //! nightly history, and the HTML page in a real headless browser.
 
 use std::sync::Arc;
@@ -263,7 +263,7 @@ fn every_drift_class_is_named() {
         l(""),
         l("y"),
     ];
-    let n = legacy_text.len() as i64;
+    let n = i64::try_from(legacy_text.len()).expect("small");
     let key: Vec<i64> = (1..=n).collect();
     let other_amount: Vec<i128> = vec![1000; legacy_text.len()];
     let amount_l: ArrayRef = Arc::new(

@@ -18,7 +18,7 @@ fn reason(c: &Value) -> String {
 
 /// `t(id, amount DOUBLE)` on both sides.
 fn float_amounts(s: &Scenario, legacy: &[f64], target: &[f64]) {
-    let n = |v: &[f64]| (1..=v.len() as i64).collect::<Vec<_>>();
+    let n = |v: &[f64]| (1..=i64::try_from(v.len()).expect("small")).collect::<Vec<_>>();
     s.legacy(
         "t",
         batch(vec![
