@@ -31,7 +31,7 @@ impl Status {
 }
 
 /// When the run exits non-zero for a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
     /// Exit 1 only when the verdict is `fail`.

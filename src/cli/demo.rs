@@ -51,7 +51,7 @@ pub fn run(args: &DemoArgs, threads: usize, printer: &Printer) -> anyhow::Result
         out: Some(dir.clone()),
         formats: Vec::new(),
         history: None,
-        fail_on: crate::gate::FailOn::Fail,
+        fail_on: super::choices::FailOnChoice::Fail,
         diff_out: Some(dir.join("diff")),
         memory_budget: 768 << 20,
         stats: false,

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::choices::ProfileChoice;
 use super::printer::Printer;
-use crate::synth::{GenOptions, Profile, generate};
+use crate::synth::{GenOptions, generate};
 
 /// Arguments of `recon gen`.
 #[derive(Debug, Args)]
@@ -22,7 +23,7 @@ pub struct GenArgs {
     pub seed: u64,
     /// Which data set.
     #[arg(long, value_enum, default_value = "erp")]
-    pub profile: Profile,
+    pub profile: ProfileChoice,
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 1 << 20)]
     pub row_group: usize,
@@ -36,7 +37,7 @@ pub fn run(args: &GenArgs, printer: &Printer) -> anyhow::Result<i32> {
     let opts = GenOptions {
         rows: args.rows,
         seed: args.seed,
-        profile: args.profile,
+        profile: args.profile.into(),
         row_group: args.row_group.max(1),
     };
     let occupied = std::fs::read_dir(&args.out).is_ok_and(|mut d| d.next().is_some());

@@ -1,6 +1,7 @@
 //! The command line: clap definitions here, one module per subcommand (args → settings → run),
 //! and a [`printer::Printer`] that owns stdout (results) and stderr (progress, logs, errors).
 
+pub mod choices;
 pub mod demo;
 pub mod diff;
 pub mod floor;
@@ -13,8 +14,6 @@ pub mod run;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::gate::FailOn;
 
 /// recon: decide whether a database migration is safe to cut over.
 #[derive(Debug, Parser)]
@@ -73,13 +72,13 @@ pub struct ReconcileArgs {
     pub out: Option<PathBuf>,
     /// What to print on stdout (repeatable; default: the terminal summary).
     #[arg(long = "format", value_enum, value_name = "FORMAT")]
-    pub formats: Vec<crate::report::ReportFormat>,
+    pub formats: Vec<choices::FormatChoice>,
     /// Keep a history of runs here (Parquet): trends, and keys new or resolved since the last run.
     #[arg(long, value_name = "DIR")]
     pub history: Option<PathBuf>,
     /// Exit 1 on warnings too.
     #[arg(long, value_enum, default_value = "fail")]
-    pub fail_on: FailOn,
+    pub fail_on: choices::FailOnChoice,
     /// Write every differing row's key, category and columns to `DIR/<table>.parquet`.
     #[arg(long, value_name = "DIR")]
     pub diff_out: Option<PathBuf>,

@@ -10,9 +10,22 @@ use clap::Args;
 
 use crate::checks::golden;
 use crate::config::Config;
-use crate::query::format::{self, Format};
+use crate::query::format;
 use crate::query::{QueryResult, QuerySession};
 use crate::side::PerSide;
+
+/// How results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table (default on a terminal).
+    Table,
+    /// CSV with a header (default otherwise).
+    Csv,
+    /// One JSON object per row.
+    Jsonl,
+    /// A Parquet file (needs `--output`).
+    Parquet,
+}
 
 /// Arguments of `recon query`.
 #[derive(Debug, Args)]

@@ -51,7 +51,7 @@ pub fn execute(
     let clock = Instant::now();
     let opts = RunOptions {
         threads,
-        fail_on: args.fail_on,
+        fail_on: args.fail_on.into(),
         diff: DiffOptions {
             memory_budget: args.memory_budget,
             diff_out: args.diff_out.clone(),
@@ -74,7 +74,7 @@ pub fn execute(
     if args.stats {
         print_stats(&report, clock);
     }
-    Ok(exit_code(report.verdict, args.fail_on))
+    Ok(exit_code(report.verdict, args.fail_on.into()))
 }
 
 /// Writes `report.json` when asked and prints the summary.
@@ -82,10 +82,10 @@ pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyho
     if args.formats.is_empty() {
         printer.report(report);
     }
-    for f in &args.formats {
-        match f {
+    for &f in &args.formats {
+        match ReportFormat::from(f) {
             ReportFormat::Terminal => printer.report(report),
-            other => printer.data(&crate::report::render(report, *other)?),
+            other => printer.data(&crate::report::render(report, other)?),
         }
     }
     if let Some(dir) = &args.out {

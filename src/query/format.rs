@@ -8,19 +8,6 @@ use arrow::datatypes::SchemaRef;
 
 use crate::error::{Error, Result};
 
-/// How results are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned table (default on a terminal).
-    Table,
-    /// CSV with a header (default otherwise).
-    Csv,
-    /// One JSON object per row.
-    Jsonl,
-    /// A Parquet file (needs `--output`).
-    Parquet,
-}
-
 /// An aligned table of at most `max_rows` rows, with a note of how many were cut.
 pub fn table(schema: &SchemaRef, batches: &[RecordBatch], max_rows: usize) -> Result<String> {
     let mut kept = Vec::new();

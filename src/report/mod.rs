@@ -23,7 +23,7 @@ use crate::plan::SchemaFindings;
 use crate::side::{PerSide, Side};
 
 /// The formats a report renders to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
     /// The terminal summary.
     Terminal,

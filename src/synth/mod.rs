@@ -22,7 +22,7 @@ pub use truth::{TableTruth, Truth};
 use write::{write_file, write_pair};
 
 /// What to generate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// Four related ERP tables with every kind of drift (the demo).
     Erp,

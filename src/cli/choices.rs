@@ -1,0 +1,75 @@
+//! The command line's choices for library settings: clap's `ValueEnum`s live here, so that the
+//! library's types carry no clap traits and the CLI's spelling of a value is the CLI's business.
+
+// The variants' doc comments are `--help` text: no Markdown backticks in them.
+#![allow(clippy::doc_markdown)]
+
+use clap::ValueEnum;
+
+use crate::gate::FailOn;
+use crate::report::ReportFormat;
+use crate::synth::Profile;
+
+/// `--format` of the reconciling commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    /// The terminal summary.
+    Terminal,
+    /// The JSON contract.
+    Json,
+    /// Markdown for PR comments and CI step summaries.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+    /// JUnit XML for CI test reporters.
+    Junit,
+}
+
+impl From<FormatChoice> for ReportFormat {
+    fn from(c: FormatChoice) -> Self {
+        match c {
+            FormatChoice::Terminal => ReportFormat::Terminal,
+            FormatChoice::Json => ReportFormat::Json,
+            FormatChoice::Markdown => ReportFormat::Markdown,
+            FormatChoice::Html => ReportFormat::Html,
+            FormatChoice::Junit => ReportFormat::Junit,
+        }
+    }
+}
+
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FailOnChoice {
+    /// Exit 1 only when the verdict is `fail`.
+    #[default]
+    Fail,
+    /// Exit 1 when the verdict is `warn` or `fail`.
+    Warn,
+}
+
+impl From<FailOnChoice> for FailOn {
+    fn from(c: FailOnChoice) -> Self {
+        match c {
+            FailOnChoice::Fail => FailOn::Fail,
+            FailOnChoice::Warn => FailOn::Warn,
+        }
+    }
+}
+
+/// `recon gen --profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileChoice {
+    /// Four related ERP tables with every kind of drift (the demo).
+    Erp,
+    /// One 15-column service_orders-like table for benchmarks.
+    Bench,
+}
+
+impl From<ProfileChoice> for Profile {
+    fn from(c: ProfileChoice) -> Self {
+        match c {
+            ProfileChoice::Erp => Profile::Erp,
+            ProfileChoice::Bench => Profile::Bench,
+        }
+    }
+}
