@@ -328,7 +328,12 @@ fn reconcile_one(
     });
     opts.progress.finish();
     match result {
-        Ok(t) => t,
+        // The engine counts; the gate judges, here, after it.
+        Ok(mut t) => {
+            t.findings = p.gate.judge(&t.metrics());
+            t.status = crate::gate::worst(&t.findings);
+            t
+        }
         Err(e) => {
             tracing::error!(table = %p.name, "{e}");
             let mut t = TableReport::errored(

@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::gate;
 use crate::hash::CompareAs;
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
@@ -123,14 +122,11 @@ fn run<K: KeyCodec>(
         })
         .collect::<Result<_>>()?;
 
-    let mut t = TableReport::errored(
+    let mut t = TableReport::new(
         &plan.name,
         &plan.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
-        String::new(),
+        &plan.sources,
     );
-    t.error = None;
-    t.legacy_table.clone_from(&plan.sources.legacy);
-    t.target_table.clone_from(&plan.sources.target);
     t.legacy_rows = rows.legacy;
     t.target_rows = rows.target;
     t.null_key_rows = PerSide::new(totals.legacy.null_keys, totals.target.null_keys);
@@ -299,8 +295,6 @@ fn run<K: KeyCodec>(
                 .collect();
         }
     }
-    t.findings = plan.gate.judge(&t.metrics());
-    t.status = gate::worst(&t.findings);
     Ok(t)
 }
 

@@ -137,3 +137,61 @@ pub struct ChangedSample {
     /// Differing column → both values.
     pub columns: BTreeMap<String, PerSide<Value>>,
 }
+
+impl TableReport {
+    /// A table about to be reconciled: its names and key, nothing counted yet.
+    pub fn new(name: &str, key: &[String], sources: &PerSide<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            legacy_table: sources.legacy.clone(),
+            target_table: sources.target.clone(),
+            key: key.to_vec(),
+            status: Status::Pass,
+            legacy_rows: 0,
+            target_rows: 0,
+            matched: 0,
+            changed: 0,
+            missing: 0,
+            extra: 0,
+            null_key_rows: PerSide::default(),
+            duplicate_keys: PerSide::default(),
+            drift_ratio: 0.0,
+            checksums: PerSide::default(),
+            columns: BTreeMap::new(),
+            compared_columns: Vec::new(),
+            schema: SchemaFindings::default(),
+            findings: Vec::new(),
+            samples: Samples::default(),
+            explained: BTreeMap::new(),
+            differing_keys: Vec::new(),
+            history: None,
+            error: None,
+        }
+    }
+
+    /// A table that could not be decided.
+    pub fn errored(name: &str, key: &[String], error: String) -> Self {
+        Self {
+            status: Status::Error,
+            error: Some(error),
+            ..Self::new(name, key, &PerSide::default())
+        }
+    }
+
+    /// The metrics the gate judges.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        #[allow(clippy::cast_precision_loss)]
+        let f = |v: u64| v as f64;
+        vec![
+            ("drift_ratio", self.drift_ratio),
+            ("changed", f(self.changed)),
+            ("missing", f(self.missing)),
+            ("extra", f(self.extra)),
+            ("null_keys_legacy", f(self.null_key_rows.legacy)),
+            ("null_keys_target", f(self.null_key_rows.target)),
+            ("duplicate_keys_legacy", f(self.duplicate_keys.legacy)),
+            ("duplicate_keys_target", f(self.duplicate_keys.target)),
+            ("schema_findings", f(self.schema.count() as u64)),
+        ]
+    }
+}

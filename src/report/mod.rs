@@ -14,13 +14,10 @@ pub use crate::diff::result::{
     ChangedSample, ColumnDrift, DiffKey, KeySample, Samples, TableHistory, TableReport, TrendPoint,
 };
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::gate::{FailOn, Status};
-use crate::plan::SchemaFindings;
-use crate::side::{PerSide, Side};
+use crate::side::Side;
 
 /// The formats a report renders to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,36 +170,6 @@ pub struct StatusCounts {
 }
 
 impl TableReport {
-    /// A table that could not be decided.
-    pub fn errored(name: &str, key: &[String], error: String) -> Self {
-        Self {
-            name: name.to_owned(),
-            legacy_table: String::new(),
-            target_table: String::new(),
-            key: key.to_vec(),
-            status: Status::Error,
-            legacy_rows: 0,
-            target_rows: 0,
-            matched: 0,
-            changed: 0,
-            missing: 0,
-            extra: 0,
-            null_key_rows: PerSide::default(),
-            duplicate_keys: PerSide::default(),
-            drift_ratio: 0.0,
-            checksums: PerSide::default(),
-            columns: BTreeMap::new(),
-            compared_columns: Vec::new(),
-            schema: SchemaFindings::default(),
-            findings: Vec::new(),
-            samples: Samples::default(),
-            explained: BTreeMap::new(),
-            differing_keys: Vec::new(),
-            history: None,
-            error: Some(error),
-        }
-    }
-
     /// The row figures every format shows, in order: legacy, target, matched, changed, missing,
     /// extra (thousands-separated), drift (percent).
     pub fn figures(&self) -> [String; 7] {
@@ -214,23 +181,6 @@ impl TableReport {
             thousands(self.missing),
             thousands(self.extra),
             percent(self.drift_ratio),
-        ]
-    }
-
-    /// The metrics the gate judges.
-    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
-        #[allow(clippy::cast_precision_loss)]
-        let f = |v: u64| v as f64;
-        vec![
-            ("drift_ratio", self.drift_ratio),
-            ("changed", f(self.changed)),
-            ("missing", f(self.missing)),
-            ("extra", f(self.extra)),
-            ("null_keys_legacy", f(self.null_key_rows.legacy)),
-            ("null_keys_target", f(self.null_key_rows.target)),
-            ("duplicate_keys_legacy", f(self.duplicate_keys.legacy)),
-            ("duplicate_keys_target", f(self.duplicate_keys.target)),
-            ("schema_findings", f(self.schema.count() as u64)),
         ]
     }
 }
