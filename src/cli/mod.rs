@@ -91,23 +91,14 @@ pub struct ReconcileArgs {
     pub stats: bool,
 }
 
-/// Parses `512MiB`, `4GiB`, `1000000` (bytes).
+/// Parses `512MiB`, `4GiB`, `2GB`, `1000000` (bytes) with `bytesize`: KiB, MiB and GiB are
+/// binary, KB, MB and GB decimal.
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
+    let size: bytesize::ByteSize = text
+        .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a size like 512MiB"))?;
-    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("`{text}`: unknown unit (use KiB, MiB or GiB)")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .map_err(|e| format!("`{text}` is not a size like 512MiB: {e}"))?;
+    usize::try_from(size.as_u64()).map_err(|_| format!("`{text}` is too large"))
 }
 
 /// Runs the parsed command; returns the exit code.
