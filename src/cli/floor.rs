@@ -36,6 +36,8 @@ pub fn run(args: &FloorArgs, threads: usize) -> anyhow::Result<i32> {
     let rss = peak_rss().map_or(0.0, |b| b as f64 / f64::from(1 << 20));
     #[allow(clippy::cast_precision_loss)]
     let rate = rows as f64 / secs.max(1e-9);
-    println!("decode floor: {rows} rows in {secs:.2} s = {rate:.0} rows/s, peak RSS {rss:.0} MiB");
+    super::printer::stdout_line(&format!(
+        "decode floor: {rows} rows in {secs:.2} s = {rate:.0} rows/s, peak RSS {rss:.0} MiB"
+    ));
     Ok(0)
 }

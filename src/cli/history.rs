@@ -34,7 +34,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<i32> {
     };
     let runs = crate::history::runs(&dir)?;
     if runs.is_empty() {
-        println!("no runs in {}", dir.display());
+        super::printer::stdout_line(&format!("no runs in {}", dir.display()));
         return Ok(0);
     }
     let tables = crate::history::table_names(&runs);
@@ -74,7 +74,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<i32> {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        super::printer::stdout_line(line.join("  ").trim_end());
     }
     Ok(0)
 }

@@ -138,9 +138,19 @@ pub fn main(cli: &Cli) -> i32 {
     });
     match result {
         Ok(code) => code,
+        // `recon query ... | head`: the reader has what it wanted; nothing failed.
+        Err(e) if is_closed_pipe(&e) => 0,
         Err(e) => {
             printer.error(&e);
             2
         }
     }
+}
+
+/// Whether an error is stdout's reader having gone away.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) || e.to_string().contains("Broken pipe")
 }

@@ -55,6 +55,11 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// A line of data on stdout.
+    pub fn line(&self, text: &str) {
+        stdout_line(text);
+    }
+
     /// A note for the user on stderr (not under `-q`).
     pub fn note(&self, text: &str) {
         if !self.quiet {
@@ -134,4 +139,12 @@ pub fn peak_rss() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// A line on stdout for commands that print data without a [`Printer`]. A closed pipe
+/// (`recon history | head`) is not an error: the rest is dropped quietly.
+pub fn stdout_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
 }

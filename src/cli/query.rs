@@ -210,7 +210,9 @@ fn prompt(session: &QuerySession, args: &QueryArgs) -> anyhow::Result<i32> {
         if let Some(h) = &history {
             let _ = editor.load_history(h);
         }
-        println!("recon query: legacy.* and target.* are both here. \\? for help, \\q to quit.");
+        super::printer::stdout_line(
+            "recon query: legacy.* and target.* are both here. \\? for help, \\q to quit.",
+        );
         loop {
             let prompt = if buffer.is_empty() {
                 "recon> "
@@ -394,12 +396,12 @@ fn golden_side_by_side(
         .map(|c| std::sync::Arc::new(StringArray::from_iter_values(c)) as ArrayRef)
         .collect();
     let batch = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays)?;
-    println!("{}", arrow::util::pretty::pretty_format_batches(&[batch])?);
-    println!(
+    super::printer::stdout_line(&arrow::util::pretty::pretty_format_batches(&[batch])?.to_string());
+    super::printer::stdout_line(&format!(
         "golden.{}: {} rows, {differing} differ ({})",
         q.name,
         pairs.len(),
         q.source
-    );
+    ));
     Ok(i32::from(differing > 0))
 }

@@ -204,3 +204,33 @@ fn golden_query_side_by_side() {
     assert!(text.contains("missing") && text.contains("extra"), "{text}");
     assert!(text.contains("golden.amounts: 4 rows, 3 differ"), "{text}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_query_quietly() {
+    use std::io::{BufRead, BufReader};
+    let s = Scenario::new();
+    let mut child = recon()
+        .arg("query")
+        .arg("--legacy")
+        .arg(s.path().join("legacy"))
+        .arg("--target")
+        .arg(s.path().join("target"))
+        .args([
+            "SELECT * FROM generate_series(1, 3000000)",
+            "--format",
+            "csv",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    // The reader is gone (like `| head -1`); recon must neither fail nor complain.
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(first.trim(), "value");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("error"), "{}", stderr(&out));
+}
