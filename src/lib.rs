@@ -9,12 +9,26 @@
 //! 4. [`gate`]: thresholds turn findings into a status per table and a verdict.
 //! 5. [`report`]: the JSON contract and the human summaries render that one model.
 //!
-//! ```no_run
-//! use recon::{config::Config, run::{RunOptions, run_config}};
-//! let loaded = Config::load(std::path::Path::new("recon.toml"))?;
-//! let report = run_config(&loaded, &RunOptions::default());
-//! println!("{}", report.verdict.as_str());
-//! # Ok::<(), recon::error::Error>(())
+//! ```
+//! use recon::reconciler::Reconciler;
+//!
+//! // The committed ERP fixture: planted drift, so the gate fails.
+//! let history = tempfile::tempdir()?;
+//! let report = Reconciler::from_path("fixtures/erp/recon.toml")?
+//!     .threads(2)
+//!     .history(history.path())
+//!     .run()?;
+//! assert_eq!(report.verdict.as_str(), "fail");
+//!
+//! // From async code, on any runtime: the work runs on a thread of its own.
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let again = runtime.block_on(
+//!     Reconciler::from_path("fixtures/erp/recon.toml")?
+//!         .history(history.path())
+//!         .run_async(),
+//! )?;
+//! assert_eq!(again.tables.len(), report.tables.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod atomic;
@@ -22,12 +36,14 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod engine;
 pub mod error;
 pub mod gate;
 pub mod hash;
 pub mod history;
 pub mod plan;
 pub mod query;
+pub mod reconciler;
 pub mod redact;
 pub mod report;
 pub mod run;

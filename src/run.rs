@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::checks;
 use crate::config::{LoadedConfig, TableConfig};
 use crate::diff::{self, DiffOptions};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gate::{FailOn, Status};
 use crate::hash::HASH_VERSION;
@@ -39,8 +40,6 @@ impl Progress for NoProgress {
 
 /// Everything a run needs besides the config.
 pub struct RunOptions<'a> {
-    /// Worker threads for rayon and `DataFusion`.
-    pub threads: usize,
     /// Which verdict exits non-zero (recorded in the report).
     pub fail_on: FailOn,
     /// Diff options (memory budget, samples, diff-out).
@@ -58,7 +57,6 @@ pub struct RunOptions<'a> {
 impl Default for RunOptions<'_> {
     fn default() -> Self {
         Self {
-            threads: std::thread::available_parallelism().map_or(2, usize::from),
             fail_on: FailOn::Fail,
             diff: DiffOptions::default(),
             only: Vec::new(),
@@ -70,14 +68,24 @@ impl Default for RunOptions<'_> {
 }
 
 /// A report for a run that could not even start (e.g. an unreadable config).
-pub fn error_report(message: String, opts: &RunOptions<'_>, config_path: Option<String>) -> Report {
-    let mut r = empty_report(opts, config_path, String::new());
+pub fn error_report(
+    message: String,
+    opts: &RunOptions<'_>,
+    config_path: Option<String>,
+    threads: usize,
+) -> Report {
+    let mut r = empty_report(opts, config_path, String::new(), threads);
     r.error = Some(message);
     r.finish();
     r
 }
 
-fn empty_report(opts: &RunOptions<'_>, config_path: Option<String>, digest: String) -> Report {
+fn empty_report(
+    opts: &RunOptions<'_>,
+    config_path: Option<String>,
+    digest: String,
+    threads: usize,
+) -> Report {
     let started = opts.started_at.unwrap_or_else(chrono::Utc::now);
     Report {
         schema_version: SCHEMA_VERSION,
@@ -88,7 +96,7 @@ fn empty_report(opts: &RunOptions<'_>, config_path: Option<String>, digest: Stri
             duration_ms: 0,
             config_path,
             config_digest: digest,
-            threads: opts.threads,
+            threads,
             fail_on: opts.fail_on,
             redaction_key: None,
         },
@@ -102,12 +110,13 @@ fn empty_report(opts: &RunOptions<'_>, config_path: Option<String>, digest: Stri
 }
 
 /// Runs a loaded config. Never fails: errors end up in the report with verdict `error`.
-pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
+pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine) -> Report {
     let clock = Instant::now();
     let mut report = empty_report(
         opts,
         Some(loaded.path.display().to_string()),
         loaded.digest.clone(),
+        engine.threads(),
     );
     let history = opts.history.clone().or_else(|| {
         loaded
@@ -139,7 +148,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Report {
     if loaded.config.tables.iter().any(|t| !t.redact.is_empty()) {
         report.run.redaction_key = Some(key.source().as_str());
     }
-    if let Err(e) = run_into(loaded, opts, history.is_some(), &key, &mut report) {
+    if let Err(e) = run_into(loaded, opts, engine, history.is_some(), &key, &mut report) {
         report.error = Some(e.to_string());
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -188,23 +197,16 @@ fn redaction_key(
 fn run_into(
     loaded: &LoadedConfig,
     opts: &RunOptions<'_>,
+    engine: &Engine,
     keep_keys: bool,
     key: &Arc<RedactionKey>,
     report: &mut Report,
 ) -> Result<()> {
     let (config, base) = (&loaded.config, loaded.base_dir.as_path());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.max(1))
-        .build()
-        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(opts.threads.max(1))
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+    let (rt, pool, threads) = (engine.runtime(), engine.pool(), engine.threads());
     let snapshots = PerSide::new(
-        Snapshot::open(Side::Legacy, &config.legacy.root, base, &rt)?,
-        Snapshot::open(Side::Target, &config.target.root, base, &rt)?,
+        Snapshot::open(Side::Legacy, &config.legacy.root, base, rt)?,
+        Snapshot::open(Side::Target, &config.target.root, base, rt)?,
     );
     let selected: Vec<&TableConfig> = config
         .tables
@@ -224,8 +226,8 @@ fn run_into(
     let mut plans = Vec::with_capacity(selected.len());
     for t in &selected {
         let tables = PerSide::new(
-            open_side(&snapshots.legacy, t, Side::Legacy, opts.threads, &rt)?,
-            open_side(&snapshots.target, t, Side::Target, opts.threads, &rt)?,
+            open_side(&snapshots.legacy, t, Side::Legacy, threads, rt)?,
+            open_side(&snapshots.target, t, Side::Target, threads, rt)?,
         );
         plans.push(plan::resolve(
             t,
@@ -259,9 +261,7 @@ fn run_into(
         ..opts.diff.clone()
     };
     for p in &plans {
-        report
-            .tables
-            .push(reconcile_one(p, &diff_opts, opts, &pool));
+        report.tables.push(reconcile_one(p, &diff_opts, opts, pool));
     }
     if !checks.is_empty() {
         let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
@@ -270,7 +270,7 @@ fn run_into(
                 &pairs,
                 config.report.samples,
                 &snapshots,
-                opts.threads,
+                threads,
                 checks::sql::ValueOptions::new(config),
                 checks::lineage::Redaction::from_config(config, Arc::clone(key)),
             )
@@ -283,24 +283,20 @@ fn run_into(
 
 /// Opens and resolves every table pair of a config (no hashing). Used by the bench's decode
 /// floor, which must read exactly what a run reads.
-pub fn resolve_all(loaded: &LoadedConfig, threads: usize) -> Result<Vec<PairPlan>> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+pub fn resolve_all(loaded: &LoadedConfig, engine: &Engine) -> Result<Vec<PairPlan>> {
+    let (rt, threads) = (engine.runtime(), engine.threads());
     let c = &loaded.config;
     let snapshots = PerSide::new(
-        Snapshot::open(Side::Legacy, &c.legacy.root, &loaded.base_dir, &rt)?,
-        Snapshot::open(Side::Target, &c.target.root, &loaded.base_dir, &rt)?,
+        Snapshot::open(Side::Legacy, &c.legacy.root, &loaded.base_dir, rt)?,
+        Snapshot::open(Side::Target, &c.target.root, &loaded.base_dir, rt)?,
     );
     let key = RedactionKey::per_run().map(Arc::new)?;
     c.tables
         .iter()
         .map(|t| {
             let tables = PerSide::new(
-                open_side(&snapshots.legacy, t, Side::Legacy, threads, &rt)?,
-                open_side(&snapshots.target, t, Side::Target, threads, &rt)?,
+                open_side(&snapshots.legacy, t, Side::Legacy, threads, rt)?,
+                open_side(&snapshots.target, t, Side::Target, threads, rt)?,
             );
             plan::resolve(t, &c.defaults, &c.gate, tables, &key)
         })

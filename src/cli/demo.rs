@@ -24,7 +24,11 @@ pub struct DemoArgs {
 }
 
 /// Runs `recon demo`.
-pub fn run(args: &DemoArgs, threads: usize, printer: &Printer) -> anyhow::Result<i32> {
+pub fn run(
+    args: &DemoArgs,
+    engine: &crate::engine::Engine,
+    printer: &Printer,
+) -> anyhow::Result<i32> {
     let dir = match &args.out {
         Some(d) => d.clone(),
         None => tempfile::Builder::new()
@@ -60,7 +64,7 @@ pub fn run(args: &DemoArgs, threads: usize, printer: &Printer) -> anyhow::Result
         &Config::load(&dir.join("recon.toml")),
         &reconcile,
         Vec::new(),
-        threads,
+        engine,
         printer,
     )?;
     printer.note(&format!(

@@ -36,12 +36,16 @@ pub struct DiffArgs {
 }
 
 /// Runs `recon diff`.
-pub fn run(args: &DiffArgs, threads: usize, printer: &Printer) -> anyhow::Result<i32> {
+pub fn run(
+    args: &DiffArgs,
+    engine: &crate::engine::Engine,
+    printer: &Printer,
+) -> anyhow::Result<i32> {
     super::run::execute(
         &quick_config(args),
         &args.reconcile,
         Vec::new(),
-        threads,
+        engine,
         printer,
     )
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::printer::peak_rss;
@@ -19,13 +18,10 @@ pub struct FloorArgs {
 }
 
 /// Runs `recon decode-floor`.
-pub fn run(args: &FloorArgs, threads: usize) -> anyhow::Result<i32> {
+pub fn run(args: &FloorArgs, engine: &crate::engine::Engine) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config)?;
-    let plans = crate::run::resolve_all(&loaded, threads)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("thread pool")?;
+    let plans = crate::run::resolve_all(&loaded, engine)?;
+    let pool = engine.pool();
     let clock = Instant::now();
     let mut rows = 0;
     for p in &plans {

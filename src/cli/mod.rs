@@ -108,8 +108,10 @@ pub fn main(cli: &Cli) -> i32 {
     let threads = cli
         .global
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .unwrap_or_else(crate::engine::default_threads)
         .max(1);
+    // The one engine of the process, for the commands that reconcile or query.
+    let engine = || crate::engine::Engine::new(threads).map_err(anyhow::Error::from);
     // A panic is a bug or a decoder meeting corrupt bytes; where it is caught it becomes an
     // error naming what failed, so the hook only logs it (with --log debug).
     std::panic::set_hook(Box::new(|info| {
@@ -121,12 +123,12 @@ pub fn main(cli: &Cli) -> i32 {
     }));
     let dispatched =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
-            Command::Run(a) => run::run(a, threads, &printer),
-            Command::Diff(a) => diff::run(a, threads, &printer),
+            Command::Run(a) => run::run(a, &engine()?, &printer),
+            Command::Diff(a) => diff::run(a, &engine()?, &printer),
             Command::Gen(a) => generate::run(a, &printer),
-            Command::Demo(a) => demo::run(a, threads, &printer),
-            Command::DecodeFloor(a) => floor::run(a, threads),
-            Command::Query(a) => query::run(a, threads),
+            Command::Demo(a) => demo::run(a, &engine()?, &printer),
+            Command::DecodeFloor(a) => floor::run(a, &engine()?),
+            Command::Query(a) => query::run(a, &engine()?),
             Command::History(a) => history::run(a),
         }));
     // The last line of defence: never exit 101, never without a message.

@@ -29,13 +29,17 @@ pub struct RunArgs {
 }
 
 /// Runs `recon run`.
-pub fn run(args: &RunArgs, threads: usize, printer: &Printer) -> anyhow::Result<i32> {
+pub fn run(
+    args: &RunArgs,
+    engine: &crate::engine::Engine,
+    printer: &Printer,
+) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config);
     execute(
         &loaded,
         &args.reconcile,
         args.tables.clone(),
-        threads,
+        engine,
         printer,
     )
 }
@@ -45,12 +49,11 @@ pub fn execute(
     loaded: &crate::Result<LoadedConfig>,
     args: &ReconcileArgs,
     only: Vec<String>,
-    threads: usize,
+    engine: &crate::engine::Engine,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let clock = Instant::now();
     let opts = RunOptions {
-        threads,
         fail_on: args.fail_on.into(),
         diff: DiffOptions {
             memory_budget: args.memory_budget,
@@ -67,8 +70,8 @@ pub fn execute(
         crate::run::refuse_outputs_in_snapshots(l, &[("--out", out.as_path())])?;
     }
     let report = match loaded {
-        Ok(l) => run_config(l, &opts),
-        Err(e) => error_report(e.to_string(), &opts, None),
+        Ok(l) => run_config(l, &opts, engine),
+        Err(e) => error_report(e.to_string(), &opts, None, engine.threads()),
     };
     finish(&report, args, printer)?;
     if args.stats {

@@ -12,15 +12,16 @@ use arrow::datatypes::SchemaRef;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::side::{PerSide, Side};
 use crate::snapshot::{Snapshot, sql};
 
-/// A session over both snapshots.
-pub struct QuerySession {
+/// A session over both snapshots, on an [`Engine`]'s runtime.
+pub struct QuerySession<'e> {
     ctx: SessionContext,
     snapshots: PerSide<Snapshot>,
-    rt: tokio::runtime::Runtime,
+    engine: &'e Engine,
 }
 
 /// A statement's result.
@@ -66,17 +67,17 @@ pub struct TableInfo {
     pub columns: Vec<(String, String)>,
 }
 
-impl QuerySession {
+impl<'e> QuerySession<'e> {
     /// Opens both roots and registers every table in the schemas `legacy` and `target`.
-    pub fn open(roots: &PerSide<String>, base: &std::path::Path, threads: usize) -> Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+    pub fn open(
+        roots: &PerSide<String>,
+        base: &std::path::Path,
+        engine: &'e Engine,
+    ) -> Result<Self> {
+        let (rt, threads) = (engine.runtime(), engine.threads());
         let snapshots = PerSide::new(
-            Snapshot::open(Side::Legacy, &roots.legacy, base, &rt)?,
-            Snapshot::open(Side::Target, &roots.target, base, &rt)?,
+            Snapshot::open(Side::Legacy, &roots.legacy, base, rt)?,
+            Snapshot::open(Side::Target, &roots.target, base, rt)?,
         );
         let config = SessionConfig::new()
             .with_target_partitions(threads.max(1))
@@ -97,7 +98,11 @@ impl QuerySession {
             }
             Ok::<_, Error>(())
         })?;
-        Ok(Self { ctx, snapshots, rt })
+        Ok(Self {
+            ctx,
+            snapshots,
+            engine,
+        })
     }
 
     /// The local folders of both snapshots (outputs must stay out of them).
@@ -117,7 +122,7 @@ impl QuerySession {
     /// syntax errors).
     pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, String> {
         let clock = Instant::now();
-        self.rt.block_on(async {
+        self.engine.runtime().block_on(async {
             let df = self
                 .ctx
                 .sql_with_options(statement, sql::read_only())
@@ -141,12 +146,12 @@ impl QuerySession {
         options: &crate::checks::sql::ValueOptions,
         redaction: &crate::checks::lineage::Redaction,
     ) -> std::result::Result<crate::checks::golden::Compared, String> {
-        self.rt.block_on(async {
+        self.engine.runtime().block_on(async {
             let sessions = PerSide::new(
-                sql::session_for(&self.snapshots.legacy, 2)
+                sql::session_for(&self.snapshots.legacy, self.engine.threads())
                     .await
                     .map_err(|e| e.to_string())?,
-                sql::session_for(&self.snapshots.target, 2)
+                sql::session_for(&self.snapshots.target, self.engine.threads())
                     .await
                     .map_err(|e| e.to_string())?,
             );
@@ -189,7 +194,10 @@ impl QuerySession {
     }
 
     fn describe_one(&self, side: Side, name: &str) -> Result<TableInfo> {
-        let table = self.snapshots.get(side).table(name, &self.rt)?;
+        let table = self
+            .snapshots
+            .get(side)
+            .table(name, self.engine.runtime())?;
         Ok(TableInfo {
             side,
             name: name.to_owned(),

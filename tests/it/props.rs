@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::*;
 use proptest::prelude::*;
-use recon::config::Config;
-use recon::run::{RunOptions, run_config};
+use recon::reconciler::Reconciler;
 
 use crate::common::*;
 
@@ -42,14 +41,11 @@ fn write(path: &std::path::Path, t: &Table, row_group: usize, dec_scale: i8) {
 }
 
 fn reconcile(dir: &std::path::Path, threads: usize) -> serde_json::Value {
-    let loaded = Config::load(&dir.join("recon.toml")).expect("config");
-    let report = run_config(
-        &loaded,
-        &RunOptions {
-            threads,
-            ..RunOptions::default()
-        },
-    );
+    let report = Reconciler::from_path(dir.join("recon.toml"))
+        .expect("config")
+        .threads(threads)
+        .run()
+        .expect("engine");
     let v = serde_json::to_value(&report).expect("json");
     assert_ne!(v["verdict"], "error", "{v}");
     v["tables"][0].clone()

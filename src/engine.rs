@@ -1,0 +1,59 @@
+//! The worker threads of recon: one rayon pool for the CPU work (hashing, sorting, merging) and
+//! one tokio runtime for I/O and `DataFusion`, made once and lent to every stage. Nothing else in
+//! the library builds a runtime or a pool.
+//!
+//! The engine blocks on its own runtime, so its methods must not be called from async code;
+//! [`crate::run::Reconciler::run_async`] runs a whole reconciliation on a thread of its own for
+//! callers that are async.
+
+use crate::error::{Error, Result};
+
+/// The pool and the runtime of a run.
+pub struct Engine {
+    runtime: tokio::runtime::Runtime,
+    pool: rayon::ThreadPool,
+    threads: usize,
+}
+
+impl Engine {
+    /// An engine with `threads` workers in each of the pool and the runtime (at least one).
+    pub fn new(threads: usize) -> Result<Self> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("recon-worker-{i}"))
+            .build()
+            .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("recon-io")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+        Ok(Self {
+            runtime,
+            pool,
+            threads,
+        })
+    }
+
+    /// The runtime for I/O and `DataFusion`.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+
+    /// The pool for CPU work.
+    pub fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
+    /// Worker threads (of each kind).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+/// The threads a machine offers (2 where it cannot tell).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
