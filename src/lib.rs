@@ -35,6 +35,7 @@ pub mod atomic;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod decimal;
 pub mod diff;
 pub mod engine;
 pub mod error;

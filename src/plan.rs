@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::config::{ColumnOptions, TableConfig};
 use crate::error::{Error, Result};
 use crate::gate::GateConfig;
-use crate::hash::{Codec, CompareAs, TextOpts, TimeZone, is_integer};
+use crate::hash::{Codec, CompareAs, TextOpts, is_integer};
 use crate::side::PerSide;
 use crate::snapshot::SideTable;
 
@@ -382,19 +382,14 @@ pub fn codec_for(
     target: &DataType,
     o: &ColumnOptions,
 ) -> std::result::Result<Codec, String> {
-    let zone = o
-        .timezone
-        .as_deref()
-        .map(TimeZone::parse)
-        .transpose()?
-        .unwrap_or_default();
+    let zone = o.timezone.unwrap_or_default();
     let text = TextOpts {
         trim: o.trim.unwrap_or(false),
         case_insensitive: o.case_insensitive.unwrap_or(false),
         nfc: o.nfc.unwrap_or(false),
     };
     if let Some(cast) = &o.cast {
-        let to = parse_cast(cast)?;
+        let to = cast.0.clone();
         let mode = mode_of(family(&to), family(&to), text, false)
             .ok_or_else(|| format!("cannot compare as {to}"))?;
         return Ok(Codec {

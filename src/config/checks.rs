@@ -207,7 +207,7 @@ pub fn validate(config: &Config) -> std::result::Result<(), String> {
         }
         if let Some(tol) = &c.tolerance {
             let text = tol.as_decimal_text();
-            if crate::hash::decimal::parse_decimal(&text).is_none_or(|(m, _)| m < 0) {
+            if crate::decimal::parse_decimal(&text).is_none_or(|(m, _)| m < 0) {
                 return Err(format!(
                     "{at}: tolerance `{text}` is not a non-negative decimal"
                 ));

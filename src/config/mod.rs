@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod checks;
+mod zone;
+
+pub use zone::TimeZone;
 
 use crate::error::{Error, Result};
 use crate::gate::GateConfig;
@@ -134,12 +137,12 @@ pub struct ColumnOptions {
     /// Strings: compare after Unicode NFC normalization.
     pub nfc: Option<bool>,
     /// Timestamps without a zone are read in this zone (`"UTC"`, `"+03:00"`, `"Asia/Riyadh"`).
-    pub timezone: Option<String>,
+    pub timezone: Option<TimeZone>,
     /// Integers 0/1 compare equal to booleans false/true (`MySQL` `TINYINT(1)`).
     pub int_as_bool: Option<bool>,
     /// Cast both sides to this type before comparing (`string`, `integer`, `float`, `boolean`,
     /// `date`, `timestamp`, `decimal(p,s)`).
-    pub cast: Option<String>,
+    pub cast: Option<Cast>,
 }
 
 /// A tolerance written either as a TOML number or as a decimal string (exact).
@@ -174,7 +177,7 @@ impl ColumnOptions {
             trim: self.trim.or(base.trim),
             case_insensitive: self.case_insensitive.or(base.case_insensitive),
             nfc: self.nfc.or(base.nfc),
-            timezone: self.timezone.clone().or_else(|| base.timezone.clone()),
+            timezone: self.timezone.or(base.timezone),
             int_as_bool: self.int_as_bool.or(base.int_as_bool),
             cast: self.cast.clone().or_else(|| base.cast.clone()),
         }
@@ -341,7 +344,7 @@ fn validate_table(t: &TableConfig, defaults: &ColumnOptions) -> std::result::Res
 fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), String> {
     if let Some(tol) = &o.abs_tolerance {
         let text = tol.as_decimal_text();
-        match crate::hash::decimal::parse_decimal(&text) {
+        match crate::decimal::parse_decimal(&text) {
             Some((m, _)) if m >= 0 => {}
             _ => {
                 return Err(format!(
@@ -354,12 +357,6 @@ fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), Stri
         && !(r.is_finite() && r >= 0.0)
     {
         return Err(format!("{at}: rel_tolerance must be a non-negative number"));
-    }
-    if let Some(tz) = &o.timezone {
-        crate::hash::TimeZone::parse(tz).map_err(|e| format!("{at}: {e}"))?;
-    }
-    if let Some(cast) = &o.cast {
-        parse_cast(cast).map_err(|e| format!("{at}: {e}"))?;
     }
     Ok(())
 }
@@ -377,6 +374,35 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Hex xxh3-128 of some bytes.
 pub fn digest_hex(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// A config `cast`: the Arrow type both sides of a column are cast to, parsed once where the
+/// config is read (only the documented names, [`parse_cast`]).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Cast(pub arrow::datatypes::DataType);
+
+impl TryFrom<String> for Cast {
+    type Error = String;
+
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        parse_cast(&text).map(Cast)
+    }
+}
+
+impl From<Cast> for String {
+    fn from(c: Cast) -> Self {
+        use arrow::datatypes::DataType as T;
+        match c.0 {
+            T::Utf8 => "string".into(),
+            T::Int64 => "integer".into(),
+            T::Float64 => "float".into(),
+            T::Boolean => "boolean".into(),
+            T::Date32 => "date".into(),
+            T::Decimal128(p, s) => format!("decimal({p},{s})"),
+            _ => "timestamp".into(),
+        }
+    }
 }
 
 /// The cast names the config accepts (and the README documents), besides `decimal(p,s)`.

@@ -12,21 +12,21 @@
 //! Changing anything here changes every hash: bump [`HASH_VERSION`].
 
 mod cast;
-pub mod decimal;
+pub use crate::decimal;
+
 mod fast;
 mod payload;
 mod short;
-mod zone;
 
 use arrow::array::{Array, AsArray};
 
+pub use crate::config::TimeZone;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::*;
 pub use cast::{checked_cast, visit_cast};
 pub use payload::{NumPayload, canonical_f64_bits};
 use payload::{float, instant_payload, numeric, numeric_payload, numeric256, text};
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
-pub use zone::TimeZone;
 
 /// Version of the canonical encoding and hash construction; goes into every report.
 pub const HASH_VERSION: u32 = 1;

@@ -3,8 +3,9 @@
 
 use chrono::{Offset, TimeZone as _};
 
-/// The zone naive timestamps are read in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The zone naive timestamps are read in; parsed once, where the config is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum TimeZone {
     /// UTC (the default).
     #[default]
@@ -43,7 +44,7 @@ impl TimeZone {
 
     /// UTC nanoseconds of a naive local timestamp given in nanoseconds.
     #[inline]
-    pub(super) fn to_utc_nanos(self, local_nanos: i128) -> i128 {
+    pub fn to_utc_nanos(self, local_nanos: i128) -> i128 {
         match self {
             TimeZone::Utc => local_nanos,
             TimeZone::Fixed(secs) => local_nanos - i128::from(secs) * 1_000_000_000,
@@ -66,5 +67,48 @@ impl TimeZone {
                 local_nanos - i128::from(offset.local_minus_utc()) * 1_000_000_000
             }
         }
+    }
+}
+
+impl TryFrom<String> for TimeZone {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl From<TimeZone> for String {
+    fn from(z: TimeZone) -> Self {
+        z.to_string()
+    }
+}
+
+impl std::fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimeZone::Utc => f.write_str("UTC"),
+            TimeZone::Fixed(secs) => {
+                let sign = if *secs < 0 { '-' } else { '+' };
+                let m = secs.unsigned_abs() / 60;
+                write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
+            }
+            TimeZone::Named(tz) => f.write_str(tz.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_parse_and_print_back() {
+        for text in ["UTC", "+03:00", "-05:30", "Asia/Riyadh"] {
+            let z = TimeZone::parse(text).expect("zone");
+            assert_eq!(z.to_string(), text);
+        }
+        assert_eq!(TimeZone::parse("+0300"), TimeZone::parse("+03:00"));
+        assert!(TimeZone::parse("Mars/Base").is_err());
     }
 }
