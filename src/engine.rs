@@ -3,7 +3,7 @@
 //! the library builds a runtime or a pool.
 //!
 //! The engine blocks on its own runtime, so its methods must not be called from async code;
-//! [`crate::run::Reconciler::run_async`] runs a whole reconciliation on a thread of its own for
+//! `Reconciler::run_async` runs a whole reconciliation on a thread of its own for
 //! callers that are async.
 
 use crate::error::{Error, Result};
