@@ -164,6 +164,35 @@ fn history_key(dir: &Path) -> Result<Vec<u8>> {
     }
 }
 
+/// An error message with quoted text and standalone numbers replaced by `…`: what a failed
+/// cast or an overflow quotes may be a redacted value.
+pub fn mask_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                out.push(c);
+                out.push('…');
+                for d in chars.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                }
+                out.push(c);
+            }
+            d if d.is_ascii_digit() && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_') => {
+                out.push('…');
+                while chars.next_if(|n| n.is_ascii_digit() || *n == '.').is_some() {}
+            }
+            _ => out.push(c),
+        }
+        prev = Some(c);
+    }
+    out
+}
+
 /// The columns to redact (legacy names) and the key their digests use.
 #[derive(Debug, Clone)]
 pub struct Redactor {
@@ -218,6 +247,18 @@ mod tests {
             key: derive(material.as_bytes()),
             source: KeySource::Env,
         }
+    }
+
+    #[test]
+    fn masked_errors_keep_types_and_lose_values() {
+        assert_eq!(
+            mask_values("Cast error: Cannot cast string '+966 50' to value of Int64 type"),
+            "Cast error: Cannot cast string '…' to value of Int64 type"
+        );
+        assert_eq!(
+            mask_values("Overflow happened on: 99999999 * 10 in Decimal128(38, 2)"),
+            "Overflow happened on: … * … in Decimal128(…, …)"
+        );
     }
 
     #[test]

@@ -356,7 +356,7 @@ fn open_side(
         Side::Target => (t.target_table(), t.target_sql.as_deref()),
     };
     match query {
-        Some(q) => sql::materialize(snapshot, &t.name, q, threads, rt),
+        Some(q) => sql::materialize(snapshot, &t.name, q, threads, rt, !t.redact.is_empty()),
         None => snapshot.table(name, rt),
     }
 }

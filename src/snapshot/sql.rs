@@ -89,12 +89,19 @@ pub fn materialize(
     sql: &str,
     threads: usize,
     rt: &tokio::runtime::Runtime,
+    redacting: bool,
 ) -> Result<SideTable> {
     let side = snapshot.side;
+    // Running the query can fail on a value (a cast, an overflow): where the pair redacts
+    // anything, the message is masked.
     let sql_err = |message: String| Error::Sql {
         side,
         table: pair.to_owned(),
-        message,
+        message: if redacting {
+            crate::redact::mask_values(&message)
+        } else {
+            message
+        },
     };
     let dir = Arc::new(tempfile::tempdir().map_err(Error::Spill)?);
     let path = dir.path().join(format!("{pair}.parquet"));

@@ -1076,3 +1076,23 @@ fn hive_values_are_percent_decoded_and_the_default_partition_is_null() {
         "id,city\n1,Al Khobar\n2,"
     );
 }
+
+#[test]
+fn a_sql_side_that_fails_on_a_redacted_value_does_not_quote_it() {
+    let s = Scenario::new();
+    customers(&s);
+    s.config("[[tables]]\nname = \"customers\"\nkey = [\"id\"]\nlegacy_sql = \"SELECT id, CAST(phone || 'x' AS BIGINT) AS phone FROM customers\"\ntarget_sql = \"SELECT id, phone_number AS phone FROM customers\"\nredact = [\"phone\"]\n");
+    let out = s.run(&["--log", "debug"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let all = everything_written(&s, &out);
+    for phone in PHONES {
+        assert!(!all.contains(phone), "{phone} leaked: {all}");
+    }
+    assert!(
+        s.report()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("legacy query"),
+        "{all}"
+    );
+}
