@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::measure;
 use super::sql::{self, Measure, Outcome, ident};
-use super::{CheckConfig, CheckKind, Context, Measured};
+use super::{CheckConfig, Context, Measured};
+use crate::config::checks::{GroupedSpec, InvariantCheck, OrphanCheck};
 use crate::gate::Threshold;
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Number};
@@ -24,29 +25,28 @@ pub(super) fn key_json(shown: &[Option<String>]) -> Value {
 
 /// Runs a `[[checks]]` entry.
 pub(crate) async fn run(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
-    match c.kind {
-        CheckKind::Count => measure::count(ctx, c).await,
-        CheckKind::Total => measure::total(ctx, c).await,
-        CheckKind::Orphan => orphan(ctx, c).await,
-        CheckKind::Invariant => invariant(ctx, c).await,
-        CheckKind::Golden => Err("golden queries are configured with [golden]".into()),
+    match c {
+        CheckConfig::Count(count) => measure::count(ctx, c, count).await,
+        CheckConfig::Total(total) => measure::total(ctx, c, total).await,
+        CheckConfig::Orphan(o) => orphan(ctx, o).await,
+        CheckConfig::Invariant(v) => invariant(ctx, v).await,
     }
 }
 
 /// `SELECT <groups>, <agg> FROM <source> GROUP BY <groups>` for one side (or the raw SQL).
 pub(super) fn grouped_sql(
     ctx: &Context,
-    c: &CheckConfig,
+    c: GroupedSpec<'_>,
     side: Side,
     agg: &str,
 ) -> Result<String, String> {
     if let Some(raw) = match side {
-        Side::Legacy => c.legacy_sql.as_deref(),
-        Side::Target => c.target_sql.as_deref(),
+        Side::Legacy => c.legacy_sql,
+        Side::Target => c.target_sql,
     } {
         return Ok(raw.to_owned());
     }
-    let table = c.table.as_deref().unwrap_or_default();
+    let table = c.table.unwrap_or_default();
     let src = ctx.source(table, side)?;
     let groups: Vec<String> = c
         .group_by
@@ -110,9 +110,9 @@ fn keyed_rows(
     Ok(PerSide::new(sorted(Side::Legacy)?, sorted(Side::Target)?))
 }
 
-async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
-    let child = c.table.as_deref().unwrap_or_default();
-    let parent = c.parent.as_deref().unwrap_or_default();
+async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {
+    let child = c.table.as_str();
+    let parent = c.parent.as_str();
     let parent_cols = if c.parent_columns.is_empty() {
         ctx.keys.get(parent).cloned().unwrap_or_default()
     } else {
@@ -137,7 +137,7 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
         .chain(&c.columns)
         .map(|k| format!("c.{}", ident(k)))
         .collect();
-    let not_null = if c.null_is_orphan.unwrap_or(false) {
+    let not_null = if c.null_is_orphan {
         String::new()
     } else {
         format!(
@@ -239,9 +239,9 @@ async fn orphan(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
     })
 }
 
-async fn invariant(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
-    let table = c.table.as_deref().unwrap_or_default();
-    let predicate = c.predicate.as_deref().unwrap_or("TRUE");
+async fn invariant(ctx: &Context, c: &InvariantCheck) -> Result<Measured, String> {
+    let table = c.table.as_str();
+    let predicate = c.predicate.as_str();
     let sides = c.sides.clone().unwrap_or_else(|| Side::BOTH.to_vec());
     let key = ctx.keys.get(table).cloned().unwrap_or_default();
     let mut violations = PerSide::new(None::<u64>, None::<u64>);

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::kinds::{both, grouped_sql, key_json};
 use super::sql::{self, Measure, ident};
 use super::{CheckConfig, Context, Measured};
+use crate::config::checks::{CountCheck, GroupedSpec, TotalCheck};
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Number, Tolerance};
 
@@ -49,10 +50,16 @@ struct Grouped {
     measure_redacted: bool,
 }
 
+/// The grouping of a count or total.
+fn grouping(c: &CheckConfig) -> Result<GroupedSpec<'_>, String> {
+    c.grouped()
+        .ok_or_else(|| "not a count or total check".to_owned())
+}
+
 /// Runs a count or total query on both sides and collects its groups under the value model.
 async fn grouped(
     ctx: &Context,
-    c: &CheckConfig,
+    c: GroupedSpec<'_>,
     measure: Measure,
     sql: PerSide<String>,
 ) -> Result<Grouped, String> {
@@ -65,10 +72,10 @@ async fn grouped(
     let names: Vec<String> = if c.legacy_sql.is_some() {
         res.legacy.names()[..n].to_vec()
     } else {
-        c.group_by.clone()
+        c.group_by.to_vec()
     };
     let columns: Vec<usize> = (0..n).collect();
-    let pair = c.table.as_deref();
+    let pair = c.table;
     let codecs = sql::codecs(&res, &columns, |name| {
         let i = res
             .legacy
@@ -156,8 +163,8 @@ fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Value, String> {
     Ok(number_json(ctx, sum, g.measure_redacted))
 }
 
-fn tolerance_of(c: &CheckConfig) -> Result<Tolerance, String> {
-    match &c.tolerance {
+fn tolerance_of(c: GroupedSpec<'_>) -> Result<Tolerance, String> {
+    match c.tolerance {
         None => Ok(Tolerance::NONE),
         Some(t) => {
             let text = t.as_decimal_text();
@@ -216,7 +223,12 @@ fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
     d
 }
 
-pub(super) async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
+pub(super) async fn count(
+    ctx: &Context,
+    check: &CheckConfig,
+    count: &CountCheck,
+) -> Result<Measured, String> {
+    let c = grouping(check)?;
     let sql = PerSide::new(
         grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
         grouped_sql(ctx, c, Side::Target, "COUNT(*) AS n")?,
@@ -241,7 +253,7 @@ pub(super) async fn count(ctx: &Context, c: &CheckConfig) -> Result<Measured, St
     Ok(Measured {
         metric: "max_abs_difference",
         value: d.max_abs,
-        extra: c
+        extra: count
             .relative
             .map(|r| vec![("max_rel_difference", d.max_rel, r)])
             .unwrap_or_default(),
@@ -290,15 +302,20 @@ async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
     }
 }
 
-pub(super) async fn total(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
-    let table = c.table.as_deref().unwrap_or_default();
+pub(super) async fn total(
+    ctx: &Context,
+    check: &CheckConfig,
+    total: &TotalCheck,
+) -> Result<Measured, String> {
+    let c = grouping(check)?;
+    let table = c.table.unwrap_or_default();
     let sql = if c.legacy_sql.is_some() {
         PerSide::new(
             grouped_sql(ctx, c, Side::Legacy, "")?,
             grouped_sql(ctx, c, Side::Target, "")?,
         )
     } else {
-        let column = c.column.as_deref().unwrap_or_default();
+        let column = total.column.as_deref().unwrap_or_default();
         let mut out = PerSide::new(String::new(), String::new());
         for side in Side::BOTH {
             summable(ctx, table, column, side).await?;

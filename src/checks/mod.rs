@@ -72,7 +72,7 @@ impl Planned {
     /// The table pairs the check reads (`None` for golden queries, which may read anything).
     pub(crate) fn tables(&self) -> Option<Vec<String>> {
         match &self.spec {
-            Spec::Config(c) => Some(c.table.iter().chain(&c.parent).cloned().collect()),
+            Spec::Config(c) => Some(c.tables()),
             Spec::Golden(_) => None,
         }
     }
@@ -95,12 +95,13 @@ pub(crate) fn plan(
     for (i, c) in config.checks.iter().enumerate() {
         let c = c.get_ref().clone();
         let line = lines.get(i).copied().unwrap_or(0);
+        let (_, warn, fail) = c.common();
         let thresholds = Threshold {
-            warn: c.warn,
-            fail: c.fail.or(if c.warn.is_some() { None } else { Some(0.0) }),
+            warn,
+            fail: fail.or(if warn.is_some() { None } else { Some(0.0) }),
         };
         out.push(Planned {
-            id: c.id.clone().unwrap_or_else(|| default_id(&c)),
+            id: c.id(),
             source: format!("{config_name}:{line}"),
             spec: Spec::Config(Box::new(c)),
             thresholds,
@@ -243,7 +244,7 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
         };
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         let kind = match &p.spec {
-            Spec::Config(c) => c.kind,
+            Spec::Config(c) => c.kind(),
             Spec::Golden(_) => CheckKind::Golden,
         };
         match result {

@@ -39,49 +39,188 @@ impl CheckKind {
     }
 }
 
-/// One `[[checks]]` entry.
+/// One `[[checks]]` entry: what it asserts (its `kind`) with the fields of that kind, each
+/// checked by serde (unknown fields are refused with their line).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum CheckConfig {
+    /// Row counts per side, total or grouped.
+    Count(CountCheck),
+    /// Exact decimal SUM of a money column per side, total or grouped.
+    Total(TotalCheck),
+    /// Child rows whose reference has no parent.
+    Orphan(OrphanCheck),
+    /// A predicate that must hold for every row.
+    Invariant(InvariantCheck),
+}
+
+/// `kind = "count"`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckConfig {
-    /// Stable id (default: derived from kind, table, column and groups).
+pub struct CountCheck {
+    /// Stable id.
     pub id: Option<String>,
-    /// What the check asserts.
-    pub kind: CheckKind,
-    /// The table pair (count, total, invariant) or the child pair (orphan).
+    /// Warn threshold on the largest absolute difference of a group.
+    pub warn: Option<f64>,
+    /// Fail threshold on it.
+    pub fail: Option<f64>,
+    /// The pair (not needed with raw SQL).
     pub table: Option<String>,
-    /// Group expressions over legacy column names (count, total).
+    /// Group expressions over legacy column names.
     #[serde(default)]
     pub group_by: Vec<String>,
-    /// The money column (total).
-    pub column: Option<String>,
-    /// Accepted difference per group in currency units (total; default 0).
-    pub tolerance: Option<Tolerance>,
-    /// Child reference columns (orphan).
-    #[serde(default)]
-    pub columns: Vec<String>,
-    /// The parent pair (orphan).
-    pub parent: Option<String>,
-    /// Parent key columns (orphan; default: the parent pair's key).
-    #[serde(default)]
-    pub parent_columns: Vec<String>,
-    /// A tenant column child and parent must agree on (orphan).
-    pub tenant: Option<String>,
-    /// Count rows with a NULL reference as orphans (orphan; default false).
-    pub null_is_orphan: Option<bool>,
-    /// The predicate every row must satisfy (invariant).
-    pub predicate: Option<String>,
-    /// Sides the invariant is checked on (default both).
-    pub sides: Option<Vec<Side>>,
-    /// Raw SQL for the legacy side (count: groups then the count; total: groups then the sum).
+    /// Raw SQL for the legacy side: the group columns, then the count.
     pub legacy_sql: Option<String>,
     /// Raw SQL for the target side.
     pub target_sql: Option<String>,
-    /// Warn when the check's metric is greater than this.
-    pub warn: Option<f64>,
-    /// Fail when the check's metric is greater than this.
-    pub fail: Option<f64>,
-    /// Count: thresholds on the largest relative difference of a group.
+    /// Accepted difference per group.
+    pub tolerance: Option<Tolerance>,
+    /// Thresholds on the largest relative difference of a group.
     pub relative: Option<Threshold>,
+}
+
+/// `kind = "total"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotalCheck {
+    /// Stable id.
+    pub id: Option<String>,
+    /// Warn threshold on the number of differing groups.
+    pub warn: Option<f64>,
+    /// Fail threshold on it.
+    pub fail: Option<f64>,
+    /// The pair (not needed with raw SQL).
+    pub table: Option<String>,
+    /// The money column (legacy name; not needed with raw SQL).
+    pub column: Option<String>,
+    /// Group expressions over legacy column names.
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// Raw SQL for the legacy side: the group columns, then the sum.
+    pub legacy_sql: Option<String>,
+    /// Raw SQL for the target side.
+    pub target_sql: Option<String>,
+    /// Accepted difference per group in currency units (exact decimal; default 0).
+    pub tolerance: Option<Tolerance>,
+}
+
+/// `kind = "orphan"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrphanCheck {
+    /// Stable id.
+    pub id: Option<String>,
+    /// Warn threshold on new orphans.
+    pub warn: Option<f64>,
+    /// Fail threshold on them.
+    pub fail: Option<f64>,
+    /// The child pair.
+    pub table: String,
+    /// Child reference columns.
+    pub columns: Vec<String>,
+    /// The parent pair.
+    pub parent: String,
+    /// Parent key columns (default: the parent pair's key).
+    #[serde(default)]
+    pub parent_columns: Vec<String>,
+    /// A tenant column child and parent must agree on.
+    pub tenant: Option<String>,
+    /// Count rows with a NULL reference as orphans (default false).
+    #[serde(default)]
+    pub null_is_orphan: bool,
+}
+
+/// `kind = "invariant"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvariantCheck {
+    /// Stable id.
+    pub id: Option<String>,
+    /// Warn threshold on violations (the larger side).
+    pub warn: Option<f64>,
+    /// Fail threshold on them.
+    pub fail: Option<f64>,
+    /// The pair.
+    pub table: String,
+    /// The predicate every row must satisfy (SQL `CHECK` semantics: NULL passes).
+    pub predicate: String,
+    /// Sides checked (default both).
+    pub sides: Option<Vec<Side>>,
+}
+
+/// The parts of a count or total the shared code reads.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupedSpec<'a> {
+    /// The pair, if any.
+    pub table: Option<&'a str>,
+    /// Group expressions.
+    pub group_by: &'a [String],
+    /// Raw SQL per side, if given.
+    pub legacy_sql: Option<&'a str>,
+    /// Raw SQL for the target side.
+    pub target_sql: Option<&'a str>,
+    /// The tolerance, if any.
+    pub tolerance: Option<&'a Tolerance>,
+}
+
+impl CheckConfig {
+    /// What the check asserts.
+    pub fn kind(&self) -> CheckKind {
+        match self {
+            CheckConfig::Count(_) => CheckKind::Count,
+            CheckConfig::Total(_) => CheckKind::Total,
+            CheckConfig::Orphan(_) => CheckKind::Orphan,
+            CheckConfig::Invariant(_) => CheckKind::Invariant,
+        }
+    }
+
+    /// The id, thresholds, as written.
+    pub fn common(&self) -> (Option<&str>, Option<f64>, Option<f64>) {
+        match self {
+            CheckConfig::Count(c) => (c.id.as_deref(), c.warn, c.fail),
+            CheckConfig::Total(c) => (c.id.as_deref(), c.warn, c.fail),
+            CheckConfig::Orphan(c) => (c.id.as_deref(), c.warn, c.fail),
+            CheckConfig::Invariant(c) => (c.id.as_deref(), c.warn, c.fail),
+        }
+    }
+
+    /// The check's id: the one given, or one derived from what it checks.
+    pub fn id(&self) -> String {
+        self.common()
+            .0
+            .map_or_else(|| default_id(self), str::to_owned)
+    }
+
+    /// The table pairs the check reads.
+    pub fn tables(&self) -> Vec<String> {
+        match self {
+            CheckConfig::Count(c) => c.table.iter().cloned().collect(),
+            CheckConfig::Total(c) => c.table.iter().cloned().collect(),
+            CheckConfig::Orphan(c) => vec![c.table.clone(), c.parent.clone()],
+            CheckConfig::Invariant(c) => vec![c.table.clone()],
+        }
+    }
+
+    /// A count's or total's grouping (`None` for the other kinds).
+    pub fn grouped(&self) -> Option<GroupedSpec<'_>> {
+        Some(match self {
+            CheckConfig::Count(c) => GroupedSpec {
+                table: c.table.as_deref(),
+                group_by: &c.group_by,
+                legacy_sql: c.legacy_sql.as_deref(),
+                target_sql: c.target_sql.as_deref(),
+                tolerance: c.tolerance.as_ref(),
+            },
+            CheckConfig::Total(c) => GroupedSpec {
+                table: c.table.as_deref(),
+                group_by: &c.group_by,
+                legacy_sql: c.legacy_sql.as_deref(),
+                target_sql: c.target_sql.as_deref(),
+                tolerance: c.tolerance.as_ref(),
+            },
+            _ => return None,
+        })
+    }
 }
 
 /// `[golden]`: where golden queries live.
@@ -110,110 +249,94 @@ fn slug(text: &str) -> String {
 
 /// The id a check gets when it has none.
 pub fn default_id(c: &CheckConfig) -> String {
-    let table = c.table.as_deref().unwrap_or("?");
-    let groups = if c.group_by.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ".by_{}",
-            c.group_by
-                .iter()
-                .map(|g| slug(g))
-                .collect::<Vec<_>>()
-                .join("_")
-        )
-    };
-    match c.kind {
-        CheckKind::Count => format!("counts.{table}{groups}"),
-        CheckKind::Total => format!(
-            "totals.{table}.{}{groups}",
-            c.column.as_deref().unwrap_or("?")
-        ),
-        CheckKind::Orphan => {
-            format!(
-                "orphans.{table}.{}.{}",
-                c.columns.join("_"),
-                c.parent.as_deref().unwrap_or("?")
-            )
+    let groups = |group_by: &[String]| {
+        if group_by.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = group_by.iter().map(|g| slug(g)).collect();
+            format!(".by_{}", parts.join("_"))
         }
-        CheckKind::Invariant => format!(
-            "invariants.{table}.{}",
-            slug(c.predicate.as_deref().unwrap_or("?"))
+    };
+    match c {
+        CheckConfig::Count(c) => format!(
+            "counts.{}{}",
+            c.table.as_deref().unwrap_or("?"),
+            groups(&c.group_by)
         ),
-        CheckKind::Golden => format!("golden.{table}"),
+        CheckConfig::Total(c) => format!(
+            "totals.{}.{}{}",
+            c.table.as_deref().unwrap_or("?"),
+            c.column.as_deref().unwrap_or("?"),
+            groups(&c.group_by)
+        ),
+        CheckConfig::Orphan(c) => {
+            format!("orphans.{}.{}.{}", c.table, c.columns.join("_"), c.parent)
+        }
+        CheckConfig::Invariant(c) => format!("invariants.{}.{}", c.table, slug(&c.predicate)),
     }
 }
 
-/// Validates the checks of a config (names, required fields, unique ids).
+/// Validates the checks of a config: what serde cannot (pairs that exist, raw SQL given for both
+/// sides, a money column unless raw, matching reference columns, unique ids).
 pub fn validate(config: &Config) -> std::result::Result<(), String> {
     let pairs: BTreeSet<&str> = config.tables.iter().map(|t| t.name.as_str()).collect();
+    let pair = |at: &str, name: &str| -> std::result::Result<(), String> {
+        if pairs.contains(name) {
+            Ok(())
+        } else {
+            Err(format!("{at}: no table pair named `{name}`"))
+        }
+    };
     let mut ids = BTreeSet::new();
     for (i, c) in config.checks.iter().enumerate() {
         let c = c.get_ref();
-        let at = format!(
-            "check #{} ({})",
-            i + 1,
-            c.id.clone().unwrap_or_else(|| default_id(c))
-        );
-        let raw = c.legacy_sql.is_some() || c.target_sql.is_some();
-        if raw && (c.legacy_sql.is_none() || c.target_sql.is_none()) {
-            return Err(format!("{at}: give both `legacy_sql` and `target_sql`"));
-        }
-        if raw && !matches!(c.kind, CheckKind::Count | CheckKind::Total) {
-            return Err(format!("{at}: raw SQL is for count and total checks"));
-        }
-        let need_table = !raw;
-        match c.table.as_deref() {
-            Some(t) if !pairs.contains(t) => {
-                return Err(format!("{at}: no table pair named `{t}`"));
+        let id = c.id();
+        let at = format!("check #{} ({id})", i + 1);
+        if let Some(g) = c.grouped() {
+            let raw = g.legacy_sql.is_some() || g.target_sql.is_some();
+            if raw && (g.legacy_sql.is_none() || g.target_sql.is_none()) {
+                return Err(format!("{at}: give both `legacy_sql` and `target_sql`"));
             }
-            None if need_table => {
-                return Err(format!("{at}: `table` names the table pair to check"));
+            match g.table {
+                Some(t) => pair(&at, t)?,
+                None if !raw => {
+                    return Err(format!("{at}: `table` names the table pair to check"));
+                }
+                None => {}
             }
-            _ => {}
-        }
-        match c.kind {
-            CheckKind::Total if c.column.is_none() && !raw => {
+            if let CheckConfig::Total(t) = c
+                && t.column.is_none()
+                && !raw
+            {
                 return Err(format!("{at}: `column` names the money column"));
             }
-            CheckKind::Orphan => {
-                if c.columns.is_empty() {
+            if let Some(tol) = g.tolerance {
+                let text = tol.as_decimal_text();
+                if crate::decimal::parse_decimal(&text).is_none_or(|(m, _)| m < 0) {
+                    return Err(format!(
+                        "{at}: tolerance `{text}` is not a non-negative decimal"
+                    ));
+                }
+            }
+        }
+        match c {
+            CheckConfig::Orphan(o) => {
+                pair(&at, &o.table)?;
+                pair(&at, &o.parent)?;
+                if o.columns.is_empty() {
                     return Err(format!(
                         "{at}: `columns` names the child's reference columns"
                     ));
                 }
-                match c.parent.as_deref() {
-                    None => return Err(format!("{at}: `parent` names the parent table pair")),
-                    Some(p) if !pairs.contains(p) => {
-                        return Err(format!("{at}: no table pair named `{p}`"));
-                    }
-                    _ => {}
-                }
-                if !c.parent_columns.is_empty() && c.parent_columns.len() != c.columns.len() {
+                if !o.parent_columns.is_empty() && o.parent_columns.len() != o.columns.len() {
                     return Err(format!(
                         "{at}: `columns` and `parent_columns` differ in length"
                     ));
                 }
             }
-            CheckKind::Invariant if c.predicate.is_none() => {
-                return Err(format!("{at}: `predicate` is required"));
-            }
-            CheckKind::Golden => {
-                return Err(format!(
-                    "{at}: golden queries live in [golden] dir, not [[checks]]"
-                ));
-            }
-            _ => {}
+            CheckConfig::Invariant(v) => pair(&at, &v.table)?,
+            CheckConfig::Count(_) | CheckConfig::Total(_) => {}
         }
-        if let Some(tol) = &c.tolerance {
-            let text = tol.as_decimal_text();
-            if crate::decimal::parse_decimal(&text).is_none_or(|(m, _)| m < 0) {
-                return Err(format!(
-                    "{at}: tolerance `{text}` is not a non-negative decimal"
-                ));
-            }
-        }
-        let id = c.id.clone().unwrap_or_else(|| default_id(c));
         if !ids.insert(id.clone()) {
             return Err(format!(
                 "{at}: two checks have the id `{id}`; give one an explicit `id`"
