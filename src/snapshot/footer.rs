@@ -13,11 +13,13 @@ use super::{Snapshot, TableFile, schema};
 use crate::error::{Error, Result};
 
 impl Snapshot {
-    /// A table's schema (the union of its files' footers, [`schema::union`]) from the footers
+    /// A table's schema (the union of its files' footers, [`schema::union`]) and each file's rows,
+    /// from the footers
     /// alone: ranged reads, no data.
-    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
+    pub async fn table_schema(&self, table: &str) -> Result<(SchemaRef, Vec<u64>)> {
         let files = self.files(table)?;
         let mut schemas = Vec::with_capacity(files.len());
+        let mut rows = Vec::with_capacity(files.len());
         for f in files {
             let fetch = StoreRange {
                 store: Arc::clone(&self.store),
@@ -37,13 +39,14 @@ impl Snapshot {
                     message: format!("not a readable Parquet file: {e}"),
                 })?;
             schemas.push(Arc::clone(meta.schema()));
+            rows.push(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0));
         }
         let with_schemas: Vec<(&TableFile, &Schema)> = files
             .iter()
             .zip(&schemas)
             .map(|(f, s)| (f, s.as_ref()))
             .collect();
-        schema::union(self.side, table, &with_schemas)
+        Ok((schema::union(self.side, table, &with_schemas)?, rows))
     }
 }
 

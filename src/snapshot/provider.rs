@@ -8,7 +8,8 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
-use datafusion::common::ScalarValue;
+use datafusion::common::stats::Precision;
+use datafusion::common::{ScalarValue, Statistics};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
@@ -36,6 +37,8 @@ pub struct SnapshotTable {
     store_url: ObjectStoreUrl,
     /// The files, with their partition values.
     files: Vec<PartitionedFile>,
+    /// Row counts from the footers: the planner's join order depends on them.
+    statistics: Statistics,
 }
 
 impl SnapshotTable {
@@ -44,6 +47,7 @@ impl SnapshotTable {
     pub fn new(
         table_schema: &Schema,
         files: &[TableFile],
+        rows: &[u64],
         store_url: ObjectStoreUrl,
     ) -> datafusion::error::Result<Self> {
         let partition_names: Vec<&str> = files
@@ -88,12 +92,21 @@ impl SnapshotTable {
             .map(|f| f.as_ref().clone())
             .collect();
         all.extend(partition_fields.iter().cloned());
+        let schema = Arc::new(Schema::new(all));
+        let total = rows.iter().sum::<u64>();
+        let bytes = files.iter().map(|f| f.size).sum::<u64>();
+        let statistics = Statistics {
+            num_rows: Precision::Exact(usize::try_from(total).unwrap_or(usize::MAX)),
+            total_byte_size: Precision::Inexact(usize::try_from(bytes).unwrap_or(usize::MAX)),
+            column_statistics: Statistics::unknown_column(&schema),
+        };
         Ok(Self {
             file_schema,
             partition_fields,
-            schema: Arc::new(Schema::new(all)),
+            schema,
             store_url,
             files: partitioned,
+            statistics,
         })
     }
 }
@@ -117,6 +130,10 @@ impl TableProvider for SnapshotTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        Some(self.statistics.clone())
     }
 
     async fn scan(
@@ -148,6 +165,7 @@ impl TableProvider for SnapshotTable {
         let config =
             FileScanConfigBuilder::new(self.store_url.clone(), format.file_source(table_schema))
                 .with_file_groups(groups)
+                .with_statistics(self.statistics.clone())
                 .with_projection_indices(projection.cloned())?
                 .with_limit(limit)
                 .build();

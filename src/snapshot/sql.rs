@@ -51,9 +51,9 @@ pub async fn register_tables(
     }
     for table in snapshot.table_names() {
         let files = snapshot.files(table)?;
-        let table_schema = snapshot.table_schema(table).await?;
+        let (table_schema, rows) = snapshot.table_schema(table).await?;
         let provider =
-            SnapshotTable::new(&table_schema, files, store_url.clone()).map_err(|e| {
+            SnapshotTable::new(&table_schema, files, &rows, store_url.clone()).map_err(|e| {
                 Error::Sql {
                     side,
                     table: table.to_owned(),
