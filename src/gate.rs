@@ -182,15 +182,15 @@ impl GateConfig {
     }
 
     /// Judges the metrics of a table; returns every crossed threshold.
-    pub fn judge(&self, metrics: &[(&'static str, f64)]) -> Vec<Finding> {
+    pub fn judge(&self, metrics: &[(Metric, f64)]) -> Vec<Finding> {
         let mut out = Vec::new();
-        for &(name, value) in metrics {
-            let Some(threshold) = self.threshold(name) else {
+        for &(metric, value) in metrics {
+            let Some(threshold) = self.threshold(metric) else {
                 continue;
             };
             if let Some((level, limit)) = threshold.judge(value) {
                 out.push(Finding {
-                    metric: name.to_owned(),
+                    metric: metric.as_str().to_owned(),
                     value,
                     threshold: limit,
                     level,
@@ -200,13 +200,73 @@ impl GateConfig {
         out
     }
 
-    fn threshold(&self, name: &str) -> Option<Threshold> {
-        macro_rules! find {
-            ($($f:ident),*) => {
-                match name { $(stringify!($f) => self.$f,)* _ => None }
-            };
+    /// The threshold of a metric. The match is exhaustive: a metric the gate cannot judge does
+    /// not compile.
+    pub fn threshold(&self, metric: Metric) -> Option<Threshold> {
+        match metric {
+            Metric::DriftRatio => self.drift_ratio,
+            Metric::Changed => self.changed,
+            Metric::Missing => self.missing,
+            Metric::Extra => self.extra,
+            Metric::NullKeysLegacy => self.null_keys_legacy,
+            Metric::NullKeysTarget => self.null_keys_target,
+            Metric::DuplicateKeysLegacy => self.duplicate_keys_legacy,
+            Metric::DuplicateKeysTarget => self.duplicate_keys_target,
+            Metric::SchemaFindings => self.schema_findings,
         }
-        each_metric!(find)
+    }
+}
+
+/// A table metric the gate judges; its name is the `[gate]` key and the report's `metric`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// `(changed + missing + extra + null keys) / max(legacy_rows, 1)`.
+    DriftRatio,
+    /// Changed rows.
+    Changed,
+    /// Missing rows.
+    Missing,
+    /// Extra rows.
+    Extra,
+    /// Legacy rows with a NULL key.
+    NullKeysLegacy,
+    /// Target rows with a NULL key.
+    NullKeysTarget,
+    /// Duplicate key values in legacy.
+    DuplicateKeysLegacy,
+    /// Duplicate key values in target.
+    DuplicateKeysTarget,
+    /// Columns on one side only.
+    SchemaFindings,
+}
+
+impl Metric {
+    /// Every metric.
+    pub const ALL: [Metric; 9] = [
+        Metric::DriftRatio,
+        Metric::Changed,
+        Metric::Missing,
+        Metric::Extra,
+        Metric::NullKeysLegacy,
+        Metric::NullKeysTarget,
+        Metric::DuplicateKeysLegacy,
+        Metric::DuplicateKeysTarget,
+        Metric::SchemaFindings,
+    ];
+
+    /// The metric's name in `[gate]` and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::DriftRatio => "drift_ratio",
+            Metric::Changed => "changed",
+            Metric::Missing => "missing",
+            Metric::Extra => "extra",
+            Metric::NullKeysLegacy => "null_keys_legacy",
+            Metric::NullKeysTarget => "null_keys_target",
+            Metric::DuplicateKeysLegacy => "duplicate_keys_legacy",
+            Metric::DuplicateKeysTarget => "duplicate_keys_target",
+            Metric::SchemaFindings => "schema_findings",
+        }
     }
 }
 
@@ -238,18 +298,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_metric_is_the_name_of_its_gate_key() {
+        for m in Metric::ALL {
+            let g: GateConfig = toml::from_str(&format!("{} = {{ fail = 0 }}", m.as_str()))
+                .unwrap_or_else(|e| panic!("{}: {e}", m.as_str()));
+            assert!(g.threshold(m).is_some(), "{}", m.as_str());
+        }
+    }
+
+    #[test]
     fn defaults_warn_on_any_drift_and_fail_above_a_tenth_of_a_percent() {
         let g = GateConfig::resolved(&GateConfig::default(), &GateConfig::default());
-        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.0)])), Status::Pass);
-        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.0001)])), Status::Warn);
-        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.001)])), Status::Warn);
-        assert_eq!(worst(&g.judge(&[("drift_ratio", 0.0011)])), Status::Fail);
+        assert_eq!(worst(&g.judge(&[(Metric::DriftRatio, 0.0)])), Status::Pass);
         assert_eq!(
-            worst(&g.judge(&[("duplicate_keys_target", 1.0)])),
+            worst(&g.judge(&[(Metric::DriftRatio, 0.0001)])),
+            Status::Warn
+        );
+        assert_eq!(
+            worst(&g.judge(&[(Metric::DriftRatio, 0.001)])),
+            Status::Warn
+        );
+        assert_eq!(
+            worst(&g.judge(&[(Metric::DriftRatio, 0.0011)])),
             Status::Fail
         );
         assert_eq!(
-            worst(&g.judge(&[("duplicate_keys_legacy", 1.0)])),
+            worst(&g.judge(&[(Metric::DuplicateKeysTarget, 1.0)])),
+            Status::Fail
+        );
+        assert_eq!(
+            worst(&g.judge(&[(Metric::DuplicateKeysLegacy, 1.0)])),
             Status::Warn
         );
     }
@@ -272,7 +350,7 @@ mod tests {
                 fail: Some(0.5)
             })
         );
-        let f = g.judge(&[("drift_ratio", 0.2)]);
+        let f = g.judge(&[(Metric::DriftRatio, 0.2)]);
         assert_eq!(f[0].level, Status::Warn);
         assert_eq!(f[0].threshold, 0.0);
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::gate::{Finding, Status};
+use crate::gate::{Finding, Metric, Status};
 use crate::plan::SchemaFindings;
 use crate::side::PerSide;
 
@@ -179,19 +179,19 @@ impl TableReport {
     }
 
     /// The metrics the gate judges.
-    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+    pub fn metrics(&self) -> Vec<(Metric, f64)> {
         #[allow(clippy::cast_precision_loss)]
         let f = |v: u64| v as f64;
         vec![
-            ("drift_ratio", self.drift_ratio),
-            ("changed", f(self.changed)),
-            ("missing", f(self.missing)),
-            ("extra", f(self.extra)),
-            ("null_keys_legacy", f(self.null_key_rows.legacy)),
-            ("null_keys_target", f(self.null_key_rows.target)),
-            ("duplicate_keys_legacy", f(self.duplicate_keys.legacy)),
-            ("duplicate_keys_target", f(self.duplicate_keys.target)),
-            ("schema_findings", f(self.schema.count() as u64)),
+            (Metric::DriftRatio, self.drift_ratio),
+            (Metric::Changed, f(self.changed)),
+            (Metric::Missing, f(self.missing)),
+            (Metric::Extra, f(self.extra)),
+            (Metric::NullKeysLegacy, f(self.null_key_rows.legacy)),
+            (Metric::NullKeysTarget, f(self.null_key_rows.target)),
+            (Metric::DuplicateKeysLegacy, f(self.duplicate_keys.legacy)),
+            (Metric::DuplicateKeysTarget, f(self.duplicate_keys.target)),
+            (Metric::SchemaFindings, f(self.schema.count() as u64)),
         ]
     }
 }
