@@ -283,6 +283,22 @@ pub struct Finding {
     pub level: Status,
 }
 
+/// Judges named metrics against their own thresholds (a check's metrics); returns every crossed
+/// threshold.
+pub fn judge_metrics(metrics: &[(String, f64, Threshold)]) -> Vec<Finding> {
+    metrics
+        .iter()
+        .filter_map(|(metric, value, t)| {
+            t.judge(*value).map(|(level, threshold)| Finding {
+                metric: metric.clone(),
+                value: *value,
+                threshold,
+                level,
+            })
+        })
+        .collect()
+}
+
 /// The worst status among findings (pass when there are none).
 pub fn worst(findings: &[Finding]) -> Status {
     findings

@@ -277,6 +277,13 @@ fn run_into(
             .await?;
             Ok::<_, Error>(checks::run_all(&ctx, &checks).await)
         })?;
+        // The checks measure; the gate judges.
+        for c in &mut report.checks {
+            if c.reason.is_none() {
+                c.findings = crate::gate::judge_metrics(&c.gated);
+                c.status = crate::gate::worst(&c.findings);
+            }
+        }
     }
     Ok(())
 }

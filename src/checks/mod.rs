@@ -57,6 +57,9 @@ pub struct CheckReport {
     pub reason: Option<String>,
     /// Wall time of the check.
     pub duration_ms: u64,
+    /// The metrics for the gate to judge, each with its thresholds (the check's metric first).
+    #[serde(skip)]
+    pub gated: Vec<(String, f64, Threshold)>,
 }
 
 /// A check ready to run.
@@ -248,34 +251,23 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
             Spec::Golden(_) => CheckKind::Golden,
         };
         match result {
+            // What was measured; the gate judges it after (`CheckReport::gated`).
             Ok(m) => {
-                let mut findings = Vec::new();
-                let mut judge = |metric: &str, value: f64, t: Threshold| {
-                    if let Some((level, threshold)) = t.judge(value) {
-                        findings.push(Finding {
-                            metric: metric.to_owned(),
-                            value,
-                            threshold,
-                            level,
-                        });
-                    }
-                };
-                judge(m.metric, m.value, p.thresholds);
-                for (metric, value, t) in &m.extra {
-                    judge(metric, *value, *t);
-                }
+                let mut gated = vec![(m.metric.to_owned(), m.value, p.thresholds)];
+                gated.extend(m.extra.iter().map(|&(n, v, t)| (n.to_owned(), v, t)));
                 CheckReport {
                     id: p.id.clone(),
                     kind,
-                    status: crate::gate::worst(&findings),
+                    status: Status::Pass,
                     source: p.source.clone(),
                     metric: m.metric.to_owned(),
                     value: m.value,
                     thresholds: p.thresholds,
-                    findings,
+                    findings: Vec::new(),
                     measured: m.detail,
                     reason: None,
                     duration_ms,
+                    gated,
                 }
             }
             Err(reason) => CheckReport {
@@ -290,6 +282,7 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
                 measured: Value::Null,
                 reason: Some(format!("{}: {reason}", p.source)),
                 duration_ms,
+                gated: Vec::new(),
             },
         }
     });
