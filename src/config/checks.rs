@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Config, Tolerance};
-use crate::gate::Threshold;
+use super::{Config, Threshold, Tolerance};
 use crate::side::Side;
 
 /// What a check asserts.

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod checks;
+mod thresholds;
 mod zone;
 
+pub use thresholds::{GateConfig, Threshold};
 pub use zone::TimeZone;
 
 use crate::error::{Error, Result};
-use crate::gate::GateConfig;
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
