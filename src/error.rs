@@ -65,6 +65,23 @@ pub enum Error {
         message: String,
     },
 
+    /// A file of a table could not be fetched, opened or decoded; the upstream error (Parquet,
+    /// Arrow, the object store, I/O) is the source.
+    #[error("{side} table `{table}`: file {file}: {what}")]
+    Read {
+        /// Which side.
+        side: Side,
+        /// The table (its name in the snapshot, or the pair's name).
+        table: String,
+        /// The file.
+        file: String,
+        /// What recon was doing.
+        what: String,
+        /// The upstream error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A key, mapped or compared column is missing or has a type recon cannot compare.
     #[error("table `{table}`: column `{column}`: {message}")]
     Column {
@@ -124,4 +141,21 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// An error and its causes as one line (`what failed: why: why that`), for reports and logs,
+/// which have no room for a chain.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        // Some upstream errors repeat their cause in their own text.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
 }

@@ -133,14 +133,14 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
         outputs.push(("--diff-out", dir.as_path()));
     }
     if let Err(e) = refuse_outputs_in_snapshots(loaded, &outputs) {
-        report.error = Some(e.to_string());
+        report.error = Some(crate::error::chain(&e));
         report.finish();
         return report;
     }
     let key = match redaction_key(loaded, history.as_deref()) {
         Ok(k) => k,
         Err(e) => {
-            report.error = Some(e.to_string());
+            report.error = Some(crate::error::chain(&e));
             report.finish();
             return report;
         }
@@ -149,7 +149,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
         report.run.redaction_key = Some(key.source().as_str());
     }
     if let Err(e) = run_into(loaded, opts, engine, history.is_some(), &key, &mut report) {
-        report.error = Some(e.to_string());
+        report.error = Some(crate::error::chain(&e));
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     report.finish();
@@ -338,11 +338,12 @@ fn reconcile_one(
             t
         }
         Err(e) => {
+            let e = crate::error::chain(&e);
             tracing::error!(table = %p.name, "{e}");
             let mut t = TableReport::errored(
                 &p.name,
                 &p.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
-                e.to_string(),
+                e,
             );
             t.legacy_table.clone_from(&p.sources.legacy);
             t.target_table.clone_from(&p.sources.target);

@@ -376,26 +376,30 @@ impl SideTable {
         let mut base = 0u64;
         let mut bytes = 0u64;
         for f in files {
-            let file_err = |message: String| Error::File {
-                side,
-                table: table.to_owned(),
-                file: f.display(),
-                message,
+            let read_err = |what: &str| {
+                let what = what.to_owned();
+                move |e: Box<dyn std::error::Error + Send + Sync>| Error::Read {
+                    side,
+                    table: table.to_owned(),
+                    file: f.display(),
+                    what,
+                    source: e,
+                }
             };
             let source = match &f.local {
                 Some(p) => Source::Local(p.clone()),
                 None => Source::Remote(
                     rt.block_on(async { store.get(&f.location).await?.bytes().await })
-                        .map_err(|e| file_err(format!("cannot fetch: {e}")))?,
+                        .map_err(|e| read_err("cannot fetch")(e.into()))?,
                 ),
             };
             let reader = source
                 .open()
-                .map_err(|e| file_err(format!("cannot open: {e}")))?;
+                .map_err(|e| read_err("cannot open")(e.into()))?;
             let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
-                .map_err(|e| file_err(format!("not a readable Parquet file: {e}")))?;
+                .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
             let meta = footer::with_dictionary_hints(meta)
-                .map_err(|e| file_err(format!("cannot read the schema: {e}")))?;
+                .map_err(|e| read_err("cannot read the schema")(e.into()))?;
             let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
             let mut at = base;
             for rg in meta.metadata().row_groups() {
@@ -477,6 +481,15 @@ impl SideTable {
             file: f.file.display(),
             message,
         };
+        let read_err = |what: String| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| Error::Read {
+                side: self.side,
+                table: self.name.clone(),
+                file: f.file.display(),
+                what,
+                source: e,
+            }
+        };
         let file_schema = f.schema();
         let mut roots = Vec::new();
         let mut plan = Vec::with_capacity(columns.len());
@@ -498,7 +511,7 @@ impl SideTable {
         let reader = f
             .source
             .open()
-            .map_err(|e| err(format!("cannot open: {e}")))?;
+            .map_err(|e| read_err("cannot open".into())(e.into()))?;
         let mask = ProjectionMask::roots(f.meta.parquet_schema(), roots.iter().copied());
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(reader, f.meta.clone())
@@ -510,13 +523,14 @@ impl SideTable {
         }
         let batches = builder
             .build()
-            .map_err(|e| err(format!("cannot read row group {}: {e}", rg.row_group)))?;
+            .map_err(|e| read_err(format!("cannot read row group {}", rg.row_group))(e.into()))?;
         // A decoder that panics on corrupt bytes (it happens: bit-packed levels past their
         // buffer) must not take the process down: the file is named, recon exits 2.
         let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
             for batch in batches {
-                let batch: RecordBatch = batch
-                    .map_err(|e| err(format!("cannot decode row group {}: {e}", rg.row_group)))?;
+                let batch: RecordBatch = batch.map_err(|e| {
+                    read_err(format!("cannot decode row group {}", rg.row_group))(e.into())
+                })?;
                 let rows = batch.num_rows();
                 let mut arrays = Vec::with_capacity(plan.len());
                 for (c, p) in columns.iter().zip(&plan) {
