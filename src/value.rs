@@ -16,7 +16,8 @@ use std::fmt;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
     DataType, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type, Float16Type,
-    Float32Type, Float64Type, i256,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type, i256,
 };
 
 use crate::hash::{self, Codec, Tag};
@@ -305,6 +306,10 @@ fn rel_within(x: f64, y: f64, rel: f64) -> bool {
     (x - y).abs() <= rel * x.abs().max(y.abs())
 }
 
+fn int(v: impl Into<i128>) -> i256 {
+    i256::from_i128(v.into())
+}
+
 /// The number at `row` of a numeric array: integers and decimals exactly, floats as floats,
 /// `None` for NULL. Any other type is an error naming it.
 pub fn number_at(array: &dyn Array, row: usize) -> Result<Option<Number>, String> {
@@ -326,12 +331,14 @@ pub fn number_at(array: &dyn Array, row: usize) -> Result<Option<Number>, String
                 .ok_or("a dictionary key out of range")?;
             number_at(dict.values().as_ref(), key)
         }
-        t if hash::is_integer(t) => {
-            let wide = arrow::compute::cast(&array.slice(row, 1), &DataType::Decimal128(38, 0))
-                .map_err(|e| e.to_string())?;
-            let m = wide.as_primitive::<Decimal128Type>().value(0);
-            exact(i256::from_i128(m), 0)
-        }
+        DataType::Int8 => exact(int(array.as_primitive::<Int8Type>().value(row)), 0),
+        DataType::Int16 => exact(int(array.as_primitive::<Int16Type>().value(row)), 0),
+        DataType::Int32 => exact(int(array.as_primitive::<Int32Type>().value(row)), 0),
+        DataType::Int64 => exact(int(array.as_primitive::<Int64Type>().value(row)), 0),
+        DataType::UInt8 => exact(int(array.as_primitive::<UInt8Type>().value(row)), 0),
+        DataType::UInt16 => exact(int(array.as_primitive::<UInt16Type>().value(row)), 0),
+        DataType::UInt32 => exact(int(array.as_primitive::<UInt32Type>().value(row)), 0),
+        DataType::UInt64 => exact(int(array.as_primitive::<UInt64Type>().value(row)), 0),
         DataType::Decimal32(_, s) => exact(
             i256::from_i128(i128::from(array.as_primitive::<Decimal32Type>().value(row))),
             *s,
