@@ -75,27 +75,46 @@ fn read(path: &Path) -> Result<Vec<RecordBatch>> {
         .map_err(|e| err(e.to_string()))
 }
 
-fn text(b: &RecordBatch, name: &str, row: usize) -> String {
-    b.column_by_name(name)
-        .and_then(|c| {
-            c.as_string_opt::<i32>().map(|s| {
-                if s.is_null(row) {
-                    String::new()
-                } else {
-                    s.value(row).to_owned()
-                }
-            })
-        })
-        .unwrap_or_default()
+/// A history file's columns, looked up and type-checked once per batch: a file that lacks one
+/// (or holds another type) is an error naming the file and the column, never a silent default.
+struct Columns<'a> {
+    path: &'a Path,
+    batch: &'a RecordBatch,
 }
 
-fn float(b: &RecordBatch, name: &str, row: usize) -> f64 {
-    b.column_by_name(name)
-        .and_then(|c| {
-            c.as_primitive_opt::<arrow::datatypes::Float64Type>()
-                .map(|f| f.value(row))
+impl<'a> Columns<'a> {
+    fn missing(&self, name: &str, what: &str) -> Error {
+        Error::Invalid(format!(
+            "history file {}: column `{name}` is missing or not {what}",
+            self.path.display()
+        ))
+    }
+
+    /// A text column; its values read NULL as "".
+    fn text(&self, name: &str) -> Result<impl Fn(usize) -> String + 'a> {
+        let s = self
+            .batch
+            .column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| self.missing(name, "text"))?;
+        Ok(move |row: usize| {
+            if s.is_null(row) {
+                String::new()
+            } else {
+                s.value(row).to_owned()
+            }
         })
-        .unwrap_or(0.0)
+    }
+
+    /// A float column.
+    fn float(&self, name: &str) -> Result<impl Fn(usize) -> f64 + 'a> {
+        let f = self
+            .batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Float64Type>())
+            .ok_or_else(|| self.missing(name, "a float"))?;
+        Ok(move |row: usize| f.value(row))
+    }
 }
 
 /// Past runs, oldest first.
@@ -110,19 +129,21 @@ pub fn runs(dir: &Path) -> Result<Vec<PastRun>> {
             checks: Vec::new(),
         };
         for b in read(&path)? {
+            let c = Columns {
+                path: &path,
+                batch: &b,
+            };
+            let (id, started_at, verdict) =
+                (c.text("run_id")?, c.text("started_at")?, c.text("verdict")?);
+            let (kind, name, status) = (c.text("kind")?, c.text("name")?, c.text("status")?);
+            let drift = c.float("drift_ratio")?;
             for r in 0..b.num_rows() {
-                run.id = text(&b, "run_id", r);
-                run.started_at = text(&b, "started_at", r);
-                run.verdict = text(&b, "verdict", r);
-                match text(&b, "kind", r).as_str() {
-                    "table" => run.tables.push((
-                        text(&b, "name", r),
-                        text(&b, "status", r),
-                        float(&b, "drift_ratio", r),
-                    )),
-                    _ => run
-                        .checks
-                        .push((text(&b, "name", r), text(&b, "status", r))),
+                run.id = id(r);
+                run.started_at = started_at(r);
+                run.verdict = verdict(r);
+                match kind(r).as_str() {
+                    "table" => run.tables.push((name(r), status(r), drift(r))),
+                    _ => run.checks.push((name(r), status(r))),
                 }
             }
         }
@@ -138,10 +159,13 @@ fn previous_keys(dir: &Path) -> Result<Option<BTreeMap<String, BTreeMap<String, 
     };
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for b in read(&last)? {
+        let c = Columns {
+            path: &last,
+            batch: &b,
+        };
+        let (table, digest, key) = (c.text("table")?, c.text("digest")?, c.text("key")?);
         for r in 0..b.num_rows() {
-            out.entry(text(&b, "table", r))
-                .or_default()
-                .insert(text(&b, "digest", r), text(&b, "key", r));
+            out.entry(table(r)).or_default().insert(digest(r), key(r));
         }
     }
     Ok(Some(out))

@@ -1096,3 +1096,50 @@ fn a_sql_side_that_fails_on_a_redacted_value_does_not_quote_it() {
         "{all}"
     );
 }
+
+#[test]
+fn a_history_file_missing_a_column_is_an_error_not_a_default() {
+    let s = Scenario::new();
+    let rows = || batch(vec![("id", ids(&[1, 2])), ("amount", ids(&[10, 20]))]);
+    s.legacy("t", rows());
+    s.target("t", rows());
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let history = s.path().join("history");
+    let out = s.run(&["--history", &history.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A run file written by something else: no verdict, no drift.
+    write_parquet(
+        &history.join("runs/0000-broken.parquet"),
+        &[batch(vec![
+            ("run_id", notes(&["x"])),
+            ("kind", notes(&["table"])),
+        ])],
+        1024,
+    );
+    let listed = recon()
+        .args(["history", "--history"])
+        .arg(&history)
+        .output()
+        .expect("run");
+    assert_eq!(listed.status.code(), Some(2), "{}", stderr(&listed));
+    assert!(
+        stderr(&listed).contains("0000-broken.parquet"),
+        "{}",
+        stderr(&listed)
+    );
+    assert!(
+        stderr(&listed).contains("`started_at`"),
+        "{}",
+        stderr(&listed)
+    );
+    let out = s.run(&["--history", &history.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        s.report()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("0000-broken.parquet"),
+        "{}",
+        s.report()
+    );
+}
