@@ -82,6 +82,20 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A column's values could not be encoded for comparison.
+    #[error("table `{table}`: column `{column}`: {side} side: {source}")]
+    Encode {
+        /// The table pair.
+        table: String,
+        /// The column (legacy name).
+        column: String,
+        /// Which side.
+        side: Side,
+        /// Why.
+        #[source]
+        source: EncodeError,
+    },
+
     /// A key, mapped or compared column is missing or has a type recon cannot compare.
     #[error("table `{table}`: column `{column}`: {message}")]
     Column {
@@ -158,4 +172,54 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         next = cause.source();
     }
     text
+}
+
+/// Why a column's values cannot be encoded. Messages name types, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The column's type has no encoding under the comparison mode.
+    #[error("type {data_type} cannot be compared as {mode}")]
+    Uncomparable {
+        /// The column's type.
+        data_type: arrow::datatypes::DataType,
+        /// The mode both sides were to be compared as.
+        mode: String,
+    },
+    /// A decimal whose normalized form does not fit.
+    #[error("a decimal with a negative scale overflows {digits} digits")]
+    Overflow {
+        /// The digits available.
+        digits: u8,
+    },
+    /// A decimal scale past what the encoding carries.
+    #[error("decimal scale out of range")]
+    Scale,
+    /// A dictionary key past its dictionary (only a corrupt file has one).
+    #[error("a dictionary key points past its dictionary (corrupt file?)")]
+    DictionaryKey,
+    /// Dictionary keys of a type arrow does not use.
+    #[error("dictionary keys of type {0} are not supported")]
+    DictionaryKeys(arrow::datatypes::DataType),
+    /// A config cast between types arrow cannot cast.
+    #[error("{from} cannot be cast to {to}")]
+    Cast {
+        /// The column's type.
+        from: arrow::datatypes::DataType,
+        /// The cast's type.
+        to: arrow::datatypes::DataType,
+    },
+    /// A cast whose values cannot be checked (cast back, or compared with the originals).
+    #[error("a cast from {from} to {to} cannot be checked")]
+    Uncheckable {
+        /// The column's type.
+        from: arrow::datatypes::DataType,
+        /// The cast's type.
+        to: arrow::datatypes::DataType,
+    },
+    /// A value too wide for a tolerance slot (Decimal256 past 38 digits).
+    #[error("a value past 38 digits cannot be compared within a tolerance")]
+    TooWide,
+    /// Arrow failed on the column (unpacking a dictionary, formatting for a lossy cast).
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
 }

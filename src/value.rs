@@ -390,7 +390,8 @@ impl Cell {
                 tag: tag as u8,
                 payload: payload.into(),
             });
-        })?;
+        })
+        .map_err(|e| e.to_string())?;
         Ok(out)
     }
 

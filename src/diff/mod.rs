@@ -402,11 +402,11 @@ fn settle_again<K>(
     let (l, t) = (l?, t?);
     for &i in &which {
         let c = &candidates[i];
-        let row = |rows: &detail::Rows, ord: u64, expect: u64| -> Result<RowDigests> {
+        let row = |side: Side, rows: &detail::Rows, ord: u64, expect: u64| -> Result<RowDigests> {
             let arrays = rows.get(&ord).ok_or_else(|| {
                 Error::Internal(format!("table `{}`: row {ord} not found again", plan.name))
             })?;
-            let (d, full) = scan::row_digests(plan, layout, arrays).map_err(Error::Internal)?;
+            let (d, full) = scan::row_digests(plan, layout, side, arrays)?;
             if full != expect {
                 return Err(Error::Internal(format!(
                     "table `{}`: row {ord} hashes differently when read again",
@@ -415,8 +415,8 @@ fn settle_again<K>(
             }
             Ok(d)
         };
-        let ld = row(&l, c.legacy, c.hashes.0)?;
-        let td = row(&t, c.target, c.hashes.1)?;
+        let ld = row(Side::Legacy, &l, c.legacy, c.hashes.0)?;
+        let td = row(Side::Target, &t, c.target, c.hashes.1)?;
         // A 64-bit collision in every differing column is not worth a third read: the rows differ
         // (their hashes do), in no column recon can name.
         settled[i] = match attribute(plan, layout, &ld, &td)? {

@@ -21,7 +21,7 @@ use super::filter::PairFilter;
 use super::partition::{Entry, Key, Partitions};
 use super::store::{ColumnStore, RowDigests, RowLayout, SLOT};
 use crate::error::{Error, Result};
-use crate::hash::{self, Codec};
+use crate::hash::{self, Codec, EncodeError};
 use crate::plan::{ColumnPlan, PairPlan};
 use crate::side::{PerSide, Side};
 
@@ -50,7 +50,7 @@ pub trait KeyCodec: Key {
         arrays: &[ArrayRef],
         codecs: &[&Codec],
         out: &mut Vec<Option<Self>>,
-    ) -> std::result::Result<(), String>;
+    ) -> std::result::Result<(), EncodeError>;
 }
 
 impl KeyCodec for u64 {
@@ -64,9 +64,9 @@ impl KeyCodec for u64 {
         arrays: &[ArrayRef],
         _: &[&Codec],
         out: &mut Vec<Option<Self>>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), EncodeError> {
         out.clear();
-        let a = arrow::compute::cast(&arrays[0], &DataType::Int64).map_err(|e| e.to_string())?;
+        let a = arrow::compute::cast(&arrays[0], &DataType::Int64)?;
         // Flipping the sign bit is a bijection that keeps signed order: no two keys collide, and
         // samples come out in ascending key order.
         #[allow(clippy::cast_sign_loss)]
@@ -91,7 +91,7 @@ impl KeyCodec for u128 {
         arrays: &[ArrayRef],
         codecs: &[&Codec],
         out: &mut Vec<Option<Self>>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), EncodeError> {
         out.clear();
         let rows = arrays.first().map_or(0, arrow::array::Array::len);
         let mut digests: Vec<Vec<u128>> = Vec::with_capacity(arrays.len());
@@ -349,8 +349,12 @@ fn hash_batch<K: KeyCodec>(
     s: &mut Scratch<K>,
 ) -> Result<(u64, u64)> {
     let nk = plan.keys.len();
-    let col_err =
-        |c: &ColumnPlan, m: String| Error::column(&plan.name, &c.name, format!("{side} side: {m}"));
+    let col_err = |c: &ColumnPlan, source: EncodeError| Error::Encode {
+        table: plan.name.clone(),
+        column: c.name.clone(),
+        side,
+        source,
+    };
     let codecs: Vec<&Codec> = plan.keys.iter().map(|k| &k.codec).collect();
     K::keys(&arrays[..nk], &codecs, &mut s.keys).map_err(|m| col_err(&plan.keys[0], m))?;
     s.digests.resize_with(plan.columns.len(), Vec::new);
@@ -432,7 +436,7 @@ pub fn tolerance_slots(
     array: &dyn Array,
     codec: &Codec,
     out: &mut Vec<[u8; SLOT]>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), EncodeError> {
     out.clear();
     let mut too_wide = false;
     hash::visit_cast(array, codec, &mut |tag, payload| {
@@ -447,7 +451,7 @@ pub fn tolerance_slots(
         out.push(slot);
     })?;
     if too_wide {
-        return Err("a value past 38 digits cannot be compared within a tolerance".into());
+        return Err(EncodeError::TooWide);
     }
     Ok(())
 }
@@ -457,8 +461,9 @@ pub fn tolerance_slots(
 pub fn row_digests(
     plan: &PairPlan,
     layout: &RowLayout,
+    side: Side,
     arrays: &[ArrayRef],
-) -> std::result::Result<(RowDigests, u64), String> {
+) -> Result<(RowDigests, u64)> {
     let nk = plan.keys.len();
     let n = plan.columns.len();
     let mut row = RowDigests {
@@ -472,15 +477,21 @@ pub fn row_digests(
     let mut slot = Vec::new();
     for (ci, c) in plan.columns.iter().enumerate() {
         let array = arrays[nk + ci].as_ref();
-        hash::hash_column::<u64>(array, &c.codec, &mut d)?;
+        let encode_err = |source| Error::Encode {
+            table: plan.name.clone(),
+            column: c.name.clone(),
+            side,
+            source,
+        };
+        hash::hash_column::<u64>(array, &c.codec, &mut d).map_err(encode_err)?;
         let v = d
             .first()
             .copied()
-            .ok_or("a row read again came back empty")?;
+            .ok_or_else(|| Error::Internal("a row read again came back empty".into()))?;
         full = hash::fold(full, v);
         match layout.slot_of[ci] {
             Some(si) => {
-                tolerance_slots(array, &c.codec, &mut slot)?;
+                tolerance_slots(array, &c.codec, &mut slot).map_err(encode_err)?;
                 row.slots[si] = slot.first().copied().unwrap_or([0u8; SLOT]);
             }
             None => exact = hash::fold(exact, v),

@@ -8,7 +8,7 @@ use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{DataType, Decimal128Type};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
-use super::{Codec, Tag, decimal, seed_of, visit};
+use super::{Codec, EncodeError, Tag, decimal, seed_of, visit};
 
 /// Applies a config `cast`: the cast array, and the rows it could not carry over exactly, each
 /// with the original value's text. A value is carried over exactly when it casts and casting it
@@ -17,15 +17,18 @@ use super::{Codec, Tag, decimal, seed_of, visit};
 pub fn checked_cast(
     array: &dyn Array,
     to: &DataType,
-) -> Result<(ArrayRef, Vec<(usize, String)>), String> {
+) -> Result<(ArrayRef, Vec<(usize, String)>), EncodeError> {
     let original = match array.data_type() {
-        DataType::Dictionary(_, v) => cast_with_options(array, v, &CastOptions::default())
-            .map_err(|e| format!("cannot unpack a dictionary column: {e}"))?,
+        DataType::Dictionary(_, v) => cast_with_options(array, v, &CastOptions::default())?,
         _ => arrow::array::make_array(array.to_data()),
     };
     let from = original.data_type().clone();
-    let cast = cast_with_options(original.as_ref(), to, &CastOptions::default())
-        .map_err(|_| format!("{from} cannot be cast to {to}"))?;
+    let cast = cast_with_options(original.as_ref(), to, &CastOptions::default()).map_err(|_| {
+        EncodeError::Cast {
+            from: from.clone(),
+            to: to.clone(),
+        }
+    })?;
     let mut lossy_rows: Vec<usize> = (0..original.len())
         .filter(|&i| original.is_valid(i) && cast.is_null(i))
         .collect();
@@ -34,14 +37,22 @@ pub fn checked_cast(
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
     );
     if !is_text {
-        let back = cast_with_options(cast.as_ref(), &from, &CastOptions::default())
-            .map_err(|_| format!("{to} cannot be cast back to {from} to check the cast"))?;
-        let differs = arrow::compute::kernels::cmp::distinct(&original, &back)
-            .map_err(|_| format!("a cast from {from} to {to} cannot be checked"))?;
+        let back =
+            cast_with_options(cast.as_ref(), &from, &CastOptions::default()).map_err(|_| {
+                EncodeError::Uncheckable {
+                    from: from.clone(),
+                    to: to.clone(),
+                }
+            })?;
+        let differs = arrow::compute::kernels::cmp::distinct(&original, &back).map_err(|_| {
+            EncodeError::Uncheckable {
+                from: from.clone(),
+                to: to.clone(),
+            }
+        })?;
         lossy_rows.extend((0..original.len()).filter(|&i| differs.value(i)));
     } else if let DataType::Decimal128(_, scale) = to {
-        let text = cast_with_options(original.as_ref(), &DataType::Utf8, &CastOptions::default())
-            .map_err(|e| e.to_string())?;
+        let text = cast_with_options(original.as_ref(), &DataType::Utf8, &CastOptions::default())?;
         let (text, cast) = (
             text.as_string::<i32>(),
             cast.as_primitive::<Decimal128Type>(),
@@ -65,8 +76,7 @@ pub fn checked_cast(
         let shown = arrow::util::display::ArrayFormatter::try_new(
             original.as_ref(),
             &arrow::util::display::FormatOptions::default(),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         lossy_rows
             .into_iter()
             .map(|i| (i, shown.value(i).to_string()))
@@ -87,7 +97,7 @@ pub fn visit_cast<F: FnMut(Tag, &[u8]) + ?Sized>(
     array: &dyn Array,
     codec: &Codec,
     f: &mut F,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     let plain = Codec {
         cast: None,
         ..codec.clone()
@@ -105,8 +115,7 @@ pub fn visit_cast<F: FnMut(Tag, &[u8]) + ?Sized>(
         });
     }
     if let DataType::Dictionary(_, v) = array.data_type() {
-        let plain_array = cast_with_options(array, v, &CastOptions::default())
-            .map_err(|e| format!("cannot unpack a dictionary column: {e}"))?;
+        let plain_array = cast_with_options(array, v, &CastOptions::default())?;
         return visit(plain_array.as_ref(), &plain, f);
     }
     visit(array, &plain, f)

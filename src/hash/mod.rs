@@ -28,6 +28,8 @@ pub use payload::{NumPayload, canonical_f64_bits};
 use payload::{float, instant_payload, numeric, numeric_payload, numeric256, text};
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
+pub use crate::error::EncodeError;
+
 /// Version of the canonical encoding and hash construction; goes into every report.
 pub const HASH_VERSION: u32 = 1;
 
@@ -177,7 +179,7 @@ pub fn hash_column<D: Digest>(
     array: &dyn Array,
     codec: &Codec,
     out: &mut Vec<D>,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     hash_column_impl(array, codec, out, true)
 }
 
@@ -187,7 +189,7 @@ pub(crate) fn hash_column_impl<D: Digest>(
     codec: &Codec,
     out: &mut Vec<D>,
     fast_paths: bool,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     out.clear();
     if let Some(to) = &codec.cast {
         let (cast, lossy) = checked_cast(array, to)?;
@@ -222,7 +224,7 @@ pub fn gather_dictionary<D: Digest>(
     dict: &dyn arrow::array::AnyDictionaryArray,
     values: &[D],
     out: &mut Vec<D>,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     out.clear();
     let mut bad = false;
     let keys = dict.keys();
@@ -260,10 +262,10 @@ pub fn gather_dictionary<D: Digest>(
         DataType::UInt16 => gather!(UInt16Type),
         DataType::UInt32 => gather!(UInt32Type),
         DataType::UInt64 => gather!(UInt64Type),
-        other => return Err(format!("dictionary keys of type {other} are not supported")),
+        other => return Err(EncodeError::DictionaryKeys(other.clone())),
     }
     if bad {
-        return Err("a dictionary key points past its dictionary (corrupt file?)".into());
+        return Err(EncodeError::DictionaryKey);
     }
     Ok(())
 }
@@ -286,7 +288,7 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
     array: &dyn Array,
     codec: &Codec,
     f: &mut F,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     macro_rules! each {
         ($arr:expr, |$v:ident| $body:expr) => {{
             let arr = $arr;
@@ -370,8 +372,7 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
                 array,
                 &DataType::Decimal128(38, decimal_scale(dt)),
                 &CastOptions::default(),
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             let s = decimal_scale(dt);
             each!(wide.as_primitive::<Decimal128Type>(), |v| float(
                 decimal::to_f64(v, i32::from(s)),
@@ -476,7 +477,12 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
                 ));
             }
         }
-        (mode, dt) => return Err(format!("type {dt} cannot be compared as {mode:?}")),
+        (mode, dt) => {
+            return Err(EncodeError::Uncomparable {
+                data_type: dt.clone(),
+                mode: format!("{mode:?}"),
+            });
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use arrow::datatypes::i256;
 use unicode_normalization::UnicodeNormalization;
 
-use super::{Tag, TextOpts, decimal};
+use super::{EncodeError, Tag, TextOpts, decimal};
 
 /// The payload of an already normalized number: `[scale][mantissa as i64 LE]` when the mantissa
 /// fits 64 bits, else `[scale][mantissa as i128 LE]`. Each number has exactly one form, and short
@@ -51,11 +51,11 @@ pub(super) fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(
     mantissa: i128,
     scale: i8,
     f: &mut F,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     // The message names no value: values never reach an error message.
     let (m, s) = decimal::normalize(mantissa, i32::from(scale))
-        .ok_or("a decimal with a negative scale overflows 38 digits")?;
-    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
+        .ok_or(EncodeError::Overflow { digits: 38 })?;
+    let s = u8::try_from(s).map_err(|_| EncodeError::Scale)?;
     f(Tag::Numeric, numeric_payload(m, s).bytes());
     Ok(())
 }
@@ -66,16 +66,16 @@ pub(super) fn numeric256<F: FnMut(Tag, &[u8]) + ?Sized>(
     mantissa: i256,
     scale: i8,
     f: &mut F,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     let ten = i256::from_i128(10);
     let (mut m, mut s) = (mantissa, i32::from(scale));
     if s < 0 {
         m = m
             .checked_mul(
                 ten.checked_pow(s.unsigned_abs())
-                    .ok_or("decimal scale out of range")?,
+                    .ok_or(EncodeError::Scale)?,
             )
-            .ok_or("a decimal with a negative scale overflows 76 digits")?;
+            .ok_or(EncodeError::Overflow { digits: 76 })?;
         s = 0;
     }
     while s > 0 && m != i256::ZERO && m.wrapping_rem(ten) == i256::ZERO {
@@ -85,7 +85,7 @@ pub(super) fn numeric256<F: FnMut(Tag, &[u8]) + ?Sized>(
     if m == i256::ZERO {
         s = 0;
     }
-    let s = u8::try_from(s).map_err(|_| "decimal scale out of range".to_owned())?;
+    let s = u8::try_from(s).map_err(|_| EncodeError::Scale)?;
     if let Some(small) = m.to_i128() {
         f(Tag::Numeric, numeric_payload(small, s).bytes());
     } else {
