@@ -37,6 +37,20 @@ pub enum Error {
         message: String,
     },
 
+    /// A snapshot root could not be parsed, opened or listed; the upstream error is the source.
+    #[error("{side} snapshot {root}: {what}")]
+    Root {
+        /// Which side.
+        side: Side,
+        /// The root as the user wrote it.
+        root: String,
+        /// What recon was doing.
+        what: String,
+        /// The upstream error (URL, file system, object store).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A table named by the config is not in a snapshot.
     #[error(
         "{side} snapshot {root}: no table `{table}` (looked for `{table}.parquet` and `{table}/`){hint}"

@@ -8,19 +8,19 @@
 mod footer;
 mod provider;
 pub mod schema;
+mod source;
 pub mod sql;
 pub mod sum;
 
 pub use provider::SnapshotTable;
+pub use source::{Source, SourceReader};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
-use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -28,7 +28,6 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
-use parquet::file::reader::{ChunkReader, Length};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -98,19 +97,28 @@ impl Snapshot {
             root: root.to_owned(),
             message,
         };
+        let root_err = |what: String| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| Error::Root {
+                side,
+                root: root.to_owned(),
+                what,
+                source: e,
+            }
+        };
         let url = if root.contains("://") {
-            Url::parse(root).map_err(|e| err(format!("not a valid URL: {e}")))?
+            Url::parse(root).map_err(|e| root_err("not a valid URL".into())(e.into()))?
         } else {
             let path = base_dir.join(root);
             let path = path
                 .canonicalize()
-                .map_err(|e| err(format!("{}: {e}", path.display())))?;
+                .map_err(|e| root_err(path.display().to_string())(e.into()))?;
             if !path.is_dir() {
                 return Err(err(format!("{} is not a folder", path.display())));
             }
             Url::from_directory_path(&path).map_err(|()| err("cannot form a file:// URL".into()))?
         };
-        let (store, prefix) = object_store::parse_url(&url).map_err(|e| err(format!("{e}")))?;
+        let (store, prefix) = object_store::parse_url(&url)
+            .map_err(|e| root_err("no object store for it".into())(e.into()))?;
         let store: Arc<dyn ObjectStore> = Arc::from(store);
         let local_root = if url.scheme() == "file" {
             let p = url
@@ -128,7 +136,7 @@ impl Snapshot {
         };
         let objects: Vec<object_store::ObjectMeta> = rt
             .block_on(store.list(Some(&prefix)).try_collect())
-            .map_err(|e| err(format!("cannot list: {e}")))?;
+            .map_err(|e| root_err("cannot list".into())(e.into()))?;
         let mut tables: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
         let mut single_files = BTreeSet::new();
         for meta in objects {
@@ -247,59 +255,6 @@ impl Snapshot {
     pub fn table(&self, table: &str, rt: &tokio::runtime::Runtime) -> Result<SideTable> {
         let files = self.files(table)?;
         SideTable::open(self.side, table, files, &self.store, rt)
-    }
-}
-
-/// The bytes of a file: on disk, or fetched into memory from an object store.
-#[derive(Clone)]
-pub enum Source {
-    /// A local file, opened per reader.
-    Local(PathBuf),
-    /// A remote object's bytes.
-    Remote(Bytes),
-}
-
-/// A [`ChunkReader`] over a [`Source`].
-pub enum SourceReader {
-    /// A local file.
-    File(File),
-    /// In-memory bytes.
-    Bytes(Bytes),
-}
-
-impl Source {
-    fn open(&self) -> std::io::Result<SourceReader> {
-        Ok(match self {
-            Source::Local(p) => SourceReader::File(File::open(p)?),
-            Source::Remote(b) => SourceReader::Bytes(b.clone()),
-        })
-    }
-}
-
-impl Length for SourceReader {
-    fn len(&self) -> u64 {
-        match self {
-            SourceReader::File(f) => f.len(),
-            SourceReader::Bytes(b) => b.len() as u64,
-        }
-    }
-}
-
-impl ChunkReader for SourceReader {
-    type T = Box<dyn std::io::Read + Send>;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(match self {
-            SourceReader::File(f) => Box::new(f.get_read(start)?),
-            SourceReader::Bytes(b) => Box::new(b.get_read(start)?),
-        })
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        match self {
-            SourceReader::File(f) => f.get_bytes(start, length),
-            SourceReader::Bytes(b) => b.get_bytes(start, length),
-        }
     }
 }
 
