@@ -1,5 +1,8 @@
 //! Exact decimal helpers: parsing tolerances and normalizing mantissa/scale pairs so that equal
 //! numbers of any precision and scale encode to the same bytes.
+//!
+//! Kept instead of arrow-cast's `parse_decimal`: that one needs the target precision and scale,
+//! while a tolerance's scale is whatever the text says; and normalizing is the encoding's own rule.
 
 /// Powers of ten that fit an `i128`.
 pub fn pow10(exp: u32) -> Option<i128> {

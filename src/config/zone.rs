@@ -1,5 +1,9 @@
 //! The zone a zone-less timestamp is read in: UTC, a fixed offset, or an IANA zone with
 //! daylight saving. Timestamps compare as UTC instants, so a naive value becomes one here.
+//!
+//! IANA names are chrono-tz's, the database arrow's `Tz` uses, so a zone means here what it means
+//! to arrow; the enum (rather than arrow's opaque `Tz`) lets the hashing pass see UTC and skip the
+//! conversion.
 
 use chrono::{Offset, TimeZone as _};
 

@@ -5,6 +5,9 @@
 //! insert) costs a stored row, and a false positive costs a re-read of that row if it turns out to
 //! be changed.
 //!
+//! Written here rather than taken from a Bloom filter crate for its layout: one 64-bit word per
+//! pair, so an insert or a lookup touches one cache line, from many threads without locks.
+//!
 //! Register-blocked Bloom filter: one 64-bit word per pair with [`BITS_SET`] bits set in it, so an
 //! insert is one read-modify-write and a lookup one load. At [`BITS_PER_PAIR`] bits per pair the
 //! false positive rate is about 1e-4; a table too large for that within the memory allowed gets
