@@ -332,10 +332,13 @@ fn reconcile_one(
     opts.progress.finish();
     match result {
         // The engine counts; the gate judges, here, after it.
-        Ok(mut t) => {
-            t.findings = p.gate.judge(&t.metrics());
-            t.status = crate::gate::worst(&t.findings);
-            t
+        Ok(diff) => {
+            let findings = p.gate.judge(&diff.metrics());
+            TableReport {
+                status: crate::gate::worst(&findings),
+                findings,
+                ..TableReport::from(diff)
+            }
         }
         Err(e) => {
             let e = crate::error::chain(&e);

@@ -23,7 +23,7 @@ use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use merge::{Candidate, Merged};
 use partition::{Layout, Partitions};
-use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableReport};
+use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableDiff};
 use scan::KeyCodec;
 use store::{ColumnStore, RowDigests, RowLayout};
 
@@ -59,7 +59,7 @@ pub fn reconcile(
     plan: &PairPlan,
     opts: &DiffOptions,
     progress: &(dyn Fn(Side, u64) + Sync),
-) -> Result<TableReport> {
+) -> Result<TableDiff> {
     if plan.exact_int_key {
         run::<u64>(plan, opts, progress)
     } else {
@@ -71,7 +71,7 @@ fn run<K: KeyCodec>(
     plan: &PairPlan,
     opts: &DiffOptions,
     progress: &(dyn Fn(Side, u64) + Sync),
-) -> Result<TableReport> {
+) -> Result<TableDiff> {
     let dir = match &opts.temp_dir {
         Some(d) => tempfile::tempdir_in(d),
         None => tempfile::tempdir(),
@@ -122,7 +122,7 @@ fn run<K: KeyCodec>(
         })
         .collect::<Result<_>>()?;
 
-    let mut t = TableReport::new(
+    let mut t = TableDiff::new(
         &plan.name,
         &plan.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
         &plan.sources,
@@ -299,7 +299,7 @@ fn run<K: KeyCodec>(
 }
 
 /// The two row identities of DESIGN.md; a violation is a bug and must never become a verdict.
-fn check_identities(t: &TableReport) -> Result<()> {
+fn check_identities(t: &TableDiff) -> Result<()> {
     let legacy = t.matched + t.changed + t.missing + t.null_key_rows.legacy;
     let target = t.matched + t.changed + t.extra + t.null_key_rows.target;
     if legacy != t.legacy_rows || target != t.target_rows {

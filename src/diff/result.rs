@@ -1,6 +1,7 @@
-//! What reconciling one table pair yields: the counts per category, per-column drift, samples,
-//! the schema findings and checksums, and (filled in after the engine) the gate's status and
-//! the history. The report model embeds it as it is; every format renders it.
+//! What reconciling one table pair yields, [`TableDiff`]: the counts per category, per-column
+//! drift, samples, the schema findings and checksums. The report's [`TableReport`] wraps it with
+//! what comes after the engine (the gate's status and findings, the history, an error); every
+//! format renders that.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +19,10 @@ pub struct ColumnDrift {
     pub changed: u64,
 }
 
-/// One table pair's result.
+/// What the engine yields for one table pair: counts per category, per-column drift, samples,
+/// schema findings and checksums. It knows nothing of gates or reports.
 #[derive(Debug, Clone, Serialize)]
-pub struct TableReport {
+pub struct TableDiff {
     /// The pair's report name.
     pub name: String,
     /// The legacy table (`sql` for a query).
@@ -29,8 +31,6 @@ pub struct TableReport {
     pub target_table: String,
     /// Key columns (legacy names).
     pub key: Vec<String>,
-    /// The gate's status for this table.
-    pub status: Status,
     /// Rows on the legacy side.
     pub legacy_rows: u64,
     /// Rows on the target side.
@@ -57,8 +57,6 @@ pub struct TableReport {
     pub compared_columns: Vec<String>,
     /// Columns on one side only, and ignored ones.
     pub schema: SchemaFindings,
-    /// Every threshold this table crossed.
-    pub findings: Vec<Finding>,
     /// Capped, deterministic samples.
     pub samples: Samples,
     /// Why changed cells differ: column → class → count (see [`crate::diff::explain`]).
@@ -66,12 +64,50 @@ pub struct TableReport {
     /// Every differing key of this run (only kept for the run history; not in the JSON).
     #[serde(skip)]
     pub differing_keys: Vec<DiffKey>,
+}
+
+/// One table pair in the report: the engine's result, the gate's judgement of it, its history,
+/// or why it could not be decided. Reads as its [`TableDiff`] (through `Deref`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    /// What the engine found.
+    #[serde(flatten)]
+    pub diff: TableDiff,
+    /// The gate's status for this table.
+    pub status: Status,
+    /// Every threshold this table crossed.
+    pub findings: Vec<Finding>,
     /// Trend and key churn against earlier runs, when a history is kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<TableHistory>,
     /// Why the table could not be decided, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl std::ops::Deref for TableReport {
+    type Target = TableDiff;
+    fn deref(&self) -> &TableDiff {
+        &self.diff
+    }
+}
+
+impl std::ops::DerefMut for TableReport {
+    fn deref_mut(&mut self) -> &mut TableDiff {
+        &mut self.diff
+    }
+}
+
+impl From<TableDiff> for TableReport {
+    fn from(diff: TableDiff) -> Self {
+        Self {
+            diff,
+            status: Status::Pass,
+            findings: Vec::new(),
+            history: None,
+            error: None,
+        }
+    }
 }
 
 /// A differing row's key, as the run history stores it.
@@ -138,7 +174,7 @@ pub struct ChangedSample {
     pub columns: BTreeMap<String, PerSide<Value>>,
 }
 
-impl TableReport {
+impl TableDiff {
     /// A table about to be reconciled: its names and key, nothing counted yet.
     pub fn new(name: &str, key: &[String], sources: &PerSide<String>) -> Self {
         Self {
@@ -146,7 +182,6 @@ impl TableReport {
             legacy_table: sources.legacy.clone(),
             target_table: sources.target.clone(),
             key: key.to_vec(),
-            status: Status::Pass,
             legacy_rows: 0,
             target_rows: 0,
             matched: 0,
@@ -160,21 +195,9 @@ impl TableReport {
             columns: BTreeMap::new(),
             compared_columns: Vec::new(),
             schema: SchemaFindings::default(),
-            findings: Vec::new(),
             samples: Samples::default(),
             explained: BTreeMap::new(),
             differing_keys: Vec::new(),
-            history: None,
-            error: None,
-        }
-    }
-
-    /// A table that could not be decided.
-    pub fn errored(name: &str, key: &[String], error: String) -> Self {
-        Self {
-            status: Status::Error,
-            error: Some(error),
-            ..Self::new(name, key, &PerSide::default())
         }
     }
 
@@ -193,5 +216,16 @@ impl TableReport {
             (Metric::DuplicateKeysTarget, f(self.duplicate_keys.target)),
             (Metric::SchemaFindings, f(self.schema.count() as u64)),
         ]
+    }
+}
+
+impl TableReport {
+    /// A table that could not be decided.
+    pub fn errored(name: &str, key: &[String], error: String) -> Self {
+        Self {
+            status: Status::Error,
+            error: Some(error),
+            ..Self::from(TableDiff::new(name, key, &PerSide::default()))
+        }
     }
 }

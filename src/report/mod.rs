@@ -11,7 +11,8 @@ pub mod terminal;
 pub(crate) use terminal::{percent, thousands};
 
 pub use crate::diff::result::{
-    ChangedSample, ColumnDrift, DiffKey, KeySample, Samples, TableHistory, TableReport, TrendPoint,
+    ChangedSample, ColumnDrift, DiffKey, KeySample, Samples, TableDiff, TableHistory, TableReport,
+    TrendPoint,
 };
 
 use serde::Serialize;
