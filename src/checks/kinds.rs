@@ -26,8 +26,8 @@ pub(super) fn key_json(shown: &[Option<String>]) -> Value {
 /// Runs a `[[checks]]` entry.
 pub(crate) async fn run(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
     match c {
-        CheckConfig::Count(count) => measure::count(ctx, c, count).await,
-        CheckConfig::Total(total) => measure::total(ctx, c, total).await,
+        CheckConfig::Count(count) => measure::count(ctx, count).await,
+        CheckConfig::Total(total) => measure::total(ctx, total).await,
         CheckConfig::Orphan(o) => orphan(ctx, o).await,
         CheckConfig::Invariant(v) => invariant(ctx, v).await,
     }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::kinds::{both, grouped_sql, key_json};
 use super::sql::{self, Measure, ident};
-use super::{CheckConfig, Context, Measured};
+use super::{Context, Measured};
 use crate::config::checks::{CountCheck, GroupedSpec, TotalCheck};
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Number, Tolerance};
@@ -50,10 +50,17 @@ struct Grouped {
     measure_redacted: bool,
 }
 
-/// The grouping of a count or total.
-fn grouping(c: &CheckConfig) -> Result<GroupedSpec<'_>, String> {
-    c.grouped()
-        .ok_or_else(|| "not a count or total check".to_owned())
+impl Grouped {
+    /// How many groups each side has a row for.
+    fn present(&self) -> PerSide<usize> {
+        let on = |s: Side| {
+            self.groups
+                .values()
+                .filter(|g| *g.values.get(s) != Slot::Absent)
+                .count()
+        };
+        PerSide::new(on(Side::Legacy), on(Side::Target))
+    }
 }
 
 /// Runs a count or total query on both sides and collects its groups under the value model.
@@ -223,24 +230,14 @@ fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
     d
 }
 
-pub(super) async fn count(
-    ctx: &Context,
-    check: &CheckConfig,
-    count: &CountCheck,
-) -> Result<Measured, String> {
-    let c = grouping(check)?;
+pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured, String> {
+    let c = count.grouping();
     let sql = PerSide::new(
         grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
         grouped_sql(ctx, c, Side::Target, "COUNT(*) AS n")?,
     );
     let mut g = grouped(ctx, c, Measure::Count, sql).await?;
-    let present = |s: Side| {
-        g.groups
-            .values()
-            .filter(|g| *g.values.get(s) != Slot::Absent)
-            .count()
-    };
-    let counted = PerSide::new(present(Side::Legacy), present(Side::Target));
+    let counted = g.present();
     // A group a side has no row for has no rows there: its count is 0.
     for group in g.groups.values_mut() {
         for side in Side::BOTH {
@@ -302,12 +299,8 @@ async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
     }
 }
 
-pub(super) async fn total(
-    ctx: &Context,
-    check: &CheckConfig,
-    total: &TotalCheck,
-) -> Result<Measured, String> {
-    let c = grouping(check)?;
+pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measured, String> {
+    let c = total.grouping();
     let table = c.table.unwrap_or_default();
     let sql = if c.legacy_sql.is_some() {
         PerSide::new(
@@ -328,12 +321,7 @@ pub(super) async fn total(
     let tol = tolerance_of(c)?;
     let g = grouped(ctx, c, Measure::Total, sql).await?;
     let d = differences(ctx, &g, tol);
-    let sides = |s: Side| {
-        g.groups
-            .values()
-            .filter(|g| *g.values.get(s) != Slot::Absent)
-            .count()
-    };
+    let sides = g.present();
     #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
         metric: "differing_groups",
@@ -344,7 +332,7 @@ pub(super) async fn total(
             "target": side_total(ctx, &g, Side::Target)?,
             "group_by": g.names,
             "tolerance": tol.abs.to_string(),
-            "groups": {"legacy": sides(Side::Legacy), "target": sides(Side::Target), "differing": d.count},
+            "groups": {"legacy": sides.legacy, "target": sides.target, "differing": d.count},
             "differing_groups": d.rows,
         }),
     })

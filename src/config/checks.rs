@@ -202,23 +202,37 @@ impl CheckConfig {
 
     /// A count's or total's grouping (`None` for the other kinds).
     pub fn grouped(&self) -> Option<GroupedSpec<'_>> {
-        Some(match self {
-            CheckConfig::Count(c) => GroupedSpec {
-                table: c.table.as_deref(),
-                group_by: &c.group_by,
-                legacy_sql: c.legacy_sql.as_deref(),
-                target_sql: c.target_sql.as_deref(),
-                tolerance: c.tolerance.as_ref(),
-            },
-            CheckConfig::Total(c) => GroupedSpec {
-                table: c.table.as_deref(),
-                group_by: &c.group_by,
-                legacy_sql: c.legacy_sql.as_deref(),
-                target_sql: c.target_sql.as_deref(),
-                tolerance: c.tolerance.as_ref(),
-            },
-            _ => return None,
-        })
+        match self {
+            CheckConfig::Count(c) => Some(c.grouping()),
+            CheckConfig::Total(c) => Some(c.grouping()),
+            _ => None,
+        }
+    }
+}
+
+impl CountCheck {
+    /// The grouping the shared count-and-total code reads.
+    pub fn grouping(&self) -> GroupedSpec<'_> {
+        GroupedSpec {
+            table: self.table.as_deref(),
+            group_by: &self.group_by,
+            legacy_sql: self.legacy_sql.as_deref(),
+            target_sql: self.target_sql.as_deref(),
+            tolerance: self.tolerance.as_ref(),
+        }
+    }
+}
+
+impl TotalCheck {
+    /// The grouping the shared count-and-total code reads.
+    pub fn grouping(&self) -> GroupedSpec<'_> {
+        GroupedSpec {
+            table: self.table.as_deref(),
+            group_by: &self.group_by,
+            legacy_sql: self.legacy_sql.as_deref(),
+            target_sql: self.target_sql.as_deref(),
+            tolerance: self.tolerance.as_ref(),
+        }
     }
 }
 
