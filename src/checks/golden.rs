@@ -275,12 +275,7 @@ pub fn compare(
     let codecs = sql::codecs(&results, &all, |n| {
         options.for_column(q.table.as_deref(), n)
     })?;
-    let rows = PerSide::new(
-        sql::cell_rows(&results.legacy, &all, &codecs, redaction)
-            .map_err(|e| format!("legacy: {e}"))?,
-        sql::cell_rows(&results.target, &all, &codecs, redaction)
-            .map_err(|e| format!("target: {e}"))?,
-    );
+    let rows = sql::cell_rows_both(&results, &all, &codecs, redaction)?;
     let key_at: Vec<usize> = q
         .key
         .iter()

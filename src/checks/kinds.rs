@@ -100,14 +100,12 @@ fn keyed_rows(
     let codecs = sql::codecs(res, &columns, |name| {
         ctx.options.for_column(Some(pair), name)
     })?;
+    let mut rows = sql::cell_rows_both(res, &columns, &codecs, &ctx.redaction)?;
     // In value order: a join's output order depends on scheduling, a report's must not.
-    let sorted = |side: Side| -> Result<Vec<sql::CellRow>, String> {
-        let mut rows = sql::cell_rows(res.get(side), &columns, &codecs, &ctx.redaction)
-            .map_err(|e| format!("{side}: {e}"))?;
-        rows.sort_by(|a, b| a.cells.cmp(&b.cells));
-        Ok(rows)
-    };
-    Ok(PerSide::new(sorted(Side::Legacy)?, sorted(Side::Target)?))
+    for side in Side::BOTH {
+        rows.get_mut(side).sort_by(|a, b| a.cells.cmp(&b.cells));
+    }
+    Ok(rows)
 }
 
 async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {

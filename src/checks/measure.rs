@@ -96,8 +96,7 @@ async fn grouped(
     let mut groups: BTreeMap<Vec<Cell>, Group> = BTreeMap::new();
     for side in Side::BOTH {
         let out = res.get(side);
-        let rows = sql::cell_rows(out, &columns, &codecs, &ctx.redaction)
-            .map_err(|e| format!("{side}: {e}"))?;
+        let rows = sql::cell_rows(out, side, &columns, &codecs, &ctx.redaction)?;
         let values = sql::measures(out, side, measure)?;
         for (row, value) in rows.into_iter().zip(values) {
             let g = groups.entry(row.cells).or_insert_with(|| Group {

@@ -167,10 +167,11 @@ pub struct CellRow {
     pub shown: Vec<Option<String>>,
 }
 
-/// Every row of a result as canonical cells of `columns`, each under its codec; redacted
-/// columns show their digests.
+/// Every row of one side's result as canonical cells of `columns`, each under its codec;
+/// redacted columns show their digests. Errors name the side and the column.
 pub fn cell_rows(
     outcome: &Outcome,
+    side: Side,
     columns: &[usize],
     codecs: &[Codec],
     redaction: &Redaction,
@@ -182,7 +183,7 @@ pub fn cell_rows(
             let name = outcome.schema.field(c).name();
             cells.push(
                 Cell::column(b.column(c).as_ref(), codec)
-                    .map_err(|e| format!("result column `{name}`: {e}"))?,
+                    .map_err(|e| format!("{side}: result column `{name}`: {e}"))?,
             );
         }
         for r in 0..b.num_rows() {
@@ -199,6 +200,19 @@ pub fn cell_rows(
         }
     }
     Ok(out)
+}
+
+/// [`cell_rows`] of both sides' results.
+pub fn cell_rows_both(
+    results: &PerSide<Outcome>,
+    columns: &[usize],
+    codecs: &[Codec],
+    redaction: &Redaction,
+) -> Result<PerSide<Vec<CellRow>>, String> {
+    Ok(PerSide::new(
+        cell_rows(&results.legacy, Side::Legacy, columns, codecs, redaction)?,
+        cell_rows(&results.target, Side::Target, columns, codecs, redaction)?,
+    ))
 }
 
 /// How a value reads in a report (`None` for NULL); integers and decimals without trailing
