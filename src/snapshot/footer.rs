@@ -14,9 +14,19 @@ use crate::error::{Error, Result};
 
 impl Snapshot {
     /// A table's schema (the union of its files' footers, [`schema::union`]) and each file's rows,
-    /// from the footers
-    /// alone: ranged reads, no data.
+    /// from the footers alone (ranged reads, no data), read once per snapshot.
     pub async fn table_schema(&self, table: &str) -> Result<(SchemaRef, Vec<u64>)> {
+        if let Some(known) = self.footers.lock().ok().and_then(|f| f.get(table).cloned()) {
+            return Ok(known);
+        }
+        let read = self.read_footers(table).await?;
+        if let Ok(mut f) = self.footers.lock() {
+            f.insert(table.to_owned(), read.clone());
+        }
+        Ok(read)
+    }
+
+    async fn read_footers(&self, table: &str) -> Result<(SchemaRef, Vec<u64>)> {
         let files = self.files(table)?;
         let mut schemas = Vec::with_capacity(files.len());
         let mut rows = Vec::with_capacity(files.len());

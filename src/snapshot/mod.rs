@@ -43,6 +43,9 @@ pub struct Snapshot {
     store: Arc<dyn ObjectStore>,
     local_root: Option<PathBuf>,
     tables: BTreeMap<String, Vec<TableFile>>,
+    /// Footer schemas and row counts already read, by table: every SQL session over the
+    /// snapshot registers every table, and the footers need reading once.
+    footers: std::sync::Mutex<BTreeMap<String, (SchemaRef, Vec<u64>)>>,
 }
 
 /// One Parquet file of a table, before its footer is read.
@@ -202,6 +205,7 @@ impl Snapshot {
             store,
             local_root,
             tables,
+            footers: std::sync::Mutex::default(),
         })
     }
 
