@@ -484,10 +484,12 @@ pub fn row_digests(
             source,
         };
         hash::hash_column::<u64>(array, &c.codec, &mut d).map_err(encode_err)?;
-        let v = d
-            .first()
-            .copied()
-            .ok_or_else(|| Error::Internal("a row read again came back empty".into()))?;
+        let v = d.first().copied().ok_or_else(|| {
+            Error::Internal(format!(
+                "table `{}`: column `{}`: a row read again came back empty",
+                plan.name, c.name
+            ))
+        })?;
         full = hash::fold(full, v);
         match layout.slot_of[ci] {
             Some(si) => {
