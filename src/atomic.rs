@@ -91,9 +91,8 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes batches to a Parquet file at `path` atomically.
 pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    let fail = |e: parquet::errors::ParquetError| {
-        Error::Internal(format!("writing {}: {e}", path.display()))
-    };
+    let fail =
+        |e: parquet::errors::ParquetError| Error::failed(format!("writing {}", path.display()), e);
     let tmp = temp_in(path)?;
     let file = tmp.reopen().map_err(|source| Error::Write {
         path: path.to_owned(),

@@ -37,26 +37,43 @@ pub fn normalize(mantissa: i128, scale: i32) -> Option<(i128, i32)> {
     Some((m, s))
 }
 
-/// Parses `-12.340`, `0.01`, `5` into `(mantissa, scale)`. No exponents, no signs but a leading `-`.
+/// Parses `-12.340`, `0.01`, `5` into `(mantissa, scale)`. No exponents, no signs but a leading `-`
+/// or `+`.
 pub fn parse_decimal(text: &str) -> Option<(i128, i32)> {
+    parse_with(
+        text,
+        0i128,
+        |m, d| m.checked_mul(10)?.checked_add(i128::from(d)),
+        i128::checked_neg,
+    )
+}
+
+/// The one decimal grammar of recon ([`parse_decimal`] in `i128`, `value::Decimal::parse` in
+/// `i256`): digits are folded into the mantissa with `push` (`None` on overflow), then negated
+/// with `neg` when the text has a leading `-`.
+pub fn parse_with<M>(
+    text: &str,
+    zero: M,
+    push: impl Fn(M, u8) -> Option<M>,
+    neg: impl Fn(M) -> Option<M>,
+) -> Option<(M, i32)> {
     let text = text.trim();
-    let (neg, digits) = match text.strip_prefix('-') {
+    let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() && frac.is_empty() {
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
         return None;
     }
-    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut m: i128 = 0;
+    let mut m = zero;
     for b in int.bytes().chain(frac.bytes()) {
-        m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+        m = push(m, b - b'0')?;
     }
-    let scale = i32::try_from(frac.len()).ok()?;
-    Some((if neg { -m } else { m }, scale))
+    let m = if negative { neg(m)? } else { m };
+    Some((m, i32::try_from(frac.len()).ok()?))
 }
 
 /// `|a - b| <= tol` exactly, all three as `(mantissa, scale)`. `None` when rescaling overflows.

@@ -23,13 +23,13 @@ impl Engine {
             .num_threads(threads)
             .thread_name(|i| format!("recon-worker-{i}"))
             .build()
-            .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+            .map_err(|e| Error::failed("thread pool", e))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("recon-io")
             .enable_all()
             .build()
-            .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
+            .map_err(|e| Error::failed("tokio runtime", e))?;
         Ok(Self {
             runtime,
             pool,

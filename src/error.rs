@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use arrow::datatypes::DataType;
+
 use crate::side::Side;
 
 /// `Result` with recon's [`Error`] as the default error type.
@@ -12,19 +14,35 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that stops recon from reaching a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The config file could not be read or parsed; the message carries the line.
-    #[error("config {path}: {message}")]
+    /// The config file could not be read, parsed or validated.
+    #[error("config {path}")]
     Config {
         /// The path.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// What is wrong, with the line where there is one.
+        #[source]
+        source: ConfigError,
     },
 
     /// The input (config, arguments, query files) says something recon cannot do; the message
     /// names what.
     #[error("{0}")]
     Invalid(String),
+
+    /// Command-line options that make an invalid config (`recon diff`'s key, renames, casts).
+    #[error(transparent)]
+    Options(ConfigError),
+
+    /// An input file other than a snapshot (a history file, a golden query, a key file) could
+    /// not be read; the upstream error is the source.
+    #[error("{what}")]
+    Input {
+        /// Which file, and what recon was doing with it.
+        what: String,
+        /// The upstream error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     /// A snapshot root does not exist or cannot be listed.
     #[error("{side} snapshot {root}: {message}")]
@@ -121,15 +139,28 @@ pub enum Error {
         message: String,
     },
 
-    /// A SQL-defined side failed to plan or run.
-    #[error("{side} query of table `{table}`: {message}")]
+    /// A key, mapped or compared column pair cannot be compared as configured.
+    #[error("table `{table}`: column `{column}`")]
+    Compare {
+        /// The table pair.
+        table: String,
+        /// The column (legacy name).
+        column: String,
+        /// Why.
+        #[source]
+        source: CompareError,
+    },
+
+    /// A SQL-defined side failed to plan or run, or its table could not be registered.
+    #[error("{side} query of table `{table}`")]
     Sql {
         /// Which side.
         side: Side,
         /// The table (its name in the snapshot, or the pair's name).
         table: String,
-        /// What is wrong.
-        message: String,
+        /// The upstream error (`DataFusion`, Parquet), or its [`Masked`] message.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// Writing a report or a diff file failed.
@@ -149,9 +180,42 @@ pub enum Error {
     /// A bug in recon, not in the input. Reported as `error`, never as a pass.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// recon failed at its own work (serializing a report, starting a thread, writing a file it
+    /// made): a bug or the machine, not the input. The upstream error is the source.
+    #[error("internal error: {what}")]
+    Failed {
+        /// What recon was doing.
+        what: String,
+        /// The upstream error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
+    /// Shorthand for [`Error::Input`].
+    pub fn input(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Input {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Failed`].
+    pub fn failed(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Failed {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     /// Shorthand for a column error.
     pub fn column(table: &str, column: &str, message: impl Into<String>) -> Self {
         Self::Column {
@@ -179,7 +243,7 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(cause) = next {
         let cause_text = cause.to_string();
         // Some upstream errors repeat their cause in their own text.
-        if !text.ends_with(&cause_text) {
+        if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
         }
@@ -236,4 +300,152 @@ pub enum EncodeError {
     /// Arrow failed on the column (unpacking a dictionary, formatting for a lossy cast).
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// An upstream error's message with quoted text and numbers masked (`redact::masked`): where a
+/// column is redacted, the original error may quote its values, so it is dropped and only this
+/// stands in for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Masked(pub String);
+
+/// Why two columns (of a table pair, or of two SQL results) cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// Types of families that do not compare without a cast.
+    #[error("legacy type {legacy} and target type {target} are of different families{hint}")]
+    Families {
+        /// The legacy column's type.
+        legacy: DataType,
+        /// The target column's type.
+        target: DataType,
+        /// What to do about it, with a leading space, or empty.
+        hint: &'static str,
+    },
+    /// A configured cast to a type recon does not compare.
+    #[error("cannot compare as {0}")]
+    CastTarget(DataType),
+    /// An `abs_tolerance` that is not a decimal.
+    #[error("abs_tolerance `{0}` is not a decimal")]
+    Tolerance(String),
+    /// A tolerance on a column that does not compare as a number.
+    #[error("a tolerance needs a numeric column, but this one compares as {0}")]
+    ToleranceMode(String),
+}
+
+/// Why a value of a SQL result cannot be read as a number. Names types, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// The column is not numeric.
+    #[error("is {0}, not a number")]
+    NotANumber(DataType),
+    /// A decimal whose value does not fit 76 digits.
+    #[error("is a decimal past 76 digits")]
+    TooWide,
+    /// A dictionary key past its dictionary (only a corrupt result has one).
+    #[error("has a dictionary key out of range")]
+    DictionaryKey,
+}
+
+/// Why a check, a golden query or an ad-hoc comparison could not reach a verdict. Rendered for
+/// a report with [`chain`]; never quotes a redacted value.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The check asks its results for something they cannot give (a float compared exactly, a
+    /// missing key column, an unknown pair); the message says what to change.
+    #[error("{0}")]
+    Refused(String),
+    /// `DataFusion` failed to plan or run a statement.
+    #[error(transparent)]
+    Sql(#[from] datafusion::error::DataFusionError),
+    /// Arrow failed on a result (projecting, casting).
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A failed statement's error, masked because a redacted column is involved.
+    #[error(transparent)]
+    Masked(#[from] Masked),
+    /// What failed on one side.
+    #[error("{side}")]
+    Side {
+        /// Which side.
+        side: Side,
+        /// What failed there.
+        #[source]
+        source: Box<CheckError>,
+    },
+    /// A result column whose values cannot be encoded.
+    #[error("{side}: result column `{column}`")]
+    Cells {
+        /// Which side.
+        side: Side,
+        /// The result column.
+        column: String,
+        /// Why.
+        #[source]
+        source: EncodeError,
+    },
+    /// Result columns of the two sides that do not compare.
+    #[error("result column `{column}` (cast it in the SQL)")]
+    Compare {
+        /// The result column (legacy name).
+        column: String,
+        /// Why.
+        #[source]
+        source: CompareError,
+    },
+    /// A measure that cannot be read as a number.
+    #[error("the {side} value `{column}`")]
+    Value {
+        /// Which side.
+        side: Side,
+        /// The result column.
+        column: String,
+        /// Why.
+        #[source]
+        source: ValueError,
+    },
+}
+
+impl CheckError {
+    /// `e` as what failed on `side`.
+    pub fn on(side: Side, e: impl Into<CheckError>) -> Self {
+        Self::Side {
+            side,
+            source: Box::new(e.into()),
+        }
+    }
+}
+
+/// What is wrong with a config (or a cast or a zone in it) as written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read")]
+    Read(#[source] std::io::Error),
+    /// TOML that does not parse or does not fit the config's shape; the message is the parser's.
+    #[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Syntax {
+        /// The line the parser stopped at, when it names one.
+        line: Option<usize>,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value of the right shape that recon cannot use (an unknown pair, a duplicate name, a
+    /// negative threshold); the message names where.
+    #[error("{0}")]
+    Invalid(String),
+    /// A `cast` that is not one of the documented names.
+    #[error("unknown cast `{text}` (use {names} or decimal(p,s) with p up to 38)")]
+    UnknownCast {
+        /// The cast as written.
+        text: String,
+        /// The names recon accepts.
+        names: String,
+    },
+    /// A UTC offset that is not `+HH:MM`.
+    #[error("bad UTC offset `{0}` (use +HH:MM)")]
+    BadOffset(String),
+    /// A zone name chrono-tz does not know.
+    #[error("unknown time zone `{0}` (use UTC, +HH:MM or an IANA name)")]
+    UnknownZone(String),
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::each_metric;
 pub use crate::config::{GateConfig, Threshold};
 
 /// A table's, a check's or the run's outcome, ordered from best to worst.
@@ -60,15 +61,6 @@ impl Threshold {
         }
     }
 
-    fn validate(&self, at: &str) -> Result<(), String> {
-        for v in [self.warn, self.fail].into_iter().flatten() {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{at}: thresholds must be non-negative numbers"));
-            }
-        }
-        Ok(())
-    }
-
     /// The worst level this value reaches, with the threshold it crossed.
     pub fn judge(&self, value: f64) -> Option<(Status, f64)> {
         if let Some(f) = self.fail.filter(|&f| value > f) {
@@ -102,22 +94,6 @@ pub fn builtin_gate() -> GateConfig {
     }
 }
 
-macro_rules! each_metric {
-    ($m:ident) => {
-        $m!(
-            drift_ratio,
-            changed,
-            missing,
-            extra,
-            null_keys_legacy,
-            null_keys_target,
-            duplicate_keys_legacy,
-            duplicate_keys_target,
-            schema_findings
-        )
-    };
-}
-
 impl GateConfig {
     /// `self` over `base`, threshold by threshold.
     pub fn merged(&self, base: &GateConfig) -> GateConfig {
@@ -135,17 +111,6 @@ impl GateConfig {
     /// A table's effective gate: its overrides over the config's `[gate]` over the built-ins.
     pub fn resolved(table: &GateConfig, global: &GateConfig) -> GateConfig {
         table.merged(&global.merged(&builtin_gate()))
-    }
-
-    /// Checks every threshold is a non-negative number.
-    pub fn validate(&self, at: &str) -> Result<(), String> {
-        macro_rules! check {
-            ($($f:ident),*) => {{
-                $( if let Some(t) = &self.$f { t.validate(&format!("{at} {}", stringify!($f)))?; } )*
-                Ok(())
-            }};
-        }
-        each_metric!(check)
     }
 
     /// Judges the metrics of a table; returns every crossed threshold.

@@ -55,7 +55,7 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>> {
         return Ok(Vec::new());
     }
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::Invalid(format!("history {}: {e}", dir.display())))?
+        .map_err(|e| Error::input(format!("history {}", dir.display()), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .collect();
@@ -64,15 +64,15 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn read(path: &Path) -> Result<Vec<RecordBatch>> {
-    let err = |m: String| Error::Invalid(format!("history file {}: {m}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let what = || format!("history file {}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| Error::input(what(), e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| Error::input(what(), e))?
         .build()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| Error::input(what(), e))?;
     reader
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| err(e.to_string()))
+        .map_err(|e| Error::input(what(), e))
 }
 
 /// A history file's columns, looked up and type-checked once per batch: a file that lacks one
@@ -327,7 +327,7 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
             .map(|v| Arc::new(UInt64Array::from(v)) as ArrayRef),
     );
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-        .map_err(|e| Error::Internal(format!("history batch: {e}")))?;
+        .map_err(|e| Error::failed("history batch", e))?;
     write(&dir.join("runs").join(format!("{id}.parquet")), &batch)?;
 
     let mut table = Vec::new();
@@ -350,7 +350,7 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
         Arc::new(Schema::new(fields)),
         vec![utf8(table), utf8(category), utf8(digest), utf8(key)],
     )
-    .map_err(|e| Error::Internal(format!("history batch: {e}")))?;
+    .map_err(|e| Error::failed("history batch", e))?;
     write(&dir.join("keys").join(format!("{id}.parquet")), &batch)
 }
 

@@ -9,7 +9,7 @@ use arrow::datatypes::DataType;
 use serde::Serialize;
 
 use crate::config::{ColumnOptions, TableConfig};
-use crate::error::{Error, Result};
+use crate::error::{CompareError, Error, Result};
 use crate::gate::GateConfig;
 use crate::hash::{Codec, CompareAs, TextOpts, is_integer};
 use crate::side::PerSide;
@@ -216,10 +216,13 @@ pub fn resolve(
             Error::column(table, legacy, msg)
         })?;
         let opts = t.column_options(legacy, defaults);
-        let codec = codec_for(lf.data_type(), tf.data_type(), &opts)
-            .map_err(|m| Error::column(table, legacy, m))?;
-        let tolerance =
-            tolerance_for(&opts, codec.mode).map_err(|m| Error::column(table, legacy, m))?;
+        let compare = |source| Error::Compare {
+            table: table.to_owned(),
+            column: legacy.to_owned(),
+            source,
+        };
+        let codec = codec_for(lf.data_type(), tf.data_type(), &opts).map_err(compare)?;
+        let tolerance = tolerance_for(&opts, codec.mode).map_err(compare)?;
         Ok(ColumnPlan {
             name: legacy.to_owned(),
             names: PerSide::new(legacy.to_owned(), target.to_owned()),
@@ -381,7 +384,7 @@ pub fn codec_for(
     legacy: &DataType,
     target: &DataType,
     o: &ColumnOptions,
-) -> std::result::Result<Codec, String> {
+) -> std::result::Result<Codec, CompareError> {
     let zone = o.timezone.unwrap_or_default();
     let text = TextOpts {
         trim: o.trim.unwrap_or(false),
@@ -391,7 +394,7 @@ pub fn codec_for(
     if let Some(cast) = &o.cast {
         let to = cast.0.clone();
         let mode = mode_of(family(&to), family(&to), text, false)
-            .ok_or_else(|| format!("cannot compare as {to}"))?;
+            .ok_or_else(|| CompareError::CastTarget(to.clone()))?;
         return Ok(Codec {
             mode,
             zone,
@@ -409,7 +412,11 @@ pub fn codec_for(
             }
             _ => " (state a `cast`, e.g. cast = \"string\", or ignore the column)",
         };
-        format!("legacy type {legacy} and target type {target} are of different families{hint}")
+        CompareError::Families {
+            legacy: legacy.clone(),
+            target: target.clone(),
+            hint,
+        }
     })?;
     Ok(Codec {
         mode,
@@ -439,7 +446,7 @@ fn mode_of(l: Family, r: Family, text: TextOpts, int_as_bool: bool) -> Option<Co
 fn tolerance_for(
     o: &ColumnOptions,
     mode: CompareAs,
-) -> std::result::Result<Option<Tolerance>, String> {
+) -> std::result::Result<Option<Tolerance>, CompareError> {
     let abs = o
         .abs_tolerance
         .as_ref()
@@ -447,16 +454,13 @@ fn tolerance_for(
     let rel = o.rel_tolerance.unwrap_or(0.0);
     let abs = match abs {
         None => crate::value::Decimal::ZERO,
-        Some(text) => crate::value::Decimal::parse(&text)
-            .ok_or_else(|| format!("abs_tolerance `{text}` is not a decimal"))?,
+        Some(text) => crate::value::Decimal::parse(&text).ok_or(CompareError::Tolerance(text))?,
     };
     if abs == crate::value::Decimal::ZERO && rel == 0.0 {
         return Ok(None);
     }
     if !matches!(mode, CompareAs::Numeric | CompareAs::Float) {
-        return Err(format!(
-            "a tolerance needs a numeric column, but this one compares as {mode:?}"
-        ));
+        return Err(CompareError::ToleranceMode(format!("{mode:?}")));
     }
     Ok(Some(Tolerance { abs, rel }))
 }
@@ -469,34 +473,40 @@ mod tests {
     fn families_decide_the_mode() {
         let o = ColumnOptions::default();
         assert_eq!(
-            codec_for(&DataType::Int32, &DataType::Decimal128(20, 5), &o).map(|c| c.mode),
-            Ok(CompareAs::Numeric)
+            codec_for(&DataType::Int32, &DataType::Decimal128(20, 5), &o)
+                .map(|c| c.mode)
+                .ok(),
+            Some(CompareAs::Numeric)
         );
         assert_eq!(
-            codec_for(&DataType::Float32, &DataType::Int64, &o).map(|c| c.mode),
-            Ok(CompareAs::Float)
+            codec_for(&DataType::Float32, &DataType::Int64, &o)
+                .map(|c| c.mode)
+                .ok(),
+            Some(CompareAs::Float)
         );
         assert!(codec_for(&DataType::Utf8, &DataType::Int64, &o).is_err());
         let err =
             codec_for(&DataType::Int8, &DataType::Boolean, &o).expect_err("needs int_as_bool");
-        assert!(err.contains("int_as_bool"), "{err}");
+        assert!(err.to_string().contains("int_as_bool"), "{err}");
         let o = ColumnOptions {
             int_as_bool: Some(true),
             ..Default::default()
         };
         assert_eq!(
-            codec_for(&DataType::Int8, &DataType::Boolean, &o).map(|c| c.mode),
-            Ok(CompareAs::Bool)
+            codec_for(&DataType::Int8, &DataType::Boolean, &o)
+                .map(|c| c.mode)
+                .ok(),
+            Some(CompareAs::Bool)
         );
     }
 
     #[test]
     fn casts_parse() {
         assert_eq!(
-            parse_cast("decimal(18, 3)"),
-            Ok(DataType::Decimal128(18, 3))
+            parse_cast("decimal(18, 3)").ok(),
+            Some(DataType::Decimal128(18, 3))
         );
-        assert_eq!(parse_cast("STRING"), Ok(DataType::Utf8));
+        assert_eq!(parse_cast("STRING").ok(), Some(DataType::Utf8));
         assert!(parse_cast("decimal(3,9)").is_err());
         assert!(parse_cast("blob").is_err());
         for undocumented in ["int", "bigint", "varchar", "double", "bool", "utf8"] {

@@ -106,7 +106,7 @@ impl Reconciler {
             .spawn(move || {
                 let _ = tx.send(self.run());
             })
-            .map_err(|e| Error::Internal(format!("cannot start the reconciling thread: {e}")))?;
+            .map_err(|e| Error::failed("cannot start the reconciling thread", e))?;
         rx.await.map_err(|_| {
             Error::Internal("the reconciling thread stopped without a report".into())
         })?

@@ -68,7 +68,7 @@ fn derive(material: &[u8]) -> [u8; 32] {
 fn random_key() -> Result<[u8; 32]> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key)
-        .map_err(|e| Error::Internal(format!("no random bytes for a redaction key: {e}")))?;
+        .map_err(|e| Error::failed("no random bytes for a redaction key", e))?;
     Ok(key)
 }
 
@@ -93,9 +93,8 @@ impl RedactionKey {
             });
         }
         if let Some(path) = key_file {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Error::Invalid(format!("redaction_key_file {}: {e}", path.display()))
-            })?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::input(format!("redaction_key_file {}", path.display()), e))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Err(Error::Invalid(format!(
                     "redaction_key_file {}: the file is empty",
@@ -162,6 +161,11 @@ fn history_key(dir: &Path) -> Result<Vec<u8>> {
         Ok(_) => Ok(hex.into_bytes()),
         Err(_) => std::fs::read(&path).map_err(err),
     }
+}
+
+/// `e` and its causes as one line, masked by [`mask_values`].
+pub fn masked(e: &(dyn std::error::Error + 'static)) -> crate::error::Masked {
+    crate::error::Masked(mask_values(&crate::error::chain(e)))
 }
 
 /// An error message with quoted text and standalone numbers replaced by `…`: what a failed

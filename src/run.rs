@@ -156,7 +156,11 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
     if let Some(dir) = history
         && let Err(e) = crate::history::record(&mut report, &dir)
     {
-        report.error = Some(format!("history {}: {e}", dir.display()));
+        report.error = Some(format!(
+            "history {}: {}",
+            dir.display(),
+            crate::error::chain(&e)
+        ));
         report.finish();
     }
     report

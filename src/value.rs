@@ -19,7 +19,9 @@ use arrow::datatypes::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type, i256,
 };
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 
+use crate::error::{EncodeError, ValueError};
 use crate::hash::{self, Codec, Tag};
 
 /// An exact decimal number: `mantissa × 10^-scale`, up to 76 digits.
@@ -65,28 +67,19 @@ impl Decimal {
         Self::new(i256::from_i128(mantissa), scale)
     }
 
-    /// Parses `-12.340`, `0.01`, `5` (no exponent).
+    /// Parses `-12.340`, `0.01`, `5` (no exponent), by recon's one decimal grammar.
     pub fn parse(text: &str) -> Option<Self> {
-        let text = text.trim();
-        let (neg, digits) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text.strip_prefix('+').unwrap_or(text)),
-        };
-        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if (int.is_empty() && frac.is_empty())
-            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-        {
-            return None;
-        }
         let ten = i256::from_i128(10);
-        let mut m = i256::ZERO;
-        for b in int.bytes().chain(frac.bytes()) {
-            m = m
-                .checked_mul(ten)?
-                .checked_add(i256::from_i128(i128::from(b - b'0')))?;
-        }
-        let m = if neg { m.checked_neg()? } else { m };
-        Self::new(m, i32::try_from(frac.len()).ok()?)
+        let (m, s) = crate::decimal::parse_with(
+            text,
+            i256::ZERO,
+            |m, d| {
+                m.checked_mul(ten)?
+                    .checked_add(i256::from_i128(i128::from(d)))
+            },
+            i256::checked_neg,
+        )?;
+        Self::new(m, s)
     }
 
     /// The exact decimal value of a finite float: its shortest round-trip form, which is what a
@@ -312,14 +305,14 @@ fn int(v: impl Into<i128>) -> i256 {
 
 /// The number at `row` of a numeric array: integers and decimals exactly, floats as floats,
 /// `None` for NULL. Any other type is an error naming it.
-pub fn number_at(array: &dyn Array, row: usize) -> Result<Option<Number>, String> {
+pub fn number_at(array: &dyn Array, row: usize) -> Result<Option<Number>, ValueError> {
     if array.is_null(row) {
         return Ok(None);
     }
     let exact = |m: i256, s: i8| {
         Decimal::new(m, i32::from(s))
             .map(|d| Some(Number::Exact(d)))
-            .ok_or_else(|| "a decimal past 76 digits".to_owned())
+            .ok_or(ValueError::TooWide)
     };
     match array.data_type() {
         DataType::Dictionary(_, _) => {
@@ -328,7 +321,7 @@ pub fn number_at(array: &dyn Array, row: usize) -> Result<Option<Number>, String
                 .normalized_keys()
                 .get(row)
                 .copied()
-                .ok_or("a dictionary key out of range")?;
+                .ok_or(ValueError::DictionaryKey)?;
             number_at(dict.values().as_ref(), key)
         }
         DataType::Int8 => exact(int(array.as_primitive::<Int8Type>().value(row)), 0),
@@ -361,7 +354,7 @@ pub fn number_at(array: &dyn Array, row: usize) -> Result<Option<Number>, String
         DataType::Float64 => Ok(Some(Number::Float(
             array.as_primitive::<Float64Type>().value(row),
         ))),
-        other => Err(format!("is {other}, not a number")),
+        other => Err(ValueError::NotANumber(other.clone())),
     }
 }
 
@@ -383,15 +376,14 @@ impl Cell {
     }
 
     /// Every value of a column, under `codec`.
-    pub fn column(array: &dyn Array, codec: &Codec) -> Result<Vec<Cell>, String> {
+    pub fn column(array: &dyn Array, codec: &Codec) -> Result<Vec<Cell>, EncodeError> {
         let mut out = Vec::with_capacity(array.len());
         hash::visit_cast(array, codec, &mut |tag, payload| {
             out.push(Cell {
                 tag: tag as u8,
                 payload: payload.into(),
             });
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         Ok(out)
     }
 
@@ -427,6 +419,33 @@ pub fn cells_within(a: &Cell, b: &Cell, tol: Tolerance) -> bool {
     match (a.number(), b.number()) {
         (Some(x), Some(y)) => within(x, y, tol),
         _ => false,
+    }
+}
+
+/// How values read, in reports, diff files and history: one function for every output.
+///
+/// A single value as report JSON: NULL as `null`, anything else as its display text (exact for
+/// decimals and timestamps, unlike JSON numbers).
+pub fn render(array: &dyn Array, row: usize) -> serde_json::Value {
+    if array.is_null(row) {
+        return serde_json::Value::Null;
+    }
+    let options = FormatOptions::default();
+    match ArrayFormatter::try_new(array, &options) {
+        Ok(f) => serde_json::Value::String(f.value(row).to_string()),
+        Err(e) => serde_json::Value::String(format!("<unprintable: {e}>")),
+    }
+}
+
+/// How a value reads in a report (`None` for NULL); integers and decimals without trailing
+/// zeros, so that equal numbers of different scales read the same.
+pub fn shown(array: &dyn Array, row: usize) -> Option<String> {
+    if let Ok(Some(n @ Number::Exact(_))) = number_at(array, row) {
+        return Some(n.to_string());
+    }
+    match render(array, row) {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
     }
 }
 

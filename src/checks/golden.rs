@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use super::lineage::Redaction;
 use super::sql::{self, CellRow, Outcome, ValueOptions};
 use super::{Context, Measured};
+use crate::error::CheckError;
 use crate::error::{Error, Result};
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Tolerance, cells_within};
@@ -104,8 +105,7 @@ fn header(text: &str, file: &Path) -> Result<Header> {
 
 /// Loads every golden query of a folder, sorted by name.
 pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
-    let read_err =
-        |e: std::io::Error| Error::Invalid(format!("golden queries {}: {e}", dir.display()));
+    let read_err = |e: std::io::Error| Error::input(format!("golden queries {}", dir.display()), e);
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -126,11 +126,14 @@ pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
         let (stem, sql, source) = if let Some(stem) = file_name.strip_suffix(".legacy.sql") {
             let target_path = path.with_file_name(format!("{stem}.target.sql"));
             let target = std::fs::read_to_string(&target_path).map_err(|e| {
-                Error::Invalid(format!(
-                    "golden query {}: needs {}: {e}",
-                    path.display(),
-                    target_path.display()
-                ))
+                Error::input(
+                    format!(
+                        "golden query {}: needs {}",
+                        path.display(),
+                        target_path.display()
+                    ),
+                    e,
+                )
             })?;
             (
                 stem.to_owned(),
@@ -204,42 +207,42 @@ pub async fn results(
     sessions: &PerSide<datafusion::execution::context::SessionContext>,
     q: &GoldenQuery,
     redaction: &Redaction,
-) -> std::result::Result<PerSide<Outcome>, String> {
+) -> std::result::Result<PerSide<Outcome>, CheckError> {
     let (l, t) = futures::join!(
         sql::query(&sessions.legacy, &q.sql.legacy, Side::Legacy, redaction),
         sql::query(&sessions.target, &q.sql.target, Side::Target, redaction)
     );
     Ok(PerSide::new(
-        l.map_err(|e| format!("legacy: {e}"))?,
-        t.map_err(|e| format!("target: {e}"))?,
+        l.map_err(|e| CheckError::on(Side::Legacy, e))?,
+        t.map_err(|e| CheckError::on(Side::Target, e))?,
     ))
 }
 
 /// The target result with its columns in the legacy result's order (matched by name).
-fn aligned(results: PerSide<Outcome>) -> std::result::Result<PerSide<Outcome>, String> {
+fn aligned(results: PerSide<Outcome>) -> std::result::Result<PerSide<Outcome>, CheckError> {
     let (l, t) = (results.legacy.names(), results.target.names());
     let mut sorted = (l.clone(), t.clone());
     sorted.0.sort();
     sorted.1.sort();
     if sorted.0 != sorted.1 {
-        return Err(format!(
+        return Err(CheckError::Refused(format!(
             "the results have different columns: legacy ({}), target ({})",
             l.join(", "),
             t.join(", ")
-        ));
+        )));
     }
     let order: Vec<usize> = l
         .iter()
         .filter_map(|n| t.iter().position(|x| x == n))
         .collect();
     let target = &results.target;
-    let schema = std::sync::Arc::new(target.schema.project(&order).map_err(|e| e.to_string())?);
+    let schema = std::sync::Arc::new(target.schema.project(&order).map_err(CheckError::from)?);
     let batches = target
         .batches
         .iter()
         .map(|b| b.project(&order))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+        .map_err(CheckError::from)?;
     let redacted = order
         .iter()
         .map(|&i| target.redacted.get(i).copied().unwrap_or(true))
@@ -260,16 +263,18 @@ pub fn compare(
     results: PerSide<Outcome>,
     options: &ValueOptions,
     redaction: &Redaction,
-) -> std::result::Result<Compared, String> {
+) -> std::result::Result<Compared, CheckError> {
     let results = aligned(results)?;
     let names = results.legacy.names();
     if let Some(k) = q.key.iter().find(|k| !names.contains(k)) {
-        return Err(format!("the result has no key column `{k}`"));
+        return Err(CheckError::Refused(format!(
+            "the result has no key column `{k}`"
+        )));
     }
     if let Some(c) = q.tolerance.keys().find(|c| !names.contains(c)) {
-        return Err(format!(
+        return Err(CheckError::Refused(format!(
             "a tolerance names `{c}`, which the result does not have"
-        ));
+        )));
     }
     let all: Vec<usize> = (0..names.len()).collect();
     let codecs = sql::codecs(&results, &all, |n| {
@@ -383,7 +388,10 @@ pub fn compare(
 }
 
 /// Runs a golden query on both sides and compares the results.
-pub(crate) async fn run(ctx: &Context, q: &GoldenQuery) -> std::result::Result<Measured, String> {
+pub(crate) async fn run(
+    ctx: &Context,
+    q: &GoldenQuery,
+) -> std::result::Result<Measured, CheckError> {
     let results = results(&ctx.sessions, q, &ctx.redaction).await?;
     let compared = compare(q, results, &ctx.options, &ctx.redaction)?;
     let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);

@@ -9,6 +9,7 @@ use super::measure;
 use super::sql::{self, Measure, Outcome, ident};
 use super::{CheckConfig, Context, Measured};
 use crate::config::checks::{GroupedSpec, InvariantCheck, OrphanCheck};
+use crate::error::CheckError;
 use crate::gate::Threshold;
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Number};
@@ -24,7 +25,7 @@ pub(super) fn key_json(shown: &[Option<String>]) -> Value {
 }
 
 /// Runs a `[[checks]]` entry.
-pub(crate) async fn run(ctx: &Context, c: &CheckConfig) -> Result<Measured, String> {
+pub(crate) async fn run(ctx: &Context, c: &CheckConfig) -> Result<Measured, CheckError> {
     match c {
         CheckConfig::Count(count) => measure::count(ctx, count).await,
         CheckConfig::Total(total) => measure::total(ctx, total).await,
@@ -39,7 +40,7 @@ pub(super) fn grouped_sql(
     c: GroupedSpec<'_>,
     side: Side,
     agg: &str,
-) -> Result<String, String> {
+) -> Result<String, CheckError> {
     if let Some(raw) = match side {
         Side::Legacy => c.legacy_sql,
         Side::Target => c.target_sql,
@@ -68,7 +69,10 @@ pub(super) fn grouped_sql(
     Ok(format!("SELECT {select} FROM {src} AS src{group_by}"))
 }
 
-pub(super) async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<Outcome>, String> {
+pub(super) async fn both(
+    ctx: &Context,
+    sql: PerSide<String>,
+) -> Result<PerSide<Outcome>, CheckError> {
     let (l, t) = futures::join!(
         sql::query(
             &ctx.sessions.legacy,
@@ -84,8 +88,8 @@ pub(super) async fn both(ctx: &Context, sql: PerSide<String>) -> Result<PerSide<
         )
     );
     Ok(PerSide::new(
-        l.map_err(|e| format!("legacy: {e}"))?,
-        t.map_err(|e| format!("target: {e}"))?,
+        l.map_err(|e| CheckError::on(Side::Legacy, e))?,
+        t.map_err(|e| CheckError::on(Side::Target, e))?,
     ))
 }
 
@@ -95,7 +99,7 @@ fn keyed_rows(
     ctx: &Context,
     pair: &str,
     res: &PerSide<Outcome>,
-) -> Result<PerSide<Vec<sql::CellRow>>, String> {
+) -> Result<PerSide<Vec<sql::CellRow>>, CheckError> {
     let columns: Vec<usize> = (0..res.legacy.schema.fields().len()).collect();
     let codecs = sql::codecs(res, &columns, |name| {
         ctx.options.for_column(Some(pair), name)
@@ -108,7 +112,7 @@ fn keyed_rows(
     Ok(rows)
 }
 
-async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {
+async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, CheckError> {
     let child = c.table.as_str();
     let parent = c.parent.as_str();
     let parent_cols = if c.parent_columns.is_empty() {
@@ -117,11 +121,11 @@ async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {
         c.parent_columns.clone()
     };
     if parent_cols.len() != c.columns.len() {
-        return Err(format!(
+        return Err(CheckError::Refused(format!(
             "`{parent}` has {} key columns but {} child columns are given; set parent_columns",
             parent_cols.len(),
             c.columns.len()
-        ));
+        )));
     }
     let child_key = ctx.keys.get(child).cloned().unwrap_or_default();
     let on: Vec<String> = c
@@ -147,7 +151,7 @@ async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {
                 .join(" AND ")
         )
     };
-    let orphan_sql = |side: Side| -> Result<String, String> {
+    let orphan_sql = |side: Side| -> Result<String, CheckError> {
         Ok(format!(
             "SELECT {} FROM {} AS c LEFT ANTI JOIN {} AS p ON {}{not_null}",
             select.join(", "),
@@ -197,7 +201,7 @@ async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {
         },
     )];
     if let Some(tenant) = &c.tenant {
-        let mismatch_sql = |side: Side| -> Result<String, String> {
+        let mismatch_sql = |side: Side| -> Result<String, CheckError> {
             Ok(format!(
                 "SELECT {} FROM {} AS c JOIN {} AS p ON {} WHERE c.{t} IS DISTINCT FROM p.{t}",
                 select.join(", "),
@@ -237,7 +241,7 @@ async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, String> {
     })
 }
 
-async fn invariant(ctx: &Context, c: &InvariantCheck) -> Result<Measured, String> {
+async fn invariant(ctx: &Context, c: &InvariantCheck) -> Result<Measured, CheckError> {
     let table = c.table.as_str();
     let predicate = c.predicate.as_str();
     let sides = c.sides.clone().unwrap_or_else(|| Side::BOTH.to_vec());
@@ -251,7 +255,7 @@ async fn invariant(ctx: &Context, c: &InvariantCheck) -> Result<Measured, String
         let count = format!("SELECT COUNT(*) AS n FROM {src} AS src WHERE NOT ({predicate})");
         let counted = sql::query(session, &count, side, &ctx.redaction)
             .await
-            .map_err(|e| format!("{side}: {e}"))?;
+            .map_err(|e| CheckError::on(side, e))?;
         let n = sql::measures(&counted, side, Measure::Count)?
             .first()
             .copied()
@@ -269,7 +273,7 @@ async fn invariant(ctx: &Context, c: &InvariantCheck) -> Result<Measured, String
         );
         let got = sql::query(session, &sample_sql, side, &ctx.redaction)
             .await
-            .map_err(|e| format!("{side}: {e}"))?;
+            .map_err(|e| CheckError::on(side, e))?;
         let shown: Vec<Value> = got
             .shown_rows(&ctx.redaction)
             .iter()

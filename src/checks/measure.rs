@@ -11,6 +11,7 @@ use super::kinds::{both, grouped_sql, key_json};
 use super::sql::{self, Measure, ident};
 use super::{Context, Measured};
 use crate::config::checks::{CountCheck, GroupedSpec, TotalCheck};
+use crate::error::CheckError;
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Number, Tolerance};
 
@@ -31,12 +32,14 @@ struct Group {
 
 /// Adds two measures of one group (rows that are one group under the value model): NULL is
 /// ignored as SQL's SUM ignores it; an overflow is an error.
-fn add(a: Option<Number>, b: Option<Number>) -> Result<Option<Number>, String> {
+fn add(a: Option<Number>, b: Option<Number>) -> Result<Option<Number>, CheckError> {
     Ok(match (a, b) {
         (None, x) | (x, None) => x,
-        (Some(Number::Exact(x)), Some(Number::Exact(y))) => Some(Number::Exact(
-            x.checked_add(y).ok_or("a sum overflows 76 digits")?,
-        )),
+        (Some(Number::Exact(x)), Some(Number::Exact(y))) => {
+            Some(Number::Exact(x.checked_add(y).ok_or_else(|| {
+                CheckError::Refused("a sum overflows 76 digits".into())
+            })?))
+        }
         (Some(x), Some(y)) => Some(Number::Float(x.to_f64() + y.to_f64())),
     })
 }
@@ -69,7 +72,7 @@ async fn grouped(
     c: GroupedSpec<'_>,
     measure: Measure,
     sql: PerSide<String>,
-) -> Result<Grouped, String> {
+) -> Result<Grouped, CheckError> {
     let res = both(ctx, sql).await?;
     let tolerance = c.tolerance.is_some();
     for side in Side::BOTH {
@@ -159,23 +162,24 @@ fn agrees(a: Slot, b: Slot, tol: Tolerance) -> bool {
 }
 
 /// The sum of one side's group measures, for the report.
-fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Value, String> {
+fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Value, CheckError> {
     let mut sum = None;
     for group in g.groups.values() {
         if let Slot::Value(v) = *group.values.get(side) {
-            sum = add(sum, v).map_err(|e| format!("{side}: {e}"))?;
+            sum = add(sum, v).map_err(|e| CheckError::on(side, e))?;
         }
     }
     Ok(number_json(ctx, sum, g.measure_redacted))
 }
 
-fn tolerance_of(c: GroupedSpec<'_>) -> Result<Tolerance, String> {
+fn tolerance_of(c: GroupedSpec<'_>) -> Result<Tolerance, CheckError> {
     match c.tolerance {
         None => Ok(Tolerance::NONE),
         Some(t) => {
             let text = t.as_decimal_text();
-            let abs = Decimal::parse(&text)
-                .ok_or_else(|| format!("tolerance `{text}` is not a decimal"))?;
+            let abs = Decimal::parse(&text).ok_or_else(|| {
+                CheckError::Refused(format!("tolerance `{text}` is not a decimal"))
+            })?;
             Ok(Tolerance { abs, rel: 0.0 })
         }
     }
@@ -229,7 +233,7 @@ fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
     d
 }
 
-pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured, String> {
+pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured, CheckError> {
     let c = count.grouping();
     let sql = PerSide::new(
         grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
@@ -265,7 +269,7 @@ pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured,
 }
 
 /// Whether a money column can be summed exactly on one side, or why not (named).
-async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Result<(), String> {
+async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Result<(), CheckError> {
     let src = ctx.source(table, side)?;
     // Planning alone gives the column's type; nothing is read.
     let df = ctx
@@ -276,7 +280,7 @@ async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
             crate::snapshot::sql::read_only(),
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(CheckError::from)?;
     match df.schema().field(0).data_type() {
         t if crate::hash::is_integer(t) => Ok(()),
         t @ (DataType::Decimal32(p, _)
@@ -284,21 +288,21 @@ async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
         | DataType::Decimal128(p, _)
         | DataType::Decimal256(p, _)) => {
             if *p > crate::snapshot::sum::MAX_SUMMED_PRECISION {
-                return Err(format!(
+                return Err(CheckError::Refused(format!(
                     "{side} column `{column}` is {t}: past {} digits a sum could overflow; use \
                      raw SQL that casts to a narrower decimal",
                     crate::snapshot::sum::MAX_SUMMED_PRECISION
-                ));
+                )));
             }
             Ok(())
         }
-        t => Err(format!(
+        t => Err(CheckError::Refused(format!(
             "{side} column `{column}` is {t}: totals are summed exactly and need an integer or decimal column"
-        )),
+        ))),
     }
 }
 
-pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measured, String> {
+pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measured, CheckError> {
     let c = total.grouping();
     let table = c.table.unwrap_or_default();
     let sql = if c.legacy_sql.is_some() {

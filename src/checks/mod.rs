@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, TableConfig};
+use crate::error::CheckError;
 use crate::error::Result;
 use crate::gate::{Finding, Status, Threshold};
 use crate::plan::PairPlan;
@@ -221,11 +222,11 @@ impl Context {
         })
     }
 
-    fn source(&self, pair: &str, side: Side) -> std::result::Result<&str, String> {
+    fn source(&self, pair: &str, side: Side) -> std::result::Result<&str, CheckError> {
         self.sources
             .get(pair)
             .map(|s| s.get(side).as_str())
-            .ok_or_else(|| format!("no table pair named `{pair}`"))
+            .ok_or_else(|| CheckError::Refused(format!("no table pair named `{pair}`")))
     }
 }
 
@@ -280,7 +281,7 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
                 thresholds: p.thresholds,
                 findings: Vec::new(),
                 measured: Value::Null,
-                reason: Some(format!("{}: {reason}", p.source)),
+                reason: Some(format!("{}: {}", p.source, crate::error::chain(&reason))),
                 duration_ms,
                 gated: Vec::new(),
             },

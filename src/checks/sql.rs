@@ -4,16 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SessionContext;
-use serde_json::Value;
 
 use super::lineage::Redaction;
 use crate::config::{ColumnOptions, Config, TableConfig};
+use crate::error::CheckError;
 use crate::hash::Codec;
 use crate::side::{PerSide, Side};
-use crate::value::{Cell, Number};
+use crate::value::{Cell, Number, shown};
 
 /// A quoted SQL identifier.
 pub fn ident(name: &str) -> String {
@@ -70,19 +70,17 @@ pub async fn query(
     sql: &str,
     side: Side,
     redaction: &Redaction,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CheckError> {
     let df = ctx
         .sql_with_options(sql, crate::snapshot::sql::read_only())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let redacted = redaction.outputs(side, df.logical_plan());
     let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(|e| {
-        let text = e.to_string();
         if redaction.is_empty() {
-            text
+            CheckError::Sql(e)
         } else {
-            crate::redact::mask_values(&text)
+            CheckError::Masked(crate::redact::masked(&e))
         }
     })?;
     Ok(Outcome {
@@ -139,21 +137,25 @@ pub fn codecs(
     results: &PerSide<Outcome>,
     columns: &[usize],
     options: impl Fn(&str) -> ColumnOptions,
-) -> Result<Vec<Codec>, String> {
+) -> Result<Vec<Codec>, CheckError> {
     let (l, t) = (&results.legacy.schema, &results.target.schema);
     if l.fields().len() != t.fields().len() {
-        return Err(format!(
+        return Err(CheckError::Refused(format!(
             "the legacy result has {} columns and the target result {}",
             l.fields().len(),
             t.fields().len()
-        ));
+        )));
     }
     columns
         .iter()
         .map(|&i| {
             let (lf, tf) = (l.field(i), t.field(i));
-            crate::plan::codec_for(lf.data_type(), tf.data_type(), &options(lf.name()))
-                .map_err(|e| format!("result column `{}`: {e}; cast it in the SQL", lf.name()))
+            crate::plan::codec_for(lf.data_type(), tf.data_type(), &options(lf.name())).map_err(
+                |source| CheckError::Compare {
+                    column: lf.name().clone(),
+                    source,
+                },
+            )
         })
         .collect()
 }
@@ -175,16 +177,19 @@ pub fn cell_rows(
     columns: &[usize],
     codecs: &[Codec],
     redaction: &Redaction,
-) -> Result<Vec<CellRow>, String> {
+) -> Result<Vec<CellRow>, CheckError> {
     let mut out = Vec::new();
     for b in &outcome.batches {
         let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(columns.len());
         for (&c, codec) in columns.iter().zip(codecs) {
             let name = outcome.schema.field(c).name();
-            cells.push(
-                Cell::column(b.column(c).as_ref(), codec)
-                    .map_err(|e| format!("{side}: result column `{name}`: {e}"))?,
-            );
+            cells.push(Cell::column(b.column(c).as_ref(), codec).map_err(|source| {
+                CheckError::Cells {
+                    side,
+                    column: name.clone(),
+                    source,
+                }
+            })?);
         }
         for r in 0..b.num_rows() {
             out.push(CellRow {
@@ -208,23 +213,11 @@ pub fn cell_rows_both(
     columns: &[usize],
     codecs: &[Codec],
     redaction: &Redaction,
-) -> Result<PerSide<Vec<CellRow>>, String> {
+) -> Result<PerSide<Vec<CellRow>>, CheckError> {
     Ok(PerSide::new(
         cell_rows(&results.legacy, Side::Legacy, columns, codecs, redaction)?,
         cell_rows(&results.target, Side::Target, columns, codecs, redaction)?,
     ))
-}
-
-/// How a value reads in a report (`None` for NULL); integers and decimals without trailing
-/// zeros, so that equal numbers of different scales read the same.
-pub fn shown(array: &dyn Array, row: usize) -> Option<String> {
-    if let Ok(Some(n @ Number::Exact(_))) = crate::value::number_at(array, row) {
-        return Some(n.to_string());
-    }
-    match crate::diff::detail::render(array, row) {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
 }
 
 /// What a count or total column may hold.
@@ -243,9 +236,11 @@ pub fn measure_type(
     side: Side,
     measure: Measure,
     tolerance: bool,
-) -> Result<(), String> {
+) -> Result<(), CheckError> {
     let Some(field) = outcome.schema.fields().last() else {
-        return Err(format!("the {side} result has no columns"));
+        return Err(CheckError::Refused(format!(
+            "the {side} result has no columns"
+        )));
     };
     let dt = match field.data_type() {
         DataType::Dictionary(_, v) => v.as_ref(),
@@ -258,16 +253,16 @@ pub fn measure_type(
     match crate::plan::family(dt) {
         crate::plan::Family::Integer | crate::plan::Family::Decimal => Ok(()),
         crate::plan::Family::Float if tolerance => Ok(()),
-        crate::plan::Family::Float => Err(format!(
+        crate::plan::Family::Float => Err(CheckError::Refused(format!(
             "the {side} {what} `{}` is {dt}: floats are not compared exactly; {cast} in the \
              SQL, or declare a `tolerance` to compare within it",
             field.name()
-        )),
-        _ => Err(format!(
+        ))),
+        _ => Err(CheckError::Refused(format!(
             "the {side} {what} `{}` is {dt}, not a number; the last column of a {what} \
              query must be the {what}",
             field.name()
-        )),
+        ))),
     }
 }
 
@@ -277,23 +272,30 @@ pub fn measures(
     outcome: &Outcome,
     side: Side,
     measure: Measure,
-) -> Result<Vec<Option<Number>>, String> {
+) -> Result<Vec<Option<Number>>, CheckError> {
     let Some(last) = outcome.schema.fields().len().checked_sub(1) else {
-        return Err(format!("the {side} result has no columns"));
+        return Err(CheckError::Refused(format!(
+            "the {side} result has no columns"
+        )));
     };
     let name = outcome.schema.field(last).name();
     outcome
         .positions()
         .map(|(b, r)| {
-            let n = crate::value::number_at(b.column(last).as_ref(), r)
-                .map_err(|e| format!("the {side} value `{name}` {e}"))?;
+            let n = crate::value::number_at(b.column(last).as_ref(), r).map_err(|source| {
+                CheckError::Value {
+                    side,
+                    column: name.clone(),
+                    source,
+                }
+            })?;
             if measure == Measure::Count
                 && let Some(Number::Exact(d)) = n
                 && !d.is_integer()
             {
-                return Err(format!(
+                return Err(CheckError::Refused(format!(
                     "the {side} count `{name}` has a fraction: a count is a whole number"
-                ));
+                )));
             }
             Ok(n)
         })

@@ -106,7 +106,7 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
         golden: None,
         history: None,
     };
-    config.validate().map_err(Error::Invalid)?;
+    config.validate().map_err(Error::Options)?;
     let digest = digest_hex(
         format!(
             "{:?}",

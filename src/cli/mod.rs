@@ -149,10 +149,12 @@ pub fn main(cli: &Cli) -> i32 {
     }
 }
 
-/// Whether an error is stdout's reader having gone away.
+/// Whether an error is stdout's reader having gone away. Arrow's CSV and JSON writers keep only
+/// the text of the I/O error, so a cause reading "Broken pipe" counts too.
 fn is_closed_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    }) || e.to_string().contains("Broken pipe")
+            || c.to_string().contains("Broken pipe")
+    })
 }

@@ -118,7 +118,7 @@ fn one_shot(session: &QuerySession, statement: &str, args: &QueryArgs) -> anyhow
     let result = match session.run(statement) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::error::chain(&e));
             return Ok(2);
         }
     };
@@ -196,7 +196,7 @@ fn prompt(session: &QuerySession, args: &QueryArgs) -> anyhow::Result<i32> {
                     let _ = writeln!(out, "Time: {:.3}s", r.elapsed.as_secs_f64());
                 }
                 Err(e) => {
-                    let _ = writeln!(out, "error: {e}");
+                    let _ = writeln!(out, "error: {}", crate::error::chain(&e));
                 }
             }
             Ok(true)
@@ -272,7 +272,7 @@ fn command(session: &QuerySession, text: &str, out: &mut std::io::Stdout) -> any
                     out.write_all(grid(&["table", "rows", "files", "columns"], &rows)?.as_bytes());
             }
             Err(e) => {
-                let _ = writeln!(out, "error: {e}");
+                let _ = writeln!(out, "error: {}", crate::error::chain(&e));
             }
         },
         (Some("\\d"), Some(name)) => match session.describe(name) {
@@ -292,7 +292,7 @@ fn command(session: &QuerySession, text: &str, out: &mut std::io::Stdout) -> any
                 }
             }
             Err(e) => {
-                let _ = writeln!(out, "error: {e}");
+                let _ = writeln!(out, "error: {}", crate::error::chain(&e));
             }
         },
         _ => {
@@ -342,7 +342,7 @@ fn golden_side_by_side(
     let compared = match session.golden(q, &options, &redaction) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::error::chain(&e));
             return Ok(2);
         }
     };

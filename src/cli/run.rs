@@ -71,7 +71,7 @@ pub fn execute(
     }
     let report = match loaded {
         Ok(l) => run_config(l, &opts, engine),
-        Err(e) => error_report(e.to_string(), &opts, None, engine.threads()),
+        Err(e) => error_report(crate::error::chain(e), &opts, None, engine.threads()),
     };
     finish(&report, args, printer)?;
     if args.stats {

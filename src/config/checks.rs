@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Config, Threshold, Tolerance};
+use crate::error::ConfigError;
 use crate::side::Side;
 
 /// What a check asserts.
@@ -291,13 +292,15 @@ pub fn default_id(c: &CheckConfig) -> String {
 
 /// Validates the checks of a config: what serde cannot (pairs that exist, raw SQL given for both
 /// sides, a money column unless raw, matching reference columns, unique ids).
-pub fn validate(config: &Config) -> std::result::Result<(), String> {
+pub fn validate(config: &Config) -> std::result::Result<(), ConfigError> {
     let pairs: BTreeSet<&str> = config.tables.iter().map(|t| t.name.as_str()).collect();
-    let pair = |at: &str, name: &str| -> std::result::Result<(), String> {
+    let pair = |at: &str, name: &str| -> std::result::Result<(), ConfigError> {
         if pairs.contains(name) {
             Ok(())
         } else {
-            Err(format!("{at}: no table pair named `{name}`"))
+            Err(ConfigError::Invalid(format!(
+                "{at}: no table pair named `{name}`"
+            )))
         }
     };
     let mut ids = BTreeSet::new();
@@ -308,12 +311,16 @@ pub fn validate(config: &Config) -> std::result::Result<(), String> {
         if let Some(g) = c.grouped() {
             let raw = g.legacy_sql.is_some() || g.target_sql.is_some();
             if raw && (g.legacy_sql.is_none() || g.target_sql.is_none()) {
-                return Err(format!("{at}: give both `legacy_sql` and `target_sql`"));
+                return Err(ConfigError::Invalid(format!(
+                    "{at}: give both `legacy_sql` and `target_sql`"
+                )));
             }
             match g.table {
                 Some(t) => pair(&at, t)?,
                 None if !raw => {
-                    return Err(format!("{at}: `table` names the table pair to check"));
+                    return Err(ConfigError::Invalid(format!(
+                        "{at}: `table` names the table pair to check"
+                    )));
                 }
                 None => {}
             }
@@ -321,14 +328,16 @@ pub fn validate(config: &Config) -> std::result::Result<(), String> {
                 && t.column.is_none()
                 && !raw
             {
-                return Err(format!("{at}: `column` names the money column"));
+                return Err(ConfigError::Invalid(format!(
+                    "{at}: `column` names the money column"
+                )));
             }
             if let Some(tol) = g.tolerance {
                 let text = tol.as_decimal_text();
                 if crate::decimal::parse_decimal(&text).is_none_or(|(m, _)| m < 0) {
-                    return Err(format!(
+                    return Err(ConfigError::Invalid(format!(
                         "{at}: tolerance `{text}` is not a non-negative decimal"
-                    ));
+                    )));
                 }
             }
         }
@@ -337,23 +346,23 @@ pub fn validate(config: &Config) -> std::result::Result<(), String> {
                 pair(&at, &o.table)?;
                 pair(&at, &o.parent)?;
                 if o.columns.is_empty() {
-                    return Err(format!(
+                    return Err(ConfigError::Invalid(format!(
                         "{at}: `columns` names the child's reference columns"
-                    ));
+                    )));
                 }
                 if !o.parent_columns.is_empty() && o.parent_columns.len() != o.columns.len() {
-                    return Err(format!(
+                    return Err(ConfigError::Invalid(format!(
                         "{at}: `columns` and `parent_columns` differ in length"
-                    ));
+                    )));
                 }
             }
             CheckConfig::Invariant(v) => pair(&at, &v.table)?,
             CheckConfig::Count(_) | CheckConfig::Total(_) => {}
         }
         if !ids.insert(id.clone()) {
-            return Err(format!(
+            return Err(ConfigError::Invalid(format!(
                 "{at}: two checks have the id `{id}`; give one an explicit `id`"
-            ));
+            )));
         }
     }
     Ok(())

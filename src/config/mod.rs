@@ -10,10 +10,11 @@ pub mod checks;
 mod thresholds;
 mod zone;
 
+pub(crate) use thresholds::each_metric;
 pub use thresholds::{GateConfig, Threshold};
 pub use zone::TimeZone;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -237,11 +238,11 @@ impl Config {
     pub fn load(path: &Path) -> Result<LoadedConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
             path: path.to_owned(),
-            message: format!("cannot read: {e}"),
+            source: ConfigError::Read(e),
         })?;
-        let config = Self::parse(&text).map_err(|message| Error::Config {
+        let config = Self::parse(&text).map_err(|source| Error::Config {
             path: path.to_owned(),
-            message,
+            source,
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let check_lines = config
@@ -259,31 +260,30 @@ impl Config {
     }
 
     /// Parses and validates config text. The error is a message with the line it is about.
-    pub fn parse(text: &str) -> std::result::Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start));
-            match line {
-                Some(line) => format!("line {line}: {}", e.message()),
-                None => e.message().to_owned(),
-            }
+    pub fn parse(text: &str) -> std::result::Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().to_owned(),
         })?;
         config.validate()?;
         Ok(config)
     }
 
     /// Checks what serde cannot: names, keys, tolerances, zones, casts.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), ConfigError> {
         if self.tables.is_empty() {
-            return Err("no [[tables]]: nothing to reconcile".into());
+            return Err(ConfigError::Invalid(
+                "no [[tables]]: nothing to reconcile".into(),
+            ));
         }
         let mut names = BTreeSet::new();
         for t in &self.tables {
             validate_table(t, &self.defaults)?;
             if !names.insert(t.name.as_str()) {
-                return Err(format!(
+                return Err(ConfigError::Invalid(format!(
                     "two tables are named `{}`; table names must be unique",
                     t.name
-                ));
+                )));
             }
         }
         self.gate.validate("[gate]")?;
@@ -292,42 +292,53 @@ impl Config {
     }
 }
 
-fn validate_table(t: &TableConfig, defaults: &ColumnOptions) -> std::result::Result<(), String> {
+fn validate_table(
+    t: &TableConfig,
+    defaults: &ColumnOptions,
+) -> std::result::Result<(), ConfigError> {
     let at = format!("table `{}`", t.name);
     if t.name.trim().is_empty() {
-        return Err("a table has an empty name".into());
+        return Err(ConfigError::Invalid("a table has an empty name".into()));
     }
     if t.key.is_empty() {
-        return Err(format!(
+        return Err(ConfigError::Invalid(format!(
             "{at}: `key` is empty; name at least one key column"
-        ));
+        )));
     }
     let mut seen = BTreeSet::new();
     for k in &t.key {
         if !seen.insert(k) {
-            return Err(format!("{at}: key column `{k}` is listed twice"));
+            return Err(ConfigError::Invalid(format!(
+                "{at}: key column `{k}` is listed twice"
+            )));
         }
         if t.ignore.contains(k) {
-            return Err(format!("{at}: key column `{k}` is also ignored"));
+            return Err(ConfigError::Invalid(format!(
+                "{at}: key column `{k}` is also ignored"
+            )));
         }
     }
     if t.legacy.is_some() && t.legacy_sql.is_some() {
-        return Err(format!(
+        return Err(ConfigError::Invalid(format!(
             "{at}: give either `legacy` or `legacy_sql`, not both"
-        ));
+        )));
     }
     if t.target.is_some() && t.target_sql.is_some() {
-        return Err(format!(
+        return Err(ConfigError::Invalid(format!(
             "{at}: give either `target` or `target_sql`, not both"
-        ));
+        )));
     }
     let mut targets = BTreeSet::new();
     for (from, to) in &t.rename {
         if !targets.insert(to) {
-            return Err(format!("{at}: two columns are renamed to `{to}`"));
+            return Err(ConfigError::Invalid(format!(
+                "{at}: two columns are renamed to `{to}`"
+            )));
         }
         if from.is_empty() || to.is_empty() {
-            return Err(format!("{at}: a rename has an empty column name"));
+            return Err(ConfigError::Invalid(format!(
+                "{at}: a rename has an empty column name"
+            )));
         }
     }
     let table_opts = t.table_options(defaults);
@@ -342,22 +353,24 @@ fn validate_table(t: &TableConfig, defaults: &ColumnOptions) -> std::result::Res
     Ok(())
 }
 
-fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), String> {
+fn validate_options(at: &str, o: &ColumnOptions) -> std::result::Result<(), ConfigError> {
     if let Some(tol) = &o.abs_tolerance {
         let text = tol.as_decimal_text();
         match crate::decimal::parse_decimal(&text) {
             Some((m, _)) if m >= 0 => {}
             _ => {
-                return Err(format!(
+                return Err(ConfigError::Invalid(format!(
                     "{at}: abs_tolerance `{text}` is not a non-negative decimal"
-                ));
+                )));
             }
         }
     }
     if let Some(r) = o.rel_tolerance
         && !(r.is_finite() && r >= 0.0)
     {
-        return Err(format!("{at}: rel_tolerance must be a non-negative number"));
+        return Err(ConfigError::Invalid(format!(
+            "{at}: rel_tolerance must be a non-negative number"
+        )));
     }
     Ok(())
 }
@@ -384,9 +397,9 @@ pub fn digest_hex(bytes: &[u8]) -> String {
 pub struct Cast(pub arrow::datatypes::DataType);
 
 impl TryFrom<String> for Cast {
-    type Error = String;
+    type Error = ConfigError;
 
-    fn try_from(text: String) -> std::result::Result<Self, String> {
+    fn try_from(text: String) -> std::result::Result<Self, ConfigError> {
         parse_cast(&text).map(Cast)
     }
 }
@@ -411,7 +424,7 @@ pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "dat
 
 /// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names
 /// are accepted: a cast changes what "equal" means, so a guess is refused, not interpreted.
-pub fn parse_cast(text: &str) -> std::result::Result<arrow::datatypes::DataType, String> {
+pub fn parse_cast(text: &str) -> std::result::Result<arrow::datatypes::DataType, ConfigError> {
     let t = text.trim().to_ascii_lowercase();
     let dt = match t.as_str() {
         "string" => arrow::datatypes::DataType::Utf8,
@@ -433,10 +446,10 @@ pub fn parse_cast(text: &str) -> std::result::Result<arrow::datatypes::DataType,
                     arrow::datatypes::DataType::Decimal128(p, s)
                 }
                 _ => {
-                    return Err(format!(
-                        "unknown cast `{text}` (use {} or decimal(p,s) with p up to 38)",
-                        CAST_NAMES.join(", ")
-                    ));
+                    return Err(ConfigError::UnknownCast {
+                        text: text.to_owned(),
+                        names: CAST_NAMES.join(", "),
+                    });
                 }
             }
         }
@@ -468,21 +481,23 @@ key = ["id"]
     #[test]
     fn unknown_field_names_its_line() {
         let text = MINIMAL.replace("key = [\"id\"]", "key = [\"id\"]\nkeys = 3");
-        let err = Config::parse(&text).expect_err("unknown field");
+        let err = Config::parse(&text).expect_err("unknown field").to_string();
         assert!(err.starts_with("line 9:"), "{err}");
         assert!(err.contains("keys"), "{err}");
     }
 
     #[test]
     fn empty_key_is_rejected() {
-        let err = Config::parse(&MINIMAL.replace("[\"id\"]", "[]")).expect_err("empty key");
+        let err = Config::parse(&MINIMAL.replace("[\"id\"]", "[]"))
+            .expect_err("empty key")
+            .to_string();
         assert!(err.contains("`key` is empty"), "{err}");
     }
 
     #[test]
     fn duplicate_table_names_are_rejected() {
         let text = format!("{MINIMAL}\n[[tables]]\nname = \"orders\"\nkey = [\"id\"]\n");
-        let err = Config::parse(&text).expect_err("duplicate");
+        let err = Config::parse(&text).expect_err("duplicate").to_string();
         assert!(err.contains("two tables are named `orders`"), "{err}");
     }
 
@@ -492,10 +507,16 @@ key = ["id"]
         assert!(
             Config::parse(&text)
                 .expect_err("tol")
+                .to_string()
                 .contains("abs_tolerance")
         );
         let text = format!("{MINIMAL}[tables.columns.at]\ntimezone = \"Mars/Base\"\n");
-        assert!(Config::parse(&text).expect_err("tz").contains("Mars/Base"));
+        assert!(
+            Config::parse(&text)
+                .expect_err("tz")
+                .to_string()
+                .contains("Mars/Base")
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ConfigError;
+
 /// A warn and a fail threshold; unset means "never".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -36,4 +38,49 @@ pub struct GateConfig {
     pub duplicate_keys_target: Option<Threshold>,
     /// Columns present on one side only.
     pub schema_findings: Option<Threshold>,
+}
+
+/// Calls macro `$m` with the name of every metric field of [`GateConfig`]: one list for
+/// merging, validating and judging.
+macro_rules! each_metric {
+    ($m:ident) => {
+        $m!(
+            drift_ratio,
+            changed,
+            missing,
+            extra,
+            null_keys_legacy,
+            null_keys_target,
+            duplicate_keys_legacy,
+            duplicate_keys_target,
+            schema_findings
+        )
+    };
+}
+pub(crate) use each_metric;
+
+impl Threshold {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        for v in [self.warn, self.fail].into_iter().flatten() {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}: thresholds must be non-negative numbers"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GateConfig {
+    /// Checks every threshold is a non-negative number; `at` says where the thresholds are.
+    pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        macro_rules! check {
+            ($($f:ident),*) => {{
+                $( if let Some(t) = &self.$f { t.validate(&format!("{at} {}", stringify!($f)))?; } )*
+                Ok(())
+            }};
+        }
+        each_metric!(check)
+    }
 }

@@ -7,10 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{Array, ArrayRef};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use rayon::prelude::*;
-use serde_json::Value;
 
 use crate::error::Result;
 use crate::snapshot::{RowGroupRef, SideTable};
@@ -201,17 +199,4 @@ pub fn fetch(
         .collect::<Result<_>>()?;
     let out: HashMap<u64, Vec<ArrayRef>> = parts.into_iter().flatten().collect();
     Ok(out)
-}
-
-/// A single value as report JSON: NULL as `null`, anything else as its display text (exact for
-/// decimals and timestamps, unlike JSON numbers).
-pub fn render(array: &dyn Array, row: usize) -> Value {
-    if array.is_null(row) {
-        return Value::Null;
-    }
-    let options = FormatOptions::default();
-    match ArrayFormatter::try_new(array, &options) {
-        Ok(f) => Value::String(f.value(row).to_string()),
-        Err(e) => Value::String(format!("<unprintable: {e}>")),
-    }
 }

@@ -501,7 +501,8 @@ fn samples<K>(
             .map(|(k, a)| {
                 (
                     k.name.clone(),
-                    plan.redact.value(&k.name, detail::render(a.as_ref(), 0)),
+                    plan.redact
+                        .value(&k.name, crate::value::render(a.as_ref(), 0)),
                 )
             })
             .collect()
@@ -518,9 +519,9 @@ fn samples<K>(
                 let name = &plan.columns[ci].name;
                 let values = PerSide::new(
                     plan.redact
-                        .value(name, detail::render(la[nk + ci].as_ref(), 0)),
+                        .value(name, crate::value::render(la[nk + ci].as_ref(), 0)),
                     plan.redact
-                        .value(name, detail::render(ta[nk + ci].as_ref(), 0)),
+                        .value(name, crate::value::render(ta[nk + ci].as_ref(), 0)),
                 );
                 (name.clone(), values)
             })

@@ -11,10 +11,11 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::detail::{fetch, render};
+use super::detail::fetch;
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::Side;
+use crate::value::render;
 
 /// One differing row to write.
 pub struct DiffRow {
@@ -108,7 +109,7 @@ pub fn write(
             Some(t) if !t.is_empty() => {
                 let refs: Vec<&dyn Array> = t.iter().map(AsRef::as_ref).collect();
                 arrow::compute::concat(&refs)
-                    .map_err(|e| Error::Internal(format!("diff-out key column: {e}")))?
+                    .map_err(|e| Error::failed("diff-out key column", e))?
             }
             _ => {
                 let text = cells.iter().map(|c| match render(c.as_ref(), 0) {
@@ -135,7 +136,7 @@ pub fn write(
     arrays.push(Arc::new(list));
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
-        .map_err(|e| Error::Internal(format!("diff-out batch: {e}")))?;
+        .map_err(|e| Error::failed("diff-out batch", e))?;
     crate::atomic::write_parquet(&path, schema, &[batch])?;
     Ok(path)
 }

@@ -26,7 +26,7 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch], max_rows: usize) -> Re
     } else {
         arrow::util::pretty::pretty_format_batches(&kept)
     }
-    .map_err(|e| Error::Internal(format!("formatting the result: {e}")))?;
+    .map_err(|e| Error::failed("formatting the result", e))?;
     let mut out = text.to_string();
     out.push('\n');
     let shown = total.min(max_rows);
@@ -50,8 +50,7 @@ pub fn csv(batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
         .with_header(true)
         .build(out);
     for b in batches {
-        w.write(b)
-            .map_err(|e| Error::Internal(format!("writing CSV: {e}")))?;
+        w.write(b).map_err(|e| Error::failed("writing CSV", e))?;
     }
     Ok(())
 }
@@ -61,9 +60,9 @@ pub fn jsonl(batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
     let mut w = arrow::json::LineDelimitedWriter::new(out);
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     w.write_batches(&refs)
-        .map_err(|e| Error::Internal(format!("writing JSON lines: {e}")))?;
+        .map_err(|e| Error::failed("writing JSON lines", e))?;
     w.finish()
-        .map_err(|e| Error::Internal(format!("writing JSON lines: {e}")))?;
+        .map_err(|e| Error::failed("writing JSON lines", e))?;
     Ok(())
 }
 

@@ -41,16 +41,41 @@ impl QueryResult {
     }
 }
 
-/// The parser names the position of most errors; one that ran out of input gets the position of
-/// the end of the statement, so every syntax error says where it is.
-fn with_position(message: String, statement: &str) -> String {
-    if message.contains("Line:") || !message.contains("found: EOF") {
-        return message;
+/// Why an ad-hoc statement or golden query gave no result.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The statement does not parse or plan. The parser names the position of most errors; one
+    /// that ran out of input gets the end of the statement, so every syntax error says where.
+    #[error("{source}{}", end.map(|(l, c)| format!(" at Line: {l}, Column: {c} (end of the statement)")).unwrap_or_default())]
+    Plan {
+        /// `DataFusion`'s error.
+        #[source]
+        source: datafusion::error::DataFusionError,
+        /// Line and column of the end of the statement, when the parser named no position.
+        end: Option<(usize, usize)>,
+    },
+    /// The statement failed while running.
+    #[error(transparent)]
+    Run(datafusion::error::DataFusionError),
+    /// A snapshot could not be read.
+    #[error(transparent)]
+    Open(#[from] Error),
+    /// A golden query's results could not be compared.
+    #[error(transparent)]
+    Check(#[from] crate::error::CheckError),
+}
+
+impl QueryError {
+    fn plan(source: datafusion::error::DataFusionError, statement: &str) -> Self {
+        let message = source.to_string();
+        let end = (!message.contains("Line:") && message.contains("found: EOF")).then(|| {
+            let text = statement.trim_end();
+            let line = text.lines().count().max(1);
+            let column = text.lines().last().map_or(0, |l| l.chars().count()) + 1;
+            (line, column)
+        });
+        Self::Plan { source, end }
     }
-    let text = statement.trim_end();
-    let line = text.lines().count().max(1);
-    let column = text.lines().last().map_or(0, |l| l.chars().count()) + 1;
-    format!("{message} at Line: {line}, Column: {column} (end of the statement)")
 }
 
 /// One table as `\d` lists it.
@@ -90,7 +115,7 @@ impl<'e> QuerySession<'e> {
         for side in Side::BOTH {
             catalog
                 .register_schema(side.as_str(), Arc::new(MemorySchemaProvider::new()))
-                .map_err(|e| Error::Internal(format!("schema {side}: {e}")))?;
+                .map_err(|e| Error::failed(format!("schema {side}"), e))?;
         }
         rt.block_on(async {
             for side in Side::BOTH {
@@ -118,18 +143,17 @@ impl<'e> QuerySession<'e> {
             .collect()
     }
 
-    /// Runs one read-only statement. The error is `DataFusion`'s message (with the position for
-    /// syntax errors).
-    pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, String> {
+    /// Runs one read-only statement. A syntax error names its position.
+    pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, QueryError> {
         let clock = Instant::now();
         self.engine.runtime().block_on(async {
             let df = self
                 .ctx
                 .sql_with_options(statement, sql::read_only())
                 .await
-                .map_err(|e| with_position(e.to_string(), statement))?;
+                .map_err(|e| QueryError::plan(e, statement))?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await.map_err(|e| e.to_string())?;
+            let batches = df.collect().await.map_err(QueryError::Run)?;
             Ok(QueryResult {
                 schema,
                 batches,
@@ -145,18 +169,16 @@ impl<'e> QuerySession<'e> {
         q: &crate::checks::GoldenQuery,
         options: &crate::checks::sql::ValueOptions,
         redaction: &crate::checks::lineage::Redaction,
-    ) -> std::result::Result<crate::checks::golden::Compared, String> {
+    ) -> std::result::Result<crate::checks::golden::Compared, QueryError> {
         self.engine.runtime().block_on(async {
             let sessions = PerSide::new(
-                sql::session_for(&self.snapshots.legacy, self.engine.threads())
-                    .await
-                    .map_err(|e| e.to_string())?,
-                sql::session_for(&self.snapshots.target, self.engine.threads())
-                    .await
-                    .map_err(|e| e.to_string())?,
+                sql::session_for(&self.snapshots.legacy, self.engine.threads()).await?,
+                sql::session_for(&self.snapshots.target, self.engine.threads()).await?,
             );
             let results = crate::checks::golden::results(&sessions, q, redaction).await?;
-            crate::checks::golden::compare(q, results, options, redaction)
+            Ok(crate::checks::golden::compare(
+                q, results, options, redaction,
+            )?)
         })
     }
 

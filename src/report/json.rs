@@ -8,13 +8,13 @@ use crate::error::{Error, Result};
 /// The report as a JSON value with sorted keys.
 pub fn to_value(report: &Report) -> Result<serde_json::Value> {
     // serde_json's map is a BTreeMap (no `preserve_order`), so the round trip sorts every key.
-    serde_json::to_value(report).map_err(|e| Error::Internal(format!("report serialization: {e}")))
+    serde_json::to_value(report).map_err(|e| Error::failed("report serialization", e))
 }
 
 /// The report as pretty JSON text with sorted keys and a trailing newline.
 pub fn render(report: &Report) -> Result<String> {
     let mut text = serde_json::to_string_pretty(&to_value(report)?)
-        .map_err(|e| Error::Internal(format!("report serialization: {e}")))?;
+        .map_err(|e| Error::failed("report serialization", e))?;
     text.push('\n');
     Ok(text)
 }

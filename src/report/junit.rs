@@ -87,5 +87,5 @@ pub fn render(r: &Report) -> crate::Result<String> {
     junit.set_time(Duration::from_millis(r.run.duration_ms));
     junit
         .to_string()
-        .map_err(|e| crate::Error::Internal(format!("JUnit serialization: {e}")))
+        .map_err(|e| crate::Error::failed("JUnit serialization", e))
 }

@@ -42,11 +42,12 @@ impl Snapshot {
                 .and_then(|md| {
                     ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
                 })
-                .map_err(|e| Error::File {
+                .map_err(|e| Error::Read {
                     side: self.side,
                     table: table.to_owned(),
                     file: f.display(),
-                    message: format!("not a readable Parquet file: {e}"),
+                    what: "not a readable Parquet file".into(),
+                    source: Box::new(e),
                 })?;
             schemas.push(Arc::clone(meta.schema()));
             rows.push(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0));

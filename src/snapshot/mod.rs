@@ -501,14 +501,14 @@ impl SideTable {
                             let field = self
                                 .schema
                                 .field_with_name(c)
-                                .map_err(|e| err(e.to_string()))?;
+                                .map_err(|e| read_err(format!("column `{c}`"))(e.into()))?;
                             new_null_array(field.data_type(), rows)
                         }
                         Column::Partition(pos) => {
                             let field = self
                                 .schema
                                 .field_with_name(c)
-                                .map_err(|e| err(e.to_string()))?;
+                                .map_err(|e| read_err(format!("column `{c}`"))(e.into()))?;
                             partition_array(
                                 field.data_type(),
                                 f.file.partitions[*pos].1.as_deref(),

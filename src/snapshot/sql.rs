@@ -45,7 +45,7 @@ pub async fn register_tables(
     let side = snapshot.side;
     let url = snapshot.url();
     let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])
-        .map_err(|e| Error::Internal(format!("object store URL of {url}: {e}")))?;
+        .map_err(|e| Error::failed(format!("object store URL of {url}"), e))?;
     if snapshot.local_root().is_none() {
         ctx.register_object_store(url, snapshot.store());
     }
@@ -57,7 +57,7 @@ pub async fn register_tables(
                 Error::Sql {
                     side,
                     table: table.to_owned(),
-                    message: format!("cannot register: {e}"),
+                    source: Box::new(e),
                 }
             })?;
         let name = match schema {
@@ -68,7 +68,7 @@ pub async fn register_tables(
             .map_err(|e| Error::Sql {
                 side,
                 table: table.to_owned(),
-                message: format!("cannot register: {e}"),
+                source: Box::new(e),
             })?;
     }
     Ok(())
@@ -94,13 +94,13 @@ pub fn materialize(
     let side = snapshot.side;
     // Running the query can fail on a value (a cast, an overflow): where the pair redacts
     // anything, the message is masked.
-    let sql_err = |message: String| Error::Sql {
+    let sql_err = |e: Box<dyn std::error::Error + Send + Sync>| Error::Sql {
         side,
         table: pair.to_owned(),
-        message: if redacting {
-            crate::redact::mask_values(&message)
+        source: if redacting {
+            Box::new(crate::redact::masked(e.as_ref()))
         } else {
-            message
+            e
         },
     };
     let dir = Arc::new(tempfile::tempdir().map_err(Error::Spill)?);
@@ -110,24 +110,21 @@ pub fn materialize(
         let df = ctx
             .sql_with_options(sql, read_only())
             .await
-            .map_err(|e| sql_err(e.to_string()))?;
+            .map_err(|e| sql_err(e.into()))?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df
-            .execute_stream()
-            .await
-            .map_err(|e| sql_err(e.to_string()))?;
+        let mut stream = df.execute_stream().await.map_err(|e| sql_err(e.into()))?;
         let file = std::fs::File::create(&path).map_err(Error::Spill)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(1 << 20))
             .build();
         let mut writer =
-            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| sql_err(e.to_string()))?;
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| sql_err(e.into()))?;
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| sql_err(e.to_string()))?;
-            writer.write(&batch).map_err(|e| sql_err(e.to_string()))?;
+            let batch = batch.map_err(|e| sql_err(e.into()))?;
+            writer.write(&batch).map_err(|e| sql_err(e.into()))?;
         }
-        writer.close().map_err(|e| sql_err(e.to_string()))?;
+        writer.close().map_err(|e| sql_err(e.into()))?;
         Ok::<_, Error>(())
     })?;
     let size = std::fs::metadata(&path).map_err(Error::Spill)?.len();

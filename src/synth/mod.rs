@@ -63,7 +63,8 @@ pub fn generate(out: &Path, opts: &GenOptions) -> Result<Truth> {
             new_orphans(inv, w, orders),
         );
     }
-    let text = serde_json::to_string_pretty(&truth).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&truth)
+        .map_err(|e| Error::failed("serializing the truth", e))?;
     write_file(&out.join("truth.json"), format!("{text}\n").as_bytes())?;
     write_file(
         &out.join("recon.toml"),

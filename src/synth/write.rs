@@ -218,7 +218,9 @@ pub(super) fn write_table(
     legacy: bool,
     opts: &GenOptions,
 ) -> Result<()> {
-    let werr = |e: String| Error::Internal(format!("writing {}: {e}", path.display()));
+    let werr = |e: Box<dyn std::error::Error + Send + Sync>| {
+        Error::failed(format!("writing {}", path.display()), e)
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| Error::Write {
             path: dir.to_owned(),
@@ -238,7 +240,7 @@ pub(super) fn write_table(
     let schema = Arc::new(Schema::new(fields));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).map_err(|e| werr(e.to_string()))?,
+            ZstdLevel::try_new(1).map_err(|e| werr(e.into()))?,
         ))
         .set_max_row_group_row_count(Some(opts.row_group))
         .build();
@@ -246,8 +248,8 @@ pub(super) fn write_table(
         path: path.to_owned(),
         source,
     })?;
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
-        .map_err(|e| werr(e.to_string()))?;
+    let mut writer =
+        ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| werr(e.into()))?;
     let index_of = |c: &Col| {
         spec.cols
             .iter()
@@ -269,9 +271,9 @@ pub(super) fn write_table(
             })
             .collect();
         let batch =
-            RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| werr(e.to_string()))?;
-        writer.write(&batch).map_err(|e| werr(e.to_string()))?;
+            RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| werr(e.into()))?;
+        writer.write(&batch).map_err(|e| werr(e.into()))?;
     }
-    writer.close().map_err(|e| werr(e.to_string()))?;
+    writer.close().map_err(|e| werr(e.into()))?;
     Ok(())
 }
