@@ -41,7 +41,7 @@ pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
         ReportFormat::Terminal => terminal::render(report, terminal::Style { color: false }),
         ReportFormat::Json => json::render(report)?,
         ReportFormat::Markdown => markdown::render(report),
-        ReportFormat::Html => html::render(report),
+        ReportFormat::Html => html::render(report)?,
         ReportFormat::Junit => junit::render(report)?,
     })
 }
