@@ -44,6 +44,19 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A database could not be reached, read or exported; names the database (never its
+    /// password) and what recon was doing.
+    #[error("{database}: {what}")]
+    Database {
+        /// The database URL without its password.
+        database: String,
+        /// What recon was doing.
+        what: String,
+        /// The upstream error (the driver's).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A snapshot root does not exist or cannot be listed.
     #[error("{side} snapshot {root}: {message}")]
     Snapshot {

@@ -39,6 +39,7 @@ pub mod decimal;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod gate;
 pub mod hash;
 pub mod history;

@@ -84,8 +84,16 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
         rename.insert(from.trim().to_owned(), to.trim().to_owned());
     }
     let config = Config {
-        legacy: SnapshotConfig { root: legacy_root },
-        target: SnapshotConfig { root: target_root },
+        legacy: SnapshotConfig {
+            root: legacy_root,
+            url: None,
+            schema: None,
+        },
+        target: SnapshotConfig {
+            root: target_root,
+            url: None,
+            schema: None,
+        },
         defaults: ColumnOptions::default(),
         gate: GateConfig::default(),
         report: ReportConfig::default(),

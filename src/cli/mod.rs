@@ -10,6 +10,7 @@ pub mod history;
 pub mod printer;
 pub mod query;
 pub mod run;
+pub mod snapshot;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,8 @@ pub struct Global {
 pub enum Command {
     /// Reconcile every table pair of a config.
     Run(run::RunArgs),
+    /// Export a live `MariaDB/MySQL` or `PostgreSQL` database to a Parquet snapshot.
+    Snapshot(snapshot::SnapshotArgs),
     /// Reconcile one table without a config.
     Diff(diff::DiffArgs),
     /// Write a synthetic ERP migration (snapshots, recon.toml, truth.json).
@@ -125,6 +128,7 @@ pub fn main(cli: &Cli) -> i32 {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
             Command::Run(a) => run::run(a, &engine()?, &printer),
             Command::Diff(a) => diff::run(a, &engine()?, &printer),
+            Command::Snapshot(a) => snapshot::run(a, &engine()?, &printer),
             Command::Gen(a) => generate::run(a, &printer),
             Command::Demo(a) => demo::run(a, &engine()?, &printer),
             Command::DecodeFloor(a) => floor::run(a, &engine()?),

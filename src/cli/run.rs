@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Only this table (repeatable).
     #[arg(long = "table", value_name = "NAME")]
     pub tables: Vec<String>,
+    /// First export every side that has a `url` to its root (replacing the last snapshot),
+    /// then reconcile.
+    #[arg(long)]
+    pub snapshot: bool,
     /// Reconcile options.
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
@@ -35,6 +39,17 @@ pub fn run(
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config);
+    if args.snapshot
+        && let Ok(l) = &loaded
+    {
+        let requests = super::snapshot::config_requests(l, true, engine.threads())?;
+        if requests.is_empty() {
+            anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
+        }
+        for r in &requests {
+            super::snapshot::export(r, engine, printer)?;
+        }
+    }
     execute(
         &loaded,
         &args.reconcile,

@@ -53,6 +53,13 @@ pub struct Config {
 pub struct SnapshotConfig {
     /// A local path (relative to the config file) or a URL (`file://`, ...).
     pub root: String,
+    /// The live database `recon snapshot --config` exports to `root`:
+    /// `postgres://user@host:5432/db` or `mysql://user@host:3306/db` (no password here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The `PostgreSQL` schema to export (default `public`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
 }
 
 /// `[history]`: the run history store.

@@ -3,6 +3,7 @@
 mod bad_input;
 mod checks;
 mod common;
+mod databases;
 mod engine;
 mod equivalence;
 mod formats;

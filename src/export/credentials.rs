@@ -1,0 +1,205 @@
+//! A database URL and its password. The password comes from the URL, else the server's own
+//! environment variable (`PGPASSWORD`, `MYSQL_PWD`), else its password file (`~/.pgpass`, the
+//! `[client]` group of `~/.my.cnf`); it is never displayed: a [`SourceUrl`] prints without it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// The server kinds recon exports from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `PostgreSQL`.
+    Postgres,
+    /// `MariaDB` or `MySQL`.
+    Mysql,
+}
+
+/// A parsed `postgres://user@host:5432/db` or `mysql://user@host:3306/db`.
+#[derive(Clone)]
+pub struct SourceUrl {
+    /// The server kind.
+    pub kind: Kind,
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User.
+    pub user: String,
+    password: Option<String>,
+    /// Database.
+    pub database: String,
+}
+
+impl fmt::Debug for SourceUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SourceUrl({self})")
+    }
+}
+
+impl fmt::Display for SourceUrl {
+    /// The URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = match self.kind {
+            Kind::Postgres => "postgres",
+            Kind::Mysql => "mysql",
+        };
+        write!(
+            f,
+            "{scheme}://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.database
+        )
+    }
+}
+
+impl SourceUrl {
+    /// Parses a URL; the message of an error never quotes a password.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::Invalid(format!(
+                "database URL: {why} (expected postgres://user@host:5432/db or \
+                 mysql://user@host:3306/db)"
+            ))
+        };
+        let url = url::Url::parse(text).map_err(|_| bad("not a URL"))?;
+        let (kind, port) = match url.scheme() {
+            "postgres" | "postgresql" => (Kind::Postgres, 5432),
+            "mysql" | "mariadb" => (Kind::Mysql, 3306),
+            other => return Err(bad(&format!("unknown scheme `{other}`"))),
+        };
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(std::borrow::Cow::into_owned)
+                .map_err(|_| bad("user or password is not UTF-8"))
+        };
+        let user = decode(url.username())?;
+        let user = if user.is_empty() {
+            match kind {
+                Kind::Postgres => "postgres".to_owned(),
+                Kind::Mysql => "root".to_owned(),
+            }
+        } else {
+            user
+        };
+        let password = url.password().map(decode).transpose()?;
+        let database = decode(url.path().trim_start_matches('/'))?;
+        if database.is_empty() {
+            return Err(bad("no database named"));
+        }
+        Ok(Self {
+            kind,
+            host: url.host_str().unwrap_or("localhost").to_owned(),
+            port: url.port().unwrap_or(port),
+            user,
+            password,
+            database,
+        })
+    }
+
+    /// The password: from the URL, the environment, or the password file.
+    pub(crate) fn password(&self) -> Option<String> {
+        if let Some(p) = &self.password {
+            return Some(p.clone());
+        }
+        match self.kind {
+            Kind::Postgres => std::env::var("PGPASSWORD").ok().or_else(|| self.pgpass()),
+            Kind::Mysql => std::env::var("MYSQL_PWD").ok().or_else(my_cnf_password),
+        }
+    }
+
+    /// The first matching line of `PGPASSFILE` or `~/.pgpass` (`host:port:db:user:password`,
+    /// `*` matching anything, `\:` and `\\` escaped).
+    fn pgpass(&self) -> Option<String> {
+        let path = std::env::var_os("PGPASSFILE")
+            .map(PathBuf::from)
+            .or_else(|| home().map(|h| h.join(".pgpass")))?;
+        let text = std::fs::read_to_string(path).ok()?;
+        let port = self.port.to_string();
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .find_map(|line| {
+                let fields = split_pgpass(line);
+                let [host, p, db, user, password] = fields.as_slice() else {
+                    return None;
+                };
+                let m = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+                (m(host, &self.host) && m(p, &port) && m(db, &self.database) && m(user, &self.user))
+                    .then(|| password.clone())
+            })
+    }
+}
+
+fn split_pgpass(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let (Some(n), Some(f)) = (chars.next(), fields.last_mut()) {
+                    f.push(n);
+                }
+            }
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            c => {
+                if let Some(f) = fields.last_mut() {
+                    f.push(c);
+                }
+            }
+        }
+    }
+    fields
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// `password = ...` in the `[client]` group of `~/.my.cnf`.
+fn my_cnf_password() -> Option<String> {
+    let text = std::fs::read_to_string(home()?.join(".my.cnf")).ok()?;
+    let mut in_client = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_client = line.eq_ignore_ascii_case("[client]");
+        } else if in_client
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == "password"
+        {
+            return Some(v.trim().trim_matches(|c| c == '"' || c == '\'').to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_print_without_their_password() {
+        let u = SourceUrl::parse("mysql://app:s%3Acret@db.example:3307/erp").expect("url");
+        assert_eq!(u.kind, Kind::Mysql);
+        assert_eq!(u.password().as_deref(), Some("s:cret"));
+        assert_eq!(u.to_string(), "mysql://app@db.example:3307/erp");
+        assert!(!format!("{u:?}").contains("cret"));
+        let p = SourceUrl::parse("postgresql://localhost/ledger").expect("url");
+        assert_eq!(
+            (p.kind, p.port, p.user.as_str()),
+            (Kind::Postgres, 5432, "postgres")
+        );
+        let e = SourceUrl::parse("oracle://u:hunter2@h/db").expect_err("scheme");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(SourceUrl::parse("postgres://h:5432/").is_err());
+    }
+
+    #[test]
+    fn pgpass_lines_split_on_unescaped_colons() {
+        assert_eq!(
+            split_pgpass(r"h:5432:*:u:pa\:ss:word"),
+            ["h", "5432", "*", "u", "pa:ss:word"]
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! `recon snapshot`: a live `MariaDB/MySQL` or `PostgreSQL` database exported to a Parquet snapshot
+//! that recon reads, with exact types, at one consistent point in time, streamed (never a table
+//! in memory), and appearing atomically with its manifest (`_recon_snapshot.json`).
+//!
+//! Each server has its module ([`postgres`], [`mysql`]): the catalog mapped to Arrow types, the
+//! consistent point (an exported snapshot; a consistent-snapshot transaction under a brief global
+//! read lock) and the row decoding. What they share is here: the source URL and its credentials,
+//! the request, the staging folder and the manifest; the Parquet writing is in [`sink`].
+
+mod credentials;
+pub mod manifest;
+pub mod mysql;
+pub mod postgres;
+mod sink;
+mod staging;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use arrow::datatypes::DataType;
+
+pub use credentials::SourceUrl;
+pub use manifest::Manifest;
+
+use crate::error::{Error, Result};
+
+/// What to export, and where.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// The database.
+    pub source: SourceUrl,
+    /// The snapshot root to write (a local folder; it appears whole or not at all).
+    pub out: PathBuf,
+    /// Tables to export (empty: every base table of the database or schema).
+    pub tables: Vec<String>,
+    /// The `PostgreSQL` schema (default `public`); `MariaDB/MySQL` ignore it (the database is the
+    /// schema).
+    pub schema: Option<String>,
+    /// Columns exported as text instead of their own type: `table.column` or `column`.
+    pub casts: Vec<String>,
+    /// Tables exported at the same time (one connection each).
+    pub jobs: usize,
+    /// Replace a snapshot already at `out`.
+    pub force: bool,
+}
+
+impl ExportRequest {
+    /// Whether `column` of `table` is to be exported as text.
+    pub(crate) fn cast_to_text(&self, table: &str, column: &str) -> bool {
+        self.casts.iter().any(|c| match c.split_once('.') {
+            Some((t, col)) => t == table && col == column,
+            None => c == column,
+        })
+    }
+}
+
+/// A column as the export writes it.
+#[derive(Debug, Clone)]
+pub struct ColumnOut {
+    /// Its name.
+    pub name: String,
+    /// Its type as the catalog states it (`numeric(30,15)`, `bigint(20) unsigned`).
+    pub source_type: String,
+    /// The Arrow type written.
+    pub arrow: DataType,
+    /// Whether it may hold NULL (zero dates become NULL even in NOT NULL columns).
+    pub nullable: bool,
+    /// Exported as text on request (`--cast`).
+    pub cast: bool,
+}
+
+/// A foreign key as the catalog states it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ForeignKey {
+    /// The referencing columns.
+    pub columns: Vec<String>,
+    /// The referenced table.
+    pub parent: String,
+    /// The referenced columns.
+    pub parent_columns: Vec<String>,
+}
+
+/// A table as the export reads it.
+#[derive(Debug, Clone)]
+pub struct TableOut {
+    /// Its name.
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<ColumnOut>,
+    /// The primary key (empty if none).
+    pub primary_key: Vec<String>,
+    /// Its foreign keys.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// The catalog's estimate of its rows.
+    pub estimated_rows: u64,
+}
+
+/// What one table's export wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// Rows.
+    pub rows: u64,
+    /// Bytes of Parquet.
+    pub bytes: u64,
+    /// Files, relative to the root.
+    pub files: Vec<String>,
+    /// Per column: zero dates written as NULL.
+    pub zero_dates: BTreeMap<String, u64>,
+}
+
+/// Exports a database to a snapshot root; returns its manifest. Nothing is left at `out` unless
+/// every table was written.
+pub fn export(request: &ExportRequest, engine: &crate::engine::Engine) -> Result<Manifest> {
+    let staging = staging::Staging::new(&request.out, request.force)?;
+    let manifest = match request.source.kind {
+        credentials::Kind::Postgres => postgres::export(request, staging.dir(), engine)?,
+        credentials::Kind::Mysql => mysql::export(request, staging.dir())?,
+    };
+    manifest.write(staging.dir())?;
+    staging.commit()?;
+    Ok(manifest)
+}
+
+/// The error of a failed database operation: names the database (never its password) and what
+/// recon was doing.
+pub(crate) fn db_error(
+    source: &SourceUrl,
+    what: impl Into<String>,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    Error::Database {
+        database: source.to_string(),
+        what: what.into(),
+        source: e.into(),
+    }
+}
+
+/// The tables asked for that the catalog does not have, as an error naming them and what there
+/// is.
+pub(crate) fn check_requested(
+    source: &SourceUrl,
+    requested: &[String],
+    found: &[String],
+) -> Result<()> {
+    let missing: Vec<&String> = requested.iter().filter(|t| !found.contains(t)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = |v: &[&String]| {
+        v.iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let there: Vec<&String> = found.iter().take(20).collect();
+    Err(Error::Invalid(format!(
+        "{source}: no base table {} (it has: {})",
+        list(&missing),
+        if there.is_empty() {
+            "no tables".to_owned()
+        } else {
+            list(&there)
+        }
+    )))
+}
+
+/// Runs `work` for every table on `jobs` threads, each with a connection of its own made by
+/// `connect` before any table starts (so every connection joins the same consistent point),
+/// then `started` once they all have. The first error stops the others at their next table.
+pub(crate) fn run_workers<C: Send>(
+    tables: &[TableOut],
+    jobs: usize,
+    connect: impl Fn() -> Result<C>,
+    started: impl FnOnce() -> Result<()>,
+    work: impl Fn(&mut C, &TableOut) -> Result<Written> + Sync,
+) -> Result<Vec<Written>> {
+    let jobs = jobs.clamp(1, tables.len().max(1));
+    let mut conns = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        conns.push(connect()?);
+    }
+    started()?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: Vec<Result<Vec<(usize, Written)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = conns
+            .into_iter()
+            .map(|mut conn| {
+                let (next, failed, work) = (&next, &failed, &work);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                            return Ok(done);
+                        }
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(t) = tables.get(i) else {
+                            return Ok(done);
+                        };
+                        match work(&mut conn, t) {
+                            Ok(w) => done.push((i, w)),
+                            Err(e) => {
+                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|p| {
+                    Err(Error::Internal(format!(
+                        "an export worker panicked: {}",
+                        crate::error::panic_message(p.as_ref())
+                    )))
+                })
+            })
+            .collect()
+    });
+    let mut out: Vec<Option<Written>> = vec![None; tables.len()];
+    for r in results {
+        for (i, w) in r? {
+            out[i] = Some(w);
+        }
+    }
+    out.into_iter()
+        .zip(tables)
+        .map(|(w, t)| {
+            w.ok_or_else(|| Error::Internal(format!("table `{}` was not exported", t.name)))
+        })
+        .collect()
+}
+
+/// The file of a table's rows, relative to the root.
+pub(crate) fn file_of(table: &str) -> String {
+    format!("{table}/part-00000.parquet")
+}
+
+/// A row's key for an error message, `(id=42, line=3)`, from a function giving the text of the
+/// value at a column index (`None` to leave a column out).
+pub(crate) fn key_text(t: &TableOut, text_at: impl Fn(usize) -> Option<String>) -> String {
+    let parts: Vec<String> = t
+        .primary_key
+        .iter()
+        .filter_map(|k| {
+            let i = t.columns.iter().position(|c| &c.name == k)?;
+            Some(format!("{k}={}", text_at(i)?))
+        })
+        .collect();
+    if parts.is_empty() {
+        "unknown: the table has no primary key".to_owned()
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// Closes a table's file and says what was written.
+pub(crate) fn finish_table(
+    sink: sink::TableSink,
+    t: &TableOut,
+    file: String,
+    zero_dates: BTreeMap<String, u64>,
+) -> Result<Written> {
+    let (rows, bytes) = sink.finish()?;
+    tracing::info!(table = %t.name, rows, bytes, "exported");
+    Ok(Written {
+        rows,
+        bytes,
+        files: vec![file],
+        zero_dates,
+    })
+}

@@ -1,0 +1,491 @@
+//! `MariaDB/MySQL`: every worker opens `START TRANSACTION WITH CONSISTENT SNAPSHOT` while a brief
+//! `FLUSH TABLES WITH READ LOCK` holds writers back (one worker needs no lock: its transaction is
+//! the point), and each table streams through the binary protocol (a prepared `SELECT`, rows
+//! read as they arrive), so floats arrive as their bits and decimals as their exact text.
+//! Zero dates (`0000-00-00`) become NULL and are counted per column, as `pgloader` does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::datatypes::{DataType, TimeUnit, i256};
+use mysql::prelude::Queryable;
+use mysql::{Conn, OptsBuilder, Value};
+
+use super::manifest::{self, Consistency, Manifest, Source};
+use super::sink::{Col, Misfit, TableSink};
+use super::{ColumnOut, ExportRequest, ForeignKey, SourceUrl, TableOut, Written, db_error};
+use crate::error::{Error, Result};
+
+fn connect(source: &SourceUrl) -> Result<Conn> {
+    let opts = OptsBuilder::new()
+        .ip_or_hostname(Some(source.host.clone()))
+        .tcp_port(source.port)
+        .prefer_socket(false)
+        .user(Some(source.user.clone()))
+        .pass(source.password())
+        .db_name(Some(source.database.clone()))
+        // Text arrives as UTF-8 whatever the column's charset (the server converts it), and
+        // TIMESTAMP columns as UTC.
+        .init(vec!["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]);
+    Conn::new(opts).map_err(|e| db_error(source, "cannot connect", e))
+}
+
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Text rows of a catalog query.
+fn rows(conn: &mut Conn, source: &SourceUrl, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let rows: Vec<mysql::Row> = conn
+        .query(sql)
+        .map_err(|e| db_error(source, "reading the catalog", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            r.unwrap()
+                .into_iter()
+                .map(|v| match v {
+                    Value::NULL => None,
+                    Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                    other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Exports the request's tables into `dir`.
+pub(super) fn export(request: &ExportRequest, dir: &Path) -> Result<Manifest> {
+    let started_at = super::postgres::now();
+    let source = &request.source;
+    let mut coordinator = connect(source)?;
+    let db = literal(&source.database);
+    let version = rows(&mut coordinator, source, "SELECT VERSION()")?
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten())
+        .unwrap_or_default();
+    let found = rows(
+        &mut coordinator,
+        source,
+        &format!(
+            "SELECT TABLE_NAME, CAST(COALESCE(TABLE_ROWS, 0) AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
+        ),
+    )?;
+    let names: Vec<String> = found.iter().filter_map(|r| r[0].clone()).collect();
+    if names.is_empty() && request.tables.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{source}: the database has no tables"
+        )));
+    }
+    super::check_requested(source, &request.tables, &names)?;
+    let mut tables = Vec::new();
+    for r in &found {
+        let Some(name) = r[0].clone() else { continue };
+        if !request.tables.is_empty() && !request.tables.contains(&name) {
+            continue;
+        }
+        let estimate = r[1].as_deref().and_then(|e| e.parse().ok()).unwrap_or(0);
+        tables.push(table(&mut coordinator, request, &name, estimate)?);
+    }
+    for t in &tables {
+        std::fs::create_dir_all(dir.join(&t.name)).map_err(|source| Error::Write {
+            path: dir.join(&t.name),
+            source,
+        })?;
+    }
+    let jobs = request.jobs.clamp(1, tables.len().max(1));
+    // Several workers share the point only if no write commits while they start.
+    let locked = jobs > 1;
+    if locked {
+        coordinator
+            .query_drop("FLUSH TABLES WITH READ LOCK")
+            .map_err(|e| db_error(source, "FLUSH TABLES WITH READ LOCK (needs RELOAD)", e))?;
+    }
+    let mut position = BTreeMap::new();
+    let written = super::run_workers(
+        &tables,
+        jobs,
+        || {
+            let mut conn = connect(source)?;
+            conn.query_drop(
+                "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+                 START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+            )
+            .map_err(|e| db_error(source, "starting a consistent snapshot", e))?;
+            Ok(conn)
+        },
+        || {
+            // Read under the lock (or, unlocked, right after the one snapshot began).
+            if let Ok(Some(gtid)) =
+                coordinator.query_first::<Option<String>, _>("SELECT @@gtid_binlog_pos")
+                && let Some(g) = gtid
+            {
+                position.insert("gtid_binlog_pos".to_owned(), g);
+            }
+            if let Ok(Some((file, pos))) =
+                coordinator.query_first::<(String, u64), _>("SHOW MASTER STATUS")
+            {
+                position.insert("binlog_file".to_owned(), file);
+                position.insert("binlog_position".to_owned(), pos.to_string());
+            }
+            if locked {
+                coordinator
+                    .query_drop("UNLOCK TABLES")
+                    .map_err(|e| db_error(source, "UNLOCK TABLES", e))?;
+            }
+            Ok(())
+        },
+        |conn, t| copy_table(conn, source, t, dir),
+    )?;
+    Ok(Manifest {
+        format: 1,
+        tool: format!("recon {}", env!("CARGO_PKG_VERSION")),
+        source: Source {
+            kind: if version.to_ascii_lowercase().contains("mariadb") {
+                "mariadb".into()
+            } else {
+                "mysql".into()
+            },
+            host: source.host.clone(),
+            port: source.port,
+            user: source.user.clone(),
+            database: source.database.clone(),
+            schema: None,
+            server_version: version,
+        },
+        consistency: Consistency {
+            method: if locked {
+                "START TRANSACTION WITH CONSISTENT SNAPSHOT per worker under FLUSH TABLES WITH READ LOCK"
+            } else {
+                "one START TRANSACTION WITH CONSISTENT SNAPSHOT"
+            }
+            .into(),
+            position,
+        },
+        started_at,
+        finished_at: super::postgres::now(),
+        tables: tables
+            .iter()
+            .zip(written)
+            .map(|(t, w)| manifest::table_entry(t, w))
+            .collect(),
+    })
+}
+
+/// One table from `information_schema`: columns mapped to Arrow types, keys.
+fn table(
+    conn: &mut Conn,
+    request: &ExportRequest,
+    name: &str,
+    estimated_rows: u64,
+) -> Result<TableOut> {
+    let source = &request.source;
+    let (db, t) = (literal(&source.database), literal(name));
+    let cols = rows(
+        conn,
+        source,
+        &format!(
+            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE, \
+             CAST(NUMERIC_PRECISION AS CHAR), CAST(NUMERIC_SCALE AS CHAR), CHARACTER_SET_NAME \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {db} AND TABLE_NAME = {t} \
+             ORDER BY ORDINAL_POSITION"
+        ),
+    )?;
+    let mut columns = Vec::new();
+    for c in cols {
+        let f = |i: usize| c.get(i).cloned().flatten().unwrap_or_default();
+        let (col, data_type, column_type) = (f(0), f(1), f(2));
+        let (precision, scale) = (f(4).parse::<u32>().ok(), f(5).parse::<u32>().ok());
+        let charset = f(6);
+        let cast = request.cast_to_text(name, &col);
+        let arrow = if cast {
+            Some(DataType::Utf8)
+        } else {
+            map(&data_type, &column_type, precision, scale)
+        };
+        let Some(arrow) = arrow else {
+            return Err(Error::column(
+                name,
+                &col,
+                format!(
+                    "is of type {column_type}, which recon does not export; \
+                     `--cast {name}.{col}=text` exports it as text"
+                ),
+            ));
+        };
+        let source_type = if charset.is_empty() || charset.starts_with("utf8") {
+            column_type
+        } else {
+            format!("{column_type} character set {charset}")
+        };
+        columns.push(ColumnOut {
+            name: col,
+            source_type,
+            arrow,
+            // Zero dates become NULL even in NOT NULL columns.
+            nullable: f(3) == "YES"
+                || matches!(data_type.as_str(), "date" | "datetime" | "timestamp"),
+            cast,
+        });
+    }
+    let keys = rows(
+        conn,
+        source,
+        &format!(
+            "SELECT CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
+             FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = {db} AND TABLE_NAME = {t} \
+             AND (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL) \
+             ORDER BY CONSTRAINT_NAME, ORDINAL_POSITION"
+        ),
+    )?;
+    let mut primary_key = Vec::new();
+    let mut fks: BTreeMap<String, ForeignKey> = BTreeMap::new();
+    for k in keys {
+        let f = |i: usize| k.get(i).cloned().flatten().unwrap_or_default();
+        if f(0) == "PRIMARY" {
+            primary_key.push(f(1));
+        } else {
+            let fk = fks.entry(f(0)).or_insert_with(|| ForeignKey {
+                columns: Vec::new(),
+                parent: f(2),
+                parent_columns: Vec::new(),
+            });
+            fk.columns.push(f(1));
+            fk.parent_columns.push(f(3));
+        }
+    }
+    Ok(TableOut {
+        name: name.to_owned(),
+        columns,
+        primary_key,
+        foreign_keys: fks.into_values().collect(),
+        estimated_rows,
+    })
+}
+
+/// The Arrow type of a `MariaDB/MySQL` column (`None`: not exported without a cast).
+fn map(
+    data_type: &str,
+    column_type: &str,
+    precision: Option<u32>,
+    scale: Option<u32>,
+) -> Option<DataType> {
+    use DataType as T;
+    let unsigned = column_type.contains("unsigned");
+    Some(match data_type {
+        "tinyint" if unsigned => T::UInt8,
+        "tinyint" => T::Int8,
+        "smallint" if unsigned => T::UInt16,
+        "smallint" | "year" => T::Int16,
+        "mediumint" | "int" | "integer" if unsigned => T::UInt32,
+        "mediumint" | "int" | "integer" => T::Int32,
+        // The type follows the catalog, not the data: every night's snapshot has the same one.
+        "bigint" if unsigned => T::Decimal128(20, 0),
+        "bigint" => T::Int64,
+        "decimal" | "numeric" => {
+            let p = u8::try_from(precision?).ok()?;
+            let s = i8::try_from(scale.unwrap_or(0)).ok()?;
+            match p {
+                1..=38 => T::Decimal128(p, s),
+                39..=76 => T::Decimal256(p, s),
+                _ => return None,
+            }
+        }
+        "float" => T::Float32,
+        "double" | "real" => T::Float64,
+        "bit" => match precision.unwrap_or(1) {
+            1..=7 => T::Int8,
+            8..=63 => T::Int64,
+            _ => T::Decimal128(20, 0),
+        },
+        "date" => T::Date32,
+        "datetime" => T::Timestamp(TimeUnit::Microsecond, None),
+        "timestamp" => T::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "time" => T::Time64(TimeUnit::Microsecond),
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
+        | "json" | "uuid" | "inet4" | "inet6" => T::Utf8,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => T::Binary,
+        _ => return None,
+    })
+}
+
+/// Streams one table through the binary protocol into its Parquet file.
+fn copy_table(conn: &mut Conn, source: &SourceUrl, t: &TableOut, dir: &Path) -> Result<Written> {
+    let select: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            if c.cast {
+                format!("CAST({} AS CHAR)", ident(&c.name))
+            } else {
+                ident(&c.name)
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {}.{}",
+        select.join(", "),
+        ident(&source.database),
+        ident(&t.name)
+    );
+    let file = super::file_of(&t.name);
+    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns)?;
+    let mut zero_dates: BTreeMap<String, u64> = BTreeMap::new();
+    let broke = |e: mysql::Error| db_error(source, format!("table `{}`: reading rows", t.name), e);
+    let stmt = conn.prep(&sql).map_err(broke)?;
+    let result = conn.exec_iter(stmt, ()).map_err(broke)?;
+    for row in result {
+        let values = row.map_err(broke)?.unwrap();
+        for (i, (v, col)) in values.iter().zip(sink.cols.iter_mut()).enumerate() {
+            match value(v, col) {
+                Ok(Pushed::Value) => {}
+                Ok(Pushed::ZeroDate) => {
+                    *zero_dates.entry(t.columns[i].name.clone()).or_default() += 1;
+                }
+                Err(e) => {
+                    return Err(Error::column(
+                        &t.name,
+                        &t.columns[i].name,
+                        format!(
+                            "{e} (the row with key {})",
+                            super::key_text(t, |i| Some(match values.get(i)? {
+                                Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+                                other => other.as_sql(true),
+                            }))
+                        ),
+                    ));
+                }
+            }
+        }
+        sink.end_row()?;
+    }
+    super::finish_table(sink, t, file, zero_dates)
+}
+
+enum Pushed {
+    Value,
+    ZeroDate,
+}
+
+/// Why a value cannot be written. Names no value.
+#[derive(Debug, thiserror::Error)]
+enum ValueError {
+    #[error("{0}")]
+    Misfit(#[from] Misfit),
+    #[error("holds text that is not UTF-8")]
+    Utf8,
+    #[error("holds a decimal the server sent in a form recon does not read")]
+    Decimal,
+    #[error("holds a TIME past 24 hours or below zero, which a time of day cannot")]
+    Time,
+    #[error("holds a date Arrow cannot represent")]
+    Date,
+    #[error("holds a {0} where its type says otherwise")]
+    Kind(&'static str),
+}
+
+fn value(v: &Value, col: &mut Col) -> Result<Pushed, ValueError> {
+    let dt = col.data_type();
+    match v {
+        Value::NULL => col.push_null(),
+        Value::Int(i) => col.push_i64(*i)?,
+        Value::UInt(u) => col.push_u64(*u)?,
+        Value::Float(f) => col.push_f32(*f)?,
+        Value::Double(d) => col.push_f64(*d)?,
+        Value::Bytes(b) => match dt {
+            DataType::Utf8 => {
+                col.push_str(std::str::from_utf8(b).map_err(|_| ValueError::Utf8)?)?;
+            }
+            DataType::Binary => col.push_bytes(b)?,
+            DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
+                let text = std::str::from_utf8(b).map_err(|_| ValueError::Decimal)?;
+                col.push_decimal(decimal_at(text, s).ok_or(ValueError::Decimal)?)?;
+            }
+            // BIT(n): big-endian bytes.
+            DataType::Int8 | DataType::Int64 if b.len() <= 8 => {
+                let n = b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
+                col.push_u64(n)?;
+            }
+            _ => return Err(ValueError::Kind("byte string")),
+        },
+        Value::Date(y, m, d, h, mi, s, us) => {
+            if *y == 0 || *m == 0 || *d == 0 {
+                col.push_null();
+                return Ok(Pushed::ZeroDate);
+            }
+            let date = chrono::NaiveDate::from_ymd_opt(i32::from(*y), u32::from(*m), u32::from(*d))
+                .ok_or(ValueError::Date)?;
+            let days = i32::try_from(
+                date.signed_duration_since(chrono::NaiveDate::default())
+                    .num_days(),
+            )
+            .map_err(|_| ValueError::Date)?;
+            if dt == DataType::Date32 {
+                col.push_date(days)?;
+            } else {
+                let micros = i64::from(days) * 86_400_000_000
+                    + (i64::from(*h) * 3600 + i64::from(*mi) * 60 + i64::from(*s)) * 1_000_000
+                    + i64::from(*us);
+                col.push_timestamp(micros)?;
+            }
+        }
+        Value::Time(neg, days, h, m, s, us) => {
+            if *neg || *days > 0 {
+                return Err(ValueError::Time);
+            }
+            let micros = (i64::from(*h) * 3600 + i64::from(*m) * 60 + i64::from(*s)) * 1_000_000
+                + i64::from(*us);
+            col.push_time(micros)?;
+        }
+    }
+    Ok(Pushed::Value)
+}
+
+/// Decimal text (`-12.3400`) as a mantissa at `scale`; `None` if it has more decimals.
+fn decimal_at(text: &str, scale: i8) -> Option<i256> {
+    let (m, s) = crate::value::Decimal::parse(text)?.parts();
+    let ten = i256::from_i128(10);
+    let diff = i32::from(scale) - i32::from(s);
+    if diff >= 0 {
+        m.checked_mul(ten.checked_pow(u32::try_from(diff).ok()?)?)
+    } else {
+        let div = ten.checked_pow(u32::try_from(-diff).ok()?)?;
+        (m.checked_rem(div)? == i256::ZERO).then(|| m.checked_div(div))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_text_is_read_at_the_column_scale() {
+        assert_eq!(decimal_at("-12.3400", 4), Some(i256::from_i128(-123_400)));
+        assert_eq!(decimal_at("5", 2), Some(i256::from_i128(500)));
+        assert_eq!(decimal_at("0.125", 2), None);
+        assert_eq!(decimal_at("1.10", 1), Some(i256::from_i128(11)));
+    }
+
+    #[test]
+    fn catalog_types_map_exactly() {
+        assert_eq!(
+            map("bigint", "bigint(20) unsigned", None, None),
+            Some(DataType::Decimal128(20, 0))
+        );
+        assert_eq!(
+            map("tinyint", "tinyint(1)", None, None),
+            Some(DataType::Int8)
+        );
+        assert_eq!(
+            map("decimal", "decimal(65,30)", Some(65), Some(30)),
+            Some(DataType::Decimal256(65, 30))
+        );
+        assert_eq!(map("geometry", "geometry", None, None), None);
+    }
+}

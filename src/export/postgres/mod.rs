@@ -1,0 +1,284 @@
+//! `PostgreSQL`: one `REPEATABLE READ, READ ONLY` transaction exports its snapshot
+//! (`pg_export_snapshot()`), every worker joins it with `SET TRANSACTION SNAPSHOT`, and each
+//! table streams through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into
+//! Arrow builders ([`binary`]).
+
+mod binary;
+mod catalog;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+use super::manifest::{self, Consistency, Manifest, Source};
+use super::sink::TableSink;
+use super::{ExportRequest, SourceUrl, TableOut, Written, db_error};
+use crate::error::{Error, Result};
+
+/// How a column's binary values are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decode {
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Bool,
+    Numeric,
+    Text,
+    Jsonb,
+    Uuid,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+}
+
+/// A connection on the engine's runtime; its methods block the calling (non-runtime) thread.
+pub(super) struct Pg<'e> {
+    client: tokio_postgres::Client,
+    rt: &'e tokio::runtime::Runtime,
+    source: SourceUrl,
+}
+
+impl<'e> Pg<'e> {
+    fn connect(source: &SourceUrl, rt: &'e tokio::runtime::Runtime) -> Result<Self> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&source.host)
+            .port(source.port)
+            .user(&source.user)
+            .dbname(&source.database)
+            .application_name("recon snapshot");
+        if let Some(p) = source.password() {
+            config.password(p);
+        }
+        let (client, connection) = rt
+            .block_on(config.connect(NoTls))
+            .map_err(|e| db_error(source, "cannot connect", e))?;
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("postgres connection ended: {e}");
+            }
+        });
+        Ok(Self {
+            client,
+            rt,
+            source: source.clone(),
+        })
+    }
+
+    /// Runs statements that return nothing.
+    fn execute(&self, sql: &str) -> Result<()> {
+        self.rt
+            .block_on(self.client.batch_execute(sql))
+            .map_err(|e| db_error(&self.source, "a statement failed", e))
+    }
+
+    /// Rows of a (catalog) query as text.
+    pub(super) fn rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let messages = self
+            .rt
+            .block_on(self.client.simple_query(sql))
+            .map_err(|e| db_error(&self.source, "reading the catalog", e))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn one(&self, sql: &str) -> Result<Vec<Option<String>>> {
+        self.rows(sql)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Internal(format!("no row from `{sql}`")))
+    }
+}
+
+/// Exports the request's tables into `dir`.
+pub(super) fn export(
+    request: &ExportRequest,
+    dir: &Path,
+    engine: &crate::engine::Engine,
+) -> Result<Manifest> {
+    let started_at = now();
+    let rt = engine.runtime();
+    let source = &request.source;
+    let schema = request
+        .schema
+        .clone()
+        .unwrap_or_else(|| "public".to_owned());
+    let coordinator = Pg::connect(source, rt)?;
+    coordinator.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+    let point = coordinator.one(
+        "SELECT pg_export_snapshot(), txid_current_snapshot()::text, \
+         (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+               ELSE pg_current_wal_lsn() END)::text, \
+         current_setting('server_version')",
+    )?;
+    let text = |i: usize| point.get(i).cloned().flatten().unwrap_or_default();
+    let (snapshot_id, txid, lsn, version) = (text(0), text(1), text(2), text(3));
+    let found = catalog::tables(&coordinator, &schema)?;
+    let names: Vec<String> = found.iter().map(|(n, _)| n.clone()).collect();
+    if names.is_empty() && request.tables.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{source}: schema `{schema}` has no tables"
+        )));
+    }
+    super::check_requested(source, &request.tables, &names)?;
+    let mut tables = Vec::new();
+    let mut decoders = BTreeMap::new();
+    for (name, estimate) in &found {
+        if !request.tables.is_empty() && !request.tables.contains(name) {
+            continue;
+        }
+        let (t, d) = catalog::table(&coordinator, request, &schema, name, *estimate)?;
+        decoders.insert(name.clone(), d);
+        tables.push(t);
+    }
+    for t in &tables {
+        std::fs::create_dir_all(dir.join(&t.name)).map_err(|source| Error::Write {
+            path: dir.join(&t.name),
+            source,
+        })?;
+    }
+    let join = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+        catalog::literal(&snapshot_id)
+    );
+    let written = super::run_workers(
+        &tables,
+        request.jobs,
+        || {
+            let pg = Pg::connect(source, rt)?;
+            pg.execute(&join)?;
+            Ok(pg)
+        },
+        || Ok(()),
+        |pg, t| copy_table(pg, &schema, t, &decoders[&t.name], dir),
+    )?;
+    coordinator.execute("COMMIT")?;
+    Ok(Manifest {
+        format: 1,
+        tool: format!("recon {}", env!("CARGO_PKG_VERSION")),
+        source: Source {
+            kind: "postgresql".into(),
+            host: source.host.clone(),
+            port: source.port,
+            user: source.user.clone(),
+            database: source.database.clone(),
+            schema: Some(schema),
+            server_version: version,
+        },
+        consistency: Consistency {
+            method: "exported snapshot (REPEATABLE READ, SET TRANSACTION SNAPSHOT)".into(),
+            position: BTreeMap::from([
+                ("txid_snapshot".to_owned(), txid),
+                ("wal_lsn".to_owned(), lsn),
+            ]),
+        },
+        started_at,
+        finished_at: now(),
+        tables: tables
+            .iter()
+            .zip(written)
+            .map(|(t, w)| manifest::table_entry(t, w))
+            .collect(),
+    })
+}
+
+pub(super) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Streams one table through binary COPY into its Parquet file.
+fn copy_table(
+    pg: &mut Pg<'_>,
+    schema: &str,
+    t: &TableOut,
+    decoders: &[Decode],
+    dir: &Path,
+) -> Result<Written> {
+    let select: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            if c.cast {
+                format!("{}::text", catalog::ident(&c.name))
+            } else {
+                catalog::ident(&c.name)
+            }
+        })
+        .collect();
+    let sql = format!(
+        "COPY (SELECT {} FROM {}.{}) TO STDOUT (FORMAT binary)",
+        if select.is_empty() {
+            "1".to_owned()
+        } else {
+            select.join(", ")
+        },
+        catalog::ident(schema),
+        catalog::ident(&t.name)
+    );
+    let stream = pg
+        .rt
+        .block_on(pg.client.copy_out(&sql))
+        .map_err(|e| db_error(&pg.source, format!("table `{}`: COPY failed", t.name), e))?;
+    let file = super::file_of(&t.name);
+    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns)?;
+    let mut input = CopyInput {
+        rt: pg.rt,
+        stream: Box::pin(stream),
+        chunk: Bytes::new(),
+    };
+    binary::decode(&mut input, t, decoders, &mut sink).map_err(|e| match e {
+        binary::Failure::Stream(e) => db_error(
+            &pg.source,
+            format!("table `{}`: the COPY stream broke off", t.name),
+            e,
+        ),
+        binary::Failure::Other(e) => e,
+    })?;
+    super::finish_table(sink, t, file, BTreeMap::new())
+}
+
+/// The COPY data as a byte source: chunks come from the connection on the runtime.
+pub(super) struct CopyInput<'e> {
+    rt: &'e tokio::runtime::Runtime,
+    stream: Pin<Box<tokio_postgres::CopyOutStream>>,
+    chunk: Bytes,
+}
+
+impl CopyInput<'_> {
+    /// Appends exactly `n` bytes to `out`; `Ok(false)` at a clean end of data before any byte.
+    pub(super) fn read_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        mut n: usize,
+    ) -> std::result::Result<bool, tokio_postgres::Error> {
+        let wanted = n;
+        while n > 0 {
+            if self.chunk.is_empty() {
+                match self.rt.block_on(self.stream.next()) {
+                    Some(chunk) => self.chunk = chunk?,
+                    None if n == wanted => return Ok(false),
+                    None => return Ok(false),
+                }
+                continue;
+            }
+            let take = n.min(self.chunk.len());
+            out.extend_from_slice(&self.chunk.split_to(take));
+            n -= take;
+        }
+        Ok(true)
+    }
+}
