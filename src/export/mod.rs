@@ -13,6 +13,7 @@ pub mod mysql;
 pub mod postgres;
 mod sink;
 mod staging;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use arrow::datatypes::DataType;
 
 pub use credentials::SourceUrl;
 pub use manifest::Manifest;
+pub(crate) use workers::{Part, plan_parts, run_workers};
 
 use crate::error::{Error, Result};
 
@@ -164,81 +166,6 @@ pub(crate) fn check_requested(
     )))
 }
 
-/// Runs `work` for every table on `jobs` threads, each with a connection of its own made by
-/// `connect` before any table starts (so every connection joins the same consistent point),
-/// then `started` once they all have. The first error stops the others at their next table.
-pub(crate) fn run_workers<C: Send>(
-    tables: &[TableOut],
-    jobs: usize,
-    connect: impl Fn() -> Result<C>,
-    started: impl FnOnce() -> Result<()>,
-    work: impl Fn(&mut C, &TableOut) -> Result<Written> + Sync,
-) -> Result<Vec<Written>> {
-    let jobs = jobs.clamp(1, tables.len().max(1));
-    let mut conns = Vec::with_capacity(jobs);
-    for _ in 0..jobs {
-        conns.push(connect()?);
-    }
-    started()?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let results: Vec<Result<Vec<(usize, Written)>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = conns
-            .into_iter()
-            .map(|mut conn| {
-                let (next, failed, work) = (&next, &failed, &work);
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                            return Ok(done);
-                        }
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(t) = tables.get(i) else {
-                            return Ok(done);
-                        };
-                        match work(&mut conn, t) {
-                            Ok(w) => done.push((i, w)),
-                            Err(e) => {
-                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                                return Err(e);
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|p| {
-                    Err(Error::Internal(format!(
-                        "an export worker panicked: {}",
-                        crate::error::panic_message(p.as_ref())
-                    )))
-                })
-            })
-            .collect()
-    });
-    let mut out: Vec<Option<Written>> = vec![None; tables.len()];
-    for r in results {
-        for (i, w) in r? {
-            out[i] = Some(w);
-        }
-    }
-    out.into_iter()
-        .zip(tables)
-        .map(|(w, t)| {
-            w.ok_or_else(|| Error::Internal(format!("table `{}` was not exported", t.name)))
-        })
-        .collect()
-}
-
-/// The file of a table's rows, relative to the root.
-pub(crate) fn file_of(table: &str) -> String {
-    format!("{table}/part-00000.parquet")
-}
-
 /// A row's key for an error message, `(id=42, line=3)`, from a function giving the text of the
 /// value at a column index (`None` to leave a column out).
 pub(crate) fn key_text(t: &TableOut, text_at: impl Fn(usize) -> Option<String>) -> String {
@@ -257,7 +184,7 @@ pub(crate) fn key_text(t: &TableOut, text_at: impl Fn(usize) -> Option<String>) 
     }
 }
 
-/// Closes a table's file and says what was written.
+/// Closes a part's file and says what was written.
 pub(crate) fn finish_table(
     sink: sink::TableSink,
     t: &TableOut,
@@ -265,7 +192,7 @@ pub(crate) fn finish_table(
     zero_dates: BTreeMap<String, u64>,
 ) -> Result<Written> {
     let (rows, bytes) = sink.finish()?;
-    tracing::info!(table = %t.name, rows, bytes, "exported");
+    tracing::info!(table = %t.name, file = %file, rows, bytes, "exported");
     Ok(Written {
         rows,
         bytes,

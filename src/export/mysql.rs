@@ -99,7 +99,22 @@ pub(super) fn export(request: &ExportRequest, dir: &Path) -> Result<Manifest> {
             source,
         })?;
     }
-    let jobs = request.jobs.clamp(1, tables.len().max(1));
+    let parts = super::plan_parts(&tables, request.jobs, |t, key| {
+        let sql = format!(
+            "SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {}.{}",
+            ident(&source.database),
+            ident(&t.name),
+            k = ident(key)
+        );
+        let row = rows(&mut coordinator, source, &sql)?.into_iter().next();
+        let get = |i: usize| {
+            row.as_ref()
+                .and_then(|r| r.get(i).cloned().flatten())
+                .and_then(|v| v.parse().ok())
+        };
+        Ok(get(0).zip(get(1)))
+    })?;
+    let jobs = request.jobs.clamp(1, parts.len().max(1));
     // Several workers share the point only if no write commits while they start.
     let locked = jobs > 1;
     if locked {
@@ -110,6 +125,7 @@ pub(super) fn export(request: &ExportRequest, dir: &Path) -> Result<Manifest> {
     let mut position = BTreeMap::new();
     let written = super::run_workers(
         &tables,
+        &parts,
         jobs,
         || {
             let mut conn = connect(source)?;
@@ -141,7 +157,7 @@ pub(super) fn export(request: &ExportRequest, dir: &Path) -> Result<Manifest> {
             }
             Ok(())
         },
-        |conn, t| copy_table(conn, source, t, dir),
+        |conn, t, part| copy_table(conn, source, t, part, dir),
     )?;
     Ok(Manifest {
         format: 1,
@@ -316,7 +332,13 @@ fn map(
 }
 
 /// Streams one table through the binary protocol into its Parquet file.
-fn copy_table(conn: &mut Conn, source: &SourceUrl, t: &TableOut, dir: &Path) -> Result<Written> {
+fn copy_table(
+    conn: &mut Conn,
+    source: &SourceUrl,
+    t: &TableOut,
+    part: &super::Part,
+    dir: &Path,
+) -> Result<Written> {
     let select: Vec<String> = t
         .columns
         .iter()
@@ -329,12 +351,13 @@ fn copy_table(conn: &mut Conn, source: &SourceUrl, t: &TableOut, dir: &Path) -> 
         })
         .collect();
     let sql = format!(
-        "SELECT {} FROM {}.{}",
+        "SELECT {} FROM {}.{}{}",
         select.join(", "),
         ident(&source.database),
-        ident(&t.name)
+        ident(&t.name),
+        part.filter(ident)
     );
-    let file = super::file_of(&t.name);
+    let file = part.file(t);
     let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns)?;
     let mut zero_dates: BTreeMap<String, u64> = BTreeMap::new();
     let broke = |e: mysql::Error| db_error(source, format!("table `{}`: reading rows", t.name), e);

@@ -697,3 +697,35 @@ fn run_snapshot_exports_both_databases_then_reconciles() {
     assert_eq!(report["tables"][0]["changed"], 1);
     assert_eq!(report["tables"][0]["columns"]["amount"]["changed"], 1);
 }
+
+#[test]
+fn a_large_table_is_exported_in_key_ranges_by_several_workers() {
+    let db = PgDb::new();
+    db.exec(
+        "CREATE TABLE big (id bigint PRIMARY KEY, v int);
+         INSERT INTO big SELECT g, g % 7 FROM generate_series(1, 1100000) g;
+         ANALYZE big;",
+    );
+    let out = tempfile::tempdir().expect("tmp");
+    let root = out.path().join("snap");
+    let o = recon()
+        .args(["-j", "2", "snapshot", "--from", &db.url(), "--out"])
+        .arg(&root)
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = manifest(&root);
+    assert_eq!(
+        m["tables"][0]["files"],
+        serde_json::json!(["big/part-00000.parquet", "big/part-00001.parquet"])
+    );
+    assert_eq!(m["tables"][0]["rows"], 1_100_000);
+    let b = read_table(&root, "big");
+    let ids = col(&b, "id").as_primitive::<Int64Type>();
+    let mut seen: Vec<i64> = (0..ids.len()).map(|i| ids.value(i)).collect();
+    seen.sort_unstable();
+    assert!(
+        seen.iter().copied().eq(1..=1_100_000),
+        "every key exactly once"
+    );
+}

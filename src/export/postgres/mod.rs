@@ -155,8 +155,19 @@ pub(super) fn export(
         "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
         catalog::literal(&snapshot_id)
     );
+    let parts = super::plan_parts(&tables, request.jobs, |t, key| {
+        let row = coordinator.one(&format!(
+            "SELECT min({k})::text, max({k})::text FROM {}.{}",
+            catalog::ident(&schema),
+            catalog::ident(&t.name),
+            k = catalog::ident(key)
+        ))?;
+        let get = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse().ok());
+        Ok(get(0).zip(get(1)))
+    })?;
     let written = super::run_workers(
         &tables,
+        &parts,
         request.jobs,
         || {
             let pg = Pg::connect(source, rt)?;
@@ -164,7 +175,7 @@ pub(super) fn export(
             Ok(pg)
         },
         || Ok(()),
-        |pg, t| copy_table(pg, &schema, t, &decoders[&t.name], dir),
+        |pg, t, part| copy_table(pg, &schema, t, part, &decoders[&t.name], dir),
     )?;
     coordinator.execute("COMMIT")?;
     Ok(Manifest {
@@ -205,6 +216,7 @@ fn copy_table(
     pg: &mut Pg<'_>,
     schema: &str,
     t: &TableOut,
+    part: &super::Part,
     decoders: &[Decode],
     dir: &Path,
 ) -> Result<Written> {
@@ -220,20 +232,21 @@ fn copy_table(
         })
         .collect();
     let sql = format!(
-        "COPY (SELECT {} FROM {}.{}) TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {} FROM {}.{}{}) TO STDOUT (FORMAT binary)",
         if select.is_empty() {
             "1".to_owned()
         } else {
             select.join(", ")
         },
         catalog::ident(schema),
-        catalog::ident(&t.name)
+        catalog::ident(&t.name),
+        part.filter(catalog::ident)
     );
     let stream = pg
         .rt
         .block_on(pg.client.copy_out(&sql))
         .map_err(|e| db_error(&pg.source, format!("table `{}`: COPY failed", t.name), e))?;
-    let file = super::file_of(&t.name);
+    let file = part.file(t);
     let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns)?;
     let mut input = CopyInput {
         rt: pg.rt,
