@@ -43,6 +43,7 @@ pub mod export;
 pub mod gate;
 pub mod hash;
 pub mod history;
+pub mod init;
 pub mod plan;
 pub mod query;
 pub mod reconciler;

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod floor;
 pub mod generate;
 pub mod history;
+pub mod init;
 pub mod printer;
 pub mod query;
 pub mod run;
@@ -52,6 +53,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Export a live `MariaDB/MySQL` or `PostgreSQL` database to a Parquet snapshot.
     Snapshot(snapshot::SnapshotArgs),
+    /// Write a starting recon.toml from two snapshots (pairs, keys, renames, orphan checks).
+    Init(init::InitArgs),
     /// Reconcile one table without a config.
     Diff(diff::DiffArgs),
     /// Write a synthetic ERP migration (snapshots, recon.toml, truth.json).
@@ -129,6 +132,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Run(a) => run::run(a, &engine()?, &printer),
             Command::Diff(a) => diff::run(a, &engine()?, &printer),
             Command::Snapshot(a) => snapshot::run(a, &engine()?, &printer),
+            Command::Init(a) => init::run(a, &engine()?, &printer),
             Command::Gen(a) => generate::run(a, &printer),
             Command::Demo(a) => demo::run(a, &engine()?, &printer),
             Command::DecodeFloor(a) => floor::run(a, &engine()?),

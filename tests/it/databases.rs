@@ -729,3 +729,88 @@ fn a_large_table_is_exported_in_key_ranges_by_several_workers() {
         "every key exactly once"
     );
 }
+
+#[test]
+fn init_writes_a_config_that_reconciles_two_database_snapshots() {
+    let mut legacy = MyDb::new();
+    legacy.exec(
+        "CREATE TABLE tabCustomers (id int PRIMARY KEY, CustName varchar(40), active tinyint(1), \
+         balance decimal(65,30))",
+    );
+    legacy.exec(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int, \
+         FOREIGN KEY (customer_id) REFERENCES tabCustomers(id))",
+    );
+    legacy.exec(
+        "INSERT INTO tabCustomers VALUES (1, 'Ann', 1, 10.5), (2, 'Bob', 0, -0.000000000000001)",
+    );
+    legacy.exec("INSERT INTO orders VALUES (10, 1), (11, 2)");
+    let target = PgDb::new();
+    target.exec(
+        "CREATE TABLE customers (id int PRIMARY KEY, cust_name text, active boolean, balance numeric(30,15));
+         CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int REFERENCES customers(id));
+         INSERT INTO customers VALUES (1, 'Ann', true, 10.5), (2, 'Bob', false, -0.000000000000001);
+         INSERT INTO orders VALUES (10, 1), (11, 2);",
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    for (url, root) in [(legacy.url(), "legacy"), (target.url(), "target")] {
+        let o = snapshot(&[
+            "--from",
+            &url,
+            "--out",
+            dir.path().join(root).to_str().expect("utf8"),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let config = dir.path().join("recon.toml");
+    let o = recon()
+        .current_dir(dir.path())
+        .args([
+            "init",
+            "--legacy",
+            "legacy",
+            "--target",
+            "target",
+            "--out",
+            "recon.toml",
+        ])
+        .output()
+        .expect("init");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&config).expect("config");
+    for expected in [
+        "name = \"tabCustomers\"\nlegacy = \"tabCustomers\"\ntarget = \"customers\"  # matched by name",
+        "key = [\"id\"]  # the legacy table's primary key",
+        "CustName = \"cust_name\"  # differs only by case and underscores",
+        "[tables.columns.active]\nint_as_bool = true",
+        "kind = \"orphan\"\ntable = \"orders\"\ncolumns = [\"customer_id\"]\nparent = \"tabCustomers\"",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    let o = recon()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = recon()
+        .current_dir(dir.path())
+        .args([
+            "init",
+            "--legacy",
+            "legacy",
+            "--target",
+            "target",
+            "--out",
+            "recon.toml",
+        ])
+        .output()
+        .expect("init");
+    assert_eq!(o.status.code(), Some(2), "an existing config is kept");
+}
