@@ -10,6 +10,7 @@ use clap::Args;
 use super::ReconcileArgs;
 use super::printer::Printer;
 use crate::config::Config;
+use crate::export::{ExportRequest, SourceUrl};
 use crate::synth::{GenOptions, Profile, generate};
 
 /// Arguments of `recon demo`.
@@ -21,6 +22,25 @@ pub struct DemoArgs {
     /// Service orders to generate.
     #[arg(long, default_value_t = 20_000)]
     pub rows: u64,
+    /// Load the migration into the local `MariaDB` (legacy) and `PostgreSQL` (target), in databases
+    /// of the demo's own (dropped and made again), export both with `recon snapshot`, and
+    /// reconcile those snapshots: the same planted drift as from the generated Parquet.
+    #[arg(long)]
+    pub databases: bool,
+    /// The legacy database for `--databases`.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "mysql://root@127.0.0.1:3306/recon_demo"
+    )]
+    pub legacy_url: String,
+    /// The target database for `--databases`.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/recon_demo"
+    )]
+    pub target_url: String,
 }
 
 /// Runs `recon demo`.
@@ -51,6 +71,11 @@ pub fn run(
             row_group: 8192,
         },
     )?;
+    let config = if args.databases {
+        through_databases(args, &dir, engine, printer)?
+    } else {
+        dir.join("recon.toml")
+    };
     let reconcile = ReconcileArgs {
         out: Some(dir.clone()),
         formats: Vec::new(),
@@ -61,18 +86,62 @@ pub fn run(
         stats: false,
     };
     let code = super::run::execute(
-        &Config::load(&dir.join("recon.toml")),
+        &Config::load(&config),
         &reconcile,
         Vec::new(),
         engine,
         printer,
     )?;
     printer.note(&format!(
-        "\nThe gate {} as planted: compare with {}/truth.json.\nRerun: recon run --config {}/recon.toml --out {}",
+        "\nThe gate {} as planted: compare with {}/truth.json.\nRerun: recon run --config {} --out {}",
         if code == 1 { "failed" } else { "did not fail" },
         dir.display(),
-        dir.display(),
+        config.display(),
         dir.display()
     ));
     Ok(if code == 2 { 2 } else { 0 })
+}
+
+/// Loads both generated snapshots into the databases, exports them with `recon snapshot` into
+/// `db-legacy/` and `db-target/`, and writes `recon-databases.toml`: the demo's config reading
+/// those snapshots (and naming the databases, for `recon run --snapshot`).
+fn through_databases(
+    args: &DemoArgs,
+    dir: &std::path::Path,
+    engine: &crate::engine::Engine,
+    printer: &Printer,
+) -> anyhow::Result<PathBuf> {
+    let mut text = std::fs::read_to_string(dir.join("recon.toml"))?;
+    for (side, url) in [("legacy", &args.legacy_url), ("target", &args.target_url)] {
+        let source = SourceUrl::parse(url)?;
+        let (tables, rows) = crate::export::load::load(&dir.join(side), &source, engine)?;
+        printer.note(&format!(
+            "loaded {tables} tables, {rows} rows into {source}"
+        ));
+        super::snapshot::export(
+            &ExportRequest {
+                source,
+                out: dir.join(format!("db-{side}")),
+                tables: Vec::new(),
+                schema: None,
+                casts: Vec::new(),
+                jobs: engine.threads(),
+                force: true,
+            },
+            engine,
+            printer,
+        )?;
+        let from = format!("[{side}]\nroot = \"{side}\"\n");
+        anyhow::ensure!(text.contains(&from), "the demo config has no `{from}`");
+        text = text.replace(
+            &from,
+            &format!(
+                "[{side}]\nroot = \"db-{side}\"\nurl = {}\n",
+                toml::Value::String(url.clone())
+            ),
+        );
+    }
+    let path = dir.join("recon-databases.toml");
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }

@@ -8,6 +8,7 @@
 //! the request, the staging folder and the manifest; the Parquet writing is in [`sink`].
 
 mod credentials;
+pub mod load;
 pub mod manifest;
 pub mod mysql;
 pub mod postgres;
@@ -199,4 +200,15 @@ pub(crate) fn finish_table(
         files: vec![file],
         zero_dates,
     })
+}
+
+/// Bytes as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
 }

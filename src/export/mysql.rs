@@ -16,14 +16,28 @@ use super::sink::{Col, Misfit, TableSink};
 use super::{ColumnOut, ExportRequest, ForeignKey, SourceUrl, TableOut, Written, db_error};
 use crate::error::{Error, Result};
 
+/// A connection to the database of `source`.
+pub(super) fn connect_to(source: &SourceUrl) -> Result<Conn> {
+    connect(source)
+}
+
+/// A connection to the server of `source`, in no database (to create or drop one).
+pub(super) fn connect_without_database(source: &SourceUrl) -> Result<Conn> {
+    connect_db(source, None)
+}
+
 fn connect(source: &SourceUrl) -> Result<Conn> {
+    connect_db(source, Some(&source.database))
+}
+
+fn connect_db(source: &SourceUrl, db: Option<&str>) -> Result<Conn> {
     let opts = OptsBuilder::new()
         .ip_or_hostname(Some(source.host.clone()))
         .tcp_port(source.port)
         .prefer_socket(false)
         .user(Some(source.user.clone()))
         .pass(source.password())
-        .db_name(Some(source.database.clone()))
+        .db_name(db)
         // Text arrives as UTF-8 whatever the column's charset (the server converts it), and
         // TIMESTAMP columns as UTC.
         .init(vec!["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]);

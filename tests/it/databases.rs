@@ -814,3 +814,63 @@ fn init_writes_a_config_that_reconciles_two_database_snapshots() {
         .expect("init");
     assert_eq!(o.status.code(), Some(2), "an existing config is kept");
 }
+
+#[test]
+fn the_demo_through_the_databases_finds_the_same_drift_as_from_parquet() {
+    let (legacy, target) = (MyDb::new(), PgDb::new());
+    let dir = tempfile::tempdir().expect("tmp");
+    let demo = |out: &str, databases: bool| {
+        let mut c = recon();
+        c.args(["demo", "--rows", "3000", "--out"])
+            .arg(dir.path().join(out));
+        if databases {
+            c.args([
+                "--databases",
+                "--legacy-url",
+                &legacy.url(),
+                "--target-url",
+                &target.url(),
+            ]);
+        }
+        let o = c.output().expect("demo");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let text =
+            std::fs::read_to_string(dir.path().join(out).join("report.json")).expect("report");
+        serde_json::from_str::<Value>(&text).expect("json")
+    };
+    let (parquet, databases) = (demo("parquet", false), demo("databases", true));
+    let figures = |r: &Value| -> Vec<Value> {
+        let tables = r["tables"].as_array().expect("tables").iter().map(|t| {
+            serde_json::json!([
+                t["name"],
+                t["legacy_rows"],
+                t["target_rows"],
+                t["matched"],
+                t["changed"],
+                t["missing"],
+                t["extra"],
+                t["status"],
+                t["columns"]
+            ])
+        });
+        let checks = r["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .map(|c| serde_json::json!([c["id"], c["status"], c["value"]]));
+        tables.chain(checks).collect()
+    };
+    assert_eq!(figures(&parquet), figures(&databases));
+    assert!(
+        parquet["tables"]
+            .as_array()
+            .expect("t")
+            .iter()
+            .any(|t| t["changed"] != 0)
+    );
+    assert!(
+        dir.path()
+            .join("databases/db-legacy/_recon_snapshot.json")
+            .exists()
+    );
+}

@@ -223,11 +223,7 @@ fn numeric(b: &[u8], scale: i8) -> Result<i256, FieldError> {
 }
 
 fn uuid(b: &[u8; 16]) -> String {
-    use std::fmt::Write;
-    let hex = b.iter().fold(String::with_capacity(32), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    });
+    let hex = crate::export::hex(b);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

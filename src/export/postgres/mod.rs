@@ -45,14 +45,27 @@ pub(super) struct Pg<'e> {
     source: SourceUrl,
 }
 
+/// A connection to database `db` of the server of `source`.
+pub(super) fn connect_to<'e>(
+    source: &SourceUrl,
+    db: &str,
+    rt: &'e tokio::runtime::Runtime,
+) -> Result<Pg<'e>> {
+    Pg::open(source, db, rt)
+}
+
 impl<'e> Pg<'e> {
     fn connect(source: &SourceUrl, rt: &'e tokio::runtime::Runtime) -> Result<Self> {
+        Self::open(source, &source.database, rt)
+    }
+
+    fn open(source: &SourceUrl, db: &str, rt: &'e tokio::runtime::Runtime) -> Result<Self> {
         let mut config = tokio_postgres::Config::new();
         config
             .host(&source.host)
             .port(source.port)
             .user(&source.user)
-            .dbname(&source.database)
+            .dbname(db)
             .application_name("recon snapshot");
         if let Some(p) = source.password() {
             config.password(p);
@@ -72,8 +85,13 @@ impl<'e> Pg<'e> {
         })
     }
 
+    /// The client.
+    pub(super) fn client(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+
     /// Runs statements that return nothing.
-    fn execute(&self, sql: &str) -> Result<()> {
+    pub(super) fn execute(&self, sql: &str) -> Result<()> {
         self.rt
             .block_on(self.client.batch_execute(sql))
             .map_err(|e| db_error(&self.source, "a statement failed", e))
