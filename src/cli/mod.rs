@@ -65,6 +65,9 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Run SQL over both snapshots (legacy.* and target.*), one-shot or at a prompt.
     Query(query::QueryArgs),
+    /// Load a Parquet snapshot into a database of its own (for the demo and the benchmarks).
+    #[command(hide = true, name = "load-db")]
+    LoadDb(snapshot::LoadArgs),
     /// Benchmark reference: time to only decode the columns a run reads.
     #[command(hide = true)]
     DecodeFloor(floor::FloorArgs),
@@ -133,6 +136,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Diff(a) => diff::run(a, &engine()?, &printer),
             Command::Snapshot(a) => snapshot::run(a, &engine()?, &printer),
             Command::Init(a) => init::run(a, &engine()?, &printer),
+            Command::LoadDb(a) => snapshot::load(a, &engine()?, &printer),
             Command::Gen(a) => generate::run(a, &printer),
             Command::Demo(a) => demo::run(a, &engine()?, &printer),
             Command::DecodeFloor(a) => floor::run(a, &engine()?),

@@ -38,6 +38,34 @@ pub struct SnapshotArgs {
     /// Export every side of this config that has a `url`, into its `root`.
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Print wall time, rows/s, MB/s of Parquet written and peak memory to stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Arguments of `recon load-db` (the demo's and the benchmarks' loader).
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The snapshot root to load (local Parquet).
+    #[arg(long, value_name = "ROOT")]
+    pub from: PathBuf,
+    /// The database to load it into; it is dropped and made again.
+    #[arg(long, value_name = "URL")]
+    pub into: String,
+}
+
+/// Runs `recon load-db`.
+pub fn load(
+    args: &LoadArgs,
+    engine: &crate::engine::Engine,
+    printer: &Printer,
+) -> anyhow::Result<i32> {
+    let source = SourceUrl::parse(&args.into)?;
+    let (tables, rows) = crate::export::load::load(&args.from, &source, engine)?;
+    printer.line(&format!(
+        "loaded {tables} tables, {rows} rows into {source}"
+    ));
+    Ok(0)
 }
 
 /// Runs `recon snapshot`.
@@ -76,8 +104,22 @@ pub fn run(
     if requests.is_empty() {
         bail!("no side of the config has a `url` to export from");
     }
+    let clock = Instant::now();
+    let mut rows = 0;
+    let mut bytes = 0;
     for r in &requests {
-        export(r, engine, printer)?;
+        let (r, b) = export(r, engine, printer)?;
+        rows += r;
+        bytes += b;
+    }
+    if args.stats {
+        let secs = clock.elapsed().as_secs_f64().max(1e-9);
+        #[allow(clippy::cast_precision_loss)]
+        let (rate, mbs) = (rows as f64 / secs, bytes as f64 / secs / 1e6);
+        eprintln!(
+            "stats: {rows} rows in {secs:.2} s ({rate:.0} rows/s, {mbs:.1} MB/s of Parquet), peak RSS {} MiB",
+            super::printer::peak_rss().unwrap_or(0) >> 20
+        );
     }
     Ok(0)
 }
@@ -127,12 +169,12 @@ pub fn config_requests(
     Ok(out)
 }
 
-/// Exports one database and prints what was written.
+/// Exports one database and prints what was written; returns the rows and bytes.
 pub fn export(
     r: &ExportRequest,
     engine: &crate::engine::Engine,
     printer: &Printer,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(u64, u64)> {
     let clock = Instant::now();
     printer.note(&format!("snapshot {} → {}", r.source, r.out.display()));
     let manifest = crate::export::export(r, engine)?;
@@ -161,5 +203,5 @@ pub fn export(
         manifest.tables.len(),
         bytesize::ByteSize::b(bytes).display().iec(),
     ));
-    Ok(())
+    Ok((rows, bytes))
 }
