@@ -311,12 +311,30 @@ fn postgres_values_no_decimal_can_hold_are_refused_unless_cast() {
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE t (id int PRIMARY KEY, amount numeric(10,2), tags text[]);
-         INSERT INTO t VALUES (1, 'NaN', '{a,b}');",
+         INSERT INTO t VALUES (1, 'NaN', '{a,b}');
+         CREATE TABLE wide (id int PRIMARY KEY, n numeric);
+         INSERT INTO wide VALUES (1, 10::numeric ^ 99);",
+    );
+    let out0 = tempfile::tempdir().expect("tmp");
+    let wide = out0.path().join("wide");
+    let o = snapshot(&[
+        "--from",
+        &db.url(),
+        "--out",
+        wide.to_str().expect("utf8"),
+        "--table",
+        "wide",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`n`") && stderr(&o).contains("past the 76"),
+        "{}",
+        stderr(&o)
     );
     let out = tempfile::tempdir().expect("tmp");
     let root = out.path().join("snap");
     let root_s = root.to_str().expect("utf8");
-    let o = snapshot(&["--from", &db.url(), "--out", root_s]);
+    let o = snapshot(&["--from", &db.url(), "--out", root_s, "--table", "t"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("`tags`") && stderr(&o).contains("--cast t.tags=text"),
@@ -331,6 +349,8 @@ fn postgres_values_no_decimal_can_hold_are_refused_unless_cast() {
         root_s,
         "--cast",
         "t.tags=text",
+        "--table",
+        "t",
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
@@ -348,6 +368,8 @@ fn postgres_values_no_decimal_can_hold_are_refused_unless_cast() {
         "t.tags=text",
         "--cast",
         "t.amount=text",
+        "--table",
+        "t",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let b = read_table(&root, "t");
@@ -873,4 +895,27 @@ fn the_demo_through_the_databases_finds_the_same_drift_as_from_parquet() {
             .join("databases/db-legacy/_recon_snapshot.json")
             .exists()
     );
+}
+
+#[test]
+fn a_password_in_the_url_is_never_written_or_logged() {
+    let db = PgDb::new();
+    db.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
+    let out = tempfile::tempdir().expect("tmp");
+    let root = out.path().join("snap");
+    // Trust authentication ignores the password, so the export succeeds with it in the URL.
+    let url = format!("postgres://postgres:sekrit-pw@127.0.0.1:5432/{}", db.name);
+    let o = recon()
+        .args(["--log", "debug", "snapshot", "--from", &url, "--out"])
+        .arg(&root)
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let everything = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o),
+        std::fs::read_to_string(root.join("_recon_snapshot.json")).expect("manifest")
+    );
+    assert!(!everything.contains("sekrit"), "{everything}");
 }
