@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Global;
 use crate::report::Report;
@@ -108,6 +108,53 @@ impl Progress for Printer {
         {
             bar.finish_and_clear();
         }
+    }
+}
+
+impl Printer {
+    /// One bar per part being exported, on a terminal only.
+    pub fn export_bars(&self) -> ExportBars {
+        ExportBars {
+            multi: self
+                .progress
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
+    }
+}
+
+/// The bars of a `recon snapshot` (none when piped, under `-q` or `--no-progress`).
+pub struct ExportBars {
+    multi: Option<MultiProgress>,
+}
+
+struct PartBar(ProgressBar);
+
+impl crate::export::PartProgress for PartBar {
+    fn advance(&self, rows: u64) {
+        self.0.inc(rows);
+    }
+}
+
+impl Drop for PartBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl crate::export::ExportProgress for ExportBars {
+    fn part(&self, label: &str, estimated_rows: u64) -> Box<dyn crate::export::PartProgress> {
+        let Some(multi) = &self.multi else {
+            return Box::new(crate::export::NoProgress);
+        };
+        let bar = multi.add(ProgressBar::new(estimated_rows.max(1)));
+        let style = ProgressStyle::with_template(
+            "{prefix:>20} [{bar:30}] {human_pos}/~{human_len} rows {per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(label.to_owned());
+        Box::new(PartBar(bar))
     }
 }
 

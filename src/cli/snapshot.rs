@@ -177,7 +177,7 @@ pub fn export(
 ) -> anyhow::Result<(u64, u64)> {
     let clock = Instant::now();
     printer.note(&format!("snapshot {} → {}", r.source, r.out.display()));
-    let manifest = crate::export::export(r, engine)?;
+    let manifest = crate::export::export(r, engine, &printer.export_bars())?;
     let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
     let bytes: u64 = manifest.tables.iter().map(|t| t.bytes).sum();
     for t in &manifest.tables {

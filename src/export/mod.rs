@@ -98,6 +98,32 @@ pub struct TableOut {
     pub estimated_rows: u64,
 }
 
+/// Where an export reports its progress: one counter per part being written.
+pub trait ExportProgress: Sync {
+    /// A part of a table starts (`label` names the table, and the part when it has several);
+    /// `estimated_rows` is the catalog's estimate.
+    fn part(&self, label: &str, estimated_rows: u64) -> Box<dyn PartProgress>;
+}
+
+/// A part's counter; dropping it ends the part.
+pub trait PartProgress: Send {
+    /// `rows` more rows were written.
+    fn advance(&self, rows: u64);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl ExportProgress for NoProgress {
+    fn part(&self, _: &str, _: u64) -> Box<dyn PartProgress> {
+        Box::new(NoProgress)
+    }
+}
+
+impl PartProgress for NoProgress {
+    fn advance(&self, _: u64) {}
+}
+
 /// What one table's export wrote.
 #[derive(Debug, Clone, Default)]
 pub struct Written {
@@ -113,11 +139,15 @@ pub struct Written {
 
 /// Exports a database to a snapshot root; returns its manifest. Nothing is left at `out` unless
 /// every table was written.
-pub fn export(request: &ExportRequest, engine: &crate::engine::Engine) -> Result<Manifest> {
+pub fn export(
+    request: &ExportRequest,
+    engine: &crate::engine::Engine,
+    progress: &dyn ExportProgress,
+) -> Result<Manifest> {
     let staging = staging::Staging::new(&request.out, request.force)?;
     let manifest = match request.source.kind {
-        credentials::Kind::Postgres => postgres::export(request, staging.dir(), engine)?,
-        credentials::Kind::Mysql => mysql::export(request, staging.dir())?,
+        credentials::Kind::Postgres => postgres::export(request, staging.dir(), engine, progress)?,
+        credentials::Kind::Mysql => mysql::export(request, staging.dir(), progress)?,
     };
     manifest.write(staging.dir())?;
     staging.commit()?;

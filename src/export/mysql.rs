@@ -73,7 +73,11 @@ fn rows(conn: &mut Conn, source: &SourceUrl, sql: &str) -> Result<Vec<Vec<Option
 }
 
 /// Exports the request's tables into `dir`.
-pub(super) fn export(request: &ExportRequest, dir: &Path) -> Result<Manifest> {
+pub(super) fn export(
+    request: &ExportRequest,
+    dir: &Path,
+    progress: &dyn super::ExportProgress,
+) -> Result<Manifest> {
     let started_at = super::postgres::now();
     let source = &request.source;
     let mut coordinator = connect(source)?;
@@ -171,7 +175,7 @@ pub(super) fn export(request: &ExportRequest, dir: &Path) -> Result<Manifest> {
             }
             Ok(())
         },
-        |conn, t, part| copy_table(conn, source, t, part, dir),
+        |conn, t, part| copy_table(conn, source, t, part, dir, part.progress(t, progress)),
     )?;
     Ok(Manifest {
         format: 1,
@@ -352,6 +356,7 @@ fn copy_table(
     t: &TableOut,
     part: &super::Part,
     dir: &Path,
+    counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
     let select: Vec<String> = t
         .columns
@@ -372,7 +377,7 @@ fn copy_table(
         part.filter(ident)
     );
     let file = part.file(t);
-    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns)?;
+    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
     let mut zero_dates: BTreeMap<String, u64> = BTreeMap::new();
     let broke = |e: mysql::Error| db_error(source, format!("table `{}`: reading rows", t.name), e);
     let stmt = conn.prep(&sql).map_err(broke)?;

@@ -346,11 +346,17 @@ pub(crate) struct TableSink {
     in_batch: usize,
     rows: u64,
     path: PathBuf,
+    progress: Box<dyn super::PartProgress>,
 }
 
 impl TableSink {
     /// A sink writing `columns` to a new file at `path`.
-    pub(crate) fn create(path: &Path, table: &str, columns: &[ColumnOut]) -> Result<Self> {
+    pub(crate) fn create(
+        path: &Path,
+        table: &str,
+        columns: &[ColumnOut],
+        progress: Box<dyn super::PartProgress>,
+    ) -> Result<Self> {
         let mut cols = Vec::with_capacity(columns.len());
         for c in columns {
             cols.push(Col::new(&c.arrow).map_err(|dt| {
@@ -383,6 +389,7 @@ impl TableSink {
             in_batch: 0,
             rows: 0,
             path: path.to_owned(),
+            progress,
         })
     }
 
@@ -401,6 +408,7 @@ impl TableSink {
             return Ok(());
         }
         let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(Col::finish).collect();
+        self.progress.advance(self.in_batch as u64);
         self.in_batch = 0;
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)
             .map_err(|e| Error::failed(format!("a batch for {}", self.path.display()), e))?;

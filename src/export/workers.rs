@@ -18,6 +18,8 @@ pub(crate) struct Part {
     pub(crate) table: usize,
     /// The part's number within its table (its file name).
     pub(crate) index: usize,
+    /// How many parts its table has.
+    pub(crate) of: usize,
     /// The key column and the range `[from, to)` of its values (`None`: unbounded).
     pub(crate) range: Option<(String, Option<i64>, Option<i64>)>,
 }
@@ -26,6 +28,20 @@ impl Part {
     /// The part's file, relative to the root.
     pub(crate) fn file(&self, t: &TableOut) -> String {
         format!("{}/part-{:05}.parquet", t.name, self.index)
+    }
+
+    /// The part's label for progress, and its share of the table's estimated rows.
+    pub(crate) fn progress(
+        &self,
+        t: &TableOut,
+        progress: &dyn super::ExportProgress,
+    ) -> Box<dyn super::PartProgress> {
+        let label = if self.of > 1 {
+            format!("{} {}/{}", t.name, self.index + 1, self.of)
+        } else {
+            t.name.clone()
+        };
+        progress.part(&label, t.estimated_rows / self.of.max(1) as u64)
     }
 
     /// ` WHERE key >= from AND key < to` for a range, else nothing; `quote` quotes the column.
@@ -85,6 +101,7 @@ pub(crate) fn plan_parts(
             parts.push(Part {
                 table: i,
                 index: 0,
+                of: 1,
                 range: None,
             });
             continue;
@@ -99,6 +116,7 @@ pub(crate) fn plan_parts(
             parts.push(Part {
                 table: i,
                 index: usize::try_from(k).unwrap_or(0),
+                of: jobs,
                 range: Some((column.clone(), from, to)),
             });
         }

@@ -127,6 +127,7 @@ pub(super) fn export(
     request: &ExportRequest,
     dir: &Path,
     engine: &crate::engine::Engine,
+    progress: &dyn super::ExportProgress,
 ) -> Result<Manifest> {
     let started_at = now();
     let rt = engine.runtime();
@@ -193,7 +194,10 @@ pub(super) fn export(
             Ok(pg)
         },
         || Ok(()),
-        |pg, t, part| copy_table(pg, &schema, t, part, &decoders[&t.name], dir),
+        |pg, t, part| {
+            let counter = part.progress(t, progress);
+            copy_table(pg, &schema, t, part, &decoders[&t.name], dir, counter)
+        },
     )?;
     coordinator.execute("COMMIT")?;
     Ok(Manifest {
@@ -237,6 +241,7 @@ fn copy_table(
     part: &super::Part,
     decoders: &[Decode],
     dir: &Path,
+    counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
     let select: Vec<String> = t
         .columns
@@ -265,7 +270,7 @@ fn copy_table(
         .block_on(pg.client.copy_out(&sql))
         .map_err(|e| db_error(&pg.source, format!("table `{}`: COPY failed", t.name), e))?;
     let file = part.file(t);
-    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns)?;
+    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
     let mut input = CopyInput {
         rt: pg.rt,
         stream: Box::pin(stream),
