@@ -379,13 +379,26 @@ fn copy_table(
     let file = part.file(t);
     let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
     let mut zero_dates: BTreeMap<String, u64> = BTreeMap::new();
+    let bits: Vec<bool> = t
+        .columns
+        .iter()
+        .map(|c| !c.cast && c.source_type.starts_with("bit("))
+        .collect();
     let broke = |e: mysql::Error| db_error(source, format!("table `{}`: reading rows", t.name), e);
     let stmt = conn.prep(&sql).map_err(broke)?;
     let result = conn.exec_iter(stmt, ()).map_err(broke)?;
     for row in result {
         let values = row.map_err(broke)?.unwrap();
         for (i, (v, col)) in values.iter().zip(sink.cols.iter_mut()).enumerate() {
-            match value(v, col) {
+            let pushed = match v {
+                // BIT(n): big-endian bytes, whatever type the column is written as.
+                Value::Bytes(b) if bits[i] && b.len() <= 8 => col
+                    .push_u64(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+                    .map(|()| Pushed::Value)
+                    .map_err(ValueError::from),
+                _ => value(v, col),
+            };
+            match pushed {
                 Ok(Pushed::Value) => {}
                 Ok(Pushed::ZeroDate) => {
                     *zero_dates.entry(t.columns[i].name.clone()).or_default() += 1;
@@ -448,11 +461,6 @@ fn value(v: &Value, col: &mut Col) -> Result<Pushed, ValueError> {
             DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
                 let text = std::str::from_utf8(b).map_err(|_| ValueError::Decimal)?;
                 col.push_decimal(decimal_at(text, s).ok_or(ValueError::Decimal)?)?;
-            }
-            // BIT(n): big-endian bytes.
-            DataType::Int8 | DataType::Int64 if b.len() <= 8 => {
-                let n = b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
-                col.push_u64(n)?;
             }
             _ => return Err(ValueError::Kind("byte string")),
         },

@@ -2,8 +2,9 @@
 //! in the input's width (a DECIMAL(38) total past 10^38, or a BIGINT total past 2^63, comes out
 //! wrong without a word). In recon's SQL sessions (checks, golden queries, SQL sides, `recon
 //! query`) `sum` is this function instead: integers and decimals are summed as DECIMAL(76, s),
-//! which the sum of any 2^64 values of up to 56 digits cannot overflow, and an input wider than
-//! that is refused with a message. Floats sum as floats, as before.
+//! which the sum of 10^11 values of up to 65 digits (`MariaDB`'s widest DECIMAL) cannot
+//! overflow, and an input wider than that is refused with a message. Floats sum as floats, as
+//! before.
 
 use arrow::datatypes::{DataType, FieldRef};
 use datafusion::error::{DataFusionError, Result};
@@ -16,7 +17,7 @@ use datafusion::logical_expr::{
 };
 
 /// The widest integer-and-decimal input summed exactly (see the module documentation).
-pub const MAX_SUMMED_PRECISION: u8 = 56;
+pub const MAX_SUMMED_PRECISION: u8 = 65;
 
 /// `DataFusion`'s `Sum`, with its input widened to DECIMAL(76, s) first.
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -388,16 +388,19 @@ fn mariadb_types_arrive_exactly_and_zero_dates_are_counted() {
             big decimal(65,30), small decimal(12,2), joined date, seen timestamp NULL,
             dt datetime(6), flag tinyint(1), ub bigint unsigned, sb bigint, f4 float, f8 double,
             tm time(6), e enum('a','b'), js json, bl blob, bits bit(1), y year,
-            u8 tinyint unsigned, t8 tinyint) CHARACTER SET utf8mb4",
+            u8 tinyint unsigned, t8 tinyint, m24 mediumint, u16 smallint unsigned,
+            u32 int unsigned, b10 bit(10), b64 bit(64), st set('x','y')) CHARACTER SET utf8mb4",
     );
     db.exec(
         "INSERT INTO t VALUES
          (1, '𝄞 four bytes', 'café', 99999999999999999999999999999999999.999999999999999999999999999999,
           -9999999999.99, '0000-00-00', '2024-03-01 12:00:00', '9999-12-31 23:59:59.999999', 1,
           18446744073709551615, -9223372036854775808, -0.0, 1e308, '23:59:59.999999', 'b',
-          '{\"a\":1}', x'00ff', b'1', 2024, 255, -128),
+          '{\"a\":1}', x'00ff', b'1', 2024, 255, -128, -8388608, 65535, 4294967295,
+          b'1111111111', 18446744073709551615, 'x,y'),
          (2, '', NULL, -0.000000000000000000000000000001, 0, '1000-01-01', NULL,
-          '0000-00-00 00:00:00', 0, 0, NULL, 3.4028235e38, NULL, NULL, NULL, NULL, '', NULL, NULL, 0, NULL)",
+          '0000-00-00 00:00:00', 0, 0, NULL, 3.4028235e38, NULL, NULL, NULL, NULL, '', NULL, NULL, 0, NULL,
+          NULL, NULL, NULL, NULL, NULL, '')",
     );
     let out = tempfile::tempdir().expect("tmp");
     let root = out.path().join("snap");
@@ -449,6 +452,30 @@ fn mariadb_types_arrive_exactly_and_zero_dates_are_counted() {
     assert_eq!(col(&b, "bits").as_primitive::<Int8Type>().value(0), 1);
     assert_eq!(col(&b, "y").as_primitive::<Int16Type>().value(0), 2024);
     assert_eq!(col(&b, "u8").as_primitive::<UInt8Type>().value(0), 255);
+    assert_eq!(col(&b, "t8").as_primitive::<Int8Type>().value(0), -128);
+    assert_eq!(
+        col(&b, "m24").as_primitive::<Int32Type>().value(0),
+        -8_388_608
+    );
+    assert_eq!(
+        col(&b, "u16")
+            .as_primitive::<arrow::datatypes::UInt16Type>()
+            .value(0),
+        65535
+    );
+    assert_eq!(
+        col(&b, "u32")
+            .as_primitive::<arrow::datatypes::UInt32Type>()
+            .value(0),
+        u32::MAX
+    );
+    assert_eq!(col(&b, "b10").as_primitive::<Int64Type>().value(0), 1023);
+    assert_eq!(
+        col(&b, "b64").as_primitive::<Decimal128Type>().value(0),
+        i128::from(u64::MAX)
+    );
+    let st = col(&b, "st").as_string::<i32>();
+    assert_eq!((st.value(0), st.value(1)), ("x,y", ""));
     assert_eq!(col(&b, "id").as_primitive::<Int32Type>().value(1), 2);
     let m = manifest(&root);
     let t = &m["tables"][0];
@@ -809,6 +836,14 @@ fn init_writes_a_config_that_reconciles_two_database_snapshots() {
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
+    // A total over MariaDB's widest DECIMAL (Decimal256(65,30)) against numeric(30,15).
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\n[[checks]]\nkind = \"total\"\ntable = \"tabCustomers\"\ncolumn = \"balance\"\n"
+        ),
+    )
+    .expect("config");
     let o = recon()
         .args(["run", "--config"])
         .arg(&config)
