@@ -46,6 +46,11 @@ fn pg_connect(rt: &tokio::runtime::Runtime, db: &str) -> tokio_postgres::Client 
 
 impl PgDb {
     pub fn new() -> Self {
+        Self::with_options("")
+    }
+
+    /// A database made with `CREATE DATABASE name <options>`.
+    pub fn with_options(options: &str) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -53,7 +58,7 @@ impl PgDb {
             .expect("runtime");
         let name = unique("pg");
         let admin = pg_connect(&rt, "postgres");
-        rt.block_on(admin.batch_execute(&format!("CREATE DATABASE {name}")))
+        rt.block_on(admin.batch_execute(&format!("CREATE DATABASE {name} {options}")))
             .expect("create database");
         let client = pg_connect(&rt, &name);
         Self { name, rt, client }
@@ -953,4 +958,26 @@ fn a_password_in_the_url_is_never_written_or_logged() {
         std::fs::read_to_string(root.join("_recon_snapshot.json")).expect("manifest")
     );
     assert!(!everything.contains("sekrit"), "{everything}");
+}
+
+#[test]
+fn text_the_server_cannot_send_as_utf8_stops_the_export_naming_the_table() {
+    // A SQL_ASCII database stores bytes as they come; PostgreSQL refuses to send them as UTF-8
+    // (the server names the byte, not the row), and nothing is written.
+    let db =
+        PgDb::with_options("ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+    db.exec(
+        "CREATE TABLE notes (id int PRIMARY KEY, body text);
+         INSERT INTO notes VALUES (1, 'fine'), (7, convert_from('\\xff'::bytea, 'SQL_ASCII'));",
+    );
+    let out = tempfile::tempdir().expect("tmp");
+    let root = out.path().join("snap");
+    let o = snapshot(&["--from", &db.url(), "--out", root.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("table `notes`") && err.contains("invalid byte sequence"),
+        "{err}"
+    );
+    assert!(!root.exists());
 }
