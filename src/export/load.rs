@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::SinkExt;
 use mysql::prelude::Queryable;
@@ -86,19 +86,39 @@ fn tables_of(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
     Ok(out)
 }
 
-fn batches(files: &[PathBuf]) -> Result<Vec<RecordBatch>> {
-    let mut out = Vec::new();
-    for f in files {
-        let what = || format!("snapshot file {}", f.display());
-        let file = std::fs::File::open(f).map_err(|e| Error::input(what(), e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::build)
-            .map_err(|e| Error::input(what(), e))?;
-        for b in reader {
-            out.push(b.map_err(|e| Error::input(what(), e))?);
-        }
-    }
-    Ok(out)
+/// The schema of a table's first file (`None` for a table without files).
+fn schema_of(files: &[PathBuf]) -> Result<Option<SchemaRef>> {
+    let Some(f) = files.first() else {
+        return Ok(None);
+    };
+    let what = || format!("snapshot file {}", f.display());
+    let file = std::fs::File::open(f).map_err(|e| Error::input(what(), e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::input(what(), e))?;
+    Ok(Some(builder.schema().clone()))
+}
+
+/// The batches of a table's files, read one at a time (a table is never held in memory).
+fn batches(files: &[PathBuf]) -> impl Iterator<Item = Result<RecordBatch>> + '_ {
+    files.iter().flat_map(|f| {
+        let what = move || format!("snapshot file {}", f.display());
+        let reader = std::fs::File::open(f)
+            .map_err(|e| Error::input(what(), e))
+            .and_then(|file| {
+                ParquetRecordBatchReaderBuilder::try_new(file)
+                    .and_then(ParquetRecordBatchReaderBuilder::build)
+                    .map_err(|e| Error::input(what(), e))
+            });
+        let (ok, err) = match reader {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        err.into_iter().chain(
+            ok.into_iter()
+                .flatten()
+                .map(move |b| b.map_err(|e| Error::input(what(), e))),
+        )
+    })
 }
 
 fn pg_ident(name: &str) -> String {
@@ -147,12 +167,11 @@ fn ddl_type(dt: &DataType, kind: Kind) -> Option<String> {
 
 fn create_sql(
     name: &str,
-    batch: &RecordBatch,
+    schema: &Schema,
     kind: Kind,
     ident: fn(&str) -> String,
 ) -> Result<String> {
-    let cols = batch
-        .schema()
+    let cols = schema
         .fields()
         .iter()
         .map(|f| {
@@ -237,11 +256,10 @@ fn pg_table(
     files: &[PathBuf],
     rt: &tokio::runtime::Runtime,
 ) -> Result<u64> {
-    let batches = batches(files)?;
-    let Some(first) = batches.first() else {
+    let Some(first) = schema_of(files)? else {
         return Ok(0);
     };
-    pg.execute(&create_sql(name, first, Kind::Postgres, pg_ident)?)?;
+    pg.execute(&create_sql(name, &first, Kind::Postgres, pg_ident)?)?;
     let sink = rt
         .block_on(
             pg.client()
@@ -251,7 +269,8 @@ fn pg_table(
     let mut sink = Box::pin(sink);
     let mut rows = 0u64;
     let options = FormatOptions::default();
-    for b in &batches {
+    for b in batches(files) {
+        let b = &b?;
         let formatters = formatters(b, &options)?;
         let mut buf = String::new();
         for r in 0..b.num_rows() {
@@ -299,17 +318,17 @@ fn formatters<'a>(
 }
 
 fn my_table(conn: &mut mysql::Conn, url: &SourceUrl, name: &str, files: &[PathBuf]) -> Result<u64> {
-    let batches = batches(files)?;
-    let Some(first) = batches.first() else {
+    let Some(first) = schema_of(files)? else {
         return Ok(0);
     };
     let fail = |e: mysql::Error| db_error(url, format!("loading `{name}`"), e);
-    conn.query_drop(create_sql(name, first, Kind::Mysql, my_ident)?)
+    conn.query_drop(create_sql(name, &first, Kind::Mysql, my_ident)?)
         .map_err(fail)?;
     conn.query_drop("SET time_zone = '+00:00'").map_err(fail)?;
     let options = FormatOptions::default();
     let mut rows = 0u64;
-    for b in &batches {
+    for b in batches(files) {
+        let b = &b?;
         let formatters = formatters(b, &options)?;
         let binary: Vec<bool> = b
             .columns()
