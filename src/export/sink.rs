@@ -81,10 +81,17 @@ macro_rules! int_push {
     }};
 }
 
+/// 10^p for every precision a decimal column has, made once.
+static POW10: std::sync::LazyLock<Vec<i256>> = std::sync::LazyLock::new(|| {
+    let ten = i256::from_i128(10);
+    (0..=76u32).map(|p| ten.wrapping_pow(p)).collect()
+});
+
 /// Whether a mantissa has at most `p` digits.
 fn digits_fit(mantissa: i256, p: u8) -> bool {
-    let limit = i256::from_i128(10).wrapping_pow(u32::from(p));
-    mantissa < limit && mantissa > limit.wrapping_neg()
+    POW10
+        .get(usize::from(p))
+        .is_some_and(|&limit| mantissa < limit && mantissa > limit.wrapping_neg())
 }
 
 impl Col {

@@ -99,9 +99,14 @@ pub(super) fn decode(
         if usize::try_from(fields).ok() != Some(decoders.len().max(1)) {
             return Err(broken("has rows of another width than the table"));
         }
-        row.clear();
-        spans.clear();
-        for _ in 0..fields {
+        // PostgreSQL sends a row per message, so the row is nearly always whole in the current
+        // chunk: its fields are decoded where they are. Otherwise it is gathered first.
+        let whole = input.row_in_chunk(decoders.len().max(1), &mut spans);
+        if whole.is_none() {
+            row.clear();
+            spans.clear();
+        }
+        for _ in 0..if whole.is_none() { fields } else { 0 } {
             buf.clear();
             if !input.read_into(&mut buf, 4)? {
                 return Err(broken("ends inside a row"));
@@ -118,13 +123,14 @@ pub(super) fn decode(
             }
             spans.push(Some((start, len)));
         }
+        let bytes: &[u8] = whole.as_deref().unwrap_or(&row);
         for (i, (decode, col)) in decoders.iter().zip(sink.cols.iter_mut()).enumerate() {
             let Some(Some((start, len))) = spans.get(i).copied() else {
                 col.push_null();
                 continue;
             };
-            if let Err(e) = field(*decode, &row[start..start + len], col) {
-                let key = key_text(t, decoders, &row, &spans);
+            if let Err(e) = field(*decode, &bytes[start..start + len], col) {
+                let key = key_text(t, decoders, bytes, &spans);
                 return Err(Failure::Other(Error::column(
                     &t.name,
                     &t.columns[i].name,
@@ -190,6 +196,27 @@ fn numeric(b: &[u8], scale: i8) -> Result<i256, FieldError> {
     if b.len() != 8 + 2 * ndigits {
         return Err(FieldError::Size(b.len()));
     }
+    let ndigits_i32 = i32::try_from(ndigits).map_err(|_| FieldError::TooWide)?;
+    let exp = 4 * (weight - ndigits_i32 + 1) + i32::from(scale);
+    // Up to 9 base-10000 digits (36 decimal digits) fit an i128: the usual value never needs
+    // 256-bit arithmetic.
+    if ndigits <= 9 && (-36..=2).contains(&exp) {
+        let mut acc: i128 = 0;
+        for i in 0..ndigits {
+            acc = acc * 10_000 + i128::from(word(8 + 2 * i));
+        }
+        let m = if exp >= 0 {
+            acc.checked_mul(10i128.pow(exp.unsigned_abs()))
+                .ok_or(FieldError::TooWide)?
+        } else {
+            let div = 10i128.pow(exp.unsigned_abs());
+            if acc % div != 0 {
+                return Err(FieldError::Scale);
+            }
+            acc / div
+        };
+        return Ok(i256::from_i128(if sign == 0x4000 { -m } else { m }));
+    }
     let ten_thousand = i256::from_i128(10_000);
     let mut acc = i256::ZERO;
     for i in 0..ndigits {
@@ -200,8 +227,6 @@ fn numeric(b: &[u8], scale: i8) -> Result<i256, FieldError> {
             .ok_or(FieldError::TooWide)?;
     }
     // value = acc × 10000^(weight − ndigits + 1); the mantissa is value × 10^scale.
-    let ndigits = i32::try_from(ndigits).map_err(|_| FieldError::TooWide)?;
-    let exp = 4 * (weight - ndigits + 1) + i32::from(scale);
     let pow = |e: i32| {
         u32::try_from(e)
             .ok()

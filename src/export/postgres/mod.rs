@@ -275,6 +275,7 @@ fn copy_table(
         rt: pg.rt,
         stream: Box::pin(stream),
         chunk: Bytes::new(),
+        at: 0,
     };
     binary::decode(&mut input, t, decoders, &mut sink).map_err(|e| match e {
         binary::Failure::Stream(e) => db_error(
@@ -292,27 +293,61 @@ pub(super) struct CopyInput<'e> {
     rt: &'e tokio::runtime::Runtime,
     stream: Pin<Box<tokio_postgres::CopyOutStream>>,
     chunk: Bytes,
+    /// How much of `chunk` was read (slicing by position: splitting `Bytes` per field costs a
+    /// reference count each time).
+    at: usize,
 }
 
 impl CopyInput<'_> {
+    /// The row at the reading position when all its `fields` are in the current chunk: fills
+    /// `spans` with where each field's bytes are in the returned chunk and moves past the row.
+    /// `None` (the row continues in the next chunk) leaves the position where it was.
+    pub(super) fn row_in_chunk(
+        &mut self,
+        fields: usize,
+        spans: &mut Vec<Option<(usize, usize)>>,
+    ) -> Option<Bytes> {
+        let c = &self.chunk;
+        let mut at = self.at;
+        spans.clear();
+        for _ in 0..fields {
+            let len = i32::from_be_bytes(c.get(at..at + 4)?.try_into().ok()?);
+            at += 4;
+            if len < 0 {
+                spans.push(None);
+                continue;
+            }
+            let len = usize::try_from(len).ok()?;
+            if at + len > c.len() {
+                return None;
+            }
+            spans.push(Some((at, len)));
+            at += len;
+        }
+        self.at = at;
+        Some(self.chunk.clone())
+    }
+
     /// Appends exactly `n` bytes to `out`; `Ok(false)` at a clean end of data before any byte.
     pub(super) fn read_into(
         &mut self,
         out: &mut Vec<u8>,
         mut n: usize,
     ) -> std::result::Result<bool, tokio_postgres::Error> {
-        let wanted = n;
         while n > 0 {
-            if self.chunk.is_empty() {
+            if self.at == self.chunk.len() {
                 match self.rt.block_on(self.stream.next()) {
-                    Some(chunk) => self.chunk = chunk?,
-                    None if n == wanted => return Ok(false),
+                    Some(chunk) => {
+                        self.chunk = chunk?;
+                        self.at = 0;
+                    }
                     None => return Ok(false),
                 }
                 continue;
             }
-            let take = n.min(self.chunk.len());
-            out.extend_from_slice(&self.chunk.split_to(take));
+            let take = n.min(self.chunk.len() - self.at);
+            out.extend_from_slice(&self.chunk[self.at..self.at + take]);
+            self.at += take;
             n -= take;
         }
         Ok(true)
