@@ -514,6 +514,14 @@ fn unknown_tables_servers_and_logins_exit_2_without_a_password_in_sight() {
         "{}",
         stderr(&o)
     );
+    let missing = format!("{}_nope", db.url());
+    let o = snapshot(&["--from", &missing, "--out", root_s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot connect") && stderr(&o).contains("_nope"),
+        "{}",
+        stderr(&o)
+    );
     let o = snapshot(&[
         "--from",
         "postgres://postgres:hunter2@127.0.0.1:1/x",
@@ -980,4 +988,44 @@ fn text_the_server_cannot_send_as_utf8_stops_the_export_naming_the_table() {
         "{err}"
     );
     assert!(!root.exists());
+}
+
+#[test]
+fn a_killed_mariadb_connection_leaves_no_snapshot_and_exits_2() {
+    let mut db = MyDb::new();
+    db.exec("CREATE TABLE big (id bigint PRIMARY KEY, pad varchar(120))");
+    db.exec("INSERT INTO big SELECT seq, REPEAT('z', 100) FROM seq_1_to_1500000");
+    let out = tempfile::tempdir().expect("tmp");
+    let root = out.path().join("snap");
+    let child = recon()
+        .args(["snapshot", "--from", &db.url(), "--out"])
+        .arg(&root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut admin = my_connect(None);
+    let mut killed = false;
+    for _ in 0..400 {
+        let ids: Vec<u64> = admin
+            .query(format!(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{}' \
+                 AND INFO LIKE 'SELECT `id`%'",
+                db.name
+            ))
+            .expect("processlist");
+        if let Some(id) = ids.first() {
+            killed = admin.query_drop(format!("KILL {id}")).is_ok();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().expect("wait");
+    assert!(
+        killed,
+        "the export finished before its connection could be killed"
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("big"), "{}", stderr(&o));
+    assert!(!root.exists(), "no half snapshot");
 }
