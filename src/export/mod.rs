@@ -124,6 +124,28 @@ impl PartProgress for NoProgress {
     fn advance(&self, _: u64) {}
 }
 
+impl TableOut {
+    /// The `SELECT` list of the table's columns: `quote` quotes a name, `as_text` wraps a quoted
+    /// name that `--cast` exports as text. `1` for a table without columns.
+    pub(crate) fn select_list(
+        &self,
+        quote: impl Fn(&str) -> String,
+        as_text: impl Fn(&str) -> String,
+    ) -> String {
+        if self.columns.is_empty() {
+            return "1".to_owned();
+        }
+        self.columns
+            .iter()
+            .map(|c| {
+                let q = quote(&c.name);
+                if c.cast { as_text(&q) } else { q }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// What one table's export wrote.
 #[derive(Debug, Clone, Default)]
 pub struct Written {

@@ -358,20 +358,9 @@ fn copy_table(
     dir: &Path,
     counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
-    let select: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| {
-            if c.cast {
-                format!("CAST({} AS CHAR)", ident(&c.name))
-            } else {
-                ident(&c.name)
-            }
-        })
-        .collect();
     let sql = format!(
         "SELECT {} FROM {}.{}{}",
-        select.join(", "),
+        t.select_list(ident, |q| format!("CAST({q} AS CHAR)")),
         ident(&source.database),
         ident(&t.name),
         part.filter(ident)

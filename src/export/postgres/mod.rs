@@ -243,24 +243,9 @@ fn copy_table(
     dir: &Path,
     counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
-    let select: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| {
-            if c.cast {
-                format!("{}::text", catalog::ident(&c.name))
-            } else {
-                catalog::ident(&c.name)
-            }
-        })
-        .collect();
     let sql = format!(
         "COPY (SELECT {} FROM {}.{}{}) TO STDOUT (FORMAT binary)",
-        if select.is_empty() {
-            "1".to_owned()
-        } else {
-            select.join(", ")
-        },
+        t.select_list(catalog::ident, |q| format!("{q}::text")),
         catalog::ident(schema),
         catalog::ident(&t.name),
         part.filter(catalog::ident)
