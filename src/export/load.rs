@@ -27,12 +27,12 @@ pub fn load(root: &Path, url: &SourceUrl, engine: &crate::engine::Engine) -> Res
     match url.kind {
         Kind::Postgres => {
             let rt = engine.runtime();
-            let admin = super::postgres::connect_to(url, "postgres", rt)?;
+            let admin = super::postgres::Pg::open(url, "postgres", rt)?;
             // One statement each: together they would be one (implicit) transaction.
             let d = pg_ident(&url.database);
             admin.execute(&format!("DROP DATABASE IF EXISTS {d} WITH (FORCE)"))?;
             admin.execute(&format!("CREATE DATABASE {d}"))?;
-            let pg = super::postgres::connect_to(url, &url.database, rt)?;
+            let pg = super::postgres::Pg::open(url, &url.database, rt)?;
             for (name, files) in &tables {
                 rows += pg_table(&pg, url, name, files, rt)?;
             }
@@ -45,7 +45,7 @@ pub fn load(root: &Path, url: &SourceUrl, engine: &crate::engine::Engine) -> Res
                     d = my_ident(&url.database)
                 ))
                 .map_err(|e| db_error(url, "creating the database", e))?;
-            let mut conn = super::mysql::connect_to(url)?;
+            let mut conn = super::mysql::connect(url)?;
             for (name, files) in &tables {
                 rows += my_table(&mut conn, url, name, files)?;
             }

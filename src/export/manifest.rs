@@ -119,8 +119,39 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// The manifest of an export that started at `started_at` and wrote `written` (one per
+    /// table, in order); it finishes now.
+    pub(crate) fn assemble(
+        source: Source,
+        consistency: Consistency,
+        started_at: String,
+        tables: &[super::TableOut],
+        written: Vec<super::Written>,
+    ) -> Self {
+        Self {
+            format: 1,
+            tool: format!("recon {}", env!("CARGO_PKG_VERSION")),
+            source,
+            consistency,
+            started_at,
+            finished_at: now(),
+            tables: tables
+                .iter()
+                .zip(written)
+                .map(|(t, w)| table_entry(t, w))
+                .collect(),
+        }
+    }
+}
+
+/// Now, as the manifest writes times (RFC 3339, UTC, milliseconds).
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The manifest entry of a table that was written.
-pub(crate) fn table_entry(t: &super::TableOut, w: super::Written) -> TableManifest {
+fn table_entry(t: &super::TableOut, w: super::Written) -> TableManifest {
     TableManifest {
         name: t.name.clone(),
         rows: w.rows,

@@ -16,17 +16,13 @@ use super::sink::{Col, Misfit, TableSink};
 use super::{ColumnOut, ExportRequest, ForeignKey, SourceUrl, TableOut, Written, db_error};
 use crate::error::{Error, Result};
 
-/// A connection to the database of `source`.
-pub(super) fn connect_to(source: &SourceUrl) -> Result<Conn> {
-    connect(source)
-}
-
 /// A connection to the server of `source`, in no database (to create or drop one).
 pub(super) fn connect_without_database(source: &SourceUrl) -> Result<Conn> {
     connect_db(source, None)
 }
 
-fn connect(source: &SourceUrl) -> Result<Conn> {
+/// A connection to the database of `source`.
+pub(super) fn connect(source: &SourceUrl) -> Result<Conn> {
     connect_db(source, Some(&source.database))
 }
 
@@ -78,7 +74,7 @@ pub(super) fn export(
     dir: &Path,
     progress: &dyn super::ExportProgress,
 ) -> Result<Manifest> {
-    let started_at = super::postgres::now();
+    let started_at = manifest::now();
     let source = &request.source;
     let mut coordinator = connect(source)?;
     let db = literal(&source.database);
@@ -95,7 +91,8 @@ pub(super) fn export(
              WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
         ),
     )?;
-    let names: Vec<String> = found.iter().filter_map(|r| r[0].clone()).collect();
+    let cell = |r: &[Option<String>], i: usize| r.get(i).cloned().flatten();
+    let names: Vec<String> = found.iter().filter_map(|r| cell(r, 0)).collect();
     if names.is_empty() && request.tables.is_empty() {
         return Err(Error::Invalid(format!(
             "{source}: the database has no tables"
@@ -104,11 +101,11 @@ pub(super) fn export(
     super::check_requested(source, &request.tables, &names)?;
     let mut tables = Vec::new();
     for r in &found {
-        let Some(name) = r[0].clone() else { continue };
+        let Some(name) = cell(r, 0) else { continue };
         if !request.tables.is_empty() && !request.tables.contains(&name) {
             continue;
         }
-        let estimate = r[1].as_deref().and_then(|e| e.parse().ok()).unwrap_or(0);
+        let estimate = cell(r, 1).and_then(|e| e.parse().ok()).unwrap_or(0);
         tables.push(table(&mut coordinator, request, &name, estimate)?);
     }
     for t in &tables {
@@ -177,10 +174,8 @@ pub(super) fn export(
         },
         |conn, t, part| copy_table(conn, source, t, part, dir, part.progress(t, progress)),
     )?;
-    Ok(Manifest {
-        format: 1,
-        tool: format!("recon {}", env!("CARGO_PKG_VERSION")),
-        source: Source {
+    Ok(Manifest::assemble(
+        Source {
             kind: if version.to_ascii_lowercase().contains("mariadb") {
                 "mariadb".into()
             } else {
@@ -193,7 +188,7 @@ pub(super) fn export(
             schema: None,
             server_version: version,
         },
-        consistency: Consistency {
+        Consistency {
             method: if locked {
                 "START TRANSACTION WITH CONSISTENT SNAPSHOT per worker under FLUSH TABLES WITH READ LOCK"
             } else {
@@ -203,13 +198,9 @@ pub(super) fn export(
             position,
         },
         started_at,
-        finished_at: super::postgres::now(),
-        tables: tables
-            .iter()
-            .zip(written)
-            .map(|(t, w)| manifest::table_entry(t, w))
-            .collect(),
-    })
+        &tables,
+        written,
+    ))
 }
 
 /// One table from `information_schema`: columns mapped to Arrow types, keys.

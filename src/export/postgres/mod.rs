@@ -45,21 +45,17 @@ pub(super) struct Pg<'e> {
     source: SourceUrl,
 }
 
-/// A connection to database `db` of the server of `source`.
-pub(super) fn connect_to<'e>(
-    source: &SourceUrl,
-    db: &str,
-    rt: &'e tokio::runtime::Runtime,
-) -> Result<Pg<'e>> {
-    Pg::open(source, db, rt)
-}
-
 impl<'e> Pg<'e> {
     fn connect(source: &SourceUrl, rt: &'e tokio::runtime::Runtime) -> Result<Self> {
         Self::open(source, &source.database, rt)
     }
 
-    fn open(source: &SourceUrl, db: &str, rt: &'e tokio::runtime::Runtime) -> Result<Self> {
+    /// A connection to database `db` of the server of `source`.
+    pub(super) fn open(
+        source: &SourceUrl,
+        db: &str,
+        rt: &'e tokio::runtime::Runtime,
+    ) -> Result<Self> {
         let mut config = tokio_postgres::Config::new();
         config
             .host(&source.host)
@@ -129,7 +125,7 @@ pub(super) fn export(
     engine: &crate::engine::Engine,
     progress: &dyn super::ExportProgress,
 ) -> Result<Manifest> {
-    let started_at = now();
+    let started_at = manifest::now();
     let rt = engine.runtime();
     let source = &request.source;
     let schema = request
@@ -200,10 +196,8 @@ pub(super) fn export(
         },
     )?;
     coordinator.execute("COMMIT")?;
-    Ok(Manifest {
-        format: 1,
-        tool: format!("recon {}", env!("CARGO_PKG_VERSION")),
-        source: Source {
+    Ok(Manifest::assemble(
+        Source {
             kind: "postgresql".into(),
             host: source.host.clone(),
             port: source.port,
@@ -212,7 +206,7 @@ pub(super) fn export(
             schema: Some(schema),
             server_version: version,
         },
-        consistency: Consistency {
+        Consistency {
             method: "exported snapshot (REPEATABLE READ, SET TRANSACTION SNAPSHOT)".into(),
             position: BTreeMap::from([
                 ("txid_snapshot".to_owned(), txid),
@@ -220,17 +214,9 @@ pub(super) fn export(
             ]),
         },
         started_at,
-        finished_at: now(),
-        tables: tables
-            .iter()
-            .zip(written)
-            .map(|(t, w)| manifest::table_entry(t, w))
-            .collect(),
-    })
-}
-
-pub(super) fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        &tables,
+        written,
+    ))
 }
 
 /// Streams one table through binary COPY into its Parquet file.
