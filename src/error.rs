@@ -186,6 +186,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An object-store output (report folder, diff files, history) could not be read or written;
+    /// the URL is shown without credentials.
+    #[error("{url}: {what}")]
+    Store {
+        /// The URL.
+        url: String,
+        /// What recon was doing.
+        what: String,
+        /// The store's error, credentials scrubbed.
+        #[source]
+        source: crate::store::StoreError,
+    },
+
     /// Temporary spill or column-hash files failed.
     #[error("temporary storage: {0}")]
     Spill(#[source] std::io::Error),

@@ -52,6 +52,7 @@ pub mod report;
 pub mod run;
 pub mod side;
 pub mod snapshot;
+pub mod store;
 pub mod synth;
 pub mod value;
 

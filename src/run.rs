@@ -18,6 +18,7 @@ use crate::redact::RedactionKey;
 use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
 use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};
+use crate::store::Staged;
 
 /// Told how far the hashing pass of each table got.
 pub trait Progress: Sync {
@@ -97,6 +98,7 @@ fn empty_report(
             config_path,
             config_digest: digest,
             threads,
+            memory_budget: u64::try_from(opts.diff.memory_budget).unwrap_or(u64::MAX),
             fail_on: opts.fail_on,
             redaction_key: None,
         },
@@ -119,11 +121,13 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
         engine.threads(),
     );
     let history = opts.history.clone().or_else(|| {
-        loaded
-            .config
-            .history
-            .as_ref()
-            .map(|h| loaded.base_dir.join(&h.dir))
+        loaded.config.history.as_ref().map(|h| {
+            if crate::store::is_remote(&h.dir) {
+                PathBuf::from(&h.dir)
+            } else {
+                loaded.base_dir.join(&h.dir)
+            }
+        })
     });
     let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(dir) = &history {
@@ -132,12 +136,37 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
     if let Some(dir) = &opts.diff.diff_out {
         outputs.push(("--diff-out", dir.as_path()));
     }
-    if let Err(e) = refuse_outputs_in_snapshots(loaded, &outputs) {
-        report.error = Some(crate::error::chain(&e));
-        report.finish();
-        return report;
-    }
-    let key = match redaction_key(loaded, history.as_deref()) {
+    let staged = refuse_outputs_in_snapshots(loaded, &outputs).and_then(|()| {
+        let rt = engine.runtime();
+        let stage = |path: &PathBuf, download: bool, what: &str| {
+            Staged::new(path, download, rt).map_err(|source| Error::Store {
+                url: path.display().to_string(),
+                what: what.to_owned(),
+                source,
+            })
+        };
+        Ok((
+            history
+                .as_ref()
+                .map(|h| stage(h, true, "reading the history"))
+                .transpose()?,
+            opts.diff
+                .diff_out
+                .as_ref()
+                .map(|d| stage(d, false, "staging --diff-out"))
+                .transpose()?,
+        ))
+    });
+    let (history, diff_out) = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            report.error = Some(crate::error::chain(&e));
+            report.finish();
+            return report;
+        }
+    };
+    let history_dir = history.as_ref().map(Staged::local);
+    let key = match redaction_key(loaded, history_dir) {
         Ok(k) => k,
         Err(e) => {
             report.error = Some(crate::error::chain(&e));
@@ -148,20 +177,46 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
     if loaded.config.tables.iter().any(|t| !t.redact.is_empty()) {
         report.run.redaction_key = Some(key.source().as_str());
     }
-    if let Err(e) = run_into(loaded, opts, engine, history.is_some(), &key, &mut report) {
+    let diff_dir = diff_out.as_ref().map(|d| d.local().to_path_buf());
+    if let Err(e) = run_into(
+        loaded,
+        opts,
+        engine,
+        diff_dir,
+        history.is_some(),
+        &key,
+        &mut report,
+    ) {
         report.error = Some(crate::error::chain(&e));
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     report.finish();
-    if let Some(dir) = history
-        && let Err(e) = crate::history::record(&mut report, &dir)
+    if let Some(h) = &history
+        && let Err(e) = crate::history::record(&mut report, h.local())
     {
         report.error = Some(format!(
             "history {}: {}",
-            dir.display(),
+            h.shown(),
             crate::error::chain(&e)
         ));
         report.finish();
+    }
+    // Remote outputs go up last; a failed upload is a run that could not finish its job.
+    for (staged, what) in [
+        (&diff_out, "uploading --diff-out"),
+        (&history, "uploading the history"),
+    ] {
+        if let Some(s) = staged
+            && let Err(source) = s.publish(engine.runtime())
+        {
+            let e = Error::Store {
+                url: s.shown(),
+                what: what.to_owned(),
+                source,
+            };
+            report.error = Some(crate::error::chain(&e));
+            report.finish();
+        }
     }
     report
 }
@@ -177,7 +232,23 @@ pub fn refuse_outputs_in_snapshots(
         .into_iter()
         .filter_map(|r| crate::snapshot::local_folder(r, &loaded.base_dir))
         .collect();
-    crate::atomic::refuse_inside_roots(outputs, &roots)
+    let (remote, local): (Vec<(&str, &std::path::Path)>, Vec<_>) = outputs
+        .iter()
+        .copied()
+        .partition(|(_, p)| crate::store::is_remote(&p.to_string_lossy()));
+    for (option, path) in remote {
+        let out = path.to_string_lossy();
+        let out = out.trim_end_matches('/');
+        for root in [&c.legacy.root, &c.target.root] {
+            let root = root.trim_end_matches('/');
+            if out == root || out.starts_with(&format!("{root}/")) {
+                return Err(Error::Invalid(format!(
+                    "{option} {out}: inside the snapshot root {root}; recon never writes into a snapshot"
+                )));
+            }
+        }
+    }
+    crate::atomic::refuse_inside_roots(&local, &roots)
 }
 
 /// The run's redaction key ([`RedactionKey::resolve`]); a config that redacts nothing gets a
@@ -202,6 +273,7 @@ fn run_into(
     loaded: &LoadedConfig,
     opts: &RunOptions<'_>,
     engine: &Engine,
+    diff_out: Option<PathBuf>,
     keep_keys: bool,
     key: &Arc<RedactionKey>,
     report: &mut Report,
@@ -262,6 +334,7 @@ fn run_into(
     let diff_opts = DiffOptions {
         samples: config.report.samples,
         keep_keys,
+        diff_out,
         ..opts.diff.clone()
     };
     for p in &plans {

@@ -82,7 +82,7 @@ pub fn run(
         history: None,
         fail_on: super::choices::FailOnChoice::Fail,
         diff_out: Some(dir.join("diff")),
-        memory_budget: 768 << 20,
+        memory_budget: None,
         stats: false,
     };
     let code = super::run::execute(

@@ -53,6 +53,19 @@ pub fn run(
 /// Splits a table path into its snapshot root and table name.
 fn root_and_table(path: &Path) -> crate::Result<(String, String)> {
     let bad = |m: &str| Error::Invalid(format!("{}: {m}", path.display()));
+    let text = path.to_string_lossy();
+    if crate::store::is_remote(&text) {
+        // `s3://bucket/prefix/table.parquet` or `.../table/`: the root is the folder above.
+        let trimmed = text.trim_end_matches('/');
+        let (root, name) = trimmed
+            .rsplit_once('/')
+            .filter(|(root, name)| {
+                !name.is_empty() && root.find("://").is_some_and(|i| root.len() > i + 3)
+            })
+            .ok_or_else(|| bad("expected a URL of a table: scheme://bucket/.../table[.parquet]"))?;
+        let table = name.strip_suffix(".parquet").unwrap_or(name);
+        return Ok((format!("{root}/"), table.to_owned()));
+    }
     let meta = std::fs::metadata(path).map_err(|e| bad(&e.to_string()))?;
     let name = path
         .file_name()

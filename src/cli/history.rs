@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
@@ -19,7 +20,7 @@ pub struct HistoryArgs {
 }
 
 /// Runs `recon history`.
-pub fn run(args: &HistoryArgs) -> anyhow::Result<i32> {
+pub fn run(args: &HistoryArgs, engine: &crate::engine::Engine) -> anyhow::Result<i32> {
     let dir = if let Some(d) = &args.history {
         d.clone()
     } else {
@@ -30,11 +31,17 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<i32> {
                 args.config.display()
             );
         };
-        loaded.base_dir.join(&h.dir)
+        if crate::store::is_remote(&h.dir) {
+            h.dir.clone().into()
+        } else {
+            loaded.base_dir.join(&h.dir)
+        }
     };
-    let runs = crate::history::runs(&dir)?;
+    let staged = crate::store::Staged::new(&dir, true, engine.runtime())
+        .with_context(|| format!("reading the history {}", dir.display()))?;
+    let runs = crate::history::runs(staged.local())?;
     if runs.is_empty() {
-        super::printer::stdout_line(&format!("no runs in {}", dir.display()));
+        super::printer::stdout_line(&format!("no runs in {}", staged.shown()));
         return Ok(0);
     }
     let tables = crate::history::table_names(&runs);

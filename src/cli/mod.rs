@@ -92,9 +92,10 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "DIR")]
     pub diff_out: Option<PathBuf>,
     /// Memory for the match structures before they spill to disk (e.g. `512MiB`, `4GiB`); the
-    /// pair filter of the hashing pass takes up to a quarter more, or is left out.
-    #[arg(long, value_name = "SIZE", default_value = "768MiB", value_parser = parse_size)]
-    pub memory_budget: usize,
+    /// pair filter of the hashing pass takes up to a quarter more, or is left out. Default: an
+    /// eighth of the memory available (cgroup limits included), 256 MiB to 8 GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_budget: Option<usize>,
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
@@ -141,7 +142,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Demo(a) => demo::run(a, &engine()?, &printer),
             Command::DecodeFloor(a) => floor::run(a, &engine()?),
             Command::Query(a) => query::run(a, &engine()?),
-            Command::History(a) => history::run(a),
+            Command::History(a) => history::run(a, &engine()?),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

@@ -13,6 +13,7 @@ use crate::diff::DiffOptions;
 use crate::gate::exit_code;
 use crate::report::{Report, ReportFormat};
 use crate::run::{RunOptions, error_report, run_config};
+use crate::store::Staged;
 
 /// Arguments of `recon run`.
 #[derive(Debug, Args)]
@@ -71,7 +72,9 @@ pub fn execute(
     let opts = RunOptions {
         fail_on: args.fail_on.into(),
         diff: DiffOptions {
-            memory_budget: args.memory_budget,
+            memory_budget: args
+                .memory_budget
+                .unwrap_or_else(crate::diff::default_memory_budget),
             diff_out: args.diff_out.clone(),
             ..DiffOptions::default()
         },
@@ -88,15 +91,20 @@ pub fn execute(
         Ok(l) => run_config(l, &opts, engine),
         Err(e) => error_report(crate::error::chain(e), &opts, None, engine.threads()),
     };
-    finish(&report, args, printer)?;
+    finish(&report, args, printer, engine.runtime())?;
     if args.stats {
         print_stats(&report, clock);
     }
     Ok(exit_code(report.verdict, args.fail_on.into()))
 }
 
-/// Writes `report.json` when asked and prints the summary.
-pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyhow::Result<()> {
+/// Prints the summary and writes the reports into `--out` (a folder, or an object-store URL).
+pub fn finish(
+    report: &Report,
+    args: &ReconcileArgs,
+    printer: &Printer,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
     if args.formats.is_empty() {
         printer.report(report);
     }
@@ -107,8 +115,13 @@ pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyho
         }
     }
     if let Some(dir) = &args.out {
-        let paths = crate::report::write_all(report, dir)
-            .with_context(|| format!("writing the reports into {}", dir.display()))?;
+        let staged =
+            Staged::new(dir, false, rt).with_context(|| format!("--out {}", dir.display()))?;
+        let paths = crate::report::write_all(report, staged.local())
+            .with_context(|| format!("writing the reports into {}", staged.shown()))?;
+        staged
+            .publish(rt)
+            .with_context(|| format!("uploading the reports to {}", staged.shown()))?;
         let names: Vec<String> = paths
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -116,7 +129,7 @@ pub fn finish(report: &Report, args: &ReconcileArgs, printer: &Printer) -> anyho
         printer.note(&format!(
             "reports: {} in {}",
             names.join(", "),
-            dir.display()
+            staged.shown()
         ));
     }
     Ok(())
@@ -136,5 +149,8 @@ fn print_stats(report: &Report, clock: Instant) {
         || "unknown".to_owned(),
         |b| format!("{:.0} MiB", b as f64 / f64::from(1 << 20)),
     );
-    eprintln!("stats: {rows} rows in {secs:.2} s = {rate:.0} rows/s, peak RSS {rss}");
+    let budget = report.run.memory_budget >> 20;
+    eprintln!(
+        "stats: {rows} rows in {secs:.2} s = {rate:.0} rows/s, peak RSS {rss}, memory budget {budget} MiB"
+    );
 }

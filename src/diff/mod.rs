@@ -22,6 +22,7 @@ use crate::hash::CompareAs;
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use merge::{Candidate, Merged};
+pub use partition::default_memory_budget;
 use partition::{Layout, Partitions};
 use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableDiff};
 use scan::KeyCodec;
@@ -45,7 +46,7 @@ pub struct DiffOptions {
 impl Default for DiffOptions {
     fn default() -> Self {
         Self {
-            memory_budget: 768 << 20,
+            memory_budget: default_memory_budget(),
             samples: 10,
             diff_out: None,
             temp_dir: None,

@@ -325,6 +325,32 @@ impl<K: Key> Partitions<K> {
     }
 }
 
+/// The default memory budget: an eighth of the memory available to the process (the smaller of
+/// the machine's available memory and the cgroup's limit), between 256 MiB and 8 GiB; 768 MiB
+/// where neither can be read.
+pub fn default_memory_budget() -> usize {
+    const MIB: u64 = 1 << 20;
+    let available = available_memory().unwrap_or(6 << 30);
+    usize::try_from((available / 8).clamp(256 * MIB, 8192 * MIB)).unwrap_or(768 << 20)
+}
+
+/// Bytes of memory this process can use: `MemAvailable`, capped by a cgroup v2 or v1 limit.
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = meminfo.lines().find_map(|l| {
+        let kib = l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?;
+        kib.trim().parse::<u64>().ok().map(|k| k * 1024)
+    })?;
+    let limit = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .find_map(|t| t.trim().parse::<u64>().ok());
+    Some(limit.map_or(available, |l| l.min(available)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

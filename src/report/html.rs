@@ -162,6 +162,7 @@ struct Audit {
     started_at: String,
     duration_ms: u64,
     threads: usize,
+    memory_budget_mib: u64,
     fail_on: &'static str,
 }
 
@@ -417,6 +418,7 @@ fn audit(r: &Report) -> Audit {
         started_at: r.run.started_at.clone(),
         duration_ms: r.run.duration_ms,
         threads: r.run.threads,
+        memory_budget_mib: r.run.memory_budget >> 20,
         fail_on: match r.run.fail_on {
             crate::gate::FailOn::Fail => "fail",
             crate::gate::FailOn::Warn => "warn",

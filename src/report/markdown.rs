@@ -261,14 +261,15 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "<details><summary>Audit</summary>\n");
     let _ = writeln!(
         o,
-        "recon {} · hash v{} · report schema v{} · config `{}` · started {} · {} ms · {} threads\n",
+        "recon {} · hash v{} · report schema v{} · config `{}` · started {} · {} ms · {} threads · memory budget {} MiB\n",
         cell(&r.tool.version),
         r.hash_version,
         r.schema_version,
         cell(&r.run.config_digest),
         cell(&r.run.started_at),
         r.run.duration_ms,
-        r.run.threads
+        r.run.threads,
+        r.run.memory_budget >> 20
     );
     let _ = writeln!(
         o,

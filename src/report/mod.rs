@@ -123,6 +123,8 @@ pub struct RunMeta {
     pub config_digest: String,
     /// Worker threads.
     pub threads: usize,
+    /// Bytes the match structures of each pair may use before they spill to disk.
+    pub memory_budget: u64,
     /// Which verdicts exit non-zero.
     pub fail_on: FailOn,
     /// Where the redaction key came from (`env`, `file`, `history`, `per_run`), when a column is

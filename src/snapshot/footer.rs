@@ -31,24 +31,13 @@ impl Snapshot {
         let mut schemas = Vec::with_capacity(files.len());
         let mut rows = Vec::with_capacity(files.len());
         for f in files {
-            let fetch = StoreRange {
-                store: Arc::clone(&self.store),
-                location: f.location.clone(),
-            };
-            let meta = parquet::file::metadata::ParquetMetaDataReader::new()
-                .with_prefetch_hint(Some(FOOTER_PREFETCH))
-                .load_and_finish(fetch, f.size)
-                .await
-                .and_then(|md| {
-                    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
-                })
-                .map_err(|e| Error::Read {
-                    side: self.side,
-                    table: table.to_owned(),
-                    file: f.display(),
-                    what: "not a readable Parquet file".into(),
-                    source: Box::new(e),
-                })?;
+            let meta = load(&self.store, f).await.map_err(|e| Error::Read {
+                side: self.side,
+                table: table.to_owned(),
+                file: f.display(),
+                what: "not a readable Parquet file".into(),
+                source: Box::new(e),
+            })?;
             schemas.push(Arc::clone(meta.schema()));
             rows.push(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0));
         }
@@ -59,6 +48,22 @@ impl Snapshot {
             .collect();
         Ok((schema::union(self.side, table, &with_schemas)?, rows))
     }
+}
+
+/// Reads one file's footer with ranged requests (one, for most footers).
+pub(super) async fn load(
+    store: &Arc<dyn ObjectStore>,
+    file: &TableFile,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let fetch = StoreRange {
+        store: Arc::clone(store),
+        location: file.location.clone(),
+    };
+    let md = parquet::file::metadata::ParquetMetaDataReader::new()
+        .with_prefetch_hint(Some(FOOTER_PREFETCH))
+        .load_and_finish(fetch, file.size)
+        .await?;
+    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
 }
 
 /// Bytes fetched with the first request for a footer: most footers fit, so one request.
@@ -79,7 +84,11 @@ impl parquet::arrow::async_reader::MetadataFetch for StoreRange {
             self.store
                 .get_range(&self.location, range)
                 .await
-                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+                .map_err(|e| {
+                    parquet::errors::ParquetError::External(Box::new(
+                        crate::store::StoreError::from(e),
+                    ))
+                })
         })
     }
 }

@@ -3,10 +3,14 @@
 //! positional reads of row groups with only the columns a comparison needs.
 //!
 //! Listing goes through `object_store`, so a root is a URL from the start; a local root (a path or
-//! `file://`) is read straight from the file system, any other object is fetched into memory.
+//! `file://`) is read straight from the file system; from any other store a file's footer is read
+//! with ranged requests, then each row group's projected column chunks as it is read, never a
+//! whole object.
 
 mod footer;
 mod provider;
+#[cfg(test)]
+mod remote_tests;
 pub mod schema;
 mod source;
 pub mod sql;
@@ -22,8 +26,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use futures::TryStreamExt;
+use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
@@ -120,9 +124,8 @@ impl Snapshot {
             }
             Url::from_directory_path(&path).map_err(|()| err("cannot form a file:// URL".into()))?
         };
-        let (store, prefix) = object_store::parse_url(&url)
-            .map_err(|e| root_err("no object store for it".into())(e.into()))?;
-        let store: Arc<dyn ObjectStore> = Arc::from(store);
+        let (store, prefix) =
+            crate::store::open(&url).map_err(|e| root_err("cannot open".into())(e.into()))?;
         let local_root = if url.scheme() == "file" {
             let p = url
                 .to_file_path()
@@ -139,7 +142,9 @@ impl Snapshot {
         };
         let objects: Vec<object_store::ObjectMeta> = rt
             .block_on(store.list(Some(&prefix)).try_collect())
-            .map_err(|e| root_err("cannot list".into())(e.into()))?;
+            .map_err(|e| {
+                root_err("cannot list".into())(crate::store::StoreError::from(e).into())
+            })?;
         let mut tables: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
         let mut single_files = BTreeSet::new();
         for meta in objects {
@@ -345,18 +350,26 @@ impl SideTable {
                     source: e,
                 }
             };
-            let source = match &f.local {
-                Some(p) => Source::Local(p.clone()),
-                None => Source::Remote(
-                    rt.block_on(async { store.get(&f.location).await?.bytes().await })
-                        .map_err(|e| read_err("cannot fetch")(e.into()))?,
-                ),
+            let (source, meta) = if let Some(p) = &f.local {
+                let source = Source::Local(p.clone());
+                let reader = source
+                    .open_local()
+                    .map_err(|e| read_err("cannot open")(e.into()))?;
+                let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
+                    .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
+                (source, meta)
+            } else {
+                let meta = rt
+                    .block_on(footer::load(store, f))
+                    .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
+                let source = Source::Remote {
+                    store: Arc::clone(store),
+                    location: f.location.clone(),
+                    size: f.size,
+                    runtime: rt.handle().clone(),
+                };
+                (source, meta)
             };
-            let reader = source
-                .open()
-                .map_err(|e| read_err("cannot open")(e.into()))?;
-            let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
-                .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
             let meta = footer::with_dictionary_hints(meta)
                 .map_err(|e| read_err("cannot read the schema")(e.into()))?;
             let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
@@ -469,8 +482,8 @@ impl SideTable {
         roots.dedup();
         let reader = f
             .source
-            .open()
-            .map_err(|e| read_err("cannot open".into())(e.into()))?;
+            .open(f.meta.metadata().row_group(rg.row_group), &roots)
+            .map_err(|e| read_err(format!("cannot fetch row group {}", rg.row_group))(e))?;
         let mask = ProjectionMask::roots(f.meta.parquet_schema(), roots.iter().copied());
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(reader, f.meta.clone())

@@ -177,6 +177,8 @@ pub fn filtered<F: FnOnce()>(f: F) {
     settings.add_filter(r#""(config_path|root)": "[^"]+""#, r#""$1": "[path]""#);
     settings.add_filter(r#""version": "[^"]+""#, r#""version": "[version]""#);
     settings.add_filter(r#""threads": \d+"#, r#""threads": "[n]""#);
+    settings.add_filter(r#""memory_budget": \d+"#, r#""memory_budget": "[n]""#);
+    settings.add_filter(r"memory budget \d+ MiB", "memory budget [n] MiB");
     settings.add_filter(r#""bytes": \d+"#, r#""bytes": "[n]""#);
     // Markdown, HTML, JUnit, terminal.
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]");

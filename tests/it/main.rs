@@ -11,5 +11,6 @@ mod generated;
 mod props;
 mod query;
 mod report;
+mod s3;
 mod structure;
 mod trust;
