@@ -91,17 +91,50 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes batches to a Parquet file at `path` atomically.
 pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    let fail =
-        |e: parquet::errors::ParquetError| Error::failed(format!("writing {}", path.display()), e);
-    let tmp = temp_in(path)?;
-    let file = tmp.reopen().map_err(|source| Error::Write {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).map_err(fail)?;
+    let mut file = ParquetFile::create(path, schema)?;
     for b in batches {
-        w.write(b).map_err(fail)?;
+        file.write(b)?;
     }
-    w.close().map_err(fail)?;
-    persist(tmp, path)
+    file.finish()
+}
+
+/// A Parquet file written batch by batch into a temporary file and renamed into place by
+/// [`ParquetFile::finish`]; dropped unfinished, nothing appears at the path.
+pub struct ParquetFile {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    writer: parquet::arrow::ArrowWriter<std::fs::File>,
+}
+
+impl ParquetFile {
+    /// Starts a file with this schema.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
+        let tmp = temp_in(path)?;
+        let file = tmp.reopen().map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        let writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)
+            .map_err(|e| Error::failed(format!("writing {}", path.display()), e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            tmp,
+            writer,
+        })
+    }
+
+    /// Appends a batch (the writer flushes a row group whenever one fills).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| Error::failed(format!("writing {}", self.path.display()), e))
+    }
+
+    /// Closes the file and renames it into place.
+    pub fn finish(self) -> Result<()> {
+        self.writer
+            .close()
+            .map_err(|e| Error::failed(format!("writing {}", self.path.display()), e))?;
+        persist(self.tmp, &self.path)
+    }
 }

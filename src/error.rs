@@ -194,9 +194,9 @@ pub enum Error {
         url: String,
         /// What recon was doing.
         what: String,
-        /// The store's error, credentials scrubbed.
+        /// The store's error, credentials scrubbed (a `store::StoreError`).
         #[source]
-        source: crate::store::StoreError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// Temporary spill or column-hash files failed.

@@ -142,7 +142,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
             Staged::new(path, download, rt).map_err(|source| Error::Store {
                 url: path.display().to_string(),
                 what: what.to_owned(),
-                source,
+                source: source.into(),
             })
         };
         Ok((
@@ -212,7 +212,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
             let e = Error::Store {
                 url: s.shown(),
                 what: what.to_owned(),
-                source,
+                source: source.into(),
             };
             report.error = Some(crate::error::chain(&e));
             report.finish();

@@ -256,45 +256,7 @@ fn run<K: KeyCodec>(
     );
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
     if opts.diff_out.is_some() || opts.keep_keys {
-        let mut out_rows =
-            Vec::with_capacity(changed.len() + missing_rows.len() + extra_rows.len());
-        let row = |category, side, ordinal, key: K, columns| out::DiffRow {
-            category,
-            side,
-            ordinal,
-            key: key.hex(),
-            columns,
-        };
-        for (c, mask) in &changed {
-            out_rows.push(row("changed", Side::Legacy, c.legacy, c.key, mask.clone()));
-        }
-        for (key, ord) in &missing_rows {
-            out_rows.push(row("missing", Side::Legacy, *ord, *key, Vec::new()));
-        }
-        for (key, ord) in &extra_rows {
-            out_rows.push(row("extra", Side::Target, *ord, *key, Vec::new()));
-        }
-        let keys = out::fetch_keys(plan, &out_rows)?;
-        if let Some(dir) = &opts.diff_out {
-            out::write(plan, dir, &out_rows, &keys)?;
-        }
-        if opts.keep_keys {
-            // The identity of a key with a redacted column is itself keyed: the exact key (or
-            // its unkeyed digest) would give the value away.
-            let redacted_key = plan.keys.iter().any(|k| plan.redact.applies(&k.name));
-            t.differing_keys = out_rows
-                .iter()
-                .map(|r| result::DiffKey {
-                    category: r.category.to_owned(),
-                    digest: if redacted_key {
-                        plan.redact.digest(&r.key)
-                    } else {
-                        r.key.clone()
-                    },
-                    key: out::key_text(plan, &keys, r),
-                })
-                .collect();
-        }
+        out::write_differing(plan, opts, &changed, &missing_rows, &extra_rows, &mut t)?;
     }
     Ok(t)
 }

@@ -11,7 +11,13 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema};
 
+use rayon::prelude::*;
+
+use super::DiffOptions;
 use super::detail::fetch;
+use super::merge::Candidate;
+use super::result::TableDiff;
+use super::scan::KeyCodec;
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::Side;
@@ -68,75 +74,207 @@ pub fn key_text(plan: &PairPlan, keys: &Keys, r: &DiffRow) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// Writes `dir/<table>.parquet` with the rows in the given order.
-pub fn write(
-    plan: &PairPlan,
-    dir: &Path,
-    rows: &[DiffRow],
-    keys: &Keys,
-) -> Result<std::path::PathBuf> {
-    let path = dir.join(format!("{}.parquet", plan.name));
-    let mut fields = vec![Field::new("category", DataType::Utf8, false)];
-    let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
-        rows.iter().map(|r| r.category),
-    ))];
-    for (ki, k) in plan.keys.iter().enumerate() {
-        let dt = plan
-            .tables
-            .legacy
-            .schema
-            .field_with_name(&k.names.legacy)
-            .map_or(DataType::Utf8, |f| f.data_type().clone());
-        let cells: Vec<ArrayRef> = rows
-            .iter()
-            .map(|r| {
+/// Differing rows handled per chunk: the keys of one chunk are read, written and dropped before
+/// the next, so memory follows the chunk, not the drift. Rows are chunked in ordinal order, so a
+/// chunk touches only the row groups that hold it.
+pub const CHUNK: usize = 1 << 16;
+
+/// `dir/<table>.parquet`, written chunk by chunk: the category, the key columns (typed as the
+/// legacy side's key; as text where a key is redacted, as its digest, or where the target's key
+/// type cannot be cast to the legacy one) and the differing columns.
+pub struct Writer {
+    file: crate::atomic::ParquetFile,
+    schema: Arc<Schema>,
+    /// Per key column: `Some(type)` when written typed, `None` when written as text.
+    typed: Vec<Option<DataType>>,
+}
+
+impl Writer {
+    /// Starts the file of a pair.
+    pub fn create(plan: &PairPlan, dir: &Path) -> Result<Self> {
+        let path = dir.join(format!("{}.parquet", plan.name));
+        let mut fields = vec![Field::new("category", DataType::Utf8, false)];
+        let mut typed = Vec::with_capacity(plan.keys.len());
+        for k in &plan.keys {
+            let type_of = |side: Side| {
+                plan.tables
+                    .get(side)
+                    .schema
+                    .field_with_name(k.names.get(side))
+                    .map(|f| f.data_type().clone())
+                    .ok()
+            };
+            let t = match (type_of(Side::Legacy), type_of(Side::Target)) {
+                _ if plan.redact.applies(&k.name) => None,
+                (Some(l), Some(t)) if arrow::compute::can_cast_types(&t, &l) => Some(l),
+                _ => None,
+            };
+            let plain = match &t {
+                Some(DataType::Dictionary(_, v)) => Some(v.as_ref().clone()),
+                other => other.clone(),
+            };
+            fields.push(Field::new(
+                &k.name,
+                plain.clone().unwrap_or(DataType::Utf8),
+                true,
+            ));
+            typed.push(plain);
+        }
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+        fields.push(Field::new("columns", list, false));
+        let schema = Arc::new(Schema::new(fields));
+        Ok(Self {
+            file: crate::atomic::ParquetFile::create(&path, Arc::clone(&schema))?,
+            schema,
+            typed,
+        })
+    }
+
+    /// Appends one chunk of rows with their keys.
+    pub fn write(&mut self, plan: &PairPlan, rows: &[DiffRow], keys: &Keys) -> Result<()> {
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.category),
+        ))];
+        for (ki, k) in plan.keys.iter().enumerate() {
+            let cell = |r: &DiffRow| {
                 keys.get(&r.side)
                     .and_then(|m| m.get(&r.ordinal))
-                    .map_or_else(|| new_null_array(&dt, 1), |v| Arc::clone(&v[ki]))
-            })
-            .collect();
-        // A redacted key is written as its digest, never as its value.
-        let redacted = plan.redact.applies(&k.name);
-        let typed: Option<Vec<ArrayRef>> = if redacted {
-            None
-        } else {
-            cells
-                .iter()
-                .map(|c| arrow::compute::cast(c, &dt).ok())
-                .collect()
-        };
-        let column: ArrayRef = match typed {
-            Some(t) if !t.is_empty() => {
-                let refs: Vec<&dyn Array> = t.iter().map(AsRef::as_ref).collect();
-                arrow::compute::concat(&refs)
-                    .map_err(|e| Error::failed("diff-out key column", e))?
-            }
-            _ => {
-                let text = cells.iter().map(|c| match render(c.as_ref(), 0) {
-                    serde_json::Value::String(s) if redacted => Some(plan.redact.digest(&s)),
-                    serde_json::Value::String(s) => Some(s),
-                    _ => None,
+                    .map(|v| &v[ki])
+            };
+            let column: ArrayRef = if let Some(dt) = &self.typed[ki] {
+                let cells: Vec<ArrayRef> = rows
+                    .iter()
+                    .map(|r| {
+                        cell(r).map_or_else(
+                            || Ok(new_null_array(dt, 1)),
+                            |c| arrow::compute::cast(c, dt),
+                        )
+                    })
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| Error::failed("diff-out key column", e))?;
+                let refs: Vec<&dyn Array> = cells.iter().map(AsRef::as_ref).collect();
+                if refs.is_empty() {
+                    new_null_array(dt, 0)
+                } else {
+                    arrow::compute::concat(&refs)
+                        .map_err(|e| Error::failed("diff-out key column", e))?
+                }
+            } else {
+                // A redacted key is written as its digest, never as its value.
+                let redacted = plan.redact.applies(&k.name);
+                let text = rows.iter().map(|r| {
+                    cell(r).and_then(|c| match render(c.as_ref(), 0) {
+                        serde_json::Value::String(s) if redacted => Some(plan.redact.digest(&s)),
+                        serde_json::Value::String(s) => Some(s),
+                        _ => None,
+                    })
                 });
                 Arc::new(text.collect::<StringArray>())
-            }
-        };
-        fields.push(Field::new(&k.name, column.data_type().clone(), true));
-        arrays.push(column);
-    }
-    let mut list = ListBuilder::new(StringBuilder::new());
-    for r in rows {
-        for &c in &r.columns {
-            list.values()
-                .append_value(&plan.columns[usize::from(c)].name);
+            };
+            arrays.push(column);
         }
-        list.append(true);
+        let mut list = ListBuilder::new(StringBuilder::new());
+        for r in rows {
+            for &c in &r.columns {
+                list.values()
+                    .append_value(&plan.columns[usize::from(c)].name);
+            }
+            list.append(true);
+        }
+        arrays.push(Arc::new(list.finish()));
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays)
+            .map_err(|e| Error::failed("diff-out batch", e))?;
+        self.file.write(&batch)
     }
-    let list = list.finish();
-    fields.push(Field::new("columns", list.data_type().clone(), false));
-    arrays.push(Arc::new(list));
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
-        .map_err(|e| Error::failed("diff-out batch", e))?;
-    crate::atomic::write_parquet(&path, schema, &[batch])?;
-    Ok(path)
+
+    /// Closes the file and moves it into place.
+    pub fn finish(self) -> Result<()> {
+        self.file.finish()
+    }
+}
+
+/// `--diff-out` and the history's keys: every differing row, in chunks of [`CHUNK`] in
+/// (side, ordinal) order, each chunk's keys read, written and dropped before the next.
+pub fn write_differing<K: KeyCodec>(
+    plan: &PairPlan,
+    opts: &DiffOptions,
+    changed: &[(Candidate<K>, Vec<u16>)],
+    missing_rows: &[(K, u64)],
+    extra_rows: &[(K, u64)],
+    t: &mut TableDiff,
+) -> Result<()> {
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Of {
+        Changed,
+        Missing,
+        Extra,
+    }
+    let mut order: Vec<(Side, u64, Of, usize)> =
+        Vec::with_capacity(changed.len() + missing_rows.len() + extra_rows.len());
+    order.extend(
+        changed
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (Side::Legacy, c.legacy, Of::Changed, i)),
+    );
+    order.extend(
+        missing_rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, o))| (Side::Legacy, *o, Of::Missing, i)),
+    );
+    order.extend(
+        extra_rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, o))| (Side::Target, *o, Of::Extra, i)),
+    );
+    order.par_sort_unstable();
+    let mut writer = opts
+        .diff_out
+        .as_ref()
+        .map(|dir| Writer::create(plan, dir))
+        .transpose()?;
+    // The identity of a key with a redacted column is itself keyed: the exact key (or its
+    // unkeyed digest) would give the value away.
+    let redacted_key = plan.keys.iter().any(|k| plan.redact.applies(&k.name));
+    for chunk in order.chunks(CHUNK) {
+        let rows: Vec<DiffRow> = chunk
+            .iter()
+            .map(|&(side, ordinal, of, i)| {
+                let (category, key, columns) = match of {
+                    Of::Changed => ("changed", changed[i].0.key, changed[i].1.clone()),
+                    Of::Missing => ("missing", missing_rows[i].0, Vec::new()),
+                    Of::Extra => ("extra", extra_rows[i].0, Vec::new()),
+                };
+                DiffRow {
+                    category,
+                    side,
+                    ordinal,
+                    key: key.hex(),
+                    columns,
+                }
+            })
+            .collect();
+        let keys = fetch_keys(plan, &rows)?;
+        if let Some(w) = &mut writer {
+            w.write(plan, &rows, &keys)?;
+        }
+        if opts.keep_keys {
+            t.differing_keys
+                .extend(rows.iter().map(|r| super::result::DiffKey {
+                    category: r.category.to_owned(),
+                    digest: if redacted_key {
+                        plan.redact.digest(&r.key)
+                    } else {
+                        r.key.clone()
+                    },
+                    key: key_text(plan, &keys, r),
+                }));
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(())
 }

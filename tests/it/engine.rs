@@ -361,6 +361,53 @@ fn diff_out_writes_every_differing_row() {
 }
 
 #[test]
+fn diff_out_streams_a_half_lost_table_in_chunks() {
+    // 150,000 legacy rows, the target lost every odd key and changed every 10th: more differing
+    // rows than one chunk of the writer holds, each written once with its own key.
+    let s = Scenario::new();
+    let n = 150_000i64;
+    let l: Vec<i64> = (0..n).collect();
+    let t: Vec<i64> = (0..n).filter(|i| i % 2 == 0).collect();
+    let tv: Vec<i64> = t
+        .iter()
+        .map(|&i| if i % 10 == 0 { -i } else { i })
+        .collect();
+    s.legacy("t", batch(vec![("id", ids(&l)), ("v", ids(&l))]));
+    s.target("t", batch(vec![("id", ids(&t)), ("v", ids(&tv))]));
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let diff = s.path().join("diff");
+    let (_, r) = run_report(&s, &["--diff-out", diff.to_str().expect("utf8")]);
+    let rep = table(&r, "t");
+    assert_eq!(counts(rep), (60_001, 15_000 - 1, 75_000, 0), "{rep}");
+    let file = std::fs::File::open(diff.join("t.parquet")).expect("diff file");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let mut seen = std::collections::BTreeMap::new();
+    for b in reader {
+        let b = b.expect("batch");
+        let cat = b.column_by_name("category").expect("category");
+        let cat = cat.as_any().downcast_ref::<StringArray>().expect("utf8");
+        let id = b.column_by_name("id").expect("id");
+        let id = id
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("typed key");
+        for (c, i) in cat.iter().zip(id.iter()) {
+            let (c, i) = (c.expect("category"), i.expect("key"));
+            assert!(seen.insert(i, c.to_owned()).is_none(), "key {i} twice");
+        }
+    }
+    assert_eq!(seen.len(), 75_000 + 15_000 - 1);
+    assert!(seen.iter().all(|(i, c)| if i % 2 == 1 {
+        c == "missing"
+    } else {
+        c == "changed" && i % 10 == 0 && *i != 0
+    }));
+}
+
+#[test]
 fn spilling_or_keeping_rows_gives_the_same_answer() {
     let s = Scenario::new();
     let n = 200_000i64;
