@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""The reference point of the issue: DuckDB's keyed diff of the bench data set.
+"""The reference point of issue 13: DuckDB's best keyed diff.
 
 Best SQL: hash every row per side, FULL OUTER JOIN on the key, classify by the hashes, and
-compute per-column detail only for the rows whose hashes differ. Prints wall time and peak RSS
-(of this process, which runs DuckDB in-process). Needs `pip install duckdb`.
+compute per-column detail only for the rows whose hashes differ. A column whose type differs
+between the sides is cast to the target's type on both (DuckDB hashes a DECIMAL(15,2) and a
+DECIMAL(18,4) of one value differently). Prints wall time and peak RSS (of this process, which
+runs DuckDB in-process), and the decode time of both sides. Needs duckdb (benches/reconcile.sh
+puts duckdb==2.0.1 into target/bench-venv).
 
     python3 benches/duckdb_compare.py bench-data/10000000
+    python3 benches/duckdb_compare.py LEGACY_GLOB TARGET_GLOB key1,key2
 """
 import resource
 import sys
@@ -13,39 +17,54 @@ import time
 
 import duckdb
 
-root = sys.argv[1] if len(sys.argv) > 1 else "bench-data/10000000"
-legacy = f"{root}/legacy/service_orders.parquet"
-target = f"{root}/target/service_orders.parquet"
+if len(sys.argv) > 2:
+    legacy, target, keys = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+else:
+    root = sys.argv[1] if len(sys.argv) > 1 else "bench-data/10000000"
+    legacy = f"{root}/legacy/service_orders.parquet"
+    target = f"{root}/target/service_orders.parquet"
+    keys = ["order_id"]
 con = duckdb.connect()
-cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{legacy}')").fetchall()]
-values = [c for c in cols if c != "order_id"]
-row = ", ".join(values)
+def types(path):
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()}
+lt, tt = types(legacy), types(target)
+cols = list(lt)
+values = [c for c in cols if c not in keys and c in tt]
+def expr(c, alias=None):
+    e = c if lt[c] == tt[c] else f"CAST({c} AS {tt[c]})"
+    return f"{e} AS {alias or c}" if alias or e != c else e
+row = ", ".join(expr(c) for c in values)
+key = ", ".join(keys)
+on = " AND ".join(f"l.{k} = t.{k}" for k in keys)
+first = keys[0]
 
 t0 = time.time()
 con.execute(f"""
 CREATE TEMP TABLE diff AS
-WITH l AS (SELECT order_id, hash({row}) AS h FROM read_parquet('{legacy}')),
-     t AS (SELECT order_id, hash({row}) AS h FROM read_parquet('{target}'))
-SELECT coalesce(l.order_id, t.order_id) AS order_id,
-       CASE WHEN l.order_id IS NULL THEN 'extra'
-            WHEN t.order_id IS NULL THEN 'missing'
+WITH l AS (SELECT {key}, hash({row}) AS h FROM read_parquet('{legacy}')),
+     t AS (SELECT {key}, hash({row}) AS h FROM read_parquet('{target}'))
+SELECT {", ".join(f"coalesce(l.{k}, t.{k}) AS {k}" for k in keys)},
+       CASE WHEN l.{first} IS NULL THEN 'extra'
+            WHEN t.{first} IS NULL THEN 'missing'
             WHEN l.h = t.h THEN 'matched' ELSE 'changed' END AS category
-FROM l FULL OUTER JOIN t ON l.order_id = t.order_id
+FROM l FULL OUTER JOIN t ON {on}
 """)
 counts = dict(con.execute("SELECT category, count(*) FROM diff GROUP BY 1").fetchall())
-detail = ", ".join(f"sum(CASE WHEN l.{c} IS DISTINCT FROM t.{c} THEN 1 ELSE 0 END) AS {c}" for c in values)
+detail = ", ".join(
+    f"sum(CASE WHEN l.{c} IS DISTINCT FROM t.{c} THEN 1 ELSE 0 END) AS {c}" for c in values)
+side = lambda path: f"(SELECT {key}, {row} FROM read_parquet('{path}'))"
 per_column = con.execute(f"""
 SELECT {detail}
-FROM (SELECT order_id FROM diff WHERE category = 'changed') d
-JOIN read_parquet('{legacy}') l USING (order_id)
-JOIN read_parquet('{target}') t USING (order_id)
+FROM (SELECT {key} FROM diff WHERE category = 'changed') d
+JOIN {side(legacy)} l USING ({key})
+JOIN {side(target)} t USING ({key})
 """).fetchone()
 t1 = time.time()
 decode0 = time.time()
 con.execute(f"SELECT count(*), {', '.join(f'max({c})' for c in cols)} FROM read_parquet('{legacy}')").fetchall()
-con.execute(f"SELECT count(*), {', '.join(f'max({c})' for c in cols)} FROM read_parquet('{target}')").fetchall()
+con.execute(f"SELECT count(*), {', '.join(f'max({c})' for c in cols if c in tt)} FROM read_parquet('{target}')").fetchall()
 decode1 = time.time()
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"duckdb {duckdb.__version__}: keyed diff {t1 - t0:.2f} s, decode both {decode1 - decode0:.2f} s, peak RSS {rss:.0f} MiB")
 print("  counts:", counts)
-print("  changed per column:", dict(zip(values, per_column)))
+print("  changed per column:", {c: n for c, n in zip(values, per_column) if n})
