@@ -42,11 +42,25 @@ pub struct Truth {
     pub checks: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
-/// What `write_pair` decided: the fates of legacy rows and the target's rows, and the seed.
-pub(super) struct Written {
-    pub(super) fates: Vec<Fate>,
-    pub(super) target_rows: Vec<(u64, Fate)>,
+/// What `write_pair` decided: the target's rows (legacy row numbers, extras past the last, in
+/// file order), the seed and the swapped pair; a row's fate is computed from them.
+pub(super) struct Written<'a> {
+    pub(super) spec: &'a Spec,
     pub(super) seed: u64,
+    pub(super) swap: Option<(u64, u64)>,
+    pub(super) target_rows: Vec<u64>,
+}
+
+impl Written<'_> {
+    /// The fate of a legacy row (rows past the legacy ones are the target's extras: `Same`).
+    pub(super) fn fate(&self, row: u64) -> Fate {
+        match self.swap {
+            _ if row >= self.spec.rows => Fate::Same,
+            Some((a, b)) if row == a => Fate::Swap(b),
+            Some((a, b)) if row == b => Fate::Swap(a),
+            _ => self.spec.fate(self.seed, row),
+        }
+    }
 }
 
 /// Invoices in the target whose order is missing from the target: the migration's new orphans.
@@ -55,16 +69,12 @@ pub(super) fn new_orphans(inv: &Spec, w: &Written, orders: &Written) -> BTreeMap
         return BTreeMap::new();
     };
     let orphan = |row: u64| match value(w.seed, row, oci as u64 + 1, inv.cols[oci].kind) {
-        V::Int(order) => {
-            usize::try_from(order - 1)
-                .ok()
-                .and_then(|i| orders.fates.get(i))
-                == Some(&Fate::Missing)
-        }
+        V::Int(order) => u64::try_from(order - 1)
+            .is_ok_and(|i| i < orders.spec.rows && orders.fate(i) == Fate::Missing),
         _ => false,
     };
     // Every order exists on the legacy side, so every target orphan is new.
-    let target = w.target_rows.iter().filter(|(r, _)| orphan(*r)).count() as u64;
+    let target = w.target_rows.iter().filter(|&&r| orphan(r)).count() as u64;
     BTreeMap::from([
         ("new_orphans".into(), target),
         ("orphans_target".into(), target),

@@ -31,11 +31,11 @@ pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-pub(super) fn write_pair(
+pub(super) fn write_pair<'a>(
     out: &Path,
-    spec: &Spec,
+    spec: &'a Spec,
     opts: &GenOptions,
-) -> Result<(TableTruth, Written)> {
+) -> Result<(TableTruth, Written<'a>)> {
     let seed = opts.seed
         ^ rnd(
             0,
@@ -48,39 +48,38 @@ pub(super) fn write_pair(
             truth.columns.insert(c.legacy.to_owned(), 0);
         }
     }
-    // Fates decide which legacy rows reach the target and how; the target is shuffled.
-    let fates: Vec<Fate> = (0..spec.rows)
-        .into_par_iter()
-        .map(|r| spec.fate(seed, r))
-        .collect();
-    let mut fates = fates;
-    if let Some(col) = spec.swap_col {
-        plant_swap(spec, col, seed, &mut fates);
-    }
-    let mut target_rows: Vec<(u64, Fate)> = Vec::with_capacity(fates.len());
-    for (r, f) in fates.iter().enumerate() {
-        let r = r as u64;
-        match f {
+    // Fates decide which legacy rows reach the target and how; the target is shuffled. A fate
+    // is a function of (seed, row), computed where it is needed: only the target's row order
+    // (8 bytes a row) is held, not the rows.
+    let written = Written {
+        spec,
+        seed,
+        swap: spec.swap_col.and_then(|col| swap_rows(spec, col, seed)),
+        target_rows: Vec::new(),
+    };
+    let mut target_rows: Vec<u64> = Vec::new();
+    for r in 0..spec.rows {
+        match written.fate(r) {
             Fate::Missing => truth.missing += 1,
             Fate::NullKey => {
                 truth.null_key_rows.legacy += 1;
                 truth.null_key_rows.target += 1;
-                target_rows.push((r, *f));
+                target_rows.push(r);
             }
             Fate::Duplicate => {
                 truth.matched += 1;
                 truth.extra += 1;
                 truth.duplicate_keys.target += 1;
-                target_rows.push((r, *f));
-                target_rows.push((r, *f));
+                target_rows.push(r);
+                target_rows.push(r);
             }
             Fate::Changed(c) => {
                 truth.changed += 1;
                 *truth
                     .columns
-                    .entry(spec.cols[*c].legacy.to_owned())
+                    .entry(spec.cols[c].legacy.to_owned())
                     .or_default() += 1;
-                target_rows.push((r, *f));
+                target_rows.push(r);
             }
             Fate::Swap(_) => {
                 truth.changed += 1;
@@ -88,22 +87,22 @@ pub(super) fn write_pair(
                     .columns
                     .entry(spec.swap_col.unwrap_or_default().to_owned())
                     .or_default() += 1;
-                target_rows.push((r, *f));
+                target_rows.push(r);
             }
             Fate::Cosmetic => {
                 truth.cosmetic += 1;
                 truth.matched += 1;
-                target_rows.push((r, *f));
+                target_rows.push(r);
             }
             Fate::Same => {
                 truth.matched += 1;
-                target_rows.push((r, *f));
+                target_rows.push(r);
             }
         }
     }
     let extras = spec.extra_rows();
     truth.extra += extras;
-    target_rows.extend((spec.rows..spec.rows + extras).map(|r| (r, Fate::Same)));
+    target_rows.extend(spec.rows..spec.rows + extras);
     // Fisher-Yates with the stateless generator: deterministic for a seed.
     for i in (1..target_rows.len()).rev() {
         let j = usize::try_from(rnd(seed, i as u64, 0x5_4FF1E) % (i as u64 + 1)).unwrap_or(0);
@@ -113,61 +112,47 @@ pub(super) fn write_pair(
     truth.target_rows = target_rows.len() as u64;
 
     let legacy_cols: Vec<&Col> = spec.cols.iter().chain(&spec.legacy_only).collect();
-    let legacy_rows: Vec<(u64, Fate)> = fates
-        .iter()
-        .enumerate()
-        .map(|(r, f)| (r as u64, *f))
-        .collect();
+    let legacy_rows = usize::try_from(spec.rows).map_err(|e| Error::failed("row count", e))?;
     write_table(
         &out.join("legacy").join(format!("{}.parquet", spec.legacy)),
-        spec,
+        &written,
         &legacy_cols,
-        &legacy_rows,
-        seed,
+        (legacy_rows, &|i| i as u64),
         true,
         opts,
     )?;
     let target_cols: Vec<&Col> = spec.cols.iter().collect();
     write_table(
         &out.join("target").join(format!("{}.parquet", spec.target)),
-        spec,
+        &written,
         &target_cols,
-        &target_rows,
-        seed,
+        (target_rows.len(), &|i| target_rows[i]),
         false,
         opts,
     )?;
     Ok((
         truth,
         Written {
-            fates,
             target_rows,
-            seed,
+            ..written
         },
     ))
 }
 
-/// Picks the first unchanged rows of tenants 1 and 2 and swaps their `col` values.
-pub(super) fn plant_swap(spec: &Spec, col: &str, seed: u64, fates: &mut [Fate]) {
-    let tenant_ci = spec.cols.iter().position(|c| c.legacy == "tenant_id");
-    let Some(tci) = tenant_ci else { return };
-    let first_of = |t: i64, fates: &[Fate]| {
-        fates.iter().enumerate().position(|(r, f)| {
-            *f == Fate::Same
-                && value(seed, r as u64, tci as u64 + 1, spec.cols[tci].kind) == V::Int(t)
+/// The first unchanged rows of tenants 1 and 2, whose `col` values the target swaps (none when
+/// the values are equal or a tenant has no unchanged row).
+pub(super) fn swap_rows(spec: &Spec, col: &str, seed: u64) -> Option<(u64, u64)> {
+    let tci = spec.cols.iter().position(|c| c.legacy == "tenant_id")?;
+    let first_of = |t: i64| {
+        (0..spec.rows).find(|&r| {
+            spec.fate(seed, r) == Fate::Same
+                && value(seed, r, tci as u64 + 1, spec.cols[tci].kind) == V::Int(t)
         })
     };
-    let Some(sci) = spec.cols.iter().position(|c| c.legacy == col) else {
-        return;
-    };
-    let of = |r: usize| value(seed, r as u64, sci as u64 + 1, spec.cols[sci].kind);
-    if let (Some(a), Some(b)) = (first_of(1, fates), first_of(2, fates)) {
-        if of(a) == of(b) {
-            return;
-        }
-        fates[a] = Fate::Swap(b as u64);
-        fates[b] = Fate::Swap(a as u64);
-    }
+    let sci = spec.cols.iter().position(|c| c.legacy == col)?;
+    let of = |r: u64| value(seed, r, sci as u64 + 1, spec.cols[sci].kind);
+    let (a, b) = (first_of(1)?, first_of(2)?);
+    (of(a) != of(b)).then_some((a, b))
 }
 
 pub(super) fn row_value(
@@ -209,15 +194,16 @@ pub(super) fn row_value(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Writes `rows.0` rows, the i-th being row `rows.1(i)` with its fate, one row group at a time.
 pub(super) fn write_table(
     path: &Path,
-    spec: &Spec,
+    written: &Written<'_>,
     cols: &[&Col],
-    rows: &[(u64, Fate)],
-    seed: u64,
+    rows: (usize, &(dyn Fn(usize) -> u64 + Sync)),
     legacy: bool,
     opts: &GenOptions,
 ) -> Result<()> {
+    let (spec, seed) = (written.spec, written.seed);
     let werr = |e: Box<dyn std::error::Error + Send + Sync>| {
         Error::failed(format!("writing {}", path.display()), e)
     };
@@ -257,14 +243,22 @@ pub(super) fn write_table(
             .position(|x| x.legacy == c.legacy)
             .unwrap_or(0)
     };
-    for chunk in rows.chunks(opts.row_group) {
+    let (count, row_at) = rows;
+    for start in (0..count).step_by(opts.row_group.max(1)) {
+        let chunk: Vec<(u64, Fate)> = (start..count.min(start + opts.row_group.max(1)))
+            .into_par_iter()
+            .map(|i| {
+                let row = row_at(i);
+                (row, written.fate(row))
+            })
+            .collect();
         let arrays: Vec<_> = cols
             .par_iter()
             .map(|c| {
                 let dt = if legacy { &c.lt } else { &c.tt };
                 let mut b = Builder::new(dt, RIYADH);
                 let ci = index_of(c);
-                for &(row, fate) in chunk {
+                for &(row, fate) in &chunk {
                     b.push(&row_value(spec, c, ci, seed, row, fate, legacy));
                 }
                 b.finish()
