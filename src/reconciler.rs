@@ -66,6 +66,12 @@ impl Reconciler {
         self
     }
 
+    /// Where the legacy side's column digests come from for changed pairs (default: read again).
+    pub fn attribution(mut self, attribution: crate::diff::Attribution) -> Self {
+        self.diff.attribution = attribution;
+        self
+    }
+
     /// The memory budget of the match structure, in bytes.
     pub fn memory_budget(mut self, bytes: usize) -> Self {
         self.diff.memory_budget = bytes;

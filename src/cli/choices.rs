@@ -56,6 +56,25 @@ impl From<FailOnChoice> for FailOn {
     }
 }
 
+/// `--attribution`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum AttributionChoice {
+    /// Read the legacy rows of changed pairs again after the hashing pass.
+    #[default]
+    Reread,
+    /// Store every legacy row's column digests during the hashing pass.
+    Store,
+}
+
+impl From<AttributionChoice> for crate::diff::Attribution {
+    fn from(c: AttributionChoice) -> Self {
+        match c {
+            AttributionChoice::Reread => Self::Reread,
+            AttributionChoice::Store => Self::Store,
+        }
+    }
+}
+
 /// `recon gen --profile`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProfileChoice {

@@ -76,6 +76,7 @@ pub fn execute(
                 .memory_budget
                 .unwrap_or_else(crate::diff::default_memory_budget),
             diff_out: args.diff_out.clone(),
+            attribution: args.attribution.into(),
             ..DiffOptions::default()
         },
         only,

@@ -2,6 +2,7 @@
 //! ([`merge`]), column attribution of changed pairs from the stored digests, then samples and
 //! `--diff-out` from a detail pass over the few rows that need it ([`detail`]).
 
+mod attribute;
 pub mod detail;
 pub mod explain;
 pub mod filter;
@@ -21,12 +22,14 @@ use crate::error::{Error, Result};
 use crate::hash::CompareAs;
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
+pub use attribute::Attribution;
+use attribute::Settled;
 use merge::{Candidate, Merged};
 pub use partition::default_memory_budget;
 use partition::{Layout, Partitions};
 use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableDiff};
 use scan::KeyCodec;
-use store::{ColumnStore, RowDigests, RowLayout};
+use store::ColumnStore;
 
 /// How a pair is reconciled.
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub struct DiffOptions {
     pub temp_dir: Option<PathBuf>,
     /// Keep every differing key (digest and values) for the run history.
     pub keep_keys: bool,
+    /// Where the legacy side's column digests come from for changed pairs.
+    pub attribution: Attribution,
 }
 
 impl Default for DiffOptions {
@@ -51,6 +56,7 @@ impl Default for DiffOptions {
             diff_out: None,
             temp_dir: None,
             keep_keys: false,
+            attribution: Attribution::default(),
         }
     }
 }
@@ -95,11 +101,12 @@ fn run<K: KeyCodec>(
         .as_ref()
         .map(|_| detail::Capture::new(plan.read_columns(Side::Target), EXPLAIN_ROWS + 4096));
     let clock = std::time::Instant::now();
+    let store_legacy = opts.attribution == Attribution::Store;
     let totals = scan::scan(
         plan,
         &layout,
         &sides,
-        filter.as_ref(),
+        (filter.as_ref(), store_legacy),
         capture.as_ref(),
         progress,
     )?;
@@ -158,15 +165,19 @@ fn run<K: KeyCodec>(
     // Column attribution from the stored digests; rows that were not stored (the target skipped
     // them as matched by the filter) or whose 32-bit digests cannot tell are read again.
     let stores = PerSide::new(&sides.legacy.1, &sides.target.1);
-    let mut settled: Vec<Settled> = candidates
-        .par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new()),
-            |(lb, tb), c| attribute_stored(plan, &layout, stores, c, lb, tb),
-        )
-        .collect::<Result<_>>()?;
+    let mut settled: Vec<Settled> = if store_legacy {
+        candidates
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(lb, tb), c| attribute::attribute_stored(plan, &layout, stores, c, lb, tb),
+            )
+            .collect::<Result<_>>()?
+    } else {
+        attribute::attribute_reread(plan, &layout, stores.target, &candidates)?
+    };
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
-    settle_again(plan, &layout, &candidates, &mut settled, &captured)?;
+    attribute::settle_again(plan, &layout, &candidates, &mut settled, &captured)?;
     let mut changed: Vec<(Candidate<K>, Vec<u16>)> = Vec::new();
     for (c, s) in candidates.into_iter().zip(settled) {
         match s {
@@ -270,122 +281,6 @@ fn check_identities(t: &TableDiff) -> Result<()> {
             "table `{}`: row identities do not hold (legacy {legacy} vs {}, target {target} vs {})",
             t.name, t.legacy_rows, t.target_rows
         )));
-    }
-    Ok(())
-}
-
-/// What attribution made of a candidate pair.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Settled {
-    /// Equal within the tolerances: matched after all.
-    Equal,
-    /// These compared columns differ.
-    Differ(Vec<u16>),
-    /// Not yet known: a row is not stored, or its 32-bit digests cannot tell.
-    Unknown,
-}
-
-/// Attribution of a candidate pair from the stores.
-fn attribute_stored<K>(
-    plan: &PairPlan,
-    layout: &RowLayout,
-    stores: PerSide<&ColumnStore>,
-    c: &Candidate<K>,
-    lb: &mut Vec<u8>,
-    tb: &mut Vec<u8>,
-) -> Result<Settled> {
-    if !stores.legacy.read_row(c.legacy, lb)? || !stores.target.read_row(c.target, tb)? {
-        return Ok(Settled::Unknown);
-    }
-    let (l, t) = (
-        RowDigests::from_stored(layout, lb),
-        RowDigests::from_stored(layout, tb),
-    );
-    Ok(match attribute(plan, layout, &l, &t)? {
-        None => Settled::Equal,
-        // The row hashes differ but no digest does: a 32-bit collision; settled on a re-read.
-        Some(mask) if mask.is_empty() => Settled::Unknown,
-        Some(mask) => Settled::Differ(mask),
-    })
-}
-
-/// Which compared columns differ between two rows; `None` when they are equal within the
-/// tolerances.
-fn attribute(
-    plan: &PairPlan,
-    layout: &RowLayout,
-    l: &RowDigests,
-    t: &RowDigests,
-) -> Result<Option<Vec<u16>>> {
-    let mut mask = Vec::new();
-    for (ci, col) in plan.columns.iter().enumerate() {
-        let differs = match (layout.slot_of[ci], col.tolerance) {
-            (Some(s), Some(tol)) => !store::within(&l.slots[s], &t.slots[s], tol),
-            _ => l.digests[ci] != t.digests[ci],
-        };
-        if differs {
-            mask.push(u16::try_from(ci).map_err(|_| Error::Internal("too many columns".into()))?);
-        }
-    }
-    if layout.slots > 0 && mask.is_empty() && l.exact == t.exact {
-        return Ok(None);
-    }
-    Ok(Some(mask))
-}
-
-/// Settles the [`Settled::Unknown`] pairs from their rows read again, with 64-bit digests. The
-/// row hash recomputed from a row read again must be the one of the hashing pass.
-fn settle_again<K>(
-    plan: &PairPlan,
-    layout: &RowLayout,
-    candidates: &[Candidate<K>],
-    settled: &mut [Settled],
-    captured: &PerSide<Option<detail::Captured>>,
-) -> Result<()> {
-    let which: Vec<usize> = (0..settled.len())
-        .filter(|&i| settled[i] == Settled::Unknown)
-        .collect();
-    if which.is_empty() {
-        return Ok(());
-    }
-    tracing::info!(table = %plan.name, rows = which.len(), "reading again rows the stores cannot attribute");
-    let ords = |side: Side| -> Vec<u64> {
-        which
-            .iter()
-            .map(|&i| *candidates[i].ordinal(side))
-            .collect()
-    };
-    let ords = PerSide::new(ords(Side::Legacy), ords(Side::Target));
-    let fetch = |side: Side| {
-        let table = plan.tables.get(side);
-        let kept = captured.get(side).as_ref();
-        detail::fetch_with(table, ords.get(side), &plan.read_columns(side), kept)
-    };
-    let (l, t) = rayon::join(|| fetch(Side::Legacy), || fetch(Side::Target));
-    let (l, t) = (l?, t?);
-    for &i in &which {
-        let c = &candidates[i];
-        let row = |side: Side, rows: &detail::Rows, ord: u64, expect: u64| -> Result<RowDigests> {
-            let arrays = rows.get(&ord).ok_or_else(|| {
-                Error::Internal(format!("table `{}`: row {ord} not found again", plan.name))
-            })?;
-            let (d, full) = scan::row_digests(plan, layout, side, arrays)?;
-            if full != expect {
-                return Err(Error::Internal(format!(
-                    "table `{}`: row {ord} hashes differently when read again",
-                    plan.name
-                )));
-            }
-            Ok(d)
-        };
-        let ld = row(Side::Legacy, &l, c.legacy, c.hashes.0)?;
-        let td = row(Side::Target, &t, c.target, c.hashes.1)?;
-        // A 64-bit collision in every differing column is not worth a third read: the rows differ
-        // (their hashes do), in no column recon can name.
-        settled[i] = match attribute(plan, layout, &ld, &td)? {
-            None => Settled::Equal,
-            Some(mask) => Settled::Differ(mask),
-        };
     }
     Ok(())
 }

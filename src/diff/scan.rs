@@ -3,10 +3,11 @@
 //! the match structure and, unless it is surely matched, its column digests in the
 //! [`ColumnStore`]; nothing else is kept.
 //!
-//! Row groups are taken in order, legacy first. Legacy rows store their digests and go into the
-//! [`PairFilter`]; a target row hashed later whose `(key, row hash)` the filter has is (almost
-//! always) matched and stores nothing. That halves the digest writes, the largest cost of the pass
-//! after decoding. A target row that skipped its digests and still turns out to be changed is read
+//! Row groups are taken in order, legacy first. Legacy rows go into the [`PairFilter`] (and store
+//! their digests only with [`super::Attribution::Store`]; by default the legacy rows of changed
+//! pairs are read again instead); a target row hashed later whose `(key, row hash)` the filter
+//! has is (almost always) matched and stores nothing, so the target stores about the changed and
+//! extra rows. A target row that skipped its digests and still turns out to be changed is read
 //! again (see [`super::reconcile`]).
 
 use std::sync::Arc;
@@ -210,7 +211,7 @@ pub fn scan<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
     sides: &PerSide<(Partitions<K>, ColumnStore)>,
-    filter: Option<&PairFilter>,
+    (filter, store_legacy): (Option<&PairFilter>, bool),
     capture: Option<&Capture>,
     progress: &(dyn Fn(Side, u64) + Sync),
 ) -> Result<PerSide<ScanTotals>> {
@@ -240,7 +241,7 @@ pub fn scan<K: KeyCodec>(
                         let s = &mut scratch;
                         let (nulls, sum) =
                             hash_batch(plan, layout, side, &arrays, rows, ordinal, s)?;
-                        keep_rows(layout, side, filter, s);
+                        keep_rows(layout, side, (filter, store_legacy), s);
                         null_keys.get(side).fetch_add(nulls, Ordering::Relaxed);
                         checksum.get(side).fetch_add(sum, Ordering::Relaxed);
                         store.write_rows(ordinal, &s.kept, &s.row_bytes)?;
@@ -272,12 +273,13 @@ fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
 
 /// Chooses the rows of a hashed batch whose digests are stored (`s.kept`) and lays out their
 /// store bytes (`s.row_bytes`). Rows with a NULL key are never paired and store nothing; legacy
-/// rows store theirs and enter the filter; target rows store theirs unless the filter has them.
+/// rows enter the filter and store theirs only with [`super::Attribution::Store`]; target rows
+/// store theirs unless the filter has them.
 #[allow(clippy::cast_possible_truncation)] // batches hold at most BATCH_ROWS rows
 fn keep_rows<K: KeyCodec>(
     layout: &RowLayout,
     side: Side,
-    filter: Option<&PairFilter>,
+    (filter, store_legacy): (Option<&PairFilter>, bool),
     s: &mut Scratch<K>,
 ) {
     s.kept.clear();
@@ -303,12 +305,14 @@ fn keep_rows<K: KeyCodec>(
                     }
                 }
             }
-            s.kept.extend(
-                keyed
-                    .enumerate()
-                    .filter(|&(_, keyed)| keyed)
-                    .map(|(i, _)| i as u32),
-            );
+            if side == Side::Target || store_legacy {
+                s.kept.extend(
+                    keyed
+                        .enumerate()
+                        .filter(|&(_, keyed)| keyed)
+                        .map(|(i, _)| i as u32),
+                );
+            }
         }
     }
     // Row by row, each row's bytes written in turn: sequential writes, and the buffer's length

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::file::metadata::PageIndexPolicy;
 
 use super::{Snapshot, TableFile, schema};
 use crate::error::{Error, Result};
@@ -61,9 +62,16 @@ pub(super) async fn load(
     };
     let md = parquet::file::metadata::ParquetMetaDataReader::new()
         .with_prefetch_hint(Some(FOOTER_PREFETCH))
+        .with_offset_index_policy(PageIndexPolicy::Optional)
         .load_and_finish(fetch, file.size)
         .await?;
-    ArrowReaderMetadata::try_new(Arc::new(md), ArrowReaderOptions::new())
+    ArrowReaderMetadata::try_new(Arc::new(md), reader_options())
+}
+
+/// How footers are read: with the offset index where the file has one, so that reading a few
+/// rows again (attribution, samples, `--diff-out` keys) decodes only the pages that hold them.
+pub(super) fn reader_options() -> ArrowReaderOptions {
+    ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional)
 }
 
 /// Bytes fetched with the first request for a footer: most footers fit, so one request.

@@ -30,7 +30,7 @@ use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use url::Url;
 
@@ -355,7 +355,7 @@ impl SideTable {
                 let reader = source
                     .open_local()
                     .map_err(|e| read_err("cannot open")(e.into()))?;
-                let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new())
+                let meta = ArrowReaderMetadata::load(&reader, footer::reader_options())
                     .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
                 (source, meta)
             } else {

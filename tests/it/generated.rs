@@ -20,12 +20,19 @@ fn generated_erp_migration_reports_exactly_the_planted_drift() {
         .output()
         .expect("gen");
     assert!(out.status.success(), "{}", stderr(&out));
+    for attribution in ["store", "reread"] {
+        planted_drift_is_reported(dir.path(), attribution);
+    }
+}
+
+/// Runs the generated migration with one attribution and checks the report against the truth.
+fn planted_drift_is_reported(dir: &std::path::Path, attribution: &str) {
     let out = recon()
         .arg("run")
         .arg("--config")
-        .arg(dir.path().join("recon.toml"))
-        .arg("--out")
-        .arg(dir.path())
+        .arg(dir.join("recon.toml"))
+        .args(["--attribution", attribution, "--out"])
+        .arg(dir)
         .output()
         .expect("run");
     assert_eq!(
@@ -34,14 +41,12 @@ fn generated_erp_migration_reports_exactly_the_planted_drift() {
         "the planted drift fails the gate: {}",
         stderr(&out)
     );
-    let truth: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("truth.json")).expect("truth"),
-    )
-    .expect("json");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
-    )
-    .expect("json");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("truth.json")).expect("truth"))
+            .expect("json");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).expect("report"))
+            .expect("json");
     for (name, want) in truth["tables"].as_object().expect("truth tables") {
         let got = table(&report, name);
         assert_identities(got);
@@ -55,10 +60,13 @@ fn generated_erp_migration_reports_exactly_the_planted_drift() {
             "null_key_rows",
             "duplicate_keys",
         ] {
-            assert_eq!(got[k], want[k], "{name}.{k}");
+            assert_eq!(got[k], want[k], "{attribution}: {name}.{k}");
         }
         for (col, n) in want["columns"].as_object().expect("columns") {
-            assert_eq!(&got["columns"][col]["changed"], n, "{name}.{col}");
+            assert_eq!(
+                &got["columns"][col]["changed"], n,
+                "{attribution}: {name}.{col}"
+            );
         }
     }
     // Cosmetic differences (padded names under trim, tax within tolerance) were planted and ignored.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::*;
 use proptest::prelude::*;
+use recon::diff::Attribution;
 use recon::reconciler::Reconciler;
 
 use crate::common::*;
@@ -40,10 +41,11 @@ fn write(path: &std::path::Path, t: &Table, row_group: usize, dec_scale: i8) {
     );
 }
 
-fn reconcile(dir: &std::path::Path, threads: usize) -> serde_json::Value {
+fn reconcile(dir: &std::path::Path, threads: usize, attribution: Attribution) -> serde_json::Value {
     let report = Reconciler::from_path(dir.join("recon.toml"))
         .expect("config")
         .threads(threads)
+        .attribution(attribution)
         .run()
         .expect("engine");
     let v = serde_json::to_value(&report).expect("json");
@@ -92,10 +94,13 @@ proptest! {
         write(&sc.path().join("legacy/t.parquet"), &legacy, rg.0, 2);
         write(&sc.path().join("target/t.parquet"), &Table { rows: trows }, rg.1, 5);
         sc.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
-        let one = reconcile(sc.path(), 1);
-        let two = reconcile(sc.path(), 2);
+        let one = reconcile(sc.path(), 1, Attribution::Reread);
+        let two = reconcile(sc.path(), 2, Attribution::Reread);
+        let stored = reconcile(sc.path(), 2, Attribution::Store);
         prop_assert_eq!(counts(&one), (matched, changed, missing, extra));
         prop_assert_eq!(&one, &two);
+        // Both ways of attributing columns give the same table, samples and classes included.
+        prop_assert_eq!(&one, &stored);
         if changed + missing + extra == 0 {
             prop_assert_eq!(&one["checksums"]["legacy"], &one["checksums"]["target"]);
         }
