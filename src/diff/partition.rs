@@ -310,15 +310,27 @@ impl<K: Key> Partitions<K> {
         let spilled =
             usize::try_from(part.spilled).map_err(|_| Error::Internal("spill too large".into()))?;
         let mut out = Vec::with_capacity(spilled + mem.len());
+        // Sequential reads of 4 MiB, decoded a whole buffer at a time.
         let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut rec = vec![0u8; Entry::<K>::BYTES];
-        for _ in 0..spilled {
-            reader.read_exact(&mut rec).map_err(Error::Spill)?;
-            let key = K::read(&rec);
-            let hash =
-                u64::from_le_bytes(rec[K::BYTES..K::BYTES + 8].try_into().unwrap_or_default());
-            let ord = u64::from_le_bytes(rec[K::BYTES + 8..].try_into().unwrap_or_default());
-            out.push(Entry { key, hash, ord });
+        let mut buf = vec![0u8; (4 << 20) / Entry::<K>::BYTES * Entry::<K>::BYTES];
+        let mut left = spilled;
+        while left > 0 {
+            let n = left.min(buf.len() / Entry::<K>::BYTES);
+            let bytes = &mut buf[..n * Entry::<K>::BYTES];
+            reader.read_exact(bytes).map_err(Error::Spill)?;
+            out.extend(bytes.chunks_exact(Entry::<K>::BYTES).map(|rec| {
+                let word = |at: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&rec[at..at + 8]);
+                    u64::from_le_bytes(b)
+                };
+                Entry {
+                    key: K::read(rec),
+                    hash: word(K::BYTES),
+                    ord: word(K::BYTES + 8),
+                }
+            }));
+            left -= n;
         }
         out.extend_from_slice(&mem);
         Ok(out)
