@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 use parquet::arrow::ProjectionMask;
@@ -339,6 +339,15 @@ impl SideTable {
         let mut opened = Vec::with_capacity(files.len());
         let mut base = 0u64;
         let mut bytes = 0u64;
+        // Remote footers are fetched concurrently (the store bounds the requests in flight).
+        let mut remote_footers = rt
+            .block_on(
+                futures::stream::iter(files.iter().filter(|f| f.local.is_none()))
+                    .map(|f| footer::load(store, f))
+                    .buffered(crate::store::MAX_REQUESTS)
+                    .collect::<Vec<_>>(),
+            )
+            .into_iter();
         for f in files {
             let read_err = |what: &str| {
                 let what = what.to_owned();
@@ -359,8 +368,9 @@ impl SideTable {
                     .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
                 (source, meta)
             } else {
-                let meta = rt
-                    .block_on(footer::load(store, f))
+                let meta = remote_footers
+                    .next()
+                    .ok_or_else(|| Error::Internal("a remote footer went missing".into()))?
                     .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
                 let source = Source::Remote {
                     store: Arc::clone(store),
