@@ -60,9 +60,9 @@ impl From<FailOnChoice> for FailOn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum AttributionChoice {
     /// Read the legacy rows of changed pairs again after the hashing pass.
-    #[default]
     Reread,
     /// Store every legacy row's column digests during the hashing pass.
+    #[default]
     Store,
 }
 

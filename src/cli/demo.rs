@@ -83,7 +83,7 @@ pub fn run(
         fail_on: super::choices::FailOnChoice::Fail,
         diff_out: Some(dir.join("diff")),
         memory_budget: None,
-        attribution: super::choices::AttributionChoice::Reread,
+        attribution: super::choices::AttributionChoice::Store,
         stats: false,
     };
     let code = super::run::execute(

@@ -96,11 +96,12 @@ pub struct ReconcileArgs {
     /// eighth of the memory available (cgroup limits included), 256 MiB to 8 GiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_budget: Option<usize>,
-    /// Where the legacy side's column digests come from when a pair's rows differ: `reread`
-    /// (default: the legacy rows of changed pairs are read again after the hashing pass; cost
-    /// follows the drift) or `store` (every legacy row's digests are kept in a temporary file
-    /// during the pass: a fixed cost, no second read however dense the drift).
-    #[arg(long, value_enum, default_value = "reread")]
+    /// Where the legacy side's column digests come from when a pair's rows differ: `store`
+    /// (default: every legacy row's digests are kept in a temporary file during the pass, a
+    /// fixed cost, no second read however dense the drift) or `reread` (the legacy rows of
+    /// changed pairs are read again after the pass: cost follows the drift, for tables expected
+    /// to match).
+    #[arg(long, value_enum, default_value = "store")]
     pub attribution: choices::AttributionChoice,
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]

@@ -3,9 +3,9 @@
 //! the match structure and, unless it is surely matched, its column digests in the
 //! [`ColumnStore`]; nothing else is kept.
 //!
-//! Row groups are taken in order, legacy first. Legacy rows go into the [`PairFilter`] (and store
-//! their digests only with [`super::Attribution::Store`]; by default the legacy rows of changed
-//! pairs are read again instead); a target row hashed later whose `(key, row hash)` the filter
+//! Row groups are taken in order, legacy first. Legacy rows go into the [`PairFilter`] and store
+//! their digests (unless [`super::Attribution::Reread`]: then the legacy rows of changed pairs
+//! are read again instead); a target row hashed later whose `(key, row hash)` the filter
 //! has is (almost always) matched and stores nothing, so the target stores about the changed and
 //! extra rows. A target row that skipped its digests and still turns out to be changed is read
 //! again (see [`super::reconcile`]).
