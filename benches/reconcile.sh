@@ -49,7 +49,7 @@ for n in "${sizes[@]}"; do
     floors+=("$("$bin" -j "$threads" decode-floor --config "$dir/recon.toml" | stat ' in ([0-9.]+) s')")
     read -r t m budget < <(recon_run "$dir" "$dir/out")
     runs+=("$t"); rss+=("$m")
-    duck=$("$venv/bin/python" benches/duckdb_compare.py "$dir" | head -1)
+    duck=$("$venv/bin/python" benches/duckdb_compare.py "$dir" | grep "^duckdb")
     ducks+=("$(echo "$duck" | stat 'keyed diff ([0-9.]+) s')")
     duck_rss+=("$(echo "$duck" | stat 'peak RSS ([0-9]+) MiB')")
   done

@@ -76,7 +76,7 @@ for _ in $(seq "$rounds"); do
   line=$("$bin" -j "$threads" --no-progress -q run --config "$dir/recon.toml" --out "$dir/out" --stats 2>&1 >/dev/null | grep '^stats:' || true)
   runs+=("$(echo "$line" | sed -E 's/.* in ([0-9.]+) s.*/\1/')")
   rss+=("$(echo "$line" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')")
-  duck=$("$venv/bin/python" benches/duckdb_compare.py "$dir/legacy/lineitem.parquet" "$dir/target/lineitem/*.parquet" l_orderkey,l_linenumber | head -1)
+  duck=$("$venv/bin/python" benches/duckdb_compare.py "$dir/legacy/lineitem.parquet" "$dir/target/lineitem/*.parquet" l_orderkey,l_linenumber | grep "^duckdb")
   ducks+=("$(echo "$duck" | sed -E 's/.*keyed diff ([0-9.]+) s.*/\1/')")
   duck_rss+=("$(echo "$duck" | sed -E 's/.*peak RSS ([0-9]+) MiB.*/\1/')")
 done
