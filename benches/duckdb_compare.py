@@ -30,10 +30,10 @@ def types(path):
 lt, tt = types(legacy), types(target)
 cols = list(lt)
 values = [c for c in cols if c not in keys and c in tt]
-def expr(c, alias=None):
-    e = c if lt[c] == tt[c] else f"CAST({c} AS {tt[c]})"
-    return f"{e} AS {alias or c}" if alias or e != c else e
+def expr(c):
+    return c if lt[c] == tt[c] else f"CAST({c} AS {tt[c]})"
 row = ", ".join(expr(c) for c in values)
+named = ", ".join(e if e == c else f"{e} AS {c}" for c, e in ((c, expr(c)) for c in values))
 key = ", ".join(keys)
 on = " AND ".join(f"l.{k} = t.{k}" for k in keys)
 first = keys[0]
@@ -52,7 +52,7 @@ FROM l FULL OUTER JOIN t ON {on}
 counts = dict(con.execute("SELECT category, count(*) FROM diff GROUP BY 1").fetchall())
 detail = ", ".join(
     f"sum(CASE WHEN l.{c} IS DISTINCT FROM t.{c} THEN 1 ELSE 0 END) AS {c}" for c in values)
-side = lambda path: f"(SELECT {key}, {row} FROM read_parquet('{path}'))"
+side = lambda path: f"(SELECT {key}, {named} FROM read_parquet('{path}'))"
 per_column = con.execute(f"""
 SELECT {detail}
 FROM (SELECT {key} FROM diff WHERE category = 'changed') d
