@@ -3,8 +3,8 @@
 # `l_comment` strings), recon against DuckDB's best keyed diff, alternating, medians of 3.
 #
 # The legacy side is tpchgen-cli's output as it is. The target is what another engine made of
-# it: DuckDB re-types the decimals to another width (DECIMAL(15,2) -> DECIMAL(18,4)), shuffles the rows, splits them into 8 files, edits 40 prices and drops
-# 102 rows. Tools come from PyPI into target/bench-venv (tpchgen-cli, duckdb), made on first use.
+# it: DuckDB re-types the decimals to another width (DECIMAL(15,2) -> DECIMAL(18,4)), shuffles the rows, splits them into 8 files, edits about 40 prices and drops
+# about 100 rows (42 and 95 at SF10). Tools come from PyPI into target/bench-venv (tpchgen-cli, duckdb), made on first use.
 #
 #   bash benches/tpch.sh            # SF10
 #   SF=1 bash benches/tpch.sh       # SF1, 6M rows a side

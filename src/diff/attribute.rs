@@ -17,7 +17,7 @@ use crate::side::{PerSide, Side};
 ///
 /// Measured (README, Benchmark): on the bench data set (0.1 % of rows changed, spread over every
 /// page) reading again costs a second decode of the legacy side, about 1.2 s at 10M rows against
-/// the store's 0.5 s; on TPC-H SF10 `lineitem` (40 changed rows of 60M) it saves the store's
+/// the store's 0.5 s; on TPC-H SF10 `lineitem` (42 changed rows of 60M) it saves the store's
 /// 3 GB of writes, about 3 s of 35. The store stays the default: its cost is bounded by the
 /// table's size, the second read's by the drift's spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
