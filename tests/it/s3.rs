@@ -325,6 +325,28 @@ fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
         2,
         "two runs in the history:\n{text}"
     );
+    // Analysts query the same snapshots on S3 (DataFusion through the same store, hive values
+    // typed as the engine types them).
+    let out = moto
+        .recon()
+        .args(["query", "--legacy", "s3://snapshots/nightly/legacy"])
+        .args([
+            "--target",
+            "s3://snapshots/nightly/target",
+            "--format",
+            "csv",
+        ])
+        .arg(
+            "SELECT t.region, count(*) AS n, sum(t.amount) AS total FROM target.events t \
+             LEFT JOIN legacy.events l ON l.id = t.id WHERE l.id IS NULL GROUP BY t.region",
+        )
+        .output()
+        .expect("query");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "region,n,total\nus,1,9900\n"
+    );
     // The uploaded report is the one printed.
     let fetched = s.path().join("fetched.json");
     moto.boto(&format!(
