@@ -1,10 +1,11 @@
-//! Footers: the Arrow schema of every file of a table, read with ranged requests (no data), and
-//! the reader hints derived from a footer.
+//! Footers: every file's footer of a table, read with ranged requests (no data) once per
+//! snapshot for the engine and the SQL side alike, and the reader hints derived from a footer.
 
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
@@ -15,39 +16,47 @@ use crate::error::{Error, Result};
 
 impl Snapshot {
     /// A table's schema (the union of its files' footers, [`schema::union`]) and each file's rows,
-    /// from the footers alone (ranged reads, no data), read once per snapshot.
+    /// from the footers alone (ranged reads, no data).
     pub async fn table_schema(&self, table: &str) -> Result<(SchemaRef, Vec<u64>)> {
+        let files = self.files(table)?;
+        let footers = self.footers(table).await?;
+        let with_schemas: Vec<(&TableFile, &Schema)> = files
+            .iter()
+            .zip(footers.iter())
+            .map(|(f, m)| (f, m.schema().as_ref()))
+            .collect();
+        let rows = footers
+            .iter()
+            .map(|m| u64::try_from(m.metadata().file_metadata().num_rows()).unwrap_or(0))
+            .collect();
+        Ok((schema::union(self.side, table, &with_schemas)?, rows))
+    }
+
+    /// Every file's footer of a table, in file order, read once per snapshot (concurrently; the
+    /// store bounds the requests in flight) and shared by the engine and every SQL session.
+    pub(super) async fn footers(&self, table: &str) -> Result<Arc<[ArrowReaderMetadata]>> {
         if let Some(known) = self.footers.lock().ok().and_then(|f| f.get(table).cloned()) {
             return Ok(known);
         }
-        let read = self.read_footers(table).await?;
+        let files = self.files(table)?;
+        let read: Arc<[ArrowReaderMetadata]> = futures::stream::iter(files)
+            .map(|f| async move {
+                load(&self.store, f).await.map_err(|e| Error::Read {
+                    side: self.side,
+                    table: table.to_owned(),
+                    file: f.display(),
+                    what: "not a readable Parquet file".into(),
+                    source: Box::new(e),
+                })
+            })
+            .buffered(crate::store::MAX_REQUESTS)
+            .try_collect::<Vec<_>>()
+            .await?
+            .into();
         if let Ok(mut f) = self.footers.lock() {
-            f.insert(table.to_owned(), read.clone());
+            f.insert(table.to_owned(), Arc::clone(&read));
         }
         Ok(read)
-    }
-
-    async fn read_footers(&self, table: &str) -> Result<(SchemaRef, Vec<u64>)> {
-        let files = self.files(table)?;
-        let mut schemas = Vec::with_capacity(files.len());
-        let mut rows = Vec::with_capacity(files.len());
-        for f in files {
-            let meta = load(&self.store, f).await.map_err(|e| Error::Read {
-                side: self.side,
-                table: table.to_owned(),
-                file: f.display(),
-                what: "not a readable Parquet file".into(),
-                source: Box::new(e),
-            })?;
-            schemas.push(Arc::clone(meta.schema()));
-            rows.push(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0));
-        }
-        let with_schemas: Vec<(&TableFile, &Schema)> = files
-            .iter()
-            .zip(&schemas)
-            .map(|(f, s)| (f, s.as_ref()))
-            .collect();
-        Ok((schema::union(self.side, table, &with_schemas)?, rows))
     }
 }
 

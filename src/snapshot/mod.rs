@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 use parquet::arrow::ProjectionMask;
@@ -47,9 +47,9 @@ pub struct Snapshot {
     store: Arc<dyn ObjectStore>,
     local_root: Option<PathBuf>,
     tables: BTreeMap<String, Vec<TableFile>>,
-    /// Footer schemas and row counts already read, by table: every SQL session over the
-    /// snapshot registers every table, and the footers need reading once.
-    footers: std::sync::Mutex<BTreeMap<String, (SchemaRef, Vec<u64>)>>,
+    /// Footers already read, by table: the engine and every SQL session over the snapshot need
+    /// them, and they are read once.
+    footers: std::sync::Mutex<BTreeMap<String, Arc<[ArrowReaderMetadata]>>>,
 }
 
 /// One Parquet file of a table, before its footer is read.
@@ -263,7 +263,8 @@ impl Snapshot {
     /// Opens a table: reads every file's footer and derives the table's schema.
     pub fn table(&self, table: &str, rt: &tokio::runtime::Runtime) -> Result<SideTable> {
         let files = self.files(table)?;
-        SideTable::open(self.side, table, files, &self.store, rt)
+        let footers = rt.block_on(self.footers(table))?;
+        SideTable::open(self.side, table, files, &footers, &self.store, rt)
     }
 }
 
@@ -328,60 +329,42 @@ pub struct RowGroupRef {
 }
 
 impl SideTable {
-    /// Reads the footers of a table's files.
+    /// Opens a table from its files and their footers (in file order).
     pub fn open(
         side: Side,
         table: &str,
         files: &[TableFile],
+        footers: &[ArrowReaderMetadata],
         store: &Arc<dyn ObjectStore>,
         rt: &tokio::runtime::Runtime,
     ) -> Result<Self> {
         let mut opened = Vec::with_capacity(files.len());
         let mut base = 0u64;
         let mut bytes = 0u64;
-        // Remote footers are fetched concurrently (the store bounds the requests in flight).
-        let mut remote_footers = rt
-            .block_on(
-                futures::stream::iter(files.iter().filter(|f| f.local.is_none()))
-                    .map(|f| footer::load(store, f))
-                    .buffered(crate::store::MAX_REQUESTS)
-                    .collect::<Vec<_>>(),
-            )
-            .into_iter();
-        for f in files {
-            let read_err = |what: &str| {
-                let what = what.to_owned();
-                move |e: Box<dyn std::error::Error + Send + Sync>| Error::Read {
-                    side,
-                    table: table.to_owned(),
-                    file: f.display(),
-                    what,
-                    source: e,
-                }
-            };
-            let (source, meta) = if let Some(p) = &f.local {
-                let source = Source::Local(p.clone());
-                let reader = source
-                    .open_local()
-                    .map_err(|e| read_err("cannot open")(e.into()))?;
-                let meta = ArrowReaderMetadata::load(&reader, footer::reader_options())
-                    .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
-                (source, meta)
-            } else {
-                let meta = remote_footers
-                    .next()
-                    .ok_or_else(|| Error::Internal("a remote footer went missing".into()))?
-                    .map_err(|e| read_err("not a readable Parquet file")(e.into()))?;
-                let source = Source::Remote {
+        if footers.len() != files.len() {
+            return Err(Error::Internal(format!(
+                "table `{table}`: {} footers for {} files",
+                footers.len(),
+                files.len()
+            )));
+        }
+        for (f, meta) in files.iter().zip(footers) {
+            let source = match &f.local {
+                Some(p) => Source::Local(p.clone()),
+                None => Source::Remote {
                     store: Arc::clone(store),
                     location: f.location.clone(),
                     size: f.size,
                     runtime: rt.handle().clone(),
-                };
-                (source, meta)
+                },
             };
-            let meta = footer::with_dictionary_hints(meta)
-                .map_err(|e| read_err("cannot read the schema")(e.into()))?;
+            let meta = footer::with_dictionary_hints(meta.clone()).map_err(|e| Error::Read {
+                side,
+                table: table.to_owned(),
+                file: f.display(),
+                what: "cannot read the schema".into(),
+                source: e.into(),
+            })?;
             let mut row_group_bases = Vec::with_capacity(meta.metadata().num_row_groups());
             let mut at = base;
             for rg in meta.metadata().row_groups() {

@@ -46,14 +46,6 @@ pub enum SourceReader {
 }
 
 impl Source {
-    /// Opens a local file for a footer read.
-    pub(super) fn open_local(&self) -> std::io::Result<SourceReader> {
-        match self {
-            Source::Local(p) => Ok(SourceReader::File(File::open(p)?)),
-            Source::Remote { .. } => Err(std::io::Error::other("not a local file")),
-        }
-    }
-
     /// A reader for the columns `roots` (root field indices) of one row group: the local file,
     /// or those column chunks fetched from the store.
     pub(super) fn open(

@@ -130,14 +130,31 @@ pub fn materialize(
     let size = std::fs::metadata(&path).map_err(Error::Spill)?.len();
     let file = TableFile {
         modified: chrono::Utc::now(),
-        location: object_store::path::Path::from(format!("{pair}.parquet")),
+        location: object_store::path::Path::from_absolute_path(&path)
+            .map_err(|e| Error::failed(format!("a path for {}", path.display()), e))?,
         local: Some(path),
         size,
         partitions: Vec::new(),
     };
     let store: Arc<dyn object_store::ObjectStore> =
         Arc::new(object_store::local::LocalFileSystem::new());
-    let mut table = SideTable::open(side, pair, std::slice::from_ref(&file), &store, rt)?;
+    let footer = rt
+        .block_on(super::footer::load(&store, &file))
+        .map_err(|e| Error::Read {
+            side,
+            table: pair.to_owned(),
+            file: file.display(),
+            what: "not a readable Parquet file".into(),
+            source: Box::new(e),
+        })?;
+    let mut table = SideTable::open(
+        side,
+        pair,
+        std::slice::from_ref(&file),
+        std::slice::from_ref(&footer),
+        &store,
+        rt,
+    )?;
     table.keep_alive = Some(dir);
     Ok(table)
 }
