@@ -121,13 +121,11 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
         engine.threads(),
     );
     let history = opts.history.clone().or_else(|| {
-        loaded.config.history.as_ref().map(|h| {
-            if crate::store::is_remote(&h.dir) {
-                PathBuf::from(&h.dir)
-            } else {
-                loaded.base_dir.join(&h.dir)
-            }
-        })
+        loaded
+            .config
+            .history
+            .as_ref()
+            .map(|h| crate::store::resolve(&h.dir, &loaded.base_dir))
     });
     let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(dir) = &history {
@@ -140,7 +138,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
         let rt = engine.runtime();
         let stage = |path: &PathBuf, download: bool, what: &str| {
             Staged::new(path, download, rt).map_err(|source| Error::Store {
-                url: path.display().to_string(),
+                url: crate::store::shown_text(&path.to_string_lossy()),
                 what: what.to_owned(),
                 source: source.into(),
             })
@@ -243,7 +241,9 @@ pub fn refuse_outputs_in_snapshots(
             let root = root.trim_end_matches('/');
             if out == root || out.starts_with(&format!("{root}/")) {
                 return Err(Error::Invalid(format!(
-                    "{option} {out}: inside the snapshot root {root}; recon never writes into a snapshot"
+                    "{option} {}: inside the snapshot root {}; recon never writes into a snapshot",
+                    crate::store::shown_text(out),
+                    crate::store::shown_text(root)
                 )));
             }
         }

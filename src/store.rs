@@ -11,13 +11,14 @@
 //! query ([`shown`]), and the texts of store errors have every known secret value replaced
 //! ([`StoreError`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload};
-use tokio::io::AsyncReadExt;
+use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme};
+use tokio::io::AsyncWriteExt;
 use url::Url;
 
 /// Requests in flight per store at most: enough to hide latency, few enough that a store's rate
@@ -52,6 +53,20 @@ impl From<object_store::Error> for StoreError {
 /// Whether a root or output names an object store (a URL other than `file://`).
 pub fn is_remote(text: &str) -> bool {
     text.contains("://") && !text.starts_with("file://")
+}
+
+/// A folder a config names: an object-store URL as written, or a path relative to `base`.
+pub fn resolve(text: &str, base: &Path) -> PathBuf {
+    if is_remote(text) {
+        PathBuf::from(text)
+    } else {
+        base.join(text)
+    }
+}
+
+/// A root or output as it may be shown: a URL without credentials ([`shown`]), or the text.
+pub fn shown_text(text: &str) -> String {
+    Url::parse(text).map_or_else(|_| text.to_owned(), |u| shown(&u))
 }
 
 /// A URL as it may be shown: no user, password, query or fragment.
@@ -126,17 +141,19 @@ fn aws_profile(builder: object_store::aws::AmazonS3Builder) -> object_store::aws
     if !keyed
         && let Some(section) = file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
             .and_then(|p| ini_section(&p, &profile))
+        && let (Some(id), Some(secret)) = (
+            section.get("aws_access_key_id"),
+            section.get("aws_secret_access_key"),
+        )
     {
-        let get = |k: &str| section.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if let (Some(id), Some(secret)) = (get("aws_access_key_id"), get("aws_secret_access_key")) {
-            remember_secret(&secret);
-            builder = builder
-                .with_config(K::AccessKeyId, id)
-                .with_config(K::SecretAccessKey, secret);
-            if let Some(token) = get("aws_session_token") {
-                remember_secret(&token);
-                builder = builder.with_config(K::Token, token);
-            }
+        remember_secret(id);
+        remember_secret(secret);
+        builder = builder
+            .with_config(K::AccessKeyId, id)
+            .with_config(K::SecretAccessKey, secret);
+        if let Some(token) = section.get("aws_session_token") {
+            remember_secret(token);
+            builder = builder.with_config(K::Token, token);
         }
     }
     let config_name = if profile == "default" {
@@ -147,16 +164,15 @@ fn aws_profile(builder: object_store::aws::AmazonS3Builder) -> object_store::aws
     if let Some(section) =
         file("AWS_CONFIG_FILE", "config").and_then(|p| ini_section(&p, &config_name))
     {
-        let get = |k: &str| section.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         if env("AWS_REGION").is_none()
             && env("AWS_DEFAULT_REGION").is_none()
-            && let Some(region) = get("region")
+            && let Some(region) = section.get("region")
         {
             builder = builder.with_config(K::Region, region);
         }
         if env("AWS_ENDPOINT").is_none()
             && env("AWS_ENDPOINT_URL").is_none()
-            && let Some(endpoint) = get("endpoint_url")
+            && let Some(endpoint) = section.get("endpoint_url")
         {
             builder = builder.with_config(K::Endpoint, endpoint);
         }
@@ -166,15 +182,15 @@ fn aws_profile(builder: object_store::aws::AmazonS3Builder) -> object_store::aws
 
 /// The `key = value` lines of one `[section]` of an INI file (keys lower-cased), or `None` when
 /// the file or the section is not there.
-fn ini_section(path: &Path, section: &str) -> Option<Vec<(String, String)>> {
+fn ini_section(path: &Path, section: &str) -> Option<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).ok()?;
     parse_ini_section(&text, section)
 }
 
-fn parse_ini_section(text: &str, section: &str) -> Option<Vec<(String, String)>> {
+fn parse_ini_section(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
     let mut inside = false;
     let mut found = false;
-    let mut out = Vec::new();
+    let mut out = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with(['#', ';']) {
@@ -186,7 +202,7 @@ fn parse_ini_section(text: &str, section: &str) -> Option<Vec<(String, String)>>
             continue;
         }
         if inside && let Some((k, v)) = line.split_once('=') {
-            out.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            out.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
     found.then_some(out)
@@ -233,45 +249,39 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
-/// Uploads one local file to `location`, in parts of [`UPLOAD_PART`] bytes (one plain PUT when
-/// it fits in one).
-pub async fn upload_file(
+/// Uploads one local file to `location` through `object_store`'s buffered writer: one PUT when
+/// the file fits in [`UPLOAD_PART`] bytes, else a multipart upload streamed from the file, so no
+/// file is held in memory whole.
+async fn upload_file(
     store: &Arc<dyn ObjectStore>,
     location: &StorePath,
     path: &Path,
 ) -> Result<(), StoreError> {
-    let io = |e: std::io::Error| StoreError::text(format!("reading {}: {e}", path.display()));
-    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-    let size = file.metadata().await.map_err(io)?.len();
-    if size <= UPLOAD_PART as u64 {
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.read_to_end(&mut bytes).await.map_err(io)?;
-        store.put(location, PutPayload::from(bytes)).await?;
-        return Ok(());
-    }
-    let upload = store.put_multipart(location).await?;
-    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).await.map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        // At most a few parts in flight: memory stays at a few parts whatever the file's size.
-        writer.wait_for_capacity(4).await?;
-        writer.write(&buf[..n]);
-    }
-    writer.finish().await?;
-    Ok(())
+    let failed = |e: std::io::Error| {
+        StoreError::text(format!(
+            "uploading {}: {}",
+            path.display(),
+            crate::error::chain(&e)
+        ))
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(failed)?;
+    let mut writer = object_store::buffered::BufWriter::with_capacity(
+        Arc::clone(store),
+        location.clone(),
+        UPLOAD_PART,
+    );
+    tokio::io::copy(&mut file, &mut writer)
+        .await
+        .map_err(failed)?;
+    writer.shutdown().await.map_err(failed)
 }
 
 /// Downloads every object under `prefix` into `dir` (same relative paths), streamed to disk.
-/// Returns how many objects there were.
-pub async fn download_dir(
+async fn download_dir(
     store: &Arc<dyn ObjectStore>,
     prefix: &StorePath,
     dir: &Path,
-) -> Result<usize, StoreError> {
+) -> Result<(), StoreError> {
     let objects: Vec<object_store::ObjectMeta> = store.list(Some(prefix)).try_collect().await?;
     for meta in &objects {
         let Some(parts) = meta.location.prefix_match(prefix) else {
@@ -286,15 +296,11 @@ pub async fn download_dir(
         let mut out = tokio::fs::File::create(&path).await.map_err(io)?;
         let mut stream = store.get(&meta.location).await?.into_stream();
         while let Some(chunk) = stream.try_next().await? {
-            tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                .await
-                .map_err(io)?;
+            out.write_all(&chunk).await.map_err(io)?;
         }
-        tokio::io::AsyncWriteExt::flush(&mut out)
-            .await
-            .map_err(io)?;
+        out.flush().await.map_err(io)?;
     }
-    Ok(objects.len())
+    Ok(())
 }
 
 /// An output folder (`--out`, `--diff-out`, a history folder) that may be an object-store URL:
@@ -312,7 +318,7 @@ struct RemoteOutput {
     // Kept until the upload: the local copy lives in it.
     _dir: tempfile::TempDir,
     // Size and modification time of every downloaded file: only files that differ go back up.
-    before: std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+    before: BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
 }
 
 impl Staged {
@@ -360,11 +366,6 @@ impl Staged {
         &self.local
     }
 
-    /// Whether the output is an object-store URL.
-    pub fn is_remote(&self) -> bool {
-        self.remote.is_some()
-    }
-
     /// The output as it may be shown (a URL without credentials, or the local path).
     pub fn shown(&self) -> String {
         self.remote
@@ -397,8 +398,8 @@ impl Staged {
 }
 
 /// Every file under `dir` with its size and modification time.
-fn file_states(dir: &Path) -> std::collections::BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
-    let mut out = std::collections::BTreeMap::new();
+fn file_states(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -428,11 +429,11 @@ mod tests {
         let text = "[default]\naws_access_key_id = A\n\n[profile dev]\nregion=eu-west-1\n# c\n";
         assert_eq!(
             parse_ini_section(text, "profile dev"),
-            Some(vec![("region".into(), "eu-west-1".into())])
+            Some(BTreeMap::from([("region".into(), "eu-west-1".into())]))
         );
         assert_eq!(
             parse_ini_section(text, "default"),
-            Some(vec![("aws_access_key_id".into(), "A".into())])
+            Some(BTreeMap::from([("aws_access_key_id".into(), "A".into())]))
         );
         assert_eq!(parse_ini_section(text, "other"), None);
     }

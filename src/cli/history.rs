@@ -31,14 +31,14 @@ pub fn run(args: &HistoryArgs, engine: &crate::engine::Engine) -> anyhow::Result
                 args.config.display()
             );
         };
-        if crate::store::is_remote(&h.dir) {
-            h.dir.clone().into()
-        } else {
-            loaded.base_dir.join(&h.dir)
-        }
+        crate::store::resolve(&h.dir, &loaded.base_dir)
     };
-    let staged = crate::store::Staged::new(&dir, true, engine.runtime())
-        .with_context(|| format!("reading the history {}", dir.display()))?;
+    let staged = crate::store::Staged::new(&dir, true, engine.runtime()).with_context(|| {
+        format!(
+            "reading the history {}",
+            crate::store::shown_text(&dir.to_string_lossy())
+        )
+    })?;
     let runs = crate::history::runs(staged.local())?;
     if runs.is_empty() {
         super::printer::stdout_line(&format!("no runs in {}", staged.shown()));

@@ -116,8 +116,9 @@ pub fn finish(
         }
     }
     if let Some(dir) = &args.out {
-        let staged =
-            Staged::new(dir, false, rt).with_context(|| format!("--out {}", dir.display()))?;
+        let staged = Staged::new(dir, false, rt).with_context(|| {
+            format!("--out {}", crate::store::shown_text(&dir.to_string_lossy()))
+        })?;
         let paths = crate::report::write_all(report, staged.local())
             .with_context(|| format!("writing the reports into {}", staged.shown()))?;
         staged
