@@ -6,25 +6,25 @@ mod attribute;
 pub mod detail;
 pub mod explain;
 pub mod filter;
+pub mod keylog;
 pub mod merge;
 pub mod out;
 pub mod partition;
 pub mod result;
 pub mod scan;
+mod settle;
+pub(crate) mod spool;
 pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::hash::CompareAs;
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 pub use attribute::Attribution;
-use attribute::Settled;
-use merge::{Candidate, Merged};
+use merge::Candidate;
 pub use partition::default_memory_budget;
 use partition::{Layout, Partitions};
 use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableDiff};
@@ -114,21 +114,32 @@ fn run<K: KeyCodec>(
     let captured = PerSide::new(None, capture.map(detail::Capture::finish));
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
 
-    let keep = if opts.diff_out.is_some() || opts.keep_keys {
-        usize::MAX
-    } else {
-        opts.samples
+    let keep_all = opts.diff_out.is_some() || opts.keep_keys;
+    let differing = keep_all.then(|| {
+        spool::Spool::new(
+            dir.path(),
+            rows.legacy + rows.target,
+            opts.memory_budget,
+            64,
+        )
+    });
+    let inputs = settle::Inputs {
+        plan,
+        layout: &layout,
+        stores: PerSide::new(&sides.legacy.1, &sides.target.1),
+        captured: &captured,
+        attribution: opts.attribution,
+        changed_cap: EXPLAIN_ROWS.max(opts.samples),
+        cap: opts.samples,
+        dir: dir.path(),
+        budget: opts.memory_budget,
     };
-    let parts: Vec<Merged<K>> = (0..sides.legacy.0.len())
-        .into_par_iter()
-        .map(|p| {
-            Ok(merge::merge(
-                sides.legacy.0.take(p)?,
-                sides.target.0.take(p)?,
-                keep,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let tally = settle::settle(
+        &inputs,
+        PerSide::new(&sides.legacy.0, &sides.target.0),
+        differing.as_ref(),
+    )?;
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
 
     let mut t = TableDiff::new(
         &plan.name,
@@ -144,64 +155,16 @@ fn run<K: KeyCodec>(
     );
     t.schema = plan.schema.clone();
     t.compared_columns = plan.columns.iter().map(|c| c.name.clone()).collect();
-    let mut candidates = Vec::new();
-    let mut missing_rows = Vec::new();
-    let mut extra_rows = Vec::new();
-    for m in parts {
-        t.matched += m.matched;
-        t.missing += m.missing;
-        t.extra += m.extra;
-        t.duplicate_keys.legacy += m.duplicate_keys.legacy;
-        t.duplicate_keys.target += m.duplicate_keys.target;
-        candidates.extend(m.candidates);
-        missing_rows.extend(m.missing_rows);
-        extra_rows.extend(m.extra_rows);
+    t.matched = tally.matched;
+    t.missing = tally.missing;
+    t.extra = tally.extra;
+    t.duplicate_keys = tally.duplicate_keys;
+    t.changed = tally.changed;
+    for (c, n) in plan.columns.iter().zip(&tally.columns) {
+        t.columns
+            .insert(c.name.clone(), ColumnDrift { changed: *n });
     }
-    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "merged");
-    candidates.par_sort_unstable();
-    missing_rows.sort_unstable();
-    extra_rows.sort_unstable();
-
-    // Column attribution from the stored digests; rows that were not stored (the target skipped
-    // them as matched by the filter) or whose 32-bit digests cannot tell are read again.
-    let stores = PerSide::new(&sides.legacy.1, &sides.target.1);
-    let mut settled: Vec<Settled> = if store_legacy {
-        candidates
-            .par_iter()
-            .map_init(
-                || (Vec::new(), Vec::new()),
-                |(lb, tb), c| attribute::attribute_stored(plan, &layout, stores, c, lb, tb),
-            )
-            .collect::<Result<_>>()?
-    } else {
-        attribute::attribute_reread(plan, &layout, stores.target, &candidates)?
-    };
-    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
-    attribute::settle_again(plan, &layout, &candidates, &mut settled, &captured)?;
-    let mut changed: Vec<(Candidate<K>, Vec<u16>)> = Vec::new();
-    for (c, s) in candidates.into_iter().zip(settled) {
-        match s {
-            Settled::Equal => t.matched += 1,
-            Settled::Differ(mask) => changed.push((c, mask)),
-            Settled::Unknown => {
-                return Err(Error::Internal(format!(
-                    "table `{}`: a changed row could not be attributed",
-                    plan.name
-                )));
-            }
-        }
-    }
-    t.changed = changed.len() as u64;
-    for c in &plan.columns {
-        t.columns.insert(c.name.clone(), ColumnDrift::default());
-    }
-    for (_, mask) in &changed {
-        for &ci in mask {
-            if let Some(d) = t.columns.get_mut(&plan.columns[usize::from(ci)].name) {
-                d.changed += 1;
-            }
-        }
-    }
+    let (changed, missing_rows, extra_rows) = tally.firsts();
     check_identities(&t)?;
     let drift = t.changed + t.missing + t.extra + t.null_key_rows.legacy + t.null_key_rows.target;
     #[allow(clippy::cast_precision_loss)]
@@ -266,8 +229,8 @@ fn run<K: KeyCodec>(
         &sampled,
     );
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
-    if opts.diff_out.is_some() || opts.keep_keys {
-        out::write_differing(plan, opts, &changed, &missing_rows, &extra_rows, &mut t)?;
+    if let Some(spool) = differing {
+        out::write_differing(plan, opts, spool, &mut t)?;
     }
     Ok(t)
 }

@@ -11,13 +11,12 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema};
 
-use rayon::prelude::*;
-
 use super::DiffOptions;
 use super::detail::fetch;
-use super::merge::Candidate;
 use super::result::TableDiff;
 use super::scan::KeyCodec;
+use super::settle::Differing;
+use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::Side;
@@ -193,43 +192,15 @@ impl Writer {
     }
 }
 
-/// `--diff-out` and the history's keys: every differing row, in chunks of [`CHUNK`] in
-/// (side, ordinal) order, each chunk's keys read, written and dropped before the next.
-pub fn write_differing<K: KeyCodec>(
+/// `--diff-out` and the history's keys: every differing row, in (side, ordinal) order, a spool
+/// bucket at a time and within it chunks of [`CHUNK`], each chunk's keys read, written and
+/// dropped before the next.
+pub(super) fn write_differing<K: KeyCodec>(
     plan: &PairPlan,
     opts: &DiffOptions,
-    changed: &[(Candidate<K>, Vec<u16>)],
-    missing_rows: &[(K, u64)],
-    extra_rows: &[(K, u64)],
+    spool: Spool<Differing<K>>,
     t: &mut TableDiff,
 ) -> Result<()> {
-    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-    enum Of {
-        Changed,
-        Missing,
-        Extra,
-    }
-    let mut order: Vec<(Side, u64, Of, usize)> =
-        Vec::with_capacity(changed.len() + missing_rows.len() + extra_rows.len());
-    order.extend(
-        changed
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| (Side::Legacy, c.legacy, Of::Changed, i)),
-    );
-    order.extend(
-        missing_rows
-            .iter()
-            .enumerate()
-            .map(|(i, (_, o))| (Side::Legacy, *o, Of::Missing, i)),
-    );
-    order.extend(
-        extra_rows
-            .iter()
-            .enumerate()
-            .map(|(i, (_, o))| (Side::Target, *o, Of::Extra, i)),
-    );
-    order.par_sort_unstable();
     let mut writer = opts
         .diff_out
         .as_ref()
@@ -238,41 +209,38 @@ pub fn write_differing<K: KeyCodec>(
     // The identity of a key with a redacted column is itself keyed: the exact key (or its
     // unkeyed digest) would give the value away.
     let redacted_key = plan.keys.iter().any(|k| plan.redact.applies(&k.name));
-    for chunk in order.chunks(CHUNK) {
-        let rows: Vec<DiffRow> = chunk
-            .iter()
-            .map(|&(side, ordinal, of, i)| {
-                let (category, key, columns) = match of {
-                    Of::Changed => ("changed", changed[i].0.key, changed[i].1.clone()),
-                    Of::Missing => ("missing", missing_rows[i].0, Vec::new()),
-                    Of::Extra => ("extra", extra_rows[i].0, Vec::new()),
-                };
-                DiffRow {
-                    category,
-                    side,
-                    ordinal,
-                    key: key.hex(),
-                    columns,
-                }
-            })
-            .collect();
-        let keys = fetch_keys(plan, &rows)?;
-        if let Some(w) = &mut writer {
-            w.write(plan, &rows, &keys)?;
+    t.differing_keys = super::keylog::KeyLog::new(opts.temp_dir.as_deref());
+    spool.drain(|bucket| {
+        for chunk in bucket.chunks(CHUNK) {
+            let rows: Vec<DiffRow> = chunk
+                .iter()
+                .map(|d| DiffRow {
+                    category: d.category.as_str(),
+                    side: d.category.side(),
+                    ordinal: d.ordinal,
+                    key: d.key.hex(),
+                    columns: d.columns.clone(),
+                })
+                .collect();
+            let keys = fetch_keys(plan, &rows)?;
+            if let Some(w) = &mut writer {
+                w.write(plan, &rows, &keys)?;
+            }
+            if opts.keep_keys {
+                t.differing_keys
+                    .extend(rows.iter().map(|r| super::result::DiffKey {
+                        category: r.category.to_owned(),
+                        digest: if redacted_key {
+                            plan.redact.digest(&r.key)
+                        } else {
+                            r.key.clone()
+                        },
+                        key: key_text(plan, &keys, r),
+                    }))?;
+            }
         }
-        if opts.keep_keys {
-            t.differing_keys
-                .extend(rows.iter().map(|r| super::result::DiffKey {
-                    category: r.category.to_owned(),
-                    digest: if redacted_key {
-                        plan.redact.digest(&r.key)
-                    } else {
-                        r.key.clone()
-                    },
-                    key: key_text(plan, &keys, r),
-                }));
-        }
-    }
+        Ok(())
+    })?;
     if let Some(w) = writer {
         w.finish()?;
     }

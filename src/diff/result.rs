@@ -63,7 +63,7 @@ pub struct TableDiff {
     pub explained: BTreeMap<String, BTreeMap<String, u64>>,
     /// Every differing key of this run (only kept for the run history; not in the JSON).
     #[serde(skip)]
-    pub differing_keys: Vec<DiffKey>,
+    pub differing_keys: super::keylog::KeyLog,
 }
 
 /// One table pair in the report: the engine's result, the gate's judgement of it, its history,
@@ -197,7 +197,7 @@ impl TableDiff {
             schema: SchemaFindings::default(),
             samples: Samples::default(),
             explained: BTreeMap::new(),
-            differing_keys: Vec::new(),
+            differing_keys: super::keylog::KeyLog::default(),
         }
     }
 

@@ -375,29 +375,41 @@ fn diff_out_streams_a_half_lost_table_in_chunks() {
     s.legacy("t", batch(vec![("id", ids(&l)), ("v", ids(&l))]));
     s.target("t", batch(vec![("id", ids(&t)), ("v", ids(&tv))]));
     s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let read = |dir: &std::path::Path| -> Vec<(String, i64)> {
+        let file = std::fs::File::open(dir.join("t.parquet")).expect("diff file");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        let mut rows = Vec::new();
+        for b in reader {
+            let b = b.expect("batch");
+            let cat = b.column_by_name("category").expect("category");
+            let cat = cat.as_any().downcast_ref::<StringArray>().expect("utf8");
+            let id = b.column_by_name("id").expect("id");
+            let id = id
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .expect("typed key");
+            for (c, i) in cat.iter().zip(id.iter()) {
+                rows.push((c.expect("category").to_owned(), i.expect("key")));
+            }
+        }
+        rows
+    };
     let diff = s.path().join("diff");
-    let (_, r) = run_report(&s, &["--diff-out", diff.to_str().expect("utf8")]);
+    let history = s.path().join("history");
+    let arg = |p: &std::path::Path| p.to_str().expect("utf8").to_owned();
+    let (_, r) = run_report(
+        &s,
+        &["--diff-out", &arg(&diff), "--history", &arg(&history)],
+    );
     let rep = table(&r, "t");
     assert_eq!(counts(rep), (60_001, 15_000 - 1, 75_000, 0), "{rep}");
-    let file = std::fs::File::open(diff.join("t.parquet")).expect("diff file");
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader");
+    let rows = read(&diff);
     let mut seen = std::collections::BTreeMap::new();
-    for b in reader {
-        let b = b.expect("batch");
-        let cat = b.column_by_name("category").expect("category");
-        let cat = cat.as_any().downcast_ref::<StringArray>().expect("utf8");
-        let id = b.column_by_name("id").expect("id");
-        let id = id
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .expect("typed key");
-        for (c, i) in cat.iter().zip(id.iter()) {
-            let (c, i) = (c.expect("category"), i.expect("key"));
-            assert!(seen.insert(i, c.to_owned()).is_none(), "key {i} twice");
-        }
+    for (c, i) in &rows {
+        assert!(seen.insert(*i, c.clone()).is_none(), "key {i} twice");
     }
     assert_eq!(seen.len(), 75_000 + 15_000 - 1);
     assert!(seen.iter().all(|(i, c)| if i % 2 == 1 {
@@ -405,6 +417,48 @@ fn diff_out_streams_a_half_lost_table_in_chunks() {
     } else {
         c == "changed" && i % 10 == 0 && *i != 0
     }));
+    // Written in legacy ordinal order (here: key order).
+    assert!(rows.windows(2).all(|w| w[0].1 < w[1].1));
+
+    // A second night under a 1 MiB budget: the differing rows go through several spool buckets
+    // and the key churn through several history buckets. The target finds every 4th odd row
+    // again and changes every 20th row instead of every 10th.
+    let t2: Vec<i64> = (0..n).filter(|i| i % 2 == 0 || i % 4 == 1).collect();
+    let tv2: Vec<i64> = t2
+        .iter()
+        .map(|&i| if i % 20 == 0 { -i } else { i })
+        .collect();
+    s.target("t", batch(vec![("id", ids(&t2)), ("v", ids(&tv2))]));
+    let small = s.path().join("diff-small");
+    let (_, r2) = run_report(
+        &s,
+        &[
+            "--diff-out",
+            &arg(&small),
+            "--history",
+            &arg(&history),
+            "--memory-budget",
+            "1MiB",
+        ],
+    );
+    let rep2 = table(&r2, "t");
+    assert_eq!(counts(rep2), (105_001, 7_500 - 1, 37_500, 0), "{rep2}");
+    let h = &rep2["history"];
+    // New: none (every row differing now differed before). Resolved: the odd keys found again
+    // (37,500) and the keys changed before but not now (every 10th, not every 20th: 7,500).
+    assert_eq!(h["new_keys"], 0, "{h}");
+    assert_eq!(h["resolved_keys"], 37_500 + 7_500, "{h}");
+    assert_eq!(
+        h["resolved_samples"].as_array().map(Vec::len),
+        Some(5),
+        "{h}"
+    );
+    let expect: Vec<(String, i64)> = rows
+        .iter()
+        .filter(|(_, i)| i % 4 == 3 || (i % 2 == 0 && i % 20 == 0))
+        .cloned()
+        .collect();
+    assert_eq!(read(&small), expect);
 }
 
 #[test]

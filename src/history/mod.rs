@@ -7,7 +7,7 @@
 //! `runs/<run-id>.parquet` (one row per table and per check) and `keys/<run-id>.parquet` (one
 //! row per differing key: table, category, key digest, key values as JSON text, redacted).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,11 +19,10 @@ use crate::error::{Error, Result};
 use crate::gate::Status;
 use crate::report::{Report, TableHistory, TrendPoint};
 
+mod keys;
+
 /// Runs of the trend shown in reports (this run included).
 pub const TREND_RUNS: usize = 10;
-
-/// Samples of new and resolved keys per table.
-const KEY_SAMPLES: usize = 5;
 
 /// One past run, as `recon history` lists it.
 #[derive(Debug, Clone)]
@@ -152,29 +151,18 @@ pub fn runs(dir: &Path) -> Result<Vec<PastRun>> {
     Ok(out)
 }
 
-/// Previous run's differing keys per table: digest → key text.
-fn previous_keys(dir: &Path) -> Result<Option<BTreeMap<String, BTreeMap<String, String>>>> {
-    let Some(last) = files(&dir.join("keys"))?.pop() else {
-        return Ok(None);
-    };
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for b in read(&last)? {
-        let c = Columns {
-            path: &last,
-            batch: &b,
-        };
-        let (table, digest, key) = (c.text("table")?, c.text("digest")?, c.text("key")?);
-        for r in 0..b.num_rows() {
-            out.entry(table(r)).or_default().insert(digest(r), key(r));
-        }
-    }
-    Ok(Some(out))
-}
-
 /// Fills every table's trend and key churn from the history, then appends this run to it.
 pub fn record(report: &mut Report, dir: &Path) -> Result<()> {
     let past = runs(dir)?;
-    let previous = previous_keys(dir)?;
+    let mut churn = match files(&dir.join("keys"))?.pop() {
+        Some(previous) => Some(keys::churn(
+            &previous,
+            &logs(report),
+            report.run.memory_budget,
+            None,
+        )?),
+        None => None,
+    };
     for t in &mut report.tables {
         let mut trend: Vec<TrendPoint> = past
             .iter()
@@ -204,36 +192,11 @@ pub fn record(report: &mut Report, dir: &Path) -> Result<()> {
             trend,
             ..TableHistory::default()
         };
-        if let Some(prev) = &previous {
-            let empty = BTreeMap::new();
-            let before = prev.get(&t.name).unwrap_or(&empty);
-            let now: BTreeMap<&str, &str> = t
-                .differing_keys
-                .iter()
-                .map(|k| (k.digest.as_str(), k.key.as_str()))
-                .collect();
-            let new: Vec<&str> = now
-                .iter()
-                .filter(|(d, _)| !before.contains_key(**d))
-                .map(|(_, k)| *k)
-                .collect();
-            let resolved: Vec<&String> = before
-                .iter()
-                .filter(|(d, _)| !now.contains_key(d.as_str()))
-                .map(|(_, k)| k)
-                .collect();
-            h.new_keys = Some(new.len() as u64);
-            h.resolved_keys = Some(resolved.len() as u64);
-            h.new_samples = new
-                .iter()
-                .take(KEY_SAMPLES)
-                .map(|k| (*k).to_owned())
-                .collect();
-            h.resolved_samples = resolved
-                .iter()
-                .take(KEY_SAMPLES)
-                .map(|k| (*k).clone())
-                .collect();
+        if let Some(c) = churn.as_mut().and_then(|c| c.remove(&t.name)) {
+            h.new_keys = Some(c.new);
+            h.resolved_keys = Some(c.resolved);
+            h.new_samples = c.new_samples;
+            h.resolved_samples = c.resolved_samples;
         }
         t.history = Some(h);
     }
@@ -330,28 +293,19 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
         .map_err(|e| Error::failed("history batch", e))?;
     write(&dir.join("runs").join(format!("{id}.parquet")), &batch)?;
 
-    let mut table = Vec::new();
-    let mut category = Vec::new();
-    let mut digest = Vec::new();
-    let mut key = Vec::new();
-    for t in &report.tables {
-        for k in &t.differing_keys {
-            table.push(t.name.clone());
-            category.push(k.category.clone());
-            digest.push(k.digest.clone());
-            key.push(k.key.clone());
-        }
-    }
-    let fields: Vec<Field> = ["table", "category", "digest", "key"]
-        .iter()
-        .map(|n| Field::new(*n, DataType::Utf8, false))
-        .collect();
-    let batch = RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        vec![utf8(table), utf8(category), utf8(digest), utf8(key)],
+    keys::write(
+        &dir.join("keys").join(format!("{id}.parquet")),
+        &logs(report),
     )
-    .map_err(|e| Error::failed("history batch", e))?;
-    write(&dir.join("keys").join(format!("{id}.parquet")), &batch)
+}
+
+/// Every table's differing keys.
+fn logs(report: &Report) -> Vec<(&str, &crate::diff::keylog::KeyLog)> {
+    report
+        .tables
+        .iter()
+        .map(|t| (t.name.as_str(), &t.differing_keys))
+        .collect()
 }
 
 /// Distinct table names across runs (for listings).

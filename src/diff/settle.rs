@@ -1,0 +1,353 @@
+//! From the match structure to the counts: each partition is merged, its changed candidates
+//! attributed from the stored digests and counted on the spot; what the digests cannot settle
+//! (and, with [`Attribution::Reread`], every candidate) is spooled in legacy ordinal order and
+//! settled from rows read again, a chunk at a time. Differing rows for `--diff-out` and the
+//! history are spooled in (side, ordinal) order. Memory follows a partition, a bucket and the
+//! capped samples, never the drift.
+
+use rayon::prelude::*;
+
+use super::attribute::{self, Attribution, Settled};
+use super::detail;
+use super::merge::{self, Candidate};
+use super::partition::{Key, Partitions};
+use super::spool::{FirstN, Record, Spool, take};
+use super::store::{ColumnStore, RowLayout};
+use crate::error::{Error, Result};
+use crate::plan::PairPlan;
+use crate::side::{PerSide, Side};
+
+/// What a differing row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    /// Paired by key, values differ (read from the legacy side).
+    Changed,
+    /// Legacy row with no target row.
+    Missing,
+    /// Target row with no legacy row.
+    Extra,
+}
+
+impl Category {
+    /// The report's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Changed => "changed",
+            Self::Missing => "missing",
+            Self::Extra => "extra",
+        }
+    }
+
+    /// The side its key is read from.
+    pub fn side(self) -> Side {
+        match self {
+            Self::Changed | Self::Missing => Side::Legacy,
+            Self::Extra => Side::Target,
+        }
+    }
+}
+
+/// One differing row, as `--diff-out` and the history need it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Differing<K> {
+    /// Legacy ordinals first, then the target's after them: the order rows are written in.
+    pub position: u64,
+    /// What it is.
+    pub category: Category,
+    /// Its ordinal on [`Category::side`].
+    pub ordinal: u64,
+    /// Its key.
+    pub key: K,
+    /// Differing compared columns, for changed rows.
+    pub columns: Vec<u16>,
+}
+
+impl<K: Key> Record for Differing<K> {
+    fn position(&self) -> u64 {
+        self.position
+    }
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.position.to_le_bytes());
+        out.push(self.category as u8);
+        out.extend_from_slice(&self.ordinal.to_le_bytes());
+        self.key.write(out);
+        let n = u16::try_from(self.columns.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&n.to_le_bytes());
+        for c in self.columns.iter().take(usize::from(n)) {
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+    }
+    fn read(bytes: &mut &[u8]) -> Option<Self> {
+        let position = u64::from_le_bytes(take(bytes)?);
+        let category = match take::<1>(bytes)?[0] {
+            0 => Category::Changed,
+            1 => Category::Missing,
+            2 => Category::Extra,
+            _ => return None,
+        };
+        let ordinal = u64::from_le_bytes(take(bytes)?);
+        let key = read_key(bytes)?;
+        let n = u16::from_le_bytes(take(bytes)?);
+        let columns = (0..n)
+            .map(|_| take(bytes).map(u16::from_le_bytes))
+            .collect::<Option<_>>()?;
+        Some(Self {
+            position,
+            category,
+            ordinal,
+            key,
+            columns,
+        })
+    }
+}
+
+impl<K: Key> Record for Candidate<K> {
+    fn position(&self) -> u64 {
+        self.legacy
+    }
+    fn write(&self, out: &mut Vec<u8>) {
+        self.key.write(out);
+        for w in [self.legacy, self.target, self.hashes.0, self.hashes.1] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+    fn read(bytes: &mut &[u8]) -> Option<Self> {
+        let key = read_key(bytes)?;
+        let mut word = || take(bytes).map(u64::from_le_bytes);
+        Some(Self {
+            key,
+            legacy: word()?,
+            target: word()?,
+            hashes: (word()?, word()?),
+        })
+    }
+}
+
+fn read_key<K: Key>(bytes: &mut &[u8]) -> Option<K> {
+    let (head, rest) = bytes.split_at_checked(K::BYTES)?;
+    *bytes = rest;
+    Some(K::read(head))
+}
+
+/// The counts of a table and its capped, ordered samples.
+pub struct Tally<K: Ord> {
+    /// Identical pairs, and candidates found equal within the tolerances.
+    pub matched: u64,
+    /// Changed pairs.
+    pub changed: u64,
+    /// Legacy rows with no target row.
+    pub missing: u64,
+    /// Target rows with no legacy row.
+    pub extra: u64,
+    /// Distinct keys occurring more than once, per side.
+    pub duplicate_keys: PerSide<u64>,
+    /// Changed rows per compared column.
+    pub columns: Vec<u64>,
+    first_changed: FirstN<(Candidate<K>, Vec<u16>)>,
+    first_missing: FirstN<(K, u64)>,
+    first_extra: FirstN<(K, u64)>,
+}
+
+impl<K: Key> Tally<K> {
+    fn new(columns: usize, changed_cap: usize, cap: usize) -> Self {
+        Self {
+            matched: 0,
+            changed: 0,
+            missing: 0,
+            extra: 0,
+            duplicate_keys: PerSide::new(0, 0),
+            columns: vec![0; columns],
+            first_changed: FirstN::new(changed_cap),
+            first_missing: FirstN::new(cap),
+            first_extra: FirstN::new(cap),
+        }
+    }
+
+    fn changed(&mut self, c: Candidate<K>, mask: Vec<u16>) {
+        self.changed += 1;
+        for &ci in &mask {
+            if let Some(n) = self.columns.get_mut(usize::from(ci)) {
+                *n += 1;
+            }
+        }
+        self.first_changed.push((c, mask));
+    }
+
+    fn absorb(&mut self, o: Self) {
+        self.matched += o.matched;
+        self.changed += o.changed;
+        self.missing += o.missing;
+        self.extra += o.extra;
+        self.duplicate_keys.legacy += o.duplicate_keys.legacy;
+        self.duplicate_keys.target += o.duplicate_keys.target;
+        for (a, b) in self.columns.iter_mut().zip(o.columns) {
+            *a += b;
+        }
+        self.first_changed.absorb(o.first_changed);
+        self.first_missing.absorb(o.first_missing);
+        self.first_extra.absorb(o.first_extra);
+    }
+
+    /// The first changed rows (with their columns), missing and extra rows, in key order.
+    #[allow(clippy::type_complexity)]
+    pub fn firsts(self) -> (Vec<(Candidate<K>, Vec<u16>)>, Vec<(K, u64)>, Vec<(K, u64)>) {
+        (
+            self.first_changed.into_sorted(),
+            self.first_missing.into_sorted(),
+            self.first_extra.into_sorted(),
+        )
+    }
+}
+
+/// What settling needs besides the partitions.
+pub struct Inputs<'a> {
+    /// The pair.
+    pub plan: &'a PairPlan,
+    /// Where each compared column's digest sits in a stored row.
+    pub layout: &'a RowLayout,
+    /// Each side's stored digests.
+    pub stores: PerSide<&'a ColumnStore>,
+    /// Target rows kept from the hashing pass.
+    pub captured: &'a PerSide<Option<detail::Captured>>,
+    /// Where the legacy digests of changed pairs come from.
+    pub attribution: Attribution,
+    /// Changed rows kept in order (for samples and drift classes).
+    pub changed_cap: usize,
+    /// Missing and extra rows kept in order (for samples).
+    pub cap: usize,
+    /// Spool files' folder.
+    pub dir: &'a std::path::Path,
+    /// Memory a spool bucket may take, about.
+    pub budget: usize,
+}
+
+/// Rows settled from a re-read per chunk (both rows of each pair are read whole).
+const SETTLE_CHUNK: usize = 1 << 14;
+
+/// Merges every partition and settles every candidate. With `differing`, every differing row is
+/// spooled for `--diff-out` and the history.
+pub fn settle<K: Key>(
+    inp: &Inputs<'_>,
+    partitions: PerSide<&Partitions<K>>,
+    differing: Option<&Spool<Differing<K>>>,
+) -> Result<Tally<K>> {
+    let plan = inp.plan;
+    let legacy_rows = plan.tables.legacy.rows;
+    let record = |category: Category, key: K, ordinal: u64, columns: Vec<u16>| Differing {
+        position: match category.side() {
+            Side::Legacy => ordinal,
+            Side::Target => legacy_rows + ordinal,
+        },
+        category,
+        ordinal,
+        key,
+        columns,
+    };
+    let unsettled: Spool<Candidate<K>> = Spool::new(
+        inp.dir,
+        legacy_rows,
+        inp.budget,
+        std::mem::size_of::<Candidate<K>>(),
+    );
+    let keep = if differing.is_some() {
+        usize::MAX
+    } else {
+        inp.cap
+    };
+    let store_legacy = inp.attribution == Attribution::Store;
+    let tally = (0..partitions.legacy.len())
+        .into_par_iter()
+        .map(|p| -> Result<Tally<K>> {
+            let m = merge::merge(partitions.legacy.take(p)?, partitions.target.take(p)?, keep);
+            let mut t = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
+            t.matched = m.matched;
+            t.missing = m.missing;
+            t.extra = m.extra;
+            t.duplicate_keys = m.duplicate_keys;
+            let mut rows = Vec::new();
+            for &(key, ord) in &m.missing_rows {
+                t.first_missing.push((key, ord));
+                rows.push(record(Category::Missing, key, ord, Vec::new()));
+            }
+            for &(key, ord) in &m.extra_rows {
+                t.first_extra.push((key, ord));
+                rows.push(record(Category::Extra, key, ord, Vec::new()));
+            }
+            let settled: Vec<Settled> = if store_legacy {
+                m.candidates
+                    .par_iter()
+                    .map_init(
+                        || (Vec::new(), Vec::new()),
+                        |(lb, tb), c| {
+                            attribute::attribute_stored(plan, inp.layout, inp.stores, c, lb, tb)
+                        },
+                    )
+                    .collect::<Result<_>>()?
+            } else {
+                vec![Settled::Unknown; m.candidates.len()]
+            };
+            let mut later = Vec::new();
+            for (c, s) in m.candidates.into_iter().zip(settled) {
+                match s {
+                    Settled::Equal => t.matched += 1,
+                    Settled::Differ(mask) => {
+                        if differing.is_some() {
+                            rows.push(record(Category::Changed, c.key, c.legacy, mask.clone()));
+                        }
+                        t.changed(c, mask);
+                    }
+                    Settled::Unknown => later.push(c),
+                }
+            }
+            unsettled.push(&later)?;
+            if let Some(d) = differing {
+                d.push(&rows)?;
+            }
+            Ok(t)
+        })
+        .try_reduce(
+            || Tally::new(plan.columns.len(), inp.changed_cap, inp.cap),
+            |mut a, b| {
+                a.absorb(b);
+                Ok(a)
+            },
+        )?;
+    tracing::info!(table = %plan.name, "merged and attributed from the stores");
+    let mut tally = tally;
+    unsettled.drain(|bucket| {
+        // With the store, every spooled pair is read whole on both sides; re-reading the legacy
+        // side reads only its compared columns, so it takes larger chunks.
+        let n = if store_legacy { SETTLE_CHUNK } else { 1 << 16 };
+        for chunk in bucket.chunks(n) {
+            let mut settled = if store_legacy {
+                vec![Settled::Unknown; chunk.len()]
+            } else {
+                attribute::attribute_reread(plan, inp.layout, inp.stores.target, chunk)?
+            };
+            attribute::settle_again(plan, inp.layout, chunk, &mut settled, inp.captured)?;
+            let mut rows = Vec::new();
+            for (c, s) in chunk.iter().zip(settled) {
+                match s {
+                    Settled::Equal => tally.matched += 1,
+                    Settled::Differ(mask) => {
+                        if differing.is_some() {
+                            rows.push(record(Category::Changed, c.key, c.legacy, mask.clone()));
+                        }
+                        tally.changed(*c, mask);
+                    }
+                    Settled::Unknown => {
+                        return Err(Error::Internal(format!(
+                            "table `{}`: a changed row could not be attributed",
+                            plan.name
+                        )));
+                    }
+                }
+            }
+            if let Some(d) = differing {
+                d.push(&rows)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(tally)
+}
