@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -128,9 +128,10 @@ struct Buckets {
 }
 
 impl Buckets {
-    fn put(&mut self, now: bool, table: &str, digest: &str, key: &str) -> Result<()> {
+    /// Routes one key of table number `table` (of this run's tables) to its bucket.
+    fn put(&mut self, now: bool, table: u32, digest: &str, key: &str) -> Result<()> {
         let n = self.files.len() as u64;
-        let h = xxhash_rust::xxh3::xxh3_64(format!("{table}\0{digest}").as_bytes());
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(digest.as_bytes(), u64::from(table));
         let b = usize::try_from(h % n).unwrap_or(0);
         let w = match &mut self.files[b] {
             Some(w) => w,
@@ -143,44 +144,79 @@ impl Buckets {
                 slot.insert(BufWriter::with_capacity(1 << 16, f))
             }
         };
-        w.write_all(&[u8::from(now)]).map_err(Error::Spill)?;
-        for t in [table, digest, key] {
-            let len = u32::try_from(t.len()).map_err(|_| Error::Internal("key too long".into()))?;
-            w.write_all(&len.to_le_bytes()).map_err(Error::Spill)?;
-            w.write_all(t.as_bytes()).map_err(Error::Spill)?;
-        }
-        Ok(())
+        let mut head = [0u8; 13];
+        head[0] = u8::from(now);
+        head[1..5].copy_from_slice(&table.to_le_bytes());
+        let len =
+            |t: &str| u32::try_from(t.len()).map_err(|_| Error::Internal("key too long".into()));
+        head[5..9].copy_from_slice(&len(digest)?.to_le_bytes());
+        head[9..13].copy_from_slice(&len(key)?.to_le_bytes());
+        w.write_all(&head).map_err(Error::Spill)?;
+        w.write_all(digest.as_bytes()).map_err(Error::Spill)?;
+        w.write_all(key.as_bytes()).map_err(Error::Spill)
     }
 }
 
-type Seen = HashMap<(String, String), String>;
+fn utf8(b: &[u8]) -> Result<&str> {
+    std::str::from_utf8(b).map_err(|e| Error::failed("history bucket", e))
+}
 
 /// A count and the first keys in digest order.
 type Firsts = (u64, FirstN<(String, String)>);
 
-fn read_bucket(w: BufWriter<File>) -> Result<(Seen, Seen)> {
+/// One bucket's churn, added to `per` (by table number): the bucket is read whole and its keys
+/// looked at in place.
+fn compare_bucket(w: BufWriter<File>, per: &mut [(Firsts, Firsts)]) -> Result<()> {
     let mut f = w.into_inner().map_err(|e| Error::Spill(e.into_error()))?;
     f.rewind().map_err(Error::Spill)?;
-    let mut r = BufReader::with_capacity(1 << 16, f);
-    let (mut prev, mut now) = (Seen::new(), Seen::new());
-    let text = |r: &mut BufReader<File>| -> Result<String> {
-        let mut n = [0u8; 4];
-        r.read_exact(&mut n).map_err(Error::Spill)?;
-        let mut b = vec![0u8; u32::from_le_bytes(n) as usize];
-        r.read_exact(&mut b).map_err(Error::Spill)?;
-        String::from_utf8(b).map_err(|e| Error::failed("history bucket", e))
-    };
-    let mut tag = [0u8; 1];
-    loop {
-        match r.read_exact(&mut tag) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(Error::Spill(e)),
-        }
-        let (table, digest, key) = (text(&mut r)?, text(&mut r)?, text(&mut r)?);
-        if tag[0] == 1 { &mut now } else { &mut prev }.insert((table, digest), key);
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).map_err(Error::Spill)?;
+    let bad = || Error::Internal("history bucket cut short".into());
+    // (table, digest) -> key text in the previous run and in this one.
+    let mut seen: HashMap<(u32, &str), [Option<&str>; 2]> = HashMap::new();
+    let mut at = bytes.as_slice();
+    while let Some((head, rest)) = at.split_first_chunk::<13>() {
+        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        let (dl, kl) = (word(5) as usize, word(9) as usize);
+        let (digest, rest) = rest.split_at_checked(dl).ok_or_else(bad)?;
+        let (key, rest) = rest.split_at_checked(kl).ok_or_else(bad)?;
+        at = rest;
+        seen.entry((word(1), utf8(digest)?)).or_default()[usize::from(head[0] == 1)] =
+            Some(utf8(key)?);
     }
-    Ok((prev, now))
+    if !at.is_empty() {
+        return Err(bad());
+    }
+    let mut firsts: Vec<[FirstN<(&str, &str)>; 2]> = Vec::new();
+    for ((table, digest), [prev, now]) in seen {
+        let (which, key) = match (prev, now) {
+            (None, Some(k)) => (0, k),
+            (Some(k), None) => (1, k),
+            _ => continue,
+        };
+        let t = table as usize;
+        if firsts.len() <= t {
+            firsts.resize_with(t + 1, || {
+                [FirstN::new(KEY_SAMPLES), FirstN::new(KEY_SAMPLES)]
+            });
+        }
+        let e = per.get_mut(t).ok_or_else(bad)?;
+        if which == 0 { &mut e.0 } else { &mut e.1 }.0 += 1;
+        firsts[t][which].push((digest, key));
+    }
+    for (t, [new, resolved]) in firsts.into_iter().enumerate() {
+        for (i, f) in [new, resolved].into_iter().enumerate() {
+            let kept = if i == 0 {
+                &mut per[t].0.1
+            } else {
+                &mut per[t].1.1
+            };
+            for (d, k) in f.into_sorted() {
+                kept.push((d.to_owned(), k.to_owned()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Churn of every table in `now` against the previous run's keys file, comparing a bucket of
@@ -199,51 +235,40 @@ pub fn churn(
         files: (0..buckets).map(|_| None).collect(),
         dir: temp_dir.map(Path::to_path_buf),
     };
-    let tables: std::collections::BTreeSet<&str> = now.iter().map(|(t, _)| *t).collect();
+    let number = |i: usize| u32::try_from(i).map_err(|_| Error::Internal("too many tables".into()));
+    let tables: HashMap<&str, u32> = now
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| Ok((*t, number(i)?)))
+        .collect::<Result<_>>()?;
     read_keys(previous, |table, digest, key| {
-        if tables.contains(table) {
-            b.put(false, table, digest, key)?;
+        if let Some(&t) = tables.get(table) {
+            b.put(false, t, digest, key)?;
         }
         Ok(())
     })?;
-    for (table, log) in now {
-        log.for_each(|k| b.put(true, table, &k.digest, &k.key))?;
+    for (i, (_, log)) in now.iter().enumerate() {
+        let t = number(i)?;
+        log.for_each(|k| b.put(true, t, &k.digest, &k.key))?;
     }
-    let mut per: BTreeMap<String, (Firsts, Firsts)> = BTreeMap::new();
+    let mut per: Vec<(Firsts, Firsts)> = now
+        .iter()
+        .map(|_| ((0, FirstN::new(KEY_SAMPLES)), (0, FirstN::new(KEY_SAMPLES))))
+        .collect();
     for w in b.files.into_iter().flatten() {
-        let (prev, now) = read_bucket(w)?;
-        for (which, (this, other)) in [(0, (&now, &prev)), (1, (&prev, &now))] {
-            for ((table, digest), key) in this {
-                if other.contains_key(&(table.clone(), digest.clone())) {
-                    continue;
-                }
-                let e = per.entry(table.clone()).or_insert_with(|| {
-                    ((0, FirstN::new(KEY_SAMPLES)), (0, FirstN::new(KEY_SAMPLES)))
-                });
-                let (n, first) = if which == 0 { &mut e.0 } else { &mut e.1 };
-                *n += 1;
-                first.push((digest.clone(), key.clone()));
-            }
-        }
+        compare_bucket(w, &mut per)?;
     }
     let sample =
         |f: FirstN<(String, String)>| f.into_sorted().into_iter().map(|(_, k)| k).collect();
     Ok(now
         .iter()
-        .map(|(table, _)| {
-            let c = match per.remove(*table) {
-                Some(((new, n), (resolved, r))) => Churn {
-                    new,
-                    resolved,
-                    new_samples: sample(n),
-                    resolved_samples: sample(r),
-                },
-                None => Churn {
-                    new: 0,
-                    resolved: 0,
-                    new_samples: Vec::new(),
-                    resolved_samples: Vec::new(),
-                },
+        .zip(per)
+        .map(|((table, _), ((new, n), (resolved, r)))| {
+            let c = Churn {
+                new,
+                resolved,
+                new_samples: sample(n),
+                resolved_samples: sample(r),
             };
             ((*table).to_owned(), c)
         })
