@@ -84,9 +84,11 @@ impl<R: Record> Spool<R> {
         Ok(())
     }
 
-    /// Hands every bucket's records to `each`, sorted, in position order; each bucket's file is
-    /// gone once read.
+    /// Hands every record to `each`, sorted, in position order, in pieces of at most a bucket's
+    /// span (sparse buckets are handed over together); each bucket's file is gone once read.
     pub fn drain(self, mut each: impl FnMut(Vec<R>) -> Result<()>) -> Result<()> {
+        let span = 1usize << self.shift;
+        let mut pending: Vec<R> = Vec::new();
         for bucket in self.buckets {
             let bucket = bucket
                 .into_inner()
@@ -113,7 +115,18 @@ impl<R: Record> Spool<R> {
             }
             drop(bytes);
             records.sort_unstable();
-            each(records)?;
+            // Buckets cover consecutive position ranges: appended in order, they stay sorted.
+            if !pending.is_empty() && pending.len() + records.len() > span {
+                each(std::mem::take(&mut pending))?;
+            }
+            if pending.is_empty() {
+                pending = records;
+            } else {
+                pending.append(&mut records);
+            }
+        }
+        if !pending.is_empty() {
+            each(pending)?;
         }
         Ok(())
     }
@@ -192,6 +205,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn full_buckets_come_back_one_at_a_time_sparse_ones_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool: Spool<Rec> = Spool::new(dir.path(), 1 << 20, 0, 16);
+        let span = 1u64 << spool.shift;
+        // Two full buckets, then one record in each of the next three buckets.
+        let mut positions: Vec<u64> = (0..2 * span).collect();
+        positions.extend([2 * span + 5, 3 * span + 1, 4 * span + 9]);
+        let records: Vec<Rec> = positions
+            .iter()
+            .rev()
+            .map(|&p| Rec(p, Vec::new()))
+            .collect();
+        spool.push(&records).expect("push");
+        let mut pieces = Vec::new();
+        let mut back = Vec::new();
+        spool
+            .drain(|b| {
+                pieces.push(b.len());
+                back.extend(b.into_iter().map(|r| r.0));
+                Ok(())
+            })
+            .expect("drain");
+        let span = usize::try_from(span).expect("span");
+        assert_eq!(pieces, vec![span, span, 3]);
+        assert_eq!(back, positions);
+    }
+
     proptest::proptest! {
         #[test]
         fn records_come_back_once_in_position_order(
@@ -210,7 +251,12 @@ mod tests {
                 spool.push(&copy).expect("push");
             }
             let mut back = Vec::new();
-            spool.drain(|b| { back.extend(b); Ok(()) }).expect("drain");
+            let span = 1usize << spool.shift;
+            spool.drain(|b| {
+                assert!(!b.is_empty() && b.len() <= span, "{} records, span {span}", b.len());
+                back.extend(b);
+                Ok(())
+            }).expect("drain");
             let expect: Vec<Rec> = positions.iter().map(|&p| Rec(p, (0..(p % 4) as u16).collect())).collect();
             proptest::prop_assert_eq!(back, expect);
         }
