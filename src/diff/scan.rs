@@ -244,7 +244,7 @@ pub fn scan<K: KeyCodec>(
                         keep_rows(layout, side, (filter, store_legacy), s);
                         null_keys.get(side).fetch_add(nulls, Ordering::Relaxed);
                         checksum.get(side).fetch_add(sum, Ordering::Relaxed);
-                        store.write_rows(ordinal, &s.kept, &s.row_bytes)?;
+                        store.write_rows(ordinal, rows, &s.kept, &s.row_bytes)?;
                         if let (Side::Target, Some(c)) = (side, capture) {
                             c.add(ordinal, &s.kept, rows, &arrays);
                         }

@@ -1,9 +1,13 @@
-//! Per-row column digests, written during the one hashing pass to a temporary file at each row's
-//! ordinal, so that column attribution of changed rows needs no second read of the snapshot. Only
-//! the rows of changed pairs are ever read back. The file lives in the page cache, not the heap.
+//! Per-row column digests, written during the one hashing pass to a temporary file, so that
+//! column attribution of changed rows needs no second read of the snapshot. Only the rows of
+//! changed pairs are ever read back. The file lives in the page cache, not the heap.
 //!
 //! A side may store only some rows (the target side skips rows the legacy side already has, see
-//! [`super::filter`]); a bitmap says which rows are stored, and the file has holes for the rest.
+//! [`super::filter`]). Each hashing batch appends its stored rows as one piece at the file's end;
+//! a bitmap says which rows are stored, and a row is found from its batch's piece (an index
+//! entry per batch) and its rank among the batch's stored rows. The file has no holes: at 100M
+//! rows, the target's few stored rows written at their ordinals left a sparse file of 44,343
+//! extents whose release took 8 s of a 55 s run (and dirtied a 4 KiB page per 60-byte row).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -87,12 +91,30 @@ impl RowDigests {
     }
 }
 
-/// One side's column digests, indexed by ordinal.
+/// One batch's stored rows in the file.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    /// Ordinal of the batch's first row.
+    first: u64,
+    /// Rows the batch spans (stored or not).
+    span: u64,
+    /// Byte offset of its first stored row.
+    offset: u64,
+    /// Every row of the batch is stored (a row's slot is then its place in the batch).
+    full: bool,
+}
+
+/// One side's column digests, found by ordinal.
 pub struct ColumnStore {
     file: File,
     width: usize,
     /// One bit per row: stored or not.
     stored: Vec<AtomicU64>,
+    /// Bytes appended so far.
+    end: AtomicU64,
+    /// Pieces as written, then sorted by ordinal when the first row is read.
+    pieces: std::sync::Mutex<Vec<Piece>>,
+    index: std::sync::OnceLock<Vec<Piece>>,
 }
 
 impl ColumnStore {
@@ -104,12 +126,28 @@ impl ColumnStore {
             file: tempfile::tempfile_in(dir).map_err(Error::Spill)?,
             width: layout.width(),
             stored: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            end: AtomicU64::new(0),
+            pieces: std::sync::Mutex::new(Vec::new()),
+            index: std::sync::OnceLock::new(),
         })
     }
 
-    /// Writes rows `base + rows[i]`, whose bytes are `bytes[i * width..]` (`rows` ascending);
-    /// runs of consecutive rows go out in one write.
-    pub fn write_rows(&self, base: u64, rows: &[u32], bytes: &[u8]) -> Result<()> {
+    /// Stores the rows `base + rows[i]` of one batch (`rows` ascending, below `span`), whose bytes
+    /// are `bytes[i * width..]`: appended as one piece.
+    pub fn write_rows(&self, base: u64, span: usize, rows: &[u32], bytes: &[u8]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.index.get().is_some() {
+            return Err(Error::Internal("digest store written after it was read".into()));
+        }
+        let len = rows.len() * self.width;
+        let offset = self.end.fetch_add(len as u64, Ordering::Relaxed);
+        if self.width > 0 {
+            self.file
+                .write_all_at(&bytes[..len], offset)
+                .map_err(Error::Spill)?;
+        }
         let mut i = 0;
         while i < rows.len() {
             let start = i;
@@ -118,16 +156,17 @@ impl ColumnStore {
                 i += 1;
             }
             let first = base + u64::from(rows[start]);
-            if self.width > 0 {
-                self.file
-                    .write_all_at(
-                        &bytes[start * self.width..i * self.width],
-                        first * self.width as u64,
-                    )
-                    .map_err(Error::Spill)?;
-            }
             self.mark(first, first + (i - start) as u64);
         }
+        self.pieces
+            .lock()
+            .map_err(|_| Error::Internal("digest store lock poisoned".into()))?
+            .push(Piece {
+                first: base,
+                span: span as u64,
+                offset,
+                full: rows.len() == span,
+            });
         Ok(())
     }
 
@@ -142,21 +181,41 @@ impl ColumnStore {
             } else {
                 ((1u64 << n) - 1) << bit
             };
-            if let Some(w) = usize::try_from(row / 64)
-                .ok()
-                .and_then(|w| self.stored.get(w))
-            {
+            if let Some(w) = self.word(row) {
                 w.fetch_or(mask, Ordering::Relaxed);
             }
             row += n;
         }
     }
 
-    /// Whether row `ordinal` is stored.
-    pub fn has(&self, ordinal: u64) -> bool {
-        usize::try_from(ordinal / 64)
+    fn word(&self, row: u64) -> Option<&AtomicU64> {
+        usize::try_from(row / 64)
             .ok()
             .and_then(|w| self.stored.get(w))
+    }
+
+    /// Stored rows in `from..to`.
+    fn rank(&self, from: u64, to: u64) -> u64 {
+        let mut n = 0;
+        let mut row = from;
+        while row < to {
+            let bit = row % 64;
+            let take = (64 - bit).min(to - row);
+            let mask = if take == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << take) - 1) << bit
+            };
+            let w = self.word(row).map_or(0, |w| w.load(Ordering::Relaxed));
+            n += u64::from((w & mask).count_ones());
+            row += take;
+        }
+        n
+    }
+
+    /// Whether row `ordinal` is stored.
+    pub fn has(&self, ordinal: u64) -> bool {
+        self.word(ordinal)
             .is_some_and(|w| w.load(Ordering::Relaxed) & (1 << (ordinal % 64)) != 0)
     }
 
@@ -166,11 +225,34 @@ impl ColumnStore {
         if !self.has(ordinal) {
             return Ok(false);
         }
-        if self.width > 0 {
-            self.file
-                .read_exact_at(buf, ordinal * self.width as u64)
-                .map_err(Error::Spill)?;
+        if self.width == 0 {
+            return Ok(true);
         }
+        let index = if let Some(i) = self.index.get() {
+            i
+        } else {
+            let mut pieces = self
+                .pieces
+                .lock()
+                .map_err(|_| Error::Internal("digest store lock poisoned".into()))?
+                .clone();
+            pieces.sort_unstable_by_key(|p| p.first);
+            self.index.get_or_init(|| pieces)
+        };
+        let at = index.partition_point(|p| p.first <= ordinal);
+        let piece = at
+            .checked_sub(1)
+            .map(|i| index[i])
+            .filter(|p| ordinal < p.first + p.span)
+            .ok_or_else(|| Error::Internal(format!("digest store: row {ordinal} in no piece")))?;
+        let slot = if piece.full {
+            ordinal - piece.first
+        } else {
+            self.rank(piece.first, ordinal)
+        };
+        self.file
+            .read_exact_at(buf, piece.offset + slot * self.width as u64)
+            .map_err(Error::Spill)?;
         Ok(true)
     }
 }
@@ -203,19 +285,27 @@ mod tests {
             slots: 0,
         };
         let store = ColumnStore::new(dir.path(), &layout, 200).expect("store");
-        // Rows 100+{0,1,2,5,70}: two runs and two single rows, across a bitmap word boundary.
+        // Rows 100+{0,1,2,5,70}: two runs and two single rows, across a bitmap word boundary;
+        // then an earlier batch (rows 3 and 9 of 0..80) written after it.
         let rows = [0u32, 1, 2, 5, 70];
         let bytes: Vec<u8> = rows.iter().flat_map(|r| (r + 1).to_le_bytes()).collect();
-        store.write_rows(100, &rows, &bytes).expect("write");
+        store.write_rows(100, 100, &rows, &bytes).expect("write");
+        let early = [3u32, 9];
+        let bytes: Vec<u8> = early
+            .iter()
+            .flat_map(|r| r.wrapping_sub(99).to_le_bytes())
+            .collect();
+        store.write_rows(0, 80, &early, &bytes).expect("write");
         let mut buf = Vec::new();
         for ord in 0..200u64 {
             let stored = store.read_row(ord, &mut buf).expect("read");
-            let expect = ord >= 100 && rows.contains(&u32::try_from(ord - 100).expect("small"));
+            let expect = (ord >= 100 && rows.contains(&u32::try_from(ord - 100).expect("small")))
+                || early.contains(&u32::try_from(ord).expect("small"));
             assert_eq!(stored, expect, "row {ord}");
             if stored {
                 assert_eq!(
                     layout.digest(&buf, 0),
-                    u32::try_from(ord - 99).expect("small")
+                    u32::try_from(ord).expect("small").wrapping_sub(99)
                 );
             }
         }
