@@ -139,7 +139,9 @@ impl ColumnStore {
             return Ok(());
         }
         if self.index.get().is_some() {
-            return Err(Error::Internal("digest store written after it was read".into()));
+            return Err(Error::Internal(
+                "digest store written after it was read".into(),
+            ));
         }
         let len = rows.len() * self.width;
         let offset = self.end.fetch_add(len as u64, Ordering::Relaxed);
