@@ -1,5 +1,6 @@
-//! Reconciling one table pair: the hashing pass ([`scan`]), classification per key partition
-//! ([`merge`]), column attribution of changed pairs from the stored digests, then samples and
+//! Reconciling one table pair: the hashing pass ([`scan`]), then per key partition
+//! classification ([`merge`]) and column attribution of changed pairs from the stored digests,
+//! counted as each partition is merged (`settle`, over on-disk spools), then samples and
 //! `--diff-out` from a detail pass over the few rows that need it ([`detail`]).
 
 mod attribute;

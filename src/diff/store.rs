@@ -91,6 +91,26 @@ impl RowDigests {
     }
 }
 
+/// The bitmap words rows `from..to` touch: each as (a row in it, the mask of those rows).
+fn word_masks(from: u64, to: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut row = from;
+    std::iter::from_fn(move || {
+        if row >= to {
+            return None;
+        }
+        let bit = row % 64;
+        let n = (64 - bit).min(to - row);
+        let mask = if n == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << n) - 1) << bit
+        };
+        let at = row;
+        row += n;
+        Some((at, mask))
+    })
+}
+
 /// One batch's stored rows in the file.
 #[derive(Debug, Clone, Copy)]
 struct Piece {
@@ -174,19 +194,10 @@ impl ColumnStore {
 
     /// Marks rows `from..to` stored, a word at a time.
     fn mark(&self, from: u64, to: u64) {
-        let mut row = from;
-        while row < to {
-            let bit = row % 64;
-            let n = (64 - bit).min(to - row);
-            let mask = if n == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << n) - 1) << bit
-            };
+        for (row, mask) in word_masks(from, to) {
             if let Some(w) = self.word(row) {
                 w.fetch_or(mask, Ordering::Relaxed);
             }
-            row += n;
         }
     }
 
@@ -198,21 +209,12 @@ impl ColumnStore {
 
     /// Stored rows in `from..to`.
     fn rank(&self, from: u64, to: u64) -> u64 {
-        let mut n = 0;
-        let mut row = from;
-        while row < to {
-            let bit = row % 64;
-            let take = (64 - bit).min(to - row);
-            let mask = if take == 64 {
-                u64::MAX
-            } else {
-                ((1u64 << take) - 1) << bit
-            };
-            let w = self.word(row).map_or(0, |w| w.load(Ordering::Relaxed));
-            n += u64::from((w & mask).count_ones());
-            row += take;
-        }
-        n
+        word_masks(from, to)
+            .map(|(row, mask)| {
+                let w = self.word(row).map_or(0, |w| w.load(Ordering::Relaxed));
+                u64::from((w & mask).count_ones())
+            })
+            .sum()
     }
 
     /// Whether row `ordinal` is stored.
