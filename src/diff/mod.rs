@@ -116,14 +116,8 @@ fn run<K: KeyCodec>(
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
 
     let keep_all = opts.diff_out.is_some() || opts.keep_keys;
-    let differing = keep_all.then(|| {
-        spool::Spool::new(
-            dir.path(),
-            rows.legacy + rows.target,
-            opts.memory_budget,
-            64,
-        )
-    });
+    let differing =
+        keep_all.then(|| settle::differing_spool::<K>(plan, dir.path(), opts.memory_budget));
     let inputs = settle::Inputs {
         plan,
         layout: &layout,

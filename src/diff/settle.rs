@@ -221,6 +221,22 @@ pub struct Inputs<'a> {
     pub budget: usize,
 }
 
+/// The spool of a pair's differing rows; a record in memory is the struct and its column list
+/// (two bytes a differing column, at most every compared one, plus the allocation's overhead).
+pub fn differing_spool<K: Key>(
+    plan: &PairPlan,
+    dir: &std::path::Path,
+    budget: usize,
+) -> Spool<Differing<K>> {
+    let bytes = std::mem::size_of::<Differing<K>>() + 2 * plan.columns.len() + 16;
+    Spool::new(
+        dir,
+        plan.tables.legacy.rows + plan.tables.target.rows,
+        budget,
+        bytes,
+    )
+}
+
 /// Rows settled from a re-read per chunk (both rows of each pair are read whole).
 const SETTLE_CHUNK: usize = 1 << 14;
 
