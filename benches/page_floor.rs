@@ -1,51 +1,22 @@
-//! How low a decode floor can go: every page of every column chunk of both sides' tables read
-//! and decompressed (parquet's page reader, checksums verified as in a run), and nothing else.
+//! How low a decode floor can go: every page of every column chunk of both sides' bench table
+//! (`service_orders`) read and decompressed (parquet's page reader, checksums verified as in a
+//! run), and nothing else.
 //! Any reader that hashes straight from the pages still pays this; the gap between it and
 //! `recon decode-floor` is the most that page-level hashing could take off a run.
 //!
 //!     cargo bench --bench page_floor -- bench-data/10000000
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use parquet::column::page::Page;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use rayon::prelude::*;
 
-fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            parquet_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| "bench-data/10000000".to_owned());
-    let mut files = Vec::new();
-    for side in ["legacy", "target"] {
-        let dir = Path::new(&root).join(side);
-        let mut found = Vec::new();
-        parquet_files(&dir, &mut found)?;
-        // The bench's reconciled table only (its files are named after it).
-        found.retain(|p| p.to_string_lossy().contains("orders"));
-        files.extend(found);
-    }
-    let mut work = Vec::new();
-    for f in &files {
-        let reader = SerializedFileReader::new(File::open(f)?)?;
-        for rg in 0..reader.metadata().num_row_groups() {
-            work.push((f.clone(), rg));
-        }
-    }
+    let work = common::row_groups(&common::root())?;
     for _ in 0..3 {
         let clock = Instant::now();
         let (pages, bytes) = work

@@ -11,22 +11,10 @@ use std::time::Instant;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
+mod common;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| "bench-data/10000000".to_owned());
-    let files: Vec<String> = ["legacy", "target"]
-        .iter()
-        .map(|s| format!("{root}/{s}/service_orders.parquet"))
-        .collect();
-    let mut work = Vec::new();
-    for f in &files {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(f)?)?;
-        for rg in 0..builder.metadata().num_row_groups() {
-            work.push((f.clone(), rg));
-        }
-    }
+    let work = common::row_groups(&common::root())?;
     for _ in 0..3 {
         let clock = Instant::now();
         let rows: usize = work
