@@ -28,7 +28,7 @@ pub fn refuse_inside_roots(outputs: &[(&str, &Path)], roots: &[PathBuf]) -> Resu
 
 /// An absolute path with links resolved as far as it exists (the rest appended, `..` and `.`
 /// folded), so that an output not yet created compares with canonical roots.
-fn resolved(path: &Path) -> PathBuf {
+pub(crate) fn resolved(path: &Path) -> PathBuf {
     let absolute = std::env::current_dir().map_or_else(|_| path.to_owned(), |cwd| cwd.join(path));
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();

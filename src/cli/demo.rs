@@ -127,7 +127,7 @@ fn through_databases(
                 schema: None,
                 casts: Vec::new(),
                 jobs: engine.threads(),
-                force: true,
+                replace: crate::export::Replace::Snapshot,
             },
             engine,
             printer,

@@ -6,7 +6,6 @@ use anyhow::bail;
 use clap::Args;
 
 use super::printer::Printer;
-use crate::export::Manifest;
 use crate::init::{SideInfo, TableInfo};
 use crate::side::Side;
 use crate::snapshot::Snapshot;
@@ -67,11 +66,7 @@ fn side(
 ) -> anyhow::Result<SideInfo> {
     let cwd = std::env::current_dir()?;
     let snapshot = Snapshot::open(side, root, &cwd, engine.runtime())?;
-    let manifest = snapshot
-        .local_root()
-        .map(Manifest::read)
-        .transpose()?
-        .flatten();
+    let manifest = snapshot.manifest().cloned();
     let mut tables = Vec::new();
     let names: Vec<String> = snapshot.table_names().map(str::to_owned).collect();
     for name in names {

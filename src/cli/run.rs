@@ -25,9 +25,13 @@ pub struct RunArgs {
     #[arg(long = "table", value_name = "NAME")]
     pub tables: Vec<String>,
     /// First export every side that has a `url` to its root (replacing the last snapshot),
-    /// then reconcile.
+    /// then reconcile. A root that holds anything but a recon snapshot is refused.
     #[arg(long)]
     pub snapshot: bool,
+    /// With `--snapshot`: replace a root even when it holds files that are not a recon
+    /// snapshot (they are deleted).
+    #[arg(long, requires = "snapshot")]
+    pub force: bool,
     /// Reconcile options.
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
@@ -43,7 +47,12 @@ pub fn run(
     if args.snapshot
         && let Ok(l) = &loaded
     {
-        let requests = super::snapshot::config_requests(l, true, engine.threads())?;
+        let replace = if args.force {
+            crate::export::Replace::Anything
+        } else {
+            crate::export::Replace::Snapshot
+        };
+        let requests = super::snapshot::config_requests(l, replace, engine.threads())?;
         if requests.is_empty() {
             anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
         }

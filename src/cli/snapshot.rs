@@ -1,7 +1,7 @@
 //! `recon snapshot`: export a live database to a Parquet snapshot (`--from URL --out ROOT`), or
 //! every side of a config that names a `url` (`--config recon.toml`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::printer::Printer;
 use crate::config::{Config, LoadedConfig};
-use crate::export::{ExportRequest, SourceUrl};
+use crate::export::{ExportRequest, Replace, SourceUrl};
 use crate::side::Side;
 
 /// Arguments of `recon snapshot`.
@@ -19,9 +19,10 @@ pub struct SnapshotArgs {
     /// come from `PGPASSWORD`/`~/.pgpass` or `MYSQL_PWD`/`~/.my.cnf` (or the URL).
     #[arg(long, value_name = "URL", conflicts_with = "config", requires = "out")]
     pub from: Option<String>,
-    /// The snapshot root to write; it appears whole when the export succeeds, or not at all.
+    /// The snapshot root to write (a local folder or a `file://` URL); it appears whole when
+    /// the export succeeds, or not at all.
     #[arg(long, value_name = "ROOT", conflicts_with = "config")]
-    pub out: Option<PathBuf>,
+    pub out: Option<String>,
     /// Only this table (repeatable; default: every base table).
     #[arg(long = "table", value_name = "NAME")]
     pub tables: Vec<String>,
@@ -32,7 +33,7 @@ pub struct SnapshotArgs {
     /// (repeatable).
     #[arg(long = "cast", value_name = "TABLE.COLUMN=text")]
     pub casts: Vec<String>,
-    /// Replace a snapshot already at the root.
+    /// Replace what is at the root: a snapshot, or a folder that is not one.
     #[arg(long)]
     pub force: bool,
     /// Export every side of this config that has a `url`, into its `root`.
@@ -84,21 +85,26 @@ pub fn run(
             _ => bail!("--cast {c}: expected table.column=text"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let replace = if args.force {
+        Replace::Anything
+    } else {
+        Replace::Nothing
+    };
     let requests = if let Some(path) = &args.config {
         let loaded = Config::load(path)?;
-        config_requests(&loaded, args.force, engine.threads())?
+        config_requests(&loaded, replace, engine.threads())?
     } else {
         let (Some(from), Some(out)) = (&args.from, &args.out) else {
             bail!("give --from URL --out ROOT, or --config recon.toml");
         };
         vec![ExportRequest {
             source: SourceUrl::parse(from)?,
-            out: out.clone(),
+            out: out_folder(out, Path::new("")).context("--out")?,
             tables: args.tables.clone(),
             schema: args.schema.clone(),
             casts,
             jobs: engine.threads(),
-            force: args.force,
+            replace,
         }]
     };
     if requests.is_empty() {
@@ -124,11 +130,32 @@ pub fn run(
     Ok(0)
 }
 
+/// The local folder a snapshot is exported to: a path (relative to `base_dir`) or a `file://`
+/// URL. Any other URL is refused: an export is written locally and appears atomically there;
+/// it is never written to a local folder named after a URL.
+pub fn out_folder(root: &str, base_dir: &Path) -> anyhow::Result<PathBuf> {
+    if !root.contains("://") {
+        return Ok(base_dir.join(root));
+    }
+    let shown = crate::store::shown_text(root);
+    match url::Url::parse(root) {
+        Ok(u) if u.scheme() == "file" => u
+            .to_file_path()
+            .map_err(|()| anyhow::anyhow!("{shown}: not a local path")),
+        _ => bail!(
+            "{shown}: recon exports to a local folder only (a snapshot appears there atomically); \
+             export to a folder, then copy it to the object store"
+        ),
+    }
+}
+
 /// One export per side of a config that names a `url`: the config's tables of that side (every
-/// table when a pair reads the side through SQL), written to the side's root.
+/// table when a pair reads the side through SQL), written to the side's root (a local folder;
+/// both sides' roots must differ). Refused as a whole, before anything is exported, when a root
+/// cannot be written.
 pub fn config_requests(
     loaded: &LoadedConfig,
-    force: bool,
+    replace: Replace,
     jobs: usize,
 ) -> anyhow::Result<Vec<ExportRequest>> {
     let mut out = Vec::new();
@@ -139,6 +166,8 @@ pub fn config_requests(
         };
         let Some(url) = &s.url else { continue };
         let source = SourceUrl::parse(url).with_context(|| format!("[{side}] url"))?;
+        let root = out_folder(&s.root, &loaded.base_dir)
+            .with_context(|| format!("[{side}] root: the snapshot of `url` is written there"))?;
         let by_sql = loaded.config.tables.iter().any(|t| match side {
             Side::Legacy => t.legacy_sql.is_some(),
             Side::Target => t.target_sql.is_some(),
@@ -158,15 +187,37 @@ pub fn config_requests(
         };
         out.push(ExportRequest {
             source,
-            out: loaded.base_dir.join(&s.root),
+            out: root,
             tables,
             schema: s.schema.clone(),
             casts: Vec::new(),
             jobs,
-            force,
+            replace,
         });
     }
+    refuse_shared_roots(loaded, &out)?;
+    for r in &out {
+        crate::export::check_root(&r.out, r.replace)?;
+    }
     Ok(out)
+}
+
+/// Refuses exporting when both sides' roots are one folder or one holds the other: an export
+/// would replace or fill the other side's snapshot, and both sides would read the same data.
+fn refuse_shared_roots(loaded: &LoadedConfig, requests: &[ExportRequest]) -> anyhow::Result<()> {
+    let local = |root: &str| {
+        out_folder(root, &loaded.base_dir)
+            .ok()
+            .map(|p| crate::atomic::resolved(&p))
+    };
+    let roots = local(&loaded.config.legacy.root).zip(local(&loaded.config.target.root));
+    if !requests.is_empty() && roots.is_some_and(|(l, t)| l.starts_with(&t) || t.starts_with(&l)) {
+        bail!(
+            "[legacy] root and [target] root are the same folder or one holds the other; \
+             each side's snapshot needs a folder of its own"
+        );
+    }
+    Ok(())
 }
 
 /// Exports one database and prints what was written; returns the rows and bytes.
@@ -192,6 +243,12 @@ pub fn export(
             } else {
                 String::new()
             }
+        ));
+    }
+    for t in &manifest.skipped {
+        printer.note(&format!(
+            "  warning: table `{}` not exported: {}",
+            t.name, t.reason
         ));
     }
     let secs = clock.elapsed().as_secs_f64();

@@ -54,8 +54,19 @@ pub fn load(root: &Path, url: &SourceUrl, engine: &crate::engine::Engine) -> Res
     Ok((tables.len(), rows))
 }
 
-/// Tables of a local snapshot: `name.parquet` files and folders of Parquet files.
+/// Tables of a local snapshot: the manifest's tables and files when recon wrote it, else
+/// `name.parquet` files and folders of Parquet files.
 fn tables_of(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
+    if let Some(m) = super::Manifest::read(root)? {
+        return Ok(m
+            .tables
+            .into_iter()
+            .map(|t| {
+                let files = t.files.iter().map(|f| root.join(f)).collect();
+                (t.name, files)
+            })
+            .collect());
+    }
     let read = |dir: &Path| {
         std::fs::read_dir(dir).map_err(|e| Error::input(format!("snapshot {}", dir.display()), e))
     };

@@ -1,5 +1,7 @@
-//! `_recon_snapshot.json`: what a snapshot holds and where it came from, written last. recon
-//! skips files whose names start with `_`, so the manifest is never read as a table.
+//! `_recon_snapshot.json`: what a snapshot holds and where it came from, written last. A root
+//! with a manifest is a recon snapshot: its tables are the manifest's, by their real names, each
+//! read from the files the manifest lists (folders named by [`super::names`]); the manifest
+//! itself is never read as a table.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +31,18 @@ pub struct Manifest {
     pub finished_at: String,
     /// The tables, by name.
     pub tables: Vec<TableManifest>,
+    /// Tables of the database that were not written, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub skipped: Vec<SkippedTable>,
+}
+
+/// A table the export did not write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkippedTable {
+    /// Its name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The database (never a password).
@@ -64,7 +78,7 @@ pub struct Consistency {
 /// One table of the snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableManifest {
-    /// Its name (and folder).
+    /// Its real name (its folder is the first part of its files' paths).
     pub name: String,
     /// Rows written.
     pub rows: u64,
@@ -111,11 +125,25 @@ impl Manifest {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path)
+        let bytes = std::fs::read(&path)
             .map_err(|e| Error::input(format!("manifest {}", path.display()), e))?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::input(format!("manifest {}", path.display()), e))
+        Self::parse(&bytes, &path.display().to_string()).map(Some)
+    }
+
+    /// Parses a manifest's bytes; `at` names where they came from.
+    pub fn parse(bytes: &[u8], at: &str) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|e| Error::input(format!("manifest {at}"), e))
+    }
+
+    /// The top-level names (folders and files) the snapshot consists of: the manifest and the
+    /// first part of every table's files.
+    pub fn entries(&self) -> std::collections::BTreeSet<&str> {
+        self.tables
+            .iter()
+            .flat_map(|t| &t.files)
+            .filter_map(|f| f.split('/').next())
+            .chain([FILE])
+            .collect()
     }
 }
 
@@ -129,6 +157,10 @@ impl Manifest {
         tables: &[super::TableOut],
         written: Vec<super::Written>,
     ) -> Self {
+        let (written_tables, skipped): (Vec<_>, Vec<_>) = tables
+            .iter()
+            .zip(written)
+            .partition(|(t, _)| !t.columns.is_empty());
         Self {
             format: 1,
             tool: format!("recon {}", env!("CARGO_PKG_VERSION")),
@@ -136,14 +168,24 @@ impl Manifest {
             consistency,
             started_at,
             finished_at: now(),
-            tables: tables
-                .iter()
-                .zip(written)
+            tables: written_tables
+                .into_iter()
                 .map(|(t, w)| table_entry(t, w))
+                .collect(),
+            skipped: skipped
+                .into_iter()
+                .map(|(t, _)| SkippedTable {
+                    name: t.name.clone(),
+                    reason: COLUMNLESS.to_owned(),
+                })
                 .collect(),
         }
     }
 }
+
+/// Why a table without columns is not exported.
+const COLUMNLESS: &str = "the table has no columns: Parquet cannot hold rows without columns, \
+     and there is nothing to compare but a row count";
 
 /// Now, as the manifest writes times (RFC 3339, UTC, milliseconds).
 pub(crate) fn now() -> String {

@@ -11,6 +11,7 @@ mod credentials;
 pub mod load;
 pub mod manifest;
 pub mod mysql;
+pub mod names;
 pub mod postgres;
 mod sink;
 mod staging;
@@ -23,6 +24,7 @@ use arrow::datatypes::DataType;
 
 pub use credentials::SourceUrl;
 pub use manifest::Manifest;
+pub(crate) use staging::check_root;
 pub(crate) use workers::{Part, plan_parts, run_workers};
 
 use crate::error::{Error, Result};
@@ -32,7 +34,8 @@ use crate::error::{Error, Result};
 pub struct ExportRequest {
     /// The database.
     pub source: SourceUrl,
-    /// The snapshot root to write (a local folder; it appears whole or not at all).
+    /// The snapshot root to write (a local folder, never a URL; it appears whole or not at
+    /// all).
     pub out: PathBuf,
     /// Tables to export (empty: every base table of the database or schema).
     pub tables: Vec<String>,
@@ -43,8 +46,20 @@ pub struct ExportRequest {
     pub casts: Vec<String>,
     /// Tables exported at the same time (one connection each).
     pub jobs: usize,
-    /// Replace a snapshot already at `out`.
-    pub force: bool,
+    /// What may be at `out` to be replaced.
+    pub replace: Replace,
+}
+
+/// What an export may replace at its root (an empty or absent root is always fine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace {
+    /// Nothing: `recon snapshot` without `--force`.
+    Nothing,
+    /// A recon snapshot (its manifest and the folders it lists, nothing else): `recon run
+    /// --snapshot`, which refreshes the snapshots it reads.
+    Snapshot,
+    /// Anything (`--force`).
+    Anything,
 }
 
 impl ExportRequest {
@@ -166,7 +181,7 @@ pub fn export(
     engine: &crate::engine::Engine,
     progress: &dyn ExportProgress,
 ) -> Result<Manifest> {
-    let staging = staging::Staging::new(&request.out, request.force)?;
+    let staging = staging::Staging::new(&request.out, request.replace)?;
     let manifest = match request.source.kind {
         credentials::Kind::Postgres => postgres::export(request, staging.dir(), engine, progress)?,
         credentials::Kind::Mysql => mysql::export(request, staging.dir(), progress)?,

@@ -108,12 +108,6 @@ pub(super) fn export(
         let estimate = cell(r, 1).and_then(|e| e.parse().ok()).unwrap_or(0);
         tables.push(table(&mut coordinator, request, &name, estimate)?);
     }
-    for t in &tables {
-        std::fs::create_dir_all(dir.join(&t.name)).map_err(|source| Error::Write {
-            path: dir.join(&t.name),
-            source,
-        })?;
-    }
     let parts = super::plan_parts(&tables, request.jobs, |t, key| {
         let sql = format!(
             "SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {}.{}",
@@ -356,7 +350,7 @@ fn copy_table(
         ident(&t.name),
         part.filter(ident)
     );
-    let file = part.file(t);
+    let file = part.file();
     let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
     let mut zero_dates: BTreeMap<String, u64> = BTreeMap::new();
     let bits: Vec<bool> = t

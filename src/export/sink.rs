@@ -19,6 +19,19 @@ use parquet::file::properties::WriterProperties;
 use super::ColumnOut;
 use crate::error::{Error, Result};
 
+/// Creates a snapshot file (and its table's folder) readable by its owner only, as every file
+/// recon writes: snapshots and reports hold the same financial data.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Rows per Arrow batch handed to the writer.
 const BATCH_ROWS: usize = 1 << 16;
 /// Rows per Parquet row group.
@@ -376,7 +389,7 @@ impl TableSink {
                 .map(|c| Field::new(&c.name, c.arrow.clone(), c.nullable))
                 .collect::<Vec<_>>(),
         ));
-        let file = File::create(path).map_err(|source| Error::Write {
+        let file = create_private(path).map_err(|source| Error::Write {
             path: path.to_owned(),
             source,
         })?;

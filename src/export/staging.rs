@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Replace;
+use super::manifest::{FILE, Manifest};
 use crate::error::{Error, Result};
 
 /// A staging folder for a snapshot root.
@@ -15,28 +17,10 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
-    /// Stages a snapshot for `out`; refuses a root that already holds anything unless `force`.
-    pub(crate) fn new(out: &Path, force: bool) -> Result<Self> {
-        if out.exists() {
-            let occupied = std::fs::read_dir(out)
-                .map_err(|source| Error::Write {
-                    path: out.to_owned(),
-                    source,
-                })?
-                .next()
-                .is_some();
-            if occupied && !force {
-                let what = if out.join(super::manifest::FILE).exists() {
-                    "already holds a snapshot"
-                } else {
-                    "is not empty"
-                };
-                return Err(Error::Invalid(format!(
-                    "--out {}: {what}; pass --force to replace it",
-                    out.display()
-                )));
-            }
-        }
+    /// Stages a snapshot for `out`, refusing a root that `replace` does not allow to replace
+    /// (see [`check_root`]).
+    pub(crate) fn new(out: &Path, replace: Replace) -> Result<Self> {
+        check_root(out, replace)?;
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
@@ -56,11 +40,22 @@ impl Staging {
                 source,
             })?
             .keep();
-        Ok(Self {
+        let staging = Self {
             dir,
             out: out.to_owned(),
             committed: false,
-        })
+        };
+        // Owner only, as every file recon writes (the data is financial).
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            &staging.dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .map_err(|source| Error::Write {
+            path: staging.dir.clone(),
+            source,
+        })?;
+        Ok(staging)
     }
 
     /// The folder to write into.
@@ -100,4 +95,82 @@ impl Drop for Staging {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Refuses a snapshot root that is a URL, lies inside another snapshot, is not a folder, or
+/// holds what `replace` does not allow to replace: an empty or absent root is always fine; a
+/// recon snapshot (its manifest and the folders it lists, nothing else) only from
+/// [`Replace::Snapshot`] on; anything else only with [`Replace::Anything`] (`--force`).
+pub(crate) fn check_root(out: &Path, replace: Replace) -> Result<()> {
+    let shown = out.display();
+    if out.to_string_lossy().contains("://") {
+        return Err(Error::Invalid(format!(
+            "{}: a snapshot is written to a local folder, not a URL; export to a folder, \
+             then copy it to the store",
+            crate::store::shown_text(&out.to_string_lossy())
+        )));
+    }
+    let resolved = crate::atomic::resolved(out);
+    if let Some(outer) = resolved
+        .ancestors()
+        .skip(1)
+        .find(|a| a.join(FILE).is_file())
+    {
+        return Err(Error::Invalid(format!(
+            "{shown}: inside the snapshot {}; a snapshot is never written into another",
+            outer.display()
+        )));
+    }
+    if !out.exists() {
+        return Ok(());
+    }
+    if !out.is_dir() {
+        return Err(Error::Invalid(format!("{shown}: not a folder")));
+    }
+    let listed = |source| Error::Write {
+        path: out.to_owned(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for e in std::fs::read_dir(out).map_err(listed)? {
+        entries.push(
+            e.map_err(listed)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    entries.sort();
+    if entries.is_empty() || replace == Replace::Anything {
+        return Ok(());
+    }
+    let manifest = Manifest::read(out).ok().flatten();
+    let foreign: Vec<&String> = match &manifest {
+        Some(m) => {
+            let ours = m.entries();
+            entries
+                .iter()
+                .filter(|e| !ours.contains(e.as_str()))
+                .collect()
+        }
+        None => entries.iter().collect(),
+    };
+    if manifest.is_some() && foreign.is_empty() {
+        return if replace == Replace::Snapshot {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "{shown}: already holds a snapshot; pass --force to replace it"
+            )))
+        };
+    }
+    let mut list: Vec<String> = foreign.iter().take(5).map(|e| format!("`{e}`")).collect();
+    if foreign.len() > 5 {
+        list.push(format!("and {} more", foreign.len() - 5));
+    }
+    Err(Error::Invalid(format!(
+        "{shown}: holds files that are not part of a recon snapshot ({}); recon replaces only a \
+         snapshot it wrote: pass --force to replace the folder and everything in it",
+        list.join(", ")
+    )))
 }

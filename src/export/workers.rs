@@ -22,12 +22,14 @@ pub(crate) struct Part {
     pub(crate) of: usize,
     /// The key column and the range `[from, to)` of its values (`None`: unbounded).
     pub(crate) range: Option<(String, Option<i64>, Option<i64>)>,
+    /// The table's folder, relative to the root ([`super::names`]: never the name itself).
+    pub(crate) folder: String,
 }
 
 impl Part {
     /// The part's file, relative to the root.
-    pub(crate) fn file(&self, t: &TableOut) -> String {
-        format!("{}/part-{:05}.parquet", t.name, self.index)
+    pub(crate) fn file(&self) -> String {
+        format!("{}/part-{:05}.parquet", self.folder, self.index)
     }
 
     /// The part's label for progress, and its share of the table's estimated rows.
@@ -67,16 +69,23 @@ impl Part {
 /// primary key is split into `jobs` ranges of its key (the first and last open-ended, so the
 /// ranges cover every row whatever the bounds read); any other table is one part. `bounds`
 /// reads a key column's minimum and maximum. Large tables come first, so that they start first.
+/// A table without columns has no part: Parquet cannot hold it (the manifest lists it as
+/// skipped).
 pub(crate) fn plan_parts(
     tables: &[TableOut],
     jobs: usize,
     mut bounds: impl FnMut(&TableOut, &str) -> Result<Option<(i64, i64)>>,
 ) -> Result<Vec<Part>> {
+    let folders = super::names::folders(tables.iter().map(|t| t.name.as_str()))?;
     let mut order: Vec<usize> = (0..tables.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(tables[i].estimated_rows));
     let mut parts = Vec::new();
     for i in order {
         let t = &tables[i];
+        if t.columns.is_empty() {
+            continue;
+        }
+        let folder = folders[i].clone();
         let key = match t.primary_key.as_slice() {
             [k] => t.columns.iter().find(|c| &c.name == k).filter(|c| {
                 !c.cast
@@ -103,6 +112,7 @@ pub(crate) fn plan_parts(
                 index: 0,
                 of: 1,
                 range: None,
+                folder,
             });
             continue;
         };
@@ -118,6 +128,7 @@ pub(crate) fn plan_parts(
                 index: usize::try_from(k).unwrap_or(0),
                 of: jobs,
                 range: Some((column.clone(), from, to)),
+                folder: folder.clone(),
             });
         }
     }
@@ -241,7 +252,7 @@ mod tests {
             parts[1].filter(|c| format!("\"{c}\"")),
             " WHERE \"id\" >= 300 AND \"id\" < 600"
         );
-        assert_eq!(parts[0].file(&tables[0]), "t/part-00000.parquet");
+        assert_eq!(parts[0].file(), "t/part-00000.parquet");
         // Text keys, one worker, or an empty table: one part.
         for (t, jobs) in [
             (table(5_000_000, DataType::Utf8), 3),

@@ -47,6 +47,7 @@ pub struct Snapshot {
     store: Arc<dyn ObjectStore>,
     local_root: Option<PathBuf>,
     tables: BTreeMap<String, Vec<TableFile>>,
+    manifest: Option<crate::export::Manifest>,
     /// Footers already read, by table: the engine and every SQL session over the snapshot need
     /// them, and they are read once.
     footers: std::sync::Mutex<BTreeMap<String, Arc<[ArrowReaderMetadata]>>>,
@@ -145,64 +146,43 @@ impl Snapshot {
             .map_err(|e| {
                 root_err("cannot list".into())(crate::store::StoreError::from(e).into())
             })?;
-        let mut tables: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
-        let mut single_files = BTreeSet::new();
-        for meta in objects {
-            let rel: Vec<String> = meta
-                .location
-                .prefix_match(&prefix)
-                .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect())
-                .unwrap_or_default();
-            let Some((file_name, dirs)) = rel.split_last() else {
-                continue;
-            };
-            // Names starting with `_` or `.` are not data, at any depth: Spark's `_temporary/`,
-            // `.staging/`, `_SUCCESS`, editors' and uploaders' temporary files.
-            if !file_name.ends_with(".parquet") || rel.iter().any(|p| p.starts_with(['.', '_'])) {
-                continue;
+        let listed: Vec<Listed> = objects
+            .into_iter()
+            .filter_map(|meta| {
+                let rel: Vec<String> = meta
+                    .location
+                    .prefix_match(&prefix)?
+                    .map(|p| p.as_ref().to_owned())
+                    .collect();
+                (!rel.is_empty()).then_some(Listed { rel, meta })
+            })
+            .collect();
+        let manifest = match listed
+            .iter()
+            .find(|l| l.rel == [crate::export::manifest::FILE])
+        {
+            Some(l) => {
+                let bytes = rt
+                    .block_on(async {
+                        object_store::ObjectStoreExt::get(&store, &l.meta.location)
+                            .await?
+                            .bytes()
+                            .await
+                    })
+                    .map_err(|e| {
+                        root_err("cannot read its manifest".into())(
+                            crate::store::StoreError::from(e).into(),
+                        )
+                    })?;
+                let at = format!("{}/{}", shown_root(root), crate::export::manifest::FILE);
+                Some(crate::export::Manifest::parse(&bytes, &at)?)
             }
-            let (table, partitions) = match dirs.split_first() {
-                None => {
-                    let name = file_name.trim_end_matches(".parquet").to_owned();
-                    single_files.insert(name.clone());
-                    (name, Vec::new())
-                }
-                Some((table, rest)) => {
-                    let partitions = rest
-                        .iter()
-                        .filter_map(|d| d.split_once('='))
-                        .map(|(k, v)| {
-                            let v = percent_encoding::percent_decode_str(v)
-                                .decode_utf8_lossy()
-                                .into_owned();
-                            let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
-                            (k.to_owned(), v)
-                        })
-                        .collect();
-                    (table.clone(), partitions)
-                }
-            };
-            let local = local_root
-                .as_ref()
-                .map(|r| rel.iter().fold(r.clone(), |p, s| p.join(s)));
-            tables.entry(table).or_default().push(TableFile {
-                modified: meta.last_modified,
-                location: meta.location.clone(),
-                local,
-                size: meta.size,
-                partitions,
-            });
-        }
-        for name in &single_files {
-            if tables.get(name).is_some_and(|f| f.len() > 1) {
-                return Err(err(format!(
-                    "table `{name}` is both `{name}.parquet` and a folder `{name}/`"
-                )));
-            }
-        }
-        for files in tables.values_mut() {
-            files.sort_by(|a, b| a.location.cmp(&b.location));
-        }
+            None => None,
+        };
+        let tables = match &manifest {
+            Some(m) => tables_of_manifest(m, &listed, local_root.as_deref()).map_err(err)?,
+            None => tables_of_listing(&listed, local_root.as_deref()).map_err(err)?,
+        };
         Ok(Self {
             side,
             root: root.to_owned(),
@@ -210,8 +190,14 @@ impl Snapshot {
             store,
             local_root,
             tables,
+            manifest,
             footers: std::sync::Mutex::default(),
         })
+    }
+
+    /// The snapshot's manifest, when recon wrote it (its tables are the manifest's).
+    pub fn manifest(&self) -> Option<&crate::export::Manifest> {
+        self.manifest.as_ref()
     }
 
     /// The names of every table in the snapshot.
@@ -266,6 +252,118 @@ impl Snapshot {
         let footers = rt.block_on(self.footers(table))?;
         SideTable::open(self.side, table, files, &footers, &self.store, rt)
     }
+}
+
+/// An object under a root: its path parts below the root, and what the store says of it.
+struct Listed {
+    rel: Vec<String>,
+    meta: object_store::ObjectMeta,
+}
+
+impl Listed {
+    /// The file, with hive-style `key=value` values from the folders below its table's.
+    fn table_file(&self, local_root: Option<&Path>) -> TableFile {
+        let below_table = self.rel.get(1..self.rel.len() - 1).unwrap_or_default();
+        let partitions = below_table
+            .iter()
+            .filter_map(|d| d.split_once('='))
+            .map(|(k, v)| {
+                let v = percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
+                (k.to_owned(), v)
+            })
+            .collect();
+        TableFile {
+            modified: self.meta.last_modified,
+            location: self.meta.location.clone(),
+            local: local_root.map(|r| self.rel.iter().fold(r.to_owned(), |p, s| p.join(s))),
+            size: self.meta.size,
+            partitions,
+        }
+    }
+}
+
+/// The tables of a recon snapshot: the manifest's, by their real names, each with the files the
+/// manifest lists (whatever their folder is called: names are encoded, and `_x`/`.x` tables are
+/// tables like any other). A listed file that is missing is an error: the snapshot is broken.
+fn tables_of_manifest(
+    manifest: &crate::export::Manifest,
+    listed: &[Listed],
+    local_root: Option<&Path>,
+) -> std::result::Result<BTreeMap<String, Vec<TableFile>>, String> {
+    let by_path: BTreeMap<String, &Listed> = listed.iter().map(|l| (l.rel.join("/"), l)).collect();
+    let mut tables = BTreeMap::new();
+    for t in &manifest.tables {
+        let mut files = Vec::with_capacity(t.files.len());
+        for f in &t.files {
+            let l = by_path.get(f.as_str()).ok_or_else(|| {
+                format!(
+                    "its manifest lists `{f}` for table `{}`, but there is no such file: the \
+                     snapshot is incomplete",
+                    t.name
+                )
+            })?;
+            files.push(l.table_file(local_root));
+        }
+        if files.is_empty() {
+            return Err(format!("its manifest lists no file for table `{}`", t.name));
+        }
+        files.sort_by(|a, b| a.location.cmp(&b.location));
+        if tables.insert(t.name.clone(), files).is_some() {
+            return Err(format!("its manifest lists table `{}` twice", t.name));
+        }
+    }
+    Ok(tables)
+}
+
+/// The tables of a root without a manifest, from its listing: `<table>.parquet` files and
+/// `<table>/` folders, skipping what is not data.
+fn tables_of_listing(
+    listed: &[Listed],
+    local_root: Option<&Path>,
+) -> std::result::Result<BTreeMap<String, Vec<TableFile>>, String> {
+    let mut tables: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
+    let mut single_files = BTreeSet::new();
+    for l in listed {
+        let Some((file_name, dirs)) = l.rel.split_last() else {
+            continue;
+        };
+        // Names starting with `_` or `.` are not data, at any depth: Spark's `_temporary/`,
+        // `.staging/`, `_SUCCESS`, editors' and uploaders' temporary files.
+        if !file_name.ends_with(".parquet") || l.rel.iter().any(|p| p.starts_with(['.', '_'])) {
+            continue;
+        }
+        let table = match dirs.first() {
+            None => {
+                let name = file_name.trim_end_matches(".parquet").to_owned();
+                single_files.insert(name.clone());
+                name
+            }
+            Some(table) => table.clone(),
+        };
+        tables
+            .entry(table)
+            .or_default()
+            .push(l.table_file(local_root));
+    }
+    for name in &single_files {
+        if tables.get(name).is_some_and(|f| f.len() > 1) {
+            return Err(format!(
+                "table `{name}` is both `{name}.parquet` and a folder `{name}/`"
+            ));
+        }
+    }
+    for files in tables.values_mut() {
+        files.sort_by(|a, b| a.location.cmp(&b.location));
+    }
+    Ok(tables)
+}
+
+/// A root as it may be shown (a URL without credentials).
+fn shown_root(root: &str) -> String {
+    crate::store::shown_text(root)
 }
 
 /// One file of an opened table: its footer and where its rows sit in the side's row numbering.

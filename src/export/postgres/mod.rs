@@ -160,12 +160,6 @@ pub(super) fn export(
         decoders.insert(name.clone(), d);
         tables.push(t);
     }
-    for t in &tables {
-        std::fs::create_dir_all(dir.join(&t.name)).map_err(|source| Error::Write {
-            path: dir.join(&t.name),
-            source,
-        })?;
-    }
     let join = format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
         catalog::literal(&snapshot_id)
@@ -240,7 +234,7 @@ fn copy_table(
         .rt
         .block_on(pg.client.copy_out(&sql))
         .map_err(|e| db_error(&pg.source, format!("table `{}`: COPY failed", t.name), e))?;
-    let file = part.file(t);
+    let file = part.file();
     let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
     let mut input = CopyInput {
         rt: pg.rt,
