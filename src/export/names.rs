@@ -14,6 +14,8 @@
 //!   case (one folder on case-insensitive file systems) ends in `~2`, `~3`, ... The `~` marks a
 //!   folder name that does not decode back: the manifest says which table it holds.
 
+use std::fmt::Write;
+
 use crate::error::{Error, Result};
 
 /// The longest folder name written, in bytes (file systems allow 255).
@@ -27,7 +29,7 @@ pub fn folder_name(table: &str) -> String {
         if plain {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     if out.len() > MAX_FOLDER {

@@ -393,3 +393,44 @@ fn snapshot_files_are_as_private_as_reports() {
     }
     assert_eq!(mode(&root), 0o700);
 }
+
+#[test]
+fn encoded_table_folders_are_read_through_the_manifest_on_s3() {
+    let db = PgDb::new();
+    db.exec(
+        "CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);
+         CREATE TABLE \"a/b\" (id int PRIMARY KEY); INSERT INTO \"a/b\" VALUES (1), (2);
+         CREATE TABLE \"_migrations\" (id int PRIMARY KEY); INSERT INTO \"_migrations\" VALUES (1), (2), (3);
+         CREATE TABLE \"100%\" (id int PRIMARY KEY); INSERT INTO \"100%\" VALUES (1), (2), (3), (4);",
+    );
+    let work = tempfile::tempdir().expect("tmp");
+    let root = work.path().join("snap");
+    let o = snapshot(&["--from", &db.url(), "--out", root.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let moto = crate::s3::Moto::start(false);
+    moto.upload("snaps", &root, "night");
+    for (table, rows) in [
+        ("a", "1"),
+        ("a/b", "2"),
+        ("_migrations", "3"),
+        ("100%", "4"),
+    ] {
+        let o = moto
+            .recon()
+            .args([
+                "query",
+                "--legacy",
+                "s3://snaps/night",
+                "--target",
+                "s3://snaps/night",
+                "--format",
+                "csv",
+            ])
+            .arg(format!("SELECT count(*) AS n FROM legacy.\"{table}\""))
+            .output()
+            .expect("query");
+        assert_eq!(o.status.code(), Some(0), "{table}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(out.lines().nth(1), Some(rows), "{table}: {out}");
+    }
+}

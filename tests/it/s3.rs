@@ -56,7 +56,7 @@ fn moto_venv() -> &'static Path {
 }
 
 /// A moto S3 server on a free loopback port, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     endpoint: String,
 }
@@ -64,7 +64,7 @@ struct Moto {
 impl Moto {
     /// Starts a server; with `auth`, every request must carry credentials moto's IAM knows,
     /// and none are made, so every key is a wrong one.
-    fn start(auth: bool) -> Self {
+    pub(crate) fn start(auth: bool) -> Self {
         let venv = moto_venv();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -118,7 +118,7 @@ impl Moto {
     }
 
     /// Creates a bucket and uploads every file under `dir` to `prefix/`.
-    fn upload(&self, bucket: &str, dir: &Path, prefix: &str) {
+    pub(crate) fn upload(&self, bucket: &str, dir: &Path, prefix: &str) {
         let root = dir.display().to_string();
         self.boto(&format!(
             "b = '{bucket}'\n\
@@ -144,7 +144,7 @@ impl Moto {
     }
 
     /// The binary, pointed at this server with throwaway credentials.
-    fn recon(&self) -> Command {
+    pub(crate) fn recon(&self) -> Command {
         let mut cmd = recon();
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ALLOW_HTTP", "true")
