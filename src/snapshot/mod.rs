@@ -8,6 +8,7 @@
 //! whole object.
 
 mod footer;
+mod listing;
 mod provider;
 #[cfg(test)]
 mod remote_tests;
@@ -19,7 +20,7 @@ pub mod sum;
 pub use provider::SnapshotTable;
 pub use source::{Source, SourceReader};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -146,7 +147,7 @@ impl Snapshot {
             .map_err(|e| {
                 root_err("cannot list".into())(crate::store::StoreError::from(e).into())
             })?;
-        let listed: Vec<Listed> = objects
+        let listed: Vec<listing::Listed> = objects
             .into_iter()
             .filter_map(|meta| {
                 let rel: Vec<String> = meta
@@ -154,7 +155,7 @@ impl Snapshot {
                     .prefix_match(&prefix)?
                     .map(|p| p.as_ref().to_owned())
                     .collect();
-                (!rel.is_empty()).then_some(Listed { rel, meta })
+                (!rel.is_empty()).then_some(listing::Listed { rel, meta })
             })
             .collect();
         let manifest = match listed
@@ -174,14 +175,20 @@ impl Snapshot {
                             crate::store::StoreError::from(e).into(),
                         )
                     })?;
-                let at = format!("{}/{}", shown_root(root), crate::export::manifest::FILE);
+                let at = format!(
+                    "{}/{}",
+                    crate::store::shown_text(root),
+                    crate::export::manifest::FILE
+                );
                 Some(crate::export::Manifest::parse(&bytes, &at)?)
             }
             None => None,
         };
         let tables = match &manifest {
-            Some(m) => tables_of_manifest(m, &listed, local_root.as_deref()).map_err(err)?,
-            None => tables_of_listing(&listed, local_root.as_deref()).map_err(err)?,
+            Some(m) => {
+                listing::tables_of_manifest(m, &listed, local_root.as_deref()).map_err(err)?
+            }
+            None => listing::tables_of_listing(&listed, local_root.as_deref()).map_err(err)?,
         };
         Ok(Self {
             side,
@@ -252,118 +259,6 @@ impl Snapshot {
         let footers = rt.block_on(self.footers(table))?;
         SideTable::open(self.side, table, files, &footers, &self.store, rt)
     }
-}
-
-/// An object under a root: its path parts below the root, and what the store says of it.
-struct Listed {
-    rel: Vec<String>,
-    meta: object_store::ObjectMeta,
-}
-
-impl Listed {
-    /// The file, with hive-style `key=value` values from the folders below its table's.
-    fn table_file(&self, local_root: Option<&Path>) -> TableFile {
-        let below_table = self.rel.get(1..self.rel.len() - 1).unwrap_or_default();
-        let partitions = below_table
-            .iter()
-            .filter_map(|d| d.split_once('='))
-            .map(|(k, v)| {
-                let v = percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
-                (k.to_owned(), v)
-            })
-            .collect();
-        TableFile {
-            modified: self.meta.last_modified,
-            location: self.meta.location.clone(),
-            local: local_root.map(|r| self.rel.iter().fold(r.to_owned(), |p, s| p.join(s))),
-            size: self.meta.size,
-            partitions,
-        }
-    }
-}
-
-/// The tables of a recon snapshot: the manifest's, by their real names, each with the files the
-/// manifest lists (whatever their folder is called: names are encoded, and `_x`/`.x` tables are
-/// tables like any other). A listed file that is missing is an error: the snapshot is broken.
-fn tables_of_manifest(
-    manifest: &crate::export::Manifest,
-    listed: &[Listed],
-    local_root: Option<&Path>,
-) -> std::result::Result<BTreeMap<String, Vec<TableFile>>, String> {
-    let by_path: BTreeMap<String, &Listed> = listed.iter().map(|l| (l.rel.join("/"), l)).collect();
-    let mut tables = BTreeMap::new();
-    for t in &manifest.tables {
-        let mut files = Vec::with_capacity(t.files.len());
-        for f in &t.files {
-            let l = by_path.get(f.as_str()).ok_or_else(|| {
-                format!(
-                    "its manifest lists `{f}` for table `{}`, but there is no such file: the \
-                     snapshot is incomplete",
-                    t.name
-                )
-            })?;
-            files.push(l.table_file(local_root));
-        }
-        if files.is_empty() {
-            return Err(format!("its manifest lists no file for table `{}`", t.name));
-        }
-        files.sort_by(|a, b| a.location.cmp(&b.location));
-        if tables.insert(t.name.clone(), files).is_some() {
-            return Err(format!("its manifest lists table `{}` twice", t.name));
-        }
-    }
-    Ok(tables)
-}
-
-/// The tables of a root without a manifest, from its listing: `<table>.parquet` files and
-/// `<table>/` folders, skipping what is not data.
-fn tables_of_listing(
-    listed: &[Listed],
-    local_root: Option<&Path>,
-) -> std::result::Result<BTreeMap<String, Vec<TableFile>>, String> {
-    let mut tables: BTreeMap<String, Vec<TableFile>> = BTreeMap::new();
-    let mut single_files = BTreeSet::new();
-    for l in listed {
-        let Some((file_name, dirs)) = l.rel.split_last() else {
-            continue;
-        };
-        // Names starting with `_` or `.` are not data, at any depth: Spark's `_temporary/`,
-        // `.staging/`, `_SUCCESS`, editors' and uploaders' temporary files.
-        if !file_name.ends_with(".parquet") || l.rel.iter().any(|p| p.starts_with(['.', '_'])) {
-            continue;
-        }
-        let table = match dirs.first() {
-            None => {
-                let name = file_name.trim_end_matches(".parquet").to_owned();
-                single_files.insert(name.clone());
-                name
-            }
-            Some(table) => table.clone(),
-        };
-        tables
-            .entry(table)
-            .or_default()
-            .push(l.table_file(local_root));
-    }
-    for name in &single_files {
-        if tables.get(name).is_some_and(|f| f.len() > 1) {
-            return Err(format!(
-                "table `{name}` is both `{name}.parquet` and a folder `{name}/`"
-            ));
-        }
-    }
-    for files in tables.values_mut() {
-        files.sort_by(|a, b| a.location.cmp(&b.location));
-    }
-    Ok(tables)
-}
-
-/// A root as it may be shown (a URL without credentials).
-fn shown_root(root: &str) -> String {
-    crate::store::shown_text(root)
 }
 
 /// One file of an opened table: its footer and where its rows sit in the side's row numbering.
