@@ -28,6 +28,9 @@ pub struct RunArgs {
     /// then reconcile.
     #[arg(long)]
     pub snapshot: bool,
+    /// Timeouts of `--snapshot`.
+    #[command(flatten)]
+    pub waits: super::snapshot::WaitArgs,
     /// Reconcile options.
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
@@ -43,7 +46,8 @@ pub fn run(
     if args.snapshot
         && let Ok(l) = &loaded
     {
-        let requests = super::snapshot::config_requests(l, true, engine.threads())?;
+        let mut requests = super::snapshot::config_requests(l, true, engine.threads())?;
+        args.waits.apply(&mut requests);
         if requests.is_empty() {
             anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
         }

@@ -2,7 +2,7 @@
 //! every side of a config that names a `url` (`--config recon.toml`).
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -41,6 +41,65 @@ pub struct SnapshotArgs {
     /// Print wall time, rows/s, MB/s of Parquet written and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Timeouts.
+    #[command(flatten)]
+    pub waits: WaitArgs,
+}
+
+/// How long an export waits for a server.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct WaitArgs {
+    /// How long connecting to a database may take, its handshake included (`30s`, `500ms`,
+    /// `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// How long the export waits for a table's lock (a session altering or truncating it)
+    /// before it fails naming the table.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+impl WaitArgs {
+    /// Sets the timeouts of export requests.
+    pub fn apply(&self, requests: &mut [ExportRequest]) {
+        for r in requests {
+            r.source.connect_timeout = self.connect_timeout;
+            r.lock_timeout = self.lock_timeout;
+        }
+    }
+}
+
+/// Parses `30s`, `500ms`, `2m` or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 500ms or 2m"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("`{other}` is not a unit (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// Parses a column to export as text: `table.column`, `column`, or either with `=text`.
+pub fn parse_cast(text: &str) -> anyhow::Result<String> {
+    let column = match text.rsplit_once('=') {
+        Some((column, to)) if to.eq_ignore_ascii_case("text") => column,
+        Some(_) => bail!("cast `{text}`: a column is exported as text only (table.column=text)"),
+        None => text,
+    };
+    if column.is_empty() {
+        bail!("cast `{text}`: expected table.column=text");
+    }
+    Ok(column.to_owned())
 }
 
 /// Arguments of `recon load-db` (the demo's and the benchmarks' loader).
@@ -77,16 +136,16 @@ pub fn run(
     let casts = args
         .casts
         .iter()
-        .map(|c| match c.rsplit_once('=') {
-            Some((column, to)) if to.eq_ignore_ascii_case("text") && !column.is_empty() => {
-                Ok(column.to_owned())
-            }
-            _ => bail!("--cast {c}: expected table.column=text"),
-        })
+        .map(|c| parse_cast(c).with_context(|| format!("--cast {c}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let requests = if let Some(path) = &args.config {
+    let mut requests = if let Some(path) = &args.config {
         let loaded = Config::load(path)?;
-        config_requests(&loaded, args.force, engine.threads())?
+        let mut requests = config_requests(&loaded, args.force, engine.threads())?;
+        // A `--cast` holds for every side exported (a side without the column ignores it).
+        for r in &mut requests {
+            r.casts.extend(casts.iter().cloned());
+        }
+        requests
     } else {
         let (Some(from), Some(out)) = (&args.from, &args.out) else {
             bail!("give --from URL --out ROOT, or --config recon.toml");
@@ -99,8 +158,10 @@ pub fn run(
             casts,
             jobs: engine.threads(),
             force: args.force,
+            lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
         }]
     };
+    args.waits.apply(&mut requests);
     if requests.is_empty() {
         bail!("no side of the config has a `url` to export from");
     }
@@ -125,7 +186,8 @@ pub fn run(
 }
 
 /// One export per side of a config that names a `url`: the config's tables of that side (every
-/// table when a pair reads the side through SQL), written to the side's root.
+/// table when a pair reads the side through SQL), written to the side's root, with the side's
+/// `casts`.
 pub fn config_requests(
     loaded: &LoadedConfig,
     force: bool,
@@ -156,14 +218,20 @@ pub fn config_requests(
                 })
                 .collect()
         };
+        let casts = s
+            .casts
+            .iter()
+            .map(|c| parse_cast(c).with_context(|| format!("[{side}] casts")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         out.push(ExportRequest {
             source,
             out: loaded.base_dir.join(&s.root),
             tables,
             schema: s.schema.clone(),
-            casts: Vec::new(),
+            casts,
             jobs,
             force,
+            lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
         });
     }
     Ok(out)
