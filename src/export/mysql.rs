@@ -1,6 +1,7 @@
 //! `MariaDB/MySQL`: every worker opens `START TRANSACTION WITH CONSISTENT SNAPSHOT` while a brief
 //! `FLUSH TABLES WITH READ LOCK` holds writers back (one worker needs no lock: its transaction is
-//! the point), and each table streams through the binary protocol (a prepared `SELECT`, rows
+//! the point); tables of engines without transactions (`MyISAM`, `Aria`) are read first, and the
+//! lock is held until they are. Each table streams through the binary protocol (a prepared `SELECT`, rows
 //! read as they arrive), so floats arrive as their bits and decimals as their exact text.
 //! Zero dates (`0000-00-00`) become NULL and are counted per column, as `pgloader` does.
 
@@ -189,7 +190,14 @@ pub(super) fn export(
     if locked {
         coordinator
             .query_drop("FLUSH TABLES WITH READ LOCK")
-            .map_err(|e| db_error(source, "FLUSH TABLES WITH READ LOCK (needs RELOAD)", e))?;
+            .map_err(|e| {
+                db_error(
+                    source,
+                    "FLUSH TABLES WITH READ LOCK (it needs RELOAD, and waits --lock-timeout for \
+                     running statements)",
+                    e,
+                )
+            })?;
     }
     let mut position = BTreeMap::new();
     let coordinator = std::sync::Mutex::new(coordinator);

@@ -87,7 +87,7 @@ fn a_truncate_or_rewrite_during_a_postgres_export_waits_instead_of_emptying_the_
     };
     let truncate = ddl("SET lock_timeout = '120s'; TRUNCATE small");
     let rewrite = ddl("SET lock_timeout = '120s'; ALTER TABLE small_r ALTER COLUMN v TYPE bigint");
-    let o = wait_bounded(child, Duration::from_secs(120));
+    let o = wait_bounded(child, Duration::from_mins(2));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(read_table(&root, "small").num_rows(), 1000);
     let r = read_table(&root, "small_r");
@@ -139,7 +139,7 @@ fn a_postgres_table_locked_by_another_session_fails_the_export_naming_it_after_t
         ],
         &root,
     );
-    let o = wait_bounded(child, Duration::from_secs(60));
+    let o = wait_bounded(child, Duration::from_mins(1));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(

@@ -1,7 +1,9 @@
-//! `PostgreSQL`: one `REPEATABLE READ, READ ONLY` transaction exports its snapshot
-//! (`pg_export_snapshot()`), every worker joins it with `SET TRANSACTION SNAPSHOT`, and each
-//! table streams through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into
-//! Arrow builders ([`binary`]).
+//! `PostgreSQL`: one `REPEATABLE READ, READ ONLY` transaction takes `ACCESS SHARE` on every
+//! table, then exports its snapshot (`pg_export_snapshot()`); every worker takes the same locks
+//! and joins it with `SET TRANSACTION SNAPSHOT`, and each table streams through
+//! `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into Arrow builders
+//! ([`binary`]). The locks are why a `TRUNCATE` or a table rewrite, which no snapshot sees
+//! through, waits for the export instead of showing it an empty table.
 
 mod binary;
 mod catalog;
