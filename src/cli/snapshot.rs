@@ -29,7 +29,8 @@ pub struct SnapshotArgs {
     #[arg(long)]
     pub schema: Option<String>,
     /// Export a column of a type recon does not export as text: `table.column=text`
-    /// (repeatable).
+    /// (repeatable; with `--config`, on every side; a side's `casts = ["table.column"]` in the
+    /// config does the same).
     #[arg(long = "cast", value_name = "TABLE.COLUMN=text")]
     pub casts: Vec<String>,
     /// Replace a snapshot already at the root.

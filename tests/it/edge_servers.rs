@@ -405,6 +405,21 @@ fn postgres_times_and_dates_recon_cannot_carry_are_refused_naming_column_and_key
         assert!(!err.contains("internal error"), "{err}");
         assert!(!root.exists());
     }
+    // The cast the message suggests carries them as the server writes them.
+    let root = out.path().join("cast");
+    let o = snapshot(&[
+        "--from",
+        &db.url(),
+        "--table",
+        "ancient",
+        "--cast",
+        "ancient.born=text",
+        "--out",
+        root.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let b = read_table(&root, "ancient");
+    assert_eq!(col(&b, "born").as_string::<i32>().value(1), "0044-03-15 BC");
 }
 
 #[test]

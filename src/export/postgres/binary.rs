@@ -140,10 +140,17 @@ pub(super) fn decode(
             };
             if let Err(e) = field(*decode, &bytes[start..start + len], col) {
                 let key = key_text(t, decoders, bytes, &spans);
+                let column = &t.columns[i].name;
+                let hint = match e {
+                    FieldError::Years | FieldError::TimeOfDay => {
+                        format!("; {}", crate::export::cast_hint(&t.name, column))
+                    }
+                    _ => String::new(),
+                };
                 return Err(Failure::Other(Error::column(
                     &t.name,
-                    &t.columns[i].name,
-                    format!("{e} (the row with key {key})"),
+                    column,
+                    format!("{e} (the row with key {key}){hint}"),
                 )));
             }
         }
