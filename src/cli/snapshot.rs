@@ -251,8 +251,14 @@ pub fn export(
     let bytes: u64 = manifest.tables.iter().map(|t| t.bytes).sum();
     for t in &manifest.tables {
         let zero: u64 = t.zero_dates.values().sum();
+        let locked = match (&t.engine, t.consistency.as_deref()) {
+            (Some(engine), Some("read lock")) => {
+                format!(" ({engine}, no transactions: read under the global read lock)")
+            }
+            _ => String::new(),
+        };
         printer.note(&format!(
-            "  {}: {} rows, {}{}",
+            "  {}: {} rows, {}{}{locked}",
             t.name,
             t.rows,
             bytesize::ByteSize::b(t.bytes).display().iec(),

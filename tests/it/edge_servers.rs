@@ -346,6 +346,11 @@ fn mariadb_myisam_tables_are_read_under_the_read_lock_so_no_child_lacks_its_pare
             .filter(|&i| !ids.contains(&refs.value(i)))
             .count();
         assert_eq!(orphans, 0, "-j {jobs}: a child without its parent");
+        assert!(
+            stderr(&o).contains("parent: ") && stderr(&o).contains("MyISAM, no transactions"),
+            "the tables read under the lock are named: {}",
+            stderr(&o)
+        );
         let m = manifest(&root);
         let entry = |name: &str| {
             m["tables"]
