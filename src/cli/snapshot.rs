@@ -280,3 +280,22 @@ pub fn export(
     ));
     Ok((rows, bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_casts_parse_as_documented() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3 fortnights").is_err());
+        assert_eq!(parse_cast("t.c=text").ok().as_deref(), Some("t.c"));
+        assert_eq!(parse_cast("t.c").ok().as_deref(), Some("t.c"));
+        assert!(parse_cast("t.c=int").is_err());
+        assert!(parse_cast("=text").is_err());
+    }
+}
