@@ -128,6 +128,7 @@ fn through_databases(
                 casts: Vec::new(),
                 jobs: engine.threads(),
                 replace: crate::export::Replace::Snapshot,
+                lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
             },
             engine,
             printer,

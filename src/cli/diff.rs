@@ -101,11 +101,13 @@ fn quick_config(args: &DiffArgs) -> crate::Result<LoadedConfig> {
             root: legacy_root,
             url: None,
             schema: None,
+            casts: Vec::new(),
         },
         target: SnapshotConfig {
             root: target_root,
             url: None,
             schema: None,
+            casts: Vec::new(),
         },
         defaults: ColumnOptions::default(),
         gate: GateConfig::default(),

@@ -32,6 +32,9 @@ pub struct RunArgs {
     /// snapshot (they are deleted).
     #[arg(long, requires = "snapshot")]
     pub force: bool,
+    /// Timeouts of `--snapshot`.
+    #[command(flatten)]
+    pub waits: super::snapshot::WaitArgs,
     /// Reconcile options.
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
@@ -52,7 +55,8 @@ pub fn run(
         } else {
             crate::export::Replace::Snapshot
         };
-        let requests = super::snapshot::config_requests(l, replace, engine.threads())?;
+        let mut requests = super::snapshot::config_requests(l, replace, engine.threads())?;
+        args.waits.apply(&mut requests);
         if requests.is_empty() {
             anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
         }

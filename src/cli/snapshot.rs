@@ -2,7 +2,7 @@
 //! every side of a config that names a `url` (`--config recon.toml`).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -30,7 +30,8 @@ pub struct SnapshotArgs {
     #[arg(long)]
     pub schema: Option<String>,
     /// Export a column of a type recon does not export as text: `table.column=text`
-    /// (repeatable).
+    /// (repeatable; with `--config`, on every side; a side's `casts = ["table.column"]` in the
+    /// config does the same).
     #[arg(long = "cast", value_name = "TABLE.COLUMN=text")]
     pub casts: Vec<String>,
     /// Replace what is at the root: a snapshot, or a folder that is not one.
@@ -42,6 +43,65 @@ pub struct SnapshotArgs {
     /// Print wall time, rows/s, MB/s of Parquet written and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Timeouts.
+    #[command(flatten)]
+    pub waits: WaitArgs,
+}
+
+/// How long an export waits for a server.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct WaitArgs {
+    /// How long connecting to a database may take, its handshake included (`30s`, `500ms`,
+    /// `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// How long the export waits for a table's lock (a session altering or truncating it)
+    /// before it fails naming the table.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+impl WaitArgs {
+    /// Sets the timeouts of export requests.
+    pub fn apply(&self, requests: &mut [ExportRequest]) {
+        for r in requests {
+            r.source.connect_timeout = self.connect_timeout;
+            r.lock_timeout = self.lock_timeout;
+        }
+    }
+}
+
+/// Parses `30s`, `500ms`, `2m` or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 500ms or 2m"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("`{other}` is not a unit (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// Parses a column to export as text: `table.column`, `column`, or either with `=text`.
+pub fn parse_cast(text: &str) -> anyhow::Result<String> {
+    let column = match text.rsplit_once('=') {
+        Some((column, to)) if to.eq_ignore_ascii_case("text") => column,
+        Some(_) => bail!("cast `{text}`: a column is exported as text only (table.column=text)"),
+        None => text,
+    };
+    if column.is_empty() {
+        bail!("cast `{text}`: expected table.column=text");
+    }
+    Ok(column.to_owned())
 }
 
 /// Arguments of `recon load-db` (the demo's and the benchmarks' loader).
@@ -78,21 +138,21 @@ pub fn run(
     let casts = args
         .casts
         .iter()
-        .map(|c| match c.rsplit_once('=') {
-            Some((column, to)) if to.eq_ignore_ascii_case("text") && !column.is_empty() => {
-                Ok(column.to_owned())
-            }
-            _ => bail!("--cast {c}: expected table.column=text"),
-        })
+        .map(|c| parse_cast(c).with_context(|| format!("--cast {c}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let replace = if args.force {
         Replace::Anything
     } else {
         Replace::Nothing
     };
-    let requests = if let Some(path) = &args.config {
+    let mut requests = if let Some(path) = &args.config {
         let loaded = Config::load(path)?;
-        config_requests(&loaded, replace, engine.threads())?
+        let mut requests = config_requests(&loaded, replace, engine.threads())?;
+        // A `--cast` holds for every side exported (a side without the column ignores it).
+        for r in &mut requests {
+            r.casts.extend(casts.iter().cloned());
+        }
+        requests
     } else {
         let (Some(from), Some(out)) = (&args.from, &args.out) else {
             bail!("give --from URL --out ROOT, or --config recon.toml");
@@ -105,8 +165,10 @@ pub fn run(
             casts,
             jobs: engine.threads(),
             replace,
+            lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
         }]
     };
+    args.waits.apply(&mut requests);
     if requests.is_empty() {
         bail!("no side of the config has a `url` to export from");
     }
@@ -151,8 +213,8 @@ pub fn out_folder(root: &str, base_dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// One export per side of a config that names a `url`: the config's tables of that side (every
 /// table when a pair reads the side through SQL), written to the side's root (a local folder;
-/// both sides' roots must differ). Refused as a whole, before anything is exported, when a root
-/// cannot be written.
+/// both sides' roots must differ), with the side's `casts`. Refused as a whole, before anything
+/// is exported, when a root cannot be written.
 pub fn config_requests(
     loaded: &LoadedConfig,
     replace: Replace,
@@ -185,14 +247,20 @@ pub fn config_requests(
                 })
                 .collect()
         };
+        let casts = s
+            .casts
+            .iter()
+            .map(|c| parse_cast(c).with_context(|| format!("[{side}] casts")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         out.push(ExportRequest {
             source,
             out: root,
             tables,
             schema: s.schema.clone(),
-            casts: Vec::new(),
+            casts,
             jobs,
             replace,
+            lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
         });
     }
     refuse_shared_roots(loaded, &out)?;
@@ -233,8 +301,14 @@ pub fn export(
     let bytes: u64 = manifest.tables.iter().map(|t| t.bytes).sum();
     for t in &manifest.tables {
         let zero: u64 = t.zero_dates.values().sum();
+        let locked = match (&t.engine, t.consistency.as_deref()) {
+            (Some(engine), Some("read lock")) => {
+                format!(" ({engine}, no transactions: read under the global read lock)")
+            }
+            _ => String::new(),
+        };
         printer.note(&format!(
-            "  {}: {} rows, {}{}",
+            "  {}: {} rows, {}{}{locked}",
             t.name,
             t.rows,
             bytesize::ByteSize::b(t.bytes).display().iec(),
@@ -261,4 +335,23 @@ pub fn export(
         bytesize::ByteSize::b(bytes).display().iec(),
     ));
     Ok((rows, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_casts_parse_as_documented() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3 fortnights").is_err());
+        assert_eq!(parse_cast("t.c=text").ok().as_deref(), Some("t.c"));
+        assert_eq!(parse_cast("t.c").ok().as_deref(), Some("t.c"));
+        assert!(parse_cast("t.c=int").is_err());
+        assert!(parse_cast("=text").is_err());
+    }
 }

@@ -60,6 +60,10 @@ pub struct SnapshotConfig {
     /// The `PostgreSQL` schema to export (default `public`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// Columns the export writes as text instead of their own type (`table.column` or
+    /// `column`), as `recon snapshot --cast` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub casts: Vec<String>,
 }
 
 /// `[history]`: the run history store.

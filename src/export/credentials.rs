@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
@@ -30,7 +31,13 @@ pub struct SourceUrl {
     password: Option<String>,
     /// Database.
     pub database: String,
+    /// How long connecting may take, TCP and the server's handshake together (libpq's
+    /// `connect_timeout`).
+    pub connect_timeout: Duration,
 }
+
+/// The connect timeout unless one is given: long enough for a loaded server across a WAN.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl fmt::Debug for SourceUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -54,15 +61,28 @@ impl fmt::Display for SourceUrl {
 }
 
 impl SourceUrl {
-    /// Parses a URL; the message of an error never quotes a password.
+    /// Parses a URL; the message of an error never quotes the URL or any part of it but its
+    /// scheme. A URL whose parts are ambiguous is refused rather than guessed at: a password
+    /// holding an unencoded `/`, `#` or `?` would otherwise be read as host, database or
+    /// fragment, and printed as such.
     pub fn parse(text: &str) -> Result<Self> {
         let bad = |why: &str| {
             Error::Invalid(format!(
                 "database URL: {why} (expected postgres://user@host:5432/db or \
-                 mysql://user@host:3306/db)"
+                 mysql://user@host:3306/db; percent-encode `/`, `@`, `#`, `?` and `%` in the \
+                 user, password or database, e.g. `/` as %2F)"
             ))
         };
         let url = url::Url::parse(text).map_err(|_| bad("not a URL"))?;
+        if url.fragment().is_some() || url.query().is_some() {
+            return Err(bad("it has a `#` or `?` part, which recon does not read"));
+        }
+        let raw_database = url.path().strip_prefix('/').unwrap_or_default();
+        if raw_database.contains(['/', '@']) || (url.password().is_some() && url.host().is_none()) {
+            return Err(bad(
+                "its parts are ambiguous (a `/` or `@` after the host, or no host)",
+            ));
+        }
         let (kind, port) = match url.scheme() {
             "postgres" | "postgresql" => (Kind::Postgres, 5432),
             "mysql" | "mariadb" => (Kind::Mysql, 3306),
@@ -95,6 +115,7 @@ impl SourceUrl {
             user,
             password,
             database,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         })
     }
 
@@ -193,6 +214,26 @@ mod tests {
         let e = SourceUrl::parse("oracle://u:hunter2@h/db").expect_err("scheme");
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(SourceUrl::parse("postgres://h:5432/").is_err());
+    }
+
+    #[test]
+    fn urls_a_password_would_split_are_refused_without_quoting_them() {
+        for url in [
+            "postgres://app:12/Zq9@db.example:5432/erp",
+            "postgres://app:Zq9#x@db.example:5432/erp",
+            "mysql://app:12#Zq9@db.example/erp",
+            "postgres://app:12?Zq9@db.example/erp",
+            "mysql://app@db.example/erp/Zq9",
+        ] {
+            let e = SourceUrl::parse(url).expect_err(url);
+            assert!(!e.to_string().contains("Zq9"), "{e}");
+        }
+        // An `@` in the password is not ambiguous: the last one ends the user information.
+        let u = SourceUrl::parse("mysql://app:p@ss@db.example/erp").expect("url");
+        assert_eq!(
+            (u.host.as_str(), u.password().as_deref()),
+            ("db.example", Some("p@ss"))
+        );
     }
 
     #[test]

@@ -95,6 +95,14 @@ pub struct TableManifest {
     /// Per column: zero dates (`0000-00-00`) written as NULL.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub zero_dates: BTreeMap<String, u64>,
+    /// Its storage engine, where the server has several (`InnoDB`, `MyISAM`, `Aria`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub engine: Option<String>,
+    /// How it was read at the snapshot's point: `transaction` (the consistent snapshot) or
+    /// `read lock` (an engine without transactions, read while the global read lock held every
+    /// writer back).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub consistency: Option<String>,
 }
 
 /// One column of a table.
@@ -212,5 +220,14 @@ fn table_entry(t: &super::TableOut, w: super::Written) -> TableManifest {
         primary_key: t.primary_key.clone(),
         foreign_keys: t.foreign_keys.clone(),
         zero_dates: w.zero_dates,
+        engine: t.engine.clone(),
+        consistency: Some(
+            if t.read_lock {
+                "read lock"
+            } else {
+                "transaction"
+            }
+            .to_owned(),
+        ),
     }
 }

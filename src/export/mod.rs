@@ -19,10 +19,11 @@ mod workers;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use arrow::datatypes::DataType;
 
-pub use credentials::SourceUrl;
+pub use credentials::{DEFAULT_CONNECT_TIMEOUT, SourceUrl};
 pub use manifest::Manifest;
 pub(crate) use staging::check_root;
 pub(crate) use workers::{Part, plan_parts, run_workers};
@@ -48,6 +49,9 @@ pub struct ExportRequest {
     pub jobs: usize,
     /// What may be at `out` to be replaced.
     pub replace: Replace,
+    /// How long the export waits for a table's lock (another session altering or truncating
+    /// it) before it fails naming the table.
+    pub lock_timeout: Duration,
 }
 
 /// What an export may replace at its root (an empty or absent root is always fine).
@@ -61,6 +65,9 @@ pub enum Replace {
     /// Anything (`--force`).
     Anything,
 }
+
+/// The lock timeout unless one is given.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ExportRequest {
     /// Whether `column` of `table` is to be exported as text.
@@ -111,6 +118,11 @@ pub struct TableOut {
     pub foreign_keys: Vec<ForeignKey>,
     /// The catalog's estimate of its rows.
     pub estimated_rows: u64,
+    /// Its storage engine, where the server has several (`InnoDB`, `MyISAM`, `Aria`).
+    pub engine: Option<String>,
+    /// Read under the global read lock rather than in the consistent-snapshot transaction
+    /// (an engine without transactions).
+    pub read_lock: bool,
 }
 
 /// Where an export reports its progress: one counter per part being written.
@@ -140,12 +152,13 @@ impl PartProgress for NoProgress {
 }
 
 impl TableOut {
-    /// The `SELECT` list of the table's columns: `quote` quotes a name, `as_text` wraps a quoted
-    /// name that `--cast` exports as text. `1` for a table without columns.
+    /// The `SELECT` list of the table's columns: `quote` quotes a name, `as_text` turns a
+    /// column that `--cast` exports as text (and its quoted name) into text. `1` for a table
+    /// without columns.
     pub(crate) fn select_list(
         &self,
         quote: impl Fn(&str) -> String,
-        as_text: impl Fn(&str) -> String,
+        as_text: impl Fn(&ColumnOut, &str) -> String,
     ) -> String {
         if self.columns.is_empty() {
             return "1".to_owned();
@@ -154,7 +167,7 @@ impl TableOut {
             .iter()
             .map(|c| {
                 let q = quote(&c.name);
-                if c.cast { as_text(&q) } else { q }
+                if c.cast { as_text(c, &q) } else { q }
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -203,6 +216,52 @@ pub(crate) fn db_error(
         what: what.into(),
         source: e.into(),
     }
+}
+
+/// The error of a connection that did not complete within the source's connect timeout.
+pub(crate) fn connect_timed_out(source: &SourceUrl) -> Error {
+    db_error(
+        source,
+        format!(
+            "cannot connect within {} (--connect-timeout)",
+            seconds(source.connect_timeout)
+        ),
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the server did not complete the connection and its handshake",
+        ),
+    )
+}
+
+/// The error of a table lock not had within the lock timeout.
+pub(crate) fn lock_timed_out(
+    source: &SourceUrl,
+    table: &str,
+    timeout: Duration,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    db_error(
+        source,
+        format!(
+            "table `{table}`: no lock to read it within {} (--lock-timeout): another session \
+             holds a lock that conflicts (ALTER TABLE, TRUNCATE, LOCK, a backup)",
+            seconds(timeout)
+        ),
+        e,
+    )
+}
+
+/// How to export a column as text instead: `--cast`, or `casts` in the config.
+pub(crate) fn cast_hint(table: &str, column: &str) -> String {
+    format!(
+        "`--cast {table}.{column}=text` (or `casts = [\"{table}.{column}\"]` in the side's \
+         section of the config) exports it as text"
+    )
+}
+
+/// A duration as `1 s`, `0.5 s`.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 /// The tables asked for that the catalog does not have, as an error naming them and what there

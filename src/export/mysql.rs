@@ -1,6 +1,7 @@
 //! `MariaDB/MySQL`: every worker opens `START TRANSACTION WITH CONSISTENT SNAPSHOT` while a brief
 //! `FLUSH TABLES WITH READ LOCK` holds writers back (one worker needs no lock: its transaction is
-//! the point), and each table streams through the binary protocol (a prepared `SELECT`, rows
+//! the point); tables of engines without transactions (`MyISAM`, `Aria`) are read first, and the
+//! lock is held until they are. Each table streams through the binary protocol (a prepared `SELECT`, rows
 //! read as they arrive), so floats arrive as their bits and decimals as their exact text.
 //! Zero dates (`0000-00-00`) become NULL and are counted per column, as `pgloader` does.
 
@@ -31,13 +32,59 @@ fn connect_db(source: &SourceUrl, db: Option<&str>) -> Result<Conn> {
         .ip_or_hostname(Some(source.host.clone()))
         .tcp_port(source.port)
         .prefer_socket(false)
+        .tcp_connect_timeout(Some(source.connect_timeout))
         .user(Some(source.user.clone()))
         .pass(source.password())
         .db_name(db)
         // Text arrives as UTF-8 whatever the column's charset (the server converts it), and
         // TIMESTAMP columns as UTC.
         .init(vec!["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]);
-    Conn::new(opts).map_err(|e| db_error(source, "cannot connect", e))
+    // The driver bounds the TCP connect only, and a read timeout would stay on the connection
+    // for every later read: the handshake is waited for on a thread of its own instead, left
+    // behind (blocked on a server that never answers) when it does not end in time.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(Conn::new(opts));
+    });
+    match rx.recv_timeout(source.connect_timeout) {
+        Ok(connected) => connected.map_err(|e| db_error(source, "cannot connect", e)),
+        Err(_) => Err(super::connect_timed_out(source)),
+    }
+}
+
+/// A connection of the export: waits at most the lock timeout for a lock.
+fn connect_for_export(request: &ExportRequest) -> Result<Conn> {
+    let mut conn = connect(&request.source)?;
+    conn.query_drop(format!(
+        "SET SESSION lock_wait_timeout = {}",
+        request.lock_timeout.as_secs().max(1)
+    ))
+    .map_err(|e| db_error(&request.source, "setting lock_wait_timeout", e))?;
+    Ok(conn)
+}
+
+/// Whether an engine's tables are in a consistent-snapshot transaction (`MyISAM`, `Aria`,
+/// `MEMORY`, ... are not: they are read under the global read lock instead).
+fn transactional(engine: &str) -> bool {
+    ["InnoDB", "RocksDB", "TokuDB"]
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case(engine))
+}
+
+/// Whether a column is spatial: as text it is `ST_AsText` (its WKT), not its bytes.
+fn spatial(source_type: &str) -> bool {
+    matches!(
+        source_type.split([' ', '(']).next().unwrap_or_default(),
+        "geometry"
+            | "point"
+            | "linestring"
+            | "polygon"
+            | "multipoint"
+            | "multilinestring"
+            | "multipolygon"
+            | "geometrycollection"
+            | "geomcollection"
+    )
 }
 
 fn ident(name: &str) -> String {
@@ -76,7 +123,7 @@ pub(super) fn export(
 ) -> Result<Manifest> {
     let started_at = manifest::now();
     let source = &request.source;
-    let mut coordinator = connect(source)?;
+    let mut coordinator = connect_for_export(request)?;
     let db = literal(&source.database);
     let version = rows(&mut coordinator, source, "SELECT VERSION()")?
         .into_iter()
@@ -87,7 +134,7 @@ pub(super) fn export(
         &mut coordinator,
         source,
         &format!(
-            "SELECT TABLE_NAME, CAST(COALESCE(TABLE_ROWS, 0) AS CHAR) FROM information_schema.TABLES \
+            "SELECT TABLE_NAME, CAST(COALESCE(TABLE_ROWS, 0) AS CHAR), ENGINE FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
         ),
     )?;
@@ -106,7 +153,10 @@ pub(super) fn export(
             continue;
         }
         let estimate = cell(r, 1).and_then(|e| e.parse().ok()).unwrap_or(0);
-        tables.push(table(&mut coordinator, request, &name, estimate)?);
+        let mut t = table(&mut coordinator, request, &name, estimate)?;
+        t.read_lock = !cell(r, 2).is_some_and(|e| transactional(&e));
+        t.engine = cell(r, 2);
+        tables.push(t);
     }
     let parts = super::plan_parts(&tables, request.jobs, |t, key| {
         let sql = format!(
@@ -123,21 +173,34 @@ pub(super) fn export(
         };
         Ok(get(0).zip(get(1)))
     })?;
+    let mut parts = parts;
+    // Tables outside the transactions are read first, all under the lock.
+    parts.sort_by_key(|p| !tables[p.table].read_lock);
+    let held = parts.iter().filter(|p| tables[p.table].read_lock).count();
     let jobs = request.jobs.clamp(1, parts.len().max(1));
-    // Several workers share the point only if no write commits while they start.
-    let locked = jobs > 1;
+    // Several workers share the point only if no write commits while they start; tables
+    // outside the transactions are at the point only while nothing writes.
+    let locked = jobs > 1 || held > 0;
     if locked {
         coordinator
             .query_drop("FLUSH TABLES WITH READ LOCK")
-            .map_err(|e| db_error(source, "FLUSH TABLES WITH READ LOCK (needs RELOAD)", e))?;
+            .map_err(|e| {
+                db_error(
+                    source,
+                    "FLUSH TABLES WITH READ LOCK (it needs RELOAD, and waits --lock-timeout for \
+                     running statements)",
+                    e,
+                )
+            })?;
     }
     let mut position = BTreeMap::new();
+    let coordinator = std::sync::Mutex::new(coordinator);
     let written = super::run_workers(
         &tables,
         &parts,
         jobs,
         || {
-            let mut conn = connect(source)?;
+            let mut conn = connect_for_export(request)?;
             conn.query_drop(
                 "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
                  START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
@@ -147,6 +210,9 @@ pub(super) fn export(
         },
         || {
             // Read under the lock (or, unlocked, right after the one snapshot began).
+            let mut coordinator = coordinator
+                .lock()
+                .map_err(|_| Error::Internal("the coordinator's connection was poisoned".into()))?;
             if let Ok(Some(gtid)) =
                 coordinator.query_first::<Option<String>, _>("SELECT @@gtid_binlog_pos")
                 && let Some(g) = gtid
@@ -159,8 +225,16 @@ pub(super) fn export(
                 position.insert("binlog_file".to_owned(), file);
                 position.insert("binlog_position".to_owned(), pos.to_string());
             }
+            Ok(())
+        },
+        held,
+        || {
             if locked {
                 coordinator
+                    .lock()
+                    .map_err(|_| {
+                        Error::Internal("the coordinator's connection was poisoned".into())
+                    })?
                     .query_drop("UNLOCK TABLES")
                     .map_err(|e| db_error(source, "UNLOCK TABLES", e))?;
             }
@@ -183,12 +257,19 @@ pub(super) fn export(
             server_version: version,
         },
         Consistency {
-            method: if locked {
-                "START TRANSACTION WITH CONSISTENT SNAPSHOT per worker under FLUSH TABLES WITH READ LOCK"
-            } else {
-                "one START TRANSACTION WITH CONSISTENT SNAPSHOT"
-            }
-            .into(),
+            method: format!(
+                "{}{}",
+                if jobs > 1 {
+                    "START TRANSACTION WITH CONSISTENT SNAPSHOT per worker under FLUSH TABLES WITH READ LOCK"
+                } else {
+                    "one START TRANSACTION WITH CONSISTENT SNAPSHOT"
+                },
+                if held > 0 {
+                    "; tables of non-transactional engines read under FLUSH TABLES WITH READ LOCK"
+                } else {
+                    ""
+                }
+            ),
             position,
         },
         started_at,
@@ -233,8 +314,8 @@ fn table(
                 name,
                 &col,
                 format!(
-                    "is of type {column_type}, which recon does not export; \
-                     `--cast {name}.{col}=text` exports it as text"
+                    "is of type {column_type}, which recon does not export; {}",
+                    super::cast_hint(name, &col)
                 ),
             ));
         };
@@ -285,6 +366,8 @@ fn table(
         primary_key,
         foreign_keys: fks.into_values().collect(),
         estimated_rows,
+        engine: None,
+        read_lock: false,
     })
 }
 
@@ -345,7 +428,13 @@ fn copy_table(
 ) -> Result<Written> {
     let sql = format!(
         "SELECT {} FROM {}.{}{}",
-        t.select_list(ident, |q| format!("CAST({q} AS CHAR)")),
+        t.select_list(ident, |c, q| {
+            if spatial(&c.source_type) {
+                format!("ST_AsText({q})")
+            } else {
+                format!("CAST({q} AS CHAR)")
+            }
+        }),
         ident(&source.database),
         ident(&t.name),
         part.filter(ident)

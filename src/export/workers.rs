@@ -137,14 +137,19 @@ pub(crate) fn plan_parts(
 
 /// Runs `work` for every part on `jobs` threads, each with a connection of its own made by
 /// `connect` before any part starts (so every connection joins the same consistent point), then
-/// `started` once they all have. The first error stops the others at their next part. Returns
-/// what each table's parts wrote, summed, in table order.
+/// `started` once they all have, and `release` once the first `held` parts are written (at
+/// once if there are none: what only those parts needed, a lock, is let go). The first error
+/// stops the others at their next part. Returns what each table's parts wrote, summed, in
+/// table order.
+#[allow(clippy::too_many_arguments)] // the steps of one protocol, each a closure
 pub(crate) fn run_workers<C: Send>(
     tables: &[TableOut],
     parts: &[Part],
     jobs: usize,
     connect: impl Fn() -> Result<C>,
     started: impl FnOnce() -> Result<()>,
+    held: usize,
+    release: impl FnOnce() -> Result<()> + Send,
     work: impl Fn(&mut C, &TableOut, &Part) -> Result<Written> + Sync,
 ) -> Result<Vec<Written>> {
     let jobs = jobs.clamp(1, parts.len().max(1));
@@ -153,23 +158,40 @@ pub(crate) fn run_workers<C: Send>(
         conns.push(connect()?);
     }
     started()?;
+    let release = std::sync::Mutex::new(Some(release));
+    let release_now = || match release.lock().ok().and_then(|mut r| r.take()) {
+        Some(r) => r(),
+        None => Ok(()),
+    };
+    if held == 0 {
+        release_now()?;
+    }
     let next = AtomicUsize::new(0);
+    let held_left = AtomicUsize::new(held);
     let failed = AtomicBool::new(false);
     let results: Vec<Result<Vec<(usize, Written)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = conns
             .into_iter()
             .map(|mut conn| {
                 let (next, failed, work) = (&next, &failed, &work);
+                let (held_left, release_now) = (&held_left, &release_now);
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     loop {
                         if failed.load(Ordering::Relaxed) {
                             return Ok(done);
                         }
-                        let Some(p) = parts.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = parts.get(i) else {
                             return Ok(done);
                         };
-                        match work(&mut conn, &tables[p.table], p) {
+                        let result = work(&mut conn, &tables[p.table], p).and_then(|w| {
+                            if i < held && held_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                                release_now()?;
+                            }
+                            Ok(w)
+                        });
+                        match result {
                             Ok(w) => done.push((p.table, w)),
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);
@@ -228,6 +250,8 @@ mod tests {
             primary_key: vec!["id".into()],
             foreign_keys: Vec::new(),
             estimated_rows: rows,
+            engine: None,
+            read_lock: false,
         }
     }
 

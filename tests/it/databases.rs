@@ -175,14 +175,14 @@ pub fn read_table(root: &Path, table: &str) -> RecordBatch {
     arrow::compute::concat_batches(&schema, &batches).expect("concat")
 }
 
-fn manifest(root: &Path) -> Value {
+pub(crate) fn manifest(root: &Path) -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(root.join("_recon_snapshot.json")).expect("manifest"),
     )
     .expect("json")
 }
 
-fn snapshot(args: &[&str]) -> std::process::Output {
+pub(crate) fn snapshot(args: &[&str]) -> std::process::Output {
     recon()
         .arg("snapshot")
         .args(args)
@@ -190,7 +190,7 @@ fn snapshot(args: &[&str]) -> std::process::Output {
         .expect("run recon")
 }
 
-fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a dyn Array {
+pub(crate) fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a dyn Array {
     b.column_by_name(name)
         .unwrap_or_else(|| panic!("no column {name}"))
         .as_ref()

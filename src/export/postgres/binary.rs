@@ -15,6 +15,11 @@ const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 /// 2000-01-01 (`PostgreSQL`'s epoch) in days and microseconds since 1970-01-01.
 const EPOCH_DAYS: i32 = 10_957;
 const EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// 0001-01-01 and 9999-12-31 in days since 1970-01-01: the dates recon reads and renders
+/// everywhere (chrono, Arrow's casts, the reports).
+const FIRST_DAY: i32 = -719_162;
+const LAST_DAY: i32 = 2_932_896;
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// Why decoding stopped.
 pub(super) enum Failure {
@@ -51,6 +56,10 @@ enum FieldError {
     Infinite,
     #[error("holds a value out of Arrow's range")]
     OutOfRange,
+    #[error("holds a date outside the years 1 to 9999 (a BC date, or one past what recon reads)")]
+    Years,
+    #[error("holds 24:00:00, past the time of day Arrow's time type holds")]
+    TimeOfDay,
     #[error("holds text that is not UTF-8")]
     Utf8,
     #[error("holds a value of {0} bytes where its type has another size")]
@@ -131,10 +140,17 @@ pub(super) fn decode(
             };
             if let Err(e) = field(*decode, &bytes[start..start + len], col) {
                 let key = key_text(t, decoders, bytes, &spans);
+                let column = &t.columns[i].name;
+                let hint = match e {
+                    FieldError::Years | FieldError::TimeOfDay => {
+                        format!("; {}", crate::export::cast_hint(&t.name, column))
+                    }
+                    _ => String::new(),
+                };
                 return Err(Failure::Other(Error::column(
                     &t.name,
-                    &t.columns[i].name,
-                    format!("{e} (the row with key {key})"),
+                    column,
+                    format!("{e} (the row with key {key}){hint}"),
                 )));
             }
         }
@@ -168,15 +184,30 @@ fn field(decode: Decode, b: &[u8], col: &mut Col) -> Result<(), FieldError> {
             if d == i32::MAX || d == i32::MIN {
                 return Err(FieldError::Infinite);
             }
-            col.push_date(d.checked_add(EPOCH_DAYS).ok_or(FieldError::OutOfRange)?)?;
+            let days = d.checked_add(EPOCH_DAYS).ok_or(FieldError::OutOfRange)?;
+            if !(FIRST_DAY..=LAST_DAY).contains(&days) {
+                return Err(FieldError::Years);
+            }
+            col.push_date(days)?;
         }
-        Decode::Time => col.push_time(i64::from_be_bytes(be(b)?))?,
+        Decode::Time => {
+            let t = i64::from_be_bytes(be(b)?);
+            if !(0..DAY_MICROS).contains(&t) {
+                return Err(FieldError::TimeOfDay);
+            }
+            col.push_time(t)?;
+        }
         Decode::Timestamp => {
             let t = i64::from_be_bytes(be(b)?);
             if t == i64::MAX || t == i64::MIN {
                 return Err(FieldError::Infinite);
             }
-            col.push_timestamp(t.checked_add(EPOCH_MICROS).ok_or(FieldError::OutOfRange)?)?;
+            let t = t.checked_add(EPOCH_MICROS).ok_or(FieldError::OutOfRange)?;
+            let years = i64::from(FIRST_DAY) * DAY_MICROS..(i64::from(LAST_DAY) + 1) * DAY_MICROS;
+            if !years.contains(&t) {
+                return Err(FieldError::Years);
+            }
+            col.push_timestamp(t)?;
         }
     }
     Ok(())

@@ -17,12 +17,35 @@ pub(super) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A table of the schema as listed before the snapshot.
+pub(super) struct Relation {
+    /// Its name.
+    pub(super) name: String,
+    /// The planner's estimate of its rows.
+    pub(super) estimate: u64,
+    /// Whether it is a partitioned table (read with its partitions, as one table).
+    partitioned: bool,
+}
+
+impl Relation {
+    /// The relation a `SELECT` reads: a partitioned table whole, any other table `ONLY` (an
+    /// inheritance child's rows are the child's, exported on their own).
+    pub(super) fn from(&self, schema: &str) -> String {
+        format!(
+            "{}{}.{}",
+            if self.partitioned { "" } else { "ONLY " },
+            ident(schema),
+            ident(&self.name)
+        )
+    }
+}
+
 /// The base tables of `schema` (partitioned tables as one, their partitions not on their own),
 /// with the planner's row estimates.
-pub(super) fn tables(pg: &Pg, schema: &str) -> Result<Vec<(String, u64)>> {
+pub(super) fn tables(pg: &Pg, schema: &str) -> Result<Vec<Relation>> {
     let rows = pg.rows(&format!(
-        "SELECT c.relname, greatest(c.reltuples, 0)::bigint::text FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
+        "SELECT c.relname, greatest(c.reltuples, 0)::bigint::text, (c.relkind = 'p')::text \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = {} AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
          ORDER BY c.relname",
         literal(schema)
@@ -32,7 +55,11 @@ pub(super) fn tables(pg: &Pg, schema: &str) -> Result<Vec<(String, u64)>> {
         .filter_map(|r| {
             let name = r.first().cloned().flatten()?;
             let est = r.get(1).cloned().flatten().and_then(|e| e.parse().ok());
-            Some((name, est.unwrap_or(0)))
+            Some(Relation {
+                name,
+                estimate: est.unwrap_or(0),
+                partitioned: r.get(2).cloned().flatten().as_deref() == Some("true"),
+            })
         })
         .collect())
 }
@@ -42,14 +69,23 @@ pub(super) fn table(
     pg: &Pg,
     request: &ExportRequest,
     schema: &str,
-    name: &str,
-    estimated_rows: u64,
+    relation: &Relation,
 ) -> Result<(TableOut, Vec<Decode>)> {
+    let (name, estimated_rows) = (relation.name.as_str(), relation.estimate);
     let rel = literal(&format!("{}.{}", ident(schema), ident(name)));
+    // A domain is read as its base type (through domains of domains), with the domain's type
+    // modifier where the column has none; the base type is known by its OID, never by a name
+    // another schema may reuse (`CREATE DOMAIN public.int8 AS text`).
     let cols = pg.rows(&format!(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typtype, \
-         a.atttypmod::text, a.attnotnull::text FROM pg_attribute a \
-         JOIN pg_type t ON t.oid = a.atttypid \
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), b.oid::text, t.typname, \
+         t.typtype, b.typmod::text, a.attnotnull::text FROM pg_attribute a \
+         CROSS JOIN LATERAL (WITH RECURSIVE d(oid, typmod, depth) AS ( \
+             SELECT a.atttypid, a.atttypmod, 0 \
+             UNION ALL SELECT t.typbasetype, \
+                 CASE WHEN d.typmod = -1 THEN t.typtypmod ELSE d.typmod END, d.depth + 1 \
+             FROM d JOIN pg_type t ON t.oid = d.oid WHERE t.typtype = 'd') \
+           SELECT oid, typmod FROM d ORDER BY depth DESC LIMIT 1) b \
+         JOIN pg_type t ON t.oid = b.oid \
          WHERE a.attrelid = {rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum"
     ))?;
@@ -57,23 +93,27 @@ pub(super) fn table(
     let mut decoders = Vec::new();
     for c in cols {
         let field = |i: usize| c.get(i).cloned().flatten().unwrap_or_default();
-        let (col, source_type, typname, typtype) = (field(0), field(1), field(2), field(3));
-        let typmod: i32 = field(4).parse().unwrap_or(-1);
-        let not_null = field(5) == "true";
+        let (col, source_type, typname, typtype) = (field(0), field(1), field(3), field(4));
+        let oid: u32 = field(2).parse().unwrap_or(0);
+        let typmod: i32 = field(5).parse().unwrap_or(-1);
+        let not_null = field(6) == "true";
         let cast = request.cast_to_text(name, &col);
         let (arrow, decode) = if cast {
             (DataType::Utf8, Decode::Text)
         } else {
-            match map(&typname, &typtype, typmod) {
+            match map(oid, &typname, &typtype, typmod) {
                 Some(Mapped::Ready(dt, d)) => (dt, d),
-                Some(Mapped::Unconstrained) => unconstrained(pg, schema, name, &col)?,
+                Some(Mapped::Unconstrained) => {
+                    unconstrained(pg, &relation.from(schema), name, &col)?
+                }
                 None => {
                     return Err(Error::column(
                         name,
                         &col,
                         format!(
                             "is of type {source_type}, which recon does not export; \
-                             `--cast {name}.{col}=text` exports it as text"
+                             {}",
+                            crate::export::cast_hint(name, &col)
                         ),
                     ));
                 }
@@ -134,6 +174,8 @@ pub(super) fn table(
             primary_key,
             foreign_keys,
             estimated_rows,
+            engine: None,
+            read_lock: false,
         },
         decoders,
     ))
@@ -146,38 +188,48 @@ enum Mapped {
 }
 
 /// The Arrow type and decoder of a `PostgreSQL` type (`None`: not exported without a cast).
-fn map(typname: &str, typtype: &str, typmod: i32) -> Option<Mapped> {
+/// Built-in types are known by their OIDs (fixed in every server); `citext` (an extension's,
+/// sent as text) by name, enums by their kind.
+fn map(oid: u32, typname: &str, typtype: &str, typmod: i32) -> Option<Mapped> {
     use DataType as T;
     let ready = |t: DataType, d: Decode| Some(Mapped::Ready(t, d));
-    match typname {
-        "int2" => ready(T::Int16, Decode::Int2),
-        "int4" => ready(T::Int32, Decode::Int4),
-        "int8" => ready(T::Int64, Decode::Int8),
-        "float4" => ready(T::Float32, Decode::Float4),
-        "float8" => ready(T::Float64, Decode::Float8),
-        "bool" => ready(T::Boolean, Decode::Bool),
-        "numeric" if typmod < 4 => Some(Mapped::Unconstrained),
-        "numeric" => {
-            let p = u8::try_from(((typmod - 4) >> 16) & 0xffff).ok()?;
-            let s = i8::try_from((typmod - 4) & 0x7ff).ok()?;
-            decimal(p, s).map(|t| Mapped::Ready(t, Decode::Numeric))
-        }
-        "text" | "varchar" | "bpchar" | "name" | "json" | "xml" | "citext" => {
-            ready(T::Utf8, Decode::Text)
-        }
-        "jsonb" => ready(T::Utf8, Decode::Jsonb),
-        "uuid" => ready(T::Utf8, Decode::Uuid),
-        "bytea" => ready(T::Binary, Decode::Bytes),
-        "date" => ready(T::Date32, Decode::Date),
-        "time" => ready(T::Time64(TimeUnit::Microsecond), Decode::Time),
-        "timestamp" => ready(T::Timestamp(TimeUnit::Microsecond, None), Decode::Timestamp),
-        "timestamptz" => ready(
+    match oid {
+        21 => ready(T::Int16, Decode::Int2),
+        23 => ready(T::Int32, Decode::Int4),
+        20 => ready(T::Int64, Decode::Int8),
+        700 => ready(T::Float32, Decode::Float4),
+        701 => ready(T::Float64, Decode::Float8),
+        16 => ready(T::Boolean, Decode::Bool),
+        1700 if typmod < 4 => Some(Mapped::Unconstrained),
+        1700 => numeric_type(typmod).map(|t| Mapped::Ready(t, Decode::Numeric)),
+        // text, varchar, bpchar, name, json, xml
+        25 | 1043 | 1042 | 19 | 114 | 142 => ready(T::Utf8, Decode::Text),
+        3802 => ready(T::Utf8, Decode::Jsonb),
+        2950 => ready(T::Utf8, Decode::Uuid),
+        17 => ready(T::Binary, Decode::Bytes),
+        1082 => ready(T::Date32, Decode::Date),
+        1083 => ready(T::Time64(TimeUnit::Microsecond), Decode::Time),
+        1114 => ready(T::Timestamp(TimeUnit::Microsecond, None), Decode::Timestamp),
+        1184 => ready(
             T::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Decode::Timestamp,
         ),
-        _ if typtype == "e" => ready(T::Utf8, Decode::Text),
+        _ if typtype == "e" || (typtype == "b" && typname == "citext") => {
+            ready(T::Utf8, Decode::Text)
+        }
         _ => None,
     }
+}
+
+/// The decimal type of `numeric(p,s)` from its type modifier. `PostgreSQL` 15 allows a scale
+/// past the precision (`numeric(3,5)`: values below 0.01) and a negative one (`numeric(3,-2)`:
+/// hundreds): both are written exactly, as a decimal of scale `max(s, 0)` with the digits that
+/// takes.
+fn numeric_type(typmod: i32) -> Option<DataType> {
+    let p = ((typmod - 4) >> 16) & 0xffff;
+    let s = (((typmod - 4) & 0x7ff) ^ 1024) - 1024;
+    let (precision, scale) = if s < 0 { (p - s, 0) } else { (p.max(s), s) };
+    decimal(u8::try_from(precision).ok()?, i8::try_from(scale).ok()?)
 }
 
 /// Decimal128 up to 38 digits, Decimal256 up to 76; past that, nothing.
@@ -191,15 +243,13 @@ fn decimal(p: u8, s: i8) -> Option<DataType> {
 
 /// An unconstrained `numeric` column: the largest scale and integer part it holds in the
 /// snapshot decide its decimal type; NaN, infinities or more than 76 digits are an error.
-fn unconstrained(pg: &Pg, schema: &str, table: &str, column: &str) -> Result<(DataType, Decode)> {
+fn unconstrained(pg: &Pg, from: &str, table: &str, column: &str) -> Result<(DataType, Decode)> {
     let c = ident(column);
     let rows = pg.rows(&format!(
         "SELECT count(*) FILTER (WHERE {c} IN ('NaN', 'Infinity', '-Infinity'))::text, \
                 coalesce(max(scale({c})) FILTER (WHERE {c} NOT IN ('NaN', 'Infinity', '-Infinity')), 0)::text, \
                 coalesce(max(length(trunc(abs({c}))::text)) FILTER (WHERE {c} NOT IN ('NaN', 'Infinity', '-Infinity')), 1)::text \
-         FROM {}.{}",
-        ident(schema),
-        ident(table)
+         FROM {from}"
     ))?;
     let get = |i: usize| -> i64 {
         rows.first()
@@ -213,8 +263,8 @@ fn unconstrained(pg: &Pg, schema: &str, table: &str, column: &str) -> Result<(Da
             table,
             column,
             format!(
-                "holds NaN or Infinity in {special} rows, which no decimal can; \
-                 `--cast {table}.{column}=text` exports it as text"
+                "holds NaN or Infinity in {special} rows, which no decimal can; {}",
+                crate::export::cast_hint(table, column)
             ),
         ));
     }
@@ -229,8 +279,8 @@ fn unconstrained(pg: &Pg, schema: &str, table: &str, column: &str) -> Result<(Da
                 column,
                 format!(
                     "is a numeric without precision holding {precision} digits \
-                     ({scale} after the point): past the 76 a decimal can; \
-                     `--cast {table}.{column}=text` exports it as text"
+                     ({scale} after the point): past the 76 a decimal can; {}",
+                    crate::export::cast_hint(table, column)
                 ),
             )
         })?;

@@ -1,7 +1,9 @@
-//! `PostgreSQL`: one `REPEATABLE READ, READ ONLY` transaction exports its snapshot
-//! (`pg_export_snapshot()`), every worker joins it with `SET TRANSACTION SNAPSHOT`, and each
-//! table streams through `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into
-//! Arrow builders ([`binary`]).
+//! `PostgreSQL`: one `REPEATABLE READ, READ ONLY` transaction takes `ACCESS SHARE` on every
+//! table, then exports its snapshot (`pg_export_snapshot()`); every worker takes the same locks
+//! and joins it with `SET TRANSACTION SNAPSHOT`, and each table streams through
+//! `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded straight into Arrow builders
+//! ([`binary`]). The locks are why a `TRUNCATE` or a table rewrite, which no snapshot sees
+//! through, waits for the export instead of showing it an empty table.
 
 mod binary;
 mod catalog;
@@ -9,6 +11,7 @@ mod catalog;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -66,8 +69,13 @@ impl<'e> Pg<'e> {
         if let Some(p) = source.password() {
             config.password(p);
         }
+        let limit = source.connect_timeout;
+        config.connect_timeout(limit);
+        // The whole connect, handshake included: a server that accepts and never answers
+        // would otherwise hold the export forever.
         let (client, connection) = rt
-            .block_on(config.connect(NoTls))
+            .block_on(async { tokio::time::timeout(limit, config.connect(NoTls)).await })
+            .map_err(|_| super::connect_timed_out(source))?
             .map_err(|e| db_error(source, "cannot connect", e))?;
         rt.spawn(async move {
             if let Err(e) = connection.await {
@@ -133,7 +141,24 @@ pub(super) fn export(
         .clone()
         .unwrap_or_else(|| "public".to_owned());
     let coordinator = Pg::connect(source, rt)?;
+    // The tables are listed before the snapshot is taken, so that their locks can be taken
+    // before it (LOCK takes no snapshot): a table truncated or rewritten while the export runs
+    // waits for it, and one changed before is read as committed.
+    let found = catalog::tables(&coordinator, &schema)?;
+    let names: Vec<String> = found.iter().map(|r| r.name.clone()).collect();
+    if names.is_empty() && request.tables.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{source}: schema `{schema}` has no tables"
+        )));
+    }
+    super::check_requested(source, &request.tables, &names)?;
+    let chosen: Vec<&catalog::Relation> = found
+        .iter()
+        .filter(|r| request.tables.is_empty() || request.tables.contains(&r.name))
+        .collect();
     coordinator.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+    let locks = lock_sql(&schema, &chosen, request.lock_timeout);
+    coordinator.lock(&locks, request.lock_timeout)?;
     let point = coordinator.one(
         "SELECT pg_export_snapshot(), txid_current_snapshot()::text, \
          (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
@@ -142,33 +167,24 @@ pub(super) fn export(
     )?;
     let text = |i: usize| point.get(i).cloned().flatten().unwrap_or_default();
     let (snapshot_id, txid, lsn, version) = (text(0), text(1), text(2), text(3));
-    let found = catalog::tables(&coordinator, &schema)?;
-    let names: Vec<String> = found.iter().map(|(n, _)| n.clone()).collect();
-    if names.is_empty() && request.tables.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{source}: schema `{schema}` has no tables"
-        )));
-    }
-    super::check_requested(source, &request.tables, &names)?;
     let mut tables = Vec::new();
-    let mut decoders = BTreeMap::new();
-    for (name, estimate) in &found {
-        if !request.tables.is_empty() && !request.tables.contains(name) {
-            continue;
-        }
-        let (t, d) = catalog::table(&coordinator, request, &schema, name, *estimate)?;
-        decoders.insert(name.clone(), d);
+    let mut reads = BTreeMap::new();
+    for r in &chosen {
+        let (t, d) = catalog::table(&coordinator, request, &schema, r)?;
+        reads.insert(r.name.clone(), (d, r.from(&schema)));
         tables.push(t);
     }
+    // Every worker holds the locks too, taken before it joins the snapshot: a TRUNCATE
+    // queued behind the coordinator's lock would otherwise hold back a worker's first read of
+    // the table while it waits for the export to end.
     let join = format!(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
+        "SET TRANSACTION SNAPSHOT {}",
         catalog::literal(&snapshot_id)
     );
     let parts = super::plan_parts(&tables, request.jobs, |t, key| {
         let row = coordinator.one(&format!(
-            "SELECT min({k})::text, max({k})::text FROM {}.{}",
-            catalog::ident(&schema),
-            catalog::ident(&t.name),
+            "SELECT min({k})::text, max({k})::text FROM {}",
+            reads[&t.name].1,
             k = catalog::ident(key)
         ))?;
         let get = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse().ok());
@@ -180,13 +196,18 @@ pub(super) fn export(
         request.jobs,
         || {
             let pg = Pg::connect(source, rt)?;
+            pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            pg.lock(&locks, request.lock_timeout)?;
             pg.execute(&join)?;
             Ok(pg)
         },
         || Ok(()),
+        0,
+        || Ok(()),
         |pg, t, part| {
             let counter = part.progress(t, progress);
-            copy_table(pg, &schema, t, part, &decoders[&t.name], dir, counter)
+            let (decoders, from) = &reads[&t.name];
+            copy_table(pg, from, t, part, decoders, dir, counter)
         },
     )?;
     coordinator.execute("COMMIT")?;
@@ -213,10 +234,59 @@ pub(super) fn export(
     ))
 }
 
-/// Streams one table through binary COPY into its Parquet file.
+/// `SET LOCAL lock_timeout`, then a `LOCK TABLE ... IN ACCESS SHARE MODE` per table (a
+/// partitioned table's lock covers its partitions), each with the table's name.
+fn lock_sql(
+    schema: &str,
+    tables: &[&catalog::Relation],
+    timeout: Duration,
+) -> Vec<(String, String)> {
+    let set = format!(
+        "SET LOCAL lock_timeout = {}",
+        timeout.as_millis().clamp(1, i32::MAX as u128)
+    );
+    std::iter::once((String::new(), set))
+        .chain(tables.iter().map(|r| {
+            (
+                r.name.clone(),
+                format!(
+                    "LOCK TABLE {}.{} IN ACCESS SHARE MODE",
+                    catalog::ident(schema),
+                    catalog::ident(&r.name)
+                ),
+            )
+        }))
+        .collect()
+}
+
+impl Pg<'_> {
+    /// Runs [`lock_sql`]'s statements; a lock not had within `timeout` is an error naming its
+    /// table.
+    fn lock(&self, statements: &[(String, String)], timeout: Duration) -> Result<()> {
+        for (table, sql) in statements {
+            self.rt
+                .block_on(self.client.batch_execute(sql))
+                .map_err(|e| {
+                    if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                        super::lock_timed_out(&self.source, table, timeout, e)
+                    } else {
+                        db_error(
+                            &self.source,
+                            format!("table `{table}`: LOCK TABLE failed"),
+                            e,
+                        )
+                    }
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Streams one table through binary COPY into its Parquet file; `from` is the relation to read
+/// (`ONLY` for a table with inheritance children, whose rows are theirs).
 fn copy_table(
     pg: &mut Pg<'_>,
-    schema: &str,
+    from: &str,
     t: &TableOut,
     part: &super::Part,
     decoders: &[Decode],
@@ -224,10 +294,8 @@ fn copy_table(
     counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
     let sql = format!(
-        "COPY (SELECT {} FROM {}.{}{}) TO STDOUT (FORMAT binary)",
-        t.select_list(catalog::ident, |q| format!("{q}::text")),
-        catalog::ident(schema),
-        catalog::ident(&t.name),
+        "COPY (SELECT {} FROM {from}{}) TO STDOUT (FORMAT binary)",
+        t.select_list(catalog::ident, |_, q| format!("{q}::text")),
         part.filter(catalog::ident)
     );
     let stream = pg
