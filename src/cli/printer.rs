@@ -8,6 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Global;
 use crate::report::Report;
+use crate::report::escape::printable_lines;
 use crate::report::terminal::{self, Style};
 use crate::run::Progress;
 
@@ -67,11 +68,12 @@ impl Printer {
         }
     }
 
-    /// An error with its whole cause chain, on stderr.
+    /// An error with its whole cause chain, on stderr. Names and values quoted in it are data:
+    /// their control characters are escaped, as in the reports.
     pub fn error(&self, e: &anyhow::Error) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", printable_lines(&e.to_string()));
         for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", printable_lines(&cause.to_string()));
         }
     }
 }

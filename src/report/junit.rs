@@ -6,6 +6,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
+use super::escape::xml_text;
 use crate::gate::{FailOn, Finding, Status};
 
 fn reason(findings: &[Finding]) -> String {
@@ -40,12 +41,13 @@ fn case(
     } else {
         TestCaseStatus::success()
     };
+    let message = xml_text(&message).into_owned();
     if !matches!(s, TestCaseStatus::Success { .. }) {
         s.set_message(message.clone());
         s.set_type(status.as_str());
     }
-    let mut c = TestCase::new(name, s);
-    c.set_classname(classname);
+    let mut c = TestCase::new(xml_text(name), s);
+    c.set_classname(xml_text(classname));
     c.set_time(Duration::from_millis(ms));
     if status == Status::Warn && !failing {
         c.set_system_out(message);
