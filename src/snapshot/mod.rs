@@ -8,6 +8,7 @@
 //! whole object.
 
 mod footer;
+mod partition;
 mod provider;
 #[cfg(test)]
 mod remote_tests;
