@@ -30,7 +30,7 @@ fn case(
     classname: &str,
     status: Status,
     fail_on: FailOn,
-    message: String,
+    message: &str,
     ms: u64,
 ) -> TestCase {
     let failing = status == Status::Fail || (status == Status::Warn && fail_on == FailOn::Warn);
@@ -41,7 +41,7 @@ fn case(
     } else {
         TestCaseStatus::success()
     };
-    let message = xml_text(&message).into_owned();
+    let message = xml_text(message).into_owned();
     if !matches!(s, TestCaseStatus::Success { .. }) {
         s.set_message(message.clone());
         s.set_type(status.as_str());
@@ -66,7 +66,7 @@ pub fn render(r: &Report) -> crate::Result<String> {
             "recon.tables",
             t.status,
             r.run.fail_on,
-            message,
+            &message,
             0,
         ));
     }
@@ -78,7 +78,7 @@ pub fn render(r: &Report) -> crate::Result<String> {
             "recon.checks",
             c.status,
             r.run.fail_on,
-            message,
+            &message,
             c.duration_ms,
         ));
     }

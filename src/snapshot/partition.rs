@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, StringArray};
-use arrow::compute::{CastOptions, cast, cast_with_options};
+use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
@@ -93,26 +93,20 @@ pub(crate) async fn verify(
     Ok(())
 }
 
-/// A folder's value as the stored column's type would print it (`None` for the default
-/// partition, or for text that is no value of that type, which then matches nothing but NULL;
-/// a NULL folder value is `__HIVE_DEFAULT_PARTITION__` and is checked apart).
+/// A folder's value as the stored column's type would print it: `None` for the default
+/// partition (NULL); text that is no value of that type gets a marker no stored value prints
+/// as, so it matches nothing.
 fn folder_value(value: Option<&str>, dt: &DataType) -> Option<String> {
     let value = value?;
     let text: ArrayRef = Arc::new(StringArray::from(vec![value]));
-    let options = CastOptions {
-        safe: false,
-        ..CastOptions::default()
-    };
-    let typed = cast_with_options(&text, dt, &options).ok()?;
-    let back = cast(&typed, &DataType::Utf8).ok()?;
-    let back = back.as_any().downcast_ref::<StringArray>()?;
-    // Text the type cannot hold matches no stored value: an impossible marker keeps it apart
-    // from NULL.
-    Some(if back.is_null(0) {
-        format!("\u{0}{value}")
-    } else {
-        back.value(0).to_owned()
-    })
+    let printed = cast(&text, dt)
+        .and_then(|typed| cast(&typed, &DataType::Utf8))
+        .ok()
+        .and_then(|back| {
+            let back = back.as_any().downcast_ref::<StringArray>()?;
+            (!back.is_null(0)).then(|| back.value(0).to_owned())
+        });
+    Some(printed.unwrap_or_else(|| format!("\u{0}{value}")))
 }
 
 /// One column of a file, every row group: from the local file, or its column chunks fetched
@@ -132,24 +126,23 @@ async fn read_column(
         .collect();
     let mut arrays = Vec::new();
     for (rg, row_group) in meta.metadata().row_groups().iter().enumerate() {
-        let reader = match &f.local {
-            Some(path) => SourceReader::File(std::fs::File::open(path)?),
-            None => {
-                let ranges: Vec<std::ops::Range<u64>> = leaves
-                    .iter()
-                    .map(|&leaf| {
-                        let (start, len) = row_group.column(leaf).byte_range();
-                        start..start + len
-                    })
-                    .collect();
-                let fetched = store
-                    .get_ranges(&f.location, &ranges)
-                    .await
-                    .map_err(crate::store::StoreError::from)?;
-                SourceReader::Chunks {
-                    ranges: ranges.iter().map(|r| r.start).zip(fetched).collect(),
-                    len: f.size,
-                }
+        let reader = if let Some(path) = &f.local {
+            SourceReader::File(std::fs::File::open(path)?)
+        } else {
+            let ranges: Vec<std::ops::Range<u64>> = leaves
+                .iter()
+                .map(|&leaf| {
+                    let (start, len) = row_group.column(leaf).byte_range();
+                    start..start + len
+                })
+                .collect();
+            let fetched = store
+                .get_ranges(&f.location, &ranges)
+                .await
+                .map_err(crate::store::StoreError::from)?;
+            SourceReader::Chunks {
+                ranges: ranges.iter().map(|r| r.start).zip(fetched).collect(),
+                len: f.size,
             }
         };
         let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta.clone())

@@ -1,6 +1,7 @@
 //! Names and values at the edges: `init` pairs exact names before loose ones, hostile names
 //! never act on a terminal, Markdown or XML reader, and hive partition values read one way.
 
+use std::fmt::Write;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
@@ -234,7 +235,7 @@ fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         if c.is_control() {
-            out.push_str(&format!("\\u{:04X}", u32::from(c)));
+            let _ = write!(out, "\\u{:04X}", u32::from(c));
         } else {
             out.push(c);
         }
