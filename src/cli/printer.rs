@@ -90,7 +90,7 @@ impl Progress for Printer {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(table.to_owned());
+        bar.set_prefix(crate::report::escape::printable(table).into_owned());
         if let Ok(mut b) = self.bar.lock() {
             *b = Some(bar);
         }
@@ -155,7 +155,7 @@ impl crate::export::ExportProgress for ExportBars {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(label.to_owned());
+        bar.set_prefix(crate::report::escape::printable(label).into_owned());
         Box::new(PartBar(bar))
     }
 }

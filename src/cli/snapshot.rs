@@ -184,7 +184,7 @@ pub fn export(
         let zero: u64 = t.zero_dates.values().sum();
         printer.note(&format!(
             "  {}: {} rows, {}{}",
-            t.name,
+            crate::report::escape::printable(&t.name),
             t.rows,
             bytesize::ByteSize::b(t.bytes).display().iec(),
             if zero > 0 {
