@@ -160,6 +160,70 @@ async fn read_column(
 mod tests {
     use super::*;
 
+    use arrow::array::RecordBatch;
+    use arrow::datatypes::{Field, Schema};
+    use object_store::memory::InMemory;
+    use object_store::path::Path as StorePath;
+    use object_store::{ObjectStoreExt, PutPayload};
+
+    /// A remote file `t/region=<folder>/p.parquet` whose `region` column holds `stored`.
+    async fn remote_file(
+        store: &Arc<dyn ObjectStore>,
+        folder: &str,
+        stored: &str,
+    ) -> (TableFile, ArrowReaderMetadata) {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "region",
+            DataType::Utf8,
+            true,
+        )]));
+        let column: ArrayRef = Arc::new(StringArray::from(vec![stored, stored]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column]).expect("batch");
+        let mut bytes = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let location = StorePath::from(format!("t/region={folder}/p.parquet"));
+        let size = bytes.len() as u64;
+        store
+            .put(&location, PutPayload::from(bytes))
+            .await
+            .expect("put");
+        let file = TableFile {
+            location,
+            local: None,
+            size,
+            modified: chrono::Utc::now(),
+            partitions: vec![("region".into(), Some(folder.into()))],
+        };
+        let meta = super::super::footer::load(store, &file)
+            .await
+            .expect("footer");
+        (file, meta)
+    }
+
+    #[test]
+    fn a_remote_file_is_checked_against_its_folder() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+            let (file, meta) = remote_file(&store, "north", "north").await;
+            verify(Side::Legacy, "t", &[file], &[meta], &store)
+                .await
+                .expect("agrees");
+            let (file, meta) = remote_file(&store, "east", "west").await;
+            let err = verify(Side::Legacy, "t", &[file], &[meta], &store)
+                .await
+                .expect_err("contradicts")
+                .to_string();
+            assert!(err.contains("t/region=east/p.parquet"), "{err}");
+            assert!(err.contains("`west`"), "{err}");
+        });
+    }
+
     #[test]
     fn only_canonical_integers_are_integers() {
         for yes in ["0", "1234", "-5", "9223372036854775807"] {
