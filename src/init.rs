@@ -1,8 +1,9 @@
 //! `recon init`: a starting `recon.toml` from two snapshots. Tables are paired by name (case
-//! and common prefixes such as `tab` or `v5_` aside), keys come from the manifests' primary keys
-//! (else a column named `id`), renames are proposed for columns that differ only by case and
-//! underscores, `int_as_bool` where `TINYINT(1)` meets a boolean, orphan checks from the foreign
-//! keys. Every guess is its own line with a comment saying why, to keep or delete.
+//! and common prefixes such as `tab` or `v5_` aside), one to one and exact names first, then
+//! names that differ by case, then looser matches; columns likewise. Keys come from the
+//! manifests' primary keys (else a column named `id`), renames are proposed for columns that
+//! differ by more than case, `int_as_bool` where `TINYINT(1)` meets a boolean, orphan checks from
+//! the foreign keys. Every guess is its own line with a comment saying why, to keep or delete.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -152,21 +153,21 @@ enum Confidence {
 /// match met earlier never takes a name another has exactly. Ties keep the input order.
 /// Returns `(left index, right index, confidence)`, in left order.
 fn pair_names(
-    left: &[&str],
-    right: &[&str],
-    rank: impl Fn(&str, &str) -> Option<Confidence>,
+    left: usize,
+    right: usize,
+    rank: impl Fn(usize, usize) -> Option<Confidence>,
 ) -> Vec<(usize, usize, Confidence)> {
     let mut candidates: Vec<(Confidence, usize, usize)> = Vec::new();
-    for (li, l) in left.iter().enumerate() {
-        for (ri, r) in right.iter().enumerate() {
-            if let Some(c) = rank(l, r) {
+    for li in 0..left {
+        for ri in 0..right {
+            if let Some(c) = rank(li, ri) {
                 candidates.push((c, li, ri));
             }
         }
     }
     candidates.sort_unstable();
-    let mut left_taken = vec![false; left.len()];
-    let mut right_taken = vec![false; right.len()];
+    let mut left_taken = vec![false; left];
+    let mut right_taken = vec![false; right];
     let mut pairs = Vec::new();
     for (c, li, ri) in candidates {
         if !left_taken[li] && !right_taken[ri] {
@@ -179,14 +180,20 @@ fn pair_names(
     pairs
 }
 
-fn table_confidence(l: &str, t: &str) -> Option<Confidence> {
-    if l == t {
-        Some(Confidence::Exact)
-    } else if l.eq_ignore_ascii_case(t) {
-        Some(Confidence::Case)
-    } else {
-        (normalized(l).0 == normalized(t).0).then_some(Confidence::Loose)
-    }
+/// Table names paired one to one (see [`pair_names`]): `(legacy index, target index, how)`.
+fn table_matches(legacy: &[&str], target: &[&str]) -> Vec<(usize, usize, Confidence)> {
+    let loose = |names: &[&str]| -> Vec<String> { names.iter().map(|n| normalized(n).0).collect() };
+    let (ll, tl) = (loose(legacy), loose(target));
+    pair_names(legacy.len(), target.len(), |li, ti| {
+        let (l, t) = (legacy[li], target[ti]);
+        if l == t {
+            Some(Confidence::Exact)
+        } else if l.eq_ignore_ascii_case(t) {
+            Some(Confidence::Case)
+        } else {
+            (ll[li] == tl[ti]).then_some(Confidence::Loose)
+        }
+    })
 }
 
 fn column_confidence(l: &str, t: &str) -> Option<Confidence> {
@@ -218,7 +225,7 @@ fn loose_note(l: &str, t: &str) -> String {
 
 fn pair_tables<'a>(legacy: &'a SideInfo, target: &'a SideInfo, o: &mut String) -> Vec<Pair<'a>> {
     let names = |s: &'a SideInfo| s.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>();
-    let matched = pair_names(&names(legacy), &names(target), table_confidence);
+    let matched = table_matches(&names(legacy), &names(target));
     let mut legacy_paired = vec![false; legacy.tables.len()];
     let mut target_paired = vec![false; target.tables.len()];
     let mut pairs = Vec::new();
@@ -273,10 +280,12 @@ fn column_pairs(l: &TableInfo, t: &TableInfo) -> BTreeMap<String, String> {
     let (ln, tn) = (names(l), names(t));
     let lr: Vec<&str> = ln.iter().map(String::as_str).collect();
     let tr: Vec<&str> = tn.iter().map(String::as_str).collect();
-    pair_names(&tr, &lr, |t, l| column_confidence(l, t))
-        .into_iter()
-        .map(|(ti, li, _)| (tn[ti].clone(), ln[li].clone()))
-        .collect()
+    pair_names(tr.len(), lr.len(), |ti, li| {
+        column_confidence(lr[li], tr[ti])
+    })
+    .into_iter()
+    .map(|(ti, li, _)| (tn[ti].clone(), ln[li].clone()))
+    .collect()
 }
 
 /// The legacy name of a target column: itself, or the legacy column it pairs with.
@@ -459,5 +468,25 @@ mod tests {
         assert_eq!(normalized("table_x").0, "tablex");
         assert_eq!(normalized("t_").0, "t");
         assert!(same_loose("OrderID", "order_id"));
+    }
+
+    #[test]
+    fn exact_names_pair_before_an_earlier_looser_match() {
+        let pairs = table_matches(
+            &["OrderItems", "Order_Items", "order_items"],
+            &["order_items", "orderitems"],
+        );
+        assert_eq!(
+            pairs,
+            vec![(0, 1, Confidence::Case), (2, 0, Confidence::Exact)]
+        );
+        let pairs = table_matches(
+            &["Order_Items", "order_items"],
+            &["order_items", "orderitems"],
+        );
+        assert_eq!(
+            pairs,
+            vec![(0, 1, Confidence::Loose), (1, 0, Confidence::Exact)]
+        );
     }
 }
