@@ -1,8 +1,9 @@
 //! `recon init`: a starting `recon.toml` from two snapshots. Tables are paired by name (case
-//! and common prefixes such as `tab` or `v5_` aside), keys come from the manifests' primary keys
-//! (else a column named `id`), renames are proposed for columns that differ only by case and
-//! underscores, `int_as_bool` where `TINYINT(1)` meets a boolean, orphan checks from the foreign
-//! keys. Every guess is its own line with a comment saying why, to keep or delete.
+//! and common prefixes such as `tab` or `v5_` aside), one to one and exact names first, then
+//! names that differ by case, then looser matches; columns likewise. Keys come from the
+//! manifests' primary keys (else a column named `id`), renames are proposed for columns that
+//! differ by more than case, `int_as_bool` where `TINYINT(1)` meets a boolean, orphan checks from
+//! the foreign keys. Every guess is its own line with a comment saying why, to keep or delete.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -130,78 +131,133 @@ pub fn config(legacy: &SideInfo, target: &SideInfo) -> String {
         o.push('\n');
     }
     let pairs = pair_tables(legacy, target, &mut o);
-    let mut pair_of: BTreeMap<&str, (&str, &TableInfo, &TableInfo)> = BTreeMap::new();
     for (l, t, note) in &pairs {
         write_table(&mut o, l, t, note.as_deref());
-        pair_of.insert(l.name.as_str(), (l.name.as_str(), l, t));
-        pair_of.insert(t.name.as_str(), (l.name.as_str(), l, t));
     }
-    write_orphans(&mut o, &pairs, &pair_of);
+    write_orphans(&mut o, &pairs);
     o
 }
 
 type Pair<'a> = (&'a TableInfo, &'a TableInfo, Option<String>);
 
-fn pair_tables<'a>(legacy: &'a SideInfo, target: &'a SideInfo, o: &mut String) -> Vec<Pair<'a>> {
-    let mut pairs = Vec::new();
-    let mut taken = vec![false; target.tables.len()];
-    let mut unpaired = Vec::new();
-    for l in &legacy.tables {
-        let exact = target.tables.iter().position(|t| t.name == l.name);
-        let by_case = || {
-            target
-                .tables
-                .iter()
-                .enumerate()
-                .position(|(i, t)| !taken[i] && t.name.eq_ignore_ascii_case(&l.name))
-        };
-        let loose = || {
-            let (ln, lp) = normalized(&l.name);
-            target.tables.iter().enumerate().find_map(|(i, t)| {
-                let (tn, tp) = normalized(&t.name);
-                (!taken[i] && ln == tn).then(|| {
-                    let dropped: Vec<String> = lp
-                        .iter()
-                        .chain(tp.iter())
-                        .map(|p| format!("`{p}`"))
-                        .collect();
-                    (
-                        i,
-                        format!(
-                            "matched by name without case, underscores{}: check it",
-                            if dropped.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" and the prefix {}", dropped.join(", "))
-                            }
-                        ),
-                    )
-                })
-            })
-        };
-        let found = exact
-            .filter(|&i| !taken[i])
-            .map(|i| (i, None))
-            .or_else(|| by_case().map(|i| (i, None)))
-            .or_else(|| loose().map(|(i, n)| (i, Some(n))));
-        match found {
-            Some((i, note)) => {
-                taken[i] = true;
-                pairs.push((l, &target.tables[i], note));
+/// How sure a name match is: an exact name first, then the same name but for case, then the
+/// same name without case, underscores and common prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Confidence {
+    Exact,
+    Case,
+    Loose,
+}
+
+/// Pairs names one to one by decreasing confidence: every exact match first, so that a loose
+/// match met earlier never takes a name another has exactly. Ties keep the input order.
+/// Returns `(left index, right index, confidence)`, in left order.
+fn pair_names(
+    left: usize,
+    right: usize,
+    rank: impl Fn(usize, usize) -> Option<Confidence>,
+) -> Vec<(usize, usize, Confidence)> {
+    let mut candidates: Vec<(Confidence, usize, usize)> = Vec::new();
+    for li in 0..left {
+        for ri in 0..right {
+            if let Some(c) = rank(li, ri) {
+                candidates.push((c, li, ri));
             }
-            None => unpaired.push(format!(
-                "# legacy table `{}` has no counterpart in the target",
-                l.name
-            )),
         }
     }
-    for (i, t) in target.tables.iter().enumerate() {
-        if !taken[i] {
-            unpaired.push(format!(
-                "# target table `{}` has no counterpart in the legacy",
-                t.name
-            ));
+    candidates.sort_unstable();
+    let mut left_taken = vec![false; left];
+    let mut right_taken = vec![false; right];
+    let mut pairs = Vec::new();
+    for (c, li, ri) in candidates {
+        if !left_taken[li] && !right_taken[ri] {
+            left_taken[li] = true;
+            right_taken[ri] = true;
+            pairs.push((li, ri, c));
         }
+    }
+    pairs.sort_unstable();
+    pairs
+}
+
+/// Table names paired one to one (see [`pair_names`]): `(legacy index, target index, how)`.
+fn table_matches(legacy: &[&str], target: &[&str]) -> Vec<(usize, usize, Confidence)> {
+    let loose = |names: &[&str]| -> Vec<String> { names.iter().map(|n| normalized(n).0).collect() };
+    let (ll, tl) = (loose(legacy), loose(target));
+    pair_names(legacy.len(), target.len(), |li, ti| {
+        let (l, t) = (legacy[li], target[ti]);
+        if l == t {
+            Some(Confidence::Exact)
+        } else if l.eq_ignore_ascii_case(t) {
+            Some(Confidence::Case)
+        } else {
+            (ll[li] == tl[ti]).then_some(Confidence::Loose)
+        }
+    })
+}
+
+fn column_confidence(l: &str, t: &str) -> Option<Confidence> {
+    if l == t {
+        Some(Confidence::Exact)
+    } else if l.to_lowercase() == t.to_lowercase() {
+        Some(Confidence::Case)
+    } else {
+        same_loose(l, t).then_some(Confidence::Loose)
+    }
+}
+
+fn loose_note(l: &str, t: &str) -> String {
+    let dropped: Vec<String> = normalized(l)
+        .1
+        .iter()
+        .chain(normalized(t).1.iter())
+        .map(|p| format!("`{p}`"))
+        .collect();
+    format!(
+        "matched by name without case, underscores{}: check it",
+        if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(" and the prefix {}", dropped.join(", "))
+        }
+    )
+}
+
+fn pair_tables<'a>(legacy: &'a SideInfo, target: &'a SideInfo, o: &mut String) -> Vec<Pair<'a>> {
+    let names = |s: &'a SideInfo| s.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>();
+    let matched = table_matches(&names(legacy), &names(target));
+    let mut legacy_paired = vec![false; legacy.tables.len()];
+    let mut target_paired = vec![false; target.tables.len()];
+    let mut pairs = Vec::new();
+    for (li, ti, c) in matched {
+        legacy_paired[li] = true;
+        target_paired[ti] = true;
+        let (l, t) = (&legacy.tables[li], &target.tables[ti]);
+        let note = (c == Confidence::Loose).then(|| loose_note(&l.name, &t.name));
+        pairs.push((l, t, note));
+    }
+    let mut unpaired = Vec::new();
+    for (l, _) in legacy
+        .tables
+        .iter()
+        .zip(&legacy_paired)
+        .filter(|(_, p)| !**p)
+    {
+        unpaired.push(format!(
+            "# legacy table `{}` has no counterpart in the target",
+            l.name
+        ));
+    }
+    for (t, _) in target
+        .tables
+        .iter()
+        .zip(&target_paired)
+        .filter(|(_, p)| !**p)
+    {
+        unpaired.push(format!(
+            "# target table `{}` has no counterpart in the legacy",
+            t.name
+        ));
     }
     for line in unpaired {
         let _ = writeln!(o, "{line}");
@@ -212,18 +268,42 @@ fn pair_tables<'a>(legacy: &'a SideInfo, target: &'a SideInfo, o: &mut String) -
     pairs
 }
 
+/// The columns of a table pair, paired one to one (exact names first, then by case, then
+/// without case and underscores): target column name to legacy column name.
+fn column_pairs(l: &TableInfo, t: &TableInfo) -> BTreeMap<String, String> {
+    let names = |t: &TableInfo| {
+        t.columns
+            .iter()
+            .map(|(n, _, _)| n.clone())
+            .collect::<Vec<_>>()
+    };
+    let (ln, tn) = (names(l), names(t));
+    let lr: Vec<&str> = ln.iter().map(String::as_str).collect();
+    let tr: Vec<&str> = tn.iter().map(String::as_str).collect();
+    pair_names(tr.len(), lr.len(), |ti, li| {
+        column_confidence(lr[li], tr[ti])
+    })
+    .into_iter()
+    .map(|(ti, li, _)| (tn[ti].clone(), ln[li].clone()))
+    .collect()
+}
+
 /// The legacy name of a target column: itself, or the legacy column it pairs with.
-fn legacy_column<'a>(l: &'a TableInfo, target_column: &str) -> Option<&'a str> {
-    l.columns
-        .iter()
-        .map(|(n, _, _)| n.as_str())
-        .find(|n| *n == target_column)
-        .or_else(|| {
-            l.columns
-                .iter()
-                .map(|(n, _, _)| n.as_str())
-                .find(|n| same_loose(n, target_column))
-        })
+fn legacy_column<'a>(pairs: &'a BTreeMap<String, String>, target_column: &str) -> Option<&'a str> {
+    pairs.get(target_column).map(String::as_str)
+}
+
+/// Whether `recon run` pairs these two columns by case on its own: they differ only in case
+/// and neither side has another column of that name ignoring case.
+fn pairs_by_case_alone(l: &TableInfo, t: &TableInfo, legacy: &str, target: &str) -> bool {
+    let lower = legacy.to_lowercase();
+    let count = |t: &TableInfo| {
+        t.columns
+            .iter()
+            .filter(|(n, _, _)| n.to_lowercase() == lower)
+            .count()
+    };
+    target.to_lowercase() == lower && count(l) == 1 && count(t) == 1
 }
 
 fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>) {
@@ -237,10 +317,11 @@ fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>)
             note.map(|n| format!("  # {n}")).unwrap_or_default()
         );
     }
+    let columns = column_pairs(l, t);
     let target_key: Vec<String> = t
         .primary_key
         .iter()
-        .filter_map(|k| legacy_column(l, k).map(str::to_owned))
+        .filter_map(|k| legacy_column(&columns, k).map(str::to_owned))
         .collect();
     let (key, why) = if !l.primary_key.is_empty() {
         (l.primary_key.clone(), "the legacy table's primary key")
@@ -263,11 +344,11 @@ fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>)
     let mut bools = Vec::new();
     let mut extra = Vec::new();
     for (tc, tt, _) in &t.columns {
-        let Some(lc) = legacy_column(l, tc) else {
+        let Some(lc) = legacy_column(&columns, tc) else {
             extra.push(tc.clone());
             continue;
         };
-        if lc != tc && !lc.eq_ignore_ascii_case(tc) {
+        if lc != tc && !pairs_by_case_alone(l, t, lc, tc) {
             renames.push((lc.to_owned(), tc.clone()));
         }
         let legacy_src = l
@@ -311,11 +392,7 @@ fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>)
     o.push('\n');
 }
 
-fn write_orphans(
-    o: &mut String,
-    pairs: &[Pair<'_>],
-    pair_of: &BTreeMap<&str, (&str, &TableInfo, &TableInfo)>,
-) {
+fn write_orphans(o: &mut String, pairs: &[Pair<'_>]) {
     let mut seen = std::collections::BTreeSet::new();
     for (l, t, _) in pairs {
         // The legacy catalog's foreign keys, else the target's (named back in legacy terms).
@@ -325,18 +402,36 @@ fn write_orphans(
             (&l.foreign_keys, "legacy")
         };
         for fk in fks {
-            let Some(&(parent, pl, _)) = pair_of.get(fk.parent.as_str()) else {
+            // The parent by its name on the catalog's own side.
+            let Some((pl, pt, _)) = pairs.iter().find(|(pl, pt, _)| {
+                if side == "legacy" {
+                    pl.name == fk.parent
+                } else {
+                    pt.name == fk.parent
+                }
+            }) else {
                 continue;
             };
-            let columns: Option<Vec<String>> = fk
-                .columns
-                .iter()
-                .map(|c| legacy_column(l, c).map(str::to_owned))
-                .collect();
+            let parent = pl.name.as_str();
+            // Column names in legacy terms: as they are from the legacy catalog, else through
+            // the pair's column pairing.
+            let in_legacy = |table: &TableInfo, other: &TableInfo, c: &str| -> Option<String> {
+                if side == "legacy" {
+                    table
+                        .columns
+                        .iter()
+                        .any(|(n, _, _)| n == c)
+                        .then(|| c.to_owned())
+                } else {
+                    column_pairs(table, other).get(c).cloned()
+                }
+            };
+            let columns: Option<Vec<String>> =
+                fk.columns.iter().map(|c| in_legacy(l, t, c)).collect();
             let parent_columns: Option<Vec<String>> = fk
                 .parent_columns
                 .iter()
-                .map(|c| legacy_column(pl, c).map(str::to_owned))
+                .map(|c| in_legacy(pl, pt, c))
                 .collect();
             let (Some(columns), Some(parent_columns)) = (columns, parent_columns) else {
                 continue;
@@ -373,5 +468,25 @@ mod tests {
         assert_eq!(normalized("table_x").0, "tablex");
         assert_eq!(normalized("t_").0, "t");
         assert!(same_loose("OrderID", "order_id"));
+    }
+
+    #[test]
+    fn exact_names_pair_before_an_earlier_looser_match() {
+        let pairs = table_matches(
+            &["OrderItems", "Order_Items", "order_items"],
+            &["order_items", "orderitems"],
+        );
+        assert_eq!(
+            pairs,
+            vec![(0, 1, Confidence::Case), (2, 0, Confidence::Exact)]
+        );
+        let pairs = table_matches(
+            &["Order_Items", "order_items"],
+            &["order_items", "orderitems"],
+        );
+        assert_eq!(
+            pairs,
+            vec![(0, 1, Confidence::Loose), (1, 0, Confidence::Exact)]
+        );
     }
 }

@@ -8,6 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Global;
 use crate::report::Report;
+use crate::report::escape::printable_lines;
 use crate::report::terminal::{self, Style};
 use crate::run::Progress;
 
@@ -67,11 +68,12 @@ impl Printer {
         }
     }
 
-    /// An error with its whole cause chain, on stderr.
+    /// An error with its whole cause chain, on stderr. Names and values quoted in it are data:
+    /// their control characters are escaped, as in the reports.
     pub fn error(&self, e: &anyhow::Error) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", printable_lines(&e.to_string()));
         for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", printable_lines(&cause.to_string()));
         }
     }
 }
@@ -88,7 +90,7 @@ impl Progress for Printer {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(table.to_owned());
+        bar.set_prefix(crate::report::escape::printable(table).into_owned());
         if let Ok(mut b) = self.bar.lock() {
             *b = Some(bar);
         }
@@ -153,7 +155,7 @@ impl crate::export::ExportProgress for ExportBars {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(label.to_owned());
+        bar.set_prefix(crate::report::escape::printable(label).into_owned());
         Box::new(PartBar(bar))
     }
 }

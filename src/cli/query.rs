@@ -118,7 +118,10 @@ fn one_shot(session: &QuerySession, statement: &str, args: &QueryArgs) -> anyhow
     let result = match session.run(statement) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", crate::error::chain(&e));
+            eprintln!(
+                "error: {}",
+                crate::report::escape::printable_lines(&crate::error::chain(&e))
+            );
             return Ok(2);
         }
     };
@@ -342,7 +345,10 @@ fn golden_side_by_side(
     let compared = match session.golden(q, &options, &redaction) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}", crate::error::chain(&e));
+            eprintln!(
+                "error: {}",
+                crate::report::escape::printable_lines(&crate::error::chain(&e))
+            );
             return Ok(2);
         }
     };

@@ -309,7 +309,7 @@ pub fn export(
         };
         printer.note(&format!(
             "  {}: {} rows, {}{}{locked}",
-            t.name,
+            crate::report::escape::printable(&t.name),
             t.rows,
             bytesize::ByteSize::b(t.bytes).display().iec(),
             if zero > 0 {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
+use super::escape::xml_text;
 use crate::gate::{FailOn, Finding, Status};
 
 fn reason(findings: &[Finding]) -> String {
@@ -29,7 +30,7 @@ fn case(
     classname: &str,
     status: Status,
     fail_on: FailOn,
-    message: String,
+    message: &str,
     ms: u64,
 ) -> TestCase {
     let failing = status == Status::Fail || (status == Status::Warn && fail_on == FailOn::Warn);
@@ -40,12 +41,13 @@ fn case(
     } else {
         TestCaseStatus::success()
     };
+    let message = xml_text(message).into_owned();
     if !matches!(s, TestCaseStatus::Success { .. }) {
         s.set_message(message.clone());
         s.set_type(status.as_str());
     }
-    let mut c = TestCase::new(name, s);
-    c.set_classname(classname);
+    let mut c = TestCase::new(xml_text(name), s);
+    c.set_classname(xml_text(classname));
     c.set_time(Duration::from_millis(ms));
     if status == Status::Warn && !failing {
         c.set_system_out(message);
@@ -64,7 +66,7 @@ pub fn render(r: &Report) -> crate::Result<String> {
             "recon.tables",
             t.status,
             r.run.fail_on,
-            message,
+            &message,
             0,
         ));
     }
@@ -76,7 +78,7 @@ pub fn render(r: &Report) -> crate::Result<String> {
             "recon.checks",
             c.status,
             r.run.fail_on,
-            message,
+            &message,
             c.duration_ms,
         ));
     }

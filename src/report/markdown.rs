@@ -7,8 +7,10 @@ use super::{Report, percent, thousands};
 use crate::gate::Status;
 
 /// Escapes a value for a Markdown table cell (and for renderers that accept inline HTML).
+/// Control characters are written as escapes first, as in the terminal.
 fn cell(text: &str) -> String {
-    text.replace('&', "&amp;")
+    super::escape::printable(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('|', "\\|")
@@ -127,7 +129,7 @@ pub fn render(r: &Report) -> String {
                 format!(
                     "table `{}`: {} = {} > {}",
                     cell(&t.name),
-                    f.metric,
+                    cell(&f.metric),
                     super::terminal::trim_float(f.value),
                     super::terminal::trim_float(f.threshold)
                 ),
@@ -141,7 +143,7 @@ pub fn render(r: &Report) -> String {
                 format!(
                     "check `{}`: {} = {} > {}",
                     cell(&ch.id),
-                    f.metric,
+                    cell(&f.metric),
                     super::terminal::trim_float(f.value),
                     super::terminal::trim_float(f.threshold)
                 ),
@@ -163,7 +165,7 @@ pub fn render(r: &Report) -> String {
             t.explained.iter().map(move |(col, classes)| {
                 let parts: Vec<String> = classes
                     .iter()
-                    .map(|(k, n)| format!("{k} {}", thousands(*n)))
+                    .map(|(k, n)| format!("{} {}", cell(k), thousands(*n)))
                     .collect();
                 format!(
                     "| {} | {} | {} |",

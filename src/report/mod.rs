@@ -2,6 +2,7 @@
 //! contract (`schema_version` 1, sorted keys); the human formats only lay out the same data.
 
 pub mod details;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::escape::printable;
 use super::{Report, TableReport};
 use crate::gate::Status;
 
@@ -62,7 +63,7 @@ pub fn render(report: &Report, style: Style) -> String {
         .map(|t| {
             let [l, tg, m, c, mi, e, d] = t.figures();
             [
-                t.name.clone(),
+                printable(&t.name).into_owned(),
                 l,
                 tg,
                 m,
@@ -107,7 +108,7 @@ pub fn render(report: &Report, style: Style) -> String {
     }
     checks(report, style, &mut out);
     if let Some(e) = &report.error {
-        let _ = writeln!(out, "\nerror: {e}");
+        let _ = writeln!(out, "\nerror: {}", printable(e));
     }
     let verdict = report.verdict.as_str().to_uppercase();
     let (t, c) = (&report.summary.tables, &report.summary.checks);
@@ -138,21 +139,21 @@ fn checks(report: &Report, style: Style, out: &mut String) {
     let width = report
         .checks
         .iter()
-        .map(|c| c.id.chars().count())
+        .map(|c| printable(&c.id).chars().count())
         .max()
         .unwrap_or(0);
     let _ = writeln!(out, "\nchecks:");
     for c in &report.checks {
         let status = c.status.as_str().to_uppercase();
-        let pad = " ".repeat(width - c.id.chars().count());
+        let id = printable(&c.id);
+        let pad = " ".repeat(width - id.chars().count());
         let what = match &c.reason {
-            Some(r) => r.clone(),
-            None => format!("{} = {}", c.metric, trim_float(c.value)),
+            Some(r) => printable(r).into_owned(),
+            None => format!("{} = {}", printable(&c.metric), trim_float(c.value)),
         };
         let _ = writeln!(
             out,
-            "  {}{pad}  {}  {what}",
-            c.id,
+            "  {id}{pad}  {}  {what}",
             style.paint(c.status, &format!("{status:<5}"))
         );
     }
@@ -167,16 +168,16 @@ fn details(t: &TableReport, out: &mut String) {
     {
         return;
     }
-    let _ = writeln!(out, "\n{}:", t.name);
+    let _ = writeln!(out, "\n{}:", printable(&t.name));
     if let Some(e) = &t.error {
-        let _ = writeln!(out, "  error: {e}");
+        let _ = writeln!(out, "  error: {}", printable(e));
     }
     for f in &t.findings {
         let _ = writeln!(
             out,
             "  {} {} = {} > {}",
             f.level.as_str(),
-            f.metric,
+            printable(&f.metric),
             trim_float(f.value),
             trim_float(f.threshold)
         );
@@ -185,7 +186,7 @@ fn details(t: &TableReport, out: &mut String) {
         .columns
         .iter()
         .filter(|(_, d)| d.changed > 0)
-        .map(|(c, d)| format!("{c} ({})", thousands(d.changed)))
+        .map(|(c, d)| format!("{} ({})", printable(c), thousands(d.changed)))
         .collect();
     if !drifted.is_empty() {
         let _ = writeln!(out, "  changed columns: {}", drifted.join(", "));
@@ -193,9 +194,14 @@ fn details(t: &TableReport, out: &mut String) {
     for (col, classes) in &t.explained {
         let parts: Vec<String> = classes
             .iter()
-            .map(|(k, n)| format!("{k} {}", thousands(*n)))
+            .map(|(k, n)| format!("{} {}", printable(k), thousands(*n)))
             .collect();
-        let _ = writeln!(out, "  why {col} differs: {}", parts.join(", "));
+        let _ = writeln!(
+            out,
+            "  why {} differs: {}",
+            printable(col),
+            parts.join(", ")
+        );
     }
     if let Some(h) = t.history.as_ref().filter(|h| h.trend.len() > 1) {
         let trend: Vec<String> = h.trend.iter().map(|p| percent(p.drift_ratio)).collect();
@@ -216,23 +222,23 @@ fn details(t: &TableReport, out: &mut String) {
         out.push('\n');
     }
     if !t.schema.legacy_only.is_empty() {
-        let _ = writeln!(out, "  only in legacy: {}", t.schema.legacy_only.join(", "));
+        let _ = writeln!(out, "  only in legacy: {}", names(&t.schema.legacy_only));
     }
     if !t.schema.target_only.is_empty() {
-        let _ = writeln!(out, "  only in target: {}", t.schema.target_only.join(", "));
+        let _ = writeln!(out, "  only in target: {}", names(&t.schema.target_only));
     }
     if !t.schema.paired_by_case.is_empty() {
         let pairs: Vec<String> = t
             .schema
             .paired_by_case
             .iter()
-            .map(|(l, r)| format!("{l} = {r}"))
+            .map(|(l, r)| format!("{} = {}", printable(l), printable(r)))
             .collect();
         let _ = writeln!(out, "  paired by case: {}", pairs.join(", "));
     }
     let key = |k: &std::collections::BTreeMap<String, serde_json::Value>| {
         k.iter()
-            .map(|(c, v)| format!("{c}={}", value_text(v)))
+            .map(|(c, v)| format!("{}={}", printable(c), value_text(v)))
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -242,7 +248,8 @@ fn details(t: &TableReport, out: &mut String) {
             .iter()
             .map(|(c, v)| {
                 format!(
-                    "{c}: {} -> {}",
+                    "{}: {} -> {}",
+                    printable(c),
                     value_text(&v.legacy),
                     value_text(&v.target)
                 )
@@ -256,6 +263,14 @@ fn details(t: &TableReport, out: &mut String) {
     for s in t.samples.extra.iter().take(3) {
         let _ = writeln!(out, "  extra   {}", key(&s.key));
     }
+}
+
+/// Column names, escaped, comma-separated.
+fn names(list: &[String]) -> String {
+    list.iter()
+        .map(|n| printable(n))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn value_text(v: &serde_json::Value) -> String {

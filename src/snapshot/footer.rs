@@ -32,6 +32,17 @@ impl Snapshot {
         Ok((schema::union(self.side, table, &with_schemas)?, rows))
     }
 
+    /// The hive partition keys of a table that its files store as columns too (read as file
+    /// columns by every reader, once checked against the folders).
+    pub async fn stored_partition_keys(
+        &self,
+        table: &str,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let files = self.files(table)?;
+        let footers = self.footers(table).await?;
+        Ok(super::partition::stored_keys(files, &footers))
+    }
+
     /// Every file's footer of a table, in file order, read once per snapshot (concurrently; the
     /// store bounds the requests in flight) and shared by the engine and every SQL session.
     pub(super) async fn footers(&self, table: &str) -> Result<Arc<[ArrowReaderMetadata]>> {
@@ -53,6 +64,7 @@ impl Snapshot {
             .try_collect::<Vec<_>>()
             .await?
             .into();
+        super::partition::verify(self.side, table, files, &read, &self.store).await?;
         if let Ok(mut f) = self.footers.lock() {
             f.insert(table.to_owned(), Arc::clone(&read));
         }

@@ -9,6 +9,7 @@
 
 mod footer;
 mod listing;
+mod partition;
 mod provider;
 #[cfg(test)]
 mod remote_tests;

@@ -44,15 +44,19 @@ pub struct SnapshotTable {
 impl SnapshotTable {
     /// A table over `files`, whose union schema (file columns, then partition columns) is
     /// `table_schema`. `store_url` is the scheme and authority of the snapshot's object store.
+    /// Partition keys in `stored` are columns of the files (checked against their folders) and
+    /// are read from the files, as the engine reads them.
     pub fn new(
         table_schema: &Schema,
         files: &[TableFile],
         rows: &[u64],
+        stored: &std::collections::BTreeSet<String>,
         store_url: ObjectStoreUrl,
     ) -> datafusion::error::Result<Self> {
         let partition_names: Vec<&str> = files
             .iter()
             .flat_map(|f| f.partitions.iter().map(|(k, _)| k.as_str()))
+            .filter(|k| !stored.contains(*k))
             .collect();
         let table_schema = plain(table_schema);
         let (partition_fields, file_fields): (Vec<Field>, Vec<Field>) = table_schema

@@ -55,7 +55,7 @@ pub(crate) fn union(side: Side, table: &str, files: &[(&TableFile, &Schema)]) ->
 }
 
 /// The hive partition columns of a table's files, in order of first appearance: Int64 when
-/// every value is an integer (or NULL), else Utf8.
+/// every value is a canonical integer (or NULL), else Utf8, so `01234` keeps its zero.
 pub(crate) fn partition_fields(files: &[TableFile]) -> Vec<Field> {
     let mut names: Vec<&str> = Vec::new();
     for f in files {
@@ -72,7 +72,9 @@ pub(crate) fn partition_fields(files: &[TableFile]) -> Vec<Field> {
                 f.partitions
                     .iter()
                     .find(|(k, _)| k == name)
-                    .is_some_and(|(_, v)| v.as_deref().is_none_or(|v| v.parse::<i64>().is_ok()))
+                    .is_some_and(|(_, v)| {
+                        v.as_deref().is_none_or(super::partition::canonical_integer)
+                    })
             });
             let dt = if all_int {
                 DataType::Int64

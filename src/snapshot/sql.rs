@@ -52,13 +52,12 @@ pub async fn register_tables(
     for table in snapshot.table_names() {
         let files = snapshot.files(table)?;
         let (table_schema, rows) = snapshot.table_schema(table).await?;
-        let provider =
-            SnapshotTable::new(&table_schema, files, &rows, store_url.clone()).map_err(|e| {
-                Error::Sql {
-                    side,
-                    table: table.to_owned(),
-                    source: Box::new(e),
-                }
+        let stored = snapshot.stored_partition_keys(table).await?;
+        let provider = SnapshotTable::new(&table_schema, files, &rows, &stored, store_url.clone())
+            .map_err(|e| Error::Sql {
+                side,
+                table: table.to_owned(),
+                source: Box::new(e),
             })?;
         let name = match schema {
             Some(s) => TableReference::partial(s, table),

@@ -4,6 +4,7 @@ mod bad_input;
 mod checks;
 mod common;
 mod databases;
+mod edge_edges;
 mod edge_paths;
 mod edge_servers;
 mod engine;
