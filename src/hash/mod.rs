@@ -304,6 +304,8 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
     }
     let dt = array.data_type();
     match (codec.mode, dt) {
+        // A Null-typed column holds NULL only, in any mode.
+        (_, DataType::Null) => (0..array.len()).for_each(|_| f(Tag::Null, &[])),
         (CompareAs::Numeric, _) if is_integer(dt) => {
             for_each_int(array, &mut |v| match v {
                 None => f(Tag::Null, &[]),
@@ -335,12 +337,12 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             )?);
         }
         (CompareAs::Float, DataType::Decimal256(_, s)) => {
-            each!(array.as_primitive::<Decimal256Type>(), |v| float(
-                format!("{v}e{}", -i32::from(*s))
-                    .parse()
-                    .unwrap_or(f64::NAN),
-                f
-            ));
+            each!(array.as_primitive::<Decimal256Type>(), |v| {
+                match crate::value::Decimal::new(v, i32::from(*s)).and_then(|d| d.exact_f64()) {
+                    Some(x) => float(x, f),
+                    None => numeric256(v, *s, f)?,
+                }
+            });
         }
         (CompareAs::Float, DataType::Float16) => {
             each!(array.as_primitive::<Float16Type>(), |v| float(
@@ -357,11 +359,15 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
         (CompareAs::Float, DataType::Float64) => {
             each!(array.as_primitive::<Float64Type>(), |v| float(v, f));
         }
+        // An exact number against a float: equal to a float only when a float holds it exactly;
+        // any other value keeps its exact encoding, which no float shares, so it differs.
         (CompareAs::Float, _) if is_integer(dt) => {
             for_each_int(array, &mut |v| match v {
                 None => f(Tag::Null, &[]),
-                #[allow(clippy::cast_precision_loss)]
-                Some(v) => float(v as f64, f),
+                Some(v) => match decimal::exact_f64(v, 0) {
+                    Some(x) => float(x, f),
+                    None => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
+                },
             });
         }
         (
@@ -374,10 +380,12 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
                 &CastOptions::default(),
             )?;
             let s = decimal_scale(dt);
-            each!(wide.as_primitive::<Decimal128Type>(), |v| float(
-                decimal::to_f64(v, i32::from(s)),
-                f
-            ));
+            each!(wide.as_primitive::<Decimal128Type>(), |v| {
+                match decimal::exact_f64(v, i32::from(s)) {
+                    Some(x) => float(x, f),
+                    None => numeric(v, s, f)?,
+                }
+            });
         }
         (CompareAs::Text(o), DataType::Utf8) => each!(array.as_string::<i32>(), |v| text(v, o, f)),
         (CompareAs::Text(o), DataType::LargeUtf8) => {

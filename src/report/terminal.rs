@@ -230,6 +230,12 @@ fn details(t: &TableReport, out: &mut String) {
             .collect();
         let _ = writeln!(out, "  paired by case: {}", pairs.join(", "));
     }
+    for (c, types) in &t.schema.exact_vs_float {
+        let _ = writeln!(
+            out,
+            "  {c} compares an exact number with a float ({types}): values the float cannot hold exactly differ"
+        );
+    }
     let key = |k: &std::collections::BTreeMap<String, serde_json::Value>| {
         k.iter()
             .map(|(c, v)| format!("{c}={}", value_text(v)))

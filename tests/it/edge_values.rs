@@ -1,0 +1,162 @@
+//! Value semantics at the edges: exact numbers that went through a float, all-NULL columns,
+//! floats of two widths, JSON and padded text, and counts past what an `f64` holds.
+
+use std::sync::Arc;
+
+use arrow::array::*;
+
+use crate::common::*;
+
+/// 2^53 + 1: the first integer a double cannot hold.
+const PAST_2_53: i64 = 9_007_199_254_740_993;
+
+fn dec(values: Vec<i128>, precision: u8, scale: i8) -> ArrayRef {
+    Arc::new(
+        Decimal128Array::from(values)
+            .with_precision_and_scale(precision, scale)
+            .expect("decimal"),
+    )
+}
+
+#[test]
+fn an_integer_that_lost_precision_in_a_float_is_never_matched() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, PAST_2_53, 42]))),
+            ("v", Arc::new(Int64Array::from(vec![PAST_2_53, 42, 7]))),
+        ]),
+    );
+    // The doubles nearest to the integers: 2^53 for 2^53 + 1.
+    #[allow(clippy::cast_precision_loss)]
+    let near = PAST_2_53 as f64;
+    s.target(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Float64Array::from(vec![1.0, near, 42.0]))),
+            ("v", Arc::new(Float64Array::from(vec![near, 42.0, 7.0]))),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_identities(t);
+    // id 1: v 2^53+1 against 2^53 changed; id 2^53+1 has no partner on either side; 42 matches.
+    assert_eq!(counts(t), (1, 1, 1, 1), "{t}");
+    assert_eq!(t["columns"]["v"]["changed"], 1, "{t}");
+    assert_eq!(code, 1, "{t}");
+    let found = &t["schema"]["exact_vs_float"];
+    assert_eq!(found["id"], "legacy Int64, target Float64", "{t}");
+    assert_eq!(found["v"], "legacy Int64, target Float64", "{t}");
+}
+
+#[test]
+fn money_that_went_through_a_float_is_a_changed_cell_unless_the_float_holds_it() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
+            ("amount", dec(vec![10, 150, 4200], 10, 2)),
+            ("n", Arc::new(Int32Array::from(vec![42, 0, -3]))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
+            ("amount", Arc::new(Float64Array::from(vec![0.1, 1.5, 42.0]))),
+            ("n", Arc::new(Float32Array::from(vec![42.0, -0.0, -3.0]))),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    // 0.10 is not the double nearest to it; 1.50 and 42.00 are doubles exactly; so are the ints.
+    assert_eq!(counts(t), (2, 1, 0, 0), "{t}");
+    assert_eq!(t["columns"]["amount"]["changed"], 1, "{t}");
+    assert_eq!(t["columns"]["n"]["changed"], 0, "{t}");
+    let sample = &t["samples"]["changed"][0];
+    assert_eq!(sample["key"]["id"], "1", "{t}");
+    // The double shows the digits that make it differ.
+    assert_eq!(sample["columns"]["amount"]["legacy"], "0.10", "{t}");
+    assert_eq!(
+        sample["columns"]["amount"]["target"],
+        "0.10000000000000001",
+        "{t}"
+    );
+    let found = &t["schema"]["exact_vs_float"];
+    assert_eq!(found["amount"], "legacy Decimal128(10, 2), target Float64");
+    assert_eq!(found["n"], "legacy Int32, target Float32");
+    assert_eq!(code, 1);
+    let terminal = String::from_utf8_lossy(&s.run(&[]).stdout).into_owned();
+    assert!(
+        terminal.contains("amount compares an exact number with a float"),
+        "{terminal}"
+    );
+    let md = std::fs::read_to_string(s.path().join("out").join("report.md")).expect("report.md");
+    assert!(
+        md.contains("| t | `amount` | legacy Decimal128(10, 2), target Float64 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn equal_integers_and_floats_match_with_only_a_schema_warning() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("v", Arc::new(Int64Array::from(vec![42, 1 << 60]))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("v", Arc::new(Float64Array::from(vec![42.0, 2f64.powi(60)]))),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(counts(t), (2, 0, 0, 0), "{t}");
+    assert_eq!(t["status"], "warn", "{t}");
+    assert_eq!(t["findings"][0]["metric"], "schema_findings", "{t}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_golden_query_compares_an_integer_with_a_float_as_the_rows_do() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("v", Arc::new(Int64Array::from(vec![PAST_2_53, 42]))),
+        ]),
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let near = PAST_2_53 as f64;
+    s.target(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("v", Arc::new(Float64Array::from(vec![near, 42.0]))),
+        ]),
+    );
+    let q = s.path().join("queries");
+    std::fs::create_dir_all(&q).expect("mkdir");
+    std::fs::write(q.join("ids.sql"), "-- key: id\nSELECT id, v FROM {side}.t\n").expect("write");
+    std::fs::write(q.join("all.sql"), "SELECT v FROM {side}.t\n").expect("write");
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[golden]\ndir = \"queries\"\n");
+    let (_, r) = run_report(&s, &[]);
+    let keyed = check(&r, "golden.ids");
+    assert_eq!(keyed["status"], "fail", "{keyed}");
+    assert_eq!(keyed["measured"]["changed"], 1, "{keyed}");
+    assert_eq!(keyed["measured"]["differing"][0]["columns"][0], "v", "{keyed}");
+    let multiset = check(&r, "golden.all");
+    assert_eq!(multiset["status"], "fail", "{multiset}");
+}
