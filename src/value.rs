@@ -490,18 +490,19 @@ pub fn render_pair(
     let (Some(ls), Some(ts)) = (l.as_str(), t.as_str()) else {
         return (l, t);
     };
-    let same = ls == ts || matches!((Decimal::parse(ls), Decimal::parse(ts)), (Some(a), Some(b)) if a == b);
+    let same = ls == ts
+        || matches!((Decimal::parse(ls), Decimal::parse(ts)), (Some(a), Some(b)) if a == b);
     if !same {
         return (l, t);
     }
-    let digits = |array: &dyn Array, row: usize, shown: serde_json::Value| match number_at(array, row) {
-        Ok(Some(Number::Float(v))) if v.is_finite() => serde_json::Value::String(float_digits(v)),
-        _ => shown,
-    };
-    (
-        digits(legacy, legacy_row, l),
-        digits(target, target_row, t),
-    )
+    let digits =
+        |array: &dyn Array, row: usize, shown: serde_json::Value| match number_at(array, row) {
+            Ok(Some(Number::Float(v))) if v.is_finite() => {
+                serde_json::Value::String(float_digits(v))
+            }
+            _ => shown,
+        };
+    (digits(legacy, legacy_row, l), digits(target, target_row, t))
 }
 
 /// A finite float with 17 significant digits, positional where it fits 76 decimal places
@@ -592,8 +593,11 @@ mod tests {
         assert_eq!(d("1.50").exact_f64(), Some(1.5));
         assert_eq!(d("0.1").exact_f64(), None);
         assert_eq!(d("9007199254740993").exact_f64(), None);
-        let two_200 = Decimal::new(i256::from_i128(1 << 100).wrapping_mul(i256::from_i128(1 << 100)), 0)
-            .expect("2^200");
+        let two_200 = Decimal::new(
+            i256::from_i128(1 << 100).wrapping_mul(i256::from_i128(1 << 100)),
+            0,
+        )
+        .expect("2^200");
         assert_eq!(two_200.exact_f64(), Some(2f64.powi(200)));
         let three_over_2_76 = Decimal::new(
             i256::from_i128(3).wrapping_mul(i256::from_i128(5).checked_pow(76).expect("5^76")),

@@ -335,8 +335,7 @@ fn samples<K>(
                 let name = &plan.columns[ci].name;
                 let (lv, tv) =
                     crate::value::render_pair(la[nk + ci].as_ref(), 0, ta[nk + ci].as_ref(), 0);
-                let values =
-                    PerSide::new(plan.redact.value(name, lv), plan.redact.value(name, tv));
+                let values = PerSide::new(plan.redact.value(name, lv), plan.redact.value(name, tv));
                 (name.clone(), values)
             })
             .collect();

@@ -301,10 +301,9 @@ fn exact_vs_float(r: &Report, o: &mut String) {
         .tables
         .iter()
         .flat_map(|t| {
-            t.schema
-                .exact_vs_float
-                .iter()
-                .map(|(c, types)| format!("| {} | `{}` | {} |", cell(&t.name), cell(c), cell(types)))
+            t.schema.exact_vs_float.iter().map(|(c, types)| {
+                format!("| {} | `{}` | {} |", cell(&t.name), cell(c), cell(types))
+            })
         })
         .collect();
     if lines.is_empty() {

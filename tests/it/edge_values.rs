@@ -82,8 +82,7 @@ fn money_that_went_through_a_float_is_a_changed_cell_unless_the_float_holds_it()
     // The double shows the digits that make it differ.
     assert_eq!(sample["columns"]["amount"]["legacy"], "0.10", "{t}");
     assert_eq!(
-        sample["columns"]["amount"]["target"],
-        "0.10000000000000001",
+        sample["columns"]["amount"]["target"], "0.10000000000000001",
         "{t}"
     );
     let found = &t["schema"]["exact_vs_float"];
@@ -149,14 +148,111 @@ fn a_golden_query_compares_an_integer_with_a_float_as_the_rows_do() {
     );
     let q = s.path().join("queries");
     std::fs::create_dir_all(&q).expect("mkdir");
-    std::fs::write(q.join("ids.sql"), "-- key: id\nSELECT id, v FROM {side}.t\n").expect("write");
+    std::fs::write(
+        q.join("ids.sql"),
+        "-- key: id\nSELECT id, v FROM {side}.t\n",
+    )
+    .expect("write");
     std::fs::write(q.join("all.sql"), "SELECT v FROM {side}.t\n").expect("write");
     s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[golden]\ndir = \"queries\"\n");
     let (_, r) = run_report(&s, &[]);
     let keyed = check(&r, "golden.ids");
     assert_eq!(keyed["status"], "fail", "{keyed}");
     assert_eq!(keyed["measured"]["changed"], 1, "{keyed}");
-    assert_eq!(keyed["measured"]["differing"][0]["columns"][0], "v", "{keyed}");
+    assert_eq!(
+        keyed["measured"]["differing"][0]["columns"][0], "v",
+        "{keyed}"
+    );
     let multiset = check(&r, "golden.all");
     assert_eq!(multiset["status"], "fail", "{multiset}");
+}
+
+#[test]
+fn an_all_null_column_from_pandas_compares_as_null_against_any_type() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
+            ("note", Arc::new(NullArray::new(3))),
+            ("gone", Arc::new(NullArray::new(3))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
+            (
+                "note",
+                Arc::new(StringArray::from(vec![None, Some("x"), None])),
+            ),
+            ("gone", Arc::new(NullArray::new(3))),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_identities(t);
+    assert_eq!(counts(t), (2, 1, 0, 0), "{t}");
+    assert_eq!(t["columns"]["note"]["changed"], 1, "{t}");
+    let sample = &t["samples"]["changed"][0]["columns"]["note"];
+    assert_eq!(sample["legacy"], serde_json::Value::Null, "{t}");
+    assert_eq!(sample["target"], "x", "{t}");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn an_f32_and_an_f64_of_the_same_literal_show_the_digits_that_differ() {
+    let s = Scenario::new();
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("rate", Arc::new(Float32Array::from(vec![0.1f32, 0.5]))),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("rate", Arc::new(Float64Array::from(vec![0.1, 0.5]))),
+        ]),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let (_, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(counts(t), (1, 1, 0, 0), "{t}");
+    let rate = &t["samples"]["changed"][0]["columns"]["rate"];
+    assert_eq!(rate["legacy"], "0.10000000149011612", "{t}");
+    assert_eq!(rate["target"], "0.10000000000000001", "{t}");
+}
+
+#[test]
+fn a_folder_whose_one_file_has_an_all_null_column_reads_as_the_other_files_type() {
+    let s = Scenario::new();
+    let part =
+        |ids: Vec<i64>, v: ArrayRef| batch(vec![("id", Arc::new(Int64Array::from(ids))), ("v", v)]);
+    let folder = s.path().join("legacy").join("t");
+    write_parquet(
+        &folder.join("a.parquet"),
+        &[part(vec![1], Arc::new(NullArray::new(1)))],
+        10,
+    );
+    write_parquet(
+        &folder.join("b.parquet"),
+        &[part(vec![2], Arc::new(Int64Array::from(vec![7])))],
+        10,
+    );
+    s.target(
+        "t",
+        part(vec![1, 2], Arc::new(Int64Array::from(vec![None, Some(7)]))),
+    );
+    s.config(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nid = \"sum\"\nkind = \"total\"\ntable = \"t\"\ncolumn = \"v\"\n",
+    );
+    let (code, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(counts(t), (2, 0, 0, 0), "{r}");
+    assert_eq!(check(&r, "sum")["status"], "pass", "{r}");
+    assert_eq!(code, 0, "{r}");
 }
