@@ -427,6 +427,8 @@ pub fn codec_for(
         trim: o.trim.unwrap_or(false),
         case_insensitive: o.case_insensitive.unwrap_or(false),
         nfc: o.nfc.unwrap_or(false),
+        trim_end: o.trim_end.unwrap_or(false),
+        json: o.json.unwrap_or(false),
     };
     if let Some(cast) = &o.cast {
         let to = cast.0.clone();

@@ -15,6 +15,7 @@ mod cast;
 pub use crate::decimal;
 
 mod fast;
+mod json;
 mod payload;
 mod short;
 
@@ -118,15 +119,20 @@ impl Digest for u128 {
 pub struct TextOpts {
     /// Ignore leading and trailing white space.
     pub trim: bool,
+    /// Ignore trailing white space (`CHAR(n)` padding).
+    pub trim_end: bool,
     /// Compare lowercased.
     pub case_insensitive: bool,
     /// Compare after NFC normalization.
     pub nfc: bool,
+    /// Compare as parsed JSON: object key order and number forms ignored (text that is not
+    /// JSON compares as it is).
+    pub json: bool,
 }
 
 impl TextOpts {
     fn is_plain(self) -> bool {
-        !(self.trim || self.case_insensitive || self.nfc)
+        !(self.trim || self.trim_end || self.case_insensitive || self.nfc || self.json)
     }
 }
 

@@ -124,6 +124,7 @@ fn text_options_and_string_encodings() {
         trim: true,
         case_insensitive: true,
         nfc: true,
+        ..TextOpts::default()
     }));
     let nfd = "Cafe\u{301} ";
     assert_eq!(

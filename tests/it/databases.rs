@@ -182,7 +182,7 @@ fn manifest(root: &Path) -> Value {
     .expect("json")
 }
 
-fn snapshot(args: &[&str]) -> std::process::Output {
+pub(crate) fn snapshot(args: &[&str]) -> std::process::Output {
     recon()
         .arg("snapshot")
         .args(args)

@@ -256,3 +256,109 @@ fn a_folder_whose_one_file_has_an_all_null_column_reads_as_the_other_files_type(
     assert_eq!(check(&r, "sum")["status"], "pass", "{r}");
     assert_eq!(code, 0, "{r}");
 }
+
+#[test]
+fn json_that_differs_only_in_key_order_and_padded_char_match_with_their_options() {
+    let s = Scenario::new();
+    let rows = |doc: Vec<&str>, code: Vec<&str>| {
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2, 3]))),
+            ("doc", Arc::new(StringArray::from(doc))),
+            ("code", Arc::new(StringArray::from(code))),
+            ("tag", Arc::new(StringArray::from(vec!["a ", "b", "c"]))),
+        ])
+    };
+    s.legacy(
+        "t",
+        rows(
+            vec![r#"{"b":1,"a":[2.0,"x"]}"#, r#"{"a":1}"#, "not json"],
+            vec!["AB", "C", "D"],
+        ),
+    );
+    s.target(
+        "t",
+        rows(
+            vec![r#"{"a": [2, "x"], "b": 1.0}"#, r#"{"a":2}"#, "not json"],
+            vec!["AB        ", "C         ", " D"],
+        ),
+    );
+    s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
+    let (_, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(t["columns"]["doc"]["changed"], 2, "no option: {t}");
+    assert_eq!(t["columns"]["code"]["changed"], 3, "no option: {t}");
+    // Per column, and per table (`"*"`), as `trim` is.
+    s.config(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.columns.doc]\njson = true\n[tables.columns.\"*\"]\ntrim_end = true\n",
+    );
+    let (_, r) = run_report(&s, &[]);
+    let t = table(&r, "t");
+    assert_eq!(
+        t["columns"]["doc"]["changed"], 1,
+        "only the value differs: {t}"
+    );
+    assert_eq!(
+        t["columns"]["code"]["changed"], 1,
+        "leading space is data: {t}"
+    );
+    assert_eq!(t["columns"]["tag"]["changed"], 0, "{t}");
+    assert_eq!(counts(t), (1, 2, 0, 0), "{t}");
+}
+
+#[test]
+fn init_proposes_json_and_trim_end_from_the_catalog_types() {
+    use crate::databases::{MyDb, PgDb, snapshot};
+    let mut legacy = MyDb::new();
+    legacy.exec("CREATE TABLE items (id int PRIMARY KEY, code varchar(10), doc text)");
+    legacy.exec(r#"INSERT INTO items VALUES (1, 'AB', '{"b":1,"a":[2.5,"x"]}'), (2, 'C', '[]')"#);
+    let target = PgDb::new();
+    target.exec(
+        r#"CREATE TABLE items (id int PRIMARY KEY, code char(10), doc jsonb);
+           INSERT INTO items VALUES (1, 'AB', '{"b":1,"a":[2.50,"x"]}'), (2, 'C', '[]');"#,
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    for (url, root) in [(legacy.url(), "legacy"), (target.url(), "target")] {
+        let o = snapshot(&[
+            "--from",
+            &url,
+            "--out",
+            dir.path().join(root).to_str().expect("utf8"),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = recon()
+        .current_dir(dir.path())
+        .args([
+            "init",
+            "--legacy",
+            "legacy",
+            "--target",
+            "target",
+            "--out",
+            "recon.toml",
+        ])
+        .output()
+        .expect("init");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.path().join("recon.toml")).expect("config");
+    for expected in [
+        "[tables.columns.code]\ntrim_end = true  # character(10) in the target",
+        "[tables.columns.doc]\njson = true  # jsonb in the target",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    let o = recon()
+        .args(["run", "--config"])
+        .arg(dir.path().join("recon.toml"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}\n{stdout}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out").join("report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(table(&report, "items")["matched"], 2, "{report}");
+}
