@@ -4,6 +4,8 @@
 //! Kept instead of arrow-cast's `parse_decimal`: that one needs the target precision and scale,
 //! while a tolerance's scale is whatever the text says; and normalizing is the encoding's own rule.
 
+use arrow::datatypes::i256;
+
 /// Powers of ten that fit an `i128`.
 pub fn pow10(exp: u32) -> Option<i128> {
     10i128.checked_pow(exp)
@@ -112,6 +114,39 @@ pub fn exact_f64(mantissa: i128, scale: i32) -> Option<f64> {
     #[allow(clippy::cast_precision_loss)]
     let v = odd as f64 * 2f64.powi(exp);
     Some(if m < 0 { -v } else { v })
+}
+
+/// [`exact_f64`] for a mantissa of up to 76 digits (Decimal256).
+pub fn exact_f64_wide(mantissa: i256, scale: i32) -> Option<f64> {
+    let (ten, two) = (i256::from_i128(10), i256::from_i128(2));
+    let (mut m, mut s) = (mantissa, scale);
+    if s < 0 {
+        m = m.checked_mul(ten.checked_pow(s.unsigned_abs())?)?;
+        s = 0;
+    }
+    while s > 0 && m != i256::ZERO && m.wrapping_rem(ten) == i256::ZERO {
+        m = m.wrapping_div(ten);
+        s -= 1;
+    }
+    if let Some(small) = m.to_i128() {
+        return exact_f64(small, s);
+    }
+    let mut n = m.checked_abs()?;
+    if s > 0 {
+        let p = i256::from_i128(5).checked_pow(u32::try_from(s).ok()?)?;
+        if n.wrapping_rem(p) != i256::ZERO {
+            return None;
+        }
+        n = n.wrapping_div(p);
+    }
+    // `n` is not zero: zero fits an `i128`.
+    let mut shift = -s;
+    while n.wrapping_rem(two) == i256::ZERO {
+        n = n.wrapping_div(two);
+        shift += 1;
+    }
+    let v = exact_f64(n.to_i128()?, 0)? * 2f64.powi(shift);
+    Some(if m.is_negative() { -v } else { v })
 }
 
 /// The decimal as an `f64`, correctly rounded (through its text form).

@@ -158,30 +158,10 @@ impl Decimal {
         self.normalized().scale == 0
     }
 
-    /// The number as an `f64` when a float holds it exactly, else `None` (the rule of
-    /// [`crate::decimal::exact_f64`], here for mantissas past an `i128` too).
+    /// The number as an `f64` when a float holds it exactly, else `None` (see
+    /// [`crate::decimal::exact_f64_wide`]).
     pub fn exact_f64(self) -> Option<f64> {
-        let d = self.normalized();
-        if let Some(m) = d.mantissa.to_i128() {
-            return crate::decimal::exact_f64(m, i32::from(d.scale));
-        }
-        let mut n = d.mantissa.checked_abs()?;
-        if d.scale > 0 {
-            let p = i256::from_i128(5).checked_pow(u32::from(d.scale))?;
-            if n.wrapping_rem(p) != i256::ZERO {
-                return None;
-            }
-            n = n.wrapping_div(p);
-        }
-        // `n` is not zero: a normalized zero fits an `i128`.
-        let two = i256::from_i128(2);
-        let mut shift = -i32::from(d.scale);
-        while n.wrapping_rem(two) == i256::ZERO {
-            n = n.wrapping_div(two);
-            shift += 1;
-        }
-        let v = crate::decimal::exact_f64(n.to_i128()?, 0)? * 2f64.powi(shift);
-        Some(if d.mantissa.is_negative() { -v } else { v })
+        crate::decimal::exact_f64_wide(self.mantissa, i32::from(self.scale))
     }
 
     /// The number as an `f64`, correctly rounded (through its text form).

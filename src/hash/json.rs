@@ -4,7 +4,7 @@
 //! compared as it is, and so equals only the very same text (never a canonical form, which is
 //! always JSON).
 
-use crate::value::Decimal;
+use arrow::datatypes::i256;
 
 /// Nesting deeper than this is not canonicalized (hostile input must not exhaust the stack).
 const MAX_DEPTH: usize = 256;
@@ -111,13 +111,9 @@ impl Parser<'_> {
         if !digits_ok(int) || !digits_ok(frac) {
             return None;
         }
-        let (m, scale) = Decimal::parse(mantissa)?.parts();
-        match i32::from(scale)
-            .checked_sub(exp)
-            .and_then(|s| Decimal::new(m, s))
-        {
-            Some(d) => out.push_str(&d.normalized().to_string()),
-            // Past 76 digits of scale: the token as written (lowercase exponent).
+        match number_text(mantissa, exp) {
+            Some(text) => out.push_str(&text),
+            // Past 76 digits: the token as written (lowercase exponent).
             None => out.push_str(&token.to_lowercase()),
         }
         Some(())
@@ -173,6 +169,45 @@ impl Parser<'_> {
     }
 }
 
+/// A JSON number's value as plain decimal text without trailing zeros (`2.50e1` -> `25`), or
+/// `None` past 76 digits.
+fn number_text(mantissa: &str, exp: i32) -> Option<String> {
+    let ten = i256::from_i128(10);
+    let (mut m, scale) = crate::decimal::parse_with(
+        mantissa,
+        i256::ZERO,
+        |m, d| {
+            m.checked_mul(ten)?
+                .checked_add(i256::from_i128(i128::from(d)))
+        },
+        i256::checked_neg,
+    )?;
+    if m == i256::ZERO {
+        return Some("0".into());
+    }
+    let mut s = scale.checked_sub(exp).filter(|s| s.abs() <= 76)?;
+    while s > 0 && m.wrapping_rem(ten) == i256::ZERO {
+        m = m.wrapping_div(ten);
+        s -= 1;
+    }
+    while s < 0 {
+        m = m.checked_mul(ten)?;
+        s += 1;
+    }
+    let sign = if m.is_negative() { "-" } else { "" };
+    let digits = m.checked_abs()?.to_string();
+    let s = usize::try_from(s).ok()?;
+    if s == 0 {
+        return Some(format!("{sign}{digits}"));
+    }
+    let padded = format!(
+        "{}{digits}",
+        "0".repeat((s + 1).saturating_sub(digits.len()))
+    );
+    let (int, frac) = padded.split_at(padded.len() - s);
+    Some(format!("{sign}{int}.{frac}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::canonical;
@@ -193,6 +228,9 @@ mod tests {
         );
         assert_ne!(canonical(r#"{"a":1}"#), canonical(r#"{"a":"1"}"#));
         assert_eq!(canonical("-0"), canonical("0"));
+        assert_eq!(canonical("-0.0120e2").as_deref(), Some("-1.2"));
+        assert_eq!(canonical("5e-3").as_deref(), Some("0.005"));
+        assert_eq!(canonical("1.5E3").as_deref(), Some("1500"));
         assert_eq!(
             canonical("12345678901234567890123"),
             Some("12345678901234567890123".into())

@@ -344,7 +344,7 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
         }
         (CompareAs::Float, DataType::Decimal256(_, s)) => {
             each!(array.as_primitive::<Decimal256Type>(), |v| {
-                match crate::value::Decimal::new(v, i32::from(*s)).and_then(|d| d.exact_f64()) {
+                match decimal::exact_f64_wide(v, i32::from(*s)) {
                     Some(x) => float(x, f),
                     None => numeric256(v, *s, f)?,
                 }
