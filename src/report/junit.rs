@@ -16,7 +16,7 @@ fn reason(findings: &[Finding]) -> String {
                 "{} {} = {} > {}",
                 f.level.as_str(),
                 f.metric,
-                super::terminal::trim_float(f.value),
+                f.value.to_string(),
                 super::terminal::trim_float(f.threshold)
             )
         })

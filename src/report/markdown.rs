@@ -62,7 +62,7 @@ pub fn render(r: &Report) -> String {
         for ch in &r.checks {
             let (metric, value) = match &ch.reason {
                 Some(reason) => ("error".to_owned(), cell(reason)),
-                None => (cell(&ch.metric), super::terminal::trim_float(ch.value)),
+                None => (cell(&ch.metric), ch.value.to_string()),
             };
             let _ = writeln!(
                 o,
@@ -128,7 +128,7 @@ pub fn render(r: &Report) -> String {
                     "table `{}`: {} = {} > {}",
                     cell(&t.name),
                     f.metric,
-                    super::terminal::trim_float(f.value),
+                    f.value.to_string(),
                     super::terminal::trim_float(f.threshold)
                 ),
             ));
@@ -142,7 +142,7 @@ pub fn render(r: &Report) -> String {
                     "check `{}`: {} = {} > {}",
                     cell(&ch.id),
                     f.metric,
-                    super::terminal::trim_float(f.value),
+                    f.value.to_string(),
                     super::terminal::trim_float(f.threshold)
                 ),
             ));

@@ -147,7 +147,7 @@ fn checks(report: &Report, style: Style, out: &mut String) {
         let pad = " ".repeat(width - c.id.chars().count());
         let what = match &c.reason {
             Some(r) => r.clone(),
-            None => format!("{} = {}", c.metric, trim_float(c.value)),
+            None => format!("{} = {}", c.metric, c.value),
         };
         let _ = writeln!(
             out,
@@ -177,7 +177,7 @@ fn details(t: &TableReport, out: &mut String) {
             "  {} {} = {} > {}",
             f.level.as_str(),
             f.metric,
-            trim_float(f.value),
+            f.value.to_string(),
             trim_float(f.threshold)
         );
     }

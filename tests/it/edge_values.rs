@@ -362,3 +362,36 @@ fn init_proposes_json_and_trim_end_from_the_catalog_types() {
     .expect("json");
     assert_eq!(table(&report, "items")["matched"], 2, "{report}");
 }
+
+#[test]
+fn a_count_past_2_53_shows_its_exact_digits_in_every_report() {
+    let s = Scenario::new();
+    let rows = |v: u64| {
+        batch(vec![
+            ("id", Arc::new(Int64Array::from(vec![1]))),
+            ("n", Arc::new(UInt64Array::from(vec![v]))),
+        ])
+    };
+    s.legacy("t", rows(u64::MAX));
+    s.target("t", rows(0));
+    s.config(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\nignore = [\"n\"]\n\n[[checks]]\nid = \"big\"\nkind = \"count\"\nlegacy_sql = \"SELECT n FROM t\"\ntarget_sql = \"SELECT n FROM t\"\n",
+    );
+    let out = s.run(&[]);
+    let r = s.report();
+    let c = check(&r, "big");
+    let exact = "18446744073709551615";
+    assert_eq!(c["value"].to_string(), exact, "{c}");
+    assert_eq!(c["findings"][0]["value"].to_string(), exact, "{c}");
+    let terminal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let md = std::fs::read_to_string(s.path().join("out").join("report.md")).expect("report.md");
+    let html = std::fs::read_to_string(s.path().join("out").join("report.html")).expect("html");
+    for (name, text) in [("terminal", &terminal), ("markdown", &md), ("html", &html)] {
+        assert!(text.contains(exact), "{name}: {text}");
+        assert!(!text.contains("18446744073709552000"), "{name}: {text}");
+    }
+    assert!(
+        terminal.contains(&format!("max_abs_difference = {exact}")),
+        "{terminal}"
+    );
+}
