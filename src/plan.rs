@@ -467,15 +467,15 @@ pub fn codec_for(
 fn mode_of(l: Family, r: Family, text: TextOpts, int_as_bool: bool) -> Option<CompareAs> {
     use Family as F;
     Some(match (l, r) {
-        // Every value of a Null-typed column is NULL, whatever the other side's mode.
-        (F::Null, F::Null) => CompareAs::Binary,
+        // Every value of a Null-typed column is NULL, whatever the other side's mode (two of
+        // them need some mode: any will do).
+        (F::Binary, F::Binary) | (F::Null, F::Null) => CompareAs::Binary,
         (F::Null, other) | (other, F::Null) => return mode_of(other, other, text, int_as_bool),
         (F::Integer | F::Decimal, F::Integer | F::Decimal) => CompareAs::Numeric,
         (F::Float, F::Integer | F::Decimal | F::Float) | (F::Integer | F::Decimal, F::Float) => {
             CompareAs::Float
         }
         (F::Text, F::Text) => CompareAs::Text(text),
-        (F::Binary, F::Binary) => CompareAs::Binary,
         (F::Bool, F::Bool) => CompareAs::Bool,
         (F::Bool, F::Integer) | (F::Integer, F::Bool) if int_as_bool => CompareAs::Bool,
         (F::Date, F::Date) => CompareAs::Date,

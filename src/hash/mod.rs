@@ -115,6 +115,8 @@ impl Digest for u128 {
 }
 
 /// String comparison options.
+// Each is its own switch of the config, set independently per table or column.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TextOpts {
     /// Ignore leading and trailing white space.

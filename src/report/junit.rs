@@ -16,7 +16,7 @@ fn reason(findings: &[Finding]) -> String {
                 "{} {} = {} > {}",
                 f.level.as_str(),
                 f.metric,
-                f.value.to_string(),
+                f.value,
                 super::terminal::trim_float(f.threshold)
             )
         })

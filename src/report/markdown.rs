@@ -128,7 +128,7 @@ pub fn render(r: &Report) -> String {
                     "table `{}`: {} = {} > {}",
                     cell(&t.name),
                     f.metric,
-                    f.value.to_string(),
+                    f.value,
                     super::terminal::trim_float(f.threshold)
                 ),
             ));
@@ -142,7 +142,7 @@ pub fn render(r: &Report) -> String {
                     "check `{}`: {} = {} > {}",
                     cell(&ch.id),
                     f.metric,
-                    f.value.to_string(),
+                    f.value,
                     super::terminal::trim_float(f.threshold)
                 ),
             ));

@@ -177,7 +177,7 @@ fn details(t: &TableReport, out: &mut String) {
             "  {} {} = {} > {}",
             f.level.as_str(),
             f.metric,
-            f.value.to_string(),
+            f.value,
             trim_float(f.threshold)
         );
     }
