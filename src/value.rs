@@ -2,7 +2,8 @@
 //!
 //! A value becomes a [`Cell`]: the `(tag, payload)` of the canonical encoding in [`crate::hash`],
 //! computed under the column's [`Codec`] (so timestamps are instants in the pair's zone, strings
-//! carry the pair's text options, an integer against a float compares as a float, ...). Two cells
+//! carry the pair's text options, an integer against a float equals it only when the float holds
+//! it exactly, ...). Two cells
 //! are equal exactly when the engine's row hash treats the values as equal, and cells order and
 //! hash, so they serve as map keys for check groups, golden keys and orphan references.
 //!

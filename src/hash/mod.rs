@@ -45,7 +45,8 @@ pub enum Tag {
     Null = 0,
     /// Integers and decimals: `[scale: u8][mantissa LE]`, normalized (see [`NumPayload`]).
     Numeric = 1,
-    /// Floats: canonical `f64` bits (one NaN, no negative zero).
+    /// Floats: canonical `f64` bits (one NaN, no negative zero); also an integer or decimal
+    /// compared with a float, when a float holds it exactly.
     Float = 2,
     /// Strings: UTF-8 bytes after the column's text options.
     Text = 3,
@@ -143,7 +144,8 @@ impl TextOpts {
 pub enum CompareAs {
     /// Integers and decimals by exact numeric value.
     Numeric,
-    /// Floats by value (integers and decimals on the other side are converted).
+    /// Floats by value. An integer or decimal on the other side encodes as the float that holds
+    /// it exactly, or, when no float does, as its exact number, which no float equals.
     Float,
     /// Strings, byte-exact after the options.
     Text(TextOpts),
