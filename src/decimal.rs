@@ -4,6 +4,8 @@
 //! Kept instead of arrow-cast's `parse_decimal`: that one needs the target precision and scale,
 //! while a tolerance's scale is whatever the text says; and normalizing is the encoding's own rule.
 
+use arrow::datatypes::i256;
+
 /// Powers of ten that fit an `i128`.
 pub fn pow10(exp: u32) -> Option<i128> {
     10i128.checked_pow(exp)
@@ -84,6 +86,69 @@ pub fn abs_diff_within(a: (i128, i32), b: (i128, i32), tol: (i128, i32)) -> Opti
     Some(diff.checked_abs()? <= up(tol)?)
 }
 
+/// The decimal as an `f64` when a float holds it exactly (`42`, `1.5`, `2^60`), else `None`
+/// (`0.1`, `2^53 + 1`): an exact number equals a float only then. A float holds `m × 10^-s`
+/// exactly when `5^s` divides `m` and what is left, less its factors of two, fits 53 bits.
+pub fn exact_f64(mantissa: i128, scale: i32) -> Option<f64> {
+    let (m, s) = normalize(mantissa, scale)?;
+    let s = u32::try_from(s).ok()?;
+    let mut n = m.unsigned_abs();
+    if n == 0 {
+        return Some(0.0);
+    }
+    if s > 0 {
+        // Past `u128`, `5^s` divides no nonzero mantissa.
+        let p = 5u128.checked_pow(s)?;
+        if n % p != 0 {
+            return None;
+        }
+        n /= p;
+    }
+    let shift = n.trailing_zeros();
+    let odd = n >> shift;
+    if odd >= 1 << f64::MANTISSA_DIGITS {
+        return None;
+    }
+    let exp = i32::try_from(shift).ok()? - i32::try_from(s).ok()?;
+    // `odd` fits 53 bits and a power of two scales it exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let v = odd as f64 * 2f64.powi(exp);
+    Some(if m < 0 { -v } else { v })
+}
+
+/// [`exact_f64`] for a mantissa of up to 76 digits (Decimal256).
+pub fn exact_f64_wide(mantissa: i256, scale: i32) -> Option<f64> {
+    let (ten, two) = (i256::from_i128(10), i256::from_i128(2));
+    let (mut m, mut s) = (mantissa, scale);
+    if s < 0 {
+        m = m.checked_mul(ten.checked_pow(s.unsigned_abs())?)?;
+        s = 0;
+    }
+    while s > 0 && m != i256::ZERO && m.wrapping_rem(ten) == i256::ZERO {
+        m = m.wrapping_div(ten);
+        s -= 1;
+    }
+    if let Some(small) = m.to_i128() {
+        return exact_f64(small, s);
+    }
+    let mut n = m.checked_abs()?;
+    if s > 0 {
+        let p = i256::from_i128(5).checked_pow(u32::try_from(s).ok()?)?;
+        if n.wrapping_rem(p) != i256::ZERO {
+            return None;
+        }
+        n = n.wrapping_div(p);
+    }
+    // `n` is not zero: zero fits an `i128`.
+    let mut shift = -s;
+    while n.wrapping_rem(two) == i256::ZERO {
+        n = n.wrapping_div(two);
+        shift += 1;
+    }
+    let v = exact_f64(n.to_i128()?, 0)? * 2f64.powi(shift);
+    Some(if m.is_negative() { -v } else { v })
+}
+
 /// The decimal as an `f64`, correctly rounded (through its text form).
 pub fn to_f64(mantissa: i128, scale: i32) -> f64 {
     format!("{mantissa}e{}", -scale).parse().unwrap_or(f64::NAN)
@@ -103,6 +168,21 @@ mod tests {
         assert_eq!(normalize(15, -2), Some((1500, 0)));
         assert_eq!(normalize(0, 7), Some((0, 0)));
         assert_eq!(normalize(i128::MAX / 10 * 10, 3).map(|x| x.1), Some(2));
+    }
+
+    #[test]
+    fn only_numbers_a_float_holds_exactly_have_an_f64() {
+        assert_eq!(exact_f64(42, 0), Some(42.0));
+        assert_eq!(exact_f64(150, 2), Some(1.5));
+        assert_eq!(exact_f64(-15, 1), Some(-1.5));
+        assert_eq!(exact_f64(0, 5), Some(0.0));
+        assert_eq!(exact_f64(1 << 53, 0), Some(9_007_199_254_740_992.0));
+        assert_eq!(exact_f64((1 << 53) + 1, 0), None);
+        assert_eq!(exact_f64(1 << 100, 0), Some(2f64.powi(100)));
+        assert_eq!(exact_f64(1, 1), None, "0.1");
+        assert_eq!(exact_f64(5, 3), None, "0.005");
+        assert_eq!(exact_f64(125, 3), Some(0.125));
+        assert_eq!(exact_f64(3, -2), Some(300.0));
     }
 
     #[test]

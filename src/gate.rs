@@ -114,13 +114,13 @@ impl GateConfig {
     }
 
     /// Judges the metrics of a table; returns every crossed threshold.
-    pub fn judge(&self, metrics: &[(Metric, f64)]) -> Vec<Finding> {
+    pub fn judge(&self, metrics: &[(Metric, MetricValue)]) -> Vec<Finding> {
         let mut out = Vec::new();
         for &(metric, value) in metrics {
             let Some(threshold) = self.threshold(metric) else {
                 continue;
             };
-            if let Some((level, limit)) = threshold.judge(value) {
+            if let Some((level, limit)) = threshold.judge(value.as_f64()) {
                 out.push(Finding {
                     metric: metric.as_str().to_owned(),
                     value,
@@ -202,13 +202,66 @@ impl Metric {
     }
 }
 
+/// A measured metric as reports show it: a count exactly (past 2^53 too, where an `f64` would
+/// round it), any other measure as a float.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MetricValue {
+    /// A count of rows, groups, keys or columns, or another whole number.
+    Count(u64),
+    /// A ratio, or a measure that is not a whole number.
+    Real(f64),
+}
+
+impl MetricValue {
+    /// The value for comparing with a threshold.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            // Thresholds are floats; a count past 2^53 is far past any of them either way.
+            #[allow(clippy::cast_precision_loss)]
+            MetricValue::Count(n) => n as f64,
+            MetricValue::Real(v) => v,
+        }
+    }
+}
+
+impl From<u64> for MetricValue {
+    fn from(n: u64) -> Self {
+        MetricValue::Count(n)
+    }
+}
+
+impl From<usize> for MetricValue {
+    fn from(n: usize) -> Self {
+        MetricValue::Count(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<f64> for MetricValue {
+    fn from(v: f64) -> Self {
+        MetricValue::Real(v)
+    }
+}
+
+/// Counts as their digits; other values without a needless `.0` (`1e15` and up as Rust writes
+/// them).
+impl std::fmt::Display for MetricValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricValue::Count(n) => write!(f, "{n}"),
+            MetricValue::Real(v) if v.fract() == 0.0 && v.abs() < 1e15 => write!(f, "{v:.0}"),
+            MetricValue::Real(v) => write!(f, "{v}"),
+        }
+    }
+}
+
 /// One crossed threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// The metric's name (`drift_ratio`, `missing`, ...).
     pub metric: String,
     /// Its measured value.
-    pub value: f64,
+    pub value: MetricValue,
     /// The threshold it is greater than.
     pub threshold: f64,
     /// `warn` or `fail`.
@@ -217,11 +270,11 @@ pub struct Finding {
 
 /// Judges named metrics against their own thresholds (a check's metrics); returns every crossed
 /// threshold.
-pub fn judge_metrics(metrics: &[(String, f64, Threshold)]) -> Vec<Finding> {
+pub fn judge_metrics(metrics: &[(String, MetricValue, Threshold)]) -> Vec<Finding> {
     metrics
         .iter()
         .filter_map(|(metric, value, t)| {
-            t.judge(*value).map(|(level, threshold)| Finding {
+            t.judge(value.as_f64()).map(|(level, threshold)| Finding {
                 metric: metric.clone(),
                 value: *value,
                 threshold,
@@ -257,25 +310,28 @@ mod tests {
     #[test]
     fn defaults_warn_on_any_drift_and_fail_above_a_tenth_of_a_percent() {
         let g = GateConfig::resolved(&GateConfig::default(), &GateConfig::default());
-        assert_eq!(worst(&g.judge(&[(Metric::DriftRatio, 0.0)])), Status::Pass);
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.0001)])),
+            worst(&g.judge(&[(Metric::DriftRatio, 0.0.into())])),
+            Status::Pass
+        );
+        assert_eq!(
+            worst(&g.judge(&[(Metric::DriftRatio, 0.0001.into())])),
             Status::Warn
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.001)])),
+            worst(&g.judge(&[(Metric::DriftRatio, 0.001.into())])),
             Status::Warn
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.0011)])),
+            worst(&g.judge(&[(Metric::DriftRatio, 0.0011.into())])),
             Status::Fail
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DuplicateKeysTarget, 1.0)])),
+            worst(&g.judge(&[(Metric::DuplicateKeysTarget, 1.0.into())])),
             Status::Fail
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DuplicateKeysLegacy, 1.0)])),
+            worst(&g.judge(&[(Metric::DuplicateKeysLegacy, 1.0.into())])),
             Status::Warn
         );
     }
@@ -298,7 +354,7 @@ mod tests {
                 fail: Some(0.5)
             })
         );
-        let f = g.judge(&[(Metric::DriftRatio, 0.2)]);
+        let f = g.judge(&[(Metric::DriftRatio, 0.2.into())]);
         assert_eq!(f[0].level, Status::Warn);
         assert_eq!(f[0].threshold, 0.0);
     }

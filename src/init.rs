@@ -341,9 +341,10 @@ fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>)
     };
     let _ = writeln!(o, "key = {}  # {why}", list(&key));
     let mut renames = Vec::new();
-    let mut bools = Vec::new();
+    // Per legacy column, in target column order: the option lines to propose.
+    let mut options: Vec<(String, Vec<String>)> = Vec::new();
     let mut extra = Vec::new();
-    for (tc, tt, _) in &t.columns {
+    for (tc, tt, target_src) in &t.columns {
         let Some(lc) = legacy_column(&columns, tc) else {
             extra.push(tc.clone());
             continue;
@@ -358,10 +359,18 @@ fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>)
             .and_then(|(_, _, s)| s.clone())
             .unwrap_or_default()
             .to_lowercase();
+        let mut lines = Vec::new();
         if *tt == DataType::Boolean
             && (legacy_src.starts_with("tinyint(1)") || legacy_src.starts_with("bit(1)"))
         {
-            bools.push((lc.to_owned(), legacy_src));
+            lines.push(format!(
+                "int_as_bool = true  # {legacy_src} in the legacy meets a boolean in the target"
+            ));
+        }
+        let target_src = target_src.clone().unwrap_or_default().to_lowercase();
+        lines.extend(text_options(&legacy_src, &target_src));
+        if !lines.is_empty() {
+            options.push((lc.to_owned(), lines));
         }
     }
     for c in &extra {
@@ -382,14 +391,43 @@ fn write_table(o: &mut String, l: &TableInfo, t: &TableInfo, note: Option<&str>)
             );
         }
     }
-    for (c, src) in &bools {
+    for (c, lines) in &options {
         let _ = writeln!(
             o,
-            "\n[tables.columns.{}]\nint_as_bool = true  # {src} in the legacy meets a boolean in the target",
-            key_name(c)
+            "\n[tables.columns.{}]\n{}",
+            key_name(c),
+            lines.join("\n")
         );
     }
     o.push('\n');
+}
+
+/// The text options the catalog types of a column pair call for: `json` where either side is
+/// `json`/`jsonb` (key order and number forms are not data), `trim_end` where either side is
+/// blank-padded `CHAR(n)`.
+fn text_options(legacy_src: &str, target_src: &str) -> Vec<String> {
+    let sides = [("legacy", legacy_src), ("target", target_src)];
+    let is_json = |s: &str| s == "json" || s == "jsonb";
+    let is_char = |s: &str| {
+        s == "bpchar"
+            || s == "character"
+            || s == "char"
+            || s.starts_with("char(")
+            || s.starts_with("character(")
+            || s.starts_with("nchar(")
+    };
+    let mut lines = Vec::new();
+    if let Some((side, src)) = sides.iter().find(|(_, s)| is_json(s)) {
+        lines.push(format!(
+            "json = true  # {src} in the {side}: object key order and number forms are not data"
+        ));
+    }
+    if let Some((side, src)) = sides.iter().find(|(_, s)| is_char(s)) {
+        lines.push(format!(
+            "trim_end = true  # {src} in the {side} pads with trailing spaces"
+        ));
+    }
+    lines
 }
 
 fn write_orphans(o: &mut String, pairs: &[Pair<'_>]) {

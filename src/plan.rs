@@ -36,6 +36,9 @@ pub enum Family {
     Timestamp,
     /// Times of day.
     Time,
+    /// Arrow's `Null` type (a column with no value at all, as pandas writes an all-`None`
+    /// column): compares as NULL against any type.
+    Null,
     /// Anything else (nested, intervals, ...): not comparable yet.
     Other,
 }
@@ -59,6 +62,7 @@ pub fn family(dt: &DataType) -> Family {
         DataType::Date32 | DataType::Date64 => Family::Date,
         DataType::Timestamp(..) => Family::Timestamp,
         DataType::Time32(_) | DataType::Time64(_) => Family::Time,
+        DataType::Null => Family::Null,
         _ => Family::Other,
     }
 }
@@ -92,12 +96,17 @@ pub struct SchemaFindings {
     /// `CustomerName`, `PostgreSQL` `customername`): legacy name -> target name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub paired_by_case: BTreeMap<String, String>,
+    /// Integer or decimal columns compared with a float column (keys included): legacy name ->
+    /// both types (`legacy Int64, target Float64`). A value the float cannot hold exactly is a
+    /// changed cell.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub exact_vs_float: BTreeMap<String, String>,
 }
 
 impl SchemaFindings {
-    /// Columns on one side only.
+    /// Columns on one side only, and exact columns compared with a float.
     pub fn count(&self) -> usize {
-        self.legacy_only.len() + self.target_only.len()
+        self.legacy_only.len() + self.target_only.len() + self.exact_vs_float.len()
     }
 }
 
@@ -279,6 +288,7 @@ pub fn resolve(
             }
         }
     }
+    schema.exact_vs_float = exact_vs_float(keys.iter().chain(&columns), &tables);
     let exact_int_key = keys.len() == 1 && keys[0].codec.cast.is_none() && {
         let l = legacy_schema
             .field_with_name(&keys[0].names.legacy)
@@ -374,6 +384,33 @@ fn case_pairs(
     Ok(pairs)
 }
 
+/// The compared column pairs (no `cast`) where one side is an integer or decimal and the other a
+/// float: legacy name -> both types.
+fn exact_vs_float<'a>(
+    columns: impl Iterator<Item = &'a ColumnPlan>,
+    tables: &PerSide<SideTable>,
+) -> BTreeMap<String, String> {
+    let type_of = |c: &ColumnPlan, side: crate::side::Side| {
+        tables
+            .get(side)
+            .schema
+            .field_with_name(c.names.get(side))
+            .ok()
+            .map(|f| f.data_type().clone())
+    };
+    columns
+        .filter(|c| c.codec.cast.is_none())
+        .filter_map(|c| {
+            let l = type_of(c, crate::side::Side::Legacy)?;
+            let t = type_of(c, crate::side::Side::Target)?;
+            let exact = |dt: &DataType| matches!(family(dt), Family::Integer | Family::Decimal);
+            let float = |dt: &DataType| family(dt) == Family::Float;
+            ((exact(&l) && float(&t)) || (float(&l) && exact(&t)))
+                .then(|| (c.name.clone(), format!("legacy {l}, target {t}")))
+        })
+        .collect()
+}
+
 /// Integer types whose every value fits an `i64`.
 fn exact_int(dt: &DataType) -> bool {
     is_integer(dt) && *dt != DataType::UInt64
@@ -390,6 +427,8 @@ pub fn codec_for(
         trim: o.trim.unwrap_or(false),
         case_insensitive: o.case_insensitive.unwrap_or(false),
         nfc: o.nfc.unwrap_or(false),
+        trim_end: o.trim_end.unwrap_or(false),
+        json: o.json.unwrap_or(false),
     };
     if let Some(cast) = &o.cast {
         let to = cast.0.clone();
@@ -428,12 +467,15 @@ pub fn codec_for(
 fn mode_of(l: Family, r: Family, text: TextOpts, int_as_bool: bool) -> Option<CompareAs> {
     use Family as F;
     Some(match (l, r) {
+        // Every value of a Null-typed column is NULL, whatever the other side's mode (two of
+        // them need some mode: any will do).
+        (F::Binary, F::Binary) | (F::Null, F::Null) => CompareAs::Binary,
+        (F::Null, other) | (other, F::Null) => return mode_of(other, other, text, int_as_bool),
         (F::Integer | F::Decimal, F::Integer | F::Decimal) => CompareAs::Numeric,
         (F::Float, F::Integer | F::Decimal | F::Float) | (F::Integer | F::Decimal, F::Float) => {
             CompareAs::Float
         }
         (F::Text, F::Text) => CompareAs::Text(text),
-        (F::Binary, F::Binary) => CompareAs::Binary,
         (F::Bool, F::Bool) => CompareAs::Bool,
         (F::Bool, F::Integer) | (F::Integer, F::Bool) if int_as_bool => CompareAs::Bool,
         (F::Date, F::Date) => CompareAs::Date,

@@ -2,7 +2,8 @@
 //!
 //! A value becomes a [`Cell`]: the `(tag, payload)` of the canonical encoding in [`crate::hash`],
 //! computed under the column's [`Codec`] (so timestamps are instants in the pair's zone, strings
-//! carry the pair's text options, an integer against a float compares as a float, ...). Two cells
+//! carry the pair's text options, an integer against a float equals it only when the float holds
+//! it exactly, ...). Two cells
 //! are equal exactly when the engine's row hash treats the values as equal, and cells order and
 //! hash, so they serve as map keys for check groups, golden keys and orphan references.
 //!
@@ -158,6 +159,12 @@ impl Decimal {
         self.normalized().scale == 0
     }
 
+    /// The number as an `f64` when a float holds it exactly, else `None` (see
+    /// [`crate::decimal::exact_f64_wide`]).
+    pub fn exact_f64(self) -> Option<f64> {
+        crate::decimal::exact_f64_wide(self.mantissa, i32::from(self.scale))
+    }
+
     /// The number as an `f64`, correctly rounded (through its text form).
     pub fn to_f64(self) -> f64 {
         format!("{}e{}", self.mantissa, -i32::from(self.scale))
@@ -280,6 +287,18 @@ pub fn within(a: Number, b: Number, tol: Tolerance) -> bool {
         #[allow(clippy::float_cmp)]
         let same = x == y;
         return (x.is_nan() && y.is_nan()) || same;
+    }
+    if tol == Tolerance::NONE {
+        // Without a tolerance, an exact number equals a float only when the float holds it
+        // exactly, as in the row hash (`0.1` against the double nearest to it differs).
+        match (a, b) {
+            (Number::Exact(x), Number::Float(y)) | (Number::Float(y), Number::Exact(x)) => {
+                // The float holds the very same number: an exact comparison on purpose.
+                #[allow(clippy::float_cmp)]
+                return x.exact_f64().is_some_and(|v| v == y);
+            }
+            _ => {}
+        }
     }
     let (Some(x), Some(y)) = (a.exact(), b.exact()) else {
         // A NaN or an infinity against a number.
@@ -427,7 +446,8 @@ pub fn cells_within(a: &Cell, b: &Cell, tol: Tolerance) -> bool {
 /// A single value as report JSON: NULL as `null`, anything else as its display text (exact for
 /// decimals and timestamps, unlike JSON numbers).
 pub fn render(array: &dyn Array, row: usize) -> serde_json::Value {
-    if array.is_null(row) {
+    // A Null-typed array has no validity buffer: `is_null` alone says its rows are values.
+    if array.is_null(row) || *array.data_type() == DataType::Null {
         return serde_json::Value::Null;
     }
     let options = FormatOptions::default();
@@ -435,6 +455,47 @@ pub fn render(array: &dyn Array, row: usize) -> serde_json::Value {
         Ok(f) => serde_json::Value::String(f.value(row).to_string()),
         Err(e) => serde_json::Value::String(format!("<unprintable: {e}>")),
     }
+}
+
+/// Two values that differ, as report JSON ([`render`]), such that they read differently: a
+/// float whose shortest form reads like the other side (`0.1` as `f32` against `0.1` as `f64`,
+/// or a decimal `0.10` against the double nearest to it) shows 17 significant digits, which
+/// tell any two doubles apart.
+pub fn render_pair(
+    legacy: &dyn Array,
+    legacy_row: usize,
+    target: &dyn Array,
+    target_row: usize,
+) -> (serde_json::Value, serde_json::Value) {
+    let (l, t) = (render(legacy, legacy_row), render(target, target_row));
+    let (Some(ls), Some(ts)) = (l.as_str(), t.as_str()) else {
+        return (l, t);
+    };
+    let same = ls == ts
+        || matches!((Decimal::parse(ls), Decimal::parse(ts)), (Some(a), Some(b)) if a == b);
+    if !same {
+        return (l, t);
+    }
+    let digits =
+        |array: &dyn Array, row: usize, shown: serde_json::Value| match number_at(array, row) {
+            Ok(Some(Number::Float(v))) if v.is_finite() => {
+                serde_json::Value::String(float_digits(v))
+            }
+            _ => shown,
+        };
+    (digits(legacy, legacy_row, l), digits(target, target_row, t))
+}
+
+/// A finite float with 17 significant digits, positional where it fits 76 decimal places
+/// (`0.10000000149011612` for `0.1f32`, `0.10000000000000001` for `0.1f64`).
+fn float_digits(v: f64) -> String {
+    let sci = format!("{v:.16e}");
+    let positional = sci.split_once('e').and_then(|(m, e)| {
+        let exp: i32 = e.parse().ok()?;
+        let (mantissa, _) = Decimal::parse(&m.replace('.', ""))?.parts();
+        Decimal::new(mantissa, 16 - exp).map(|d| d.normalized().to_string())
+    });
+    positional.unwrap_or(sci)
 }
 
 /// How a value reads in a report (`None` for NULL); integers and decimals without trailing
@@ -505,6 +566,55 @@ mod tests {
                 rel: 0.0
             }
         ));
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp)] // exact values on purpose
+    fn an_exact_number_equals_a_float_only_when_the_float_holds_it() {
+        assert_eq!(d("1.50").exact_f64(), Some(1.5));
+        assert_eq!(d("0.1").exact_f64(), None);
+        assert_eq!(d("9007199254740993").exact_f64(), None);
+        let two_200 = Decimal::new(
+            i256::from_i128(1 << 100).wrapping_mul(i256::from_i128(1 << 100)),
+            0,
+        )
+        .expect("2^200");
+        assert_eq!(two_200.exact_f64(), Some(2f64.powi(200)));
+        let three_over_2_76 = Decimal::new(
+            i256::from_i128(3).wrapping_mul(i256::from_i128(5).checked_pow(76).expect("5^76")),
+            76,
+        )
+        .expect("3 / 2^76");
+        assert_eq!(three_over_2_76.exact_f64(), Some(3.0 * 2f64.powi(-76)));
+        let none = Tolerance::NONE;
+        assert!(!within(Number::Exact(d("0.1")), Number::Float(0.1), none));
+        assert!(within(Number::Float(42.0), Number::Exact(d("42")), none));
+        assert!(!within(
+            Number::Exact(d("9007199254740993")),
+            Number::Float(9_007_199_254_740_992.0),
+            none
+        ));
+    }
+
+    #[test]
+    fn floats_that_read_alike_show_the_digits_that_differ() {
+        use arrow::array::{Float32Array, Float64Array};
+        let (l, t) = render_pair(
+            &Float32Array::from(vec![0.1f32]),
+            0,
+            &Float64Array::from(vec![0.1]),
+            0,
+        );
+        assert_eq!(l, "0.10000000149011612");
+        assert_eq!(t, "0.10000000000000001");
+        let (l, t) = render_pair(
+            &Float64Array::from(vec![1.5]),
+            0,
+            &Float64Array::from(vec![2.5]),
+            0,
+        );
+        assert_eq!((l, t), ("1.5".into(), "2.5".into()));
+        assert_eq!(float_digits(1e300), "1.0000000000000001e300");
     }
 
     #[test]

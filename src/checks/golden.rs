@@ -416,10 +416,9 @@ pub(crate) async fn run(
         }
     }
     differing.truncate(ctx.samples.max(1) * 5);
-    #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
         metric: "differing_rows",
-        value: (changed + missing + extra) as f64,
+        value: (changed + missing + extra).into(),
         extra: Vec::new(),
         detail: json!({
             "rows": {"legacy": compared.rows.legacy, "target": compared.rows.target},

@@ -191,10 +191,9 @@ async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, CheckError> 
         "new_orphans": new.len(),
         "samples": {"new": sample(&new), "legacy": sample(&l.iter().collect::<Vec<_>>())},
     });
-    #[allow(clippy::cast_precision_loss)]
     let mut extra = vec![(
         "orphans_target",
-        t.len() as f64,
+        t.len().into(),
         Threshold {
             warn: Some(0.0),
             fail: None,
@@ -222,20 +221,18 @@ async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measured, CheckError> 
         let new_mismatch: Vec<&sql::CellRow> =
             tm.iter().filter(|r| !lset.contains(&r.cells)).collect();
         measured["tenant_mismatches"] = json!({"legacy": lm.len(), "target": tm.len(), "new": new_mismatch.len(), "samples": sample(&new_mismatch)});
-        #[allow(clippy::cast_precision_loss)]
         extra.push((
             "new_tenant_mismatches",
-            new_mismatch.len() as f64,
+            new_mismatch.len().into(),
             Threshold {
                 warn: None,
                 fail: Some(0.0),
             },
         ));
     }
-    #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
         metric: "new_orphans",
-        value: new.len() as f64,
+        value: new.len().into(),
         extra,
         detail: measured,
     })
@@ -285,10 +282,9 @@ async fn invariant(ctx: &Context, c: &InvariantCheck) -> Result<Measured, CheckE
         .legacy
         .unwrap_or(0)
         .max(violations.target.unwrap_or(0));
-    #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
         metric: "violations",
-        value: worst as f64,
+        value: worst.into(),
         extra: Vec::new(),
         detail: json!({"violations": {"legacy": violations.legacy, "target": violations.target}, "key": key, "samples": samples}),
     })

@@ -12,6 +12,7 @@ use super::sql::{self, Measure, ident};
 use super::{Context, Measured};
 use crate::config::checks::{CountCheck, GroupedSpec, TotalCheck};
 use crate::error::CheckError;
+use crate::gate::MetricValue;
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Number, Tolerance};
 
@@ -190,7 +191,20 @@ struct Differences {
     rows: Vec<Value>,
     count: usize,
     max_abs: f64,
+    /// The largest difference exactly, while every difference is an exact number.
+    max_abs_exact: Option<Decimal>,
     max_rel: f64,
+}
+
+impl Differences {
+    /// The largest difference as the report shows it: a whole number exactly (a count past
+    /// 2^53 keeps its digits), anything else as a float.
+    fn max_abs_value(&self) -> MetricValue {
+        self.max_abs_exact
+            .filter(|d| d.is_integer())
+            .and_then(|d| d.normalized().to_string().parse::<u64>().ok())
+            .map_or(MetricValue::Real(self.max_abs), MetricValue::Count)
+    }
 }
 
 fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
@@ -198,6 +212,7 @@ fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
         rows: Vec::new(),
         count: 0,
         max_abs: 0.0,
+        max_abs_exact: Some(Decimal::ZERO),
         max_rel: 0.0,
     };
     let red = g.measure_redacted;
@@ -220,6 +235,10 @@ fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
             _ => 1.0,
         };
         d.max_abs = d.max_abs.max(abs);
+        d.max_abs_exact = match (d.max_abs_exact, diff) {
+            (Some(max), Some(Number::Exact(x))) => x.checked_abs().map(|x| max.max(x)),
+            _ => None,
+        };
         d.max_rel = d.max_rel.max(abs / base);
         if d.rows.len() < ctx.samples.max(1) * 5 {
             d.rows.push(json!({
@@ -252,10 +271,10 @@ pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured,
     let d = differences(ctx, &g, tolerance_of(c)?);
     Ok(Measured {
         metric: "max_abs_difference",
-        value: d.max_abs,
+        value: d.max_abs_value(),
         extra: count
             .relative
-            .map(|r| vec![("max_rel_difference", d.max_rel, r)])
+            .map(|r| vec![("max_rel_difference", MetricValue::Real(d.max_rel), r)])
             .unwrap_or_default(),
         detail: json!({
             "legacy": side_total(ctx, &g, Side::Legacy)?,
@@ -325,10 +344,9 @@ pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measured,
     let g = grouped(ctx, c, Measure::Total, sql).await?;
     let d = differences(ctx, &g, tol);
     let sides = g.present();
-    #[allow(clippy::cast_precision_loss)]
     Ok(Measured {
         metric: "differing_groups",
-        value: d.count as f64,
+        value: d.count.into(),
         extra: Vec::new(),
         detail: json!({
             "legacy": side_total(ctx, &g, Side::Legacy)?,

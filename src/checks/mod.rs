@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::config::{Config, TableConfig};
 use crate::error::CheckError;
 use crate::error::Result;
-use crate::gate::{Finding, Status, Threshold};
+use crate::gate::{Finding, MetricValue, Status, Threshold};
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use crate::snapshot::Snapshot;
@@ -46,7 +46,7 @@ pub struct CheckReport {
     /// The metric the thresholds apply to.
     pub metric: String,
     /// Its measured value.
-    pub value: f64,
+    pub value: MetricValue,
     /// The thresholds of the metric.
     pub thresholds: Threshold,
     /// Every crossed threshold.
@@ -60,7 +60,7 @@ pub struct CheckReport {
     pub duration_ms: u64,
     /// The metrics for the gate to judge, each with its thresholds (the check's metric first).
     #[serde(skip)]
-    pub gated: Vec<(String, f64, Threshold)>,
+    pub gated: Vec<(String, MetricValue, Threshold)>,
 }
 
 /// A check ready to run.
@@ -233,8 +233,8 @@ impl Context {
 /// What one check measured before the gate.
 pub(crate) struct Measured {
     metric: &'static str,
-    value: f64,
-    extra: Vec<(&'static str, f64, Threshold)>,
+    value: MetricValue,
+    extra: Vec<(&'static str, MetricValue, Threshold)>,
     detail: Value,
 }
 
@@ -277,7 +277,7 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
                 status: Status::Error,
                 source: p.source.clone(),
                 metric: String::new(),
-                value: 0.0,
+                value: MetricValue::Count(0),
                 thresholds: p.thresholds,
                 findings: Vec::new(),
                 measured: Value::Null,

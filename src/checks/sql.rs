@@ -130,7 +130,8 @@ impl ValueOptions {
 }
 
 /// The codec of each result column, decided from both sides' types as the engine decides a
-/// column pair's (an integer against a float compares as a float, a zone-less timestamp against
+/// column pair's (an integer against a float equals it only when the float holds it exactly, a
+/// zone-less timestamp against
 /// a zoned one by instant in the configured zone). Different families are an error naming the
 /// column.
 pub fn codecs(

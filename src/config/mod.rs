@@ -145,6 +145,10 @@ pub struct ColumnOptions {
     pub rel_tolerance: Option<f64>,
     /// Strings: ignore leading and trailing white space.
     pub trim: Option<bool>,
+    /// Strings: ignore trailing white space (`CHAR(n)` padding).
+    pub trim_end: Option<bool>,
+    /// Strings: compare as parsed JSON (object key order and number forms ignored).
+    pub json: Option<bool>,
     /// Strings: compare case-insensitively.
     pub case_insensitive: Option<bool>,
     /// Strings: compare after Unicode NFC normalization.
@@ -188,6 +192,8 @@ impl ColumnOptions {
                 .or_else(|| base.abs_tolerance.clone()),
             rel_tolerance: self.rel_tolerance.or(base.rel_tolerance),
             trim: self.trim.or(base.trim),
+            trim_end: self.trim_end.or(base.trim_end),
+            json: self.json.or(base.json),
             case_insensitive: self.case_insensitive.or(base.case_insensitive),
             nfc: self.nfc.or(base.nfc),
             timezone: self.timezone.or(base.timezone),

@@ -333,12 +333,9 @@ fn samples<K>(
             .map(|&ci| {
                 let ci = usize::from(ci);
                 let name = &plan.columns[ci].name;
-                let values = PerSide::new(
-                    plan.redact
-                        .value(name, crate::value::render(la[nk + ci].as_ref(), 0)),
-                    plan.redact
-                        .value(name, crate::value::render(ta[nk + ci].as_ref(), 0)),
-                );
+                let (lv, tv) =
+                    crate::value::render_pair(la[nk + ci].as_ref(), 0, ta[nk + ci].as_ref(), 0);
+                let values = PerSide::new(plan.redact.value(name, lv), plan.redact.value(name, tv));
                 (name.clone(), values)
             })
             .collect();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::gate::{Finding, Metric, Status};
+use crate::gate::{Finding, Metric, MetricValue, Status};
 use crate::plan::SchemaFindings;
 use crate::side::PerSide;
 
@@ -202,11 +202,10 @@ impl TableDiff {
     }
 
     /// The metrics the gate judges.
-    pub fn metrics(&self) -> Vec<(Metric, f64)> {
-        #[allow(clippy::cast_precision_loss)]
-        let f = |v: u64| v as f64;
+    pub fn metrics(&self) -> Vec<(Metric, MetricValue)> {
+        let f = MetricValue::Count;
         vec![
-            (Metric::DriftRatio, self.drift_ratio),
+            (Metric::DriftRatio, MetricValue::Real(self.drift_ratio)),
             (Metric::Changed, f(self.changed)),
             (Metric::Missing, f(self.missing)),
             (Metric::Extra, f(self.extra)),
@@ -214,7 +213,7 @@ impl TableDiff {
             (Metric::NullKeysTarget, f(self.null_key_rows.target)),
             (Metric::DuplicateKeysLegacy, f(self.duplicate_keys.legacy)),
             (Metric::DuplicateKeysTarget, f(self.duplicate_keys.target)),
-            (Metric::SchemaFindings, f(self.schema.count() as u64)),
+            (Metric::SchemaFindings, self.schema.count().into()),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod cast;
 pub use crate::decimal;
 
 mod fast;
+mod json;
 mod payload;
 mod short;
 
@@ -44,7 +45,8 @@ pub enum Tag {
     Null = 0,
     /// Integers and decimals: `[scale: u8][mantissa LE]`, normalized (see [`NumPayload`]).
     Numeric = 1,
-    /// Floats: canonical `f64` bits (one NaN, no negative zero).
+    /// Floats: canonical `f64` bits (one NaN, no negative zero); also an integer or decimal
+    /// compared with a float, when a float holds it exactly.
     Float = 2,
     /// Strings: UTF-8 bytes after the column's text options.
     Text = 3,
@@ -114,19 +116,26 @@ impl Digest for u128 {
 }
 
 /// String comparison options.
+// Each is its own switch of the config, set independently per table or column.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TextOpts {
     /// Ignore leading and trailing white space.
     pub trim: bool,
+    /// Ignore trailing white space (`CHAR(n)` padding).
+    pub trim_end: bool,
     /// Compare lowercased.
     pub case_insensitive: bool,
     /// Compare after NFC normalization.
     pub nfc: bool,
+    /// Compare as parsed JSON: object key order and number forms ignored (text that is not
+    /// JSON compares as it is).
+    pub json: bool,
 }
 
 impl TextOpts {
     fn is_plain(self) -> bool {
-        !(self.trim || self.case_insensitive || self.nfc)
+        !(self.trim || self.trim_end || self.case_insensitive || self.nfc || self.json)
     }
 }
 
@@ -135,7 +144,8 @@ impl TextOpts {
 pub enum CompareAs {
     /// Integers and decimals by exact numeric value.
     Numeric,
-    /// Floats by value (integers and decimals on the other side are converted).
+    /// Floats by value. An integer or decimal on the other side encodes as the float that holds
+    /// it exactly, or, when no float does, as its exact number, which no float equals.
     Float,
     /// Strings, byte-exact after the options.
     Text(TextOpts),
@@ -304,6 +314,8 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
     }
     let dt = array.data_type();
     match (codec.mode, dt) {
+        // A Null-typed column holds NULL only, in any mode.
+        (_, DataType::Null) => (0..array.len()).for_each(|_| f(Tag::Null, &[])),
         (CompareAs::Numeric, _) if is_integer(dt) => {
             for_each_int(array, &mut |v| match v {
                 None => f(Tag::Null, &[]),
@@ -335,12 +347,12 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             )?);
         }
         (CompareAs::Float, DataType::Decimal256(_, s)) => {
-            each!(array.as_primitive::<Decimal256Type>(), |v| float(
-                format!("{v}e{}", -i32::from(*s))
-                    .parse()
-                    .unwrap_or(f64::NAN),
-                f
-            ));
+            each!(array.as_primitive::<Decimal256Type>(), |v| {
+                match decimal::exact_f64_wide(v, i32::from(*s)) {
+                    Some(x) => float(x, f),
+                    None => numeric256(v, *s, f)?,
+                }
+            });
         }
         (CompareAs::Float, DataType::Float16) => {
             each!(array.as_primitive::<Float16Type>(), |v| float(
@@ -357,11 +369,15 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
         (CompareAs::Float, DataType::Float64) => {
             each!(array.as_primitive::<Float64Type>(), |v| float(v, f));
         }
+        // An exact number against a float: equal to a float only when a float holds it exactly;
+        // any other value keeps its exact encoding, which no float shares, so it differs.
         (CompareAs::Float, _) if is_integer(dt) => {
             for_each_int(array, &mut |v| match v {
                 None => f(Tag::Null, &[]),
-                #[allow(clippy::cast_precision_loss)]
-                Some(v) => float(v as f64, f),
+                Some(v) => match decimal::exact_f64(v, 0) {
+                    Some(x) => float(x, f),
+                    None => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
+                },
             });
         }
         (
@@ -374,10 +390,12 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
                 &CastOptions::default(),
             )?;
             let s = decimal_scale(dt);
-            each!(wide.as_primitive::<Decimal128Type>(), |v| float(
-                decimal::to_f64(v, i32::from(s)),
-                f
-            ));
+            each!(wide.as_primitive::<Decimal128Type>(), |v| {
+                match decimal::exact_f64(v, i32::from(s)) {
+                    Some(x) => float(x, f),
+                    None => numeric(v, s, f)?,
+                }
+            });
         }
         (CompareAs::Text(o), DataType::Utf8) => each!(array.as_string::<i32>(), |v| text(v, o, f)),
         (CompareAs::Text(o), DataType::LargeUtf8) => {

@@ -119,12 +119,23 @@ pub(super) fn text<F: FnMut(Tag, &[u8]) + ?Sized>(v: &str, o: TextOpts, f: &mut 
     if o.is_plain() {
         return f(Tag::Text, v.as_bytes());
     }
-    let mut s: std::borrow::Cow<'_, str> = if o.trim { v.trim().into() } else { v.into() };
+    let mut s: std::borrow::Cow<'_, str> = if o.trim {
+        v.trim().into()
+    } else if o.trim_end {
+        v.trim_end().into()
+    } else {
+        v.into()
+    };
     if o.case_insensitive {
         s = s.to_lowercase().into();
     }
     if o.nfc {
         s = s.nfc().collect::<String>().into();
+    }
+    if o.json
+        && let Some(c) = super::json::canonical(&s)
+    {
+        s = c.into();
     }
     f(Tag::Text, s.as_bytes());
 }

@@ -79,6 +79,31 @@ fn floats_nan_and_negative_zero() {
 }
 
 #[test]
+fn an_exact_number_hashes_as_a_float_only_when_the_float_holds_it() {
+    let c = Codec::new(CompareAs::Float);
+    let past = (1i64 << 53) + 1;
+    let ints = digests(&Int64Array::from(vec![42, past, 1 << 60]), &c);
+    let floats = digests(
+        &Float64Array::from(vec![42.0, 9_007_199_254_740_992.0, 2f64.powi(60)]),
+        &c,
+    );
+    assert_eq!(ints[0], floats[0]);
+    assert_ne!(ints[1], floats[1], "2^53 + 1 is no double");
+    assert_eq!(ints[2], floats[2]);
+    let dec = Decimal128Array::from(vec![10, 150])
+        .with_precision_and_scale(10, 2)
+        .expect("dec");
+    let wide = Decimal256Array::from(vec![i256::from_i128(10), i256::from_i128(150)])
+        .with_precision_and_scale(50, 2)
+        .expect("dec");
+    let doubles = digests(&Float64Array::from(vec![0.1, 1.5]), &c);
+    for d in [digests(&dec, &c), digests(&wide, &c)] {
+        assert_ne!(d[0], doubles[0], "0.10 is no double");
+        assert_eq!(d[1], doubles[1]);
+    }
+}
+
+#[test]
 fn timestamps_compare_by_instant_across_units_and_zones() {
     let c = Codec::new(CompareAs::Timestamp);
     let secs = TimestampSecondArray::from(vec![1_700_000_000]);
@@ -124,6 +149,7 @@ fn text_options_and_string_encodings() {
         trim: true,
         case_insensitive: true,
         nfc: true,
+        ..TextOpts::default()
     }));
     let nfd = "Cafe\u{301} ";
     assert_eq!(

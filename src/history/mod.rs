@@ -240,7 +240,7 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
         kind.push("check".to_owned());
         name.push(c.id.clone());
         status.push(c.status.as_str().to_owned());
-        drift.push(c.value);
+        drift.push(c.value.as_f64());
         for v in &mut counts {
             v.push(0);
         }

@@ -248,7 +248,7 @@ fn table_row(t: &TableReport) -> TableRow {
         .iter()
         .map(|f| FindingLine::Crossed {
             metric: f.metric.clone(),
-            value: super::terminal::trim_float(f.value),
+            value: f.value.to_string(),
             threshold: super::terminal::trim_float(f.threshold),
         })
         .chain(t.error.iter().map(|e| FindingLine::Error(e.clone())))
@@ -310,7 +310,7 @@ fn check_row(c: &crate::checks::CheckReport) -> CheckRow {
         id: c.id.clone(),
         kind: c.kind.as_str(),
         metric: c.metric.clone(),
-        value: super::terminal::trim_float(c.value),
+        value: c.value.to_string(),
         color: color(c.status),
         status: c.status.as_str(),
         reason: c.reason.clone(),

@@ -17,7 +17,7 @@ fn reason(findings: &[Finding]) -> String {
                 "{} {} = {} > {}",
                 f.level.as_str(),
                 f.metric,
-                super::terminal::trim_float(f.value),
+                f.value,
                 super::terminal::trim_float(f.threshold)
             )
         })

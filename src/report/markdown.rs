@@ -64,7 +64,7 @@ pub fn render(r: &Report) -> String {
         for ch in &r.checks {
             let (metric, value) = match &ch.reason {
                 Some(reason) => ("error".to_owned(), cell(reason)),
-                None => (cell(&ch.metric), super::terminal::trim_float(ch.value)),
+                None => (cell(&ch.metric), ch.value.to_string()),
             };
             let _ = writeln!(
                 o,
@@ -130,7 +130,7 @@ pub fn render(r: &Report) -> String {
                     "table `{}`: {} = {} > {}",
                     cell(&t.name),
                     cell(&f.metric),
-                    super::terminal::trim_float(f.value),
+                    f.value,
                     super::terminal::trim_float(f.threshold)
                 ),
             ));
@@ -144,7 +144,7 @@ pub fn render(r: &Report) -> String {
                     "check `{}`: {} = {} > {}",
                     cell(&ch.id),
                     cell(&f.metric),
-                    super::terminal::trim_float(f.value),
+                    f.value,
                     super::terminal::trim_float(f.threshold)
                 ),
             ));
@@ -189,7 +189,11 @@ pub fn render(r: &Report) -> String {
     let schema: Vec<String> = r
         .tables
         .iter()
-        .filter(|t| t.schema.count() > 0 || !t.schema.paired_by_case.is_empty())
+        .filter(|t| {
+            !(t.schema.legacy_only.is_empty()
+                && t.schema.target_only.is_empty()
+                && t.schema.paired_by_case.is_empty())
+        })
         .map(|t| {
             let list = |v: &[String]| -> String {
                 if v.is_empty() {
@@ -232,6 +236,7 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    exact_vs_float(r, &mut o);
     let churn: Vec<String> = r
         .tables
         .iter()
@@ -290,4 +295,28 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(o, "\n</details>");
     o
+}
+
+/// Integer and decimal columns compared with a float column, with both types.
+fn exact_vs_float(r: &Report, o: &mut String) {
+    let lines: Vec<String> = r
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.schema.exact_vs_float.iter().map(|(c, types)| {
+                format!("| {} | `{}` | {} |", cell(&t.name), cell(c), cell(types))
+            })
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "## Exact numbers compared with floats\n\nA value the float cannot hold exactly counts as changed.\n\n| table | column | types |\n|---|---|---|"
+    );
+    for line in lines {
+        let _ = writeln!(o, "{line}");
+    }
+    o.push('\n');
 }

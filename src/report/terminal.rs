@@ -149,7 +149,7 @@ fn checks(report: &Report, style: Style, out: &mut String) {
         let pad = " ".repeat(width - id.chars().count());
         let what = match &c.reason {
             Some(r) => printable(r).into_owned(),
-            None => format!("{} = {}", printable(&c.metric), trim_float(c.value)),
+            None => format!("{} = {}", printable(&c.metric), c.value),
         };
         let _ = writeln!(
             out,
@@ -178,7 +178,7 @@ fn details(t: &TableReport, out: &mut String) {
             "  {} {} = {} > {}",
             f.level.as_str(),
             printable(&f.metric),
-            trim_float(f.value),
+            f.value,
             trim_float(f.threshold)
         );
     }
@@ -235,6 +235,12 @@ fn details(t: &TableReport, out: &mut String) {
             .map(|(l, r)| format!("{} = {}", printable(l), printable(r)))
             .collect();
         let _ = writeln!(out, "  paired by case: {}", pairs.join(", "));
+    }
+    for (c, types) in &t.schema.exact_vs_float {
+        let _ = writeln!(
+            out,
+            "  {c} compares an exact number with a float ({types}): values the float cannot hold exactly differ"
+        );
     }
     let key = |k: &std::collections::BTreeMap<String, serde_json::Value>| {
         k.iter()

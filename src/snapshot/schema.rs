@@ -113,6 +113,8 @@ fn common_type(a: &DataType, b: &DataType) -> Option<DataType> {
     }
     let (a, b) = (unpack(a), unpack(b));
     Some(match (&a, &b) {
+        // A file where the column is all NULL (pandas writes it typed `Null`) holds no value.
+        (T::Null, other) | (other, T::Null) => other.clone(),
         _ if crate::hash::is_integer(&a) && crate::hash::is_integer(&b) => common_integer(&a, &b)?,
         (
             T::Decimal32(..) | T::Decimal64(..) | T::Decimal128(..) | T::Decimal256(..),

@@ -7,6 +7,7 @@ mod databases;
 mod edge_edges;
 mod edge_paths;
 mod edge_servers;
+mod edge_values;
 mod engine;
 mod equivalence;
 mod formats;
