@@ -31,8 +31,14 @@ impl Printer {
         }
     }
 
-    /// Prints the report summary to stdout (only the verdict line under `-q`).
+    /// Prints the report summary to stdout (only the verdict line under `-q`, and then why the
+    /// run could not decide on stderr: errors are never quiet).
     pub fn report(&self, report: &Report) {
+        if self.quiet
+            && let Some(e) = &report.error
+        {
+            eprintln!("error: {}", crate::store::scrub(e));
+        }
         let text = terminal::render(report, Style { color: self.color });
         let text = if self.quiet {
             text.lines()
@@ -69,9 +75,9 @@ impl Printer {
 
     /// An error with its whole cause chain, on stderr.
     pub fn error(&self, e: &anyhow::Error) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", crate::store::scrub(&e.to_string()));
         for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", crate::store::scrub(&cause.to_string()));
         }
     }
 }

@@ -5,6 +5,7 @@ mod checks;
 mod common;
 mod databases;
 mod edge_paths;
+mod edge_reports;
 mod engine;
 mod equivalence;
 mod formats;
