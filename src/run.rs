@@ -444,7 +444,8 @@ fn reconcile_one(
             }
         }
         Err(e) => {
-            let e = crate::error::chain(&e);
+            // Upstream texts may quote a URL with its credentials.
+            let e = crate::store::scrub(&crate::error::chain(&e));
             tracing::error!(table = %p.name, "{e}");
             let mut t = TableReport::errored(
                 &p.name,

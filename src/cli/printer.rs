@@ -31,14 +31,8 @@ impl Printer {
         }
     }
 
-    /// Prints the report summary to stdout (only the verdict line under `-q`, and then why the
-    /// run could not decide on stderr: errors are never quiet).
+    /// Prints the report summary to stdout (only the verdict line under `-q`).
     pub fn report(&self, report: &Report) {
-        if self.quiet
-            && let Some(e) = &report.error
-        {
-            eprintln!("error: {}", crate::store::scrub(e));
-        }
         let text = terminal::render(report, Style { color: self.color });
         let text = if self.quiet {
             text.lines()
@@ -70,6 +64,16 @@ impl Printer {
     pub fn note(&self, text: &str) {
         if !self.quiet {
             eprintln!("{text}");
+        }
+    }
+
+    /// Why a run could not decide, on stderr, unless the full terminal summary on stdout already
+    /// says it: errors are never quiet, and never only inside a JSON or XML document.
+    pub fn run_error(&self, report: &Report, summary_printed: bool) {
+        if let Some(e) = &report.error
+            && (self.quiet || !summary_printed)
+        {
+            eprintln!("error: {}", crate::store::scrub(e));
         }
     }
 

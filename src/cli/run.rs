@@ -157,6 +157,12 @@ pub fn finish(
             other => printer.data(&crate::report::render(report, other)?),
         }
     }
+    let summary_printed = args.formats.is_empty()
+        || args
+            .formats
+            .iter()
+            .any(|&f| ReportFormat::from(f) == ReportFormat::Terminal);
+    printer.run_error(report, summary_printed);
     if let Some(note) = note {
         printer.note(&note);
     }

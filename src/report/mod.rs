@@ -228,6 +228,11 @@ impl Report {
                 *e = crate::store::scrub(e);
             }
         }
+        for c in &mut self.checks {
+            if let Some(r) = &mut c.reason {
+                *r = crate::store::scrub(r);
+            }
+        }
         self.verdict = if self.error.is_some() {
             Status::Error
         } else {

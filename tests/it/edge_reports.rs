@@ -234,6 +234,18 @@ fn quiet_still_prints_why_a_run_could_not_decide() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("verdict: ERROR"), "{stdout}");
+    // Nor only inside a document on stdout.
+    let out = recon()
+        .args(["run", "--format", "json", "--config"])
+        .arg(s.path().join("no-such-config.toml"))
+        .output()
+        .expect("run recon");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no-such-config.toml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
