@@ -140,33 +140,60 @@ pub fn finish(
     let note = match written {
         Ok(note) => note,
         Err((e, local)) => {
-            report.error = Some(crate::store::scrub(&format!("{e:#}")));
-            report.finish();
+            add_error(report, &format!("{e:#}"));
             if let Some(dir) = local {
                 crate::report::write::write_after_failure(report, &dir);
             }
             None
         }
     };
-    if args.formats.is_empty() {
-        printer.report(report);
-    }
-    for &f in &args.formats {
-        match ReportFormat::from(f) {
-            ReportFormat::Terminal => printer.report(report),
-            other => printer.data(&crate::report::render(report, other)?),
+    // Everything for stdout is rendered before anything is printed, so that a printed verdict
+    // is the run's last word.
+    let formats: Vec<ReportFormat> = if args.formats.is_empty() {
+        vec![ReportFormat::Terminal]
+    } else {
+        args.formats
+            .iter()
+            .map(|&f| ReportFormat::from(f))
+            .collect()
+    };
+    let render_all = |report: &Report| {
+        formats
+            .iter()
+            .map(|&f| match f {
+                ReportFormat::Terminal => Ok(None),
+                other => crate::report::render(report, other).map(Some),
+            })
+            .collect::<crate::Result<Vec<Option<String>>>>()
+    };
+    let rendered = match render_all(report) {
+        Ok(r) => r,
+        Err(e) => {
+            add_error(report, &crate::error::chain(&e));
+            render_all(report).unwrap_or_else(|_| vec![None])
+        }
+    };
+    for text in &rendered {
+        match text {
+            None => printer.report(report),
+            Some(text) => printer.data(text),
         }
     }
-    let summary_printed = args.formats.is_empty()
-        || args
-            .formats
-            .iter()
-            .any(|&f| ReportFormat::from(f) == ReportFormat::Terminal);
-    printer.run_error(report, summary_printed);
+    printer.run_error(report, formats.contains(&ReportFormat::Terminal));
     if let Some(note) = note {
         printer.note(&note);
     }
     Ok(())
+}
+
+/// Makes the run's verdict `error` for `message`, keeping an error it already had.
+fn add_error(report: &mut Report, message: &str) {
+    let message = crate::store::scrub(message);
+    report.error = Some(match report.error.take() {
+        Some(first) => format!("{first}; then {message}"),
+        None => message,
+    });
+    report.finish();
 }
 
 /// Writes every report file into `dir` (uploading them for a URL); returns the note saying
