@@ -33,6 +33,17 @@ impl Status {
     }
 }
 
+impl From<crate::config::UnpairedLevel> for Status {
+    fn from(level: crate::config::UnpairedLevel) -> Self {
+        use crate::config::UnpairedLevel as L;
+        match level {
+            L::Pass => Status::Pass,
+            L::Warn => Status::Warn,
+            L::Fail => Status::Fail,
+        }
+    }
+}
+
 /// When the run exits non-zero for a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,7 +113,7 @@ impl GateConfig {
                 GateConfig { $($f: match (self.$f, base.$f) {
                     (Some(a), Some(b)) => Some(a.merged(b)),
                     (a, b) => a.or(b),
-                }),* }
+                }),*, unpaired_tables: self.unpaired_tables.or(base.unpaired_tables) }
             };
         }
         each_metric!(merge)

@@ -130,6 +130,11 @@ pub fn config(legacy: &SideInfo, target: &SideInfo) -> String {
         }
         o.push('\n');
     }
+    // Strictest by default: a table left out of every pair fails the run until it is paired or
+    // this is relaxed on purpose.
+    o.push_str(
+        "[gate]\n# a table of either snapshot in no [[tables]] pair fails the run (\"warn\" or \"pass\" to allow it)\nunpaired_tables = \"fail\"\n\n",
+    );
     let pairs = pair_tables(legacy, target, &mut o);
     for (l, t, note) in &pairs {
         write_table(&mut o, l, t, note.as_deref());

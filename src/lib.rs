@@ -44,6 +44,7 @@ pub mod gate;
 pub mod hash;
 pub mod history;
 pub mod init;
+pub mod outputs;
 pub mod plan;
 pub mod query;
 pub mod reconciler;
@@ -54,6 +55,7 @@ pub mod side;
 pub mod snapshot;
 pub mod store;
 pub mod synth;
+pub mod unpaired;
 pub mod value;
 
 pub use error::{Error, Result};

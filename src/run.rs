@@ -53,6 +53,9 @@ pub struct RunOptions<'a> {
     pub history: Option<PathBuf>,
     /// Report start time (injected in tests for stable output).
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// List the snapshots' tables that no pair reads (`unpaired_tables`). Off for `recon diff`,
+    /// whose roots are only the folders around the two tables it was given.
+    pub account_unpaired: bool,
 }
 
 impl Default for RunOptions<'_> {
@@ -64,6 +67,7 @@ impl Default for RunOptions<'_> {
             progress: &NoProgress,
             history: None,
             started_at: None,
+            account_unpaired: true,
         }
     }
 }
@@ -107,6 +111,7 @@ fn empty_report(
         error: None,
         summary: Summary::default(),
         tables: Vec::new(),
+        unpaired_tables: Vec::new(),
         checks: Vec::new(),
     }
 }
@@ -176,15 +181,33 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine)
         report.run.redaction_key = Some(key.source().as_str());
     }
     let diff_dir = diff_out.as_ref().map(|d| d.local().to_path_buf());
+    // The last run's diff files go first: a table that now errors or left the config keeps none.
+    let kept = match diff_dir
+        .as_deref()
+        .map(crate::outputs::clear_diff_out)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(e) => {
+            report.error = Some(crate::error::chain(&e));
+            report.finish();
+            return report;
+        }
+    };
     if let Err(e) = run_into(
         loaded,
         opts,
         engine,
-        diff_dir,
+        diff_dir.clone(),
         history.is_some(),
         &key,
         &mut report,
     ) {
+        report.error = Some(crate::error::chain(&e));
+    }
+    if let (Some(dir), Some(kept)) = (&diff_dir, &kept)
+        && let Err(e) = crate::outputs::record_diff_out(dir, kept)
+    {
         report.error = Some(crate::error::chain(&e));
     }
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -331,6 +354,9 @@ fn run_into(
             report.inputs.push(input_of(snapshots.get(side), p, side));
         }
     }
+    if opts.account_unpaired {
+        report.unpaired_tables = crate::unpaired::unpaired(config, &snapshots, threads, rt)?;
+    }
     let diff_opts = DiffOptions {
         samples: config.report.samples,
         keep_keys,
@@ -418,7 +444,8 @@ fn reconcile_one(
             }
         }
         Err(e) => {
-            let e = crate::error::chain(&e);
+            // Upstream texts may quote a URL with its credentials.
+            let e = crate::store::scrub(&crate::error::chain(&e));
             tracing::error!(table = %p.name, "{e}");
             let mut t = TableReport::errored(
                 &p.name,
@@ -455,7 +482,7 @@ fn input_of(snapshot: &Snapshot, p: &PairPlan, side: Side) -> Input {
     Input {
         side,
         table: p.sources.get(side).clone(),
-        root: snapshot.url().to_string(),
+        root: crate::store::shown(snapshot.url()),
         files: table
             .files
             .iter()

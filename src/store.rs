@@ -64,9 +64,10 @@ pub fn resolve(text: &str, base: &Path) -> PathBuf {
     }
 }
 
-/// A root or output as it may be shown: a URL without credentials ([`shown`]), or the text.
+/// A root or output as it may be shown: a URL without credentials ([`shown`]), or the text
+/// (with any URL-like part in it shown the same way).
 pub fn shown_text(text: &str) -> String {
-    Url::parse(text).map_or_else(|_| text.to_owned(), |u| shown(&u))
+    Url::parse(text).map_or_else(|_| shown_urls(text), |u| shown(&u))
 }
 
 /// A URL as it may be shown: no user, password, query or fragment.
@@ -83,15 +84,17 @@ pub fn shown(url: &Url) -> String {
 /// The store behind a URL and the path within it, credentials from the standard places, with
 /// at most [`MAX_REQUESTS`] requests in flight.
 pub fn open(url: &Url) -> Result<(Arc<dyn ObjectStore>, StorePath), StoreError> {
+    remember_url_secrets(url);
     let (scheme, path) = ObjectStoreScheme::parse(url).map_err(|e| StoreError::new(&e))?;
     let text = url.as_str();
     let store: Box<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::Local => Box::new(object_store::local::LocalFileSystem::new()),
-        ObjectStoreScheme::AmazonS3 => Box::new(
-            aws_profile(object_store::aws::AmazonS3Builder::from_env())
-                .with_url(text)
-                .build()?,
-        ),
+        ObjectStoreScheme::AmazonS3 => {
+            let builder =
+                aws_profile(object_store::aws::AmazonS3Builder::from_env()).with_url(text);
+            refuse_metadata_lookup(&builder)?;
+            Box::new(builder.build()?)
+        }
         ObjectStoreScheme::GoogleCloudStorage => Box::new(
             object_store::gcp::GoogleCloudStorageBuilder::from_env()
                 .with_url(text)
@@ -180,6 +183,33 @@ fn aws_profile(builder: object_store::aws::AmazonS3Builder) -> object_store::aws
     builder
 }
 
+/// Honors `AWS_EC2_METADATA_DISABLED=true`, the AWS SDKs' switch that `object_store` does not
+/// know: with it, an S3 store with no credentials from the environment, a profile, web identity
+/// or the container is refused with a clear error instead of asking the cloud's instance metadata
+/// address (which is off this machine wherever that address is not a cloud's).
+fn refuse_metadata_lookup(builder: &object_store::aws::AmazonS3Builder) -> Result<(), StoreError> {
+    use object_store::aws::AmazonS3ConfigKey as K;
+    let disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let set = |k: K| builder.get_config_value(&k).is_some_and(|v| !v.is_empty());
+    let unsigned = builder
+        .get_config_value(&K::SkipSignature)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !disabled
+        || unsigned
+        || set(K::AccessKeyId)
+        || set(K::WebIdentityTokenFile)
+        || set(K::ContainerCredentialsRelativeUri)
+        || set(K::ContainerCredentialsFullUri)
+    {
+        return Ok(());
+    }
+    Err(StoreError::text(
+        "no AWS credentials (AWS_ACCESS_KEY_ID, a profile in ~/.aws, web identity or container \
+         credentials), and AWS_EC2_METADATA_DISABLED forbids asking the instance metadata service",
+    ))
+}
+
 /// The `key = value` lines of one `[section]` of an INI file (keys lower-cased), or `None` when
 /// the file or the section is not there.
 fn ini_section(path: &Path, section: &str) -> Option<BTreeMap<String, String>> {
@@ -232,7 +262,54 @@ const SECRET_ENV: &[&str] = &[
     "AZURE_CLIENT_SECRET",
 ];
 
-/// A text with every known credential value replaced by `***`.
+/// Remembers the secrets a URL carries (its password and query values) so that [`scrub`]
+/// replaces them wherever an upstream error quotes them.
+fn remember_url_secrets(url: &Url) {
+    if let Some(p) = url.password() {
+        remember_secret(p);
+        let decoded = percent_encoding::percent_decode_str(p).decode_utf8_lossy();
+        remember_secret(&decoded);
+    }
+    for (_, v) in url.query_pairs() {
+        remember_secret(&v);
+    }
+}
+
+/// Every URL in a free text (an error message, a log line) shown without user info, query or
+/// fragment: `https://user:pw@host/p?sig=x` becomes `https://host/p`.
+pub fn shown_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        // The scheme: the letters, digits, `+`, `-` and `.` just before `://`.
+        let scheme_len = rest[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .count();
+        let after = &rest[at + 3..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | ')'))
+            .unwrap_or(after.len());
+        let token = &after[..end];
+        if scheme_len == 0 {
+            out.push_str(&rest[..at + 3]);
+            rest = after;
+            continue;
+        }
+        out.push_str(&rest[..at + 3]);
+        let authority_end = token.find(['/', '?', '#']).unwrap_or(token.len());
+        let host_start = token[..authority_end].rfind('@').map_or(0, |i| i + 1);
+        let kept_end = token.find(['?', '#']).unwrap_or(token.len());
+        out.push_str(&token[host_start..kept_end.max(host_start)]);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A text with every known credential value replaced by `***`, and every URL in it shown
+/// without user info or query ([`shown_urls`]).
 pub fn scrub(text: &str) -> String {
     let mut secrets: Vec<String> = SECRET_ENV
         .iter()
@@ -246,7 +323,7 @@ pub fn scrub(text: &str) -> String {
     for s in secrets.iter().filter(|s| s.len() >= 8) {
         out = out.replace(s.as_str(), "***");
     }
-    out
+    shown_urls(&out)
 }
 
 /// Uploads one local file to `location` through `object_store`'s buffered writer: one PUT when
@@ -436,6 +513,21 @@ mod tests {
             Some(BTreeMap::from([("aws_access_key_id".into(), "A".into())]))
         );
         assert_eq!(parse_ini_section(text, "other"), None);
+    }
+
+    #[test]
+    fn urls_in_texts_are_shown_without_credentials() {
+        assert_eq!(
+            shown_urls("GET http://u:pw@127.0.0.1:9/x?sig=abc failed (https://h/p#f)"),
+            "GET http://127.0.0.1:9/x failed (https://h/p)"
+        );
+        assert_eq!(
+            shown_urls("s3://b/p?X-Amz-Signature=s,t then"),
+            "s3://b/p then"
+        );
+        assert_eq!(shown_urls("no url: a://"), "no url: a://");
+        assert_eq!(shown_urls("://x@y"), "://x@y");
+        assert_eq!(shown_text("/tmp/a b"), "/tmp/a b");
     }
 
     #[test]

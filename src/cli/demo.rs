@@ -90,6 +90,7 @@ pub fn run(
         &Config::load(&config),
         &reconcile,
         Vec::new(),
+        true,
         engine,
         printer,
     )?;

@@ -45,6 +45,7 @@ pub fn run(
         &quick_config(args),
         &args.reconcile,
         Vec::new(),
+        false,
         engine,
         printer,
     )

@@ -68,12 +68,28 @@ impl Printer {
         }
     }
 
+    /// Why a run could not decide, on stderr, unless the full terminal summary on stdout already
+    /// says it: errors are never quiet, and never only inside a JSON or XML document.
+    pub fn run_error(&self, report: &Report, summary_printed: bool) {
+        if let Some(e) = &report.error
+            && (self.quiet || !summary_printed)
+        {
+            eprintln!("error: {}", printable_lines(&crate::store::scrub(e)));
+        }
+    }
+
     /// An error with its whole cause chain, on stderr. Names and values quoted in it are data:
-    /// their control characters are escaped, as in the reports.
+    /// their control characters are escaped, as in the reports; URLs lose their credentials.
     pub fn error(&self, e: &anyhow::Error) {
-        eprintln!("error: {}", printable_lines(&e.to_string()));
+        eprintln!(
+            "error: {}",
+            printable_lines(&crate::store::scrub(&e.to_string()))
+        );
         for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {}", printable_lines(&cause.to_string()));
+            eprintln!(
+                "  caused by: {}",
+                printable_lines(&crate::store::scrub(&cause.to_string()))
+            );
         }
     }
 }

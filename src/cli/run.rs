@@ -1,6 +1,6 @@
 //! `recon run --config recon.toml`: reconcile every table pair of a config.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -11,6 +11,7 @@ use super::printer::{Printer, peak_rss};
 use crate::config::{Config, LoadedConfig};
 use crate::diff::DiffOptions;
 use crate::gate::exit_code;
+use crate::report::write::OutLock;
 use crate::report::{Report, ReportFormat};
 use crate::run::{RunOptions, error_report, run_config};
 use crate::store::Staged;
@@ -68,16 +69,20 @@ pub fn run(
         &loaded,
         &args.reconcile,
         args.tables.clone(),
+        true,
         engine,
         printer,
     )
 }
 
 /// Runs a loaded (or failed) config, writes and prints the report, returns the exit code.
+/// `whole_snapshots`: the roots are whole snapshots, whose tables in no pair the report lists
+/// (not for `recon diff`, whose roots are the folders around two tables).
 pub fn execute(
     loaded: &crate::Result<LoadedConfig>,
     args: &ReconcileArgs,
     only: Vec<String>,
+    whole_snapshots: bool,
     engine: &crate::engine::Engine,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
@@ -96,58 +101,133 @@ pub fn execute(
         progress: printer,
         history: args.history.clone(),
         started_at: None,
+        account_unpaired: whole_snapshots,
     };
     // Reports never go into a snapshot: refused before anything runs or is written.
     if let (Ok(l), Some(out)) = (loaded, &args.out) {
         crate::run::refuse_outputs_in_snapshots(l, &[("--out", out.as_path())])?;
     }
-    let report = match loaded {
+    // One run at a time writes into a report folder: locked before the run, until the reports
+    // are in place.
+    let _lock = args
+        .out
+        .as_deref()
+        .filter(|out| !crate::store::is_remote(&out.to_string_lossy()))
+        .map(OutLock::take)
+        .transpose()
+        .with_context(|| "--out")?;
+    let mut report = match loaded {
         Ok(l) => run_config(l, &opts, engine),
         Err(e) => error_report(crate::error::chain(e), &opts, None, engine.threads()),
     };
-    finish(&report, args, printer, engine.runtime())?;
+    finish(&mut report, args, printer, engine.runtime())?;
     if args.stats {
         print_stats(&report, clock);
     }
     Ok(exit_code(report.verdict, args.fail_on.into()))
 }
 
-/// Prints the summary and writes the reports into `--out` (a folder, or an object-store URL).
+/// Writes the reports into `--out` (a folder, or an object-store URL), then prints the summary.
+/// Reports that cannot be written make the run's verdict `error` (printed as such, and in
+/// whatever report file could still be written).
 pub fn finish(
-    report: &Report,
+    report: &mut Report,
     args: &ReconcileArgs,
     printer: &Printer,
     rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    if args.formats.is_empty() {
-        printer.report(report);
-    }
-    for &f in &args.formats {
-        match ReportFormat::from(f) {
-            ReportFormat::Terminal => printer.report(report),
-            other => printer.data(&crate::report::render(report, other)?),
+    let written = args
+        .out
+        .as_deref()
+        .map(|dir| write_out(report, dir, rt))
+        .transpose();
+    let note = match written {
+        Ok(note) => note,
+        Err((e, local)) => {
+            add_error(report, &format!("{e:#}"));
+            if let Some(dir) = local {
+                crate::report::write::write_after_failure(report, &dir);
+            }
+            None
+        }
+    };
+    // Everything for stdout is rendered before anything is printed, so that a printed verdict
+    // is the run's last word.
+    let formats: Vec<ReportFormat> = if args.formats.is_empty() {
+        vec![ReportFormat::Terminal]
+    } else {
+        args.formats
+            .iter()
+            .map(|&f| ReportFormat::from(f))
+            .collect()
+    };
+    let render_all = |report: &Report| {
+        formats
+            .iter()
+            .map(|&f| match f {
+                ReportFormat::Terminal => Ok(None),
+                other => crate::report::render(report, other).map(Some),
+            })
+            .collect::<crate::Result<Vec<Option<String>>>>()
+    };
+    let rendered = match render_all(report) {
+        Ok(r) => r,
+        Err(e) => {
+            add_error(report, &crate::error::chain(&e));
+            render_all(report).unwrap_or_else(|_| vec![None])
+        }
+    };
+    for text in &rendered {
+        match text {
+            None => printer.report(report),
+            Some(text) => printer.data(text),
         }
     }
-    if let Some(dir) = &args.out {
-        let staged = Staged::new(dir, false, rt).with_context(|| {
-            format!("--out {}", crate::store::shown_text(&dir.to_string_lossy()))
-        })?;
-        let paths = crate::report::write_all(report, staged.local())
-            .with_context(|| format!("writing the reports into {}", staged.shown()))?;
-        staged
-            .publish(rt)
-            .with_context(|| format!("uploading the reports to {}", staged.shown()))?;
-        let names: Vec<String> = paths
-            .iter()
-            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect();
-        printer.note(&format!(
-            "reports: {} in {}",
-            names.join(", "),
-            staged.shown()
-        ));
+    printer.run_error(report, formats.contains(&ReportFormat::Terminal));
+    if let Some(note) = note {
+        printer.note(&note);
     }
     Ok(())
+}
+
+/// Makes the run's verdict `error` for `message`, keeping an error it already had.
+fn add_error(report: &mut Report, message: &str) {
+    let message = crate::store::scrub(message);
+    report.error = Some(match report.error.take() {
+        Some(first) => format!("{first}; then {message}"),
+        None => message,
+    });
+    report.finish();
+}
+
+/// Writes every report file into `dir` (uploading them for a URL); returns the note saying
+/// where they are, or the error with the local folder holding whatever was written.
+fn write_out(
+    report: &Report,
+    dir: &Path,
+    rt: &tokio::runtime::Runtime,
+) -> Result<String, (anyhow::Error, Option<PathBuf>)> {
+    let shown = crate::store::shown_text(&dir.to_string_lossy());
+    let staged = Staged::new(dir, false, rt)
+        .with_context(|| format!("--out {shown}"))
+        .map_err(|e| (e, None))?;
+    let local = staged.local().to_path_buf();
+    let paths = crate::report::write_all(report, &local)
+        .with_context(|| format!("writing the reports into {}", staged.shown()))
+        .map_err(|e| (e, Some(local.clone())))?;
+    staged
+        .publish(rt)
+        .with_context(|| format!("uploading the reports to {}", staged.shown()))
+        .map_err(|e| (e, None))?;
+    let names: Vec<String> = paths
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    Ok(format!(
+        "reports: {} in {}",
+        names.join(", "),
+        staged.shown()
+    ))
 }
 
 fn print_stats(report: &Report, clock: Instant) {

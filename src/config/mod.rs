@@ -11,7 +11,7 @@ mod thresholds;
 mod zone;
 
 pub(crate) use thresholds::each_metric;
-pub use thresholds::{GateConfig, Threshold};
+pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
 pub use zone::TimeZone;
 
 use crate::error::{ConfigError, Error, Result};
@@ -367,6 +367,11 @@ fn validate_table(
         )?;
     }
     t.gate.validate(&format!("{at}: [gate]"))?;
+    if t.gate.unpaired_tables.is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "{at}: [gate] unpaired_tables is a setting of the top-level [gate] only"
+        )));
+    }
     Ok(())
 }
 

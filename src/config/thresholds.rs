@@ -38,6 +38,23 @@ pub struct GateConfig {
     pub duplicate_keys_target: Option<Threshold>,
     /// Columns present on one side only.
     pub schema_findings: Option<Threshold>,
+    /// What a table of either snapshot that is in no pair means for the verdict (`[gate]` only;
+    /// default `warn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpaired_tables: Option<UnpairedLevel>,
+}
+
+/// The status a table in no pair gets: `pass` (listed, nothing more), `warn` or `fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnpairedLevel {
+    /// Listed in the report; the verdict does not change.
+    Pass,
+    /// The verdict is at least `warn`.
+    #[default]
+    Warn,
+    /// The verdict is `fail`: every table must be reconciled.
+    Fail,
 }
 
 /// Calls macro `$m` with the name of every metric field of [`GateConfig`]: one list for

@@ -64,6 +64,16 @@ struct Page<'a> {
     samples: Vec<SampleTable>,
     audit: Audit,
     inputs: Vec<InputRow>,
+    unpaired: Vec<UnpairedRow>,
+}
+
+/// A table in no pair.
+struct UnpairedRow {
+    side: &'static str,
+    table: String,
+    rows: String,
+    status: &'static str,
+    color: &'static str,
 }
 
 /// A table's bar in the drift chart.
@@ -204,6 +214,17 @@ pub fn render(r: &Report) -> crate::Result<String> {
                 files: i.files.len(),
                 bytes: thousands(i.bytes),
                 rows: thousands(i.rows),
+            })
+            .collect(),
+        unpaired: r
+            .unpaired_tables
+            .iter()
+            .map(|u| UnpairedRow {
+                side: u.side.as_str(),
+                table: u.table.clone(),
+                rows: thousands(u.rows),
+                status: u.status.as_str(),
+                color: color(u.status),
             })
             .collect(),
     };

@@ -86,6 +86,20 @@ pub fn render(r: &Report) -> crate::Result<String> {
     if !r.checks.is_empty() {
         junit.add_test_suite(checks);
     }
+    if !r.unpaired_tables.is_empty() {
+        let mut unpaired = TestSuite::new("recon.unpaired");
+        for u in &r.unpaired_tables {
+            unpaired.add_test_case(case(
+                &format!("{}.{}", u.side.as_str(), u.table),
+                "recon.unpaired",
+                u.status,
+                r.run.fail_on,
+                &format!("not reconciled: in no table pair ({} rows)", u.rows),
+                0,
+            ));
+        }
+        junit.add_test_suite(unpaired);
+    }
     junit.set_time(Duration::from_millis(r.run.duration_ms));
     junit
         .to_string()

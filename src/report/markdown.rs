@@ -57,6 +57,22 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    if !r.unpaired_tables.is_empty() {
+        let _ = writeln!(o, "## Not reconciled (in no table pair)\n");
+        let _ = writeln!(o, "| side | table | rows | status |");
+        let _ = writeln!(o, "|---|---|---:|---|");
+        for u in &r.unpaired_tables {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                u.side.as_str(),
+                cell(&u.table),
+                thousands(u.rows),
+                badge(u.status)
+            );
+        }
+        o.push('\n');
+    }
     if !r.checks.is_empty() {
         let _ = writeln!(o, "## Checks\n");
         let _ = writeln!(o, "| check | kind | metric | value | status |");

@@ -8,6 +8,9 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;
+pub mod write;
+
+pub use write::write_all;
 
 pub(crate) use terminal::{percent, thousands};
 
@@ -47,22 +50,6 @@ pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
     })
 }
 
-/// Writes every file format into `dir` (each atomically); returns the paths, JSON first.
-pub fn write_all(report: &Report, dir: &std::path::Path) -> crate::Result<Vec<std::path::PathBuf>> {
-    let mut paths = Vec::new();
-    for (name, format) in [
-        ("report.json", ReportFormat::Json),
-        ("report.md", ReportFormat::Markdown),
-        ("report.html", ReportFormat::Html),
-        ("report.junit.xml", ReportFormat::Junit),
-    ] {
-        let path = dir.join(name);
-        crate::atomic::write_bytes(&path, render(report, format)?.as_bytes())?;
-        paths.push(path);
-    }
-    Ok(paths)
-}
-
 /// Version of the JSON report layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -88,6 +75,10 @@ pub struct Report {
     pub summary: Summary,
     /// One entry per table pair, in config order.
     pub tables: Vec<TableReport>,
+    /// Tables of either snapshot that are in no pair, so not reconciled, by side and name; their
+    /// status comes from `[gate] unpaired_tables`. Left out when every table is in a pair.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpaired_tables: Vec<UnpairedTable>,
     /// SQL checks, in config order, then golden queries by name.
     pub checks: Vec<crate::checks::CheckReport>,
 }
@@ -149,6 +140,19 @@ pub struct Input {
     pub bytes: u64,
     /// Rows, from the footers.
     pub rows: u64,
+}
+
+/// A table of a snapshot that no pair reads: not reconciled.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnpairedTable {
+    /// Which snapshot holds it.
+    pub side: Side,
+    /// Its name in that snapshot.
+    pub table: String,
+    /// Rows, from the footers.
+    pub rows: u64,
+    /// What `[gate] unpaired_tables` makes of it: `pass`, `warn` or `fail`.
+    pub status: Status,
 }
 
 /// Counts of tables and of checks by status.
@@ -213,8 +217,23 @@ impl Report {
             .iter()
             .map(|t| t.status)
             .chain(self.checks.iter().map(|c| c.status))
+            .chain(self.unpaired_tables.iter().map(|u| u.status))
             .max()
             .unwrap_or(Status::Pass);
+        // No credential in any output, whatever an upstream message quoted.
+        if let Some(e) = &mut self.error {
+            *e = crate::store::scrub(e);
+        }
+        for t in &mut self.tables {
+            if let Some(e) = &mut t.error {
+                *e = crate::store::scrub(e);
+            }
+        }
+        for c in &mut self.checks {
+            if let Some(r) = &mut c.reason {
+                *r = crate::store::scrub(r);
+            }
+        }
         self.verdict = if self.error.is_some() {
             Status::Error
         } else {

@@ -106,6 +106,7 @@ pub fn render(report: &Report, style: Style) -> String {
     for t in &report.tables {
         details(t, &mut out);
     }
+    unpaired(report, style, &mut out);
     checks(report, style, &mut out);
     if let Some(e) = &report.error {
         let _ = writeln!(out, "\nerror: {}", printable(e));
@@ -128,8 +129,38 @@ pub fn render(report: &Report, style: Style) -> String {
             c.pass, c.warn, c.fail, c.error
         );
     }
+    if !report.unpaired_tables.is_empty() {
+        let _ = write!(out, "; not reconciled: {}", report.unpaired_tables.len());
+    }
     out.push_str(")\n");
     out
+}
+
+/// The tables of the snapshots in no pair: one line each, with the side, the footer rows and
+/// the status `[gate] unpaired_tables` gives them.
+fn unpaired(report: &Report, style: Style, out: &mut String) {
+    if report.unpaired_tables.is_empty() {
+        return;
+    }
+    let width = report
+        .unpaired_tables
+        .iter()
+        .map(|u| printable(&u.table).chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "\nnot reconciled (in no table pair):");
+    for u in &report.unpaired_tables {
+        let status = u.status.as_str().to_uppercase();
+        let table = printable(&u.table);
+        let _ = writeln!(
+            out,
+            "  {:<6}  {table}{}  {} rows  {}",
+            u.side.as_str(),
+            " ".repeat(width.saturating_sub(table.chars().count())),
+            thousands(u.rows),
+            style.paint(u.status, &status)
+        );
+    }
 }
 
 fn checks(report: &Report, style: Style, out: &mut String) {

@@ -43,7 +43,7 @@ use crate::side::Side;
 pub struct Snapshot {
     /// Which side this is.
     pub side: Side,
-    /// The root as the user wrote it.
+    /// The root as it may be shown (a URL without credentials, [`crate::store::shown_text`]).
     pub root: String,
     url: Url,
     store: Arc<dyn ObjectStore>,
@@ -104,13 +104,13 @@ impl Snapshot {
     ) -> Result<Self> {
         let err = |message: String| Error::Snapshot {
             side,
-            root: root.to_owned(),
+            root: crate::store::shown_text(root),
             message,
         };
         let root_err = |what: String| {
             move |e: Box<dyn std::error::Error + Send + Sync>| Error::Root {
                 side,
-                root: root.to_owned(),
+                root: crate::store::shown_text(root),
                 what,
                 source: e,
             }
@@ -193,7 +193,7 @@ impl Snapshot {
         };
         Ok(Self {
             side,
-            root: root.to_owned(),
+            root: crate::store::shown_text(root),
             url,
             store,
             local_root,

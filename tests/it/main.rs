@@ -6,6 +6,7 @@ mod common;
 mod databases;
 mod edge_edges;
 mod edge_paths;
+mod edge_reports;
 mod edge_servers;
 mod edge_values;
 mod engine;

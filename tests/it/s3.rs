@@ -151,6 +151,7 @@ impl Moto {
             .env("AWS_ACCESS_KEY_ID", "test-access-key")
             .env("AWS_SECRET_ACCESS_KEY", "test-secret-key-do-not-print")
             .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
         cmd
@@ -471,7 +472,8 @@ fn the_profile_files_supply_credentials() {
     let mut cmd = recon();
     cmd.env("HOME", &home)
         .env("AWS_PROFILE", "nightly")
-        .env("AWS_ALLOW_HTTP", "true");
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     for k in [
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
