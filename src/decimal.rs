@@ -50,6 +50,20 @@ pub fn parse_decimal(text: &str) -> Option<(i128, i32)> {
     )
 }
 
+/// [`parse_decimal`] into an `i256` mantissa (up to 76 digits).
+pub fn parse_decimal_i256(text: &str) -> Option<(i256, i32)> {
+    let ten = i256::from_i128(10);
+    parse_with(
+        text,
+        i256::ZERO,
+        |m, d| {
+            m.checked_mul(ten)?
+                .checked_add(i256::from_i128(i128::from(d)))
+        },
+        i256::checked_neg,
+    )
+}
+
 /// The one decimal grammar of recon ([`parse_decimal`] in `i128`, `value::Decimal::parse` in
 /// `i256`): digits are folded into the mantissa with `push` (`None` on overflow), then negated
 /// with `neg` when the text has a leading `-`.

@@ -70,16 +70,7 @@ impl Decimal {
 
     /// Parses `-12.340`, `0.01`, `5` (no exponent), by recon's one decimal grammar.
     pub fn parse(text: &str) -> Option<Self> {
-        let ten = i256::from_i128(10);
-        let (m, s) = crate::decimal::parse_with(
-            text,
-            i256::ZERO,
-            |m, d| {
-                m.checked_mul(ten)?
-                    .checked_add(i256::from_i128(i128::from(d)))
-            },
-            i256::checked_neg,
-        )?;
+        let (m, s) = crate::decimal::parse_decimal_i256(text)?;
         Self::new(m, s)
     }
 

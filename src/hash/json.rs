@@ -173,15 +173,7 @@ impl Parser<'_> {
 /// `None` past 76 digits.
 fn number_text(mantissa: &str, exp: i32) -> Option<String> {
     let ten = i256::from_i128(10);
-    let (mut m, scale) = crate::decimal::parse_with(
-        mantissa,
-        i256::ZERO,
-        |m, d| {
-            m.checked_mul(ten)?
-                .checked_add(i256::from_i128(i128::from(d)))
-        },
-        i256::checked_neg,
-    )?;
+    let (mut m, scale) = crate::decimal::parse_decimal_i256(mantissa)?;
     if m == i256::ZERO {
         return Some("0".into());
     }
