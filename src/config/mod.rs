@@ -441,7 +441,7 @@ impl From<Cast> for String {
     }
 }
 
-/// The cast names the config accepts (and the README documents), besides `decimal(p,s)`.
+/// The cast names the config accepts (and docs/configuration.md documents), besides `decimal(p,s)`.
 pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "timestamp"];
 
 /// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names

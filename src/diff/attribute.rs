@@ -15,7 +15,7 @@ use crate::side::{PerSide, Side};
 
 /// Where the legacy side's column digests come from when a pair's row hashes differ.
 ///
-/// Measured (README, Benchmark): on the bench data set (0.1 % of rows changed, spread over every
+/// Measured (BENCHMARKS.md): on the bench data set (0.1 % of rows changed, spread over every
 /// page) reading again costs a second decode of the legacy side, about 1.2 s at 10M rows against
 /// the store's 0.5 s; on TPC-H SF10 `lineitem` (42 changed rows of 60M) it saves the store's
 /// 3 GB of writes, about 3 s of 35. The store stays the default: its cost is bounded by the
