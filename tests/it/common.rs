@@ -267,6 +267,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
 /// Whether the calling test may use every one of `services`. When one is missing: panics if
 /// `RECON_REQUIRE_SERVICES=1`, else prints one line naming it (past the test harness's capture,
 /// so a plain `cargo test` shows it) and returns false.
+#[track_caller]
 pub fn services(services: &[Service]) -> bool {
     let Some(why) = services.iter().find_map(|s| s.missing()) else {
         return true;
