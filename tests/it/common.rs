@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema};
@@ -198,3 +198,96 @@ pub fn filtered<F: FnOnce()>(f: F) {
     settings.set_snapshot_path("snapshots");
     settings.bind(f);
 }
+
+/// A server or program that some tests need and a bare machine lacks. Such a test starts with
+/// [`require!`]: where the service is missing it prints one line naming it and passes, unless
+/// `RECON_REQUIRE_SERVICES=1` (as `.ci/run` sets), where it fails instead.
+#[derive(Clone, Copy, Debug)]
+pub enum Service {
+    /// `PostgreSQL` on 127.0.0.1:5432, user `postgres` with trust auth.
+    Postgres,
+    /// `MariaDB` on 127.0.0.1:3306, `root` without a password.
+    MariaDb,
+    /// moto's S3 server, installed from `PyPI` into a venv under the target folder on first use.
+    Moto,
+    /// A headless Chromium (or Chrome) on `PATH`.
+    Chromium,
+}
+
+/// The environment variable that turns a missing service from a skip into a failure.
+pub const REQUIRE_SERVICES: &str = "RECON_REQUIRE_SERVICES";
+
+impl Service {
+    /// Why the service cannot be used here, or `None` when it can. Probed once per process.
+    fn missing(self) -> Option<&'static str> {
+        static SEEN: [OnceLock<Option<String>>; 4] = [const { OnceLock::new() }; 4];
+        SEEN[self as usize].get_or_init(|| self.probe()).as_deref()
+    }
+
+    fn probe(self) -> Option<String> {
+        match self {
+            Self::Postgres => tcp("PostgreSQL", 5432),
+            Self::MariaDb => tcp("MariaDB", 3306),
+            Self::Moto => crate::s3::moto_venv()
+                .err()
+                .map(|why| format!("the moto S3 server is not available: {why}")),
+            Self::Chromium => chromium().is_none().then(|| {
+                "headless Chromium not found on PATH (chromium, chromium-browser or \
+                 google-chrome; apt-get install chromium)"
+                    .to_owned()
+            }),
+        }
+    }
+}
+
+/// `None` when something accepts a TCP connection on the loopback port.
+fn tcp(name: &str, port: u16) -> Option<String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
+        .err()
+        .map(|e| format!("{name} not reachable on {addr}: {}", e.kind()))
+}
+
+/// The first headless browser on `PATH`.
+pub fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| which(b))
+}
+
+/// A program on `PATH`.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// Whether the calling test may use every one of `services`. When one is missing: panics if
+/// `RECON_REQUIRE_SERVICES=1`, else prints one line naming it (past the test harness's capture,
+/// so a plain `cargo test` shows it) and returns false.
+#[track_caller]
+pub fn services(services: &[Service]) -> bool {
+    let Some(why) = services.iter().find_map(|s| s.missing()) else {
+        return true;
+    };
+    let required = std::env::var(REQUIRE_SERVICES).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(!required, "{why} ({REQUIRE_SERVICES} is set)");
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let line = format!("skipped {test}: {why} (set {REQUIRE_SERVICES}=1 to fail instead)\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    false
+}
+
+/// Returns from the calling test, after one line saying why, unless every named [`Service`] is
+/// there (or fails it when `RECON_REQUIRE_SERVICES=1`): `require!(Postgres, MariaDb);`.
+macro_rules! require {
+    ($($service:ident),+ $(,)?) => {
+        if !$crate::common::services(&[$($crate::common::Service::$service),+]) {
+            return;
+        }
+    };
+}
+pub(crate) use require;

@@ -1,6 +1,7 @@
 //! `recon snapshot` against the real servers of this machine (`PostgreSQL` on 127.0.0.1:5432 with
 //! trust auth, `MariaDB` on 127.0.0.1:3306 as root without a password). Every test makes its own
-//! uniquely named database and drops it.
+//! uniquely named database and drops it, and starts with `require!`, so it is skipped (saying so)
+//! where a server is not reachable.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use mysql::prelude::Queryable;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use crate::common::{recon, stderr};
+use crate::common::{recon, require, stderr};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -199,6 +200,7 @@ pub(crate) fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a dyn Array {
 #[test]
 #[allow(clippy::float_cmp)] // exact values on purpose
 fn postgres_types_arrive_exactly() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TYPE mood AS ENUM ('sad', 'happy');
@@ -313,6 +315,7 @@ fn postgres_types_arrive_exactly() {
 
 #[test]
 fn postgres_values_no_decimal_can_hold_are_refused_unless_cast() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE t (id int PRIMARY KEY, amount numeric(10,2), tags text[]);
@@ -385,6 +388,7 @@ fn postgres_values_no_decimal_can_hold_are_refused_unless_cast() {
 #[test]
 #[allow(clippy::float_cmp)] // exact values on purpose
 fn mariadb_types_arrive_exactly_and_zero_dates_are_counted() {
+    require!(MariaDb);
     let mut db = MyDb::new();
     db.exec("SET SESSION sql_mode = ''");
     db.exec(
@@ -502,6 +506,7 @@ fn mariadb_types_arrive_exactly_and_zero_dates_are_counted() {
 
 #[test]
 fn unknown_tables_servers_and_logins_exit_2_without_a_password_in_sight() {
+    require!(Postgres, MariaDb);
     let db = PgDb::new();
     db.exec("CREATE TABLE orders (id int PRIMARY KEY)");
     let out = tempfile::tempdir().expect("tmp");
@@ -541,6 +546,7 @@ fn unknown_tables_servers_and_logins_exit_2_without_a_password_in_sight() {
 
 #[test]
 fn an_existing_snapshot_is_replaced_only_with_force() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1), (2);");
     let out = tempfile::tempdir().expect("tmp");
@@ -616,6 +622,7 @@ fn consistent_under_writes(url: &str, write: impl FnMut(i64) + Send) {
 
 #[test]
 fn a_postgres_snapshot_is_one_point_in_time() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE parent (id bigint PRIMARY KEY, pad text);
@@ -635,6 +642,7 @@ fn a_postgres_snapshot_is_one_point_in_time() {
 
 #[test]
 fn a_mariadb_snapshot_is_one_point_in_time() {
+    require!(MariaDb);
     let mut db = MyDb::new();
     db.exec("CREATE TABLE parent (id bigint PRIMARY KEY, pad varchar(60)) ENGINE=InnoDB");
     db.exec(
@@ -654,6 +662,7 @@ fn a_mariadb_snapshot_is_one_point_in_time() {
 
 #[test]
 fn a_killed_backend_leaves_no_snapshot_and_exits_2() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE big (id bigint PRIMARY KEY, pad text);
@@ -699,6 +708,7 @@ fn a_killed_backend_leaves_no_snapshot_and_exits_2() {
 
 #[test]
 fn run_snapshot_exports_both_databases_then_reconciles() {
+    require!(Postgres, MariaDb);
     let mut legacy = MyDb::new();
     legacy.exec(
         "CREATE TABLE orders (id bigint PRIMARY KEY, amount decimal(12,2), paid tinyint(1), \
@@ -762,6 +772,7 @@ fn run_snapshot_exports_both_databases_then_reconciles() {
 
 #[test]
 fn a_large_table_is_exported_in_key_ranges_by_several_workers() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE big (id bigint PRIMARY KEY, v int);
@@ -794,6 +805,7 @@ fn a_large_table_is_exported_in_key_ranges_by_several_workers() {
 
 #[test]
 fn init_writes_a_config_that_reconciles_two_database_snapshots() {
+    require!(Postgres, MariaDb);
     let mut legacy = MyDb::new();
     legacy.exec(
         "CREATE TABLE tabCustomers (id int PRIMARY KEY, CustName varchar(40), active tinyint(1), \
@@ -887,6 +899,7 @@ fn init_writes_a_config_that_reconciles_two_database_snapshots() {
 
 #[test]
 fn the_demo_through_the_databases_finds_the_same_drift_as_from_parquet() {
+    require!(Postgres, MariaDb);
     let (legacy, target) = (MyDb::new(), PgDb::new());
     let dir = tempfile::tempdir().expect("tmp");
     let demo = |out: &str, databases: bool| {
@@ -947,6 +960,7 @@ fn the_demo_through_the_databases_finds_the_same_drift_as_from_parquet() {
 
 #[test]
 fn a_password_in_the_url_is_never_written_or_logged() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
     let out = tempfile::tempdir().expect("tmp");
@@ -970,6 +984,7 @@ fn a_password_in_the_url_is_never_written_or_logged() {
 
 #[test]
 fn text_the_server_cannot_send_as_utf8_stops_the_export_naming_the_table() {
+    require!(Postgres);
     // A SQL_ASCII database stores bytes as they come; PostgreSQL refuses to send them as UTF-8
     // (the server names the byte, not the row), and nothing is written.
     let db =
@@ -992,6 +1007,7 @@ fn text_the_server_cannot_send_as_utf8_stops_the_export_naming_the_table() {
 
 #[test]
 fn a_killed_mariadb_connection_leaves_no_snapshot_and_exits_2() {
+    require!(MariaDb);
     let mut db = MyDb::new();
     db.exec("CREATE TABLE big (id bigint PRIMARY KEY, pad varchar(120))");
     db.exec("INSERT INTO big SELECT seq, REPEAT('z', 100) FROM seq_1_to_1500000");

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::{recon, stderr};
+use crate::common::{recon, require, stderr};
 use crate::databases::{MyDb, PgDb};
 
 fn snapshot(args: &[&str]) -> Output {
@@ -140,6 +140,7 @@ fn hostile_names_stay_inside_the_root(url: &str) {
 
 #[test]
 fn postgres_table_names_that_are_paths_never_write_outside_the_root() {
+    require!(Postgres);
     let db = PgDb::new();
     for (name, rows) in HOSTILE {
         let q = name.replace('"', "\"\"");
@@ -153,6 +154,7 @@ fn postgres_table_names_that_are_paths_never_write_outside_the_root() {
 
 #[test]
 fn mariadb_table_names_that_are_paths_never_write_outside_the_root() {
+    require!(MariaDb);
     let mut db = MyDb::new();
     for (name, rows) in HOSTILE {
         let q = name.replace('`', "``");
@@ -192,6 +194,7 @@ fn run_snapshot(config: &Path, extra: &[&str]) -> Output {
 
 #[test]
 fn a_target_table_named_like_the_legacy_path_never_overwrites_the_legacy_snapshot() {
+    require!(Postgres, MariaDb);
     let mut legacy = MyDb::new();
     legacy.exec("CREATE TABLE orders (id int PRIMARY KEY, amount int)");
     legacy.exec("INSERT INTO orders VALUES (1, 10), (2, 20), (3, 30)");
@@ -236,6 +239,7 @@ fn a_target_table_named_like_the_legacy_path_never_overwrites_the_legacy_snapsho
 
 #[test]
 fn an_out_url_is_refused_and_never_becomes_a_local_folder() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
     let cwd = tempfile::tempdir().expect("tmp");
@@ -259,6 +263,7 @@ fn an_out_url_is_refused_and_never_becomes_a_local_folder() {
 
 #[test]
 fn run_snapshot_with_a_url_root_is_refused_before_anything_runs() {
+    require!(Postgres);
     let legacy = PgDb::new();
     legacy.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
     let target = PgDb::new();
@@ -287,6 +292,7 @@ fn run_snapshot_with_a_url_root_is_refused_before_anything_runs() {
 
 #[test]
 fn run_snapshot_never_deletes_a_root_that_is_not_a_snapshot() {
+    require!(Postgres);
     let legacy = PgDb::new();
     legacy.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
     let target = PgDb::new();
@@ -340,6 +346,7 @@ fn run_snapshot_never_deletes_a_root_that_is_not_a_snapshot() {
 
 #[test]
 fn snapshot_out_inside_another_snapshot_is_refused() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
     let work = tempfile::tempdir().expect("tmp");
@@ -357,6 +364,7 @@ fn snapshot_out_inside_another_snapshot_is_refused() {
 
 #[test]
 fn a_table_without_columns_is_skipped_with_a_warning_not_a_failed_export() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES;
@@ -381,6 +389,7 @@ fn a_table_without_columns_is_skipped_with_a_warning_not_a_failed_export() {
 #[cfg(unix)]
 fn snapshot_files_are_as_private_as_reports() {
     use std::os::unix::fs::PermissionsExt;
+    require!(Postgres);
     let db = PgDb::new();
     db.exec("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);");
     let work = tempfile::tempdir().expect("tmp");
@@ -396,6 +405,7 @@ fn snapshot_files_are_as_private_as_reports() {
 
 #[test]
 fn encoded_table_folders_are_read_through_the_manifest_on_s3() {
+    require!(Postgres, Moto);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);

@@ -12,7 +12,7 @@ use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use mysql::prelude::Queryable;
 
-use crate::common::{recon, stderr};
+use crate::common::{recon, require, stderr};
 use crate::databases::{MyDb, PgDb, col, manifest, my_connect, read_table, snapshot};
 
 /// Waits for a child at most `limit`; kills it past that and says so in the panic.
@@ -61,6 +61,7 @@ fn wait_for_copy(db: &PgDb) {
 
 #[test]
 fn a_truncate_or_rewrite_during_a_postgres_export_waits_instead_of_emptying_the_table() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE big_a (id bigint PRIMARY KEY, pad text);
@@ -118,6 +119,7 @@ fn a_truncate_or_rewrite_during_a_postgres_export_waits_instead_of_emptying_the_
 
 #[test]
 fn a_postgres_table_locked_by_another_session_fails_the_export_naming_it_after_the_lock_timeout() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE free (id int PRIMARY KEY); INSERT INTO free VALUES (1);
@@ -220,6 +222,7 @@ fn a_server_that_accepts_and_never_answers_times_out_with_exit_2() {
 
 #[test]
 fn a_postgres_inheritance_parent_exports_its_own_rows_only() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE animal (id int PRIMARY KEY, name text);
@@ -297,6 +300,7 @@ fn a_database_url_a_password_splits_is_refused_without_printing_any_part_of_it()
 /// milliseconds while they are exported: the snapshot never holds a child without its parent.
 #[test]
 fn mariadb_myisam_tables_are_read_under_the_read_lock_so_no_child_lacks_its_parent() {
+    require!(MariaDb);
     let mut db = MyDb::new();
     db.exec("CREATE TABLE parent (id bigint PRIMARY KEY, pad varchar(60)) ENGINE=MyISAM");
     db.exec(
@@ -372,6 +376,7 @@ fn mariadb_myisam_tables_are_read_under_the_read_lock_so_no_child_lacks_its_pare
 
 #[test]
 fn postgres_times_and_dates_recon_cannot_carry_are_refused_naming_column_and_key() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE midnight (id int PRIMARY KEY, at time);
@@ -429,6 +434,7 @@ fn postgres_times_and_dates_recon_cannot_carry_are_refused_naming_column_and_key
 
 #[test]
 fn a_postgres_domain_named_like_a_built_in_is_read_as_its_base_type() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE DOMAIN public.int8 AS text;
@@ -453,6 +459,7 @@ fn a_postgres_domain_named_like_a_built_in_is_read_as_its_base_type() {
 
 #[test]
 fn a_postgres_numeric_with_a_scale_past_its_precision_or_below_zero_exports_exactly() {
+    require!(Postgres);
     let db = PgDb::new();
     db.exec(
         "CREATE TABLE rates (id int PRIMARY KEY, tiny numeric(3,5), hundreds numeric(3,-2));
@@ -475,6 +482,7 @@ fn a_postgres_numeric_with_a_scale_past_its_precision_or_below_zero_exports_exac
 
 #[test]
 fn casts_in_the_config_apply_to_the_export_and_the_suggested_cast_works_for_spatial_columns() {
+    require!(MariaDb);
     let mut db = MyDb::new();
     db.exec("CREATE TABLE shapes (id int PRIMARY KEY, g point, area polygon)");
     db.exec(

@@ -308,6 +308,7 @@ fn json_that_differs_only_in_key_order_and_padded_char_match_with_their_options(
 #[test]
 fn init_proposes_json_and_trim_end_from_the_catalog_types() {
     use crate::databases::{MyDb, PgDb, snapshot};
+    require!(Postgres, MariaDb);
     let mut legacy = MyDb::new();
     legacy.exec("CREATE TABLE items (id int PRIMARY KEY, code varchar(10), doc text)");
     legacy.exec(r#"INSERT INTO items VALUES (1, 'AB', '{"b":1,"a":[2.5,"x"]}'), (2, 'C', '[]')"#);
@@ -399,6 +400,7 @@ fn a_count_past_2_53_shows_its_exact_digits_in_every_report() {
 #[test]
 fn a_bigint_and_money_migrated_to_double_precision_are_caught_between_real_servers() {
     use crate::databases::{MyDb, PgDb, snapshot};
+    require!(Postgres, MariaDb);
     let mut legacy = MyDb::new();
     legacy.exec("CREATE TABLE ledger (id bigint PRIMARY KEY, ref bigint, amount decimal(12,2))");
     legacy.exec(

@@ -408,18 +408,11 @@ fn history_across_three_runs_shows_trend_new_and_resolved_keys() {
 }
 
 /// The HTML report in a real headless browser: it loads without console errors and renders to a
-/// screenshot. Skipped, saying so, where no Chromium is installed.
+/// screenshot.
 #[test]
 fn html_report_renders_in_a_headless_browser() {
-    let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|b| which(b))
-    else {
-        eprintln!(
-            "SKIPPED html_report_renders_in_a_headless_browser: no chromium on PATH (apt-get install chromium)"
-        );
-        return;
-    };
+    require!(Chromium);
+    let browser = chromium().expect("a browser on PATH");
     let s = scenario();
     s.run(&[]);
     let page = s.path().join("out/report.html");
@@ -486,12 +479,4 @@ fn browser_command(browser: &std::path::Path) -> std::process::Command {
         }
         None => std::process::Command::new(browser),
     }
-}
-
-fn which(name: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| std::path::Path::new(d).join(name))
-        .find(|p| p.is_file())
 }

@@ -1,6 +1,7 @@
 //! Snapshots and outputs on S3: a real S3 API (moto's server, from `PyPI`) on loopback, started
 //! by the tests themselves and stopped after. The first test to need it installs moto into a
-//! virtual environment under the target folder (once; later runs reuse it).
+//! virtual environment under the target folder (once; later runs reuse it); where that cannot be
+//! done (no python3, no `PyPI`), the tests are skipped, saying so.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -11,48 +12,63 @@ use std::time::{Duration, Instant};
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use serde_json::Value;
 
-use crate::common::{Scenario, batch, recon, stderr, write_parquet};
+use crate::common::{Scenario, batch, recon, require, stderr, write_parquet};
 
 /// The moto version the tests are written against.
 const MOTO: &str = "moto[server]==5.2.5";
 
-/// The virtual environment with moto, made on first use.
-fn moto_venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("moto-5.2.5");
-        if root.join("ready").exists() {
-            return root;
-        }
-        // Built beside, then renamed: a concurrent test binary never sees half a venv (its
-        // scripts name the old path, so everything runs as `bin/python -m ...`).
-        let building = root.with_extension(format!("building-{}", std::process::id()));
+/// The virtual environment with moto, made on first use; or why it cannot be made here (no
+/// python3 with venv, or no `PyPI`).
+pub(crate) fn moto_venv() -> Result<&'static Path, &'static str> {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    VENV.get_or_init(install_moto)
+        .as_deref()
+        .map_err(String::as_str)
+}
+
+fn install_moto() -> Result<PathBuf, String> {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("moto-5.2.5");
+    if root.join("ready").exists() {
+        return Ok(root);
+    }
+    // Built beside, then renamed: a concurrent test binary never sees half a venv (its
+    // scripts name the old path, so everything runs as `bin/python -m ...`).
+    let building = root.with_extension(format!("building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    let made = run_quietly(Command::new("python3").args(["-m", "venv"]).arg(&building))
+        .map_err(|e| format!("`python3 -m venv` failed: {e}"))
+        .and_then(|()| {
+            run_quietly(Command::new(building.join("bin/python")).args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                MOTO,
+            ]))
+            .map_err(|e| format!("`pip install {MOTO}` failed (it needs PyPI once): {e}"))
+        })
+        .and_then(|()| std::fs::write(building.join("ready"), MOTO).map_err(|e| e.to_string()));
+    if let Err(why) = made {
         let _ = std::fs::remove_dir_all(&building);
-        let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
-        assert!(
-            ok(Command::new("python3").args(["-m", "venv"]).arg(&building)),
-            "python3 -m venv failed (the S3 tests need python3 with venv)"
-        );
-        assert!(
-            ok(Command::new(building.join("bin/python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "--disable-pip-version-check",
-                    MOTO
-                ])
-                .stdout(Stdio::null())),
-            "pip install {MOTO} failed (the S3 tests need PyPI once)"
-        );
-        std::fs::write(building.join("ready"), MOTO).expect("mark venv");
-        if std::fs::rename(&building, &root).is_err() {
-            // Another process finished first; use its venv.
-            let _ = std::fs::remove_dir_all(&building);
-        }
-        root
-    })
+        return Err(why);
+    }
+    if std::fs::rename(&building, &root).is_err() {
+        // Another process finished first; use its venv.
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    Ok(root)
+}
+
+/// Runs a command to its end; on failure, the last line it printed to stderr.
+fn run_quietly(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+    Err(last.unwrap_or("no message").trim().to_owned())
 }
 
 /// A moto S3 server on a free loopback port, killed on drop.
@@ -65,7 +81,7 @@ impl Moto {
     /// Starts a server; with `auth`, every request must carry credentials moto's IAM knows,
     /// and none are made, so every key is a wrong one.
     pub(crate) fn start(auth: bool) -> Self {
-        let venv = moto_venv();
+        let venv = moto_venv().expect("moto installed (the test starts with `require!(Moto)`)");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -104,7 +120,8 @@ impl Moto {
              aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n",
             self.endpoint
         );
-        let out = Command::new(moto_venv().join("bin/python"))
+        let venv = moto_venv().expect("moto installed");
+        let out = Command::new(venv.join("bin/python"))
             .arg("-c")
             .arg(format!("{prelude}{script}"))
             .output()
@@ -245,6 +262,7 @@ fn read_json(path: &Path) -> Value {
 
 #[test]
 fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
+    require!(Moto);
     let s = scenario();
     let local = s.run(&[]);
     assert_eq!(local.status.code(), Some(1), "{}", stderr(&local));
@@ -359,6 +377,7 @@ fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
 
 #[test]
 fn missing_buckets_tables_and_objects_are_clear_errors() {
+    require!(Moto);
     let s = scenario();
     let moto = Moto::start(false);
     moto.upload("snapshots", &s.path().join("legacy"), "legacy");
@@ -411,6 +430,7 @@ fn missing_buckets_tables_and_objects_are_clear_errors() {
 
 #[test]
 fn wrong_credentials_exit_2_and_never_show_the_secret() {
+    require!(Moto);
     let s = scenario();
     let moto = Moto::start(true);
     let config = s.path().join("remote.toml");
@@ -450,6 +470,7 @@ fn wrong_credentials_exit_2_and_never_show_the_secret() {
 
 #[test]
 fn the_profile_files_supply_credentials() {
+    require!(Moto);
     let s = scenario();
     let moto = Moto::start(false);
     moto.upload("snapshots", &s.path().join("legacy"), "legacy");
