@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reference point of issue 13: DuckDB's best keyed diff.
+"""The reference point of the benchmarks: DuckDB's best keyed diff.
 
 Best SQL: hash every row per side, FULL OUTER JOIN on the key, classify by the hashes, and
 compute per-column detail only for the rows whose hashes differ. A column whose type differs

@@ -1,4 +1,4 @@
-//! The reference decode: every column of both sides' `service_orders` files read with
+//! The looser reference decode: every column of both sides' `service_orders` files read with
 //! parquet's arrow reader as the file declares them (strings materialized, no dictionary hints),
 //! row groups in parallel with rayon. `recon decode-floor` is stricter: it reads only the columns a
 //! run needs, the way a run reads them (dictionary-encoded strings kept as dictionaries).

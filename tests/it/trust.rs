@@ -1,4 +1,4 @@
-//! No false pass anywhere (issue 10): checks, golden queries and the table reader agree with the
+//! No false pass anywhere: checks, golden queries and the table reader agree with the
 //! row engine. Each test is named after the false pass, false alarm or crash it pins.
 
 use std::sync::Arc;
