@@ -492,7 +492,7 @@ fn tolerance_for(
     let abs = o
         .abs_tolerance
         .as_ref()
-        .map(super::config::Tolerance::as_decimal_text);
+        .map(super::config::ToleranceSetting::as_decimal_text);
     let rel = o.rel_tolerance.unwrap_or(0.0);
     let abs = match abs {
         None => crate::value::Decimal::ZERO,

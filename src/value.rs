@@ -251,7 +251,8 @@ impl fmt::Display for Number {
 }
 
 /// A tolerance for numbers compared by value: absolute (in the column's units, exact) and
-/// relative (a fraction of the larger magnitude). Either one is enough.
+/// relative (a fraction of the larger magnitude). Either one is enough. Resolved from the
+/// configuration's [`crate::config::ToleranceSetting`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
     /// The absolute tolerance.

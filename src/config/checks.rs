@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Config, Threshold, Tolerance};
+use super::{Config, Threshold, ToleranceSetting};
 use crate::error::ConfigError;
 use crate::side::Side;
 
@@ -74,7 +74,7 @@ pub struct CountCheck {
     /// Raw SQL for the target side.
     pub target_sql: Option<String>,
     /// Accepted difference per group.
-    pub tolerance: Option<Tolerance>,
+    pub tolerance: Option<ToleranceSetting>,
     /// Thresholds on the largest relative difference of a group.
     pub relative: Option<Threshold>,
 }
@@ -101,7 +101,7 @@ pub struct TotalCheck {
     /// Raw SQL for the target side.
     pub target_sql: Option<String>,
     /// Accepted difference per group in currency units (exact decimal; default 0).
-    pub tolerance: Option<Tolerance>,
+    pub tolerance: Option<ToleranceSetting>,
 }
 
 /// `kind = "orphan"`.
@@ -160,7 +160,7 @@ pub struct GroupedSpec<'a> {
     /// Raw SQL for the target side.
     pub target_sql: Option<&'a str>,
     /// The tolerance, if any.
-    pub tolerance: Option<&'a Tolerance>,
+    pub tolerance: Option<&'a ToleranceSetting>,
 }
 
 impl CheckConfig {

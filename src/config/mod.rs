@@ -140,7 +140,7 @@ pub struct TableConfig {
 #[serde(deny_unknown_fields)]
 pub struct ColumnOptions {
     /// Absolute tolerance in the column's units, as a decimal string (`"0.01"`) or a number.
-    pub abs_tolerance: Option<Tolerance>,
+    pub abs_tolerance: Option<ToleranceSetting>,
     /// Relative tolerance (`0.001` = 0.1 % of the larger magnitude).
     pub rel_tolerance: Option<f64>,
     /// Strings: ignore leading and trailing white space.
@@ -162,22 +162,23 @@ pub struct ColumnOptions {
     pub cast: Option<Cast>,
 }
 
-/// A tolerance written either as a TOML number or as a decimal string (exact).
+/// A tolerance as written in `recon.toml`: a TOML number or a decimal string (exact). Planning
+/// resolves it into the comparison form, [`crate::value::Tolerance`].
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
-pub enum Tolerance {
+pub enum ToleranceSetting {
     /// `"0.01"`: exact.
     Text(String),
     /// `0.01`: read through its shortest decimal representation.
     Number(f64),
 }
 
-impl Tolerance {
+impl ToleranceSetting {
     /// The tolerance as exact decimal text.
     pub fn as_decimal_text(&self) -> String {
         match self {
-            Tolerance::Text(s) => s.trim().to_owned(),
-            Tolerance::Number(n) => format!("{n}"),
+            ToleranceSetting::Text(s) => s.trim().to_owned(),
+            ToleranceSetting::Number(n) => format!("{n}"),
         }
     }
 }
