@@ -6,8 +6,8 @@
 
 use rayon::prelude::*;
 
+use super::digests::{self, DigestStore, RowDigests, RowLayout};
 use super::merge::Candidate;
-use super::store::{self, ColumnStore, RowDigests, RowLayout};
 use super::{detail, scan};
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
@@ -40,7 +40,7 @@ const REREAD_CHUNK: usize = 1 << 16;
 pub(super) fn attribute_reread<K: Sync>(
     plan: &PairPlan,
     layout: &RowLayout,
-    target: &ColumnStore,
+    target: &DigestStore,
     candidates: &[Candidate<K>],
 ) -> Result<Vec<Settled>> {
     let mut settled = vec![Settled::Unknown; candidates.len()];
@@ -108,7 +108,7 @@ pub(super) enum Settled {
 pub(super) fn attribute_stored<K>(
     plan: &PairPlan,
     layout: &RowLayout,
-    stores: PerSide<&ColumnStore>,
+    stores: PerSide<&DigestStore>,
     c: &Candidate<K>,
     lb: &mut Vec<u8>,
     tb: &mut Vec<u8>,
@@ -139,7 +139,7 @@ fn attribute(
     let mut mask = Vec::new();
     for (ci, col) in plan.columns.iter().enumerate() {
         let differs = match (layout.slot_of[ci], col.tolerance) {
-            (Some(s), Some(tol)) => !store::within(&l.slots[s], &t.slots[s], tol),
+            (Some(s), Some(tol)) => !digests::within(&l.slots[s], &t.slots[s], tol),
             _ => l.digests[ci] != t.digests[ci],
         };
         if differs {

@@ -5,6 +5,7 @@
 
 mod attribute;
 pub mod detail;
+pub mod digests;
 pub mod explain;
 pub mod filter;
 pub mod keylog;
@@ -15,7 +16,6 @@ pub mod result;
 pub mod scan;
 mod settle;
 pub(crate) mod spool;
-pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,12 +25,12 @@ use crate::hash::CompareAs;
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 pub use attribute::Attribution;
+use digests::DigestStore;
 use merge::Candidate;
 pub use partition::default_memory_budget;
 use partition::{Layout, Partitions};
 use result::{ChangedSample, ColumnDrift, KeySample, Samples, TableDiff};
 use scan::KeyCodec;
-use store::ColumnStore;
 
 /// How a pair is reconciled.
 #[derive(Debug, Clone)]
@@ -88,11 +88,11 @@ fn run<K: KeyCodec>(
     let rows = PerSide::new(plan.tables.legacy.rows, plan.tables.target.rows);
     let total = rows.legacy + rows.target;
     let layout = scan::row_layout(plan);
-    let side = |r: u64| -> Result<(Partitions<K>, ColumnStore)> {
+    let side = |r: u64| -> Result<(Partitions<K>, DigestStore)> {
         let l = Layout::choose::<K>(r, total, opts.memory_budget);
         Ok((
             Partitions::new(l, dir.path()),
-            ColumnStore::new(dir.path(), &layout, r)?,
+            DigestStore::new(dir.path(), &layout, r)?,
         ))
     };
     let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);

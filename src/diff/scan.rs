@@ -1,7 +1,7 @@
 //! The one hashing pass: every row group of both sides, in parallel on rayon, decoded with only
 //! the needed columns, canonicalized and hashed column by column. Each row leaves an [`Entry`] in
 //! the match structure and, unless it is surely matched, its column digests in the
-//! [`ColumnStore`]; nothing else is kept.
+//! [`DigestStore`]; nothing else is kept.
 //!
 //! Row groups are taken in order, legacy first. Legacy rows go into the [`PairFilter`] and store
 //! their digests (unless [`super::Attribution::Reread`]: then the legacy rows of changed pairs
@@ -18,9 +18,9 @@ use arrow::datatypes::{DataType, Int64Type};
 use rayon::prelude::*;
 
 use super::detail::Capture;
+use super::digests::{DigestStore, RowDigests, RowLayout, SLOT};
 use super::filter::PairFilter;
 use super::partition::{Entry, Key, Partitions};
-use super::store::{ColumnStore, RowDigests, RowLayout, SLOT};
 use crate::error::{Error, Result};
 use crate::hash::{self, Codec, EncodeError};
 use crate::plan::{ColumnPlan, PairPlan};
@@ -128,7 +128,7 @@ pub struct SideScan<K> {
     /// The match structure.
     pub partitions: Partitions<K>,
     /// Column digests by ordinal.
-    pub store: ColumnStore,
+    pub store: DigestStore,
     /// Rows with a NULL key column.
     pub null_keys: u64,
 }
@@ -210,7 +210,7 @@ pub struct ScanTotals {
 pub fn scan<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
-    sides: &PerSide<(Partitions<K>, ColumnStore)>,
+    sides: &PerSide<(Partitions<K>, DigestStore)>,
     (filter, store_legacy): (Option<&PairFilter>, bool),
     capture: Option<&Capture>,
     progress: &(dyn Fn(Side, u64) + Sync),

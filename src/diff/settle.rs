@@ -9,10 +9,10 @@ use rayon::prelude::*;
 
 use super::attribute::{self, Attribution, Settled};
 use super::detail;
+use super::digests::{DigestStore, RowLayout};
 use super::merge::{self, Candidate};
 use super::partition::{Key, Partitions};
 use super::spool::{FirstN, Record, Spool, take};
-use super::store::{ColumnStore, RowLayout};
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
@@ -206,7 +206,7 @@ pub struct Inputs<'a> {
     /// Where each compared column's digest sits in a stored row.
     pub layout: &'a RowLayout,
     /// Each side's stored digests.
-    pub stores: PerSide<&'a ColumnStore>,
+    pub stores: PerSide<&'a DigestStore>,
     /// Target rows kept from the hashing pass.
     pub captured: &'a PerSide<Option<detail::Captured>>,
     /// Where the legacy digests of changed pairs come from.

@@ -125,7 +125,7 @@ struct Piece {
 }
 
 /// One side's column digests, found by ordinal.
-pub struct ColumnStore {
+pub struct DigestStore {
     file: File,
     width: usize,
     /// One bit per row: stored or not.
@@ -137,7 +137,7 @@ pub struct ColumnStore {
     index: std::sync::OnceLock<Vec<Piece>>,
 }
 
-impl ColumnStore {
+impl DigestStore {
     /// An empty store in `dir` for `rows` rows.
     pub fn new(dir: &std::path::Path, layout: &RowLayout, rows: u64) -> Result<Self> {
         let words = usize::try_from(rows.div_ceil(64))
@@ -288,7 +288,7 @@ mod tests {
             slot_of: vec![None],
             slots: 0,
         };
-        let store = ColumnStore::new(dir.path(), &layout, 200).expect("store");
+        let store = DigestStore::new(dir.path(), &layout, 200).expect("store");
         // Rows 100+{0,1,2,5,70}: two runs and two single rows, across a bitmap word boundary;
         // then an earlier batch (rows 3 and 9 of 0..80) written after it.
         let rows = [0u32, 1, 2, 5, 70];
