@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, LoadedConfig};
 use crate::diff::DiffOptions;
-use crate::engine::{Engine, default_threads};
 use crate::error::{Error, Result};
 use crate::gate::FailOn;
+use crate::pool::{Workers, default_threads};
 use crate::report::Report;
 use crate::run::{RunOptions, run_config};
 
@@ -84,9 +84,9 @@ impl Reconciler {
         self
     }
 
-    /// Runs on an engine the caller owns (the binary makes one per process). Never fails: what
+    /// Runs on worker threads the caller owns (the binary makes one per process). Never fails: what
     /// could not be decided is in the report, with verdict `error`.
-    pub fn run_with(&self, engine: &Engine) -> Report {
+    pub fn run_with(&self, workers: &Workers) -> Report {
         let opts = RunOptions {
             fail_on: self.fail_on,
             diff: self.diff.clone(),
@@ -94,13 +94,13 @@ impl Reconciler {
             history: self.history.clone(),
             ..RunOptions::default()
         };
-        run_config(&self.loaded, &opts, engine)
+        run_config(&self.loaded, &opts, workers)
     }
 
-    /// Runs on this thread with an engine of its own. Not for async code (it blocks on its
-    /// runtime): use [`Reconciler::run_async`] there. Fails only when the engine cannot start.
+    /// Runs on this thread with worker threads of its own. Not for async code (it blocks on its
+    /// runtime): use [`Reconciler::run_async`] there. Fails only when the worker threads cannot start.
     pub fn run(&self) -> Result<Report> {
-        Ok(self.run_with(&Engine::new(self.threads)?))
+        Ok(self.run_with(&Workers::new(self.threads)?))
     }
 
     /// Runs on a thread of its own and awaits the report: for async callers, whatever runtime

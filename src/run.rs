@@ -9,11 +9,11 @@ use std::time::Instant;
 use crate::checks;
 use crate::config::{LoadedConfig, TableConfig};
 use crate::diff::{self, DiffOptions};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gate::{FailOn, Status};
 use crate::hash::HASH_VERSION;
 use crate::plan::{self, PairPlan};
+use crate::pool::Workers;
 use crate::redact::RedactionKey;
 use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
 use crate::side::{PerSide, Side};
@@ -117,7 +117,7 @@ fn empty_report(
 }
 
 /// Runs a loaded config. Never fails: errors end up in the report with verdict `error`.
-pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Engine) -> Report {
+pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers) -> Report {
     let clock = Instant::now();
     let mut report = empty_report(
         opts,
@@ -295,7 +295,7 @@ fn redaction_key(
 fn run_into(
     loaded: &LoadedConfig,
     opts: &RunOptions<'_>,
-    engine: &Engine,
+    engine: &Workers,
     diff_out: Option<PathBuf>,
     keep_keys: bool,
     key: &Arc<RedactionKey>,
@@ -393,7 +393,7 @@ fn run_into(
 
 /// Opens and resolves every table pair of a config (no hashing). Used by the bench's decode
 /// floor, which must read exactly what a run reads.
-pub fn resolve_all(loaded: &LoadedConfig, engine: &Engine) -> Result<Vec<PairPlan>> {
+pub fn resolve_all(loaded: &LoadedConfig, engine: &Workers) -> Result<Vec<PairPlan>> {
     let (rt, threads) = (engine.runtime(), engine.threads());
     let c = &loaded.config;
     let snapshots = PerSide::new(

@@ -46,7 +46,7 @@ pub struct DemoArgs {
 /// Runs `recon demo`.
 pub fn run(
     args: &DemoArgs,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let dir = match &args.out {
@@ -72,7 +72,7 @@ pub fn run(
         },
     )?;
     let config = if args.databases {
-        through_databases(args, &dir, engine, printer)?
+        through_databases(args, &dir, workers, printer)?
     } else {
         dir.join("recon.toml")
     };
@@ -91,7 +91,7 @@ pub fn run(
         &reconcile,
         Vec::new(),
         true,
-        engine,
+        workers,
         printer,
     )?;
     printer.note(&format!(
@@ -110,13 +110,13 @@ pub fn run(
 fn through_databases(
     args: &DemoArgs,
     dir: &std::path::Path,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<PathBuf> {
     let mut text = std::fs::read_to_string(dir.join("recon.toml"))?;
     for (side, url) in [("legacy", &args.legacy_url), ("target", &args.target_url)] {
         let source = SourceUrl::parse(url)?;
-        let (tables, rows) = crate::export::load::load(&dir.join(side), &source, engine)?;
+        let (tables, rows) = crate::export::load::load(&dir.join(side), &source, workers)?;
         printer.note(&format!(
             "loaded {tables} tables, {rows} rows into {source}"
         ));
@@ -127,11 +127,11 @@ fn through_databases(
                 tables: Vec::new(),
                 schema: None,
                 casts: Vec::new(),
-                jobs: engine.threads(),
+                jobs: workers.threads(),
                 replace: crate::export::Replace::Snapshot,
                 lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
             },
-            engine,
+            workers,
             printer,
         )?;
         let from = format!("[{side}]\nroot = \"{side}\"\n");

@@ -38,7 +38,7 @@ pub struct DiffArgs {
 /// Runs `recon diff`.
 pub fn run(
     args: &DiffArgs,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     super::run::execute(
@@ -46,7 +46,7 @@ pub fn run(
         &args.reconcile,
         Vec::new(),
         false,
-        engine,
+        workers,
         printer,
     )
 }

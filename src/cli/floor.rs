@@ -18,10 +18,10 @@ pub struct FloorArgs {
 }
 
 /// Runs `recon decode-floor`.
-pub fn run(args: &FloorArgs, engine: &crate::engine::Engine) -> anyhow::Result<i32> {
+pub fn run(args: &FloorArgs, workers: &crate::pool::Workers) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config)?;
-    let plans = crate::run::resolve_all(&loaded, engine)?;
-    let pool = engine.pool();
+    let plans = crate::run::resolve_all(&loaded, workers)?;
+    let pool = workers.pool();
     let clock = Instant::now();
     let mut rows = 0;
     for p in &plans {

@@ -20,7 +20,7 @@ pub struct HistoryArgs {
 }
 
 /// Runs `recon history`.
-pub fn run(args: &HistoryArgs, engine: &crate::engine::Engine) -> anyhow::Result<i32> {
+pub fn run(args: &HistoryArgs, workers: &crate::pool::Workers) -> anyhow::Result<i32> {
     let dir = if let Some(d) = &args.history {
         d.clone()
     } else {
@@ -33,7 +33,7 @@ pub fn run(args: &HistoryArgs, engine: &crate::engine::Engine) -> anyhow::Result
         };
         crate::store::resolve(&h.dir, &loaded.base_dir)
     };
-    let staged = crate::store::Staged::new(&dir, true, engine.runtime()).with_context(|| {
+    let staged = crate::store::Staged::new(&dir, true, workers.runtime()).with_context(|| {
         format!(
             "reading the history {}",
             crate::store::shown_text(&dir.to_string_lossy())

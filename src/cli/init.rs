@@ -30,7 +30,7 @@ pub struct InitArgs {
 /// Runs `recon init`.
 pub fn run(
     args: &InitArgs,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let to_stdout = args.out.as_os_str() == "-";
@@ -46,8 +46,8 @@ pub fn run(
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(std::env::current_dir, |p| Ok(p.to_path_buf()))?
     };
-    let legacy = side(Side::Legacy, &args.legacy, &base, engine)?;
-    let target = side(Side::Target, &args.target, &base, engine)?;
+    let legacy = side(Side::Legacy, &args.legacy, &base, workers)?;
+    let target = side(Side::Target, &args.target, &base, workers)?;
     let text = crate::init::config(&legacy, &target);
     if to_stdout {
         printer.line(text.trim_end());
@@ -62,15 +62,15 @@ fn side(
     side: Side,
     root: &str,
     base: &Path,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
 ) -> anyhow::Result<SideInfo> {
     let cwd = std::env::current_dir()?;
-    let snapshot = Snapshot::open(side, root, &cwd, engine.runtime())?;
+    let snapshot = Snapshot::open(side, root, &cwd, workers.runtime())?;
     let manifest = snapshot.manifest().cloned();
     let mut tables = Vec::new();
     let names: Vec<String> = snapshot.table_names().map(str::to_owned).collect();
     for name in names {
-        let (schema, _) = engine.runtime().block_on(snapshot.table_schema(&name))?;
+        let (schema, _) = workers.runtime().block_on(snapshot.table_schema(&name))?;
         let from_manifest = manifest
             .as_ref()
             .and_then(|m| m.tables.iter().find(|t| t.name == name));

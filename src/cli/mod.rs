@@ -125,10 +125,10 @@ pub fn main(cli: &Cli) -> i32 {
     let threads = cli
         .global
         .threads
-        .unwrap_or_else(crate::engine::default_threads)
+        .unwrap_or_else(crate::pool::default_threads)
         .max(1);
-    // The one engine of the process, for the commands that reconcile or query.
-    let engine = || crate::engine::Engine::new(threads).map_err(anyhow::Error::from);
+    // The worker threads of the process, made once for the commands that reconcile or query.
+    let workers = || crate::pool::Workers::new(threads).map_err(anyhow::Error::from);
     // A panic is a bug or a decoder meeting corrupt bytes; where it is caught it becomes an
     // error naming what failed, so the hook only logs it (with --log debug).
     std::panic::set_hook(Box::new(|info| {
@@ -140,16 +140,16 @@ pub fn main(cli: &Cli) -> i32 {
     }));
     let dispatched =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &cli.command {
-            Command::Run(a) => run::run(a, &engine()?, &printer),
-            Command::Diff(a) => diff::run(a, &engine()?, &printer),
-            Command::Snapshot(a) => snapshot::run(a, &engine()?, &printer),
-            Command::Init(a) => init::run(a, &engine()?, &printer),
-            Command::LoadDb(a) => snapshot::load(a, &engine()?, &printer),
+            Command::Run(a) => run::run(a, &workers()?, &printer),
+            Command::Diff(a) => diff::run(a, &workers()?, &printer),
+            Command::Snapshot(a) => snapshot::run(a, &workers()?, &printer),
+            Command::Init(a) => init::run(a, &workers()?, &printer),
+            Command::LoadDb(a) => snapshot::load(a, &workers()?, &printer),
             Command::Gen(a) => generate::run(a, &printer),
-            Command::Demo(a) => demo::run(a, &engine()?, &printer),
-            Command::DecodeFloor(a) => floor::run(a, &engine()?),
-            Command::Query(a) => query::run(a, &engine()?),
-            Command::History(a) => history::run(a, &engine()?),
+            Command::Demo(a) => demo::run(a, &workers()?, &printer),
+            Command::DecodeFloor(a) => floor::run(a, &workers()?),
+            Command::Query(a) => query::run(a, &workers()?),
+            Command::History(a) => history::run(a, &workers()?),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

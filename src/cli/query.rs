@@ -65,7 +65,7 @@ pub struct QueryArgs {
 }
 
 /// Runs `recon query`.
-pub fn run(args: &QueryArgs, engine: &crate::engine::Engine) -> anyhow::Result<i32> {
+pub fn run(args: &QueryArgs, workers: &crate::pool::Workers) -> anyhow::Result<i32> {
     let (roots, base, config) = if let (Some(l), Some(t)) = (&args.legacy, &args.target) {
         (
             PerSide::new(l.clone(), t.clone()),
@@ -84,7 +84,7 @@ pub fn run(args: &QueryArgs, engine: &crate::engine::Engine) -> anyhow::Result<i
         );
         (roots, loaded.base_dir.clone(), Some(loaded))
     };
-    let session = QuerySession::open(&roots, &base, engine)?;
+    let session = QuerySession::open(&roots, &base, workers)?;
     if let Some(out) = &args.output {
         crate::atomic::refuse_inside_roots(&[("--output", out.as_path())], &session.local_roots())?;
     }

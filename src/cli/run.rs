@@ -44,7 +44,7 @@ pub struct RunArgs {
 /// Runs `recon run`.
 pub fn run(
     args: &RunArgs,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config);
@@ -56,13 +56,13 @@ pub fn run(
         } else {
             crate::export::Replace::Snapshot
         };
-        let mut requests = super::snapshot::config_requests(l, replace, engine.threads())?;
+        let mut requests = super::snapshot::config_requests(l, replace, workers.threads())?;
         args.waits.apply(&mut requests);
         if requests.is_empty() {
             anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
         }
         for r in &requests {
-            super::snapshot::export(r, engine, printer)?;
+            super::snapshot::export(r, workers, printer)?;
         }
     }
     execute(
@@ -70,7 +70,7 @@ pub fn run(
         &args.reconcile,
         args.tables.clone(),
         true,
-        engine,
+        workers,
         printer,
     )
 }
@@ -83,7 +83,7 @@ pub fn execute(
     args: &ReconcileArgs,
     only: Vec<String>,
     whole_snapshots: bool,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let clock = Instant::now();
@@ -117,10 +117,10 @@ pub fn execute(
         .transpose()
         .with_context(|| "--out")?;
     let mut report = match loaded {
-        Ok(l) => run_config(l, &opts, engine),
-        Err(e) => error_report(crate::error::chain(e), &opts, None, engine.threads()),
+        Ok(l) => run_config(l, &opts, workers),
+        Err(e) => error_report(crate::error::chain(e), &opts, None, workers.threads()),
     };
-    finish(&mut report, args, printer, engine.runtime())?;
+    finish(&mut report, args, printer, workers.runtime())?;
     if args.stats {
         print_stats(&report, clock);
     }

@@ -118,11 +118,11 @@ pub struct LoadArgs {
 /// Runs `recon load-db`.
 pub fn load(
     args: &LoadArgs,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let source = SourceUrl::parse(&args.into)?;
-    let (tables, rows) = crate::export::load::load(&args.from, &source, engine)?;
+    let (tables, rows) = crate::export::load::load(&args.from, &source, workers)?;
     printer.line(&format!(
         "loaded {tables} tables, {rows} rows into {source}"
     ));
@@ -132,7 +132,7 @@ pub fn load(
 /// Runs `recon snapshot`.
 pub fn run(
     args: &SnapshotArgs,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let casts = args
@@ -147,7 +147,7 @@ pub fn run(
     };
     let mut requests = if let Some(path) = &args.config {
         let loaded = Config::load(path)?;
-        let mut requests = config_requests(&loaded, replace, engine.threads())?;
+        let mut requests = config_requests(&loaded, replace, workers.threads())?;
         // A `--cast` holds for every side exported (a side without the column ignores it).
         for r in &mut requests {
             r.casts.extend(casts.iter().cloned());
@@ -163,7 +163,7 @@ pub fn run(
             tables: args.tables.clone(),
             schema: args.schema.clone(),
             casts,
-            jobs: engine.threads(),
+            jobs: workers.threads(),
             replace,
             lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
         }]
@@ -176,7 +176,7 @@ pub fn run(
     let mut rows = 0;
     let mut bytes = 0;
     for r in &requests {
-        let (r, b) = export(r, engine, printer)?;
+        let (r, b) = export(r, workers, printer)?;
         rows += r;
         bytes += b;
     }
@@ -291,12 +291,12 @@ fn refuse_shared_roots(loaded: &LoadedConfig, requests: &[ExportRequest]) -> any
 /// Exports one database and prints what was written; returns the rows and bytes.
 pub fn export(
     r: &ExportRequest,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<(u64, u64)> {
     let clock = Instant::now();
     printer.note(&format!("snapshot {} → {}", r.source, r.out.display()));
-    let manifest = crate::export::export(r, engine, &printer.export_bars())?;
+    let manifest = crate::export::export(r, workers, &printer.export_bars())?;
     let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
     let bytes: u64 = manifest.tables.iter().map(|t| t.bytes).sum();
     for t in &manifest.tables {

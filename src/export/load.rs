@@ -21,12 +21,12 @@ const INSERT_ROWS: usize = 2_000;
 
 /// Loads every table of the snapshot at `root` into the database of `url`, which is dropped and
 /// created again first. Returns the tables and rows loaded.
-pub fn load(root: &Path, url: &SourceUrl, engine: &crate::engine::Engine) -> Result<(usize, u64)> {
+pub fn load(root: &Path, url: &SourceUrl, workers: &crate::pool::Workers) -> Result<(usize, u64)> {
     let tables = tables_of(root)?;
     let mut rows = 0;
     match url.kind {
         Kind::Postgres => {
-            let rt = engine.runtime();
+            let rt = workers.runtime();
             let admin = super::postgres::Pg::open(url, "postgres", rt)?;
             // One statement each: together they would be one (implicit) transaction.
             let d = pg_ident(&url.database);

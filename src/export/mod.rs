@@ -191,12 +191,12 @@ pub struct Written {
 /// every table was written.
 pub fn export(
     request: &ExportRequest,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     progress: &dyn ExportProgress,
 ) -> Result<Manifest> {
     let staging = staging::Staging::new(&request.out, request.replace)?;
     let manifest = match request.source.kind {
-        credentials::Kind::Postgres => postgres::export(request, staging.dir(), engine, progress)?,
+        credentials::Kind::Postgres => postgres::export(request, staging.dir(), workers, progress)?,
         credentials::Kind::Mysql => mysql::export(request, staging.dir(), progress)?,
     };
     manifest.write(staging.dir())?;

@@ -12,16 +12,16 @@ use arrow::datatypes::SchemaRef;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 
-use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::pool::Workers;
 use crate::side::{PerSide, Side};
 use crate::snapshot::{Snapshot, sql};
 
-/// A session over both snapshots, on an [`Engine`]'s runtime.
+/// A session over both snapshots, on the runtime of the [`Workers`].
 pub struct QuerySession<'e> {
     ctx: SessionContext,
     snapshots: PerSide<Snapshot>,
-    engine: &'e Engine,
+    workers: &'e Workers,
 }
 
 /// A statement's result.
@@ -97,9 +97,9 @@ impl<'e> QuerySession<'e> {
     pub fn open(
         roots: &PerSide<String>,
         base: &std::path::Path,
-        engine: &'e Engine,
+        workers: &'e Workers,
     ) -> Result<Self> {
-        let (rt, threads) = (engine.runtime(), engine.threads());
+        let (rt, threads) = (workers.runtime(), workers.threads());
         let snapshots = PerSide::new(
             Snapshot::open(Side::Legacy, &roots.legacy, base, rt)?,
             Snapshot::open(Side::Target, &roots.target, base, rt)?,
@@ -126,7 +126,7 @@ impl<'e> QuerySession<'e> {
         Ok(Self {
             ctx,
             snapshots,
-            engine,
+            workers,
         })
     }
 
@@ -146,7 +146,7 @@ impl<'e> QuerySession<'e> {
     /// Runs one read-only statement. A syntax error names its position.
     pub fn run(&self, statement: &str) -> std::result::Result<QueryResult, QueryError> {
         let clock = Instant::now();
-        self.engine.runtime().block_on(async {
+        self.workers.runtime().block_on(async {
             let df = self
                 .ctx
                 .sql_with_options(statement, sql::read_only())
@@ -170,10 +170,10 @@ impl<'e> QuerySession<'e> {
         options: &crate::checks::sql::ValueOptions,
         redaction: &crate::checks::lineage::Redaction,
     ) -> std::result::Result<crate::checks::golden::Compared, QueryError> {
-        self.engine.runtime().block_on(async {
+        self.workers.runtime().block_on(async {
             let sessions = PerSide::new(
-                sql::session_for(&self.snapshots.legacy, self.engine.threads()).await?,
-                sql::session_for(&self.snapshots.target, self.engine.threads()).await?,
+                sql::session_for(&self.snapshots.legacy, self.workers.threads()).await?,
+                sql::session_for(&self.snapshots.target, self.workers.threads()).await?,
             );
             let results = crate::checks::golden::results(&sessions, q, redaction).await?;
             Ok(crate::checks::golden::compare(
@@ -219,7 +219,7 @@ impl<'e> QuerySession<'e> {
         let table = self
             .snapshots
             .get(side)
-            .table(name, self.engine.runtime())?;
+            .table(name, self.workers.runtime())?;
         Ok(TableInfo {
             side,
             name: name.to_owned(),

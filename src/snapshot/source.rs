@@ -19,7 +19,7 @@ use parquet::file::reader::{ChunkReader, Length};
 pub enum Source {
     /// A local file, opened per reader.
     Local(PathBuf),
-    /// An object, read with ranged requests on the engine's runtime.
+    /// An object, read with ranged requests on the workers' runtime.
     Remote {
         /// Its store.
         store: Arc<dyn ObjectStore>,

@@ -47,7 +47,7 @@ fn reconcile(dir: &std::path::Path, threads: usize, attribution: Attribution) ->
         .threads(threads)
         .attribution(attribution)
         .run()
-        .expect("engine");
+        .expect("worker threads");
     let v = serde_json::to_value(&report).expect("json");
     assert_ne!(v["verdict"], "error", "{v}");
     v["tables"][0].clone()

@@ -41,7 +41,7 @@ pub(crate) enum Decode {
     Timestamp,
 }
 
-/// A connection on the engine's runtime; its methods block the calling (non-runtime) thread.
+/// A connection on the workers' runtime; its methods block the calling (non-runtime) thread.
 pub(super) struct Pg<'e> {
     client: tokio_postgres::Client,
     rt: &'e tokio::runtime::Runtime,
@@ -130,11 +130,11 @@ impl<'e> Pg<'e> {
 pub(super) fn export(
     request: &ExportRequest,
     dir: &Path,
-    engine: &crate::engine::Engine,
+    workers: &crate::pool::Workers,
     progress: &dyn super::ExportProgress,
 ) -> Result<Manifest> {
     let started_at = manifest::now();
-    let rt = engine.runtime();
+    let rt = workers.runtime();
     let source = &request.source;
     let schema = request
         .schema

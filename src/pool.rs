@@ -2,21 +2,21 @@
 //! one tokio runtime for I/O and `DataFusion`, made once and lent to every stage. Nothing else in
 //! the library builds a runtime or a pool.
 //!
-//! The engine blocks on its own runtime, so its methods must not be called from async code;
+//! The workers block on their own runtime, so their methods must not be called from async code;
 //! `Reconciler::run_async` runs a whole reconciliation on a thread of its own for
 //! callers that are async.
 
 use crate::error::{Error, Result};
 
-/// The pool and the runtime of a run.
-pub struct Engine {
+/// The worker threads of a run: the rayon pool and the tokio runtime.
+pub struct Workers {
     runtime: tokio::runtime::Runtime,
     pool: rayon::ThreadPool,
     threads: usize,
 }
 
-impl Engine {
-    /// An engine with `threads` workers in each of the pool and the runtime (at least one).
+impl Workers {
+    /// `threads` workers in each of the pool and the runtime (at least one).
     pub fn new(threads: usize) -> Result<Self> {
         let threads = threads.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
