@@ -5,12 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use serde::Serialize;
 
-use crate::config::{ColumnOptions, TableConfig};
+use crate::config::{ColumnOptions, GateConfig, TableConfig};
 use crate::error::{CompareError, Error, Result};
-use crate::gate::GateConfig;
 use crate::hash::{Codec, CompareAs, TextOpts, is_integer};
 use crate::side::PerSide;
 use crate::snapshot::SideTable;
@@ -154,27 +153,59 @@ pub fn resolve(
     tables: PerSide<SideTable>,
     redaction_key: &std::sync::Arc<crate::redact::RedactionKey>,
 ) -> Result<PairPlan> {
-    let table = t.name.as_str();
-    let legacy_schema = tables.legacy.schema.clone();
-    let target_schema = tables.target.schema.clone();
-    let has =
-        |side_schema: &arrow::datatypes::Schema, c: &str| side_schema.field_with_name(c).is_ok();
+    let schemas = PerSide::new(tables.legacy.schema.clone(), tables.target.schema.clone());
+    check_named_columns(t, &schemas)?;
+    let paired_by_case = case_pairs(t, &schemas.legacy, &schemas.target)?;
+    let mut renames = t.rename.clone();
+    renames.extend(paired_by_case.iter().map(|(l, t)| (l.clone(), t.clone())));
+    let columns_of = Columns {
+        t,
+        defaults,
+        schemas: &schemas,
+        renames: &renames,
+    };
+    let keys = columns_of.keys()?;
+    let (columns, mut schema) = columns_of.compared()?;
+    schema.paired_by_case = paired_by_case;
+    schema.exact_vs_float = exact_vs_float(keys.iter().chain(&columns), &tables);
+    let exact_int_key = exact_int_key(&keys, &schemas);
+    Ok(PairPlan {
+        name: t.name.clone(),
+        sources: sources(t),
+        tables,
+        keys,
+        columns,
+        exact_int_key,
+        schema,
+        gate: GateConfig::resolved(&t.gate, global_gate),
+        redact: crate::redact::Redactor::new(
+            t.redact.iter().cloned(),
+            std::sync::Arc::clone(redaction_key),
+        ),
+        renames,
+    })
+}
 
+/// Every column the table's config names (renamed, ignored, redacted, with options) must exist
+/// where it is looked for.
+fn check_named_columns(t: &TableConfig, schemas: &PerSide<SchemaRef>) -> Result<()> {
+    let table = t.name.as_str();
+    let has = |side_schema: &Schema, c: &str| side_schema.field_with_name(c).is_ok();
     for (from, to) in &t.rename {
-        if !has(&legacy_schema, from) {
+        if !has(&schemas.legacy, from) {
             return Err(Error::column(
                 table,
                 from,
                 "is renamed but the legacy table has no such column",
             ));
         }
-        if !has(&target_schema, to) && !t.ignore.contains(from) {
+        if !has(&schemas.target, to) && !t.ignore.contains(from) {
             let msg = format!("is renamed to `{to}`, which is missing on the target side");
             return Err(Error::column(table, from, msg));
         }
     }
     for name in &t.ignore {
-        if !has(&legacy_schema, name) && !has(&target_schema, name) {
+        if !has(&schemas.legacy, name) && !has(&schemas.target, name) {
             return Err(Error::column(
                 table,
                 name,
@@ -182,41 +213,52 @@ pub fn resolve(
             ));
         }
     }
-    for name in &t.redact {
-        if !has(&legacy_schema, name) {
-            return Err(Error::column(
-                table,
-                name,
-                "is redacted but the legacy table has no such column",
-            ));
+    let legacy_only = t
+        .redact
+        .iter()
+        .map(|n| (n, "is redacted but the legacy table has no such column"))
+        .chain(
+            t.columns
+                .keys()
+                .filter(|c| *c != "*")
+                .map(|n| (n, "has options but the legacy table has no such column")),
+        );
+    for (name, msg) in legacy_only {
+        if !has(&schemas.legacy, name) {
+            return Err(Error::column(table, name, msg));
         }
     }
-    for name in t.columns.keys().filter(|c| *c != "*") {
-        if !has(&legacy_schema, name) {
-            return Err(Error::column(
-                table,
-                name,
-                "has options but the legacy table has no such column",
-            ));
-        }
-    }
+    Ok(())
+}
 
-    let paired_by_case = case_pairs(t, &legacy_schema, &target_schema)?;
-    let mut renames = t.rename.clone();
-    renames.extend(paired_by_case.iter().map(|(l, t)| (l.clone(), t.clone())));
-    let target_of = |legacy: &str| -> String {
-        renames
+/// A pair's columns as they are resolved: names across the sides, options, codecs.
+struct Columns<'a> {
+    t: &'a TableConfig,
+    defaults: &'a ColumnOptions,
+    schemas: &'a PerSide<SchemaRef>,
+    renames: &'a BTreeMap<String, String>,
+}
+
+impl Columns<'_> {
+    /// The target column a legacy column pairs with.
+    fn target_of(&self, legacy: &str) -> String {
+        self.renames
             .get(legacy)
             .cloned()
             .unwrap_or_else(|| legacy.to_owned())
-    };
-    let column_plan = |legacy: &str| -> Result<ColumnPlan> {
-        let target = target_of(legacy);
+    }
+
+    /// How one legacy column compares with its target column.
+    fn plan(&self, legacy: &str) -> Result<ColumnPlan> {
+        let table = self.t.name.as_str();
+        let target = self.target_of(legacy);
         let target = target.as_str();
-        let lf = legacy_schema
+        let lf = self
+            .schemas
+            .legacy
             .field_with_name(legacy)
             .map_err(|_| Error::column(table, legacy, "is missing on the legacy side"))?;
-        let tf = target_schema.field_with_name(target).map_err(|_| {
+        let tf = self.schemas.target.field_with_name(target).map_err(|_| {
             let msg = if target == legacy {
                 "is missing on the target side (rename it with `rename`?)".to_owned()
             } else {
@@ -224,7 +266,7 @@ pub fn resolve(
             };
             Error::column(table, legacy, msg)
         })?;
-        let opts = t.column_options(legacy, defaults);
+        let opts = self.t.column_options(legacy, self.defaults);
         let compare = |source| Error::Compare {
             table: table.to_owned(),
             column: legacy.to_owned(),
@@ -238,93 +280,86 @@ pub fn resolve(
             codec,
             tolerance,
         })
-    };
+    }
 
-    let mut keys = Vec::new();
-    for k in &t.key {
-        let mut plan = column_plan(k)?;
-        if plan.tolerance.is_some() {
-            return Err(Error::column(
-                table,
-                k,
-                "is a key column and cannot have a tolerance",
-            ));
+    /// The key columns (never with a tolerance).
+    fn keys(&self) -> Result<Vec<ColumnPlan>> {
+        let mut keys = Vec::new();
+        for k in &self.t.key {
+            let plan = self.plan(k)?;
+            if plan.tolerance.is_some() {
+                return Err(Error::column(
+                    &self.t.name,
+                    k,
+                    "is a key column and cannot have a tolerance",
+                ));
+            }
+            keys.push(plan);
         }
-        plan.tolerance = None;
-        keys.push(plan);
+        Ok(keys)
     }
-    let ignored = |name: &str| t.ignore.iter().any(|i| i == name);
-    let mut schema = SchemaFindings {
-        paired_by_case: paired_by_case.clone(),
-        ..SchemaFindings::default()
-    };
-    let mut columns = Vec::new();
-    let mut mapped_targets = BTreeSet::new();
-    for f in legacy_schema.fields() {
-        let legacy = f.name().as_str();
-        let target = target_of(legacy);
-        let target = target.as_str();
-        mapped_targets.insert(target.to_owned());
-        if t.key.iter().any(|k| k == legacy) {
-            continue;
+
+    /// The compared columns, and the columns left out (ignored, on one side only).
+    fn compared(&self) -> Result<(Vec<ColumnPlan>, SchemaFindings)> {
+        let t = self.t;
+        let ignored = |name: &str| t.ignore.iter().any(|i| i == name);
+        let mut schema = SchemaFindings::default();
+        let mut columns = Vec::new();
+        let mut mapped_targets = BTreeSet::new();
+        for f in self.schemas.legacy.fields() {
+            let legacy = f.name().as_str();
+            let target = self.target_of(legacy);
+            mapped_targets.insert(target.clone());
+            if t.key.iter().any(|k| k == legacy) {
+                continue;
+            }
+            if ignored(legacy) || ignored(&target) {
+                schema.ignored.push(legacy.to_owned());
+            } else if self.schemas.target.field_with_name(&target).is_err() {
+                schema.legacy_only.push(legacy.to_owned());
+            } else {
+                columns.push(self.plan(legacy)?);
+            }
         }
-        if ignored(legacy) || ignored(target) {
-            schema.ignored.push(legacy.to_owned());
-            continue;
-        }
-        if !has(&target_schema, target) {
-            schema.legacy_only.push(legacy.to_owned());
-            continue;
-        }
-        columns.push(column_plan(legacy)?);
-    }
-    for f in target_schema.fields() {
-        let name = f.name();
-        if !mapped_targets.contains(name) {
+        for f in self.schemas.target.fields() {
+            let name = f.name();
+            if mapped_targets.contains(name) {
+                continue;
+            }
             if ignored(name) {
                 schema.ignored.push(name.clone());
             } else {
                 schema.target_only.push(name.clone());
             }
         }
+        Ok((columns, schema))
     }
-    schema.exact_vs_float = exact_vs_float(keys.iter().chain(&columns), &tables);
-    let exact_int_key = keys.len() == 1 && keys[0].codec.cast.is_none() && {
-        let l = legacy_schema
-            .field_with_name(&keys[0].names.legacy)
-            .map(|f| f.data_type().clone());
-        let r = target_schema
-            .field_with_name(&keys[0].names.target)
-            .map(|f| f.data_type().clone());
-        matches!((l, r), (Ok(l), Ok(r)) if exact_int(&l) && exact_int(&r))
+}
+
+/// Whether the pair has one key column, an exact integer on both sides, compared as it is.
+fn exact_int_key(keys: &[ColumnPlan], schemas: &PerSide<SchemaRef>) -> bool {
+    let [key] = keys else {
+        return false;
     };
-    let sources = PerSide::new(
-        if t.legacy_sql.is_some() {
+    let l = schemas.legacy.field_with_name(&key.names.legacy);
+    let r = schemas.target.field_with_name(&key.names.target);
+    key.codec.cast.is_none()
+        && matches!((l, r), (Ok(l), Ok(r)) if exact_int(l.data_type()) && exact_int(r.data_type()))
+}
+
+/// What each side reads: its table, or `sql` for a query.
+fn sources(t: &TableConfig) -> PerSide<String> {
+    let source = |sql: &Option<String>, table: &str| {
+        if sql.is_some() {
             "sql".to_owned()
         } else {
-            t.legacy_table().to_owned()
-        },
-        if t.target_sql.is_some() {
-            "sql".to_owned()
-        } else {
-            t.target_table().to_owned()
-        },
-    );
-    Ok(PairPlan {
-        name: t.name.clone(),
-        sources,
-        tables,
-        keys,
-        columns,
-        exact_int_key,
-        schema,
-        gate: GateConfig::resolved(&t.gate, global_gate),
-        redact: crate::redact::Redactor::new(
-            t.redact.iter().cloned(),
-            std::sync::Arc::clone(redaction_key),
-        ),
-        renames,
-    })
+            table.to_owned()
+        }
+    };
+    PerSide::new(
+        source(&t.legacy_sql, t.legacy_table()),
+        source(&t.target_sql, t.target_table()),
+    )
 }
 
 /// Legacy columns that pair with a target column by a name that differs only in case, where

@@ -86,9 +86,30 @@ pub fn shown(url: &Url) -> String {
 pub fn open(url: &Url) -> Result<(Arc<dyn ObjectStore>, StorePath), StoreError> {
     remember_url_secrets(url);
     let (scheme, path) = ObjectStoreScheme::parse(url).map_err(|e| StoreError::new(&e))?;
-    let text = url.as_str();
     let store: Box<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::Local => Box::new(object_store::local::LocalFileSystem::new()),
+        ObjectStoreScheme::AmazonS3
+        | ObjectStoreScheme::GoogleCloudStorage
+        | ObjectStoreScheme::MicrosoftAzure
+        | ObjectStoreScheme::Http => cloud(&scheme, url)?,
+        other => {
+            return Err(StoreError::text(format!(
+                "{other:?} URLs are not supported (use s3://, gs://, az://, http(s):// or a path)"
+            )));
+        }
+    };
+    let path = StorePath::parse(path).map_err(|e| StoreError::new(&e))?;
+    Ok((
+        Arc::new(object_store::limit::LimitStore::new(store, MAX_REQUESTS)),
+        path,
+    ))
+}
+
+/// A cloud provider's store for `url`, credentials from the provider's standard places.
+#[cfg(feature = "cloud")]
+fn cloud(scheme: &ObjectStoreScheme, url: &Url) -> Result<Box<dyn ObjectStore>, StoreError> {
+    let text = url.as_str();
+    Ok(match scheme {
         ObjectStoreScheme::AmazonS3 => {
             let builder =
                 aws_profile(object_store::aws::AmazonS3Builder::from_env()).with_url(text);
@@ -105,28 +126,29 @@ pub fn open(url: &Url) -> Result<(Arc<dyn ObjectStore>, StorePath), StoreError> 
                 .with_url(text)
                 .build()?,
         ),
-        ObjectStoreScheme::Http => Box::new(
+        _ => Box::new(
             object_store::http::HttpBuilder::new()
                 .with_url(&url[..url::Position::BeforePath])
                 .build()?,
         ),
-        other => {
-            return Err(StoreError::text(format!(
-                "{other:?} URLs are not supported (use s3://, gs://, az://, http(s):// or a path)"
-            )));
-        }
-    };
-    let path = StorePath::parse(path).map_err(|e| StoreError::new(&e))?;
-    Ok((
-        Arc::new(object_store::limit::LimitStore::new(store, MAX_REQUESTS)),
-        path,
-    ))
+    })
+}
+
+/// Without the `cloud` feature, an object-store URL is refused naming what the build lacks.
+#[cfg(not(feature = "cloud"))]
+fn cloud(_: &ObjectStoreScheme, url: &Url) -> Result<Box<dyn ObjectStore>, StoreError> {
+    Err(StoreError::text(format!(
+        "{}: this build of recon reads and writes local folders only: it was built without the \
+         `cloud` feature (the default builds have it; or build with `--features cloud`)",
+        shown(url)
+    )))
 }
 
 /// The AWS profile files fill in what the environment leaves out: the access key of
 /// `AWS_PROFILE` (or `default`) from the credentials file, and its region and endpoint from the
 /// config file. Without a key anywhere, `object_store` goes on to web identity, the container
 /// credentials and instance metadata.
+#[cfg(feature = "cloud")]
 fn aws_profile(builder: object_store::aws::AmazonS3Builder) -> object_store::aws::AmazonS3Builder {
     use object_store::aws::AmazonS3ConfigKey as K;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -187,6 +209,7 @@ fn aws_profile(builder: object_store::aws::AmazonS3Builder) -> object_store::aws
 /// know: with it, an S3 store with no credentials from the environment, a profile, web identity
 /// or the container is refused with a clear error instead of asking the cloud's instance metadata
 /// address (which is off this machine wherever that address is not a cloud's).
+#[cfg(feature = "cloud")]
 fn refuse_metadata_lookup(builder: &object_store::aws::AmazonS3Builder) -> Result<(), StoreError> {
     use object_store::aws::AmazonS3ConfigKey as K;
     let disabled = std::env::var("AWS_EC2_METADATA_DISABLED")
@@ -212,11 +235,13 @@ fn refuse_metadata_lookup(builder: &object_store::aws::AmazonS3Builder) -> Resul
 
 /// The `key = value` lines of one `[section]` of an INI file (keys lower-cased), or `None` when
 /// the file or the section is not there.
+#[cfg(feature = "cloud")]
 fn ini_section(path: &Path, section: &str) -> Option<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).ok()?;
     parse_ini_section(&text, section)
 }
 
+#[cfg(feature = "cloud")]
 fn parse_ini_section(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
     let mut inside = false;
     let mut found = false;
@@ -501,6 +526,7 @@ fn file_states(dir: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime)> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "cloud")]
     #[test]
     fn profile_sections_are_read_by_name() {
         let text = "[default]\naws_access_key_id = A\n\n[profile dev]\nregion=eu-west-1\n# c\n";

@@ -113,6 +113,10 @@ fn through_databases(
     workers: &crate::pool::Workers,
     printer: &Printer,
 ) -> anyhow::Result<PathBuf> {
+    // Both servers' clients before either database is touched.
+    for url in [&args.legacy_url, &args.target_url] {
+        SourceUrl::parse(url)?.require_exporter()?;
+    }
     let mut text = std::fs::read_to_string(dir.join("recon.toml"))?;
     for (side, url) in [("legacy", &args.legacy_url), ("target", &args.target_url)] {
         let source = SourceUrl::parse(url)?;

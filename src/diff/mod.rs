@@ -136,93 +136,16 @@ fn run<K: KeyCodec>(
     )?;
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
 
-    let mut t = TableDiff::new(
-        &plan.name,
-        &plan.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
-        &plan.sources,
-    );
-    t.legacy_rows = rows.legacy;
-    t.target_rows = rows.target;
-    t.null_key_rows = PerSide::new(totals.legacy.null_keys, totals.target.null_keys);
-    t.checksums = PerSide::new(
-        format!("{:016x}", totals.legacy.checksum),
-        format!("{:016x}", totals.target.checksum),
-    );
-    t.schema = plan.schema.clone();
-    t.compared_columns = plan.columns.iter().map(|c| c.name.clone()).collect();
-    t.matched = tally.matched;
-    t.missing = tally.missing;
-    t.extra = tally.extra;
-    t.duplicate_keys = tally.duplicate_keys;
-    t.changed = tally.changed;
-    for (c, n) in plan.columns.iter().zip(&tally.columns) {
-        t.columns
-            .insert(c.name.clone(), ColumnDrift { changed: *n });
-    }
+    let mut t = counted(plan, &totals, &tally);
     let (changed, missing_rows, extra_rows) = tally.firsts();
     check_identities(&t)?;
-    let drift = t.changed + t.missing + t.extra + t.null_key_rows.legacy + t.null_key_rows.target;
-    #[allow(clippy::cast_precision_loss)]
-    {
-        t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
-    }
-    // The detail pass. Samples need every column of a few rows; drift classes need, for every
-    // changed row (up to EXPLAIN_ROWS), only the columns whose class depends on the values
-    // (text, timestamps, decimals of different scales): an integer, date, boolean or float that
-    // differs is "other" without reading it again.
-    let explained_rows = &changed[..changed.len().min(EXPLAIN_ROWS)];
-    let valued: Vec<usize> = (0..plan.columns.len())
-        .filter(|&ci| needs_values(plan, ci))
-        .collect();
-    let cap = opts.samples;
-    let sample_ords = |side: Side| -> Vec<u64> {
-        let mut ords: Vec<u64> = changed
-            .iter()
-            .take(cap)
-            .map(|(c, _)| *c.ordinal(side))
-            .collect();
-        let rest = match side {
-            Side::Legacy => &missing_rows,
-            Side::Target => &extra_rows,
-        };
-        ords.extend(rest.iter().take(cap).map(|(_, o)| *o));
-        ords
-    };
-    let explain_ords = |side: Side| -> Vec<u64> {
-        explained_rows
-            .iter()
-            .filter(|(_, mask)| mask.iter().any(|ci| valued.contains(&usize::from(*ci))))
-            .map(|(c, _)| *c.ordinal(side))
-            .collect()
-    };
-    let valued_names = |side: Side| -> Vec<String> {
-        valued
-            .iter()
-            .map(|&ci| plan.columns[ci].names.get(side).clone())
-            .collect()
-    };
-    let fetch = |side: Side| -> Result<(detail::Rows, detail::Rows)> {
-        let table = plan.tables.get(side);
-        let kept = captured.get(side).as_ref();
-        let (samples, explain) = rayon::join(
-            || detail::fetch_with(table, &sample_ords(side), &plan.read_columns(side), kept),
-            || detail::fetch_with(table, &explain_ords(side), &valued_names(side), kept),
-        );
-        Ok((samples?, explain?))
-    };
-    let (legacy_rows, target_rows) = rayon::join(|| fetch(Side::Legacy), || fetch(Side::Target));
-    let ((ls, le), (ts, te)) = (legacy_rows?, target_rows?);
-    let sampled = PerSide::new(ls, ts);
-    let valued_rows = PerSide::new(le, te);
-    t.explained = explain_changes(plan, explained_rows, &valued, &valued_rows);
-    t.samples = samples(
+    detail_pass(
         plan,
         opts.samples,
-        &changed,
-        &missing_rows,
-        &extra_rows,
-        &sampled,
-    );
+        &captured,
+        (&changed, &missing_rows, &extra_rows),
+        &mut t,
+    )?;
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
     if let Some(spool) = differing {
         out::write_differing(plan, opts, spool, &mut t)?;
@@ -266,6 +189,111 @@ fn needs_values(plan: &PairPlan, ci: usize) -> bool {
         }
         _ => false,
     }
+}
+
+/// The table's diff from the counts: rows, checksums, categories and per-column drift.
+fn counted<K: KeyCodec>(
+    plan: &PairPlan,
+    totals: &PerSide<scan::ScanTotals>,
+    tally: &settle::Tally<K>,
+) -> TableDiff {
+    let rows = PerSide::new(plan.tables.legacy.rows, plan.tables.target.rows);
+    let mut t = TableDiff::new(
+        &plan.name,
+        &plan.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
+        &plan.sources,
+    );
+    t.legacy_rows = rows.legacy;
+    t.target_rows = rows.target;
+    t.null_key_rows = PerSide::new(totals.legacy.null_keys, totals.target.null_keys);
+    t.checksums = PerSide::new(
+        format!("{:016x}", totals.legacy.checksum),
+        format!("{:016x}", totals.target.checksum),
+    );
+    t.schema = plan.schema.clone();
+    t.compared_columns = plan.columns.iter().map(|c| c.name.clone()).collect();
+    t.matched = tally.matched;
+    t.missing = tally.missing;
+    t.extra = tally.extra;
+    t.duplicate_keys = tally.duplicate_keys;
+    t.changed = tally.changed;
+    for (c, n) in plan.columns.iter().zip(&tally.columns) {
+        t.columns
+            .insert(c.name.clone(), ColumnDrift { changed: *n });
+    }
+    let drift = t.changed + t.missing + t.extra + t.null_key_rows.legacy + t.null_key_rows.target;
+    #[allow(clippy::cast_precision_loss)]
+    {
+        t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
+    }
+    t
+}
+
+/// Changed, missing and extra rows first in key order, as the tally kept them.
+type Firsts<'a, K> = (
+    &'a [(Candidate<K>, Vec<u16>)],
+    &'a [(K, u64)],
+    &'a [(K, u64)],
+);
+
+/// The detail pass: the few rows the samples and the drift classes need, read again.
+fn detail_pass<K: KeyCodec>(
+    plan: &PairPlan,
+    cap: usize,
+    captured: &PerSide<Option<detail::Captured>>,
+    (changed, missing_rows, extra_rows): Firsts<'_, K>,
+    t: &mut TableDiff,
+) -> Result<()> {
+    // The detail pass. Samples need every column of a few rows; drift classes need, for every
+    // changed row (up to EXPLAIN_ROWS), only the columns whose class depends on the values
+    // (text, timestamps, decimals of different scales): an integer, date, boolean or float that
+    // differs is "other" without reading it again.
+    let explained_rows = &changed[..changed.len().min(EXPLAIN_ROWS)];
+    let valued: Vec<usize> = (0..plan.columns.len())
+        .filter(|&ci| needs_values(plan, ci))
+        .collect();
+    let sample_ords = |side: Side| -> Vec<u64> {
+        let mut ords: Vec<u64> = changed
+            .iter()
+            .take(cap)
+            .map(|(c, _)| *c.ordinal(side))
+            .collect();
+        let rest = match side {
+            Side::Legacy => missing_rows,
+            Side::Target => extra_rows,
+        };
+        ords.extend(rest.iter().take(cap).map(|(_, o)| *o));
+        ords
+    };
+    let explain_ords = |side: Side| -> Vec<u64> {
+        explained_rows
+            .iter()
+            .filter(|(_, mask)| mask.iter().any(|ci| valued.contains(&usize::from(*ci))))
+            .map(|(c, _)| *c.ordinal(side))
+            .collect()
+    };
+    let valued_names = |side: Side| -> Vec<String> {
+        valued
+            .iter()
+            .map(|&ci| plan.columns[ci].names.get(side).clone())
+            .collect()
+    };
+    let fetch = |side: Side| -> Result<(detail::Rows, detail::Rows)> {
+        let table = plan.tables.get(side);
+        let kept = captured.get(side).as_ref();
+        let (samples, explain) = rayon::join(
+            || detail::fetch_with(table, &sample_ords(side), &plan.read_columns(side), kept),
+            || detail::fetch_with(table, &explain_ords(side), &valued_names(side), kept),
+        );
+        Ok((samples?, explain?))
+    };
+    let (legacy_rows, target_rows) = rayon::join(|| fetch(Side::Legacy), || fetch(Side::Target));
+    let ((ls, le), (ts, te)) = (legacy_rows?, target_rows?);
+    let sampled = PerSide::new(ls, ts);
+    let valued_rows = PerSide::new(le, te);
+    t.explained = explain_changes(plan, explained_rows, &valued, &valued_rows);
+    t.samples = samples(plan, cap, changed, missing_rows, extra_rows, &sampled);
+    Ok(())
 }
 
 fn explain_changes<K>(

@@ -248,79 +248,15 @@ pub fn settle<K: Key>(
     differing: Option<&Spool<Differing<K>>>,
 ) -> Result<Tally<K>> {
     let plan = inp.plan;
-    let legacy_rows = plan.tables.legacy.rows;
-    let record = |category: Category, key: K, ordinal: u64, columns: Vec<u16>| Differing {
-        position: match category.side() {
-            Side::Legacy => ordinal,
-            Side::Target => legacy_rows + ordinal,
-        },
-        category,
-        ordinal,
-        key,
-        columns,
-    };
     let unsettled: Spool<Candidate<K>> = Spool::new(
         inp.dir,
-        legacy_rows,
+        plan.tables.legacy.rows,
         inp.budget,
         std::mem::size_of::<Candidate<K>>(),
     );
-    let keep = if differing.is_some() {
-        usize::MAX
-    } else {
-        inp.cap
-    };
-    let store_legacy = inp.attribution == Attribution::Store;
-    let tally = (0..partitions.legacy.len())
+    let mut tally = (0..partitions.legacy.len())
         .into_par_iter()
-        .map(|p| -> Result<Tally<K>> {
-            let m = merge::merge(partitions.legacy.take(p)?, partitions.target.take(p)?, keep);
-            let mut t = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
-            t.matched = m.matched;
-            t.missing = m.missing;
-            t.extra = m.extra;
-            t.duplicate_keys = m.duplicate_keys;
-            let mut rows = Vec::new();
-            for &(key, ord) in &m.missing_rows {
-                t.first_missing.push((key, ord));
-                rows.push(record(Category::Missing, key, ord, Vec::new()));
-            }
-            for &(key, ord) in &m.extra_rows {
-                t.first_extra.push((key, ord));
-                rows.push(record(Category::Extra, key, ord, Vec::new()));
-            }
-            let settled: Vec<Settled> = if store_legacy {
-                m.candidates
-                    .par_iter()
-                    .map_init(
-                        || (Vec::new(), Vec::new()),
-                        |(lb, tb), c| {
-                            attribute::attribute_stored(plan, inp.layout, inp.stores, c, lb, tb)
-                        },
-                    )
-                    .collect::<Result<_>>()?
-            } else {
-                vec![Settled::Unknown; m.candidates.len()]
-            };
-            let mut later = Vec::new();
-            for (c, s) in m.candidates.into_iter().zip(settled) {
-                match s {
-                    Settled::Equal => t.matched += 1,
-                    Settled::Differ(mask) => {
-                        if differing.is_some() {
-                            rows.push(record(Category::Changed, c.key, c.legacy, mask.clone()));
-                        }
-                        t.changed(c, mask);
-                    }
-                    Settled::Unknown => later.push(c),
-                }
-            }
-            unsettled.push(&later)?;
-            if let Some(d) = differing {
-                d.push(&rows)?;
-            }
-            Ok(t)
-        })
+        .map(|p| settle_partition(inp, &partitions, p, &unsettled, differing))
         .try_reduce(
             || Tally::new(plan.columns.len(), inp.changed_cap, inp.cap),
             |mut a, b| {
@@ -329,41 +265,145 @@ pub fn settle<K: Key>(
             },
         )?;
     tracing::info!(table = %plan.name, "merged and attributed from the stores");
-    let mut tally = tally;
-    unsettled.drain(|bucket| {
-        // With the store, every spooled pair is read whole on both sides; re-reading the legacy
-        // side reads only its compared columns, so it takes larger chunks.
-        let n = if store_legacy { SETTLE_CHUNK } else { 1 << 16 };
-        for chunk in bucket.chunks(n) {
-            let mut settled = if store_legacy {
-                vec![Settled::Unknown; chunk.len()]
-            } else {
-                attribute::attribute_reread(plan, inp.layout, inp.stores.target, chunk)?
-            };
-            attribute::settle_again(plan, inp.layout, chunk, &mut settled, inp.captured)?;
-            let mut rows = Vec::new();
-            for (c, s) in chunk.iter().zip(settled) {
-                match s {
-                    Settled::Equal => tally.matched += 1,
-                    Settled::Differ(mask) => {
-                        if differing.is_some() {
-                            rows.push(record(Category::Changed, c.key, c.legacy, mask.clone()));
-                        }
-                        tally.changed(*c, mask);
+    unsettled.drain(|bucket| settle_spooled(inp, &bucket, &mut tally, differing))?;
+    Ok(tally)
+}
+
+/// A differing row's record; target rows are positioned after every legacy row.
+fn record<K: Key>(
+    legacy_rows: u64,
+    category: Category,
+    key: K,
+    ordinal: u64,
+    columns: Vec<u16>,
+) -> Differing<K> {
+    Differing {
+        position: match category.side() {
+            Side::Legacy => ordinal,
+            Side::Target => legacy_rows + ordinal,
+        },
+        category,
+        ordinal,
+        key,
+        columns,
+    }
+}
+
+/// Merges partition `p` and attributes its candidates from the stores; what the stores cannot
+/// settle goes to `unsettled`.
+fn settle_partition<K: Key>(
+    inp: &Inputs<'_>,
+    partitions: &PerSide<&Partitions<K>>,
+    p: usize,
+    unsettled: &Spool<Candidate<K>>,
+    differing: Option<&Spool<Differing<K>>>,
+) -> Result<Tally<K>> {
+    let plan = inp.plan;
+    let legacy_rows = plan.tables.legacy.rows;
+    let keep = if differing.is_some() {
+        usize::MAX
+    } else {
+        inp.cap
+    };
+    let m = merge::merge(partitions.legacy.take(p)?, partitions.target.take(p)?, keep);
+    let mut t = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
+    t.matched = m.matched;
+    t.missing = m.missing;
+    t.extra = m.extra;
+    t.duplicate_keys = m.duplicate_keys;
+    let mut rows = Vec::new();
+    for &(key, ord) in &m.missing_rows {
+        t.first_missing.push((key, ord));
+        rows.push(record(legacy_rows, Category::Missing, key, ord, Vec::new()));
+    }
+    for &(key, ord) in &m.extra_rows {
+        t.first_extra.push((key, ord));
+        rows.push(record(legacy_rows, Category::Extra, key, ord, Vec::new()));
+    }
+    let settled: Vec<Settled> = if inp.attribution == Attribution::Store {
+        m.candidates
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(lb, tb), c| attribute::attribute_stored(plan, inp.layout, inp.stores, c, lb, tb),
+            )
+            .collect::<Result<_>>()?
+    } else {
+        vec![Settled::Unknown; m.candidates.len()]
+    };
+    let mut later = Vec::new();
+    for (c, s) in m.candidates.into_iter().zip(settled) {
+        match s {
+            Settled::Equal => t.matched += 1,
+            Settled::Differ(mask) => {
+                if differing.is_some() {
+                    rows.push(record(
+                        legacy_rows,
+                        Category::Changed,
+                        c.key,
+                        c.legacy,
+                        mask.clone(),
+                    ));
+                }
+                t.changed(c, mask);
+            }
+            Settled::Unknown => later.push(c),
+        }
+    }
+    unsettled.push(&later)?;
+    if let Some(d) = differing {
+        d.push(&rows)?;
+    }
+    Ok(t)
+}
+
+/// Settles one bucket of spooled candidates by reading their rows again.
+fn settle_spooled<K: Key>(
+    inp: &Inputs<'_>,
+    bucket: &[Candidate<K>],
+    tally: &mut Tally<K>,
+    differing: Option<&Spool<Differing<K>>>,
+) -> Result<()> {
+    let plan = inp.plan;
+    let store_legacy = inp.attribution == Attribution::Store;
+    // With the store, every spooled pair is read whole on both sides; re-reading the legacy
+    // side reads only its compared columns, so it takes larger chunks.
+    let n = if store_legacy { SETTLE_CHUNK } else { 1 << 16 };
+    for chunk in bucket.chunks(n) {
+        let mut settled = if store_legacy {
+            vec![Settled::Unknown; chunk.len()]
+        } else {
+            attribute::attribute_reread(plan, inp.layout, inp.stores.target, chunk)?
+        };
+        attribute::settle_again(plan, inp.layout, chunk, &mut settled, inp.captured)?;
+        let mut rows = Vec::new();
+        for (c, s) in chunk.iter().zip(settled) {
+            match s {
+                Settled::Equal => tally.matched += 1,
+                Settled::Differ(mask) => {
+                    if differing.is_some() {
+                        let legacy_rows = plan.tables.legacy.rows;
+                        rows.push(record(
+                            legacy_rows,
+                            Category::Changed,
+                            c.key,
+                            c.legacy,
+                            mask.clone(),
+                        ));
                     }
-                    Settled::Unknown => {
-                        return Err(Error::Internal(format!(
-                            "table `{}`: a changed row could not be attributed",
-                            plan.name
-                        )));
-                    }
+                    tally.changed(*c, mask);
+                }
+                Settled::Unknown => {
+                    return Err(Error::Internal(format!(
+                        "table `{}`: a changed row could not be attributed",
+                        plan.name
+                    )));
                 }
             }
-            if let Some(d) = differing {
-                d.push(&rows)?;
-            }
         }
-        Ok(())
-    })?;
-    Ok(tally)
+        if let Some(d) = differing {
+            d.push(&rows)?;
+        }
+    }
+    Ok(())
 }

@@ -39,6 +39,24 @@ pub struct SourceUrl {
 /// The connect timeout unless one is given: long enough for a loaded server across a WAN.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+impl SourceUrl {
+    /// Errors when this build of recon has no exporter for the server: it was compiled without
+    /// the `postgres` or `mysql` cargo feature.
+    pub fn require_exporter(&self) -> Result<()> {
+        let (built, feature, server) = match self.kind {
+            Kind::Postgres => (cfg!(feature = "postgres"), "postgres", "PostgreSQL"),
+            Kind::Mysql => (cfg!(feature = "mysql"), "mysql", "MariaDB/MySQL"),
+        };
+        if built {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "{self}: this build of recon cannot reach {server}: it was built without the \
+             `{feature}` feature (the default builds have it; or build with `--features {feature}`)"
+        )))
+    }
+}
+
 impl fmt::Debug for SourceUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SourceUrl({self})")

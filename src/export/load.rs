@@ -3,12 +3,20 @@
 //! constraints (a migration's snapshots hold duplicate and NULL keys on purpose). `PostgreSQL`
 //! through `COPY ... FROM STDIN`, `MariaDB`/`MySQL` through multi-row `INSERT`s.
 
+// Without a server's feature, what only its loader uses is left unused.
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+#[cfg(feature = "postgres")]
 use futures::SinkExt;
+#[cfg(feature = "mysql")]
 use mysql::prelude::Queryable;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -22,36 +30,61 @@ const INSERT_ROWS: usize = 2_000;
 /// Loads every table of the snapshot at `root` into the database of `url`, which is dropped and
 /// created again first. Returns the tables and rows loaded.
 pub fn load(root: &Path, url: &SourceUrl, workers: &crate::pool::Workers) -> Result<(usize, u64)> {
+    url.require_exporter()?;
     let tables = tables_of(root)?;
-    let mut rows = 0;
-    match url.kind {
-        Kind::Postgres => {
-            let rt = workers.runtime();
-            let admin = super::postgres::Pg::open(url, "postgres", rt)?;
-            // One statement each: together they would be one (implicit) transaction.
-            let d = pg_ident(&url.database);
-            admin.execute(&format!("DROP DATABASE IF EXISTS {d} WITH (FORCE)"))?;
-            admin.execute(&format!("CREATE DATABASE {d}"))?;
-            let pg = super::postgres::Pg::open(url, &url.database, rt)?;
-            for (name, files) in &tables {
-                rows += pg_table(&pg, url, name, files, rt)?;
-            }
+    let rows = match url.kind {
+        #[cfg(feature = "postgres")]
+        Kind::Postgres => pg_load(url, &tables, workers.runtime())?,
+        #[cfg(feature = "mysql")]
+        Kind::Mysql => my_load(url, &tables)?,
+        #[cfg(not(all(feature = "postgres", feature = "mysql")))]
+        _ => {
+            // `require_exporter` above has refused it already.
+            let _ = workers;
+            Err::<u64, _>(Error::Invalid(format!(
+                "{url}: this build of recon has no client for it"
+            )))?
         }
-        Kind::Mysql => {
-            let mut admin = super::mysql::connect_without_database(url)?;
-            admin
-                .query_drop(format!(
-                    "DROP DATABASE IF EXISTS {d}; CREATE DATABASE {d} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-                    d = my_ident(&url.database)
-                ))
-                .map_err(|e| db_error(url, "creating the database", e))?;
-            let mut conn = super::mysql::connect(url)?;
-            for (name, files) in &tables {
-                rows += my_table(&mut conn, url, name, files)?;
-            }
-        }
-    }
+    };
     Ok((tables.len(), rows))
+}
+
+/// Drops and creates the `PostgreSQL` database, then loads every table into it.
+#[cfg(feature = "postgres")]
+fn pg_load(
+    url: &SourceUrl,
+    tables: &[(String, Vec<PathBuf>)],
+    rt: &tokio::runtime::Runtime,
+) -> Result<u64> {
+    let admin = super::postgres::Pg::open(url, "postgres", rt)?;
+    // One statement each: together they would be one (implicit) transaction.
+    let d = pg_ident(&url.database);
+    admin.execute(&format!("DROP DATABASE IF EXISTS {d} WITH (FORCE)"))?;
+    admin.execute(&format!("CREATE DATABASE {d}"))?;
+    let pg = super::postgres::Pg::open(url, &url.database, rt)?;
+    let mut rows = 0;
+    for (name, files) in tables {
+        rows += pg_table(&pg, url, name, files, rt)?;
+    }
+    Ok(rows)
+}
+
+/// Drops and creates the `MariaDB`/`MySQL` database, then loads every table into it.
+#[cfg(feature = "mysql")]
+fn my_load(url: &SourceUrl, tables: &[(String, Vec<PathBuf>)]) -> Result<u64> {
+    let mut admin = super::mysql::connect_without_database(url)?;
+    admin
+        .query_drop(format!(
+            "DROP DATABASE IF EXISTS {d}; CREATE DATABASE {d} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            d = my_ident(&url.database)
+        ))
+        .map_err(|e| db_error(url, "creating the database", e))?;
+    let mut conn = super::mysql::connect(url)?;
+    let mut rows = 0;
+    for (name, files) in tables {
+        rows += my_table(&mut conn, url, name, files)?;
+    }
+    Ok(rows)
 }
 
 /// Tables of a local snapshot: the manifest's tables and files when recon wrote it, else
@@ -132,10 +165,12 @@ fn batches(files: &[PathBuf]) -> impl Iterator<Item = Result<RecordBatch>> + '_ 
     })
 }
 
+#[cfg(feature = "postgres")]
 fn pg_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+#[cfg(feature = "mysql")]
 fn my_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
@@ -260,6 +295,7 @@ fn text(a: &dyn Array, row: usize, f: &ArrayFormatter<'_>, kind: Kind) -> Option
     })
 }
 
+#[cfg(feature = "postgres")]
 fn pg_table(
     pg: &super::postgres::Pg<'_>,
     url: &SourceUrl,
@@ -328,6 +364,7 @@ fn formatters<'a>(
         .collect()
 }
 
+#[cfg(feature = "mysql")]
 fn my_table(conn: &mut mysql::Conn, url: &SourceUrl, name: &str, files: &[PathBuf]) -> Result<u64> {
     let Some(first) = schema_of(files)? else {
         return Ok(0);

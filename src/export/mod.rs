@@ -7,11 +7,19 @@
 //! read lock) and the row decoding. What they share is here: the source URL and its credentials,
 //! the request, the staging folder and the manifest; the Parquet writing is in [`sink`].
 
+// Without a server's feature, what only its exporter uses is left unused.
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+
 mod credentials;
 pub mod load;
 pub mod manifest;
+#[cfg(feature = "mysql")]
 pub mod mysql;
 pub mod names;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod sink;
 mod staging;
@@ -194,10 +202,22 @@ pub fn export(
     workers: &crate::pool::Workers,
     progress: &dyn ExportProgress,
 ) -> Result<Manifest> {
+    request.source.require_exporter()?;
     let staging = staging::Staging::new(&request.out, request.replace)?;
     let manifest = match request.source.kind {
+        #[cfg(feature = "postgres")]
         credentials::Kind::Postgres => postgres::export(request, staging.dir(), workers, progress)?,
+        #[cfg(feature = "mysql")]
         credentials::Kind::Mysql => mysql::export(request, staging.dir(), progress)?,
+        #[cfg(not(all(feature = "postgres", feature = "mysql")))]
+        _ => {
+            // `require_exporter` above has refused it already.
+            let _ = (workers, progress);
+            Err::<Manifest, _>(Error::Invalid(format!(
+                "{}: this build of recon has no exporter for it",
+                request.source
+            )))?
+        }
     };
     manifest.write(staging.dir())?;
     staging.commit()?;

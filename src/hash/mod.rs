@@ -18,15 +18,16 @@ mod fast;
 mod json;
 mod payload;
 mod short;
+mod visit;
 
 use arrow::array::{Array, AsArray};
 
 pub use crate::config::TimeZone;
-use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::*;
 pub use cast::{checked_cast, visit_cast};
 pub use payload::{NumPayload, canonical_f64_bits};
-use payload::{float, instant_payload, numeric, numeric_payload, numeric256, text};
+
+pub use visit::visit;
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
 pub use crate::error::EncodeError;
@@ -293,218 +294,6 @@ pub fn numeric_from_payload(payload: &[u8]) -> Option<(i256, u8)> {
     Some((m, scale))
 }
 
-/// Calls `f` with the canonical `(tag, payload)` of every value of `array`, in order.
-pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
-    array: &dyn Array,
-    codec: &Codec,
-    f: &mut F,
-) -> Result<(), EncodeError> {
-    macro_rules! each {
-        ($arr:expr, |$v:ident| $body:expr) => {{
-            let arr = $arr;
-            for i in 0..arr.len() {
-                if arr.is_null(i) {
-                    f(Tag::Null, &[]);
-                } else {
-                    let $v = arr.value(i);
-                    $body
-                }
-            }
-        }};
-    }
-    let dt = array.data_type();
-    match (codec.mode, dt) {
-        // A Null-typed column holds NULL only, in any mode.
-        (_, DataType::Null) => (0..array.len()).for_each(|_| f(Tag::Null, &[])),
-        (CompareAs::Numeric, _) if is_integer(dt) => {
-            for_each_int(array, &mut |v| match v {
-                None => f(Tag::Null, &[]),
-                Some(v) => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
-            });
-        }
-        (CompareAs::Numeric, DataType::Decimal32(_, s)) => {
-            each!(array.as_primitive::<Decimal32Type>(), |v| numeric(
-                i128::from(v),
-                *s,
-                f
-            )?);
-        }
-        (CompareAs::Numeric, DataType::Decimal64(_, s)) => {
-            each!(array.as_primitive::<Decimal64Type>(), |v| numeric(
-                i128::from(v),
-                *s,
-                f
-            )?);
-        }
-        (CompareAs::Numeric, DataType::Decimal128(_, s)) => {
-            each!(array.as_primitive::<Decimal128Type>(), |v| numeric(
-                v, *s, f
-            )?);
-        }
-        (CompareAs::Numeric, DataType::Decimal256(_, s)) => {
-            each!(array.as_primitive::<Decimal256Type>(), |v| numeric256(
-                v, *s, f
-            )?);
-        }
-        (CompareAs::Float, DataType::Decimal256(_, s)) => {
-            each!(array.as_primitive::<Decimal256Type>(), |v| {
-                match decimal::exact_f64_wide(v, i32::from(*s)) {
-                    Some(x) => float(x, f),
-                    None => numeric256(v, *s, f)?,
-                }
-            });
-        }
-        (CompareAs::Float, DataType::Float16) => {
-            each!(array.as_primitive::<Float16Type>(), |v| float(
-                f64::from(v.to_f32()),
-                f
-            ));
-        }
-        (CompareAs::Float, DataType::Float32) => {
-            each!(array.as_primitive::<Float32Type>(), |v| float(
-                f64::from(v),
-                f
-            ));
-        }
-        (CompareAs::Float, DataType::Float64) => {
-            each!(array.as_primitive::<Float64Type>(), |v| float(v, f));
-        }
-        // An exact number against a float: equal to a float only when a float holds it exactly;
-        // any other value keeps its exact encoding, which no float shares, so it differs.
-        (CompareAs::Float, _) if is_integer(dt) => {
-            for_each_int(array, &mut |v| match v {
-                None => f(Tag::Null, &[]),
-                Some(v) => match decimal::exact_f64(v, 0) {
-                    Some(x) => float(x, f),
-                    None => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
-                },
-            });
-        }
-        (
-            CompareAs::Float,
-            DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..),
-        ) => {
-            let wide = cast_with_options(
-                array,
-                &DataType::Decimal128(38, decimal_scale(dt)),
-                &CastOptions::default(),
-            )?;
-            let s = decimal_scale(dt);
-            each!(wide.as_primitive::<Decimal128Type>(), |v| {
-                match decimal::exact_f64(v, i32::from(s)) {
-                    Some(x) => float(x, f),
-                    None => numeric(v, s, f)?,
-                }
-            });
-        }
-        (CompareAs::Text(o), DataType::Utf8) => each!(array.as_string::<i32>(), |v| text(v, o, f)),
-        (CompareAs::Text(o), DataType::LargeUtf8) => {
-            each!(array.as_string::<i64>(), |v| text(v, o, f));
-        }
-        (CompareAs::Text(o), DataType::Utf8View) => {
-            each!(array.as_string_view(), |v| text(v, o, f));
-        }
-        (CompareAs::Binary, DataType::Binary) => {
-            each!(array.as_binary::<i32>(), |v| f(Tag::Binary, v));
-        }
-        (CompareAs::Binary, DataType::LargeBinary) => {
-            each!(array.as_binary::<i64>(), |v| f(Tag::Binary, v));
-        }
-        (CompareAs::Binary, DataType::BinaryView) => {
-            each!(array.as_binary_view(), |v| f(Tag::Binary, v));
-        }
-        (CompareAs::Binary, DataType::FixedSizeBinary(_)) => {
-            each!(array.as_fixed_size_binary(), |v| f(Tag::Binary, v));
-        }
-        (CompareAs::Bool, DataType::Boolean) => {
-            each!(array.as_boolean(), |v| f(Tag::Bool, &[u8::from(v)]));
-        }
-        (CompareAs::Bool, _) if is_integer(dt) => {
-            // MySQL TINYINT(1): 0/1 are booleans; any other integer stays a number, so it differs.
-            for_each_int(array, &mut |v| match v {
-                None => f(Tag::Null, &[]),
-                Some(0) => f(Tag::Bool, &[0]),
-                Some(1) => f(Tag::Bool, &[1]),
-                Some(v) => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
-            });
-        }
-        (CompareAs::Date, DataType::Date32) => {
-            each!(array.as_primitive::<Date32Type>(), |v| f(
-                Tag::Date,
-                &i64::from(v).to_le_bytes()
-            ));
-        }
-        (CompareAs::Date, DataType::Date64) => {
-            each!(array.as_primitive::<Date64Type>(), |v| f(
-                Tag::Date,
-                &v.div_euclid(86_400_000).to_le_bytes()
-            ));
-        }
-        (CompareAs::Timestamp, DataType::Timestamp(unit, tz)) => {
-            let per = match unit {
-                TimeUnit::Second => 1_000_000_000i128,
-                TimeUnit::Millisecond => 1_000_000,
-                TimeUnit::Microsecond => 1_000,
-                TimeUnit::Nanosecond => 1,
-            };
-            let zone = if tz.is_some() {
-                TimeZone::Utc
-            } else {
-                codec.zone
-            };
-            macro_rules! ts {
-                ($t:ty) => {
-                    each!(array.as_primitive::<$t>(), |v| {
-                        instant_payload(zone.to_utc_nanos(i128::from(v) * per), f)
-                    })
-                };
-            }
-            match unit {
-                TimeUnit::Second => ts!(TimestampSecondType),
-                TimeUnit::Millisecond => ts!(TimestampMillisecondType),
-                TimeUnit::Microsecond => ts!(TimestampMicrosecondType),
-                TimeUnit::Nanosecond => ts!(TimestampNanosecondType),
-            }
-        }
-        (CompareAs::Time, DataType::Time32(unit)) => {
-            let per = if *unit == TimeUnit::Second {
-                1_000_000_000
-            } else {
-                1_000_000
-            };
-            if unit == &TimeUnit::Second {
-                each!(array.as_primitive::<Time32SecondType>(), |v| {
-                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes());
-                });
-            } else {
-                each!(array.as_primitive::<Time32MillisecondType>(), |v| {
-                    f(Tag::Time, &(i64::from(v) * per).to_le_bytes());
-                });
-            }
-        }
-        (CompareAs::Time, DataType::Time64(unit)) => {
-            if unit == &TimeUnit::Microsecond {
-                each!(array.as_primitive::<Time64MicrosecondType>(), |v| f(
-                    Tag::Time,
-                    &(v * 1000).to_le_bytes()
-                ));
-            } else {
-                each!(array.as_primitive::<Time64NanosecondType>(), |v| f(
-                    Tag::Time,
-                    &v.to_le_bytes()
-                ));
-            }
-        }
-        (mode, dt) => {
-            return Err(EncodeError::Uncomparable {
-                data_type: dt.clone(),
-                mode: format!("{mode:?}"),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The declared scale of a decimal type (0 for every other type).
 pub fn decimal_scale(dt: &DataType) -> i8 {
     match dt {
@@ -532,7 +321,7 @@ pub fn is_integer(dt: &DataType) -> bool {
 }
 
 /// Calls `f` with every value of an integer array widened to `i128`.
-fn for_each_int<G: FnMut(Option<i128>)>(array: &dyn Array, f: &mut G) {
+pub(crate) fn for_each_int<G: FnMut(Option<i128>)>(array: &dyn Array, f: &mut G) {
     macro_rules! run {
         ($t:ty) => {{
             let a = array.as_primitive::<$t>();

@@ -75,40 +75,12 @@ pub(super) fn export(
     let started_at = manifest::now();
     let source = &request.source;
     let mut coordinator = connect_for_export(request)?;
-    let db = literal(&source.database);
     let version = rows(&mut coordinator, source, "SELECT VERSION()")?
         .into_iter()
         .next()
         .and_then(|r| r.into_iter().next().flatten())
         .unwrap_or_default();
-    let found = rows(
-        &mut coordinator,
-        source,
-        &format!(
-            "SELECT TABLE_NAME, CAST(COALESCE(TABLE_ROWS, 0) AS CHAR), ENGINE FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
-        ),
-    )?;
-    let cell = |r: &[Option<String>], i: usize| r.get(i).cloned().flatten();
-    let names: Vec<String> = found.iter().filter_map(|r| cell(r, 0)).collect();
-    if names.is_empty() && request.tables.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{source}: the database has no tables"
-        )));
-    }
-    super::check_requested(source, &request.tables, &names)?;
-    let mut tables = Vec::new();
-    for r in &found {
-        let Some(name) = cell(r, 0) else { continue };
-        if !request.tables.is_empty() && !request.tables.contains(&name) {
-            continue;
-        }
-        let estimate = cell(r, 1).and_then(|e| e.parse().ok()).unwrap_or(0);
-        let mut t = table(&mut coordinator, request, &name, estimate)?;
-        t.read_lock = !cell(r, 2).is_some_and(|e| transactional(&e));
-        t.engine = cell(r, 2);
-        tables.push(t);
-    }
+    let tables = catalog_tables(&mut coordinator, request)?;
     let parts = super::plan_parts(&tables, request.jobs, |t, key| {
         let sql = format!(
             "SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {}.{}",
@@ -164,18 +136,7 @@ pub(super) fn export(
             let mut coordinator = coordinator
                 .lock()
                 .map_err(|_| Error::Internal("the coordinator's connection was poisoned".into()))?;
-            if let Ok(Some(gtid)) =
-                coordinator.query_first::<Option<String>, _>("SELECT @@gtid_binlog_pos")
-                && let Some(g) = gtid
-            {
-                position.insert("gtid_binlog_pos".to_owned(), g);
-            }
-            if let Ok(Some((file, pos))) =
-                coordinator.query_first::<(String, u64), _>("SHOW MASTER STATUS")
-            {
-                position.insert("binlog_file".to_owned(), file);
-                position.insert("binlog_position".to_owned(), pos.to_string());
-            }
+            position = binlog_position(&mut coordinator);
             Ok(())
         },
         held,
@@ -194,39 +155,100 @@ pub(super) fn export(
         |conn, t, part| copy_table(conn, source, t, part, dir, part.progress(t, progress)),
     )?;
     Ok(Manifest::assemble(
-        Source {
-            kind: if version.to_ascii_lowercase().contains("mariadb") {
-                "mariadb".into()
-            } else {
-                "mysql".into()
-            },
-            host: source.host.clone(),
-            port: source.port,
-            user: source.user.clone(),
-            database: source.database.clone(),
-            schema: None,
-            server_version: version,
-        },
-        Consistency {
-            method: format!(
-                "{}{}",
-                if jobs > 1 {
-                    "START TRANSACTION WITH CONSISTENT SNAPSHOT per worker under FLUSH TABLES WITH READ LOCK"
-                } else {
-                    "one START TRANSACTION WITH CONSISTENT SNAPSHOT"
-                },
-                if held > 0 {
-                    "; tables of non-transactional engines read under FLUSH TABLES WITH READ LOCK"
-                } else {
-                    ""
-                }
-            ),
-            position,
-        },
+        source_of(source, version),
+        consistency(jobs, held, position),
         started_at,
         &tables,
         written,
     ))
+}
+
+/// Where the binary log stood at the consistent point (what the server tells).
+fn binlog_position(coordinator: &mut Conn) -> BTreeMap<String, String> {
+    let mut position = BTreeMap::new();
+    if let Ok(Some(gtid)) = coordinator.query_first::<Option<String>, _>("SELECT @@gtid_binlog_pos")
+        && let Some(g) = gtid
+    {
+        position.insert("gtid_binlog_pos".to_owned(), g);
+    }
+    if let Ok(Some((file, pos))) = coordinator.query_first::<(String, u64), _>("SHOW MASTER STATUS")
+    {
+        position.insert("binlog_file".to_owned(), file);
+        position.insert("binlog_position".to_owned(), pos.to_string());
+    }
+    position
+}
+
+/// The manifest's source: the server and what it calls itself.
+fn source_of(source: &SourceUrl, version: String) -> Source {
+    Source {
+        kind: if version.to_ascii_lowercase().contains("mariadb") {
+            "mariadb".into()
+        } else {
+            "mysql".into()
+        },
+        host: source.host.clone(),
+        port: source.port,
+        user: source.user.clone(),
+        database: source.database.clone(),
+        schema: None,
+        server_version: version,
+    }
+}
+
+/// How the export reached its one consistent point.
+fn consistency(jobs: usize, held: usize, position: BTreeMap<String, String>) -> Consistency {
+    Consistency {
+        method: format!(
+            "{}{}",
+            if jobs > 1 {
+                "START TRANSACTION WITH CONSISTENT SNAPSHOT per worker under FLUSH TABLES WITH READ LOCK"
+            } else {
+                "one START TRANSACTION WITH CONSISTENT SNAPSHOT"
+            },
+            if held > 0 {
+                "; tables of non-transactional engines read under FLUSH TABLES WITH READ LOCK"
+            } else {
+                ""
+            }
+        ),
+        position,
+    }
+}
+
+/// The request's base tables with their columns, row estimates and engines.
+fn catalog_tables(coordinator: &mut Conn, request: &ExportRequest) -> Result<Vec<TableOut>> {
+    let source = &request.source;
+    let db = literal(&source.database);
+    let found = rows(
+        coordinator,
+        source,
+        &format!(
+            "SELECT TABLE_NAME, CAST(COALESCE(TABLE_ROWS, 0) AS CHAR), ENGINE FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
+        ),
+    )?;
+    let cell = |r: &[Option<String>], i: usize| r.get(i).cloned().flatten();
+    let names: Vec<String> = found.iter().filter_map(|r| cell(r, 0)).collect();
+    if names.is_empty() && request.tables.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{source}: the database has no tables"
+        )));
+    }
+    super::check_requested(source, &request.tables, &names)?;
+    let mut tables = Vec::new();
+    for r in &found {
+        let Some(name) = cell(r, 0) else { continue };
+        if !request.tables.is_empty() && !request.tables.contains(&name) {
+            continue;
+        }
+        let estimate = cell(r, 1).and_then(|e| e.parse().ok()).unwrap_or(0);
+        let mut t = table(coordinator, request, &name, estimate)?;
+        t.read_lock = !cell(r, 2).is_some_and(|e| transactional(&e));
+        t.engine = cell(r, 2);
+        tables.push(t);
+    }
+    Ok(tables)
 }
 
 /// Streams one table through the binary protocol into its Parquet file.

@@ -128,7 +128,25 @@ pub(super) fn table(
             cast,
         });
     }
-    let primary_key = pg
+    let primary_key = primary_key(pg, &rel)?;
+    let foreign_keys = foreign_keys(pg, &rel)?;
+    Ok((
+        TableOut {
+            name: name.to_owned(),
+            columns,
+            primary_key,
+            foreign_keys,
+            estimated_rows,
+            engine: None,
+            read_lock: false,
+        },
+        decoders,
+    ))
+}
+
+/// The primary key's columns in key order (none without a primary key).
+fn primary_key(pg: &Pg, rel: &str) -> Result<Vec<String>> {
+    Ok(pg
         .rows(&format!(
             "SELECT a.attname FROM pg_index i JOIN pg_attribute a \
              ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
@@ -137,8 +155,12 @@ pub(super) fn table(
         ))?
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())
-        .collect();
-    let foreign_keys = pg
+        .collect())
+}
+
+/// The table's foreign keys: its columns, the parent table and the parent's columns.
+fn foreign_keys(pg: &Pg, rel: &str) -> Result<Vec<ForeignKey>> {
+    Ok(pg
         .rows(&format!(
             "SELECT (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.o) \
                      FROM unnest(con.conkey) WITH ORDINALITY k(n, o) \
@@ -166,19 +188,7 @@ pub(super) fn table(
                 parent_columns: names(pcols),
             })
         })
-        .collect();
-    Ok((
-        TableOut {
-            name: name.to_owned(),
-            columns,
-            primary_key,
-            foreign_keys,
-            estimated_rows,
-            engine: None,
-            read_lock: false,
-        },
-        decoders,
-    ))
+        .collect())
 }
 
 enum Mapped {
