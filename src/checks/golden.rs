@@ -23,11 +23,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Value, json};
-
+use super::Context;
 use super::lineage::Redaction;
+use super::outcome::{GoldenDiff, GoldenRows, Measurement};
 use super::sql::{self, CellRow, Outcome, ValueOptions};
-use super::{Context, Measured};
 use crate::error::CheckError;
 use crate::error::{Error, Result};
 use crate::side::{PerSide, Side};
@@ -160,14 +159,6 @@ pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
         });
     }
     Ok(out)
-}
-
-fn to_json(row: &Row) -> Value {
-    Value::Object(
-        row.iter()
-            .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
-            .collect(),
-    )
 }
 
 /// One result row of a golden query as the report shows it, by column name.
@@ -391,41 +382,40 @@ pub fn compare(
 pub(crate) async fn run(
     ctx: &Context,
     q: &GoldenQuery,
-) -> std::result::Result<Measured, CheckError> {
+) -> std::result::Result<Measurement, CheckError> {
     let results = results(&ctx.sessions, q, &ctx.redaction).await?;
     let compared = compare(q, results, &ctx.options, &ctx.redaction)?;
     let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);
     let mut differing = Vec::new();
-    for p in &compared.pairs {
-        match (&p.legacy, &p.target) {
-            (Some(a), Some(b)) if !p.columns.is_empty() => {
+    for p in compared.pairs {
+        let columns = match (&p.legacy, &p.target) {
+            (Some(_), Some(_)) if !p.columns.is_empty() => {
                 changed += 1;
-                differing.push(
-                    json!({"legacy": to_json(a), "target": to_json(b), "columns": p.columns}),
-                );
+                Some(p.columns)
             }
-            (Some(a), None) => {
+            (Some(_), None) => {
                 missing += 1;
-                differing.push(json!({"legacy": to_json(a), "target": null}));
+                None
             }
-            (None, Some(b)) => {
+            (None, Some(_)) => {
                 extra += 1;
-                differing.push(json!({"legacy": null, "target": to_json(b)}));
+                None
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        differing.push(GoldenDiff {
+            rows: PerSide::new(p.legacy, p.target),
+            columns,
+        });
     }
     differing.truncate(ctx.samples.max(1) * 5);
-    Ok(Measured {
-        metric: "differing_rows",
-        value: (changed + missing + extra).into(),
-        extra: Vec::new(),
-        detail: json!({
-            "rows": {"legacy": compared.rows.legacy, "target": compared.rows.target},
-            "changed": changed, "missing": missing, "extra": extra,
-            "key": q.key,
-            "columns": compared.columns,
-            "differing": differing,
-        }),
-    })
+    Ok(Measurement::Golden(GoldenRows {
+        rows: compared.rows,
+        changed,
+        missing,
+        extra,
+        key: q.key.clone(),
+        columns: compared.columns,
+        differing,
+    }))
 }

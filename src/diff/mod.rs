@@ -7,14 +7,12 @@ mod attribute;
 pub mod detail;
 pub mod explain;
 pub mod filter;
-pub mod keylog;
 pub mod merge;
 pub mod out;
 pub mod partition;
 pub mod result;
 pub mod scan;
 mod settle;
-pub(crate) mod spool;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -136,6 +134,24 @@ fn run<K: KeyCodec>(
     )?;
     tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
 
+    let mut t = counted(plan, rows, &totals, &tally)?;
+    let firsts = tally.firsts();
+    detail_pass(plan, opts, &captured, &firsts, &mut t)?;
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
+    if let Some(spool) = differing {
+        out::write_differing(plan, opts, spool, &mut t)?;
+    }
+    Ok(t)
+}
+
+/// The table's counts, checksums and column drift from the hashing pass and the tally, with the
+/// row identities checked.
+fn counted<K: KeyCodec>(
+    plan: &PairPlan,
+    rows: PerSide<u64>,
+    totals: &PerSide<scan::ScanTotals>,
+    tally: &settle::Tally<K>,
+) -> Result<TableDiff> {
     let mut t = TableDiff::new(
         &plan.name,
         &plan.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
@@ -159,13 +175,27 @@ fn run<K: KeyCodec>(
         t.columns
             .insert(c.name.clone(), ColumnDrift { changed: *n });
     }
-    let (changed, missing_rows, extra_rows) = tally.firsts();
     check_identities(&t)?;
     let drift = t.changed + t.missing + t.extra + t.null_key_rows.legacy + t.null_key_rows.target;
     #[allow(clippy::cast_precision_loss)]
     {
         t.drift_ratio = drift as f64 / rows.legacy.max(1) as f64;
     }
+    Ok(t)
+}
+
+/// The first changed, missing and extra rows of a table, in key order.
+type Firsts<K> = (Vec<(Candidate<K>, Vec<u16>)>, Vec<(K, u64)>, Vec<(K, u64)>);
+
+/// The detail pass: reads the sampled and the explained rows again and fills the samples and
+/// the drift classes.
+fn detail_pass<K: KeyCodec>(
+    plan: &PairPlan,
+    opts: &DiffOptions,
+    captured: &PerSide<Option<detail::Captured>>,
+    (changed, missing_rows, extra_rows): &Firsts<K>,
+    t: &mut TableDiff,
+) -> Result<()> {
     // The detail pass. Samples need every column of a few rows; drift classes need, for every
     // changed row (up to EXPLAIN_ROWS), only the columns whose class depends on the values
     // (text, timestamps, decimals of different scales): an integer, date, boolean or float that
@@ -218,16 +248,12 @@ fn run<K: KeyCodec>(
     t.samples = samples(
         plan,
         opts.samples,
-        &changed,
-        &missing_rows,
-        &extra_rows,
+        changed,
+        missing_rows,
+        extra_rows,
         &sampled,
     );
-    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "samples");
-    if let Some(spool) = differing {
-        out::write_differing(plan, opts, spool, &mut t)?;
-    }
-    Ok(t)
+    Ok(())
 }
 
 /// The two row identities of DESIGN.md; a violation is a bug and must never become a verdict.

@@ -11,11 +11,11 @@ use super::attribute::{self, Attribution, Settled};
 use super::detail;
 use super::merge::{self, Candidate};
 use super::partition::{Key, Partitions};
-use super::spool::{FirstN, Record, Spool, take};
 use super::store::{ColumnStore, RowLayout};
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
+use crate::spill::spool::{FirstN, Record, Spool, take};
 
 /// What a differing row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
