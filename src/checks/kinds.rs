@@ -30,33 +30,81 @@ fn keyed_rows(
     Ok(rows)
 }
 
-pub(super) async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measurement, CheckError> {
-    let child = c.table.as_str();
-    let parent = c.parent.as_str();
-    let parent_cols = if c.parent_columns.is_empty() {
-        ctx.keys.get(parent).cloned().unwrap_or_default()
-    } else {
-        c.parent_columns.clone()
-    };
-    if parent_cols.len() != c.columns.len() {
-        return Err(CheckError::Refused(format!(
-            "`{parent}` has {} key columns but {} child columns are given; set parent_columns",
-            parent_cols.len(),
-            c.columns.len()
-        )));
+/// How an orphan check joins child rows to their parent, as SQL pieces.
+struct Join<'a> {
+    child: &'a str,
+    parent: &'a str,
+    /// The child's key and reference columns, in that order.
+    names: Vec<&'a String>,
+    /// `c.<key>, c.<reference>...`
+    select: String,
+    /// `c.<reference> = p.<parent key> AND ...`
+    on: String,
+}
+
+impl<'a> Join<'a> {
+    fn new(ctx: &Context, c: &'a OrphanCheck, child_key: &'a [String]) -> Result<Self, CheckError> {
+        let parent = c.parent.as_str();
+        let parent_cols = if c.parent_columns.is_empty() {
+            ctx.keys.get(parent).cloned().unwrap_or_default()
+        } else {
+            c.parent_columns.clone()
+        };
+        if parent_cols.len() != c.columns.len() {
+            return Err(CheckError::Refused(format!(
+                "`{parent}` has {} key columns but {} child columns are given; set parent_columns",
+                parent_cols.len(),
+                c.columns.len()
+            )));
+        }
+        let on: Vec<String> = c
+            .columns
+            .iter()
+            .zip(&parent_cols)
+            .map(|(cc, pc)| format!("c.{} = p.{}", ident(cc), ident(pc)))
+            .collect();
+        let names: Vec<&String> = child_key.iter().chain(&c.columns).collect();
+        let select: Vec<String> = names.iter().map(|k| format!("c.{}", ident(k))).collect();
+        Ok(Self {
+            child: c.table.as_str(),
+            parent,
+            names,
+            select: select.join(", "),
+            on: on.join(" AND "),
+        })
     }
-    let child_key = ctx.keys.get(child).cloned().unwrap_or_default();
-    let on: Vec<String> = c
-        .columns
+
+    /// The first rows, by column name.
+    fn sample(
+        &self,
+        ctx: &Context,
+        rows: &[&sql::CellRow],
+    ) -> Vec<BTreeMap<String, Option<String>>> {
+        rows.iter()
+            .take(ctx.samples)
+            .map(|k| {
+                self.names
+                    .iter()
+                    .zip(k.shown.iter())
+                    .map(|(n, v)| ((*n).clone(), v.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Target rows the legacy does not have.
+fn new_in_target(rows: &PerSide<Vec<sql::CellRow>>) -> Vec<&sql::CellRow> {
+    let legacy: BTreeSet<&Vec<Cell>> = rows.legacy.iter().map(|r| &r.cells).collect();
+    rows.target
         .iter()
-        .zip(&parent_cols)
-        .map(|(cc, pc)| format!("c.{} = p.{}", ident(cc), ident(pc)))
-        .collect();
-    let select: Vec<String> = child_key
-        .iter()
-        .chain(&c.columns)
-        .map(|k| format!("c.{}", ident(k)))
-        .collect();
+        .filter(|r| !legacy.contains(&r.cells))
+        .collect()
+}
+
+pub(super) async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measurement, CheckError> {
+    let child_key = ctx.keys.get(c.table.as_str()).cloned().unwrap_or_default();
+    let join = Join::new(ctx, c, &child_key)?;
     let not_null = if c.null_is_orphan {
         String::new()
     } else {
@@ -72,10 +120,10 @@ pub(super) async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measurement
     let orphan_sql = |side: Side| -> Result<String, CheckError> {
         Ok(format!(
             "SELECT {} FROM {} AS c LEFT ANTI JOIN {} AS p ON {}{not_null}",
-            select.join(", "),
-            ctx.source(child, side)?,
-            ctx.source(parent, side)?,
-            on.join(" AND ")
+            join.select,
+            ctx.source(join.child, side)?,
+            ctx.source(join.parent, side)?,
+            join.on
         ))
     };
     let res = both(
@@ -83,61 +131,49 @@ pub(super) async fn orphan(ctx: &Context, c: &OrphanCheck) -> Result<Measurement
         PerSide::new(orphan_sql(Side::Legacy)?, orphan_sql(Side::Target)?),
     )
     .await?;
-    let rows = keyed_rows(ctx, child, &res)?;
-    let (l, t) = (&rows.legacy, &rows.target);
-    let legacy_set: BTreeSet<&Vec<Cell>> = l.iter().map(|r| &r.cells).collect();
-    let new: Vec<&sql::CellRow> = t
-        .iter()
-        .filter(|r| !legacy_set.contains(&r.cells))
-        .collect();
-    let names: Vec<&String> = child_key.iter().chain(&c.columns).collect();
-    let sample = |rows: &[&sql::CellRow]| -> Vec<BTreeMap<String, Option<String>>> {
-        rows.iter()
-            .take(ctx.samples)
-            .map(|k| {
-                names
-                    .iter()
-                    .zip(k.shown.iter())
-                    .map(|(n, v)| ((*n).clone(), v.clone()))
-                    .collect()
-            })
-            .collect()
+    let rows = keyed_rows(ctx, join.child, &res)?;
+    let new = new_in_target(&rows);
+    let tenant_mismatches = match &c.tenant {
+        Some(tenant) => Some(tenant_mismatches(ctx, &join, tenant).await?),
+        None => None,
     };
-    let mut measured = Orphans {
-        orphans: PerSide::new(l.len(), t.len()),
+    Ok(Measurement::Orphan(Orphans {
+        orphans: PerSide::new(rows.legacy.len(), rows.target.len()),
         new_orphans: new.len(),
-        new_samples: sample(&new),
-        legacy_samples: sample(&l.iter().collect::<Vec<_>>()),
-        tenant_mismatches: None,
+        new_samples: join.sample(ctx, &new),
+        legacy_samples: join.sample(ctx, &rows.legacy.iter().collect::<Vec<_>>()),
+        tenant_mismatches,
+    }))
+}
+
+/// Child rows whose tenant differs from their parent's, per side.
+async fn tenant_mismatches(
+    ctx: &Context,
+    join: &Join<'_>,
+    tenant: &str,
+) -> Result<TenantMismatches, CheckError> {
+    let mismatch_sql = |side: Side| -> Result<String, CheckError> {
+        Ok(format!(
+            "SELECT {} FROM {} AS c JOIN {} AS p ON {} WHERE c.{t} IS DISTINCT FROM p.{t}",
+            join.select,
+            ctx.source(join.child, side)?,
+            ctx.source(join.parent, side)?,
+            join.on,
+            t = ident(tenant)
+        ))
     };
-    if let Some(tenant) = &c.tenant {
-        let mismatch_sql = |side: Side| -> Result<String, CheckError> {
-            Ok(format!(
-                "SELECT {} FROM {} AS c JOIN {} AS p ON {} WHERE c.{t} IS DISTINCT FROM p.{t}",
-                select.join(", "),
-                ctx.source(child, side)?,
-                ctx.source(parent, side)?,
-                on.join(" AND "),
-                t = ident(tenant)
-            ))
-        };
-        let res = both(
-            ctx,
-            PerSide::new(mismatch_sql(Side::Legacy)?, mismatch_sql(Side::Target)?),
-        )
-        .await?;
-        let rows = keyed_rows(ctx, child, &res)?;
-        let (lm, tm) = (&rows.legacy, &rows.target);
-        let lset: BTreeSet<&Vec<Cell>> = lm.iter().map(|r| &r.cells).collect();
-        let new_mismatch: Vec<&sql::CellRow> =
-            tm.iter().filter(|r| !lset.contains(&r.cells)).collect();
-        measured.tenant_mismatches = Some(TenantMismatches {
-            counts: PerSide::new(lm.len(), tm.len()),
-            new: new_mismatch.len(),
-            samples: sample(&new_mismatch),
-        });
-    }
-    Ok(Measurement::Orphan(measured))
+    let res = both(
+        ctx,
+        PerSide::new(mismatch_sql(Side::Legacy)?, mismatch_sql(Side::Target)?),
+    )
+    .await?;
+    let rows = keyed_rows(ctx, join.child, &res)?;
+    let new = new_in_target(&rows);
+    Ok(TenantMismatches {
+        counts: PerSide::new(rows.legacy.len(), rows.target.len()),
+        new: new.len(),
+        samples: join.sample(ctx, &new),
+    })
 }
 
 pub(super) async fn invariant(

@@ -1,8 +1,11 @@
 //! The contract of `report.json` (`schema_version` 1): every type the JSON report serializes,
-//! with its own fields. [`super::build`] fills them explicitly from the stage outputs (the diff's
-//! `TableDiff`, the checks' `CheckOutcome`, the gate's judgement, the history), so renaming a field
-//! of a stage cannot change the report. The small shared vocabularies (`Status`, `FailOn`,
-//! `MetricValue`, `Side`, `PerSide`, `CheckKind`) serialize as their names or as plain pairs.
+//! with its own fields. The builder beside this file fills them explicitly from the stage
+//! outputs (the diff's `TableDiff`, the checks' `CheckOutcome`, the gate's judgement, the
+//! history), so renaming a field of a stage cannot change the report. The small shared
+//! vocabularies (`Status`, `FailOn`, `MetricValue`, `Side`, `PerSide`, `CheckKind`) serialize as
+//! their names or as plain pairs.
+//!
+//! [`json_schema`] derives the published JSON Schema (`docs/report.schema.json`) from it.
 
 use std::collections::BTreeMap;
 
