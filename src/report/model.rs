@@ -22,6 +22,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Report {
     /// Layout version of this document.
     pub schema_version: u32,
@@ -52,6 +53,7 @@ pub struct Report {
 
 /// Tool identity.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Tool {
     /// Always `recon`.
     pub name: String,
@@ -70,6 +72,7 @@ impl Default for Tool {
 
 /// When and how the run happened.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RunMeta {
     /// RFC 3339 start time (UTC).
     pub started_at: String,
@@ -94,6 +97,7 @@ pub struct RunMeta {
 
 /// One input of the audit trail.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Input {
     /// Which side.
     pub side: Side,
@@ -111,6 +115,7 @@ pub struct Input {
 
 /// A table of a snapshot that no pair reads: not reconciled.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UnpairedTable {
     /// Which snapshot holds it.
     pub side: Side,
@@ -124,6 +129,7 @@ pub struct UnpairedTable {
 
 /// Counts of tables and of checks by status.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     /// Tables by status.
     pub tables: StatusCounts,
@@ -133,6 +139,7 @@ pub struct Summary {
 
 /// How many results have each status.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StatusCounts {
     /// Tables that passed.
     pub pass: usize,
@@ -147,6 +154,7 @@ pub struct StatusCounts {
 /// One table pair: what the diff found, the gate's judgement of it, its history, or why it
 /// could not be decided.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TableReport {
     /// The pair's report name.
     pub name: String,
@@ -200,6 +208,7 @@ pub struct TableReport {
 
 /// Drift of one compared column.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ColumnDrift {
     /// Changed rows in which this column differs.
     pub changed: u64,
@@ -207,6 +216,7 @@ pub struct ColumnDrift {
 
 /// Columns on one side only, ignored ones, and pairings worth knowing.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SchemaFindings {
     /// Columns only the legacy table has (after renames and ignores).
     pub legacy_only: Vec<String>,
@@ -232,6 +242,7 @@ impl SchemaFindings {
 
 /// Sample rows of each category, in key order.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Samples {
     /// Changed rows: key and each differing column with both values.
     pub changed: Vec<ChangedSample>,
@@ -243,6 +254,7 @@ pub struct Samples {
 
 /// A row identified by its key values (rendered as text, NULL as null).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct KeySample {
     /// Key column → value.
     pub key: BTreeMap<String, Value>,
@@ -250,6 +262,7 @@ pub struct KeySample {
 
 /// A changed row.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangedSample {
     /// Key column → value.
     pub key: BTreeMap<String, Value>,
@@ -259,6 +272,7 @@ pub struct ChangedSample {
 
 /// One crossed threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Finding {
     /// The metric's name (`drift_ratio`, `missing`, ...).
     pub metric: String,
@@ -272,6 +286,7 @@ pub struct Finding {
 
 /// A table's past: drift over the last runs and the differing keys that came and went.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TableHistory {
     /// Earlier runs then this one, oldest first.
     pub trend: Vec<TrendPoint>,
@@ -287,6 +302,7 @@ pub struct TableHistory {
 
 /// One run's drift of one table.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TrendPoint {
     /// When the run started.
     pub started_at: String,
@@ -298,6 +314,7 @@ pub struct TrendPoint {
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckReport {
     /// Stable id (a JSON key and a `JUnit` test name).
     pub id: String,
@@ -326,6 +343,7 @@ pub struct CheckReport {
 
 /// A warn and a fail threshold (`null`: never).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Warn when the value is greater than this.
     pub warn: Option<f64>,
@@ -351,6 +369,7 @@ pub enum Measured {
 
 /// A count per group on both sides.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CountMeasured {
     /// The legacy count over every group.
     pub legacy: Option<String>,
@@ -368,6 +387,7 @@ pub struct CountMeasured {
 
 /// A total per group on both sides.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TotalMeasured {
     /// The legacy total over every group.
     pub legacy: Option<String>,
@@ -385,6 +405,7 @@ pub struct TotalMeasured {
 
 /// Groups per side, and how many differ.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupCounts {
     /// Groups the legacy has.
     pub legacy: usize,
@@ -396,6 +417,7 @@ pub struct GroupCounts {
 
 /// A group whose measures differ (text; `null` for NULL or a side without the group).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DifferingGroup {
     /// The group's key values.
     pub group: Vec<Option<String>>,
@@ -412,6 +434,7 @@ pub type ShownRow = BTreeMap<String, Option<String>>;
 
 /// Orphan counts and samples.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrphanMeasured {
     /// Orphan rows per side.
     pub orphans: PerSide<usize>,
@@ -426,6 +449,7 @@ pub struct OrphanMeasured {
 
 /// The first orphans.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrphanSamples {
     /// New in the target.
     pub new: Vec<ShownRow>,
@@ -435,6 +459,7 @@ pub struct OrphanSamples {
 
 /// Rows whose tenant differs from their parent's.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TenantMismatches {
     /// In the legacy.
     pub legacy: usize,
@@ -448,6 +473,7 @@ pub struct TenantMismatches {
 
 /// An invariant's violations and samples.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InvariantMeasured {
     /// Violating rows per side (`null` for a side the check does not read).
     pub violations: PerSide<Option<u64>>,
@@ -459,6 +485,7 @@ pub struct InvariantMeasured {
 
 /// The first violating rows' keys, per side read (a side not read is left out).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InvariantSamples {
     /// Legacy keys.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -470,6 +497,7 @@ pub struct InvariantSamples {
 
 /// A golden query's result on both sides.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GoldenMeasured {
     /// Result rows per side.
     pub rows: PerSide<usize>,
@@ -489,6 +517,7 @@ pub struct GoldenMeasured {
 
 /// A differing golden row.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GoldenDiff {
     /// The legacy row (`null`: the target's row is extra).
     pub legacy: Option<ShownRow>,
@@ -502,7 +531,11 @@ pub struct GoldenDiff {
 /// The JSON Schema of `report.json`, generated from this model (committed as
 /// `docs/report.schema.json`), as pretty text with a trailing newline.
 pub fn json_schema() -> crate::Result<String> {
-    let schema = schemars::schema_for!(Report);
+    // The serialize contract: a field left out when empty (`skip_serializing_if`) is optional.
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Report>();
     let mut text = serde_json::to_string_pretty(&schema)
         .map_err(|e| crate::Error::failed("report schema", e))?;
     text.push('\n');

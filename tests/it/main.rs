@@ -5,6 +5,7 @@ mod checks;
 mod common;
 mod databases;
 mod edge_edges;
+mod edge_model;
 mod edge_paths;
 mod edge_reports;
 mod edge_servers;
