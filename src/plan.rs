@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use arrow::datatypes::DataType;
 use serde::Serialize;
 
+use crate::config::GateConfig;
 use crate::config::{ColumnOptions, TableConfig};
 use crate::error::{CompareError, Error, Result};
-use crate::gate::GateConfig;
 use crate::hash::{Codec, CompareAs, TextOpts, is_integer};
 use crate::side::PerSide;
 use crate::snapshot::SideTable;

@@ -265,48 +265,8 @@ fn publish(
 
 /// Appends the run to the history and fills every table's trend and key churn from it.
 fn record_history(report: &mut Report, keys: &[KeyLog], dir: &std::path::Path) -> Result<()> {
-    let none = KeyLog::default();
-    let run = crate::history::RunRecord {
-        started_at: &report.run.started_at,
-        verdict: report.verdict,
-        tool_version: &report.tool.version,
-        hash_version: report.hash_version,
-        config_digest: &report.run.config_digest,
-        duration_ms: report.run.duration_ms,
-        memory_budget: report.run.memory_budget,
-        tables: report
-            .tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| crate::history::TableRecord {
-                name: &t.name,
-                status: t.status,
-                drift_ratio: t.drift_ratio,
-                counts: [
-                    t.legacy_rows,
-                    t.target_rows,
-                    t.matched,
-                    t.changed,
-                    t.missing,
-                    t.extra,
-                ],
-                keys: keys.get(i).unwrap_or(&none),
-            })
-            .collect(),
-        checks: report
-            .checks
-            .iter()
-            .map(|c| crate::history::CheckRecord {
-                id: &c.id,
-                status: c.status,
-                value: c.value.as_f64(),
-            })
-            .collect(),
-    };
-    let histories = crate::history::record(&run, dir)?;
-    for (t, h) in report.tables.iter_mut().zip(histories) {
-        t.history = Some(crate::report::build::history(h));
-    }
+    let histories = crate::history::record(&crate::report::build::run_record(report, keys), dir)?;
+    crate::report::build::attach_history(report, histories);
     Ok(())
 }
 

@@ -7,12 +7,13 @@ use crate::diff::result::{self as diff, TableDiff};
 use crate::gate::{self, Judgement, MetricValue, Status};
 use crate::history;
 use crate::side::PerSide;
+use crate::spill::KeyLog;
 use crate::unpaired::Unpaired;
 
 use super::model::{
     ChangedSample, CheckReport, ColumnDrift, CountMeasured, DifferingGroup, Finding, GoldenDiff,
     GoldenMeasured, GroupCounts, InvariantMeasured, InvariantSamples, KeySample, Measured,
-    OrphanMeasured, OrphanSamples, Samples, SchemaFindings, TableHistory, TableReport,
+    OrphanMeasured, OrphanSamples, Report, Samples, SchemaFindings, TableHistory, TableReport,
     TenantMismatches, Thresholds, TotalMeasured, TrendPoint, UnpairedTable,
 };
 
@@ -245,5 +246,55 @@ pub fn unpaired(u: Unpaired, status: Status) -> UnpairedTable {
         table: u.table,
         rows: u.rows,
         status,
+    }
+}
+
+/// The finished run as the history records it; `keys` are the tables' differing keys, in
+/// table order.
+pub fn run_record<'a>(report: &'a Report, keys: &'a [KeyLog]) -> history::RunRecord<'a> {
+    static NONE: std::sync::LazyLock<KeyLog> = std::sync::LazyLock::new(KeyLog::default);
+    crate::history::RunRecord {
+        started_at: &report.run.started_at,
+        verdict: report.verdict,
+        tool_version: &report.tool.version,
+        hash_version: report.hash_version,
+        config_digest: &report.run.config_digest,
+        duration_ms: report.run.duration_ms,
+        memory_budget: report.run.memory_budget,
+        tables: report
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::history::TableRecord {
+                name: &t.name,
+                status: t.status,
+                drift_ratio: t.drift_ratio,
+                counts: [
+                    t.legacy_rows,
+                    t.target_rows,
+                    t.matched,
+                    t.changed,
+                    t.missing,
+                    t.extra,
+                ],
+                keys: keys.get(i).unwrap_or(&NONE),
+            })
+            .collect(),
+        checks: report
+            .checks
+            .iter()
+            .map(|c| crate::history::CheckRecord {
+                id: &c.id,
+                status: c.status,
+                value: c.value.as_f64(),
+            })
+            .collect(),
+    }
+}
+
+/// Every table's history, in table order, as the report shows it.
+pub fn attach_history(report: &mut Report, histories: Vec<history::TableHistory>) {
+    for (t, h) in report.tables.iter_mut().zip(histories) {
+        t.history = Some(history(h));
     }
 }
