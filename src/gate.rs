@@ -1,14 +1,21 @@
 //! The gate: thresholds × findings → a status per table and an overall verdict → an exit code.
 //! A finding crosses a threshold when its value is strictly greater than it, so `warn = 0` means
 //! "any", and every crossed threshold is recorded with the finding so the report can say why.
+//!
+//! The gate reads the stage outputs ([`TableDiff`], [`CheckOutcome`]), extracts the metrics it
+//! judges from them, and gives a [`Judgement`] for each; the report renders both.
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{CheckOutcome, Measurement};
 use crate::config::each_metric;
 pub use crate::config::{GateConfig, Threshold};
+use crate::diff::result::TableDiff;
 
 /// A table's, a check's or the run's outcome, ordered from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Nothing crossed a threshold.
@@ -45,7 +52,7 @@ impl From<crate::config::UnpairedLevel> for Status {
 }
 
 /// When the run exits non-zero for a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
     /// Exit 1 only when the verdict is `fail`.
@@ -215,7 +222,7 @@ impl Metric {
 
 /// A measured metric as reports show it: a count exactly (past 2^53 too, where an `f64` would
 /// round it), any other measure as a float.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum MetricValue {
     /// A count of rows, groups, keys or columns, or another whole number.
@@ -277,6 +284,112 @@ pub struct Finding {
     pub threshold: f64,
     /// `warn` or `fail`.
     pub level: Status,
+}
+
+/// The gate's judgement of a table or a check: its status and every threshold it crossed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// The worst level reached (`pass` when nothing crossed a threshold).
+    pub status: Status,
+    /// Every crossed threshold.
+    pub findings: Vec<Finding>,
+}
+
+impl Judgement {
+    fn of(findings: Vec<Finding>) -> Self {
+        Self {
+            status: worst(&findings),
+            findings,
+        }
+    }
+}
+
+/// The metrics the gate judges of a table.
+pub fn table_metrics(t: &TableDiff) -> Vec<(Metric, MetricValue)> {
+    let f = MetricValue::Count;
+    vec![
+        (Metric::DriftRatio, MetricValue::Real(t.drift_ratio)),
+        (Metric::Changed, f(t.changed)),
+        (Metric::Missing, f(t.missing)),
+        (Metric::Extra, f(t.extra)),
+        (Metric::NullKeysLegacy, f(t.null_key_rows.legacy)),
+        (Metric::NullKeysTarget, f(t.null_key_rows.target)),
+        (Metric::DuplicateKeysLegacy, f(t.duplicate_keys.legacy)),
+        (Metric::DuplicateKeysTarget, f(t.duplicate_keys.target)),
+        (Metric::SchemaFindings, t.schema.count().into()),
+    ]
+}
+
+/// Judges a reconciled table against its effective gate.
+pub fn judge_table(gate: &GateConfig, t: &TableDiff) -> Judgement {
+    Judgement::of(gate.judge(&table_metrics(t)))
+}
+
+/// A check's metrics, each with its thresholds: the check's own metric (under the check's
+/// thresholds) first, then the ones every check of its kind is held to.
+pub fn check_metrics(
+    m: &Measurement,
+    thresholds: Threshold,
+) -> Vec<(String, MetricValue, Threshold)> {
+    let warn_on_any = Threshold {
+        warn: Some(0.0),
+        fail: None,
+    };
+    let fail_on_any = Threshold {
+        warn: None,
+        fail: Some(0.0),
+    };
+    let mut out = Vec::new();
+    let mut push = |name: &str, value: MetricValue, t: Threshold| {
+        out.push((name.to_owned(), value, t));
+    };
+    match m {
+        Measurement::Count(g) => {
+            let max_abs = g
+                .max_abs_count
+                .map_or(MetricValue::Real(g.max_abs), MetricValue::Count);
+            push("max_abs_difference", max_abs, thresholds);
+            if let Some(relative) = g.relative {
+                push("max_rel_difference", MetricValue::Real(g.max_rel), relative);
+            }
+        }
+        Measurement::Total(g) => push("differing_groups", g.differing.into(), thresholds),
+        Measurement::Orphan(o) => {
+            push("new_orphans", o.new_orphans.into(), thresholds);
+            push("orphans_target", o.orphans.target.into(), warn_on_any);
+            if let Some(t) = &o.tenant_mismatches {
+                push("new_tenant_mismatches", t.new.into(), fail_on_any);
+            }
+        }
+        Measurement::Invariant(v) => {
+            let worst = v
+                .violations
+                .legacy
+                .unwrap_or(0)
+                .max(v.violations.target.unwrap_or(0));
+            push("violations", worst.into(), thresholds);
+        }
+        Measurement::Golden(g) => {
+            push(
+                "differing_rows",
+                (g.changed + g.missing + g.extra).into(),
+                thresholds,
+            );
+        }
+    }
+    out
+}
+
+/// The gate's reading of a check that ran: the metric the report shows, its value, and the
+/// judgement of every metric of the check. `None` for a check that could not run (`error`).
+pub fn judge_check(c: &CheckOutcome) -> Option<(String, MetricValue, Judgement)> {
+    let measured = c.result.as_ref().ok()?;
+    let metrics = check_metrics(measured, c.thresholds);
+    let (metric, value) = metrics.first().map_or_else(
+        || (String::new(), MetricValue::Count(0)),
+        |(m, v, _)| (m.clone(), *v),
+    );
+    Some((metric, value, Judgement::of(judge_metrics(&metrics))))
 }
 
 /// Judges named metrics against their own thresholds (a check's metrics); returns every crossed

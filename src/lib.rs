@@ -53,6 +53,7 @@ pub mod report;
 pub mod run;
 pub mod side;
 pub mod snapshot;
+pub mod spill;
 pub mod store;
 pub mod synth;
 pub mod unpaired;

@@ -18,6 +18,7 @@ use crate::redact::RedactionKey;
 use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
 use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};
+use crate::spill::KeyLog;
 use crate::store::Staged;
 
 /// Told how far the hashing pass of each table got.
@@ -117,13 +118,13 @@ fn empty_report(
 }
 
 /// Runs a loaded config. Never fails: errors end up in the report with verdict `error`.
-pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers) -> Report {
+pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, workers: &Workers) -> Report {
     let clock = Instant::now();
     let mut report = empty_report(
         opts,
         Some(loaded.path.display().to_string()),
         loaded.digest.clone(),
-        engine.threads(),
+        workers.threads(),
     );
     let history = opts.history.clone().or_else(|| {
         loaded
@@ -132,34 +133,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers
             .as_ref()
             .map(|h| crate::store::resolve(&h.dir, &loaded.base_dir))
     });
-    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
-    if let Some(dir) = &history {
-        outputs.push(("history", dir.as_path()));
-    }
-    if let Some(dir) = &opts.diff.diff_out {
-        outputs.push(("--diff-out", dir.as_path()));
-    }
-    let staged = refuse_outputs_in_snapshots(loaded, &outputs).and_then(|()| {
-        let rt = engine.runtime();
-        let stage = |path: &PathBuf, download: bool, what: &str| {
-            Staged::new(path, download, rt).map_err(|source| Error::Store {
-                url: crate::store::shown_text(&path.to_string_lossy()),
-                what: what.to_owned(),
-                source: source.into(),
-            })
-        };
-        Ok((
-            history
-                .as_ref()
-                .map(|h| stage(h, true, "reading the history"))
-                .transpose()?,
-            opts.diff
-                .diff_out
-                .as_ref()
-                .map(|d| stage(d, false, "staging --diff-out"))
-                .transpose()?,
-        ))
-    });
+    let staged = stage_outputs(loaded, opts, workers, history.as_ref());
     let (history, diff_out) = match staged {
         Ok(s) => s,
         Err(e) => {
@@ -194,14 +168,15 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers
             return report;
         }
     };
+    let mut keys = Vec::new();
     if let Err(e) = run_into(
         loaded,
         opts,
-        engine,
+        workers,
         diff_dir.clone(),
         history.is_some(),
         &key,
-        &mut report,
+        (&mut report, &mut keys),
     ) {
         report.error = Some(crate::error::chain(&e));
     }
@@ -213,7 +188,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers
     report.run.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
     report.finish();
     if let Some(h) = &history
-        && let Err(e) = crate::history::record(&mut report, h.local())
+        && let Err(e) = record_history(&mut report, &keys, h.local())
     {
         report.error = Some(format!(
             "history {}: {}",
@@ -222,13 +197,60 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers
         ));
         report.finish();
     }
-    // Remote outputs go up last; a failed upload is a run that could not finish its job.
+    publish(&mut report, workers, diff_out.as_ref(), history.as_ref());
+    report
+}
+
+/// Stages the history and `--diff-out` (downloaded or created locally), after refusing either
+/// inside a snapshot root.
+fn stage_outputs(
+    loaded: &LoadedConfig,
+    opts: &RunOptions<'_>,
+    workers: &Workers,
+    history: Option<&PathBuf>,
+) -> Result<(Option<Staged>, Option<Staged>)> {
+    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(dir) = history {
+        outputs.push(("history", dir.as_path()));
+    }
+    if let Some(dir) = &opts.diff.diff_out {
+        outputs.push(("--diff-out", dir.as_path()));
+    }
+    refuse_outputs_in_snapshots(loaded, &outputs).and_then(|()| {
+        let rt = workers.runtime();
+        let stage = |path: &PathBuf, download: bool, what: &str| {
+            Staged::new(path, download, rt).map_err(|source| Error::Store {
+                url: crate::store::shown_text(&path.to_string_lossy()),
+                what: what.to_owned(),
+                source: source.into(),
+            })
+        };
+        Ok((
+            history
+                .map(|h| stage(h, true, "reading the history"))
+                .transpose()?,
+            opts.diff
+                .diff_out
+                .as_ref()
+                .map(|d| stage(d, false, "staging --diff-out"))
+                .transpose()?,
+        ))
+    })
+}
+
+/// Uploads remote outputs, last; a failed upload is a run that could not finish its job.
+fn publish(
+    report: &mut Report,
+    workers: &Workers,
+    diff_out: Option<&Staged>,
+    history: Option<&Staged>,
+) {
     for (staged, what) in [
-        (&diff_out, "uploading --diff-out"),
-        (&history, "uploading the history"),
+        (diff_out, "uploading --diff-out"),
+        (history, "uploading the history"),
     ] {
         if let Some(s) = staged
-            && let Err(source) = s.publish(engine.runtime())
+            && let Err(source) = s.publish(workers.runtime())
         {
             let e = Error::Store {
                 url: s.shown(),
@@ -239,7 +261,13 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, engine: &Workers
             report.finish();
         }
     }
-    report
+}
+
+/// Appends the run to the history and fills every table's trend and key churn from it.
+fn record_history(report: &mut Report, keys: &[KeyLog], dir: &std::path::Path) -> Result<()> {
+    let histories = crate::history::record(&crate::report::build::run_record(report, keys), dir)?;
+    crate::report::build::attach_history(report, histories);
+    Ok(())
 }
 
 /// Refuses outputs (report folder, diff files, history) inside either snapshot root of a
@@ -295,14 +323,14 @@ fn redaction_key(
 fn run_into(
     loaded: &LoadedConfig,
     opts: &RunOptions<'_>,
-    engine: &Workers,
+    workers: &Workers,
     diff_out: Option<PathBuf>,
     keep_keys: bool,
     key: &Arc<RedactionKey>,
-    report: &mut Report,
+    (report, keys): (&mut Report, &mut Vec<KeyLog>),
 ) -> Result<()> {
     let (config, base) = (&loaded.config, loaded.base_dir.as_path());
-    let (rt, pool, threads) = (engine.runtime(), engine.pool(), engine.threads());
+    let (rt, pool, threads) = (workers.runtime(), workers.pool(), workers.threads());
     let snapshots = PerSide::new(
         Snapshot::open(Side::Legacy, &config.legacy.root, base, rt)?,
         Snapshot::open(Side::Target, &config.target.root, base, rt)?,
@@ -336,26 +364,19 @@ fn run_into(
             key,
         )?);
     }
-    let config_name = loaded
-        .path
-        .file_name()
-        .map_or_else(|| "recon.toml".into(), |n| n.to_string_lossy().into_owned());
-    let checks: Vec<checks::Planned> =
-        checks::plan(config, &loaded.check_lines, &config_name, base)?
-            .into_iter()
-            .filter(|c| {
-                opts.only.is_empty()
-                    || c.tables()
-                        .is_some_and(|ts| ts.iter().all(|t| opts.only.contains(t)))
-            })
-            .collect();
+    let checks = plan_checks(loaded, opts)?;
     for p in &plans {
         for side in Side::BOTH {
             report.inputs.push(input_of(snapshots.get(side), p, side));
         }
     }
     if opts.account_unpaired {
-        report.unpaired_tables = crate::unpaired::unpaired(config, &snapshots, threads, rt)?;
+        // The gate decides what a table no pair reads means for the verdict.
+        let status = Status::from(config.gate.unpaired_tables.unwrap_or_default());
+        report.unpaired_tables = crate::unpaired::unpaired(config, &snapshots, threads, rt)?
+            .into_iter()
+            .map(|u| crate::report::build::unpaired(u, status))
+            .collect();
     }
     let diff_opts = DiffOptions {
         samples: config.report.samples,
@@ -364,37 +385,73 @@ fn run_into(
         ..opts.diff.clone()
     };
     for p in &plans {
-        report.tables.push(reconcile_one(p, &diff_opts, opts, pool));
+        let (table, differing) = reconcile_one(p, &diff_opts, opts, pool);
+        report.tables.push(table);
+        keys.push(differing);
     }
     if !checks.is_empty() {
         let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
-        report.checks = rt.block_on(async {
-            let ctx = checks::Context::new(
-                &pairs,
-                config.report.samples,
-                &snapshots,
-                threads,
-                checks::sql::ValueOptions::new(config),
-                checks::lineage::Redaction::from_config(config, Arc::clone(key)),
-            )
-            .await?;
-            Ok::<_, Error>(checks::run_all(&ctx, &checks).await)
-        })?;
-        // The checks measure; the gate judges.
-        for c in &mut report.checks {
-            if c.reason.is_none() {
-                c.findings = crate::gate::judge_metrics(&c.gated);
-                c.status = crate::gate::worst(&c.findings);
-            }
-        }
+        report.checks = run_checks(config, &pairs, &snapshots, workers, key, &checks)?;
     }
     Ok(())
 }
 
+/// The config's checks that the run's `--table` selection leaves whole.
+fn plan_checks(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Result<Vec<checks::Planned>> {
+    let config_name = loaded
+        .path
+        .file_name()
+        .map_or_else(|| "recon.toml".into(), |n| n.to_string_lossy().into_owned());
+    let planned = checks::plan(
+        &loaded.config,
+        &loaded.check_lines,
+        &config_name,
+        &loaded.base_dir,
+    )?;
+    Ok(planned
+        .into_iter()
+        .filter(|c| {
+            opts.only.is_empty()
+                || c.tables()
+                    .is_some_and(|ts| ts.iter().all(|t| opts.only.contains(t)))
+        })
+        .collect())
+}
+
+/// Runs the checks on both snapshots; the checks measure, the gate judges each outcome.
+fn run_checks(
+    config: &crate::config::Config,
+    pairs: &[(&TableConfig, &PairPlan)],
+    snapshots: &PerSide<Snapshot>,
+    workers: &Workers,
+    key: &Arc<RedactionKey>,
+    planned: &[checks::Planned],
+) -> Result<Vec<crate::report::CheckReport>> {
+    let outcomes = workers.runtime().block_on(async {
+        let ctx = checks::Context::new(
+            pairs,
+            config.report.samples,
+            snapshots,
+            workers.threads(),
+            checks::sql::ValueOptions::new(config),
+            checks::lineage::Redaction::from_config(config, Arc::clone(key)),
+        )
+        .await?;
+        Ok::<_, Error>(checks::run_all(&ctx, planned).await)
+    })?;
+    Ok(outcomes
+        .into_iter()
+        .map(|c| {
+            let judged = crate::gate::judge_check(&c);
+            crate::report::build::check(c, judged)
+        })
+        .collect())
+}
+
 /// Opens and resolves every table pair of a config (no hashing). Used by the bench's decode
 /// floor, which must read exactly what a run reads.
-pub fn resolve_all(loaded: &LoadedConfig, engine: &Workers) -> Result<Vec<PairPlan>> {
-    let (rt, threads) = (engine.runtime(), engine.threads());
+pub fn resolve_all(loaded: &LoadedConfig, workers: &Workers) -> Result<Vec<PairPlan>> {
+    let (rt, threads) = (workers.runtime(), workers.threads());
     let c = &loaded.config;
     let snapshots = PerSide::new(
         Snapshot::open(Side::Legacy, &c.legacy.root, &loaded.base_dir, rt)?,
@@ -418,7 +475,7 @@ fn reconcile_one(
     diff_opts: &DiffOptions,
     opts: &RunOptions<'_>,
     pool: &rayon::ThreadPool,
-) -> TableReport {
+) -> (TableReport, KeyLog) {
     opts.progress
         .start(&p.name, p.tables.legacy.rows + p.tables.target.rows);
     let progress = |_: Side, rows: u64| opts.progress.advance(rows);
@@ -435,26 +492,18 @@ fn reconcile_one(
     opts.progress.finish();
     match result {
         // The engine counts; the gate judges, here, after it.
-        Ok(diff) => {
-            let findings = p.gate.judge(&diff.metrics());
-            TableReport {
-                status: crate::gate::worst(&findings),
-                findings,
-                ..TableReport::from(diff)
-            }
+        Ok(mut diff) => {
+            let judgement = crate::gate::judge_table(&p.gate, &diff);
+            let keys = std::mem::take(&mut diff.differing_keys);
+            (crate::report::build::table(diff, judgement), keys)
         }
         Err(e) => {
             // Upstream texts may quote a URL with its credentials.
             let e = crate::store::scrub(&crate::error::chain(&e));
             tracing::error!(table = %p.name, "{e}");
-            let mut t = TableReport::errored(
-                &p.name,
-                &p.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
-                e,
-            );
-            t.legacy_table.clone_from(&p.sources.legacy);
-            t.target_table.clone_from(&p.sources.target);
-            t
+            let key: Vec<String> = p.keys.iter().map(|k| k.name.clone()).collect();
+            let t = crate::report::build::errored_table(&p.name, &key, &p.sources, e);
+            (t, KeyLog::default())
         }
     }
 }

@@ -14,10 +14,19 @@ use datafusion::logical_expr::LogicalPlan;
 
 use crate::config::{Config, TableConfig};
 use crate::error::{Error, Result};
-use crate::gate::Status;
-use crate::report::UnpairedTable;
 use crate::side::{PerSide, Side};
 use crate::snapshot::{Snapshot, sql};
+
+/// A table of a snapshot that no pair reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpaired {
+    /// Which snapshot holds it.
+    pub side: Side,
+    /// Its name in that snapshot.
+    pub table: String,
+    /// Rows, from the footers.
+    pub rows: u64,
+}
 
 /// The tables of both snapshots that no pair of `config` reads, by side then name.
 pub fn unpaired(
@@ -25,8 +34,7 @@ pub fn unpaired(
     snapshots: &PerSide<Snapshot>,
     threads: usize,
     rt: &tokio::runtime::Runtime,
-) -> Result<Vec<UnpairedTable>> {
-    let status = Status::from(config.gate.unpaired_tables.unwrap_or_default());
+) -> Result<Vec<Unpaired>> {
     let mut out = Vec::new();
     for side in Side::BOTH {
         let snapshot = snapshots.get(side);
@@ -41,11 +49,10 @@ pub fn unpaired(
         }
         for name in snapshot.table_names().filter(|n| !paired.contains(*n)) {
             let (_, rows) = rt.block_on(snapshot.table_schema(name))?;
-            out.push(UnpairedTable {
+            out.push(Unpaired {
                 side,
                 table: name.to_owned(),
                 rows: rows.iter().sum(),
-                status,
             });
         }
     }

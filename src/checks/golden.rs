@@ -23,11 +23,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Value, json};
-
+use super::Context;
 use super::lineage::Redaction;
+use super::outcome::{GoldenDiff, GoldenRows, Measurement};
 use super::sql::{self, CellRow, Outcome, ValueOptions};
-use super::{Context, Measured};
 use crate::error::CheckError;
 use crate::error::{Error, Result};
 use crate::side::{PerSide, Side};
@@ -162,14 +161,6 @@ pub fn load_golden(dir: &Path) -> Result<Vec<GoldenQuery>> {
     Ok(out)
 }
 
-fn to_json(row: &Row) -> Value {
-    Value::Object(
-        row.iter()
-            .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
-            .collect(),
-    )
-}
-
 /// One result row of a golden query as the report shows it, by column name.
 pub type Row = BTreeMap<String, Option<String>>;
 
@@ -281,27 +272,11 @@ pub fn compare(
         options.for_column(q.table.as_deref(), n)
     })?;
     let rows = sql::cell_rows_both(&results, &all, &codecs, redaction)?;
-    let key_at: Vec<usize> = q
-        .key
-        .iter()
-        .filter_map(|k| names.iter().position(|n| n == k))
-        .collect();
-    let tolerance: Vec<Option<Tolerance>> = names
-        .iter()
-        .map(|n| q.tolerance.get(n).map(|&abs| Tolerance { abs, rel: 0.0 }))
-        .collect();
-    // Sort order within a key: columns without a tolerance first, so that rows agreeing on them
-    // meet when the rest pair in order.
-    let mut order: Vec<usize> = (0..names.len())
-        .filter(|&i| tolerance[i].is_none())
-        .collect();
-    order.extend((0..names.len()).filter(|&i| tolerance[i].is_some()));
-    let sort_key =
-        |r: &CellRow| -> Vec<Cell> { order.iter().map(|&i| r.cells[i].clone()).collect() };
+    let pairing = Pairing::new(q, &names);
     let mut groups: BTreeMap<Vec<Cell>, PerSide<Vec<&CellRow>>> = BTreeMap::new();
     for side in Side::BOTH {
         for r in rows.get(side) {
-            let key = key_at.iter().map(|&i| r.cells[i].clone()).collect();
+            let key = pairing.key_at.iter().map(|&i| r.cells[i].clone()).collect();
             groups
                 .entry(key)
                 .or_insert_with(|| PerSide::new(Vec::new(), Vec::new()))
@@ -309,26 +284,98 @@ pub fn compare(
                 .push(r);
         }
     }
-    let shown =
-        |r: &CellRow| -> Row { names.iter().cloned().zip(r.shown.iter().cloned()).collect() };
-    let value_columns: Vec<String> = names
-        .iter()
-        .filter(|n| !q.key.contains(n))
-        .cloned()
-        .collect();
     let mut pairs = Vec::new();
-    for (_, mut g) in groups {
-        g.legacy.sort_by_cached_key(|r| sort_key(r));
-        g.target.sort_by_cached_key(|r| sort_key(r));
-        // Identical rows first (a merge of the two sorted lists).
+    for (_, g) in groups {
+        pairing.pair(g, &mut pairs);
+    }
+    Ok(Compared {
+        columns: names,
+        pairs,
+        rows: PerSide::new(rows.legacy.len(), rows.target.len()),
+    })
+}
+
+/// How the rows of one key pair up across sides: the key and value columns, each column's
+/// tolerance, and the sort order within a key.
+struct Pairing<'a> {
+    names: &'a [String],
+    key_at: Vec<usize>,
+    tolerance: Vec<Option<Tolerance>>,
+    /// Columns without a tolerance first, so that rows agreeing on them meet when the rest pair
+    /// in order.
+    order: Vec<usize>,
+    value_columns: Vec<String>,
+}
+
+impl<'a> Pairing<'a> {
+    fn new(q: &GoldenQuery, names: &'a [String]) -> Self {
+        let key_at: Vec<usize> = q
+            .key
+            .iter()
+            .filter_map(|k| names.iter().position(|n| n == k))
+            .collect();
+        let tolerance: Vec<Option<Tolerance>> = names
+            .iter()
+            .map(|n| q.tolerance.get(n).map(|&abs| Tolerance { abs, rel: 0.0 }))
+            .collect();
+        let mut order: Vec<usize> = (0..names.len())
+            .filter(|&i| tolerance[i].is_none())
+            .collect();
+        order.extend((0..names.len()).filter(|&i| tolerance[i].is_some()));
+        let value_columns: Vec<String> = names
+            .iter()
+            .filter(|n| !q.key.contains(n))
+            .cloned()
+            .collect();
+        Self {
+            names,
+            key_at,
+            tolerance,
+            order,
+            value_columns,
+        }
+    }
+
+    fn sort_key(&self, r: &CellRow) -> Vec<Cell> {
+        self.order.iter().map(|&i| r.cells[i].clone()).collect()
+    }
+
+    fn shown(&self, r: &CellRow) -> Row {
+        self.names
+            .iter()
+            .cloned()
+            .zip(r.shown.iter().cloned())
+            .collect()
+    }
+
+    /// The value columns in which two rows differ.
+    fn differing(&self, a: &CellRow, b: &CellRow) -> Vec<String> {
+        (0..self.names.len())
+            .filter(|c| !self.key_at.contains(c))
+            .filter(|&c| {
+                !cells_within(
+                    &a.cells[c],
+                    &b.cells[c],
+                    self.tolerance[c].unwrap_or(Tolerance::NONE),
+                )
+            })
+            .map(|c| self.names[c].clone())
+            .collect()
+    }
+
+    /// Pairs the rows of one key: identical rows first (a merge of the two sorted lists), then
+    /// the rest in order; what is left over is missing or extra.
+    fn pair(&self, mut g: PerSide<Vec<&CellRow>>, pairs: &mut Vec<RowPair>) {
+        g.legacy.sort_by_cached_key(|r| self.sort_key(r));
+        g.target.sort_by_cached_key(|r| self.sort_key(r));
         let (mut rest_l, mut rest_t) = (Vec::new(), Vec::new());
         let (mut i, mut j) = (0, 0);
         while i < g.legacy.len() && j < g.target.len() {
-            match sort_key(g.legacy[i]).cmp(&sort_key(g.target[j])) {
+            match self.sort_key(g.legacy[i]).cmp(&self.sort_key(g.target[j])) {
                 std::cmp::Ordering::Equal => {
                     pairs.push(RowPair {
-                        legacy: Some(shown(g.legacy[i])),
-                        target: Some(shown(g.target[j])),
+                        legacy: Some(self.shown(g.legacy[i])),
+                        target: Some(self.shown(g.target[j])),
                         columns: Vec::new(),
                     });
                     i += 1;
@@ -347,85 +394,68 @@ pub fn compare(
         rest_l.extend(&g.legacy[i..]);
         rest_t.extend(&g.target[j..]);
         for (a, b) in rest_l.iter().zip(&rest_t) {
-            let columns = (0..names.len())
-                .filter(|c| !key_at.contains(c))
-                .filter(|&c| {
-                    !cells_within(
-                        &a.cells[c],
-                        &b.cells[c],
-                        tolerance[c].unwrap_or(Tolerance::NONE),
-                    )
-                })
-                .map(|c| names[c].clone())
-                .collect();
             pairs.push(RowPair {
-                legacy: Some(shown(a)),
-                target: Some(shown(b)),
-                columns,
+                legacy: Some(self.shown(a)),
+                target: Some(self.shown(b)),
+                columns: self.differing(a, b),
             });
         }
         let paired = rest_l.len().min(rest_t.len());
         for a in &rest_l[paired..] {
             pairs.push(RowPair {
-                legacy: Some(shown(a)),
+                legacy: Some(self.shown(a)),
                 target: None,
-                columns: value_columns.clone(),
+                columns: self.value_columns.clone(),
             });
         }
         for b in &rest_t[paired..] {
             pairs.push(RowPair {
                 legacy: None,
-                target: Some(shown(b)),
-                columns: value_columns.clone(),
+                target: Some(self.shown(b)),
+                columns: self.value_columns.clone(),
             });
         }
     }
-    Ok(Compared {
-        columns: names,
-        pairs,
-        rows: PerSide::new(rows.legacy.len(), rows.target.len()),
-    })
 }
 
 /// Runs a golden query on both sides and compares the results.
 pub(crate) async fn run(
     ctx: &Context,
     q: &GoldenQuery,
-) -> std::result::Result<Measured, CheckError> {
+) -> std::result::Result<Measurement, CheckError> {
     let results = results(&ctx.sessions, q, &ctx.redaction).await?;
     let compared = compare(q, results, &ctx.options, &ctx.redaction)?;
     let (mut changed, mut missing, mut extra) = (0u64, 0u64, 0u64);
     let mut differing = Vec::new();
-    for p in &compared.pairs {
-        match (&p.legacy, &p.target) {
-            (Some(a), Some(b)) if !p.columns.is_empty() => {
+    for p in compared.pairs {
+        let columns = match (&p.legacy, &p.target) {
+            (Some(_), Some(_)) if !p.columns.is_empty() => {
                 changed += 1;
-                differing.push(
-                    json!({"legacy": to_json(a), "target": to_json(b), "columns": p.columns}),
-                );
+                Some(p.columns)
             }
-            (Some(a), None) => {
+            (Some(_), None) => {
                 missing += 1;
-                differing.push(json!({"legacy": to_json(a), "target": null}));
+                None
             }
-            (None, Some(b)) => {
+            (None, Some(_)) => {
                 extra += 1;
-                differing.push(json!({"legacy": null, "target": to_json(b)}));
+                None
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        differing.push(GoldenDiff {
+            rows: PerSide::new(p.legacy, p.target),
+            columns,
+        });
     }
     differing.truncate(ctx.samples.max(1) * 5);
-    Ok(Measured {
-        metric: "differing_rows",
-        value: (changed + missing + extra).into(),
-        extra: Vec::new(),
-        detail: json!({
-            "rows": {"legacy": compared.rows.legacy, "target": compared.rows.target},
-            "changed": changed, "missing": missing, "extra": extra,
-            "key": q.key,
-            "columns": compared.columns,
-            "differing": differing,
-        }),
-    })
+    Ok(Measurement::Golden(GoldenRows {
+        rows: compared.rows,
+        changed,
+        missing,
+        extra,
+        key: q.key.clone(),
+        columns: compared.columns,
+        differing,
+    }))
 }

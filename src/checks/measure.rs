@@ -5,14 +5,13 @@
 use std::collections::BTreeMap;
 
 use arrow::datatypes::DataType;
-use serde_json::{Value, json};
 
-use super::kinds::{both, grouped_sql, key_json};
+use super::Context;
+use super::outcome::{DifferingGroup, Grouped as Measured, Measurement};
+use super::sides::{both, grouped_sql};
 use super::sql::{self, Measure, ident};
-use super::{Context, Measured};
 use crate::config::checks::{CountCheck, GroupedSpec, TotalCheck};
 use crate::error::CheckError;
-use crate::gate::MetricValue;
 use crate::side::{PerSide, Side};
 use crate::value::{Cell, Decimal, Number, Tolerance};
 
@@ -125,17 +124,15 @@ async fn grouped(
 }
 
 /// A number as the report shows it (a digest when it derives from a redacted column).
-fn number_json(ctx: &Context, n: Option<Number>, redacted: bool) -> Value {
-    ctx.redaction
-        .shown(redacted, n.map(|n| n.to_string()))
-        .map_or(Value::Null, Value::String)
+fn number_json(ctx: &Context, n: Option<Number>, redacted: bool) -> Option<String> {
+    ctx.redaction.shown(redacted, n.map(|n| n.to_string()))
 }
 
 /// A measure as the report shows it.
-fn shown_slot(ctx: &Context, s: Slot, redacted: bool) -> Value {
+fn shown_slot(ctx: &Context, s: Slot, redacted: bool) -> Option<String> {
     match s {
         Slot::Value(n) => number_json(ctx, n, redacted),
-        Slot::Absent => Value::Null,
+        Slot::Absent => None,
     }
 }
 
@@ -163,7 +160,7 @@ fn agrees(a: Slot, b: Slot, tol: Tolerance) -> bool {
 }
 
 /// The sum of one side's group measures, for the report.
-fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Value, CheckError> {
+fn side_total(ctx: &Context, g: &Grouped, side: Side) -> Result<Option<String>, CheckError> {
     let mut sum = None;
     for group in g.groups.values() {
         if let Slot::Value(v) = *group.values.get(side) {
@@ -188,7 +185,7 @@ fn tolerance_of(c: GroupedSpec<'_>) -> Result<Tolerance, CheckError> {
 
 /// The differing groups of a count or total, with the numbers the metrics need.
 struct Differences {
-    rows: Vec<Value>,
+    rows: Vec<DifferingGroup>,
     count: usize,
     max_abs: f64,
     /// The largest difference exactly, while every difference is an exact number.
@@ -197,13 +194,12 @@ struct Differences {
 }
 
 impl Differences {
-    /// The largest difference as the report shows it: a whole number exactly (a count past
-    /// 2^53 keeps its digits), anything else as a float.
-    fn max_abs_value(&self) -> MetricValue {
+    /// The largest difference as a whole number exactly, when it is one (a count past 2^53
+    /// keeps its digits).
+    fn max_abs_count(&self) -> Option<u64> {
         self.max_abs_exact
             .filter(|d| d.is_integer())
             .and_then(|d| d.normalized().to_string().parse::<u64>().ok())
-            .map_or(MetricValue::Real(self.max_abs), MetricValue::Count)
     }
 }
 
@@ -241,18 +237,17 @@ fn differences(ctx: &Context, g: &Grouped, tol: Tolerance) -> Differences {
         };
         d.max_rel = d.max_rel.max(abs / base);
         if d.rows.len() < ctx.samples.max(1) * 5 {
-            d.rows.push(json!({
-                "group": key_json(&group.shown),
-                "legacy": shown_slot(ctx, a, red),
-                "target": shown_slot(ctx, b, red),
-                "difference": number_json(ctx, diff, red),
-            }));
+            d.rows.push(DifferingGroup {
+                group: group.shown.clone(),
+                values: PerSide::new(shown_slot(ctx, a, red), shown_slot(ctx, b, red)),
+                difference: number_json(ctx, diff, red),
+            });
         }
     }
     d
 }
 
-pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured, CheckError> {
+pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measurement, CheckError> {
     let c = count.grouping();
     let sql = PerSide::new(
         grouped_sql(ctx, c, Side::Legacy, "COUNT(*) AS n")?,
@@ -269,22 +264,21 @@ pub(super) async fn count(ctx: &Context, count: &CountCheck) -> Result<Measured,
         }
     }
     let d = differences(ctx, &g, tolerance_of(c)?);
-    Ok(Measured {
-        metric: "max_abs_difference",
-        value: d.max_abs_value(),
-        extra: count
-            .relative
-            .map(|r| vec![("max_rel_difference", MetricValue::Real(d.max_rel), r)])
-            .unwrap_or_default(),
-        detail: json!({
-            "legacy": side_total(ctx, &g, Side::Legacy)?,
-            "target": side_total(ctx, &g, Side::Target)?,
-            "group_by": g.names,
-            "groups": {"legacy": counted.legacy, "target": counted.target, "differing": d.count},
-            "max_rel_difference": d.max_rel,
-            "differing_groups": d.rows,
-        }),
-    })
+    Ok(Measurement::Count(Measured {
+        totals: PerSide::new(
+            side_total(ctx, &g, Side::Legacy)?,
+            side_total(ctx, &g, Side::Target)?,
+        ),
+        group_by: g.names,
+        groups: counted,
+        differing: d.count,
+        max_abs: d.max_abs,
+        max_abs_count: d.max_abs_count(),
+        max_rel: d.max_rel,
+        relative: count.relative,
+        tolerance: None,
+        differing_groups: d.rows,
+    }))
 }
 
 /// Whether a money column can be summed exactly on one side, or why not (named).
@@ -321,7 +315,7 @@ async fn summable(ctx: &Context, table: &str, column: &str, side: Side) -> Resul
     }
 }
 
-pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measured, CheckError> {
+pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measurement, CheckError> {
     let c = total.grouping();
     let table = c.table.unwrap_or_default();
     let sql = if c.legacy_sql.is_some() {
@@ -344,17 +338,19 @@ pub(super) async fn total(ctx: &Context, total: &TotalCheck) -> Result<Measured,
     let g = grouped(ctx, c, Measure::Total, sql).await?;
     let d = differences(ctx, &g, tol);
     let sides = g.present();
-    Ok(Measured {
-        metric: "differing_groups",
-        value: d.count.into(),
-        extra: Vec::new(),
-        detail: json!({
-            "legacy": side_total(ctx, &g, Side::Legacy)?,
-            "target": side_total(ctx, &g, Side::Target)?,
-            "group_by": g.names,
-            "tolerance": tol.abs.to_string(),
-            "groups": {"legacy": sides.legacy, "target": sides.target, "differing": d.count},
-            "differing_groups": d.rows,
-        }),
-    })
+    Ok(Measurement::Total(Measured {
+        totals: PerSide::new(
+            side_total(ctx, &g, Side::Legacy)?,
+            side_total(ctx, &g, Side::Target)?,
+        ),
+        group_by: g.names,
+        groups: sides,
+        differing: d.count,
+        max_abs: d.max_abs,
+        max_abs_count: d.max_abs_count(),
+        max_rel: d.max_rel,
+        relative: None,
+        tolerance: Some(tol.abs.to_string()),
+        differing_groups: d.rows,
+    }))
 }

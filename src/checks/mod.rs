@@ -11,6 +11,8 @@ pub mod golden;
 mod kinds;
 pub mod lineage;
 mod measure;
+pub mod outcome;
+mod sides;
 pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,50 +20,17 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use datafusion::execution::context::SessionContext;
-use serde::Serialize;
-use serde_json::Value;
 
-use crate::config::{Config, TableConfig};
+use crate::config::{Config, TableConfig, Threshold};
 use crate::error::CheckError;
 use crate::error::Result;
-use crate::gate::{Finding, MetricValue, Status, Threshold};
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use crate::snapshot::Snapshot;
 
 pub use crate::config::checks::{CheckConfig, CheckKind, GoldenConfig, default_id};
 pub use golden::{GoldenQuery, load_golden};
-
-/// One check's result.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
-    /// Stable id (a JSON key and a `JUnit` test name).
-    pub id: String,
-    /// The check's kind.
-    pub kind: CheckKind,
-    /// `pass`, `warn`, `fail` or `error`.
-    pub status: Status,
-    /// Where the check is defined: `recon.toml:12` or a golden file.
-    pub source: String,
-    /// The metric the thresholds apply to.
-    pub metric: String,
-    /// Its measured value.
-    pub value: MetricValue,
-    /// The thresholds of the metric.
-    pub thresholds: Threshold,
-    /// Every crossed threshold.
-    pub findings: Vec<Finding>,
-    /// What was measured, per kind (both sides' values, differing groups, samples).
-    pub measured: Value,
-    /// Why the check errored, or a note.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Wall time of the check.
-    pub duration_ms: u64,
-    /// The metrics for the gate to judge, each with its thresholds (the check's metric first).
-    #[serde(skip)]
-    pub gated: Vec<(String, MetricValue, Threshold)>,
-}
+pub use outcome::{CheckOutcome, Measurement};
 
 /// A check ready to run.
 #[derive(Debug, Clone)]
@@ -230,20 +199,25 @@ impl Context {
     }
 }
 
-/// What one check measured before the gate.
-pub(crate) struct Measured {
-    metric: &'static str,
-    value: MetricValue,
-    extra: Vec<(&'static str, MetricValue, Threshold)>,
-    detail: Value,
+/// Runs a `[[checks]]` entry.
+async fn run_config(
+    ctx: &Context,
+    c: &CheckConfig,
+) -> std::result::Result<Measurement, CheckError> {
+    match c {
+        CheckConfig::Count(count) => measure::count(ctx, count).await,
+        CheckConfig::Total(total) => measure::total(ctx, total).await,
+        CheckConfig::Orphan(o) => kinds::orphan(ctx, o).await,
+        CheckConfig::Invariant(v) => kinds::invariant(ctx, v).await,
+    }
 }
 
-/// Runs every planned check concurrently; a failing check becomes an `error` result.
-pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckReport> {
+/// Runs every planned check concurrently; a failing check is an outcome with its reason.
+pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckOutcome> {
     let runs = planned.iter().map(|p| async move {
         let clock = Instant::now();
         let result = match &p.spec {
-            Spec::Config(c) => kinds::run(ctx, c).await,
+            Spec::Config(c) => run_config(ctx, c).await,
             Spec::Golden(q) => golden::run(ctx, q).await,
         };
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -251,40 +225,14 @@ pub(crate) async fn run_all(ctx: &Context, planned: &[Planned]) -> Vec<CheckRepo
             Spec::Config(c) => c.kind(),
             Spec::Golden(_) => CheckKind::Golden,
         };
-        match result {
-            // What was measured; the gate judges it after (`CheckReport::gated`).
-            Ok(m) => {
-                let mut gated = vec![(m.metric.to_owned(), m.value, p.thresholds)];
-                gated.extend(m.extra.iter().map(|&(n, v, t)| (n.to_owned(), v, t)));
-                CheckReport {
-                    id: p.id.clone(),
-                    kind,
-                    status: Status::Pass,
-                    source: p.source.clone(),
-                    metric: m.metric.to_owned(),
-                    value: m.value,
-                    thresholds: p.thresholds,
-                    findings: Vec::new(),
-                    measured: m.detail,
-                    reason: None,
-                    duration_ms,
-                    gated,
-                }
-            }
-            Err(reason) => CheckReport {
-                id: p.id.clone(),
-                kind,
-                status: Status::Error,
-                source: p.source.clone(),
-                metric: String::new(),
-                value: MetricValue::Count(0),
-                thresholds: p.thresholds,
-                findings: Vec::new(),
-                measured: Value::Null,
-                reason: Some(format!("{}: {}", p.source, crate::error::chain(&reason))),
-                duration_ms,
-                gated: Vec::new(),
-            },
+        CheckOutcome {
+            id: p.id.clone(),
+            kind,
+            source: p.source.clone(),
+            thresholds: p.thresholds,
+            duration_ms,
+            result: result
+                .map_err(|reason| format!("{}: {}", p.source, crate::error::chain(&reason))),
         }
     });
     futures::future::join_all(runs).await

@@ -11,7 +11,7 @@ use crate::error::ConfigError;
 use crate::side::Side;
 
 /// What a check asserts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckKind {
     /// Row counts per side, total or grouped.

@@ -8,14 +8,12 @@ pub mod detail;
 pub mod digests;
 pub mod explain;
 pub mod filter;
-pub mod keylog;
 pub mod merge;
 pub mod out;
 pub mod partition;
 pub mod result;
 pub mod scan;
 mod settle;
-pub(crate) mod spool;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -16,10 +16,10 @@ use super::detail::fetch;
 use super::result::TableDiff;
 use super::scan::KeyCodec;
 use super::settle::Differing;
-use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::Side;
+use crate::spill::spool::Spool;
 use crate::value::render;
 
 /// One differing row to write.
@@ -209,7 +209,7 @@ pub(super) fn write_differing<K: KeyCodec>(
     // The identity of a key with a redacted column is itself keyed: the exact key (or its
     // unkeyed digest) would give the value away.
     let redacted_key = plan.keys.iter().any(|k| plan.redact.applies(&k.name));
-    t.differing_keys = super::keylog::KeyLog::new(opts.temp_dir.as_deref());
+    t.differing_keys = crate::spill::KeyLog::new(opts.temp_dir.as_deref());
     spool.drain(|bucket| {
         for chunk in bucket.chunks(CHUNK) {
             let rows: Vec<DiffRow> = chunk
@@ -228,7 +228,7 @@ pub(super) fn write_differing<K: KeyCodec>(
             }
             if opts.keep_keys {
                 t.differing_keys
-                    .extend(rows.iter().map(|r| super::result::DiffKey {
+                    .extend(rows.iter().map(|r| crate::spill::DiffKey {
                         category: r.category.to_owned(),
                         digest: if redacted_key {
                             plan.redact.digest(&r.key)

@@ -1,19 +1,17 @@
 //! What reconciling one table pair yields, [`TableDiff`]: the counts per category, per-column
-//! drift, samples, the schema findings and checksums. The report's [`TableReport`] wraps it with
-//! what comes after the engine (the gate's status and findings, the history, an error); every
-//! format renders that.
+//! drift, samples, the schema findings and checksums. The gate judges it and the report renders
+//! it; neither is known here.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::gate::{Finding, Metric, MetricValue, Status};
 use crate::plan::SchemaFindings;
 use crate::side::PerSide;
+use crate::spill::KeyLog;
 
 /// Drift of one compared column.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ColumnDrift {
     /// Changed rows in which this column differs.
     pub changed: u64,
@@ -21,7 +19,7 @@ pub struct ColumnDrift {
 
 /// What the engine yields for one table pair: counts per category, per-column drift, samples,
 /// schema findings and checksums. It knows nothing of gates or reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TableDiff {
     /// The pair's report name.
     pub name: String,
@@ -61,94 +59,12 @@ pub struct TableDiff {
     pub samples: Samples,
     /// Why changed cells differ: column → class → count (see [`crate::diff::explain`]).
     pub explained: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Every differing key of this run (only kept for the run history; not in the JSON).
-    #[serde(skip)]
-    pub differing_keys: super::keylog::KeyLog,
-}
-
-/// One table pair in the report: the engine's result, the gate's judgement of it, its history,
-/// or why it could not be decided. Reads as its [`TableDiff`] (through `Deref`).
-#[derive(Debug, Clone, Serialize)]
-pub struct TableReport {
-    /// What the engine found.
-    #[serde(flatten)]
-    pub diff: TableDiff,
-    /// The gate's status for this table.
-    pub status: Status,
-    /// Every threshold this table crossed.
-    pub findings: Vec<Finding>,
-    /// Trend and key churn against earlier runs, when a history is kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<TableHistory>,
-    /// Why the table could not be decided, when it could not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl std::ops::Deref for TableReport {
-    type Target = TableDiff;
-    fn deref(&self) -> &TableDiff {
-        &self.diff
-    }
-}
-
-impl std::ops::DerefMut for TableReport {
-    fn deref_mut(&mut self) -> &mut TableDiff {
-        &mut self.diff
-    }
-}
-
-impl From<TableDiff> for TableReport {
-    fn from(diff: TableDiff) -> Self {
-        Self {
-            diff,
-            status: Status::Pass,
-            findings: Vec::new(),
-            history: None,
-            error: None,
-        }
-    }
-}
-
-/// A differing row's key, as the run history stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiffKey {
-    /// `changed`, `missing` or `extra`.
-    pub category: String,
-    /// The key's identity (hex of the exact key or of its 128-bit digest).
-    pub digest: String,
-    /// The key's values as JSON text (redacted columns digested).
-    pub key: String,
-}
-
-/// A table's past: drift over the last runs and the differing keys that came and went.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TableHistory {
-    /// Earlier runs then this one, oldest first.
-    pub trend: Vec<TrendPoint>,
-    /// Differing keys that did not differ in the previous run (`None` when there is none).
-    pub new_keys: Option<u64>,
-    /// Keys that differed in the previous run and no longer do.
-    pub resolved_keys: Option<u64>,
-    /// A few new keys (key values as JSON text).
-    pub new_samples: Vec<String>,
-    /// A few resolved keys.
-    pub resolved_samples: Vec<String>,
-}
-
-/// One run's drift of one table.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrendPoint {
-    /// When the run started.
-    pub started_at: String,
-    /// Its drift ratio.
-    pub drift_ratio: f64,
-    /// Its status.
-    pub status: Status,
+    /// Every differing key of this run (for the run history).
+    pub differing_keys: KeyLog,
 }
 
 /// Sample rows of each category, in key order.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Samples {
     /// Changed rows: key and each differing column with both values.
     pub changed: Vec<ChangedSample>,
@@ -159,14 +75,14 @@ pub struct Samples {
 }
 
 /// A row identified by its key values (rendered as text, NULL as null).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KeySample {
     /// Key column → value.
     pub key: BTreeMap<String, Value>,
 }
 
 /// A changed row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ChangedSample {
     /// Key column → value.
     pub key: BTreeMap<String, Value>,
@@ -197,34 +113,7 @@ impl TableDiff {
             schema: SchemaFindings::default(),
             samples: Samples::default(),
             explained: BTreeMap::new(),
-            differing_keys: super::keylog::KeyLog::default(),
-        }
-    }
-
-    /// The metrics the gate judges.
-    pub fn metrics(&self) -> Vec<(Metric, MetricValue)> {
-        let f = MetricValue::Count;
-        vec![
-            (Metric::DriftRatio, MetricValue::Real(self.drift_ratio)),
-            (Metric::Changed, f(self.changed)),
-            (Metric::Missing, f(self.missing)),
-            (Metric::Extra, f(self.extra)),
-            (Metric::NullKeysLegacy, f(self.null_key_rows.legacy)),
-            (Metric::NullKeysTarget, f(self.null_key_rows.target)),
-            (Metric::DuplicateKeysLegacy, f(self.duplicate_keys.legacy)),
-            (Metric::DuplicateKeysTarget, f(self.duplicate_keys.target)),
-            (Metric::SchemaFindings, self.schema.count().into()),
-        ]
-    }
-}
-
-impl TableReport {
-    /// A table that could not be decided.
-    pub fn errored(name: &str, key: &[String], error: String) -> Self {
-        Self {
-            status: Status::Error,
-            error: Some(error),
-            ..Self::from(TableDiff::new(name, key, &PerSide::default()))
+            differing_keys: KeyLog::default(),
         }
     }
 }

@@ -12,10 +12,10 @@ use super::detail;
 use super::digests::{DigestStore, RowLayout};
 use super::merge::{self, Candidate};
 use super::partition::{Key, Partitions};
-use super::spool::{FirstN, Record, Spool, take};
 use crate::error::{Error, Result};
 use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
+use crate::spill::spool::{FirstN, Record, Spool, take};
 
 /// What a differing row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -12,9 +12,9 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::diff::keylog::KeyLog;
-use crate::diff::spool::FirstN;
 use crate::error::{Error, Result};
+use crate::spill::KeyLog;
+use crate::spill::spool::FirstN;
 
 /// Samples of new and resolved keys per table.
 pub const KEY_SAMPLES: usize = 5;

@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::gate::Status;
-use crate::report::{Report, TableHistory, TrendPoint};
+use crate::spill::KeyLog;
 
 mod keys;
 
@@ -37,6 +37,82 @@ pub struct PastRun {
     pub tables: Vec<(String, String, f64)>,
     /// Per check: (id, status).
     pub checks: Vec<(String, String)>,
+}
+
+/// This run as the history records it: the audit data, and per table and per check what the
+/// gate made of it.
+#[derive(Debug, Clone)]
+pub struct RunRecord<'a> {
+    /// Start time (RFC 3339).
+    pub started_at: &'a str,
+    /// The run's verdict.
+    pub verdict: Status,
+    /// The tool's version.
+    pub tool_version: &'a str,
+    /// Version of the canonical encoding and hashes.
+    pub hash_version: u32,
+    /// Digest of the config.
+    pub config_digest: &'a str,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Bytes the key comparison may hold in memory.
+    pub memory_budget: u64,
+    /// Every table, in report order.
+    pub tables: Vec<TableRecord<'a>>,
+    /// Every check, in report order.
+    pub checks: Vec<CheckRecord<'a>>,
+}
+
+/// One table of a run.
+#[derive(Debug, Clone)]
+pub struct TableRecord<'a> {
+    /// The pair's report name.
+    pub name: &'a str,
+    /// The gate's status.
+    pub status: Status,
+    /// The drift ratio.
+    pub drift_ratio: f64,
+    /// Legacy rows, target rows, matched, changed, missing, extra.
+    pub counts: [u64; 6],
+    /// Every differing key.
+    pub keys: &'a KeyLog,
+}
+
+/// One check of a run.
+#[derive(Debug, Clone)]
+pub struct CheckRecord<'a> {
+    /// The check's id.
+    pub id: &'a str,
+    /// The gate's status.
+    pub status: Status,
+    /// The check's metric.
+    pub value: f64,
+}
+
+/// A table's past: drift over the last runs and the differing keys that came and went.
+#[derive(Debug, Clone, Default)]
+pub struct TableHistory {
+    /// Earlier runs then this one, oldest first.
+    pub trend: Vec<TrendPoint>,
+    /// Differing keys that did not differ in the previous run (`None` when there is none).
+    pub new_keys: Option<u64>,
+    /// Keys that differed in the previous run and no longer do.
+    pub resolved_keys: Option<u64>,
+    /// A few new keys (key values as JSON text).
+    pub new_samples: Vec<String>,
+    /// A few resolved keys.
+    pub resolved_samples: Vec<String>,
+}
+
+/// One run's drift of one table.
+#[derive(Debug, Clone)]
+pub struct TrendPoint {
+    /// When the run started.
+    pub started_at: String,
+    /// Its drift ratio.
+    pub drift_ratio: f64,
+    /// Its status.
+    pub status: Status,
 }
 
 /// A run id that sorts in run order and is unique even for runs within the same second (or of
@@ -151,56 +227,62 @@ pub fn runs(dir: &Path) -> Result<Vec<PastRun>> {
     Ok(out)
 }
 
-/// Fills every table's trend and key churn from the history, then appends this run to it.
-pub fn record(report: &mut Report, dir: &Path) -> Result<()> {
+/// Every table's trend and key churn from the history (in the run's table order), after
+/// appending this run to it.
+pub fn record(run: &RunRecord<'_>, dir: &Path) -> Result<Vec<TableHistory>> {
     let past = runs(dir)?;
+    let logs = logs(run);
     let mut churn = match files(&dir.join("keys"))?.pop() {
-        Some(previous) => Some(keys::churn(
-            &previous,
-            &logs(report),
-            report.run.memory_budget,
-            None,
-        )?),
+        Some(previous) => Some(keys::churn(&previous, &logs, run.memory_budget, None)?),
         None => None,
     };
-    for t in &mut report.tables {
-        let mut trend: Vec<TrendPoint> = past
-            .iter()
-            .filter_map(|run| {
-                let (_, status, drift) = run.tables.iter().find(|(n, _, _)| *n == t.name)?;
-                let status = match status.as_str() {
-                    "pass" => Status::Pass,
-                    "warn" => Status::Warn,
-                    "fail" => Status::Fail,
-                    _ => Status::Error,
-                };
-                Some(TrendPoint {
-                    started_at: run.started_at.clone(),
-                    drift_ratio: *drift,
-                    status,
-                })
+    let histories = run
+        .tables
+        .iter()
+        .map(|t| {
+            let mut h = TableHistory {
+                trend: trend(&past, run, t),
+                ..TableHistory::default()
+            };
+            if let Some(c) = churn.as_mut().and_then(|c| c.remove(t.name)) {
+                h.new_keys = Some(c.new);
+                h.resolved_keys = Some(c.resolved);
+                h.new_samples = c.new_samples;
+                h.resolved_samples = c.resolved_samples;
+            }
+            h
+        })
+        .collect();
+    append(run, dir)?;
+    Ok(histories)
+}
+
+/// A table's drift over the last runs, this one last.
+fn trend(past: &[PastRun], run: &RunRecord<'_>, t: &TableRecord<'_>) -> Vec<TrendPoint> {
+    let mut trend: Vec<TrendPoint> = past
+        .iter()
+        .filter_map(|p| {
+            let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == t.name)?;
+            let status = match status.as_str() {
+                "pass" => Status::Pass,
+                "warn" => Status::Warn,
+                "fail" => Status::Fail,
+                _ => Status::Error,
+            };
+            Some(TrendPoint {
+                started_at: p.started_at.clone(),
+                drift_ratio: *drift,
+                status,
             })
-            .collect();
-        trend.push(TrendPoint {
-            started_at: report.run.started_at.clone(),
-            drift_ratio: t.drift_ratio,
-            status: t.status,
-        });
-        let skip = trend.len().saturating_sub(TREND_RUNS);
-        let trend: Vec<TrendPoint> = trend.into_iter().skip(skip).collect();
-        let mut h = TableHistory {
-            trend,
-            ..TableHistory::default()
-        };
-        if let Some(c) = churn.as_mut().and_then(|c| c.remove(&t.name)) {
-            h.new_keys = Some(c.new);
-            h.resolved_keys = Some(c.resolved);
-            h.new_samples = c.new_samples;
-            h.resolved_samples = c.resolved_samples;
-        }
-        t.history = Some(h);
-    }
-    append(report, dir)
+        })
+        .collect();
+    trend.push(TrendPoint {
+        started_at: run.started_at.to_owned(),
+        drift_ratio: t.drift_ratio,
+        status: t.status,
+    });
+    let skip = trend.len().saturating_sub(TREND_RUNS);
+    trend.into_iter().skip(skip).collect()
 }
 
 fn write(path: &Path, batch: &RecordBatch) -> Result<()> {
@@ -211,7 +293,7 @@ fn utf8(values: Vec<String>) -> ArrayRef {
     Arc::new(StringArray::from(values))
 }
 
-fn append(report: &Report, dir: &Path) -> Result<()> {
+fn append(report: &RunRecord<'_>, dir: &Path) -> Result<()> {
     let id = run_id();
     let n = report.tables.len() + report.checks.len();
     let same = |v: &str| vec![v.to_owned(); n];
@@ -222,25 +304,18 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
     let mut counts: [Vec<u64>; 6] = Default::default();
     for t in &report.tables {
         kind.push("table".to_owned());
-        name.push(t.name.clone());
+        name.push(t.name.to_owned());
         status.push(t.status.as_str().to_owned());
         drift.push(t.drift_ratio);
-        for (v, x) in counts.iter_mut().zip([
-            t.legacy_rows,
-            t.target_rows,
-            t.matched,
-            t.changed,
-            t.missing,
-            t.extra,
-        ]) {
+        for (v, x) in counts.iter_mut().zip(t.counts) {
             v.push(x);
         }
     }
     for c in &report.checks {
         kind.push("check".to_owned());
-        name.push(c.id.clone());
+        name.push(c.id.to_owned());
         status.push(c.status.as_str().to_owned());
-        drift.push(c.value.as_f64());
+        drift.push(c.value);
         for v in &mut counts {
             v.push(0);
         }
@@ -273,12 +348,12 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
     );
     let mut arrays: Vec<ArrayRef> = vec![
         utf8(same(&id)),
-        utf8(same(&report.run.started_at)),
+        utf8(same(report.started_at)),
         utf8(same(report.verdict.as_str())),
-        utf8(same(&report.tool.version)),
+        utf8(same(report.tool_version)),
         Arc::new(UInt64Array::from(vec![u64::from(report.hash_version); n])),
-        utf8(same(&report.run.config_digest)),
-        Arc::new(UInt64Array::from(vec![report.run.duration_ms; n])),
+        utf8(same(report.config_digest)),
+        Arc::new(UInt64Array::from(vec![report.duration_ms; n])),
         utf8(kind),
         utf8(name),
         utf8(status),
@@ -300,12 +375,8 @@ fn append(report: &Report, dir: &Path) -> Result<()> {
 }
 
 /// Every table's differing keys.
-fn logs(report: &Report) -> Vec<(&str, &crate::diff::keylog::KeyLog)> {
-    report
-        .tables
-        .iter()
-        .map(|t| (t.name.as_str(), &t.differing_keys))
-        .collect()
+fn logs<'a>(run: &RunRecord<'a>) -> Vec<(&'a str, &'a KeyLog)> {
+    run.tables.iter().map(|t| (t.name, t.keys)).collect()
 }
 
 /// Distinct table names across runs (for listings).

@@ -1,10 +1,11 @@
 //! What a check measured, as a small table people read (the group or golden row, the legacy
 //! value, the target value, the difference) instead of JSON. The HTML and Markdown reports render
-//! these; they compute nothing: every cell comes from the check's `measured` block.
+//! these; they compute nothing: every cell comes from the check's typed `measured` block.
 
-use serde_json::Value;
-
-use crate::checks::{CheckKind, CheckReport};
+use super::model::{
+    CheckReport, DifferingGroup, GoldenDiff, GoldenMeasured, GroupCounts, InvariantMeasured,
+    Measured, OrphanMeasured, ShownRow,
+};
 
 /// A check's details: one line of summary and a table of what differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,52 +29,57 @@ impl Details {
     }
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+/// A shown value: `NULL` for NULL.
+fn text(v: Option<&str>) -> String {
+    v.unwrap_or("NULL").to_owned()
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().map(text).collect())
-        .unwrap_or_default()
+fn texts(values: &[Option<String>]) -> Vec<String> {
+    values.iter().map(|v| text(v.as_deref())).collect()
 }
 
 /// The details of a check that ran (`None` for one that errored).
 pub fn of(c: &CheckReport) -> Option<Details> {
-    if c.reason.is_some() || c.measured.is_null() {
+    if c.reason.is_some() {
         return None;
     }
-    let m = &c.measured;
-    Some(match c.kind {
-        CheckKind::Count | CheckKind::Total => grouped(m),
-        CheckKind::Golden => golden(m),
-        CheckKind::Orphan => orphan(m),
-        CheckKind::Invariant => invariant(m),
+    Some(match c.measured.as_ref()? {
+        Measured::Count(m) => grouped(
+            [&m.legacy, &m.target],
+            &m.groups,
+            &m.group_by,
+            &m.differing_groups,
+        ),
+        Measured::Total(m) => grouped(
+            [&m.legacy, &m.target],
+            &m.groups,
+            &m.group_by,
+            &m.differing_groups,
+        ),
+        Measured::Golden(m) => golden(m),
+        Measured::Orphan(m) => orphan(m),
+        Measured::Invariant(m) => invariant(m),
     })
 }
 
-fn grouped(m: &Value) -> Details {
-    let g = &m["groups"];
+fn grouped(
+    totals: [&Option<String>; 2],
+    g: &GroupCounts,
+    group_by: &[String],
+    differing: &[DifferingGroup],
+) -> Details {
     let summary = format!(
         "legacy {}, target {}; {} of {} legacy and {} target groups differ",
-        text(&m["legacy"]),
-        text(&m["target"]),
-        text(&g["differing"]),
-        text(&g["legacy"]),
-        text(&g["target"])
+        text(totals[0].as_deref()),
+        text(totals[1].as_deref()),
+        g.differing,
+        g.legacy,
+        g.target
     );
-    let mut headers = strings(&m["group_by"]);
-    let differing = m["differing_groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     if differing.is_empty() {
         return Details::summary(summary);
     }
+    let mut headers = group_by.to_vec();
     if headers.is_empty() {
         headers.push("group".into());
     }
@@ -81,11 +87,11 @@ fn grouped(m: &Value) -> Details {
     let rows = differing
         .iter()
         .map(|d| {
-            let mut row = strings(&d["group"]);
+            let mut row = texts(&d.group);
             if row.is_empty() {
                 row.push("(all rows)".into());
             }
-            row.extend([&d["legacy"], &d["target"], &d["difference"]].map(text));
+            row.extend([&d.legacy, &d.target, &d.difference].map(|v| text(v.as_deref())));
             row
         })
         .collect();
@@ -96,53 +102,70 @@ fn grouped(m: &Value) -> Details {
     }
 }
 
-fn golden(m: &Value) -> Details {
+fn golden(m: &GoldenMeasured) -> Details {
     let summary = format!(
         "rows: legacy {}, target {}; changed {}, missing {}, extra {}",
-        text(&m["rows"]["legacy"]),
-        text(&m["rows"]["target"]),
-        text(&m["changed"]),
-        text(&m["missing"]),
-        text(&m["extra"])
+        m.rows.legacy, m.rows.target, m.changed, m.missing, m.extra
     );
-    let key = strings(&m["key"]);
-    let values: Vec<String> = strings(&m["columns"])
-        .into_iter()
-        .filter(|c| !key.contains(c))
-        .collect();
-    let differing = m["differing"].as_array().cloned().unwrap_or_default();
-    if differing.is_empty() {
+    let values: Vec<&String> = m.columns.iter().filter(|c| !m.key.contains(c)).collect();
+    if m.differing.is_empty() {
         return Details::summary(summary);
     }
-    let mut headers = key.clone();
+    let mut headers = m.key.clone();
     for v in &values {
         headers.push(format!("{v} (legacy)"));
         headers.push(format!("{v} (target)"));
     }
     headers.push("differs in".into());
-    let rows = differing
+    let rows = m
+        .differing
         .iter()
-        .map(|d| {
-            let (l, t) = (&d["legacy"], &d["target"]);
-            let side = if l.is_null() { t } else { l };
-            let cell = |row: &Value, c: &str| {
-                if row.is_null() {
-                    "-".to_owned()
-                } else {
-                    text(&row[c])
-                }
-            };
-            let mut row: Vec<String> = key.iter().map(|k| text(&side[k.as_str()])).collect();
-            for v in &values {
-                row.push(cell(l, v));
-                row.push(cell(t, v));
-            }
-            row.push(match (l.is_null(), t.is_null()) {
-                (false, true) => "missing in target".into(),
-                (true, false) => "extra in target".into(),
-                _ => strings(&d["columns"]).join(", "),
-            });
-            row
+        .map(|d| golden_row(d, &m.key, &values))
+        .collect();
+    Details {
+        summary,
+        headers,
+        rows,
+    }
+}
+
+fn golden_row(d: &GoldenDiff, key: &[String], values: &[&String]) -> Vec<String> {
+    let (l, t) = (d.legacy.as_ref(), d.target.as_ref());
+    let cell = |row: Option<&ShownRow>, c: &str| match row {
+        None => "-".to_owned(),
+        Some(r) => text(r.get(c).and_then(Option::as_deref)),
+    };
+    let side = l.or(t);
+    let mut row: Vec<String> = key.iter().map(|k| cell(side, k)).collect();
+    for v in values {
+        row.push(cell(l, v));
+        row.push(cell(t, v));
+    }
+    row.push(match (l.is_some(), t.is_some()) {
+        (true, false) => "missing in target".into(),
+        (false, true) => "extra in target".into(),
+        _ => d.columns.clone().unwrap_or_default().join(", "),
+    });
+    row
+}
+
+fn orphan(m: &OrphanMeasured) -> Details {
+    let summary = format!(
+        "orphans: legacy {}, target {}; new in target {}",
+        m.orphans.legacy, m.orphans.target, m.new_orphans
+    );
+    let samples = &m.samples.new;
+    let headers: Vec<String> = samples
+        .first()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let rows = samples
+        .iter()
+        .map(|s| {
+            headers
+                .iter()
+                .map(|h| text(s.get(h).and_then(Option::as_deref)))
+                .collect()
         })
         .collect();
     Details {
@@ -152,45 +175,20 @@ fn golden(m: &Value) -> Details {
     }
 }
 
-fn orphan(m: &Value) -> Details {
-    let summary = format!(
-        "orphans: legacy {}, target {}; new in target {}",
-        text(&m["orphans"]["legacy"]),
-        text(&m["orphans"]["target"]),
-        text(&m["new_orphans"])
-    );
-    let samples = m["samples"]["new"].as_array().cloned().unwrap_or_default();
-    let headers: Vec<String> = samples
-        .first()
-        .and_then(Value::as_object)
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    let rows = samples
-        .iter()
-        .map(|s| headers.iter().map(|h| text(&s[h.as_str()])).collect())
-        .collect();
-    Details {
-        summary,
-        headers,
-        rows,
-    }
-}
-
-fn invariant(m: &Value) -> Details {
-    let v = &m["violations"];
+fn invariant(m: &InvariantMeasured) -> Details {
+    let shown = |v: Option<u64>| v.map_or_else(|| "NULL".to_owned(), |n| n.to_string());
     let summary = format!(
         "violations: legacy {}, target {}",
-        text(&v["legacy"]),
-        text(&v["target"])
+        shown(m.violations.legacy),
+        shown(m.violations.target)
     );
-    let key = strings(&m["key"]);
     let mut headers = vec!["side".to_owned()];
-    headers.extend(key.iter().cloned());
+    headers.extend(m.key.iter().cloned());
     let mut rows = Vec::new();
-    for side in ["legacy", "target"] {
-        for s in m["samples"][side].as_array().into_iter().flatten() {
+    for (side, samples) in [("legacy", &m.samples.legacy), ("target", &m.samples.target)] {
+        for s in samples.iter().flatten() {
             let mut row = vec![side.to_owned()];
-            row.extend(strings(s));
+            row.extend(texts(s));
             rows.push(row);
         }
     }

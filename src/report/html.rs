@@ -317,7 +317,7 @@ fn heat_map(r: &Report) -> Vec<HeatRow> {
         .collect()
 }
 
-fn check_row(c: &crate::checks::CheckReport) -> CheckRow {
+fn check_row(c: &super::CheckReport) -> CheckRow {
     let details = match (&c.reason, super::details::of(c)) {
         (None, Some(d)) => Some(DetailTable {
             more: d.rows.len().saturating_sub(DETAIL_ROWS),

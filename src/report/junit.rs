@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
+use super::Finding;
 use super::Report;
 use super::escape::xml_text;
-use crate::gate::{FailOn, Finding, Status};
+use crate::gate::{FailOn, Status};
 
 fn reason(findings: &[Finding]) -> String {
     findings

@@ -29,6 +29,22 @@ fn badge(s: Status) -> &'static str {
 /// Renders the report as Markdown.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
+    header(r, &mut o);
+    tables(r, &mut o);
+    unpaired(r, &mut o);
+    checks(r, &mut o);
+    check_details(r, &mut o);
+    worst_findings(r, &mut o);
+    explained(r, &mut o);
+    schema(r, &mut o);
+    exact_vs_float(r, &mut o);
+    churn(r, &mut o);
+    audit(r, &mut o);
+    o
+}
+
+/// Summary: the verdict, the counts, and why the run could not decide.
+fn header(r: &Report, o: &mut String) {
     let (t, c) = (&r.summary.tables, &r.summary.checks);
     let _ = writeln!(o, "# recon: {}\n", badge(r.verdict));
     let _ = writeln!(
@@ -39,6 +55,10 @@ pub fn render(r: &Report) -> String {
     if let Some(e) = &r.error {
         let _ = writeln!(o, "> **Could not decide:** {}\n", cell(e));
     }
+}
+
+/// One row per table pair.
+fn tables(r: &Report, o: &mut String) {
     if !r.tables.is_empty() {
         let _ = writeln!(o, "## Tables\n");
         let _ = writeln!(
@@ -57,6 +77,10 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+}
+
+/// Tables in no pair.
+fn unpaired(r: &Report, o: &mut String) {
     if !r.unpaired_tables.is_empty() {
         let _ = writeln!(o, "## Not reconciled (in no table pair)\n");
         let _ = writeln!(o, "| side | table | rows | status |");
@@ -73,6 +97,10 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+}
+
+/// One row per check.
+fn checks(r: &Report, o: &mut String) {
     if !r.checks.is_empty() {
         let _ = writeln!(o, "## Checks\n");
         let _ = writeln!(o, "| check | kind | metric | value | status |");
@@ -94,7 +122,11 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
-    let detailed: Vec<(&crate::checks::CheckReport, super::details::Details)> = r
+}
+
+/// What each check that found something measured.
+fn check_details(r: &Report, o: &mut String) {
+    let detailed: Vec<(&super::CheckReport, super::details::Details)> = r
         .checks
         .iter()
         .filter_map(|c| super::details::of(c).map(|d| (c, d)))
@@ -131,6 +163,10 @@ pub fn render(r: &Report) -> String {
             o.push('\n');
         }
     }
+}
+
+/// The ten worst crossed thresholds and errors.
+fn worst_findings(r: &Report, o: &mut String) {
     let mut worst: Vec<(Status, String)> = Vec::new();
     for t in &r.tables {
         if let Some(e) = &t.error {
@@ -174,6 +210,10 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+}
+
+/// Why changed cells differ, per column.
+fn explained(r: &Report, o: &mut String) {
     let explained: Vec<String> = r
         .tables
         .iter()
@@ -202,6 +242,10 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+}
+
+/// Columns on one side only, and pairings by case.
+fn schema(r: &Report, o: &mut String) {
     let schema: Vec<String> = r
         .tables
         .iter()
@@ -252,7 +296,10 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
-    exact_vs_float(r, &mut o);
+}
+
+/// Drift trend and key churn against earlier runs.
+fn churn(r: &Report, o: &mut String) {
     let churn: Vec<String> = r
         .tables
         .iter()
@@ -281,6 +328,10 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+}
+
+/// The audit block: versions, digest, timing and every input.
+fn audit(r: &Report, o: &mut String) {
     let _ = writeln!(o, "<details><summary>Audit</summary>\n");
     let _ = writeln!(
         o,
@@ -310,7 +361,6 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(o, "\n</details>");
-    o
 }
 
 /// Integer and decimal columns compared with a float column, with both types.

@@ -1,12 +1,15 @@
-//! The report model: one [`Report`] per run, rendered by every format. The JSON form is the
-//! contract (`schema_version` 1, sorted keys); the human formats only lay out the same data.
+//! The report: one [`Report`] per run ([`model`], the contract of `report.json`), built from the
+//! stage outputs ([`build`]) and rendered by every format. The JSON form is the contract
+//! (`schema_version` 1, sorted keys); the human formats only lay out the same data.
 
+pub mod build;
 pub mod details;
 pub mod escape;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod model;
 pub mod terminal;
 pub mod write;
 
@@ -14,15 +17,13 @@ pub use write::write_all;
 
 pub(crate) use terminal::{percent, thousands};
 
-pub use crate::diff::result::{
-    ChangedSample, ColumnDrift, DiffKey, KeySample, Samples, TableDiff, TableHistory, TableReport,
-    TrendPoint,
+pub use model::{
+    ChangedSample, CheckReport, ColumnDrift, Finding, Input, KeySample, Report, RunMeta,
+    SCHEMA_VERSION, Samples, StatusCounts, Summary, TableHistory, TableReport, Tool, TrendPoint,
+    UnpairedTable,
 };
 
-use serde::Serialize;
-
-use crate::gate::{FailOn, Status};
-use crate::side::Side;
+use crate::gate::Status;
 
 /// The formats a report renders to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,133 +49,6 @@ pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
         ReportFormat::Html => html::render(report)?,
         ReportFormat::Junit => junit::render(report)?,
     })
-}
-
-/// Version of the JSON report layout.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// A whole run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Layout version of this document.
-    pub schema_version: u32,
-    /// Version of the canonical encoding and hashes.
-    pub hash_version: u32,
-    /// The tool that wrote it.
-    pub tool: Tool,
-    /// Run metadata (the audit trail).
-    pub run: RunMeta,
-    /// Every input read: path, files, bytes, rows.
-    pub inputs: Vec<Input>,
-    /// `pass`, `warn`, `fail` or `error`.
-    pub verdict: Status,
-    /// Why the verdict is `error`, when it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Counts of tables by status.
-    pub summary: Summary,
-    /// One entry per table pair, in config order.
-    pub tables: Vec<TableReport>,
-    /// Tables of either snapshot that are in no pair, so not reconciled, by side and name; their
-    /// status comes from `[gate] unpaired_tables`. Left out when every table is in a pair.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unpaired_tables: Vec<UnpairedTable>,
-    /// SQL checks, in config order, then golden queries by name.
-    pub checks: Vec<crate::checks::CheckReport>,
-}
-
-/// Tool identity.
-#[derive(Debug, Clone, Serialize)]
-pub struct Tool {
-    /// Always `recon`.
-    pub name: String,
-    /// The crate version.
-    pub version: String,
-}
-
-impl Default for Tool {
-    fn default() -> Self {
-        Self {
-            name: "recon".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        }
-    }
-}
-
-/// When and how the run happened.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunMeta {
-    /// RFC 3339 start time (UTC).
-    pub started_at: String,
-    /// Wall time in milliseconds.
-    pub duration_ms: u64,
-    /// The config file, when there was one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub config_path: Option<String>,
-    /// xxh3-128 of the config file's bytes (or of the quick-mode arguments).
-    pub config_digest: String,
-    /// Worker threads.
-    pub threads: usize,
-    /// Bytes the match structures of each pair may use before they spill to disk.
-    pub memory_budget: u64,
-    /// Which verdicts exit non-zero.
-    pub fail_on: FailOn,
-    /// Where the redaction key came from (`env`, `file`, `history`, `per_run`), when a column is
-    /// redacted. With `per_run`, digests do not match other runs' digests.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redaction_key: Option<&'static str>,
-}
-
-/// One input of the audit trail.
-#[derive(Debug, Clone, Serialize)]
-pub struct Input {
-    /// Which side.
-    pub side: Side,
-    /// The table (or the pair's name for a SQL side).
-    pub table: String,
-    /// The snapshot root it came from.
-    pub root: String,
-    /// The files read, relative to the root where possible.
-    pub files: Vec<String>,
-    /// Their total size in bytes.
-    pub bytes: u64,
-    /// Rows, from the footers.
-    pub rows: u64,
-}
-
-/// A table of a snapshot that no pair reads: not reconciled.
-#[derive(Debug, Clone, Serialize)]
-pub struct UnpairedTable {
-    /// Which snapshot holds it.
-    pub side: Side,
-    /// Its name in that snapshot.
-    pub table: String,
-    /// Rows, from the footers.
-    pub rows: u64,
-    /// What `[gate] unpaired_tables` makes of it: `pass`, `warn` or `fail`.
-    pub status: Status,
-}
-
-/// Counts of tables and of checks by status.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    /// Tables by status.
-    pub tables: StatusCounts,
-    /// Checks by status.
-    pub checks: StatusCounts,
-}
-
-/// How many results have each status.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StatusCounts {
-    /// Tables that passed.
-    pub pass: usize,
-    /// Tables that warned.
-    pub warn: usize,
-    /// Tables that failed.
-    pub fail: usize,
-    /// Tables that could not be decided.
-    pub error: usize,
 }
 
 impl TableReport {

@@ -234,6 +234,13 @@ fn details(t: &TableReport, out: &mut String) {
             parts.join(", ")
         );
     }
+    trend(t, out);
+    schema_lines(t, out);
+    sample_lines(t, out);
+}
+
+/// The drift over the last runs and the key churn, with a history.
+fn trend(t: &TableReport, out: &mut String) {
     if let Some(h) = t.history.as_ref().filter(|h| h.trend.len() > 1) {
         let trend: Vec<String> = h.trend.iter().map(|p| percent(p.drift_ratio)).collect();
         let _ = write!(
@@ -252,6 +259,10 @@ fn details(t: &TableReport, out: &mut String) {
         }
         out.push('\n');
     }
+}
+
+/// Columns on one side only, paired by case, or compared exactly against floats.
+fn schema_lines(t: &TableReport, out: &mut String) {
     if !t.schema.legacy_only.is_empty() {
         let _ = writeln!(out, "  only in legacy: {}", names(&t.schema.legacy_only));
     }
@@ -270,9 +281,15 @@ fn details(t: &TableReport, out: &mut String) {
     for (c, types) in &t.schema.exact_vs_float {
         let _ = writeln!(
             out,
-            "  {c} compares an exact number with a float ({types}): values the float cannot hold exactly differ"
+            "  {} compares an exact number with a float ({}): values the float cannot hold exactly differ",
+            printable(c),
+            printable(types)
         );
     }
+}
+
+/// The first sample rows of each category.
+fn sample_lines(t: &TableReport, out: &mut String) {
     let key = |k: &std::collections::BTreeMap<String, serde_json::Value>| {
         k.iter()
             .map(|(c, v)| format!("{}={}", printable(c), value_text(v)))

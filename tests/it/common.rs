@@ -95,11 +95,11 @@ impl Scenario {
         cmd.output().expect("run recon")
     }
 
-    /// The report the last run wrote.
+    /// The report the last run wrote (checked against the published schema).
     pub fn report(&self) -> Value {
         let text = std::fs::read_to_string(self.path().join("out").join("report.json"))
             .expect("report.json");
-        serde_json::from_str(&text).expect("report is JSON")
+        parse_report(&text)
     }
 }
 
@@ -291,3 +291,27 @@ macro_rules! require {
     };
 }
 pub(crate) use require;
+
+/// The published contract of `report.json`.
+pub const REPORT_SCHEMA: &str = include_str!("../../docs/report.schema.json");
+
+/// Parses a `report.json` and checks it against the published schema: every report a test reads
+/// must be one the contract describes.
+pub fn parse_report(text: &str) -> Value {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let report: Value = serde_json::from_str(text).expect("report is JSON");
+    let validator = VALIDATOR.get_or_init(|| {
+        let schema: Value = serde_json::from_str(REPORT_SCHEMA).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("valid schema")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json does not match docs/report.schema.json:\n{}",
+        errors.join("\n")
+    );
+    report
+}

@@ -199,6 +199,10 @@ pub(crate) fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a dyn Array {
 
 #[test]
 #[allow(clippy::float_cmp)] // exact values on purpose
+#[allow(
+    clippy::too_many_lines,
+    reason = "a flat table of one assertion per server type"
+)]
 fn postgres_types_arrive_exactly() {
     require!(Postgres);
     let db = PgDb::new();
@@ -387,6 +391,10 @@ fn postgres_values_no_decimal_can_hold_are_refused_unless_cast() {
 
 #[test]
 #[allow(clippy::float_cmp)] // exact values on purpose
+#[allow(
+    clippy::too_many_lines,
+    reason = "a flat table of one assertion per server type"
+)]
 fn mariadb_types_arrive_exactly_and_zero_dates_are_counted() {
     require!(MariaDb);
     let mut db = MyDb::new();
@@ -762,10 +770,9 @@ fn run_snapshot_exports_both_databases_then_reconciles() {
         Some(1),
         "the next night's snapshot sees the change"
     );
-    let report: Value = serde_json::from_str(
+    let report: Value = crate::common::parse_report(
         &std::fs::read_to_string(dir.path().join("out/report.json")).expect("report"),
-    )
-    .expect("json");
+    );
     assert_eq!(report["tables"][0]["changed"], 1);
     assert_eq!(report["tables"][0]["columns"]["amount"]["changed"], 1);
 }
@@ -919,7 +926,7 @@ fn the_demo_through_the_databases_finds_the_same_drift_as_from_parquet() {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let text =
             std::fs::read_to_string(dir.path().join(out).join("report.json")).expect("report");
-        serde_json::from_str::<Value>(&text).expect("json")
+        crate::common::parse_report(&text)
     };
     let (parquet, databases) = (demo("parquet", false), demo("databases", true));
     let figures = |r: &Value| -> Vec<Value> {

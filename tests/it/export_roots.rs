@@ -217,10 +217,9 @@ fn a_target_table_named_like_the_legacy_path_never_overwrites_the_legacy_snapsho
         stderr(&o),
         String::from_utf8_lossy(&o.stdout)
     );
-    let report: Value = serde_json::from_str(
+    let report: Value = crate::common::parse_report(
         &std::fs::read_to_string(dir.path().join("out/report.json")).expect("report"),
-    )
-    .expect("json");
+    );
     let t = &report["tables"][0];
     assert_eq!(
         (&t["matched"], &t["changed"], &t["missing"], &t["extra"]),

@@ -14,6 +14,7 @@ mod names_and_partitions;
 mod props;
 mod query;
 mod report;
+mod report_model;
 mod report_outputs;
 mod s3;
 mod structure;

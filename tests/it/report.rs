@@ -102,6 +102,7 @@ fn json_report_snapshot() {
     let s = scenario();
     s.run(&["-j", "2"]);
     let text = std::fs::read_to_string(s.path().join("out/report.json")).expect("report");
+    crate::common::parse_report(&text);
     filtered(|| insta::assert_snapshot!("json_report", text));
 }
 

@@ -257,10 +257,14 @@ fn verdicts(report: &Value) -> Value {
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("JSON")
+    crate::common::parse_report(&std::fs::read_to_string(path).expect("read"))
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario whose steps share the server and the buckets"
+)]
 fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
     require!(Moto);
     let s = scenario();
@@ -307,7 +311,7 @@ fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
             "night {night}: {}",
             stderr(&out)
         );
-        let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+        let printed: Value = crate::common::parse_report(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(verdicts(&printed), expected, "night {night}");
     }
     let reports = moto.keys("reports", "run/");
@@ -401,7 +405,7 @@ fn missing_buckets_tables_and_objects_are_clear_errors() {
     // No such bucket.
     let out = run("s3://snapshots/legacy", "s3://no-such-bucket/target");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report: Value = crate::common::parse_report(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(report["verdict"], "error");
     let error = report["error"].as_str().expect("error");
     assert!(
@@ -411,7 +415,7 @@ fn missing_buckets_tables_and_objects_are_clear_errors() {
     // A prefix with nothing in it: the tables are missing, named.
     let out = run("s3://snapshots/legacy", "s3://snapshots/nothing-here");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report: Value = crate::common::parse_report(&String::from_utf8_lossy(&out.stdout));
     let error = report["error"].as_str().expect("error");
     assert!(error.contains("customers"), "{error}");
     // An object deleted between listing and reading cannot be listed here; a table whose file
@@ -423,7 +427,7 @@ fn missing_buckets_tables_and_objects_are_clear_errors() {
     moto.upload("snapshots", &junk, "junk");
     let out = run("s3://snapshots/legacy", "s3://snapshots/junk");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report: Value = crate::common::parse_report(&String::from_utf8_lossy(&out.stdout));
     let error = report["error"].as_str().expect("error");
     assert!(error.contains("junk/customers.parquet"), "{error}");
 }
@@ -455,7 +459,7 @@ fn wrong_credentials_exit_2_and_never_show_the_secret() {
         assert!(!text.contains("test-secret-key-do-not-print"), "{text}");
         assert!(!text.contains("test-access-key"), "{text}");
     }
-    let report: Value = serde_json::from_str(&report).expect("JSON");
+    let report: Value = crate::common::parse_report(&report);
     assert_eq!(report["verdict"], "error");
     let error = report["error"].as_str().expect("error");
     assert!(
@@ -515,7 +519,7 @@ fn the_profile_files_supply_credentials() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report: Value = crate::common::parse_report(&String::from_utf8_lossy(&out.stdout));
     let t = &report["tables"][0];
     assert_eq!(
         (t["changed"].as_u64(), t["missing"].as_u64()),

@@ -5,8 +5,18 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::sync::{Arc, Mutex};
 
-use super::result::DiffKey;
 use crate::error::{Error, Result};
+
+/// A differing row's key, as the run history stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffKey {
+    /// `changed`, `missing` or `extra`.
+    pub category: String,
+    /// The key's identity (hex of the exact key or of its 128-bit digest).
+    pub digest: String,
+    /// The key's values as JSON text (redacted columns digested).
+    pub key: String,
+}
 
 #[derive(Debug)]
 struct Log {

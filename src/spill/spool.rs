@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 
 /// A record a [`Spool`] keeps.
-pub(super) trait Record: Ord + Send + Sized {
+pub(crate) trait Record: Ord + Send + Sized {
     /// The record's position: its bucket, and with its order, where it is read back.
     fn position(&self) -> u64;
     /// Appends the record's bytes.
@@ -27,7 +27,7 @@ struct Bucket {
 }
 
 /// Records bucketed by position, on disk.
-pub(super) struct Spool<R> {
+pub(crate) struct Spool<R> {
     dir: PathBuf,
     shift: u32,
     buckets: Vec<Mutex<Bucket>>,
@@ -133,7 +133,7 @@ impl<R: Record> Spool<R> {
 }
 
 /// Takes `N` bytes off the front of `bytes`.
-pub(super) fn take<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
+pub(crate) fn take<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
     let (head, rest) = bytes.split_first_chunk::<N>()?;
     *bytes = rest;
     Some(*head)
