@@ -8,7 +8,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckOutcome, Measurement};
-use crate::config::each_metric;
 pub use crate::config::{GateConfig, Threshold};
 use crate::diff::result::TableDiff;
 
@@ -71,101 +70,36 @@ pub fn exit_code(verdict: Status, fail_on: FailOn) -> i32 {
     }
 }
 
-impl Threshold {
-    fn merged(self, base: Threshold) -> Threshold {
-        Threshold {
-            warn: self.warn.or(base.warn),
-            fail: self.fail.or(base.fail),
-        }
+/// The worst level `value` reaches under `threshold`, with the threshold it crossed.
+pub fn crossed(threshold: &Threshold, value: f64) -> Option<(Status, f64)> {
+    if let Some(f) = threshold.fail.filter(|&f| value > f) {
+        return Some((Status::Fail, f));
     }
-
-    /// The worst level this value reaches, with the threshold it crossed.
-    pub fn judge(&self, value: f64) -> Option<(Status, f64)> {
-        if let Some(f) = self.fail.filter(|&f| value > f) {
-            return Some((Status::Fail, f));
-        }
-        self.warn.filter(|&w| value > w).map(|w| (Status::Warn, w))
-    }
+    threshold
+        .warn
+        .filter(|&w| value > w)
+        .map(|w| (Status::Warn, w))
 }
 
-/// The gate's built-in defaults: warn on any drift, fail above 0.1 %, fail on any duplicate key in
-/// the target, warn on a duplicate key in the legacy and on schema findings.
-pub fn builtin_gate() -> GateConfig {
-    GateConfig {
-        drift_ratio: Some(Threshold {
-            warn: Some(0.0),
-            fail: Some(0.001),
-        }),
-        duplicate_keys_legacy: Some(Threshold {
-            warn: Some(0.0),
-            fail: None,
-        }),
-        duplicate_keys_target: Some(Threshold {
-            warn: None,
-            fail: Some(0.0),
-        }),
-        schema_findings: Some(Threshold {
-            warn: Some(0.0),
-            fail: None,
-        }),
-        ..GateConfig::default()
+/// Judges the metrics of a table under its gate; returns every crossed threshold.
+pub fn judge(gate: &GateConfig, metrics: &[(Metric, MetricValue)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for &(metric, value) in metrics {
+        let Some(threshold) = metric.threshold(gate) else {
+            continue;
+        };
+        if let Some((level, limit)) = crossed(&threshold, value.as_f64()) {
+            out.push(Finding {
+                metric: metric.as_str().to_owned(),
+                value,
+                threshold: limit,
+                level,
+            });
+        }
     }
+    out
 }
 
-impl GateConfig {
-    /// `self` over `base`, threshold by threshold.
-    pub fn merged(&self, base: &GateConfig) -> GateConfig {
-        macro_rules! merge {
-            ($($f:ident),*) => {
-                GateConfig { $($f: match (self.$f, base.$f) {
-                    (Some(a), Some(b)) => Some(a.merged(b)),
-                    (a, b) => a.or(b),
-                }),*, unpaired_tables: self.unpaired_tables.or(base.unpaired_tables) }
-            };
-        }
-        each_metric!(merge)
-    }
-
-    /// A table's effective gate: its overrides over the config's `[gate]` over the built-ins.
-    pub fn resolved(table: &GateConfig, global: &GateConfig) -> GateConfig {
-        table.merged(&global.merged(&builtin_gate()))
-    }
-
-    /// Judges the metrics of a table; returns every crossed threshold.
-    pub fn judge(&self, metrics: &[(Metric, MetricValue)]) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for &(metric, value) in metrics {
-            let Some(threshold) = self.threshold(metric) else {
-                continue;
-            };
-            if let Some((level, limit)) = threshold.judge(value.as_f64()) {
-                out.push(Finding {
-                    metric: metric.as_str().to_owned(),
-                    value,
-                    threshold: limit,
-                    level,
-                });
-            }
-        }
-        out
-    }
-
-    /// The threshold of a metric. The match is exhaustive: a metric the gate cannot judge does
-    /// not compile.
-    pub fn threshold(&self, metric: Metric) -> Option<Threshold> {
-        match metric {
-            Metric::DriftRatio => self.drift_ratio,
-            Metric::Changed => self.changed,
-            Metric::Missing => self.missing,
-            Metric::Extra => self.extra,
-            Metric::NullKeysLegacy => self.null_keys_legacy,
-            Metric::NullKeysTarget => self.null_keys_target,
-            Metric::DuplicateKeysLegacy => self.duplicate_keys_legacy,
-            Metric::DuplicateKeysTarget => self.duplicate_keys_target,
-            Metric::SchemaFindings => self.schema_findings,
-        }
-    }
-}
 
 /// A table metric the gate judges; its name is the `[gate]` key and the report's `metric`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +125,22 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// This metric's threshold in `gate`. The match is exhaustive: a metric the gate cannot
+    /// judge does not compile.
+    pub fn threshold(self, gate: &GateConfig) -> Option<Threshold> {
+        match self {
+            Metric::DriftRatio => gate.drift_ratio,
+            Metric::Changed => gate.changed,
+            Metric::Missing => gate.missing,
+            Metric::Extra => gate.extra,
+            Metric::NullKeysLegacy => gate.null_keys_legacy,
+            Metric::NullKeysTarget => gate.null_keys_target,
+            Metric::DuplicateKeysLegacy => gate.duplicate_keys_legacy,
+            Metric::DuplicateKeysTarget => gate.duplicate_keys_target,
+            Metric::SchemaFindings => gate.schema_findings,
+        }
+    }
+
     /// Every metric.
     pub const ALL: [Metric; 9] = [
         Metric::DriftRatio,
@@ -322,7 +272,7 @@ pub fn table_metrics(t: &TableDiff) -> Vec<(Metric, MetricValue)> {
 
 /// Judges a reconciled table against its effective gate.
 pub fn judge_table(gate: &GateConfig, t: &TableDiff) -> Judgement {
-    Judgement::of(gate.judge(&table_metrics(t)))
+    Judgement::of(judge(gate, &table_metrics(t)))
 }
 
 /// A check's metrics, each with its thresholds: the check's own metric (under the check's
@@ -398,7 +348,7 @@ pub fn judge_metrics(metrics: &[(String, MetricValue, Threshold)]) -> Vec<Findin
     metrics
         .iter()
         .filter_map(|(metric, value, t)| {
-            t.judge(value.as_f64()).map(|(level, threshold)| Finding {
+            crossed(t, value.as_f64()).map(|(level, threshold)| Finding {
                 metric: metric.clone(),
                 value: *value,
                 threshold,
@@ -427,7 +377,7 @@ mod tests {
         for m in Metric::ALL {
             let g: GateConfig = toml::from_str(&format!("{} = {{ fail = 0 }}", m.as_str()))
                 .unwrap_or_else(|e| panic!("{}: {e}", m.as_str()));
-            assert!(g.threshold(m).is_some(), "{}", m.as_str());
+            assert!(m.threshold(&g).is_some(), "{}", m.as_str());
         }
     }
 
@@ -435,27 +385,27 @@ mod tests {
     fn defaults_warn_on_any_drift_and_fail_above_a_tenth_of_a_percent() {
         let g = GateConfig::resolved(&GateConfig::default(), &GateConfig::default());
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.0.into())])),
+            worst(&judge(&g, &[(Metric::DriftRatio, 0.0.into())])),
             Status::Pass
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.0001.into())])),
+            worst(&judge(&g, &[(Metric::DriftRatio, 0.0001.into())])),
             Status::Warn
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.001.into())])),
+            worst(&judge(&g, &[(Metric::DriftRatio, 0.001.into())])),
             Status::Warn
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DriftRatio, 0.0011.into())])),
+            worst(&judge(&g, &[(Metric::DriftRatio, 0.0011.into())])),
             Status::Fail
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DuplicateKeysTarget, 1.0.into())])),
+            worst(&judge(&g, &[(Metric::DuplicateKeysTarget, 1.0.into())])),
             Status::Fail
         );
         assert_eq!(
-            worst(&g.judge(&[(Metric::DuplicateKeysLegacy, 1.0.into())])),
+            worst(&judge(&g, &[(Metric::DuplicateKeysLegacy, 1.0.into())])),
             Status::Warn
         );
     }
@@ -478,7 +428,7 @@ mod tests {
                 fail: Some(0.5)
             })
         );
-        let f = g.judge(&[(Metric::DriftRatio, 0.2.into())]);
+        let f = judge(&g, &[(Metric::DriftRatio, 0.2.into())]);
         assert_eq!(f[0].level, Status::Warn);
         assert_eq!(f[0].threshold, 0.0);
     }

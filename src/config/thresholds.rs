@@ -1,5 +1,6 @@
 //! Gate thresholds as the config states them: a warn and a fail level per metric, per table or
-//! for every table. Judging with them is the gate's business.
+//! for every table, merged table over `[gate]` over the built-ins. Judging with them is the
+//! gate's business.
 
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +78,14 @@ macro_rules! each_metric {
 pub(crate) use each_metric;
 
 impl Threshold {
+    /// `self` over `base`, level by level.
+    fn merged(self, base: Threshold) -> Threshold {
+        Threshold {
+            warn: self.warn.or(base.warn),
+            fail: self.fail.or(base.fail),
+        }
+    }
+
     fn validate(&self, at: &str) -> Result<(), ConfigError> {
         for v in [self.warn, self.fail].into_iter().flatten() {
             if !(v.is_finite() && v >= 0.0) {
@@ -90,6 +99,48 @@ impl Threshold {
 }
 
 impl GateConfig {
+    /// The gate's built-in defaults: warn on any drift, fail above 0.1 %, fail on any duplicate
+    /// key in the target, warn on a duplicate key in the legacy and on schema findings.
+    pub fn builtin() -> GateConfig {
+        GateConfig {
+            drift_ratio: Some(Threshold {
+                warn: Some(0.0),
+                fail: Some(0.001),
+            }),
+            duplicate_keys_legacy: Some(Threshold {
+                warn: Some(0.0),
+                fail: None,
+            }),
+            duplicate_keys_target: Some(Threshold {
+                warn: None,
+                fail: Some(0.0),
+            }),
+            schema_findings: Some(Threshold {
+                warn: Some(0.0),
+                fail: None,
+            }),
+            ..GateConfig::default()
+        }
+    }
+
+    /// `self` over `base`, threshold by threshold.
+    pub fn merged(&self, base: &GateConfig) -> GateConfig {
+        macro_rules! merge {
+            ($($f:ident),*) => {
+                GateConfig { $($f: match (self.$f, base.$f) {
+                    (Some(a), Some(b)) => Some(a.merged(b)),
+                    (a, b) => a.or(b),
+                }),*, unpaired_tables: self.unpaired_tables.or(base.unpaired_tables) }
+            };
+        }
+        each_metric!(merge)
+    }
+
+    /// A table's effective gate: its overrides over the config's `[gate]` over the built-ins.
+    pub fn resolved(table: &GateConfig, global: &GateConfig) -> GateConfig {
+        table.merged(&global.merged(&GateConfig::builtin()))
+    }
+
     /// Checks every threshold is a non-negative number; `at` says where the thresholds are.
     pub fn validate(&self, at: &str) -> Result<(), ConfigError> {
         macro_rules! check {
