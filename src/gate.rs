@@ -100,7 +100,6 @@ pub fn judge(gate: &GateConfig, metrics: &[(Metric, MetricValue)]) -> Vec<Findin
     out
 }
 
-
 /// A table metric the gate judges; its name is the `[gate]` key and the report's `metric`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {

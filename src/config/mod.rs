@@ -10,7 +10,6 @@ pub mod checks;
 mod thresholds;
 mod zone;
 
-pub(crate) use thresholds::each_metric;
 pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
 pub use zone::TimeZone;
 

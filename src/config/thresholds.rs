@@ -59,7 +59,7 @@ pub enum UnpairedLevel {
 }
 
 /// Calls macro `$m` with the name of every metric field of [`GateConfig`]: one list for
-/// merging, validating and judging.
+/// merging and validating.
 macro_rules! each_metric {
     ($m:ident) => {
         $m!(
@@ -75,7 +75,6 @@ macro_rules! each_metric {
         )
     };
 }
-pub(crate) use each_metric;
 
 impl Threshold {
     /// `self` over `base`, level by level.
