@@ -51,6 +51,7 @@ pub mod reconciler;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod settings;
 pub mod side;
 pub mod snapshot;
 pub mod spill;

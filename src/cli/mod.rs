@@ -122,11 +122,7 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 pub fn main(cli: &Cli) -> i32 {
     let printer = printer::Printer::new(&cli.global);
     printer::init_logging(cli.global.log.as_deref());
-    let threads = cli
-        .global
-        .threads
-        .unwrap_or_else(crate::pool::default_threads)
-        .max(1);
+    let threads = crate::settings::threads(cli.global.threads);
     // The worker threads of the process, made once for the commands that reconcile or query.
     let workers = || crate::pool::Workers::new(threads).map_err(anyhow::Error::from);
     // A panic is a bug or a decoder meeting corrupt bytes; where it is caught it becomes an
