@@ -1,17 +1,17 @@
 //! The command line: clap definitions here, one module per subcommand (args → settings → run),
 //! and a [`printer::Printer`] that owns stdout (results) and stderr (progress, logs, errors).
 
-pub mod choices;
-pub mod demo;
-pub mod diff;
-pub mod floor;
-pub mod generate;
-pub mod history;
-pub mod init;
-pub mod printer;
-pub mod query;
-pub mod run;
-pub mod snapshot;
+pub(crate) mod choices;
+pub(crate) mod demo;
+pub(crate) mod diff;
+pub(crate) mod floor;
+pub(crate) mod generate;
+pub(crate) mod history;
+pub(crate) mod init;
+pub(crate) mod printer;
+pub(crate) mod query;
+pub(crate) mod run;
+pub(crate) mod snapshot;
 
 use std::path::PathBuf;
 

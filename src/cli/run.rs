@@ -112,7 +112,7 @@ pub fn execute(
             error_report(crate::error::chain(&e), &opts, None, workers.threads())
         }
     };
-    finish(&mut report, args, printer, workers.runtime())?;
+    finish(&mut report, args, printer, workers.runtime());
     if args.stats {
         print_stats(&report, clock);
     }
@@ -142,7 +142,7 @@ pub fn finish(
     args: &ReconcileArgs,
     printer: &Printer,
     rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<()> {
+) {
     let written = args
         .out
         .as_deref()
@@ -194,7 +194,6 @@ pub fn finish(
     if let Some(note) = note {
         printer.note(&note);
     }
-    Ok(())
 }
 
 /// Makes the run's verdict `error` for `message`, keeping an error it already had.

@@ -1,19 +1,35 @@
 //! The report: one [`Report`] per run ([`model`], the contract of `report.json`), built from the
-//! stage outputs ([`build`]) and rendered by every format. The JSON form is the contract
-//! (`schema_version` 1, sorted keys); the human formats only lay out the same data.
+//! stage outputs and rendered by every format. The JSON form is the contract (`schema_version`
+//! 1, sorted keys); the human formats only lay out the same data. Outside the crate this module
+//! is the model alone.
+//!
+//! ```
+//! use recon::report::{Report, SCHEMA_VERSION};
+//!
+//! let report: Report = recon::Reconciler::from_path("fixtures/erp/recon.toml")?
+//!     .history(tempfile::tempdir()?.path())
+//!     .run()?;
+//! assert_eq!(report.schema_version, SCHEMA_VERSION);
+//! for table in &report.tables {
+//!     println!("{}: {} changed", table.name, table.changed);
+//! }
+//! let json = serde_json::to_value(&report)?;
+//! assert_eq!(json["verdict"], "fail");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub mod build;
-pub mod details;
-pub mod escape;
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod markdown;
+pub(crate) mod build;
+pub(crate) mod details;
+pub(crate) mod escape;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod markdown;
 pub mod model;
-pub mod terminal;
-pub mod write;
+pub(crate) mod terminal;
+pub(crate) mod write;
 
-pub use write::write_all;
+pub(crate) use write::write_all;
 
 pub(crate) use terminal::{percent, thousands};
 
