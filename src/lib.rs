@@ -1,12 +1,12 @@
 //! recon decides whether a database migration is safe to cut over.
 //!
 //! The pipeline, in five lines:
-//! 1. [`config`]: `recon.toml` names two snapshot roots and the table pairs to compare.
-//! 2. [`snapshot`] + [`plan`]: open both snapshots, read Parquet footers, resolve keys, renames,
+//! 1. `config`: `recon.toml` names two snapshot roots and the table pairs to compare.
+//! 2. `snapshot` + `plan`: open both snapshots, read Parquet footers, resolve keys, renames,
 //!    ignores and how each column pair compares — every input error surfaces here, before heavy work.
-//! 3. [`diff`]: hash every row of both sides in parallel over a typed canonical encoding
-//!    ([`hash`]), match by key, classify (matched, changed, missing, extra), attribute columns.
-//! 4. [`gate`]: thresholds turn findings into a status per table and a verdict.
+//! 3. `diff`: hash every row of both sides in parallel over a typed canonical encoding
+//!    (`hash`), match by key, classify (matched, changed, missing, extra), attribute columns.
+//! 4. `gate`: thresholds turn findings into a status per table and a verdict.
 //! 5. [`report`]: the JSON contract and the human summaries render that one model.
 //!
 //! The library's API is what this page lists: the [`Reconciler`] builder (with [`Attribution`]
@@ -97,7 +97,7 @@ pub use reconciler::Reconciler;
 pub use side::{PerSide, Side};
 
 /// The snapshot exporter: a live `PostgreSQL` or `MariaDB/MySQL` database to a Parquet snapshot
-/// root, at one consistent point in time, with its [`Manifest`].
+/// root, at one consistent point in time, with its [`Manifest`](exporter::Manifest).
 ///
 /// ```no_run
 /// use recon::exporter::{ExportRequest, NoProgress, Replace, SourceUrl, export};

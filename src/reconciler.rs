@@ -16,7 +16,7 @@ use crate::run::{NoProgress, Progress, RunOptions, run_config};
 use crate::settings::{Overrides, RunSettings};
 
 /// A reconciliation of one config, ready to run. What the builder sets beats the config, which
-/// beats the defaults ([`RunSettings::resolve`]).
+/// beats the defaults (resolved once, in `RunSettings::resolve`).
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     loaded: LoadedConfig,
@@ -102,7 +102,7 @@ impl Reconciler {
     }
 
     /// The settings this reconciliation runs with.
-    pub fn settings(&self) -> RunSettings {
+    pub(crate) fn settings(&self) -> RunSettings {
         RunSettings::resolve(&self.overrides, Some(&self.loaded))
     }
 

@@ -1,5 +1,5 @@
 //! The command line: clap definitions here, one module per subcommand (args → settings → run),
-//! and a [`printer::Printer`] that owns stdout (results) and stderr (progress, logs, errors).
+//! and a `Printer` that owns stdout (results) and stderr (progress, logs, errors).
 
 pub(crate) mod choices;
 pub(crate) mod demo;

@@ -43,7 +43,7 @@ use crate::gate::Status;
 
 /// The formats a report renders to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// The terminal summary.
     Terminal,
     /// The JSON contract.
@@ -57,7 +57,7 @@ pub enum ReportFormat {
 }
 
 /// Renders a report in one format (terminal without colors).
-pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
+pub(crate) fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
     Ok(match format {
         ReportFormat::Terminal => terminal::render(report, terminal::Style { color: false }),
         ReportFormat::Json => json::render(report)?,
@@ -70,7 +70,7 @@ pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
 impl TableReport {
     /// The row figures every format shows, in order: legacy, target, matched, changed, missing,
     /// extra (thousands-separated), drift (percent).
-    pub fn figures(&self) -> [String; 7] {
+    pub(crate) fn figures(&self) -> [String; 7] {
         [
             thousands(self.legacy_rows),
             thousands(self.target_rows),
@@ -85,7 +85,7 @@ impl TableReport {
 
 impl Report {
     /// Recomputes the summary and the verdict from the tables and checks (and an error, if any).
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         fn count(statuses: impl Iterator<Item = Status>) -> StatusCounts {
             let mut s = StatusCounts::default();
             for status in statuses {
