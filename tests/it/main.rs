@@ -4,6 +4,7 @@ mod bad_input;
 mod checks;
 mod common;
 mod databases;
+mod edge_api;
 mod engine;
 mod equivalence;
 mod export_consistency;
