@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use recon::diff::merge::merge;
-use recon::diff::partition::Entry;
-use recon::hash::{Codec, CompareAs, TextOpts, hash_column};
+use recon::bench_api::{Codec, CompareAs, Entry, TextOpts, hash_column, merge};
 
 const ROWS: usize = 1 << 16;
 

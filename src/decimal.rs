@@ -163,11 +163,6 @@ pub fn exact_f64_wide(mantissa: i256, scale: i32) -> Option<f64> {
     Some(if m.is_negative() { -v } else { v })
 }
 
-/// The decimal as an `f64`, correctly rounded (through its text form).
-pub fn to_f64(mantissa: i128, scale: i32) -> f64 {
-    format!("{mantissa}e{}", -scale).parse().unwrap_or(f64::NAN)
-}
-
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exact values on purpose
 mod tests {
@@ -209,11 +204,5 @@ mod tests {
         assert_eq!(abs_diff_within((1050, 3), (1060, 3), (1, 2)), Some(true));
         assert_eq!(abs_diff_within((1050, 3), (1061, 3), (1, 2)), Some(false));
         assert_eq!(abs_diff_within((1, 0), (1, 0), (0, 0)), Some(true));
-    }
-
-    #[test]
-    fn decimal_to_f64_rounds_correctly() {
-        assert_eq!(to_f64(11, 1), 1.1);
-        assert_eq!(to_f64(-5, 0), -5.0);
     }
 }

@@ -171,7 +171,7 @@ pub enum Error {
         side: Side,
         /// The table (its name in the snapshot, or the pair's name).
         table: String,
-        /// The upstream error (`DataFusion`, Parquet), or its [`Masked`] message.
+        /// The upstream error (`DataFusion`, Parquet), or its `Masked` message.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },

@@ -141,6 +141,7 @@ impl Metric {
     }
 
     /// Every metric.
+    #[cfg(test)]
     pub const ALL: [Metric; 9] = [
         Metric::DriftRatio,
         Metric::Changed,

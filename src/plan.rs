@@ -66,7 +66,6 @@ pub fn family(dt: &DataType) -> Family {
     }
 }
 
-pub use crate::config::parse_cast;
 pub use crate::value::Tolerance;
 
 /// One compared (or key) column pair.
@@ -545,6 +544,7 @@ fn tolerance_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_cast;
 
     #[test]
     fn families_decide_the_mode() {

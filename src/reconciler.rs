@@ -1,27 +1,27 @@
 //! The library's front door: a [`Reconciler`] is a whole reconciliation, configured step by
 //! step, that returns the [`Report`]. It runs from synchronous code ([`Reconciler::run`]) and
 //! from async code ([`Reconciler::run_async`], which does the work on a thread of its own so that
-//! no runtime is blocked or nested).
+//! no runtime is blocked or nested). The binary's `recon run`, `recon diff` and `recon demo` run
+//! through it too.
 
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, LoadedConfig};
-use crate::diff::DiffOptions;
+use crate::diff::Attribution;
 use crate::error::{Error, Result};
 use crate::gate::FailOn;
-use crate::pool::{Workers, default_threads};
+use crate::pool::Workers;
 use crate::report::Report;
-use crate::run::{RunOptions, run_config};
+use crate::run::{NoProgress, Progress, RunOptions, run_config};
+use crate::settings::{Overrides, RunSettings};
 
-/// A reconciliation of one config, ready to run.
+/// A reconciliation of one config, ready to run. What the builder sets beats the config, which
+/// beats the defaults (resolved once, in `RunSettings::resolve`).
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     loaded: LoadedConfig,
-    threads: usize,
-    fail_on: FailOn,
-    only: Vec<String>,
-    history: Option<PathBuf>,
-    diff: DiffOptions,
+    overrides: Overrides,
+    whole_snapshots: bool,
 }
 
 impl Reconciler {
@@ -29,11 +29,8 @@ impl Reconciler {
     pub fn new(loaded: LoadedConfig) -> Self {
         Self {
             loaded,
-            threads: default_threads(),
-            fail_on: FailOn::Fail,
-            only: Vec::new(),
-            history: None,
-            diff: DiffOptions::default(),
+            overrides: Overrides::default(),
+            whole_snapshots: true,
         }
     }
 
@@ -42,57 +39,84 @@ impl Reconciler {
         Config::load(path.as_ref()).map(Self::new)
     }
 
-    /// Worker threads for hashing and SQL.
-    pub fn threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+    /// Everything the caller chose at once (the command line's flags).
+    pub(crate) fn with_overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = overrides;
         self
     }
 
-    /// Which verdict the report records as failing the run.
+    /// Whether the roots are whole snapshots, whose tables in no pair the report lists (not for
+    /// `recon diff`, whose roots are the folders around two tables).
+    pub(crate) fn whole_snapshots(mut self, whole: bool) -> Self {
+        self.whole_snapshots = whole;
+        self
+    }
+
+    /// Worker threads for hashing and SQL (default: every core).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.overrides.threads = Some(threads);
+        self
+    }
+
+    /// Which verdict the report records as failing the run (default: [`FailOn::Fail`]).
     pub fn fail_on(mut self, fail_on: FailOn) -> Self {
-        self.fail_on = fail_on;
+        self.overrides.fail_on = Some(fail_on);
         self
     }
 
     /// Only these table pairs (by name), and the checks that read only them.
     pub fn tables<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
-        self.only = names.into_iter().map(Into::into).collect();
+        self.overrides.only = names.into_iter().map(Into::into).collect();
         self
     }
 
     /// The history folder (instead of the config's `[history] dir`).
     pub fn history(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.history = Some(dir.into());
+        self.overrides.history = Some(dir.into());
         self
     }
 
-    /// Where the legacy side's column digests come from for changed pairs (default: read again).
-    pub fn attribution(mut self, attribution: crate::diff::Attribution) -> Self {
-        self.diff.attribution = attribution;
+    /// Where the legacy side's column digests come from for changed pairs (default:
+    /// [`Attribution::Store`], kept during the hashing pass).
+    pub fn attribution(mut self, attribution: Attribution) -> Self {
+        self.overrides.attribution = Some(attribution);
         self
     }
 
     /// The memory budget of the match structure, in bytes.
     pub fn memory_budget(mut self, bytes: usize) -> Self {
-        self.diff.memory_budget = bytes;
+        self.overrides.memory_budget = Some(bytes);
+        self
+    }
+
+    /// Sample rows kept per category and table (instead of the config's `[report] samples`).
+    pub fn samples(mut self, samples: usize) -> Self {
+        self.overrides.samples = Some(samples);
         self
     }
 
     /// Writes every differing row's key into `dir/<table>.parquet`.
     pub fn diff_out(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.diff.diff_out = Some(dir.into());
+        self.overrides.diff_out = Some(dir.into());
         self
+    }
+
+    /// The settings this reconciliation runs with.
+    pub(crate) fn settings(&self) -> RunSettings {
+        RunSettings::resolve(&self.overrides, Some(&self.loaded))
     }
 
     /// Runs on worker threads the caller owns (the binary makes one per process). Never fails: what
     /// could not be decided is in the report, with verdict `error`.
     pub fn run_with(&self, workers: &Workers) -> Report {
+        self.run_reporting(workers, &NoProgress)
+    }
+
+    /// Runs on worker threads the caller owns, telling `progress` how far hashing got.
+    pub(crate) fn run_reporting(&self, workers: &Workers, progress: &dyn Progress) -> Report {
         let opts = RunOptions {
-            fail_on: self.fail_on,
-            diff: self.diff.clone(),
-            only: self.only.clone(),
-            history: self.history.clone(),
-            ..RunOptions::default()
+            account_unpaired: self.whole_snapshots,
+            ..RunOptions::new(self.settings(), progress)
         };
         run_config(&self.loaded, &opts, workers)
     }
@@ -100,7 +124,7 @@ impl Reconciler {
     /// Runs on this thread with worker threads of its own. Not for async code (it blocks on its
     /// runtime): use [`Reconciler::run_async`] there. Fails only when the worker threads cannot start.
     pub fn run(&self) -> Result<Report> {
-        Ok(self.run_with(&Workers::new(self.threads)?))
+        Ok(self.run_with(&Workers::new(self.settings().threads)?))
     }
 
     /// Runs on a thread of its own and awaits the report: for async callers, whatever runtime

@@ -10,12 +10,13 @@ use crate::checks;
 use crate::config::{LoadedConfig, TableConfig};
 use crate::diff::{self, DiffOptions};
 use crate::error::{Error, Result};
-use crate::gate::{FailOn, Status};
+use crate::gate::Status;
 use crate::hash::HASH_VERSION;
 use crate::plan::{self, PairPlan};
 use crate::pool::Workers;
 use crate::redact::RedactionKey;
 use crate::report::{Input, Report, RunMeta, SCHEMA_VERSION, Summary, TableReport, Tool};
+use crate::settings::RunSettings;
 use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};
 use crate::spill::KeyLog;
@@ -40,18 +41,12 @@ impl Progress for NoProgress {
     fn finish(&self) {}
 }
 
-/// Everything a run needs besides the config.
+/// Everything a run needs besides the config: its resolved settings and how it reports.
 pub struct RunOptions<'a> {
-    /// Which verdict exits non-zero (recorded in the report).
-    pub fail_on: FailOn,
-    /// Diff options (memory budget, samples, diff-out).
-    pub diff: DiffOptions,
-    /// Only these tables (by report name), when not empty.
-    pub only: Vec<String>,
+    /// The run's settings, resolved once ([`RunSettings::resolve`]); nothing below changes them.
+    pub settings: RunSettings,
     /// Progress sink.
     pub progress: &'a dyn Progress,
-    /// The history folder (overrides the config's `[history]`).
-    pub history: Option<PathBuf>,
     /// Report start time (injected in tests for stable output).
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     /// List the snapshots' tables that no pair reads (`unpaired_tables`). Off for `recon diff`,
@@ -59,14 +54,12 @@ pub struct RunOptions<'a> {
     pub account_unpaired: bool,
 }
 
-impl Default for RunOptions<'_> {
-    fn default() -> Self {
+impl<'a> RunOptions<'a> {
+    /// A run with these settings, reporting progress to `progress`, listing unpaired tables.
+    pub fn new(settings: RunSettings, progress: &'a dyn Progress) -> Self {
         Self {
-            fail_on: FailOn::Fail,
-            diff: DiffOptions::default(),
-            only: Vec::new(),
-            progress: &NoProgress,
-            history: None,
+            settings,
+            progress,
             started_at: None,
             account_unpaired: true,
         }
@@ -103,8 +96,8 @@ fn empty_report(
             config_path,
             config_digest: digest,
             threads,
-            memory_budget: u64::try_from(opts.diff.memory_budget).unwrap_or(u64::MAX),
-            fail_on: opts.fail_on,
+            memory_budget: u64::try_from(opts.settings.diff.memory_budget).unwrap_or(u64::MAX),
+            fail_on: opts.settings.fail_on,
             redaction_key: None,
         },
         inputs: Vec::new(),
@@ -126,14 +119,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, workers: &Worker
         loaded.digest.clone(),
         workers.threads(),
     );
-    let history = opts.history.clone().or_else(|| {
-        loaded
-            .config
-            .history
-            .as_ref()
-            .map(|h| crate::store::resolve(&h.dir, &loaded.base_dir))
-    });
-    let staged = stage_outputs(loaded, opts, workers, history.as_ref());
+    let staged = stage_outputs(loaded, &opts.settings, workers);
     let (history, diff_out) = match staged {
         Ok(s) => s,
         Err(e) => {
@@ -174,7 +160,6 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, workers: &Worker
         opts,
         workers,
         diff_dir.clone(),
-        history.is_some(),
         &key,
         (&mut report, &mut keys),
     ) {
@@ -205,15 +190,15 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, workers: &Worker
 /// inside a snapshot root.
 fn stage_outputs(
     loaded: &LoadedConfig,
-    opts: &RunOptions<'_>,
+    settings: &RunSettings,
     workers: &Workers,
-    history: Option<&PathBuf>,
 ) -> Result<(Option<Staged>, Option<Staged>)> {
+    let history = settings.history.as_ref();
     let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
     if let Some(dir) = history {
         outputs.push(("history", dir.as_path()));
     }
-    if let Some(dir) = &opts.diff.diff_out {
+    if let Some(dir) = &settings.diff.diff_out {
         outputs.push(("--diff-out", dir.as_path()));
     }
     refuse_outputs_in_snapshots(loaded, &outputs).and_then(|()| {
@@ -229,7 +214,8 @@ fn stage_outputs(
             history
                 .map(|h| stage(h, true, "reading the history"))
                 .transpose()?,
-            opts.diff
+            settings
+                .diff
                 .diff_out
                 .as_ref()
                 .map(|d| stage(d, false, "staging --diff-out"))
@@ -325,7 +311,6 @@ fn run_into(
     opts: &RunOptions<'_>,
     workers: &Workers,
     diff_out: Option<PathBuf>,
-    keep_keys: bool,
     key: &Arc<RedactionKey>,
     (report, keys): (&mut Report, &mut Vec<KeyLog>),
 ) -> Result<()> {
@@ -338,9 +323,10 @@ fn run_into(
     let selected: Vec<&TableConfig> = config
         .tables
         .iter()
-        .filter(|t| opts.only.is_empty() || opts.only.contains(&t.name))
+        .filter(|t| opts.settings.only.is_empty() || opts.settings.only.contains(&t.name))
         .collect();
     if let Some(unknown) = opts
+        .settings
         .only
         .iter()
         .find(|n| !config.tables.iter().any(|t| &t.name == *n))
@@ -378,12 +364,7 @@ fn run_into(
             .map(|u| crate::report::build::unpaired(u, status))
             .collect();
     }
-    let diff_opts = DiffOptions {
-        samples: config.report.samples,
-        keep_keys,
-        diff_out,
-        ..opts.diff.clone()
-    };
+    let diff_opts = engine_options(&opts.settings, diff_out);
     for p in &plans {
         let (table, differing) = reconcile_one(p, &diff_opts, opts, pool);
         report.tables.push(table);
@@ -391,9 +372,19 @@ fn run_into(
     }
     if !checks.is_empty() {
         let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
-        report.checks = run_checks(config, &pairs, &snapshots, workers, key, &checks)?;
+        let samples = opts.settings.diff.samples;
+        report.checks = run_checks(config, samples, &pairs, &snapshots, workers, key, &checks)?;
     }
     Ok(())
+}
+
+/// What the engine is given: the run's settings as resolved, with `--diff-out` replaced only by
+/// the local folder it is staged in (itself for a local folder; uploaded when the run ends).
+fn engine_options(settings: &RunSettings, staged_diff_out: Option<PathBuf>) -> DiffOptions {
+    DiffOptions {
+        diff_out: staged_diff_out,
+        ..settings.diff.clone()
+    }
 }
 
 /// The config's checks that the run's `--table` selection leaves whole.
@@ -411,9 +402,9 @@ fn plan_checks(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Result<Vec<check
     Ok(planned
         .into_iter()
         .filter(|c| {
-            opts.only.is_empty()
+            opts.settings.only.is_empty()
                 || c.tables()
-                    .is_some_and(|ts| ts.iter().all(|t| opts.only.contains(t)))
+                    .is_some_and(|ts| ts.iter().all(|t| opts.settings.only.contains(t)))
         })
         .collect())
 }
@@ -421,6 +412,7 @@ fn plan_checks(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Result<Vec<check
 /// Runs the checks on both snapshots; the checks measure, the gate judges each outcome.
 fn run_checks(
     config: &crate::config::Config,
+    samples: usize,
     pairs: &[(&TableConfig, &PairPlan)],
     snapshots: &PerSide<Snapshot>,
     workers: &Workers,
@@ -430,7 +422,7 @@ fn run_checks(
     let outcomes = workers.runtime().block_on(async {
         let ctx = checks::Context::new(
             pairs,
-            config.report.samples,
+            samples,
             snapshots,
             workers.threads(),
             checks::sql::ValueOptions::new(config),
@@ -546,5 +538,28 @@ fn input_of(snapshot: &Snapshot, p: &PairPlan, side: Side) -> Input {
             .collect(),
         bytes: table.bytes,
         rows: table.rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Overrides;
+
+    #[test]
+    fn the_engine_gets_the_callers_samples_and_keys_unchanged() {
+        let chosen = Overrides {
+            samples: Some(3),
+            diff_out: Some(PathBuf::from("diffs")),
+            history: Some(PathBuf::from("hist")),
+            ..Overrides::default()
+        };
+        let settings = RunSettings::resolve(&chosen, None);
+        let engine = engine_options(&settings, Some(PathBuf::from("diffs")));
+        assert_eq!(engine.samples, 3);
+        assert_eq!(engine.diff_out, Some(PathBuf::from("diffs")));
+        assert!(engine.keep_keys);
+        assert_eq!(engine.memory_budget, settings.diff.memory_budget);
+        assert_eq!(engine.attribution, settings.diff.attribution);
     }
 }

@@ -63,11 +63,6 @@ impl Decimal {
         })
     }
 
-    /// From an `i128` mantissa.
-    pub fn from_i128(mantissa: i128, scale: i32) -> Option<Self> {
-        Self::new(i256::from_i128(mantissa), scale)
-    }
-
     /// Parses `-12.340`, `0.01`, `5` (no exponent), by recon's one decimal grammar.
     pub fn parse(text: &str) -> Option<Self> {
         let (m, s) = crate::decimal::parse_decimal_i256(text)?;
@@ -129,12 +124,6 @@ impl Decimal {
             mantissa: self.at_scale(s)?.checked_sub(other.at_scale(s)?)?,
             scale: s,
         })
-    }
-
-    /// `self × other`, exactly; `None` on overflow.
-    pub fn checked_mul(self, other: Self) -> Option<Self> {
-        let m = self.mantissa.checked_mul(other.mantissa)?;
-        Self::new(m, i32::from(self.scale) + i32::from(other.scale)).map(Self::normalized)
     }
 
     /// `|self|`; `None` for the one mantissa without a positive counterpart.
@@ -378,14 +367,6 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// NULL.
-    pub fn null() -> Self {
-        Self {
-            tag: Tag::Null as u8,
-            payload: Box::new([]),
-        }
-    }
-
     /// Every value of a column, under `codec`.
     pub fn column(array: &dyn Array, codec: &Codec) -> Result<Vec<Cell>, EncodeError> {
         let mut out = Vec::with_capacity(array.len());
@@ -396,11 +377,6 @@ impl Cell {
             });
         })?;
         Ok(out)
-    }
-
-    /// Whether the cell is NULL.
-    pub fn is_null(&self) -> bool {
-        self.tag == Tag::Null as u8
     }
 
     /// The number this cell holds, if it is one.

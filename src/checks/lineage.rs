@@ -25,11 +25,6 @@ pub struct Redaction {
 }
 
 impl Redaction {
-    /// Nothing redacted.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
     /// Every pair's `redact` columns: the legacy table's column, the target table's (renamed)
     /// column, and the name anywhere. Column names that differ only in case are one name here,
     /// so case-paired columns are covered too.

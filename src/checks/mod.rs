@@ -28,7 +28,7 @@ use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use crate::snapshot::Snapshot;
 
-pub use crate::config::checks::{CheckConfig, CheckKind, GoldenConfig, default_id};
+pub use crate::config::checks::{CheckConfig, CheckKind};
 pub use golden::{GoldenQuery, load_golden};
 pub use outcome::{CheckOutcome, Measurement};
 

@@ -80,6 +80,7 @@ pub struct DifferingGroup {
 
 /// An orphan check's counts and samples.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_field_names)] // the report's own words: an orphan check counts orphans
 pub struct Orphans {
     /// Orphan rows per side.
     pub orphans: PerSide<usize>,
@@ -106,6 +107,7 @@ pub struct TenantMismatches {
 
 /// An invariant's violations and samples.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_field_names)] // the report's own words: an invariant counts violations
 pub struct Violations {
     /// Violating rows per side (`None` for a side the check does not read).
     pub violations: PerSide<Option<u64>>,

@@ -87,7 +87,7 @@ pub fn run(
         stats: false,
     };
     let code = super::run::execute(
-        &Config::load(&config),
+        Config::load(&config),
         &reconcile,
         Vec::new(),
         true,

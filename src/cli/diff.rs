@@ -42,7 +42,7 @@ pub fn run(
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     super::run::execute(
-        &quick_config(args),
+        quick_config(args),
         &args.reconcile,
         Vec::new(),
         false,

@@ -1,17 +1,17 @@
 //! The command line: clap definitions here, one module per subcommand (args → settings → run),
-//! and a [`printer::Printer`] that owns stdout (results) and stderr (progress, logs, errors).
+//! and a `Printer` that owns stdout (results) and stderr (progress, logs, errors).
 
-pub mod choices;
-pub mod demo;
-pub mod diff;
-pub mod floor;
-pub mod generate;
-pub mod history;
-pub mod init;
-pub mod printer;
-pub mod query;
-pub mod run;
-pub mod snapshot;
+pub(crate) mod choices;
+pub(crate) mod demo;
+pub(crate) mod diff;
+pub(crate) mod floor;
+pub(crate) mod generate;
+pub(crate) mod history;
+pub(crate) mod init;
+pub(crate) mod printer;
+pub(crate) mod query;
+pub(crate) mod run;
+pub(crate) mod snapshot;
 
 use std::path::PathBuf;
 
@@ -122,11 +122,7 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 pub fn main(cli: &Cli) -> i32 {
     let printer = printer::Printer::new(&cli.global);
     printer::init_logging(cli.global.log.as_deref());
-    let threads = cli
-        .global
-        .threads
-        .unwrap_or_else(crate::pool::default_threads)
-        .max(1);
+    let threads = crate::settings::threads(cli.global.threads);
     // The worker threads of the process, made once for the commands that reconcile or query.
     let workers = || crate::pool::Workers::new(threads).map_err(anyhow::Error::from);
     // A panic is a bug or a decoder meeting corrupt bytes; where it is caught it becomes an

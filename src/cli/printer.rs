@@ -50,6 +50,7 @@ impl Printer {
     }
 
     /// Data on stdout, as is.
+    #[allow(clippy::unused_self)] // stdout and stderr are the printer's: every write goes through it
     pub fn data(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
@@ -57,6 +58,7 @@ impl Printer {
     }
 
     /// A line of data on stdout.
+    #[allow(clippy::unused_self)] // stdout and stderr are the printer's: every write goes through it
     pub fn line(&self, text: &str) {
         stdout_line(text);
     }
@@ -80,6 +82,7 @@ impl Printer {
 
     /// An error with its whole cause chain, on stderr. Names and values quoted in it are data:
     /// their control characters are escaped, as in the reports; URLs lose their credentials.
+    #[allow(clippy::unused_self)] // stdout and stderr are the printer's: every write goes through it
     pub fn error(&self, e: &anyhow::Error) {
         eprintln!(
             "error: {}",

@@ -9,11 +9,12 @@ use clap::Args;
 use super::ReconcileArgs;
 use super::printer::{Printer, peak_rss};
 use crate::config::{Config, LoadedConfig};
-use crate::diff::DiffOptions;
 use crate::gate::exit_code;
+use crate::reconciler::Reconciler;
 use crate::report::write::OutLock;
 use crate::report::{Report, ReportFormat};
-use crate::run::{RunOptions, error_report, run_config};
+use crate::run::{RunOptions, error_report};
+use crate::settings::{Overrides, RunSettings};
 use crate::store::Staged;
 
 /// Arguments of `recon run`.
@@ -66,7 +67,7 @@ pub fn run(
         }
     }
     execute(
-        &loaded,
+        loaded,
         &args.reconcile,
         args.tables.clone(),
         true,
@@ -79,7 +80,7 @@ pub fn run(
 /// `whole_snapshots`: the roots are whole snapshots, whose tables in no pair the report lists
 /// (not for `recon diff`, whose roots are the folders around two tables).
 pub fn execute(
-    loaded: &crate::Result<LoadedConfig>,
+    loaded: crate::Result<LoadedConfig>,
     args: &ReconcileArgs,
     only: Vec<String>,
     whole_snapshots: bool,
@@ -87,24 +88,8 @@ pub fn execute(
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let clock = Instant::now();
-    let opts = RunOptions {
-        fail_on: args.fail_on.into(),
-        diff: DiffOptions {
-            memory_budget: args
-                .memory_budget
-                .unwrap_or_else(crate::diff::default_memory_budget),
-            diff_out: args.diff_out.clone(),
-            attribution: args.attribution.into(),
-            ..DiffOptions::default()
-        },
-        only,
-        progress: printer,
-        history: args.history.clone(),
-        started_at: None,
-        account_unpaired: whole_snapshots,
-    };
     // Reports never go into a snapshot: refused before anything runs or is written.
-    if let (Ok(l), Some(out)) = (loaded, &args.out) {
+    if let (Ok(l), Some(out)) = (&loaded, &args.out) {
         crate::run::refuse_outputs_in_snapshots(l, &[("--out", out.as_path())])?;
     }
     // One run at a time writes into a report folder: locked before the run, until the reports
@@ -116,15 +101,37 @@ pub fn execute(
         .map(OutLock::take)
         .transpose()
         .with_context(|| "--out")?;
+    let overrides = overrides(args, only, workers.threads());
     let mut report = match loaded {
-        Ok(l) => run_config(l, &opts, workers),
-        Err(e) => error_report(crate::error::chain(e), &opts, None, workers.threads()),
+        Ok(l) => Reconciler::new(l)
+            .with_overrides(overrides)
+            .whole_snapshots(whole_snapshots)
+            .run_reporting(workers, printer),
+        Err(e) => {
+            let opts = RunOptions::new(RunSettings::resolve(&overrides, None), printer);
+            error_report(crate::error::chain(&e), &opts, None, workers.threads())
+        }
     };
-    finish(&mut report, args, printer, workers.runtime())?;
+    finish(&mut report, args, printer, workers.runtime());
     if args.stats {
         print_stats(&report, clock);
     }
     Ok(exit_code(report.verdict, args.fail_on.into()))
+}
+
+/// What the command line chose for a run; [`RunSettings::resolve`] lays it over the config.
+fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Overrides {
+    Overrides {
+        threads: Some(threads),
+        fail_on: Some(args.fail_on.into()),
+        only,
+        history: args.history.clone(),
+        memory_budget: args.memory_budget,
+        attribution: Some(args.attribution.into()),
+        samples: None,
+        diff_out: args.diff_out.clone(),
+        temp_dir: None,
+    }
 }
 
 /// Writes the reports into `--out` (a folder, or an object-store URL), then prints the summary.
@@ -135,7 +142,7 @@ pub fn finish(
     args: &ReconcileArgs,
     printer: &Printer,
     rt: &tokio::runtime::Runtime,
-) -> anyhow::Result<()> {
+) {
     let written = args
         .out
         .as_deref()
@@ -187,7 +194,6 @@ pub fn finish(
     if let Some(note) = note {
         printer.note(&note);
     }
-    Ok(())
 }
 
 /// Makes the run's verdict `error` for `message`, keeping an error it already had.

@@ -175,7 +175,6 @@ pub fn fetch(
                 file: f,
                 row_group: rg,
                 base: file.row_group_bases[rg],
-                rows: file.row_group_rows(rg),
             };
             let mut got = Vec::with_capacity(rows.len());
             let mut next = 0;

@@ -244,11 +244,6 @@ impl<K: Key> Partitions<K> {
         self.parts.len()
     }
 
-    /// Whether there are no partitions (never: there is at least one).
-    pub fn is_empty(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// Adds a batch of entries, taking each partition's lock once.
     pub fn push(&self, entries: &[Entry<K>], scratch: &mut Vec<Vec<Entry<K>>>) -> Result<()> {
         let n = self.parts.len();

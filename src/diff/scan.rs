@@ -123,16 +123,6 @@ impl KeyCodec for u128 {
     }
 }
 
-/// One side after the hashing pass.
-pub struct SideScan<K> {
-    /// The match structure.
-    pub partitions: Partitions<K>,
-    /// Column digests by ordinal.
-    pub store: DigestStore,
-    /// Rows with a NULL key column.
-    pub null_keys: u64,
-}
-
 /// The store layout of a plan's compared columns.
 pub fn row_layout(plan: &PairPlan) -> RowLayout {
     let mut slots = 0;

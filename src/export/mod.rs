@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use arrow::datatypes::DataType;
 
-pub use credentials::{DEFAULT_CONNECT_TIMEOUT, SourceUrl};
+pub use credentials::SourceUrl;
 pub use manifest::Manifest;
 pub(crate) use staging::check_root;
 pub(crate) use workers::{Part, plan_parts, run_workers};

@@ -12,7 +12,7 @@
 //! Changing anything here changes every hash: bump [`HASH_VERSION`].
 
 mod cast;
-pub use crate::decimal;
+pub(crate) use crate::decimal;
 
 mod fast;
 mod json;
@@ -25,7 +25,7 @@ use arrow::array::{Array, AsArray};
 pub use crate::config::TimeZone;
 use arrow::datatypes::*;
 pub use cast::{checked_cast, visit_cast};
-pub use payload::{NumPayload, canonical_f64_bits};
+pub use payload::canonical_f64_bits;
 
 pub use visit::visit;
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};

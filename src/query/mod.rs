@@ -34,13 +34,6 @@ pub struct QueryResult {
     pub elapsed: Duration,
 }
 
-impl QueryResult {
-    /// Total rows.
-    pub fn rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
-    }
-}
-
 /// Why an ad-hoc statement or golden query gave no result.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {

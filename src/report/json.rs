@@ -1,6 +1,4 @@
-//! The JSON report: sorted keys, pretty-printed, written atomically (see [`crate::atomic`]).
-
-use std::path::Path;
+//! The JSON report: sorted keys, pretty-printed.
 
 use super::Report;
 use crate::error::{Error, Result};
@@ -17,11 +15,4 @@ pub fn render(report: &Report) -> Result<String> {
         .map_err(|e| Error::failed("report serialization", e))?;
     text.push('\n');
     Ok(text)
-}
-
-/// Writes `report.json` into `dir`.
-pub fn write(report: &Report, dir: &Path) -> Result<std::path::PathBuf> {
-    let path = dir.join("report.json");
-    crate::atomic::write_bytes(&path, render(report)?.as_bytes())?;
-    Ok(path)
 }

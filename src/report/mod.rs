@@ -1,19 +1,35 @@
 //! The report: one [`Report`] per run ([`model`], the contract of `report.json`), built from the
-//! stage outputs ([`build`]) and rendered by every format. The JSON form is the contract
-//! (`schema_version` 1, sorted keys); the human formats only lay out the same data.
+//! stage outputs and rendered by every format. The JSON form is the contract (`schema_version`
+//! 1, sorted keys); the human formats only lay out the same data. Outside the crate this module
+//! is the model alone.
+//!
+//! ```
+//! use recon::report::{Report, SCHEMA_VERSION};
+//!
+//! let report: Report = recon::Reconciler::from_path("fixtures/erp/recon.toml")?
+//!     .history(tempfile::tempdir()?.path())
+//!     .run()?;
+//! assert_eq!(report.schema_version, SCHEMA_VERSION);
+//! for table in &report.tables {
+//!     println!("{}: {} changed", table.name, table.changed);
+//! }
+//! let json = serde_json::to_value(&report)?;
+//! assert_eq!(json["verdict"], "fail");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub mod build;
-pub mod details;
-pub mod escape;
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod markdown;
+pub(crate) mod build;
+pub(crate) mod details;
+pub(crate) mod escape;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod markdown;
 pub mod model;
-pub mod terminal;
-pub mod write;
+pub(crate) mod terminal;
+pub(crate) mod write;
 
-pub use write::write_all;
+pub(crate) use write::write_all;
 
 pub(crate) use terminal::{percent, thousands};
 
@@ -27,7 +43,7 @@ use crate::gate::Status;
 
 /// The formats a report renders to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// The terminal summary.
     Terminal,
     /// The JSON contract.
@@ -41,7 +57,7 @@ pub enum ReportFormat {
 }
 
 /// Renders a report in one format (terminal without colors).
-pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
+pub(crate) fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
     Ok(match format {
         ReportFormat::Terminal => terminal::render(report, terminal::Style { color: false }),
         ReportFormat::Json => json::render(report)?,
@@ -54,7 +70,7 @@ pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
 impl TableReport {
     /// The row figures every format shows, in order: legacy, target, matched, changed, missing,
     /// extra (thousands-separated), drift (percent).
-    pub fn figures(&self) -> [String; 7] {
+    pub(crate) fn figures(&self) -> [String; 7] {
         [
             thousands(self.legacy_rows),
             thousands(self.target_rows),
@@ -69,7 +85,7 @@ impl TableReport {
 
 impl Report {
     /// Recomputes the summary and the verdict from the tables and checks (and an error, if any).
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         fn count(statuses: impl Iterator<Item = Status>) -> StatusCounts {
             let mut s = StatusCounts::default();
             for status in statuses {

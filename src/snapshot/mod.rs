@@ -318,8 +318,6 @@ pub struct RowGroupRef {
     pub row_group: usize,
     /// Ordinal of its first row.
     pub base: u64,
-    /// Rows in it.
-    pub rows: usize,
 }
 
 impl SideTable {
@@ -401,7 +399,6 @@ impl SideTable {
                     file: fi,
                     row_group: rg,
                     base,
-                    rows: f.row_group_rows(rg),
                 });
             }
         }

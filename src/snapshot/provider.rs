@@ -52,7 +52,7 @@ impl SnapshotTable {
         rows: &[u64],
         stored: &std::collections::BTreeSet<String>,
         store_url: ObjectStoreUrl,
-    ) -> datafusion::error::Result<Self> {
+    ) -> Self {
         let partition_names: Vec<&str> = files
             .iter()
             .flat_map(|f| f.partitions.iter().map(|(k, _)| k.as_str()))
@@ -104,14 +104,14 @@ impl SnapshotTable {
             total_byte_size: Precision::Inexact(usize::try_from(bytes).unwrap_or(usize::MAX)),
             column_statistics: Statistics::unknown_column(&schema),
         };
-        Ok(Self {
+        Self {
             file_schema,
             partition_fields,
             schema,
             store_url,
             files: partitioned,
             statistics,
-        })
+        }
     }
 }
 

@@ -53,12 +53,7 @@ pub async fn register_tables(
         let files = snapshot.files(table)?;
         let (table_schema, rows) = snapshot.table_schema(table).await?;
         let stored = snapshot.stored_partition_keys(table).await?;
-        let provider = SnapshotTable::new(&table_schema, files, &rows, &stored, store_url.clone())
-            .map_err(|e| Error::Sql {
-                side,
-                table: table.to_owned(),
-                source: Box::new(e),
-            })?;
+        let provider = SnapshotTable::new(&table_schema, files, &rows, &stored, store_url.clone());
         let name = match schema {
             Some(s) => TableReference::partial(s, table),
             None => TableReference::bare(table),

@@ -10,6 +10,7 @@ mod export_consistency;
 mod export_roots;
 mod formats;
 mod generated;
+mod library_api;
 mod names_and_partitions;
 mod props;
 mod query;

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::*;
 use proptest::prelude::*;
-use recon::diff::Attribution;
-use recon::reconciler::Reconciler;
+use recon::{Attribution, Reconciler};
 
 use crate::common::*;
 

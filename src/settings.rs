@@ -1,0 +1,153 @@
+//! A run's settings, resolved once: what the caller chose (command-line flags or the
+//! [`Reconciler`](crate::reconciler::Reconciler)'s builder) over what the config says over the
+//! built-in defaults. Everything downstream reads the resolved [`RunSettings`] and changes none
+//! of it.
+
+use std::path::PathBuf;
+
+use crate::config::LoadedConfig;
+use crate::diff::{Attribution, DiffOptions};
+use crate::gate::FailOn;
+
+/// What a caller chose for one run; `None` (or empty) leaves the setting to the config or the
+/// default.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Worker threads for hashing and SQL (default: every core).
+    pub threads: Option<usize>,
+    /// Which verdict fails the run (default: `fail`).
+    pub fail_on: Option<FailOn>,
+    /// Only these table pairs, by name (default: every pair).
+    pub only: Vec<String>,
+    /// The history folder (over the config's `[history] dir`; default: none).
+    pub history: Option<PathBuf>,
+    /// The match structure's memory budget in bytes (default: from the memory available).
+    pub memory_budget: Option<usize>,
+    /// Where the legacy side's column digests come from (default: [`Attribution::default`]).
+    pub attribution: Option<Attribution>,
+    /// Sample rows kept per category (over the config's `[report] samples`).
+    pub samples: Option<usize>,
+    /// Where every differing row's key is written (default: nowhere).
+    pub diff_out: Option<PathBuf>,
+    /// Where spill and digest files go (default: the system temp folder).
+    pub temp_dir: Option<PathBuf>,
+}
+
+/// The settings a run uses, each decided once by [`RunSettings::resolve`].
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Worker threads for hashing and SQL.
+    pub threads: usize,
+    /// Which verdict fails the run (recorded in the report).
+    pub fail_on: FailOn,
+    /// Only these table pairs, by name, when not empty.
+    pub only: Vec<String>,
+    /// The history folder, if the run keeps one (a local path or a URL).
+    pub history: Option<PathBuf>,
+    /// What the engine is given: memory budget, samples, diff-out, attribution, and whether it
+    /// keeps every differing key (exactly when the run keeps a history).
+    pub diff: DiffOptions,
+}
+
+impl RunSettings {
+    /// Resolves every setting: the caller's choice over the config's over the default. Without a
+    /// config (one that could not be loaded), the caller's choices over the defaults.
+    pub fn resolve(overrides: &Overrides, loaded: Option<&LoadedConfig>) -> Self {
+        let defaults = DiffOptions::default();
+        let history = overrides.history.clone().or_else(|| {
+            loaded.and_then(|l| {
+                l.config
+                    .history
+                    .as_ref()
+                    .map(|h| crate::store::resolve(&h.dir, &l.base_dir))
+            })
+        });
+        let samples = overrides
+            .samples
+            .or_else(|| loaded.map(|l| l.config.report.samples))
+            .unwrap_or(defaults.samples);
+        Self {
+            threads: threads(overrides.threads),
+            fail_on: overrides.fail_on.unwrap_or(FailOn::Fail),
+            only: overrides.only.clone(),
+            diff: DiffOptions {
+                memory_budget: overrides.memory_budget.unwrap_or(defaults.memory_budget),
+                samples,
+                diff_out: overrides.diff_out.clone(),
+                temp_dir: overrides.temp_dir.clone().or(defaults.temp_dir),
+                keep_keys: history.is_some(),
+                attribution: overrides.attribution.unwrap_or(defaults.attribution),
+            },
+            history,
+        }
+    }
+}
+
+/// Worker threads: the caller's choice (at least one), or every core.
+pub fn threads(chosen: Option<usize>) -> usize {
+    chosen.unwrap_or_else(crate::pool::default_threads).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(toml: &str) -> LoadedConfig {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("recon.toml");
+        std::fs::write(&path, toml).expect("write config");
+        crate::config::Config::load(&path).expect("config loads")
+    }
+
+    const CONFIG: &str = r#"
+[legacy]
+root = "legacy"
+[target]
+root = "target"
+[report]
+samples = 4
+[history]
+dir = "hist"
+[[tables]]
+name = "orders"
+key = ["id"]
+"#;
+
+    #[test]
+    fn a_callers_samples_and_diff_out_survive_the_config() {
+        let l = loaded(CONFIG);
+        let chosen = Overrides {
+            samples: Some(2),
+            diff_out: Some(PathBuf::from("out/diff")),
+            history: Some(PathBuf::from("elsewhere")),
+            ..Overrides::default()
+        };
+        let s = RunSettings::resolve(&chosen, Some(&l));
+        assert_eq!(s.diff.samples, 2);
+        assert_eq!(s.diff.diff_out, Some(PathBuf::from("out/diff")));
+        assert_eq!(s.history, Some(PathBuf::from("elsewhere")));
+        assert!(s.diff.keep_keys, "a run with a history keeps its keys");
+    }
+
+    #[test]
+    fn the_config_beats_the_defaults_where_the_caller_chose_nothing() {
+        let l = loaded(CONFIG);
+        let s = RunSettings::resolve(&Overrides::default(), Some(&l));
+        assert_eq!(s.diff.samples, 4);
+        assert_eq!(s.history, Some(l.base_dir.join("hist")));
+        assert!(s.diff.keep_keys);
+        assert_eq!(s.diff.diff_out, None);
+    }
+
+    #[test]
+    fn without_choice_or_config_every_setting_is_the_default() {
+        let s = RunSettings::resolve(&Overrides::default(), None);
+        let d = DiffOptions::default();
+        assert_eq!(s.diff.samples, d.samples);
+        assert_eq!(s.diff.memory_budget, d.memory_budget);
+        assert_eq!(s.diff.attribution, Attribution::default());
+        assert_eq!(s.fail_on, FailOn::Fail);
+        assert!(s.history.is_none() && !s.diff.keep_keys);
+        assert!(s.threads >= 1);
+    }
+}
