@@ -191,6 +191,23 @@ pub(crate) fn snapshot(args: &[&str]) -> std::process::Output {
         .expect("run recon")
 }
 
+/// `recon init --legacy legacy --target target --out recon.toml`, run in `dir`.
+pub(crate) fn init_in(dir: &Path) -> std::process::Output {
+    recon()
+        .current_dir(dir)
+        .args([
+            "init",
+            "--legacy",
+            "legacy",
+            "--target",
+            "target",
+            "--out",
+            "recon.toml",
+        ])
+        .output()
+        .expect("init")
+}
+
 pub(crate) fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a dyn Array {
     b.column_by_name(name)
         .unwrap_or_else(|| panic!("no column {name}"))
@@ -844,19 +861,7 @@ fn init_writes_a_config_that_reconciles_two_database_snapshots() {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
     let config = dir.path().join("recon.toml");
-    let o = recon()
-        .current_dir(dir.path())
-        .args([
-            "init",
-            "--legacy",
-            "legacy",
-            "--target",
-            "target",
-            "--out",
-            "recon.toml",
-        ])
-        .output()
-        .expect("init");
+    let o = init_in(dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(&config).expect("config");
     for expected in [
@@ -888,19 +893,7 @@ fn init_writes_a_config_that_reconciles_two_database_snapshots() {
         stderr(&o),
         String::from_utf8_lossy(&o.stdout)
     );
-    let o = recon()
-        .current_dir(dir.path())
-        .args([
-            "init",
-            "--legacy",
-            "legacy",
-            "--target",
-            "target",
-            "--out",
-            "recon.toml",
-        ])
-        .output()
-        .expect("init");
+    let o = init_in(dir.path());
     assert_eq!(o.status.code(), Some(2), "an existing config is kept");
 }
 

@@ -327,19 +327,7 @@ fn init_proposes_json_and_trim_end_from_the_catalog_types() {
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
-    let o = recon()
-        .current_dir(dir.path())
-        .args([
-            "init",
-            "--legacy",
-            "legacy",
-            "--target",
-            "target",
-            "--out",
-            "recon.toml",
-        ])
-        .output()
-        .expect("init");
+    let o = crate::databases::init_in(dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.path().join("recon.toml")).expect("config");
     for expected in [
