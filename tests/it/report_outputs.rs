@@ -29,6 +29,21 @@ fn text(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// `recon [-q] run --config recon.toml --out <out>` in the scenario's folder.
+fn run_into(s: &Scenario, out: &str, quiet: bool) -> std::process::Output {
+    let mut cmd = recon();
+    if quiet {
+        cmd.arg("-q");
+    }
+    cmd.arg("run")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg("--out")
+        .arg(s.path().join(out))
+        .output()
+        .expect("run recon")
+}
+
 #[test]
 fn a_table_in_no_pair_is_reported_as_not_reconciled_and_warns_by_default() {
     let s = with_unpaired_tables();
@@ -257,18 +272,7 @@ fn reports_that_cannot_be_written_make_the_verdict_error_not_fail() {
     // A folder where a report file goes: that file cannot be written (even by root).
     std::fs::create_dir_all(s.path().join("out/report.html/x")).expect("mkdir");
     for quiet in [false, true] {
-        let mut cmd = recon();
-        if quiet {
-            cmd.arg("-q");
-        }
-        let out = cmd
-            .arg("run")
-            .arg("--config")
-            .arg(s.path().join("recon.toml"))
-            .arg("--out")
-            .arg(s.path().join("out"))
-            .output()
-            .expect("run recon");
+        let out = run_into(&s, "out", quiet);
         assert_eq!(out.status.code(), Some(2));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("verdict: ERROR"), "{stdout}");
@@ -289,18 +293,7 @@ fn an_out_path_under_a_file_exits_2_without_a_verdict_of_fail() {
     s.config(ORDERS);
     std::fs::write(s.path().join("file"), "x").expect("write");
     for quiet in [false, true] {
-        let mut cmd = recon();
-        if quiet {
-            cmd.arg("-q");
-        }
-        let out = cmd
-            .arg("run")
-            .arg("--config")
-            .arg(s.path().join("recon.toml"))
-            .arg("--out")
-            .arg(s.path().join("file/out"))
-            .output()
-            .expect("run recon");
+        let out = run_into(&s, "file/out", quiet);
         assert_eq!(out.status.code(), Some(2));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
