@@ -33,19 +33,24 @@ fn query_csv(s: &Scenario, sql: &str) -> std::process::Output {
         .expect("run")
 }
 
-/// `recon init` on the scenario's snapshots, then `recon run` on what it wrote.
-fn init_then_run(s: &Scenario) -> (String, std::process::Output) {
-    let config = s.path().join("recon.toml");
-    let out = recon()
+/// `recon init` on the scenario's snapshots, writing the config to `out`.
+fn init_into(s: &Scenario, out: &std::path::Path) -> std::process::Output {
+    recon()
         .arg("init")
         .arg("--legacy")
         .arg(s.path().join("legacy"))
         .arg("--target")
         .arg(s.path().join("target"))
         .arg("--out")
-        .arg(&config)
+        .arg(out)
         .output()
-        .expect("init");
+        .expect("init")
+}
+
+/// `recon init` on the scenario's snapshots, then `recon run` on what it wrote.
+fn init_then_run(s: &Scenario) -> (String, std::process::Output) {
+    let config = s.path().join("recon.toml");
+    let out = init_into(s, &config);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&config).expect("config");
     (text, s.run(&[]))
@@ -217,16 +222,7 @@ fn an_error_quoting_a_hostile_name_prints_no_control_characters() {
     // In a command's error with its cause chain.
     let existing = s.path().join(hostile);
     std::fs::write(&existing, "").expect("write");
-    let out = recon()
-        .arg("init")
-        .arg("--legacy")
-        .arg(s.path().join("legacy"))
-        .arg("--target")
-        .arg(s.path().join("target"))
-        .arg("--out")
-        .arg(&existing)
-        .output()
-        .expect("init");
+    let out = init_into(&s, &existing);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     clean(&stderr(&out));
 }
