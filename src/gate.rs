@@ -1,6 +1,8 @@
-//! The gate: thresholds × findings → a status per table and an overall verdict → an exit code.
-//! A finding crosses a threshold when its value is strictly greater than it, so `warn = 0` means
-//! "any", and every crossed threshold is recorded with the finding so the report can say why.
+//! The gate: thresholds × findings → a level per table and check and an overall verdict → an
+//! exit code. Levels rise `pass` < `warning` < `critical` < `rollback` (and `error`: could not
+//! decide). A finding crosses a threshold when its value is strictly greater than it, so
+//! `warning = 0` means "any", and the highest crossed threshold is recorded with the finding so
+//! the report can say why.
 //!
 //! The gate reads the stage outputs ([`TableDiff`], [`CheckOutcome`]), extracts the metrics it
 //! judges from them, and gives a [`Judgement`] for each; the report renders both.
@@ -11,31 +13,75 @@ use crate::checks::{CheckOutcome, Measurement};
 pub use crate::config::{GateConfig, Threshold};
 use crate::diff::result::TableDiff;
 
-/// A table's, a check's or the run's outcome, ordered from best to worst.
+/// A table's, a check's or the run's level, ordered from best to worst. Reports before
+/// `schema_version` 2 said `warn` for `warning` and `fail` for `critical`; both old names are
+/// still read.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Nothing crossed a threshold.
     Pass,
-    /// A warn threshold was crossed.
-    Warn,
-    /// A fail threshold was crossed.
-    Fail,
+    /// A warning threshold was crossed: worth a look, the cutover may go on.
+    #[serde(alias = "warn")]
+    Warning,
+    /// A critical threshold was crossed: the gate fails.
+    #[serde(alias = "fail")]
+    Critical,
+    /// A rollback threshold was crossed: the drift is past what the runbook rolls back for.
+    Rollback,
     /// Could not decide.
     Error,
 }
 
 impl Status {
+    /// Every level, best first.
+    pub const ALL: [Status; 5] = [
+        Status::Pass,
+        Status::Warning,
+        Status::Critical,
+        Status::Rollback,
+        Status::Error,
+    ];
+
     /// The lowercase name used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+            Status::Rollback => "rollback",
             Status::Error => "error",
         }
+    }
+
+    /// The level as a number for metrics and dashboards: 0 pass, 1 warning, 2 critical,
+    /// 3 rollback, 4 error.
+    pub fn number(self) -> u8 {
+        match self {
+            Status::Pass => 0,
+            Status::Warning => 1,
+            Status::Critical => 2,
+            Status::Rollback => 3,
+            Status::Error => 4,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -44,41 +90,43 @@ impl From<crate::config::UnpairedLevel> for Status {
         use crate::config::UnpairedLevel as L;
         match level {
             L::Pass => Status::Pass,
-            L::Warn => Status::Warn,
-            L::Fail => Status::Fail,
+            L::Warning => Status::Warning,
+            L::Critical => Status::Critical,
         }
     }
 }
 
-/// When the run exits non-zero for a verdict.
+/// The lowest verdict that exits non-zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
-    /// Exit 1 only when the verdict is `fail`.
+    /// Exit non-zero from `critical` up (the default): a warning exits 0.
     #[default]
-    Fail,
-    /// Exit 1 when the verdict is `warn` or `fail`.
-    Warn,
+    Critical,
+    /// Exit non-zero from `warning` up: a warning exits 1.
+    Warning,
 }
 
-/// The exit code of a verdict: 0 pass, 1 gate failed, 2 could not decide.
+/// The exit code of a verdict: 0 pass or warning, 1 critical (and warning under
+/// `--fail-on warning`), 3 rollback, 2 could not decide.
 pub fn exit_code(verdict: Status, fail_on: FailOn) -> i32 {
     match (verdict, fail_on) {
-        (Status::Pass, _) | (Status::Warn, FailOn::Fail) => 0,
-        (Status::Warn, FailOn::Warn) | (Status::Fail, _) => 1,
+        (Status::Pass, _) | (Status::Warning, FailOn::Critical) => 0,
+        (Status::Warning, FailOn::Warning) | (Status::Critical, _) => 1,
+        (Status::Rollback, _) => 3,
         (Status::Error, _) => 2,
     }
 }
 
-/// The worst level `value` reaches under `threshold`, with the threshold it crossed.
+/// The highest level `value` reaches under `threshold`, with the threshold it crossed.
 pub fn crossed(threshold: &Threshold, value: f64) -> Option<(Status, f64)> {
-    if let Some(f) = threshold.fail.filter(|&f| value > f) {
-        return Some((Status::Fail, f));
-    }
-    threshold
-        .warn
-        .filter(|&w| value > w)
-        .map(|w| (Status::Warn, w))
+    [
+        (Status::Rollback, threshold.rollback),
+        (Status::Critical, threshold.critical),
+        (Status::Warning, threshold.warning),
+    ]
+    .into_iter()
+    .find_map(|(level, limit)| limit.filter(|&l| value > l).map(|l| (level, l)))
 }
 
 /// Judges the metrics of a table under its gate; returns every crossed threshold.
@@ -232,7 +280,7 @@ pub struct Finding {
     pub value: MetricValue,
     /// The threshold it is greater than.
     pub threshold: f64,
-    /// `warn` or `fail`.
+    /// `warning`, `critical` or `rollback`.
     pub level: Status,
 }
 
@@ -282,12 +330,12 @@ pub fn check_metrics(
     thresholds: Threshold,
 ) -> Vec<(String, MetricValue, Threshold)> {
     let warn_on_any = Threshold {
-        warn: Some(0.0),
-        fail: None,
+        warning: Some(0.0),
+        ..Threshold::default()
     };
     let fail_on_any = Threshold {
-        warn: None,
-        fail: Some(0.0),
+        critical: Some(0.0),
+        ..Threshold::default()
     };
     let mut out = Vec::new();
     let mut push = |name: &str, value: MetricValue, t: Threshold| {
@@ -390,23 +438,23 @@ mod tests {
         );
         assert_eq!(
             worst(&judge(&g, &[(Metric::DriftRatio, 0.0001.into())])),
-            Status::Warn
+            Status::Warning
         );
         assert_eq!(
             worst(&judge(&g, &[(Metric::DriftRatio, 0.001.into())])),
-            Status::Warn
+            Status::Warning
         );
         assert_eq!(
             worst(&judge(&g, &[(Metric::DriftRatio, 0.0011.into())])),
-            Status::Fail
+            Status::Critical
         );
         assert_eq!(
             worst(&judge(&g, &[(Metric::DuplicateKeysTarget, 1.0.into())])),
-            Status::Fail
+            Status::Critical
         );
         assert_eq!(
             worst(&judge(&g, &[(Metric::DuplicateKeysLegacy, 1.0.into())])),
-            Status::Warn
+            Status::Warning
         );
     }
 
@@ -415,8 +463,8 @@ mod tests {
         let global = GateConfig::default();
         let table = GateConfig {
             drift_ratio: Some(Threshold {
-                warn: None,
-                fail: Some(0.5),
+                critical: Some(0.5),
+                ..Threshold::default()
             }),
             ..GateConfig::default()
         };
@@ -424,21 +472,71 @@ mod tests {
         assert_eq!(
             g.drift_ratio,
             Some(Threshold {
-                warn: Some(0.0),
-                fail: Some(0.5)
+                warning: Some(0.0),
+                critical: Some(0.5),
+                rollback: None,
             })
         );
         let f = judge(&g, &[(Metric::DriftRatio, 0.2.into())]);
-        assert_eq!(f[0].level, Status::Warn);
+        assert_eq!(f[0].level, Status::Warning);
         assert_eq!(f[0].threshold, 0.0);
     }
 
     #[test]
+    fn a_stricter_table_keeps_the_inherited_rollback_and_an_out_of_order_config_is_refused() {
+        let table = GateConfig {
+            drift_ratio: Some(Threshold {
+                critical: Some(0.0001),
+                ..Threshold::default()
+            }),
+            ..GateConfig::default()
+        };
+        let g = GateConfig::resolved(&table, &GateConfig::default());
+        assert_eq!(g.drift_ratio.and_then(|t| t.rollback), Some(0.005));
+        let bad: GateConfig =
+            toml::from_str("drift_ratio = { warning = 0.01, critical = 0.001 }").expect("toml");
+        let e = bad
+            .validate("[gate]")
+            .expect_err("out of order")
+            .to_string();
+        assert!(
+            e.contains("critical threshold (0.001) is below the warning"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn exit_codes() {
-        assert_eq!(exit_code(Status::Pass, FailOn::Fail), 0);
-        assert_eq!(exit_code(Status::Warn, FailOn::Fail), 0);
-        assert_eq!(exit_code(Status::Warn, FailOn::Warn), 1);
-        assert_eq!(exit_code(Status::Fail, FailOn::Fail), 1);
-        assert_eq!(exit_code(Status::Error, FailOn::Warn), 2);
+        assert_eq!(exit_code(Status::Pass, FailOn::Critical), 0);
+        assert_eq!(exit_code(Status::Warning, FailOn::Critical), 0);
+        assert_eq!(exit_code(Status::Warning, FailOn::Warning), 1);
+        assert_eq!(exit_code(Status::Critical, FailOn::Critical), 1);
+        assert_eq!(exit_code(Status::Rollback, FailOn::Critical), 3);
+        assert_eq!(exit_code(Status::Rollback, FailOn::Warning), 3);
+        assert_eq!(exit_code(Status::Error, FailOn::Warning), 2);
+    }
+
+    #[test]
+    fn the_highest_crossed_level_wins_and_names_its_threshold() {
+        let t = Threshold {
+            warning: Some(0.0005),
+            critical: Some(0.001),
+            rollback: Some(0.005),
+        };
+        assert_eq!(crossed(&t, 0.0005), None);
+        assert_eq!(crossed(&t, 0.0006), Some((Status::Warning, 0.0005)));
+        assert_eq!(crossed(&t, 0.002), Some((Status::Critical, 0.001)));
+        assert_eq!(crossed(&t, 0.0051), Some((Status::Rollback, 0.005)));
+    }
+
+    #[test]
+    fn old_level_names_are_still_read() {
+        let old: Vec<Status> = serde_json::from_str(r#"["warn","fail","pass"]"#).expect("json");
+        assert_eq!(old, [Status::Warning, Status::Critical, Status::Pass]);
+        let t: Threshold = toml::from_str("warn = 1\nfail = 2").expect("toml");
+        assert_eq!(
+            (t.warning, t.critical, t.rollback),
+            (Some(1.0), Some(2.0), None)
+        );
     }
 }

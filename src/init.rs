@@ -132,9 +132,14 @@ pub fn config(legacy: &SideInfo, target: &SideInfo) -> String {
     }
     // Strictest by default: a table left out of every pair fails the run until it is paired or
     // this is relaxed on purpose.
-    o.push_str(
-        "[gate]\n# a table of either snapshot in no [[tables]] pair fails the run (\"warn\" or \"pass\" to allow it)\nunpaired_tables = \"fail\"\n\n",
-    );
+    o.push_str(concat!(
+        "[gate]\n",
+        "# the cutover runbook's levels for drift ((changed + missing + extra + NULL keys) / legacy\n",
+        "# rows): above 0.05 % a warning, above 0.1 % critical (exit 1), above 0.5 % rollback (exit 3)\n",
+        "drift_ratio = { warning = 0.0005, critical = 0.001, rollback = 0.005 }\n",
+        "# a table of either snapshot in no [[tables]] pair is critical (\"warning\" or \"pass\" to allow it)\n",
+        "unpaired_tables = \"critical\"\n\n",
+    ));
     let pairs = pair_tables(legacy, target, &mut o);
     for (l, t, note) in &pairs {
         write_table(&mut o, l, t, note.as_deref());

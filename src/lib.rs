@@ -23,7 +23,7 @@
 //!     .threads(2)
 //!     .history(history.path())
 //!     .run()?;
-//! assert_eq!(report.verdict.as_str(), "fail");
+//! assert_eq!(report.verdict.as_str(), "rollback");
 //!
 //! // From async code, on any runtime: the work runs on a thread of its own.
 //! let runtime = tokio::runtime::Runtime::new()?;

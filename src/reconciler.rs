@@ -58,7 +58,7 @@ impl Reconciler {
         self
     }
 
-    /// Which verdict the report records as failing the run (default: [`FailOn::Fail`]).
+    /// Which verdict the report records as failing the run (default: [`FailOn::Critical`]).
     pub fn fail_on(mut self, fail_on: FailOn) -> Self {
         self.overrides.fail_on = Some(fail_on);
         self

@@ -68,7 +68,7 @@ impl RunSettings {
             .unwrap_or(defaults.samples);
         Self {
             threads: threads(overrides.threads),
-            fail_on: overrides.fail_on.unwrap_or(FailOn::Fail),
+            fail_on: overrides.fail_on.unwrap_or(FailOn::Critical),
             only: overrides.only.clone(),
             diff: DiffOptions {
                 memory_budget: overrides.memory_budget.unwrap_or(defaults.memory_budget),
@@ -146,7 +146,7 @@ key = ["id"]
         assert_eq!(s.diff.samples, d.samples);
         assert_eq!(s.diff.memory_budget, d.memory_budget);
         assert_eq!(s.diff.attribution, Attribution::default());
-        assert_eq!(s.fail_on, FailOn::Fail);
+        assert_eq!(s.fail_on, FailOn::Critical);
         assert!(s.history.is_none() && !s.diff.keep_keys);
         assert!(s.threads >= 1);
     }

@@ -57,6 +57,18 @@ enum Spec {
     Golden(GoldenQuery),
 }
 
+/// A check's thresholds as written, or "any difference is critical" when none is given.
+fn or_critical_on_any(t: Threshold) -> Threshold {
+    if t == Threshold::default() {
+        Threshold {
+            critical: Some(0.0),
+            ..t
+        }
+    } else {
+        t
+    }
+}
+
 /// Plans every check of a config: `[[checks]]` in order, then the golden queries by file name.
 pub(crate) fn plan(
     config: &Config,
@@ -68,11 +80,7 @@ pub(crate) fn plan(
     for (i, c) in config.checks.iter().enumerate() {
         let c = c.get_ref().clone();
         let line = lines.get(i).copied().unwrap_or(0);
-        let (_, warn, fail) = c.common();
-        let thresholds = Threshold {
-            warn,
-            fail: fail.or(if warn.is_some() { None } else { Some(0.0) }),
-        };
+        let thresholds = or_critical_on_any(c.common().1);
         out.push(Planned {
             id: c.id(),
             source: format!("{config_name}:{line}"),
@@ -83,10 +91,11 @@ pub(crate) fn plan(
     if let Some(g) = &config.golden {
         let dir: PathBuf = base.join(&g.dir);
         for q in load_golden(&dir)? {
-            let thresholds = Threshold {
-                warn: g.warn,
-                fail: g.fail.or(if g.warn.is_some() { None } else { Some(0.0) }),
-            };
+            let thresholds = or_critical_on_any(Threshold {
+                warning: g.warning,
+                critical: g.critical,
+                rollback: g.rollback,
+            });
             out.push(Planned {
                 id: format!("golden.{}", q.name),
                 source: q.source.clone(),

@@ -37,21 +37,23 @@ impl From<FormatChoice> for ReportFormat {
     }
 }
 
-/// `--fail-on`.
+/// `--fail-on`: the lowest verdict that exits non-zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum FailOnChoice {
-    /// Exit 1 only when the verdict is `fail`.
+    /// Exit 1 from `critical` up (rollback exits 3); a warning exits 0.
     #[default]
-    Fail,
-    /// Exit 1 when the verdict is `warn` or `fail`.
-    Warn,
+    #[value(alias = "fail")]
+    Critical,
+    /// Exit 1 from `warning` up (rollback exits 3).
+    #[value(alias = "warn")]
+    Warning,
 }
 
 impl From<FailOnChoice> for FailOn {
     fn from(c: FailOnChoice) -> Self {
         match c {
-            FailOnChoice::Fail => FailOn::Fail,
-            FailOnChoice::Warn => FailOn::Warn,
+            FailOnChoice::Critical => FailOn::Critical,
+            FailOnChoice::Warning => FailOn::Warning,
         }
     }
 }

@@ -80,7 +80,7 @@ pub fn run(
         out: Some(dir.clone()),
         formats: Vec::new(),
         history: None,
-        fail_on: super::choices::FailOnChoice::Fail,
+        fail_on: super::choices::FailOnChoice::Critical,
         diff_out: Some(dir.join("diff")),
         memory_budget: None,
         attribution: super::choices::AttributionChoice::Store,
@@ -96,7 +96,7 @@ pub fn run(
     )?;
     printer.note(&format!(
         "\nThe gate {} as planted: compare with {}/truth.json.\nRerun: recon run --config {} --out {}",
-        if code == 1 { "failed" } else { "did not fail" },
+        if matches!(code, 1 | 3) { "failed" } else { "did not fail" },
         dir.display(),
         config.display(),
         dir.display()

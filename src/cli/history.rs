@@ -66,7 +66,7 @@ pub fn run(args: &HistoryArgs, workers: &crate::pool::Workers) -> anyhow::Result
         row.push(
             r.checks
                 .iter()
-                .filter(|(_, s)| s == "fail" || s == "error")
+                .filter(|(_, s)| matches!(s.as_str(), "fail" | "critical" | "rollback" | "error"))
                 .count()
                 .to_string(),
         );

@@ -85,8 +85,9 @@ pub struct ReconcileArgs {
     /// Keep a history of runs here (Parquet): trends, and keys new or resolved since the last run.
     #[arg(long, value_name = "DIR")]
     pub history: Option<PathBuf>,
-    /// Exit 1 on warnings too.
-    #[arg(long, value_enum, default_value = "fail")]
+    /// The lowest verdict that exits non-zero: `critical` (exit 1; rollback exits 3) or
+    /// `warning` (a warning exits 1 too).
+    #[arg(long, value_enum, default_value = "critical")]
     pub fail_on: choices::FailOnChoice,
     /// Write every differing row's key, category and columns to `DIR/<table>.parquet`.
     #[arg(long, value_name = "DIR")]

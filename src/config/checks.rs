@@ -60,10 +60,15 @@ pub enum CheckConfig {
 pub struct CountCheck {
     /// Stable id.
     pub id: Option<String>,
-    /// Warn threshold on the largest absolute difference of a group.
-    pub warn: Option<f64>,
-    /// Fail threshold on it.
-    pub fail: Option<f64>,
+    /// The check's level is at least `warning` when its metric is greater than this (`warn`
+    /// is the older name).
+    #[serde(alias = "warn")]
+    pub warning: Option<f64>,
+    /// At least `critical` above this (`fail` is the older name).
+    #[serde(alias = "fail")]
+    pub critical: Option<f64>,
+    /// `rollback` above this.
+    pub rollback: Option<f64>,
     /// The pair (not needed with raw SQL).
     pub table: Option<String>,
     /// Group expressions over legacy column names.
@@ -85,10 +90,15 @@ pub struct CountCheck {
 pub struct TotalCheck {
     /// Stable id.
     pub id: Option<String>,
-    /// Warn threshold on the number of differing groups.
-    pub warn: Option<f64>,
-    /// Fail threshold on it.
-    pub fail: Option<f64>,
+    /// The check's level is at least `warning` when its metric is greater than this (`warn`
+    /// is the older name).
+    #[serde(alias = "warn")]
+    pub warning: Option<f64>,
+    /// At least `critical` above this (`fail` is the older name).
+    #[serde(alias = "fail")]
+    pub critical: Option<f64>,
+    /// `rollback` above this.
+    pub rollback: Option<f64>,
     /// The pair (not needed with raw SQL).
     pub table: Option<String>,
     /// The money column (legacy name; not needed with raw SQL).
@@ -110,10 +120,15 @@ pub struct TotalCheck {
 pub struct OrphanCheck {
     /// Stable id.
     pub id: Option<String>,
-    /// Warn threshold on new orphans.
-    pub warn: Option<f64>,
-    /// Fail threshold on them.
-    pub fail: Option<f64>,
+    /// The check's level is at least `warning` when its metric is greater than this (`warn`
+    /// is the older name).
+    #[serde(alias = "warn")]
+    pub warning: Option<f64>,
+    /// At least `critical` above this (`fail` is the older name).
+    #[serde(alias = "fail")]
+    pub critical: Option<f64>,
+    /// `rollback` above this.
+    pub rollback: Option<f64>,
     /// The child pair.
     pub table: String,
     /// Child reference columns.
@@ -136,10 +151,15 @@ pub struct OrphanCheck {
 pub struct InvariantCheck {
     /// Stable id.
     pub id: Option<String>,
-    /// Warn threshold on violations (the larger side).
-    pub warn: Option<f64>,
-    /// Fail threshold on them.
-    pub fail: Option<f64>,
+    /// The check's level is at least `warning` when its metric is greater than this (`warn`
+    /// is the older name).
+    #[serde(alias = "warn")]
+    pub warning: Option<f64>,
+    /// At least `critical` above this (`fail` is the older name).
+    #[serde(alias = "fail")]
+    pub critical: Option<f64>,
+    /// `rollback` above this.
+    pub rollback: Option<f64>,
     /// The pair.
     pub table: String,
     /// The predicate every row must satisfy (SQL `CHECK` semantics: NULL passes).
@@ -175,12 +195,24 @@ impl CheckConfig {
     }
 
     /// The id, thresholds, as written.
-    pub fn common(&self) -> (Option<&str>, Option<f64>, Option<f64>) {
+    pub fn common(&self) -> (Option<&str>, Threshold) {
+        macro_rules! common {
+            ($c:expr) => {
+                (
+                    $c.id.as_deref(),
+                    Threshold {
+                        warning: $c.warning,
+                        critical: $c.critical,
+                        rollback: $c.rollback,
+                    },
+                )
+            };
+        }
         match self {
-            CheckConfig::Count(c) => (c.id.as_deref(), c.warn, c.fail),
-            CheckConfig::Total(c) => (c.id.as_deref(), c.warn, c.fail),
-            CheckConfig::Orphan(c) => (c.id.as_deref(), c.warn, c.fail),
-            CheckConfig::Invariant(c) => (c.id.as_deref(), c.warn, c.fail),
+            CheckConfig::Count(c) => common!(c),
+            CheckConfig::Total(c) => common!(c),
+            CheckConfig::Orphan(c) => common!(c),
+            CheckConfig::Invariant(c) => common!(c),
         }
     }
 
@@ -243,10 +275,16 @@ impl TotalCheck {
 pub struct GoldenConfig {
     /// Folder of `.sql` files (relative to the config file).
     pub dir: String,
-    /// Warn when more result rows than this differ.
-    pub warn: Option<f64>,
-    /// Fail when more result rows than this differ (default 0).
-    pub fail: Option<f64>,
+    /// The check's level is at least `warning` when its metric is greater than this (`warn`
+    /// is the older name).
+    #[serde(alias = "warn")]
+    pub warning: Option<f64>,
+    /// At least `critical` above this (`fail` is the older name); with no threshold given,
+    /// any differing row is critical.
+    #[serde(alias = "fail")]
+    pub critical: Option<f64>,
+    /// `rollback` above this.
+    pub rollback: Option<f64>,
 }
 
 fn slug(text: &str) -> String {

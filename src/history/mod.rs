@@ -265,8 +265,9 @@ fn trend(past: &[PastRun], run: &RunRecord<'_>, t: &TableRecord<'_>) -> Vec<Tren
             let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == t.name)?;
             let status = match status.as_str() {
                 "pass" => Status::Pass,
-                "warn" => Status::Warn,
-                "fail" => Status::Fail,
+                "warn" | "warning" => Status::Warning,
+                "fail" | "critical" => Status::Critical,
+                "rollback" => Status::Rollback,
                 _ => Status::Error,
             };
             Some(TrendPoint {

@@ -103,8 +103,9 @@ fn findings(f: Vec<gate::Finding>) -> Vec<Finding> {
 /// A check's outcome with the gate's reading of it (`None` for a check that could not run).
 pub fn check(c: CheckOutcome, judged: Option<(String, MetricValue, Judgement)>) -> CheckReport {
     let thresholds = Thresholds {
-        warn: c.thresholds.warn,
-        fail: c.thresholds.fail,
+        warning: c.thresholds.warning,
+        critical: c.thresholds.critical,
+        rollback: c.thresholds.rollback,
     };
     match (c.result, judged) {
         (Ok(m), Some((metric, value, judgement))) => CheckReport {

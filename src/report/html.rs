@@ -14,8 +14,9 @@ use crate::gate::Status;
 fn color(s: Status) -> &'static str {
     match s {
         Status::Pass => "#1a7f37",
-        Status::Warn => "#9a6700",
-        Status::Fail => "#cf222e",
+        Status::Warning => "#9a6700",
+        Status::Critical => "#cf222e",
+        Status::Rollback => "#82071e",
         Status::Error => "#8250df",
     }
 }
@@ -441,8 +442,8 @@ fn audit(r: &Report) -> Audit {
         threads: r.run.threads,
         memory_budget_mib: r.run.memory_budget >> 20,
         fail_on: match r.run.fail_on {
-            crate::gate::FailOn::Fail => "fail",
-            crate::gate::FailOn::Warn => "warn",
+            crate::gate::FailOn::Critical => "critical",
+            crate::gate::FailOn::Warning => "warning",
         },
     }
 }

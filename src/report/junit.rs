@@ -34,7 +34,8 @@ fn case(
     message: &str,
     ms: u64,
 ) -> TestCase {
-    let failing = status == Status::Fail || (status == Status::Warn && fail_on == FailOn::Warn);
+    let failing = matches!(status, Status::Critical | Status::Rollback)
+        || (status == Status::Warning && fail_on == FailOn::Warning);
     let mut s = if status == Status::Error {
         TestCaseStatus::non_success(NonSuccessKind::Error)
     } else if failing {
@@ -50,7 +51,7 @@ fn case(
     let mut c = TestCase::new(xml_text(name), s);
     c.set_classname(xml_text(classname));
     c.set_time(Duration::from_millis(ms));
-    if status == Status::Warn && !failing {
+    if status == Status::Warning && !failing {
         c.set_system_out(message);
     }
     c

@@ -20,8 +20,9 @@ fn cell(text: &str) -> String {
 fn badge(s: Status) -> &'static str {
     match s {
         Status::Pass => "✅ PASS",
-        Status::Warn => "⚠️ WARN",
-        Status::Fail => "❌ FAIL",
+        Status::Warning => "⚠️ WARNING",
+        Status::Critical => "❌ CRITICAL",
+        Status::Rollback => "🛑 ROLLBACK",
         Status::Error => "⛔ ERROR",
     }
 }
@@ -47,11 +48,7 @@ pub fn render(r: &Report) -> String {
 fn header(r: &Report, o: &mut String) {
     let (t, c) = (&r.summary.tables, &r.summary.checks);
     let _ = writeln!(o, "# recon: {}\n", badge(r.verdict));
-    let _ = writeln!(
-        o,
-        "Tables: {} pass, {} warn, {} fail, {} error. Checks: {} pass, {} warn, {} fail, {} error.\n",
-        t.pass, t.warn, t.fail, t.error, c.pass, c.warn, c.fail, c.error
-    );
+    let _ = writeln!(o, "Tables: {}. Checks: {}.\n", t.describe(), c.describe());
     if let Some(e) = &r.error {
         let _ = writeln!(o, "> **Could not decide:** {}\n", cell(e));
     }

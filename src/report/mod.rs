@@ -14,7 +14,7 @@
 //!     println!("{}: {} changed", table.name, table.changed);
 //! }
 //! let json = serde_json::to_value(&report)?;
-//! assert_eq!(json["verdict"], "fail");
+//! assert_eq!(json["verdict"], "rollback");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -83,6 +83,29 @@ impl TableReport {
     }
 }
 
+impl StatusCounts {
+    /// `3 pass, 1 warning`: the levels that occur, best first (`none` when nothing was judged).
+    pub(crate) fn describe(&self) -> String {
+        let levels = [
+            (self.pass, "pass"),
+            (self.warning, "warning"),
+            (self.critical, "critical"),
+            (self.rollback, "rollback"),
+            (self.error, "error"),
+        ];
+        let parts: Vec<String> = levels
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, level)| format!("{n} {level}"))
+            .collect();
+        if parts.is_empty() {
+            "none".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 impl Report {
     /// Recomputes the summary and the verdict from the tables and checks (and an error, if any).
     pub(crate) fn finish(&mut self) {
@@ -91,8 +114,9 @@ impl Report {
             for status in statuses {
                 match status {
                     Status::Pass => s.pass += 1,
-                    Status::Warn => s.warn += 1,
-                    Status::Fail => s.fail += 1,
+                    Status::Warning => s.warning += 1,
+                    Status::Critical => s.critical += 1,
+                    Status::Rollback => s.rollback += 1,
                     Status::Error => s.error += 1,
                 }
             }

@@ -1,4 +1,4 @@
-//! The contract of `report.json` (`schema_version` 1): every type the JSON report serializes,
+//! The contract of `report.json` (`schema_version` 2): every type the JSON report serializes,
 //! with its own fields. The builder beside this file fills them explicitly from the stage
 //! outputs (the diff's `TableDiff`, the checks' `CheckOutcome`, the gate's judgement, the
 //! history), so renaming a field of a stage cannot change the report. The small shared
@@ -17,8 +17,9 @@ use crate::config::checks::CheckKind;
 use crate::gate::{FailOn, MetricValue, Status};
 use crate::side::{PerSide, Side};
 
-/// Version of the JSON report layout.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON report layout: 2 since levels (`warning`, `critical`, `rollback`)
+/// replaced version 1's `warn` and `fail`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -34,7 +35,7 @@ pub struct Report {
     pub run: RunMeta,
     /// Every input read: path, files, bytes, rows.
     pub inputs: Vec<Input>,
-    /// `pass`, `warn`, `fail` or `error`.
+    /// The run's level: `pass`, `warning`, `critical`, `rollback` or `error`.
     pub verdict: Status,
     /// Why the verdict is `error`, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,7 +124,7 @@ pub struct UnpairedTable {
     pub table: String,
     /// Rows, from the footers.
     pub rows: u64,
-    /// What `[gate] unpaired_tables` makes of it: `pass`, `warn` or `fail`.
+    /// What `[gate] unpaired_tables` makes of it: `pass`, `warning` or `critical`.
     pub status: Status,
 }
 
@@ -137,17 +138,19 @@ pub struct Summary {
     pub checks: StatusCounts,
 }
 
-/// How many results have each status.
+/// How many results have each level.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusCounts {
-    /// Tables that passed.
+    /// Results that passed.
     pub pass: usize,
-    /// Tables that warned.
-    pub warn: usize,
-    /// Tables that failed.
-    pub fail: usize,
-    /// Tables that could not be decided.
+    /// Results at `warning`.
+    pub warning: usize,
+    /// Results at `critical`.
+    pub critical: usize,
+    /// Results at `rollback`.
+    pub rollback: usize,
+    /// Results that could not be decided.
     pub error: usize,
 }
 
@@ -280,7 +283,7 @@ pub struct Finding {
     pub value: MetricValue,
     /// The threshold it is greater than.
     pub threshold: f64,
-    /// `warn` or `fail`.
+    /// `warning`, `critical` or `rollback`.
     pub level: Status,
 }
 
@@ -341,14 +344,16 @@ pub struct CheckReport {
     pub duration_ms: u64,
 }
 
-/// A warn and a fail threshold (`null`: never).
+/// A check's thresholds per level (`null`: never).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
-    /// Warn when the value is greater than this.
-    pub warn: Option<f64>,
-    /// Fail when the value is greater than this.
-    pub fail: Option<f64>,
+    /// `warning` when the value is greater than this.
+    pub warning: Option<f64>,
+    /// `critical` when the value is greater than this.
+    pub critical: Option<f64>,
+    /// `rollback` when the value is greater than this.
+    pub rollback: Option<f64>,
 }
 
 /// What a check measured, per kind (the kind is the check's `kind`).

@@ -21,8 +21,9 @@ impl Style {
         }
         let code = match status {
             Status::Pass => "32",
-            Status::Warn => "33",
-            Status::Fail => "31",
+            Status::Warning => "33",
+            Status::Critical => "31",
+            Status::Rollback => "1;31",
             Status::Error => "35",
         };
         format!("\x1b[1;{code}m{text}\x1b[0m")
@@ -115,19 +116,12 @@ pub fn render(report: &Report, style: Style) -> String {
     let (t, c) = (&report.summary.tables, &report.summary.checks);
     let _ = write!(
         out,
-        "\nverdict: {}  (tables: {} pass, {} warn, {} fail, {} error",
+        "\nverdict: {}  (tables: {}",
         style.paint(report.verdict, &verdict),
-        t.pass,
-        t.warn,
-        t.fail,
-        t.error
+        t.describe()
     );
     if !report.checks.is_empty() {
-        let _ = write!(
-            out,
-            "; checks: {} pass, {} warn, {} fail, {} error",
-            c.pass, c.warn, c.fail, c.error
-        );
+        let _ = write!(out, "; checks: {}", c.describe());
     }
     if !report.unpaired_tables.is_empty() {
         let _ = write!(out, "; not reconciled: {}", report.unpaired_tables.len());
@@ -185,7 +179,7 @@ fn checks(report: &Report, style: Style, out: &mut String) {
         let _ = writeln!(
             out,
             "  {id}{pad}  {}  {what}",
-            style.paint(c.status, &format!("{status:<5}"))
+            style.paint(c.status, &format!("{status:<8}"))
         );
     }
 }

@@ -51,7 +51,7 @@ fn counts_pass_and_fail_by_group() {
     s.config(&format!("{PAIR}\n[[checks]]\nkind = \"count\"\ntable = \"orders\"\n\n[[checks]]\nkind = \"count\"\ntable = \"orders\"\ngroup_by = [\"tenant_id\"]\n\n[[checks]]\nid = \"counts.tenant1\"\nkind = \"count\"\ntable = \"orders\"\nlegacy_sql = \"SELECT COUNT(*) FROM orders WHERE tenant_id = 1\"\ntarget_sql = \"SELECT COUNT(*) FROM work_orders WHERE tenant_id = 1\"\n"));
     let (_, r) = run_report(&s, &[]);
     let total = check(&r, "counts.orders");
-    assert_eq!(total["status"], "fail");
+    assert_eq!(total["status"], "critical");
     assert_eq!(total["measured"]["legacy"], "4");
     assert_eq!(total["measured"]["target"], "3");
     let grouped = check(&r, "counts.orders.by_tenant_id");
@@ -67,13 +67,13 @@ fn totals_catch_a_swap_between_tenants_that_the_overall_total_hides() {
     orders(&s, &[200_000, 100_000, 300_000, 400_000], &[1, 2, 3, 4]);
     s.config(&format!("{PAIR}\n[[checks]]\nkind = \"total\"\ntable = \"orders\"\ncolumn = \"amount\"\n\n[[checks]]\nkind = \"total\"\ntable = \"orders\"\ncolumn = \"amount\"\ngroup_by = [\"tenant_id\"]\n"));
     let (code, r) = run_report(&s, &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     let overall = check(&r, "totals.orders.amount");
     assert_eq!(overall["status"], "pass", "{overall}");
     assert_eq!(overall["measured"]["legacy"], "100");
     assert_eq!(overall["measured"]["target"], "100");
     let grouped = check(&r, "totals.orders.amount.by_tenant_id");
-    assert_eq!(grouped["status"], "fail");
+    assert_eq!(grouped["status"], "critical");
     assert_eq!(
         grouped["measured"]["differing_groups"][0]["difference"],
         "10"
@@ -90,7 +90,7 @@ fn totals_honour_the_tolerance_in_currency_units() {
     assert_eq!(check(&r, "loose")["status"], "pass");
     assert_eq!(
         check(&r, "strict")["status"],
-        "fail",
+        "critical",
         "0.004 off is not equal"
     );
     assert_eq!(
@@ -169,7 +169,7 @@ fn orphans_new_and_old_and_tenant_consistency() {
     assert_eq!(c["measured"]["samples"]["new"][0]["id"], "11");
     assert_eq!(c["measured"]["tenant_mismatches"]["legacy"], 1);
     assert_eq!(c["measured"]["tenant_mismatches"]["new"], 0);
-    assert_eq!(c["status"], "fail");
+    assert_eq!(c["status"], "critical");
     let n = check(&r, "with_nulls");
     assert_eq!(n["measured"]["orphans"]["legacy"], 2, "{n}");
 }
@@ -193,7 +193,7 @@ fn invariants_per_side_with_samples() {
     s.config("[[tables]]\nname = \"o\"\nkey = [\"id\"]\n\n[[checks]]\nid = \"sum\"\nkind = \"invariant\"\ntable = \"o\"\npredicate = \"final = parts\"\n\n[[checks]]\nid = \"status\"\nkind = \"invariant\"\ntable = \"o\"\npredicate = \"status IN ('Open', 'Draft')\"\n\n[[checks]]\nid = \"legacy_only\"\nkind = \"invariant\"\ntable = \"o\"\npredicate = \"final = parts\"\nsides = [\"legacy\"]\n");
     let (_, r) = run_report(&s, &[]);
     let sum = check(&r, "sum");
-    assert_eq!(sum["status"], "fail");
+    assert_eq!(sum["status"], "critical");
     assert_eq!(sum["measured"]["violations"]["legacy"], 0);
     assert_eq!(sum["measured"]["violations"]["target"], 1);
     assert_eq!(sum["measured"]["samples"]["target"][0][0], "2");
@@ -232,7 +232,7 @@ fn golden_queries_with_tolerance_and_per_side_sql() {
     let (code, r) = run_report(&s, &[]);
     assert_eq!(check(&r, "golden.by_tenant")["status"], "pass");
     let strict = check(&r, "golden.strict_revenue");
-    assert_eq!(strict["status"], "fail");
+    assert_eq!(strict["status"], "critical");
     assert_eq!(strict["measured"]["differing"][0]["columns"][0], "revenue");
     assert_eq!(
         strict["measured"]["differing"][0]["legacy"]["revenue"],

@@ -784,7 +784,7 @@ fn run_snapshot_exports_both_databases_then_reconciles() {
     let o = run();
     assert_eq!(
         o.status.code(),
-        Some(1),
+        Some(3),
         "the next night's snapshot sees the change"
     );
     let report: Value = crate::common::parse_report(

@@ -48,8 +48,8 @@ fn every_category_with_both_row_identities() {
     );
     assert_eq!(t["samples"]["missing"][0]["key"]["id"], "3");
     assert_eq!(t["samples"]["extra"][0]["key"]["id"], "5");
-    assert_eq!(code, 1, "drift over 0.1 % fails the gate");
-    assert_eq!(r["verdict"], "fail");
+    assert_eq!(code, 3, "drift over 0.5 % is a rollback");
+    assert_eq!(r["verdict"], "rollback");
 }
 
 #[test]
@@ -120,12 +120,12 @@ fn composite_keys_duplicates_and_null_keys() {
     assert_eq!(t["duplicate_keys"]["target"], 1);
     assert_eq!(t["null_key_rows"]["legacy"], 1);
     assert_eq!(t["null_key_rows"]["target"], 1);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     let dup = t["findings"]
         .as_array()
         .expect("findings")
         .iter()
-        .any(|f| f["metric"] == "duplicate_keys_target" && f["level"] == "fail");
+        .any(|f| f["metric"] == "duplicate_keys_target" && f["level"] == "critical");
     assert!(dup, "a duplicate key in the target fails by default: {t}");
 }
 
@@ -157,9 +157,9 @@ fn renames_and_ignores() {
     assert_eq!(t["schema"]["legacy_only"], serde_json::json!(["fax"]));
     assert_eq!(t["schema"]["target_only"], serde_json::json!(["created"]));
     assert_eq!(t["schema"]["ignored"], serde_json::json!(["upd"]));
-    assert_eq!(t["status"], "warn", "schema findings warn by default");
+    assert_eq!(t["status"], "warning", "schema findings warn by default");
     assert_eq!(code, 0, "warnings pass unless --fail-on warn");
-    let (code, _) = run_report(&s, &["--fail-on", "warn"]);
+    let (code, _) = run_report(&s, &["--fail-on", "warning"]);
     assert_eq!(code, 1);
 }
 
@@ -241,7 +241,7 @@ fn sql_defined_sides() {
         t["samples"]["changed"][0]["columns"]["role"]["legacy"],
         "Admin"
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
 }
 
 #[test]
@@ -305,12 +305,12 @@ fn quick_mode_diff_without_config() {
         .arg(s.path().join("out"))
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let t = table(&s.report(), "orders").clone();
     assert_eq!(counts(&t), (1, 1, 0, 0));
     assert_eq!(t["columns"]["amt"]["changed"], 1);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("verdict: FAIL"), "{stdout}");
+    assert!(stdout.contains("verdict: ROLLBACK"), "{stdout}");
 }
 
 #[test]

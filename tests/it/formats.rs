@@ -52,7 +52,7 @@ fn read(s: &Scenario, file: &str) -> String {
 fn every_format_is_written_and_snapshotted() {
     let s = scenario();
     let out = s.run(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     for f in [
         "report.json",
         "report.md",
@@ -63,7 +63,7 @@ fn every_format_is_written_and_snapshotted() {
     }
     let md = read(&s, "report.md");
     assert!(
-        md.starts_with("# recon: ❌ FAIL"),
+        md.starts_with("# recon: 🛑 ROLLBACK"),
         "the verdict comes first: {md}"
     );
     filtered(|| insta::assert_snapshot!("markdown_report", md));
@@ -83,7 +83,7 @@ fn format_flag_prints_formats_to_stdout() {
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("# recon: ❌ FAIL") && stdout.contains("<testsuites"),
+        stdout.contains("# recon: 🛑 ROLLBACK") && stdout.contains("<testsuites"),
         "{stdout}"
     );
 }
@@ -402,7 +402,7 @@ fn history_across_three_runs_shows_trend_new_and_resolved_keys() {
         "a header and three runs: {listing}"
     );
     assert!(
-        listing.contains("50.000% fail") && listing.contains("0% pass"),
+        listing.contains("50.000% rollback") && listing.contains("0% pass"),
         "{listing}"
     );
 }

@@ -37,7 +37,7 @@ fn planted_drift_is_reported(dir: &std::path::Path, attribution: &str) {
         .expect("run");
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(3),
         "the planted drift fails the gate: {}",
         stderr(&out)
     );
@@ -89,7 +89,7 @@ fn planted_drift_is_reported(dir: &std::path::Path, attribution: &str) {
     assert_eq!(check("totals.customers.balance")["status"], "pass");
     assert_eq!(
         check("totals.customers.balance.by_tenant_id")["status"],
-        "fail"
+        "critical"
     );
     let orphans = check("orphans.invoices.order_id.service_orders");
     assert_eq!(
@@ -108,7 +108,7 @@ fn planted_drift_is_reported(dir: &std::path::Path, attribution: &str) {
         check("invariants.service_orders.known_status")["status"],
         "pass"
     );
-    assert_eq!(check("golden.revenue_by_tenant")["status"], "fail");
+    assert_eq!(check("golden.revenue_by_tenant")["status"], "critical");
     assert_eq!(table(&report, "customers")["columns"]["name"]["changed"], 0);
     assert_eq!(table(&report, "vehicles")["status"], "pass");
 }
@@ -123,7 +123,7 @@ fn demo_runs_and_exits_zero_with_a_failing_gate() {
         .expect("demo");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("verdict: FAIL"), "{stdout}");
+    assert!(stdout.contains("verdict: ROLLBACK"), "{stdout}");
     for f in [
         "recon.toml",
         "truth.json",
@@ -204,7 +204,7 @@ fn committed_fixture_is_what_the_regenerator_writes_and_reconciles_to_its_truth(
         .arg(dir.path().join("history"))
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture.join("truth.json")).expect("truth"))
             .expect("json");

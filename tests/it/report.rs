@@ -43,7 +43,7 @@ fn scenario() -> Scenario {
 fn report_has_every_documented_field() {
     let s = scenario();
     let (code, r) = run_report(&s, &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     for k in [
         "schema_version",
         "hash_version",
@@ -93,7 +93,7 @@ fn report_has_every_documented_field() {
     ] {
         assert!(t.get(k).is_some(), "missing tables[].{k}");
     }
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(t["drift_ratio"], 0.75);
 }
 

@@ -51,14 +51,14 @@ fn a_table_in_no_pair_is_reported_as_not_reconciled_and_warns_by_default() {
     let out = s.run(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = s.report();
-    assert_eq!(r["verdict"], "warn", "{r}");
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["verdict"], "warning", "{r}");
+    assert_eq!(r["schema_version"], 2);
     let unpaired = r["unpaired_tables"].as_array().expect("unpaired_tables");
     assert_eq!(unpaired.len(), 2, "{r}");
     assert_eq!(unpaired[0]["side"], "legacy");
     assert_eq!(unpaired[0]["table"], "audit_log");
     assert_eq!(unpaired[0]["rows"], 5);
-    assert_eq!(unpaired[0]["status"], "warn");
+    assert_eq!(unpaired[0]["status"], "warning");
     assert_eq!(unpaired[1]["side"], "target");
     assert_eq!(unpaired[1]["table"], "events");
     assert_eq!(unpaired[1]["rows"], 2);
@@ -81,7 +81,7 @@ fn a_run_fails_when_a_whole_table_was_never_migrated_and_the_gate_says_fail() {
     s.config(&format!("[gate]\nunpaired_tables = \"fail\"\n\n{ORDERS}"));
     let (code, r) = run_report(&s, &[]);
     assert_eq!(code, 1, "{r}");
-    assert_eq!(r["verdict"], "fail");
+    assert_eq!(r["verdict"], "critical");
     s.config(&format!("[gate]\nunpaired_tables = \"pass\"\n\n{ORDERS}"));
     let (code, r) = run_report(&s, &[]);
     assert_eq!(code, 0, "{r}");
@@ -114,7 +114,7 @@ fn tables_a_pairs_sql_reads_are_accounted_for() {
          target_sql = \"SELECT id FROM audit_log UNION ALL SELECT id FROM target.events \
          WHERE id IN (SELECT id FROM orders WHERE id > 100)\"\n"
     ));
-    let (code, r) = run_report(&s, &["--fail-on", "fail"]);
+    let (code, r) = run_report(&s, &["--fail-on", "critical"]);
     assert_eq!(code, 0, "{r}");
     assert!(r.get("unpaired_tables").is_none(), "{r}");
 }
@@ -145,7 +145,7 @@ fn init_proposes_a_gate_that_fails_on_the_tables_it_left_unpaired() {
         .output()
         .expect("run recon");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(text(&config).contains("unpaired_tables = \"fail\""));
+    assert!(text(&config).contains("unpaired_tables = \"critical\""));
     let (code, r) = run_report(&s, &[]);
     assert_eq!(code, 1, "{r}");
     let names: Vec<&str> = r["unpaired_tables"]
@@ -349,7 +349,7 @@ fn a_diff_file_of_a_table_that_errors_or_left_the_config_does_not_stay() {
     std::fs::write(diff.join("notes.parquet"), "not recon's").expect("write");
     let diff_arg = diff.to_string_lossy().into_owned();
     let out = s.run(&["--diff-out", &diff_arg]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(diff.join("a.parquet").exists() && diff.join("b.parquet").exists());
     // `b` left the config.
     s.config("[[tables]]\nname = \"a\"\nkey = [\"id\"]\n");

@@ -269,7 +269,7 @@ fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
     require!(Moto);
     let s = scenario();
     let local = s.run(&[]);
-    assert_eq!(local.status.code(), Some(1), "{}", stderr(&local));
+    assert_eq!(local.status.code(), Some(3), "{}", stderr(&local));
     let expected = verdicts(&s.report());
 
     let moto = Moto::start(false);
@@ -307,7 +307,7 @@ fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
             .expect("run");
         assert_eq!(
             out.status.code(),
-            Some(1),
+            Some(3),
             "night {night}: {}",
             stderr(&out)
         );
@@ -343,7 +343,7 @@ fn snapshots_on_s3_give_the_local_report_and_outputs_go_to_s3() {
     assert_eq!(
         text.lines()
             .skip(1)
-            .filter(|l| l.contains(" fail "))
+            .filter(|l| l.contains(" rollback "))
             .count(),
         2,
         "two runs in the history:\n{text}"

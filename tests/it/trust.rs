@@ -81,7 +81,7 @@ fn a_raw_float_total_with_a_tolerance_compares_by_value() {
     ));
     let (_, r) = run_report(&s, &[]);
     let loose = check(&r, "loose");
-    assert_eq!(loose["status"], "fail", "{loose}");
+    assert_eq!(loose["status"], "critical", "{loose}");
     assert_eq!(loose["measured"]["legacy"], "350.5");
     assert_eq!(loose["measured"]["target"], "1099999");
     assert_eq!(check(&r, "same")["status"], "pass", "{r}");
@@ -133,7 +133,7 @@ fn a_null_sum_is_not_zero() {
     ));
     let (code, r) = run_report(&s, &[]);
     let c = check(&r, "null_total");
-    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["status"], "critical", "{c}");
     assert_eq!(c["measured"]["differing_groups"][0]["legacy"], Value::Null);
     assert_eq!(c["measured"]["differing_groups"][0]["target"], "0");
     assert_eq!(code, 1);
@@ -182,7 +182,7 @@ fn a_total_past_38_digits_is_exact_not_wrapped() {
     s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nid = \"big\"\nkind = \"total\"\ntable = \"t\"\ncolumn = \"amount\"\n");
     let (code, r) = run_report(&s, &[]);
     let c = check(&r, "big");
-    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["status"], "critical", "{c}");
     assert_eq!(
         c["measured"]["legacy"],
         "199999999999999999999999999999999999998"
@@ -192,7 +192,7 @@ fn a_total_past_38_digits_is_exact_not_wrapped() {
         "199999999999999999999999999999999999997"
     );
     assert_eq!(c["measured"]["differing_groups"][0]["difference"], "-1");
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
 }
 
 /// Legacy: a zone-less DATETIME in Riyadh time and an integer key; target: timestamptz in UTC
@@ -311,10 +311,10 @@ fn golden_queries_without_a_key_compare_whole_rows_as_a_multiset() {
     assert_eq!(check(&r, "golden.grand_total")["status"], "pass", "{r}");
     assert_eq!(check(&r, "golden.amounts")["status"], "pass", "{r}");
     let shifted = check(&r, "golden.shifted");
-    assert_eq!(shifted["status"], "fail", "{shifted}");
+    assert_eq!(shifted["status"], "critical", "{shifted}");
     // {1,2,2} against {2,3,3}: one 2 pairs; 1 and 2 against 3 and 3 differ.
     assert_eq!(shifted["measured"]["changed"], 2, "{shifted}");
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
 }
 
 #[test]
@@ -363,7 +363,7 @@ fn a_cast_to_integer_does_not_make_1_70_equal_1() {
     assert_eq!(counts(t), (0, 3, 0, 0), "{t}");
     assert_eq!(t["columns"]["amount"]["changed"], 2, "1.70 is not 1: {t}");
     assert_eq!(t["columns"]["code"]["changed"], 1, "`abc` is not 0: {t}");
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
 }
 
 #[test]
@@ -444,9 +444,9 @@ fn a_column_only_later_files_carry_is_compared_not_dropped() {
     assert_eq!(t["columns"]["note"]["changed"], 1);
     // The check sees the same table: the rows of the first file are one NULL group.
     let c = check(&r, "by_note");
-    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["status"], "critical", "{c}");
     assert_eq!(c["measured"]["groups"]["legacy"], 3, "{c}");
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     let out = query_csv(&s, "SELECT COUNT(note) AS n FROM legacy.t");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "n\n2");
 }
@@ -627,8 +627,8 @@ fn columns_that_differ_only_in_case_are_paired_and_compared() {
         serde_json::json!({"CustomerId": "customerid", "CustomerName": "customername"})
     );
     assert_eq!(t["schema"]["legacy_only"], serde_json::json!([]));
-    assert_eq!(check(&r, "by_name")["status"], "fail", "{r}");
-    assert_eq!(code, 1);
+    assert_eq!(check(&r, "by_name")["status"], "critical", "{r}");
+    assert_eq!(code, 3);
     let md = std::fs::read_to_string(s.path().join("out/report.md")).expect("md");
     assert!(md.contains("`CustomerName` = `customername`"), "{md}");
 }
@@ -874,7 +874,7 @@ fn check_details_are_tables_not_json_text() {
     );
     s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[[checks]]\nkind = \"total\"\ntable = \"t\"\ncolumn = \"amount\"\ngroup_by = [\"tenant\"]\n\n[[checks]]\nid = \"raw\"\nkind = \"total\"\nlegacy_sql = \"SELECT tenant AS branch, SUM(amount) FROM t GROUP BY 1\"\ntarget_sql = \"SELECT tenant AS branch, SUM(amount) FROM t GROUP BY 1\"\n");
     let (code, r) = run_report(&s, &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert_eq!(
         check(&r, "raw")["measured"]["group_by"],
         serde_json::json!(["branch"])
@@ -938,14 +938,14 @@ fn a_raw_sql_sum_past_38_digits_is_exact_not_wrapped() {
     ));
     let (_, r) = run_report(&s, &[]);
     let c = check(&r, "raw_total");
-    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["status"], "critical", "{c}");
     assert_eq!(
         c["measured"]["legacy"],
         "1999999999999999999999999999999999999.98"
     );
     assert_eq!(c["measured"]["differing_groups"][0]["difference"], "-0.01");
     let g = check(&r, "golden.total");
-    assert_eq!(g["status"], "fail", "{g}");
+    assert_eq!(g["status"], "critical", "{g}");
     assert_eq!(
         g["measured"]["differing"][0]["legacy"]["total"],
         "1999999999999999999999999999999999999.98"
@@ -982,7 +982,7 @@ fn a_redacted_key_never_reaches_the_history_in_any_form() {
     let history = s.path().join("history");
     for _ in 0..2 {
         let out = s.run(&["--history", &history.display().to_string()]);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     }
     let out = recon()
         .arg("query")

@@ -45,7 +45,7 @@ fn an_integer_that_lost_precision_in_a_float_is_never_matched() {
     // id 1: v 2^53+1 against 2^53 changed; id 2^53+1 has no partner on either side; 42 matches.
     assert_eq!(counts(t), (1, 1, 1, 1), "{t}");
     assert_eq!(t["columns"]["v"]["changed"], 1, "{t}");
-    assert_eq!(code, 1, "{t}");
+    assert_eq!(code, 3, "{t}");
     let found = &t["schema"]["exact_vs_float"];
     assert_eq!(found["id"], "legacy Int64, target Float64", "{t}");
     assert_eq!(found["v"], "legacy Int64, target Float64", "{t}");
@@ -88,7 +88,7 @@ fn money_that_went_through_a_float_is_a_changed_cell_unless_the_float_holds_it()
     let found = &t["schema"]["exact_vs_float"];
     assert_eq!(found["amount"], "legacy Decimal128(10, 2), target Float64");
     assert_eq!(found["n"], "legacy Int32, target Float32");
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     let terminal = String::from_utf8_lossy(&s.run(&[]).stdout).into_owned();
     assert!(
         terminal.contains("amount compares an exact number with a float"),
@@ -122,7 +122,7 @@ fn equal_integers_and_floats_match_with_only_a_schema_warning() {
     let (code, r) = run_report(&s, &[]);
     let t = table(&r, "t");
     assert_eq!(counts(t), (2, 0, 0, 0), "{t}");
-    assert_eq!(t["status"], "warn", "{t}");
+    assert_eq!(t["status"], "warning", "{t}");
     assert_eq!(t["findings"][0]["metric"], "schema_findings", "{t}");
     assert_eq!(code, 0);
 }
@@ -157,14 +157,14 @@ fn a_golden_query_compares_an_integer_with_a_float_as_the_rows_do() {
     s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n\n[golden]\ndir = \"queries\"\n");
     let (_, r) = run_report(&s, &[]);
     let keyed = check(&r, "golden.ids");
-    assert_eq!(keyed["status"], "fail", "{keyed}");
+    assert_eq!(keyed["status"], "critical", "{keyed}");
     assert_eq!(keyed["measured"]["changed"], 1, "{keyed}");
     assert_eq!(
         keyed["measured"]["differing"][0]["columns"][0], "v",
         "{keyed}"
     );
     let multiset = check(&r, "golden.all");
-    assert_eq!(multiset["status"], "fail", "{multiset}");
+    assert_eq!(multiset["status"], "critical", "{multiset}");
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn an_all_null_column_from_pandas_compares_as_null_against_any_type() {
     let sample = &t["samples"]["changed"][0]["columns"]["note"];
     assert_eq!(sample["legacy"], serde_json::Value::Null, "{t}");
     assert_eq!(sample["target"], "x", "{t}");
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
 }
 
 #[test]
@@ -424,7 +424,7 @@ fn a_bigint_and_money_migrated_to_double_precision_are_caught_between_real_serve
         .arg(dir.path().join("out"))
         .output()
         .expect("run");
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let report: serde_json::Value = crate::common::parse_report(
         &std::fs::read_to_string(dir.path().join("out").join("report.json")).expect("report"),
     );
