@@ -242,6 +242,17 @@ impl Error {
         }
     }
 
+    /// The error and its causes on one line (`what failed: why: why that`), each cause once:
+    /// the form reports and one-line messages use.
+    ///
+    /// ```
+    /// let e = recon::Config::load("no/such/recon.toml".as_ref()).unwrap_err();
+    /// assert!(e.chain().starts_with("config no/such/recon.toml: "), "{}", e.chain());
+    /// ```
+    pub fn chain(&self) -> String {
+        chain(self)
+    }
+
     /// Shorthand for a column error.
     pub fn column(table: &str, column: &str, message: impl Into<String>) -> Self {
         Self::Column {
@@ -253,7 +264,7 @@ impl Error {
 }
 
 /// The message of a caught panic, for an error that says what failed.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -263,7 +274,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// An error and its causes as one line (`what failed: why: why that`), for reports and logs,
 /// which have no room for a chain.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut next = e.source();
     while let Some(cause) = next {
