@@ -1,5 +1,19 @@
 //! `recon.toml`: the serde model and its validation. No I/O beyond reading the file itself; the
 //! snapshots are opened later, when a pair is resolved (`plan`).
+//!
+//! Every type of a [`Config`]'s fields is here, so a config can be read, changed or built in
+//! code:
+//!
+//! ```
+//! use recon::config::{Config, TableConfig};
+//!
+//! let mut loaded = Config::load("fixtures/erp/recon.toml".as_ref())?;
+//! let first: &TableConfig = &loaded.config.tables[0];
+//! assert!(!first.key.is_empty());
+//! loaded.config.report.samples = 2;
+//! assert!(loaded.config.validate().is_ok());
+//! # Ok::<(), recon::Error>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -7,13 +21,21 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod checks;
+mod pair;
 mod thresholds;
 mod zone;
 
 pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
 pub use zone::TimeZone;
 
-use crate::error::{ConfigError, Error, Result};
+pub use checks::{
+    CheckConfig, CheckKind, CountCheck, GoldenConfig, InvariantCheck, OrphanCheck, TotalCheck,
+};
+pub use pair::table_root;
+
+pub use crate::error::ConfigError;
+
+use crate::error::{Error, Result};
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -250,6 +272,27 @@ pub struct LoadedConfig {
     pub digest: String,
 }
 
+impl LoadedConfig {
+    /// A config built in code rather than read from a file: validated, shown as `path` in
+    /// messages and reports, its relative roots resolved against `base_dir`, its digest that of
+    /// `identity` (what it was built from, e.g. the arguments of `recon diff`).
+    pub fn from_config(
+        config: Config,
+        path: PathBuf,
+        base_dir: PathBuf,
+        identity: &[u8],
+    ) -> Result<Self> {
+        config.validate().map_err(Error::Options)?;
+        Ok(Self {
+            config,
+            path,
+            base_dir,
+            check_lines: Vec::new(),
+            digest: digest_hex(identity),
+        })
+    }
+}
+
 impl Config {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<LoadedConfig> {
@@ -408,7 +451,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Hex xxh3-128 of some bytes.
-pub fn digest_hex(bytes: &[u8]) -> String {
+pub(crate) fn digest_hex(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
@@ -442,11 +485,14 @@ impl From<Cast> for String {
 }
 
 /// The cast names the config accepts (and docs/configuration.md documents), besides `decimal(p,s)`.
-pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "timestamp"];
+pub(crate) const CAST_NAMES: [&str; 6] =
+    ["string", "integer", "float", "boolean", "date", "timestamp"];
 
 /// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names
 /// are accepted: a cast changes what "equal" means, so a guess is refused, not interpreted.
-pub fn parse_cast(text: &str) -> std::result::Result<arrow::datatypes::DataType, ConfigError> {
+pub(crate) fn parse_cast(
+    text: &str,
+) -> std::result::Result<arrow::datatypes::DataType, ConfigError> {
     let t = text.trim().to_ascii_lowercase();
     let dt = match t.as_str() {
         "string" => arrow::datatypes::DataType::Utf8,
