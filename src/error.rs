@@ -385,7 +385,7 @@ pub enum ValueError {
 }
 
 /// Why a check, a golden query or an ad-hoc comparison could not reach a verdict. Rendered for
-/// a report with [`chain`]; never quotes a redacted value.
+/// a report with [`Error::chain`]'s one-line form; never quotes a redacted value.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The check asks its results for something they cannot give (a float compared exactly, a

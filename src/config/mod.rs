@@ -103,7 +103,7 @@ pub struct ReportConfig {
     #[serde(default = "default_sample_limit")]
     pub samples: usize,
     /// A file whose contents key the redaction digests (relative to the config file); see
-    /// [`crate::redact`].
+    /// `redact`.
     pub redaction_key_file: Option<String>,
 }
 
@@ -184,7 +184,7 @@ pub struct ColumnOptions {
 }
 
 /// A tolerance as written in `recon.toml`: a TOML number or a decimal string (exact). Planning
-/// resolves it into the comparison form, [`crate::value::Tolerance`].
+/// resolves it into the comparison form, `value::Tolerance`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum ToleranceSetting {
@@ -456,7 +456,8 @@ pub(crate) fn digest_hex(bytes: &[u8]) -> String {
 }
 
 /// A config `cast`: the Arrow type both sides of a column are cast to, parsed once where the
-/// config is read (only the documented names, [`parse_cast`]).
+/// config is read (only the documented names: `string`, `integer`, `float`, `boolean`, `date`,
+/// `timestamp`, or `decimal(p,s)`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Cast(pub arrow::datatypes::DataType);

@@ -1,6 +1,6 @@
 //! Ad-hoc SQL for analysts: both snapshots in one `DataFusion` session, every table registered as
 //! `legacy.<table>` and `target.<table>`, read-only. The CLI (`recon query`) adds the prompt and
-//! the output formats ([`format`]).
+//! the output formats ([`format`](mod@format)).
 //!
 //! ```
 //! use recon::query::QuerySession;
