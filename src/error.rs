@@ -1,6 +1,15 @@
 //! The library's one error type. Every variant names what the user has to look at: the file, the
 //! table, the column or the config line. An `Error` always means "could not decide" (exit code 2);
 //! drift is never an error, it is data in the report.
+//!
+//! ```
+//! use recon::error::{ConfigError, Error};
+//!
+//! let broken = recon::Config::parse("[legacy]\nroot = 1\n");
+//! assert!(matches!(broken, Err(ConfigError::Syntax { line: Some(2), .. })));
+//! let missing = recon::Config::load("no/such/recon.toml".as_ref());
+//! assert!(matches!(missing, Err(Error::Config { source: ConfigError::Read(_), .. })));
+//! ```
 
 use std::path::PathBuf;
 

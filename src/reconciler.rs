@@ -4,23 +4,6 @@
 //! no runtime is blocked or nested). The binary's `recon run`, `recon diff` and `recon demo` run
 //! through it too: with the command line's [`Overrides`], on the process's [`Workers`], telling a
 //! [`Progress`] how far hashing got.
-//!
-//! ```
-//! use recon::{Overrides, Reconciler, Workers};
-//!
-//! let workers = Workers::new(2)?;
-//! let history = tempfile::tempdir()?;
-//! let reconciler = Reconciler::from_path("fixtures/erp/recon.toml")?.with_overrides(Overrides {
-//!     threads: Some(workers.threads()),
-//!     history: Some(history.path().into()),
-//!     ..Overrides::default()
-//! });
-//! // Outputs never go into a snapshot: refused before anything runs.
-//! assert!(reconciler.refuse_outputs(&[("--out", "fixtures/erp/legacy/x".as_ref())]).is_err());
-//! let report = reconciler.run_with_progress(&workers, &recon::NoProgress);
-//! assert_eq!(recon::exit_code(report.verdict, recon::FailOn::Fail), 1);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +18,25 @@ use crate::settings::{Overrides, RunSettings};
 
 /// A reconciliation of one config, ready to run. What the builder sets beats the config, which
 /// beats the defaults (resolved once, in `RunSettings::resolve`).
+///
+/// The binary runs it with its flags as [`Overrides`], on worker threads it made once:
+///
+/// ```
+/// use recon::{Overrides, Reconciler, Workers};
+///
+/// let workers = Workers::new(2)?;
+/// let history = tempfile::tempdir()?;
+/// let reconciler = Reconciler::from_path("fixtures/erp/recon.toml")?.with_overrides(Overrides {
+///     threads: Some(workers.threads()),
+///     history: Some(history.path().into()),
+///     ..Overrides::default()
+/// });
+/// // Outputs never go into a snapshot: refused before anything runs.
+/// assert!(reconciler.refuse_outputs(&[("--out", "fixtures/erp/legacy/x".as_ref())]).is_err());
+/// let report = reconciler.run_with_progress(&workers, &recon::NoProgress);
+/// assert_eq!(recon::exit_code(report.verdict, recon::FailOn::Fail), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     loaded: LoadedConfig,

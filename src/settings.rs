@@ -3,17 +3,6 @@
 //! built-in defaults. Everything downstream reads the resolved [`RunSettings`] and changes none
 //! of it. Every command of the binary resolves its settings here, those that do not reconcile
 //! included (their worker threads).
-//!
-//! ```
-//! use recon::{Overrides, RunSettings};
-//!
-//! let loaded = recon::Config::load("fixtures/erp/recon.toml".as_ref())?;
-//! let chosen = Overrides { threads: Some(2), history: Some("runs".into()), ..Overrides::default() };
-//! let settings = RunSettings::resolve(&chosen, Some(&loaded));
-//! assert_eq!(settings.threads(), 2);
-//! assert_eq!(settings.history(), Some(std::path::Path::new("runs")));
-//! # Ok::<(), recon::Error>(())
-//! ```
 
 use std::path::PathBuf;
 
@@ -46,6 +35,17 @@ pub struct Overrides {
 }
 
 /// The settings a run uses, each decided once by [`RunSettings::resolve`].
+///
+/// ```
+/// use recon::{Overrides, RunSettings};
+///
+/// let loaded = recon::Config::load("fixtures/erp/recon.toml".as_ref())?;
+/// let chosen = Overrides { threads: Some(2), history: Some("runs".into()), ..Overrides::default() };
+/// let settings = RunSettings::resolve(&chosen, Some(&loaded));
+/// assert_eq!(settings.threads(), 2);
+/// assert_eq!(settings.history(), Some(std::path::Path::new("runs")));
+/// # Ok::<(), recon::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     /// Worker threads for hashing and SQL.
