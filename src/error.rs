@@ -1,6 +1,15 @@
 //! The library's one error type. Every variant names what the user has to look at: the file, the
 //! table, the column or the config line. An `Error` always means "could not decide" (exit code 2);
 //! drift is never an error, it is data in the report.
+//!
+//! ```
+//! use recon::error::{ConfigError, Error};
+//!
+//! let broken = recon::Config::parse("[legacy]\nroot = 1\n");
+//! assert!(matches!(broken, Err(ConfigError::Syntax { line: Some(2), .. })));
+//! let missing = recon::Config::load("no/such/recon.toml".as_ref());
+//! assert!(matches!(missing, Err(Error::Config { source: ConfigError::Read(_), .. })));
+//! ```
 
 use std::path::PathBuf;
 
@@ -242,6 +251,17 @@ impl Error {
         }
     }
 
+    /// The error and its causes on one line (`what failed: why: why that`), each cause once:
+    /// the form reports and one-line messages use.
+    ///
+    /// ```
+    /// let e = recon::Config::load("no/such/recon.toml".as_ref()).unwrap_err();
+    /// assert!(e.chain().starts_with("config no/such/recon.toml: "), "{}", e.chain());
+    /// ```
+    pub fn chain(&self) -> String {
+        chain(self)
+    }
+
     /// Shorthand for a column error.
     pub fn column(table: &str, column: &str, message: impl Into<String>) -> Self {
         Self::Column {
@@ -253,7 +273,7 @@ impl Error {
 }
 
 /// The message of a caught panic, for an error that says what failed.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -263,7 +283,7 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// An error and its causes as one line (`what failed: why: why that`), for reports and logs,
 /// which have no room for a chain.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut next = e.source();
     while let Some(cause) = next {
@@ -374,7 +394,7 @@ pub enum ValueError {
 }
 
 /// Why a check, a golden query or an ad-hoc comparison could not reach a verdict. Rendered for
-/// a report with [`chain`]; never quotes a redacted value.
+/// a report with [`Error::chain`]'s one-line form; never quotes a redacted value.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The check asks its results for something they cannot give (a float compared exactly, a

@@ -1,8 +1,12 @@
 //! The `recon` binary: parse, run, exit with the outcome's code (0 pass, 1 gate failed, 2 error).
+//! Its command line (`cli`) is glue over the library's public API, the same one a library user
+//! gets.
+
+mod cli;
 
 use clap::Parser;
 
 fn main() {
-    let cli = recon::cli::Cli::parse();
-    std::process::exit(recon::cli::main(&cli));
+    let cli = cli::Cli::parse();
+    std::process::exit(cli::main(&cli));
 }

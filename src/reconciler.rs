@@ -2,7 +2,8 @@
 //! step, that returns the [`Report`]. It runs from synchronous code ([`Reconciler::run`]) and
 //! from async code ([`Reconciler::run_async`], which does the work on a thread of its own so that
 //! no runtime is blocked or nested). The binary's `recon run`, `recon diff` and `recon demo` run
-//! through it too.
+//! through it too: with the command line's [`Overrides`], on the process's [`Workers`], telling a
+//! [`Progress`] how far hashing got.
 
 use std::path::{Path, PathBuf};
 
@@ -12,11 +13,30 @@ use crate::error::{Error, Result};
 use crate::gate::FailOn;
 use crate::pool::Workers;
 use crate::report::Report;
-use crate::run::{NoProgress, Progress, RunOptions, run_config};
+use crate::run::{NoProgress, Progress, RunOptions, error_report, run_config};
 use crate::settings::{Overrides, RunSettings};
 
 /// A reconciliation of one config, ready to run. What the builder sets beats the config, which
 /// beats the defaults (resolved once, in `RunSettings::resolve`).
+///
+/// The binary runs it with its flags as [`Overrides`], on worker threads it made once:
+///
+/// ```
+/// use recon::{Overrides, Reconciler, Workers};
+///
+/// let workers = Workers::new(2)?;
+/// let history = tempfile::tempdir()?;
+/// let reconciler = Reconciler::from_path("fixtures/erp/recon.toml")?.with_overrides(Overrides {
+///     threads: Some(workers.threads()),
+///     history: Some(history.path().into()),
+///     ..Overrides::default()
+/// });
+/// // Outputs never go into a snapshot: refused before anything runs.
+/// assert!(reconciler.refuse_outputs(&[("--out", "fixtures/erp/legacy/x".as_ref())]).is_err());
+/// let report = reconciler.run_with_progress(&workers, &recon::NoProgress);
+/// assert_eq!(recon::exit_code(report.verdict, recon::FailOn::Fail), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     loaded: LoadedConfig,
@@ -39,15 +59,17 @@ impl Reconciler {
         Config::load(path.as_ref()).map(Self::new)
     }
 
-    /// Everything the caller chose at once (the command line's flags).
-    pub(crate) fn with_overrides(mut self, overrides: Overrides) -> Self {
+    /// Everything the caller chose at once (the command line's flags), replacing what the
+    /// builder's other methods set.
+    pub fn with_overrides(mut self, overrides: Overrides) -> Self {
         self.overrides = overrides;
         self
     }
 
     /// Whether the roots are whole snapshots, whose tables in no pair the report lists (not for
     /// `recon diff`, whose roots are the folders around two tables).
-    pub(crate) fn whole_snapshots(mut self, whole: bool) -> Self {
+    /// Default: whole snapshots.
+    pub fn whole_snapshots(mut self, whole: bool) -> Self {
         self.whole_snapshots = whole;
         self
     }
@@ -102,18 +124,40 @@ impl Reconciler {
     }
 
     /// The settings this reconciliation runs with.
-    pub(crate) fn settings(&self) -> RunSettings {
+    pub fn settings(&self) -> RunSettings {
         RunSettings::resolve(&self.overrides, Some(&self.loaded))
+    }
+
+    /// The config this reconciliation runs.
+    pub fn config(&self) -> &LoadedConfig {
+        &self.loaded
+    }
+
+    /// Refuses outputs (a report folder, diff files, a history; each named by the option that
+    /// chose it) inside either snapshot root of the config: recon never writes into a snapshot.
+    pub fn refuse_outputs(&self, outputs: &[(&str, &Path)]) -> Result<()> {
+        crate::run::refuse_outputs_in_snapshots(&self.loaded, outputs)
+    }
+
+    /// The report of a run whose config could not be loaded: verdict `error`, `error` the
+    /// whole cause chain of `error`, the caller's settings recorded as they resolve without a
+    /// config.
+    pub fn failed(error: &Error, overrides: &Overrides) -> Report {
+        let settings = RunSettings::resolve(overrides, None);
+        let threads = settings.threads;
+        let opts = RunOptions::new(settings, &NoProgress);
+        error_report(error.chain(), &opts, None, threads)
     }
 
     /// Runs on worker threads the caller owns (the binary makes one per process). Never fails: what
     /// could not be decided is in the report, with verdict `error`.
     pub fn run_with(&self, workers: &Workers) -> Report {
-        self.run_reporting(workers, &NoProgress)
+        self.run_with_progress(workers, &NoProgress)
     }
 
-    /// Runs on worker threads the caller owns, telling `progress` how far hashing got.
-    pub(crate) fn run_reporting(&self, workers: &Workers, progress: &dyn Progress) -> Report {
+    /// Runs on worker threads the caller owns, telling `progress` how far hashing got. Never
+    /// fails, as [`Reconciler::run_with`].
+    pub fn run_with_progress(&self, workers: &Workers, progress: &dyn Progress) -> Report {
         let opts = RunOptions {
             account_unpaired: self.whole_snapshots,
             ..RunOptions::new(self.settings(), progress)

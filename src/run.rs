@@ -359,10 +359,11 @@ fn run_into(
     if opts.account_unpaired {
         // The gate decides what a table no pair reads means for the verdict.
         let status = Status::from(config.gate.unpaired_tables.unwrap_or_default());
-        report.unpaired_tables = crate::unpaired::unpaired(config, &snapshots, threads, rt)?
-            .into_iter()
-            .map(|u| crate::report::build::unpaired(u, status))
-            .collect();
+        report.unpaired_tables =
+            crate::unpaired::unpaired(config, &snapshots, &plans, threads, rt)?
+                .into_iter()
+                .map(|u| crate::report::build::unpaired(u, status))
+                .collect();
     }
     let diff_opts = engine_options(&opts.settings, diff_out);
     for p in &plans {

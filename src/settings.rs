@@ -1,7 +1,8 @@
 //! A run's settings, resolved once: what the caller chose (command-line flags or the
 //! [`Reconciler`](crate::reconciler::Reconciler)'s builder) over what the config says over the
 //! built-in defaults. Everything downstream reads the resolved [`RunSettings`] and changes none
-//! of it.
+//! of it. Every command of the binary resolves its settings here, those that do not reconcile
+//! included (their worker threads).
 
 use std::path::PathBuf;
 
@@ -34,19 +35,30 @@ pub struct Overrides {
 }
 
 /// The settings a run uses, each decided once by [`RunSettings::resolve`].
+///
+/// ```
+/// use recon::{Overrides, RunSettings};
+///
+/// let loaded = recon::Config::load("fixtures/erp/recon.toml".as_ref())?;
+/// let chosen = Overrides { threads: Some(2), history: Some("runs".into()), ..Overrides::default() };
+/// let settings = RunSettings::resolve(&chosen, Some(&loaded));
+/// assert_eq!(settings.threads(), 2);
+/// assert_eq!(settings.history(), Some(std::path::Path::new("runs")));
+/// # Ok::<(), recon::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     /// Worker threads for hashing and SQL.
-    pub threads: usize,
+    pub(crate) threads: usize,
     /// Which verdict fails the run (recorded in the report).
-    pub fail_on: FailOn,
+    pub(crate) fail_on: FailOn,
     /// Only these table pairs, by name, when not empty.
-    pub only: Vec<String>,
+    pub(crate) only: Vec<String>,
     /// The history folder, if the run keeps one (a local path or a URL).
-    pub history: Option<PathBuf>,
+    pub(crate) history: Option<PathBuf>,
     /// What the engine is given: memory budget, samples, diff-out, attribution, and whether it
     /// keeps every differing key (exactly when the run keeps a history).
-    pub diff: DiffOptions,
+    pub(crate) diff: DiffOptions,
 }
 
 impl RunSettings {
@@ -83,8 +95,41 @@ impl RunSettings {
     }
 }
 
+impl RunSettings {
+    /// Worker threads for hashing and SQL.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Which verdict fails the run.
+    pub fn fail_on(&self) -> FailOn {
+        self.fail_on
+    }
+
+    /// Only these table pairs, by name, when not empty.
+    pub fn only(&self) -> &[String] {
+        &self.only
+    }
+
+    /// The history folder, if the run keeps one (a local path or a URL; a config's relative
+    /// `[history] dir` resolved against the config's folder).
+    pub fn history(&self) -> Option<&std::path::Path> {
+        self.history.as_deref()
+    }
+
+    /// The match structures' memory budget in bytes.
+    pub fn memory_budget(&self) -> usize {
+        self.diff.memory_budget
+    }
+
+    /// Sample rows kept per category and table.
+    pub fn samples(&self) -> usize {
+        self.diff.samples
+    }
+}
+
 /// Worker threads: the caller's choice (at least one), or every core.
-pub fn threads(chosen: Option<usize>) -> usize {
+fn threads(chosen: Option<usize>) -> usize {
     chosen.unwrap_or_else(crate::pool::default_threads).max(1)
 }
 

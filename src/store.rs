@@ -334,7 +334,7 @@ pub fn shown_urls(text: &str) -> String {
 }
 
 /// A text with every known credential value replaced by `***`, and every URL in it shown
-/// without user info or query ([`shown_urls`]).
+/// without user info or query.
 pub fn scrub(text: &str) -> String {
     let mut secrets: Vec<String> = SECRET_ENV
         .iter()

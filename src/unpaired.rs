@@ -5,15 +5,13 @@
 //!
 //! A pair reads its named table on a side, or, for a SQL side, every snapshot table its query
 //! scans: the table scans of the query's logical plan (subqueries included; CTE names and
-//! `information_schema` are not tables of the snapshot).
+//! `information_schema` are not tables of the snapshot), taken from the plan the run ran.
 
 use std::collections::BTreeSet;
 
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::logical_expr::LogicalPlan;
-
 use crate::config::{Config, TableConfig};
 use crate::error::{Error, Result};
+use crate::plan::PairPlan;
 use crate::side::{PerSide, Side};
 use crate::snapshot::{Snapshot, sql};
 
@@ -28,10 +26,13 @@ pub struct Unpaired {
     pub rows: u64,
 }
 
-/// The tables of both snapshots that no pair of `config` reads, by side then name.
+/// The tables of both snapshots that no pair of `config` reads, by side then name. A SQL side
+/// reads the tables its query scans: from the plan of the pair the run resolved (`plans`), or,
+/// for a pair the run left out (`--table`), from planning its query here.
 pub fn unpaired(
     config: &Config,
     snapshots: &PerSide<Snapshot>,
+    plans: &[PairPlan],
     threads: usize,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Vec<Unpaired>> {
@@ -40,11 +41,17 @@ pub fn unpaired(
         let snapshot = snapshots.get(side);
         let mut paired = BTreeSet::new();
         for t in &config.tables {
-            match side_sql(t, side) {
-                Some(query) => paired.extend(tables_read(snapshot, &t.name, query, threads, rt)?),
-                None => {
-                    paired.insert(side_table(t, side).to_owned());
-                }
+            let Some(query) = side_sql(t, side) else {
+                paired.insert(side_table(t, side).to_owned());
+                continue;
+            };
+            let resolved = plans
+                .iter()
+                .find(|p| p.name == t.name)
+                .and_then(|p| p.tables.get(side).scanned.as_ref());
+            match resolved {
+                Some(scanned) => paired.extend(scanned.iter().cloned()),
+                None => paired.extend(tables_read(snapshot, &t.name, query, threads, rt)?),
             }
         }
         for name in snapshot.table_names().filter(|n| !paired.contains(*n)) {
@@ -73,7 +80,8 @@ fn side_table(t: &TableConfig, side: Side) -> &str {
     }
 }
 
-/// The snapshot tables a side's query scans (planned, not run).
+/// The snapshot tables a side's query scans (planned, not run), for a pair the run did not
+/// resolve.
 fn tables_read(
     snapshot: &Snapshot,
     pair: &str,
@@ -93,17 +101,6 @@ fn tables_read(
             .sql_with_options(query, sql::read_only())
             .await
             .map_err(sql_err)?;
-        let mut names = BTreeSet::new();
-        df.logical_plan()
-            .apply_with_subqueries(|node| {
-                if let LogicalPlan::TableScan(scan) = node
-                    && scan.table_name.schema().is_none_or(|s| s == side.as_str())
-                {
-                    names.insert(scan.table_name.table().to_owned());
-                }
-                Ok(TreeNodeRecursion::Continue)
-            })
-            .map_err(sql_err)?;
-        Ok(names)
+        sql::scanned_tables(df.logical_plan(), snapshot).map_err(sql_err)
     })
 }

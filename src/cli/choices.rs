@@ -6,9 +6,9 @@
 
 use clap::ValueEnum;
 
-use crate::gate::FailOn;
-use crate::report::ReportFormat;
-use crate::synth::Profile;
+use recon::FailOn;
+use recon::demo::Profile;
+use recon::report::ReportFormat;
 
 /// `--format` of the reconciling commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,7 +68,7 @@ pub enum AttributionChoice {
     Store,
 }
 
-impl From<AttributionChoice> for crate::diff::Attribution {
+impl From<AttributionChoice> for recon::Attribution {
     fn from(c: AttributionChoice) -> Self {
         match c {
             AttributionChoice::Reread => Self::Reread,

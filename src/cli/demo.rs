@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use recon::demo::{GenOptions, Profile, generate};
+use recon::exporter::{ExportRequest, SourceUrl};
+use recon::{Config, Workers};
+
 use super::ReconcileArgs;
 use super::printer::Printer;
-use crate::config::Config;
-use crate::export::{ExportRequest, SourceUrl};
-use crate::synth::{GenOptions, Profile, generate};
 
 /// Arguments of `recon demo`.
 #[derive(Debug, Args)]
@@ -44,11 +45,7 @@ pub struct DemoArgs {
 }
 
 /// Runs `recon demo`.
-pub fn run(
-    args: &DemoArgs,
-    workers: &crate::pool::Workers,
-    printer: &Printer,
-) -> anyhow::Result<i32> {
+pub fn run(args: &DemoArgs, workers: &Workers, printer: &Printer) -> anyhow::Result<i32> {
     let dir = match &args.out {
         Some(d) => d.clone(),
         None => tempfile::Builder::new()
@@ -110,7 +107,7 @@ pub fn run(
 fn through_databases(
     args: &DemoArgs,
     dir: &std::path::Path,
-    workers: &crate::pool::Workers,
+    workers: &Workers,
     printer: &Printer,
 ) -> anyhow::Result<PathBuf> {
     // Both servers' clients before either database is touched.
@@ -120,7 +117,7 @@ fn through_databases(
     let mut text = std::fs::read_to_string(dir.join("recon.toml"))?;
     for (side, url) in [("legacy", &args.legacy_url), ("target", &args.target_url)] {
         let source = SourceUrl::parse(url)?;
-        let (tables, rows) = crate::export::load::load(&dir.join(side), &source, workers)?;
+        let (tables, rows) = recon::exporter::load(&dir.join(side), &source, workers)?;
         printer.note(&format!(
             "loaded {tables} tables, {rows} rows into {source}"
         ));
@@ -132,8 +129,8 @@ fn through_databases(
                 schema: None,
                 casts: Vec::new(),
                 jobs: workers.threads(),
-                replace: crate::export::Replace::Snapshot,
-                lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
+                replace: recon::exporter::Replace::Snapshot,
+                lock_timeout: recon::exporter::DEFAULT_LOCK_TIMEOUT,
             },
             workers,
             printer,

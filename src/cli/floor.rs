@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use clap::Args;
 
+use recon::{Config, Workers};
+
 use super::printer::peak_rss;
-use crate::config::Config;
 
 /// Arguments of `recon decode-floor`.
 #[derive(Debug, Args)]
@@ -18,15 +19,11 @@ pub struct FloorArgs {
 }
 
 /// Runs `recon decode-floor`.
-pub fn run(args: &FloorArgs, workers: &crate::pool::Workers) -> anyhow::Result<i32> {
+pub fn run(args: &FloorArgs, workers: &Workers) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config)?;
-    let plans = crate::run::resolve_all(&loaded, workers)?;
-    let pool = workers.pool();
+    let plans = recon::bench_api::resolve(&loaded, workers)?;
     let clock = Instant::now();
-    let mut rows = 0;
-    for p in &plans {
-        rows += pool.install(|| crate::diff::scan::decode_floor(p))?;
-    }
+    let rows = recon::bench_api::decode_floor(&plans, workers)?;
     let secs = clock.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let rss = peak_rss().map_or(0.0, |b| b as f64 / f64::from(1 << 20));

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use recon::demo::{GenOptions, generate};
+
 use super::choices::ProfileChoice;
 use super::printer::Printer;
-use crate::synth::{GenOptions, generate};
 
 /// Arguments of `recon gen`.
 #[derive(Debug, Args)]

@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
-
-use crate::config::Config;
-use crate::report::percent;
+use recon::report::percent;
+use recon::{Config, Overrides, RunSettings, Workers};
 
 /// Arguments of `recon history`.
 #[derive(Debug, Args)]
@@ -20,31 +18,30 @@ pub struct HistoryArgs {
 }
 
 /// Runs `recon history`.
-pub fn run(args: &HistoryArgs, workers: &crate::pool::Workers) -> anyhow::Result<i32> {
-    let dir = if let Some(d) = &args.history {
-        d.clone()
-    } else {
-        let loaded = Config::load(&args.config)?;
-        let Some(h) = &loaded.config.history else {
-            anyhow::bail!(
-                "{}: no [history] dir; pass --history DIR",
-                args.config.display()
-            );
-        };
-        crate::store::resolve(&h.dir, &loaded.base_dir)
+pub fn run(args: &HistoryArgs, workers: &Workers) -> anyhow::Result<i32> {
+    // `--history` over the config's `[history] dir`, resolved as a run resolves it.
+    let chosen = Overrides {
+        history: args.history.clone(),
+        ..Overrides::default()
     };
-    let staged = crate::store::Staged::new(&dir, true, workers.runtime()).with_context(|| {
-        format!(
-            "reading the history {}",
-            crate::store::shown_text(&dir.to_string_lossy())
-        )
-    })?;
-    let runs = crate::history::runs(staged.local())?;
+    let loaded = match &args.history {
+        Some(_) => None,
+        None => Some(Config::load(&args.config)?),
+    };
+    let settings = RunSettings::resolve(&chosen, loaded.as_ref());
+    let Some(dir) = settings.history() else {
+        anyhow::bail!(
+            "{}: no [history] dir; pass --history DIR",
+            args.config.display()
+        );
+    };
+    let listing = recon::history::list(dir, workers)?;
+    let runs = listing.runs;
     if runs.is_empty() {
-        super::printer::stdout_line(&format!("no runs in {}", staged.shown()));
+        super::printer::stdout_line(&format!("no runs in {}", listing.shown));
         return Ok(0);
     }
-    let tables = crate::history::table_names(&runs);
+    let tables = recon::history::table_names(&runs);
     let mut header = vec![
         "run".to_owned(),
         "started_at".to_owned(),

@@ -1,5 +1,6 @@
 //! The command line: clap definitions here, one module per subcommand (args → settings → run),
-//! and a `Printer` that owns stdout (results) and stderr (progress, logs, errors).
+//! and a `Printer` that owns stdout (results) and stderr (progress, logs, errors). It is the
+//! binary's, not the library's: it reaches the library only through its public API (`recon::`).
 
 pub(crate) mod choices;
 pub(crate) mod demo;
@@ -123,16 +124,21 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 pub fn main(cli: &Cli) -> i32 {
     let printer = printer::Printer::new(&cli.global);
     printer::init_logging(cli.global.log.as_deref());
-    let threads = crate::settings::threads(cli.global.threads);
-    // The worker threads of the process, made once for the commands that reconcile or query.
-    let workers = || crate::pool::Workers::new(threads).map_err(anyhow::Error::from);
+    // Every command's settings resolve in one place: here, the worker threads of the process,
+    // made once for the commands that reconcile, export or query.
+    let chosen = recon::Overrides {
+        threads: cli.global.threads,
+        ..recon::Overrides::default()
+    };
+    let threads = recon::RunSettings::resolve(&chosen, None).threads();
+    let workers = || recon::Workers::new(threads).map_err(anyhow::Error::from);
     // A panic is a bug or a decoder meeting corrupt bytes; where it is caught it becomes an
     // error naming what failed, so the hook only logs it (with --log debug).
     std::panic::set_hook(Box::new(|info| {
         tracing::debug!(
             "panic at {:?}: {}",
             info.location(),
-            crate::error::panic_message(info.payload())
+            panic_message(info.payload())
         );
     }));
     let dispatched =
@@ -152,7 +158,7 @@ pub fn main(cli: &Cli) -> i32 {
     let result = dispatched.unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(
             "internal error: {} (please report it)",
-            crate::error::panic_message(panic.as_ref())
+            panic_message(panic.as_ref())
         ))
     });
     match result {
@@ -164,6 +170,15 @@ pub fn main(cli: &Cli) -> i32 {
             2
         }
     }
+}
+
+/// The message of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Whether an error is stdout's reader having gone away. Arrow's CSV and JSON writers keep only

@@ -5,12 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use recon::exporter::{ExportProgress, NoProgress, PartProgress};
+use recon::report::{Report, Style, printable, printable_lines, render_terminal};
+use recon::{Progress, scrub_credentials};
 
 use super::Global;
-use crate::report::Report;
-use crate::report::escape::printable_lines;
-use crate::report::terminal::{self, Style};
-use crate::run::Progress;
 
 /// Decides what goes where.
 pub struct Printer {
@@ -34,7 +33,7 @@ impl Printer {
 
     /// Prints the report summary to stdout (only the verdict line under `-q`).
     pub fn report(&self, report: &Report) {
-        let text = terminal::render(report, Style { color: self.color });
+        let text = render_terminal(report, Style { color: self.color });
         let text = if self.quiet {
             text.lines()
                 .last()
@@ -76,7 +75,7 @@ impl Printer {
         if let Some(e) = &report.error
             && (self.quiet || !summary_printed)
         {
-            eprintln!("error: {}", printable_lines(&crate::store::scrub(e)));
+            eprintln!("error: {}", printable_lines(&scrub_credentials(e)));
         }
     }
 
@@ -86,12 +85,12 @@ impl Printer {
     pub fn error(&self, e: &anyhow::Error) {
         eprintln!(
             "error: {}",
-            printable_lines(&crate::store::scrub(&e.to_string()))
+            printable_lines(&scrub_credentials(&e.to_string()))
         );
         for cause in e.chain().skip(1) {
             eprintln!(
                 "  caused by: {}",
-                printable_lines(&crate::store::scrub(&cause.to_string()))
+                printable_lines(&scrub_credentials(&cause.to_string()))
             );
         }
     }
@@ -109,7 +108,7 @@ impl Progress for Printer {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(crate::report::escape::printable(table).into_owned());
+        bar.set_prefix(printable(table).into_owned());
         if let Ok(mut b) = self.bar.lock() {
             *b = Some(bar);
         }
@@ -150,7 +149,7 @@ pub struct ExportBars {
 
 struct PartBar(ProgressBar);
 
-impl crate::export::PartProgress for PartBar {
+impl PartProgress for PartBar {
     fn advance(&self, rows: u64) {
         self.0.inc(rows);
     }
@@ -162,10 +161,10 @@ impl Drop for PartBar {
     }
 }
 
-impl crate::export::ExportProgress for ExportBars {
-    fn part(&self, label: &str, estimated_rows: u64) -> Box<dyn crate::export::PartProgress> {
+impl ExportProgress for ExportBars {
+    fn part(&self, label: &str, estimated_rows: u64) -> Box<dyn PartProgress> {
         let Some(multi) = &self.multi else {
-            return Box::new(crate::export::NoProgress);
+            return Box::new(NoProgress);
         };
         let bar = multi.add(ProgressBar::new(estimated_rows.max(1)));
         let style = ProgressStyle::with_template(
@@ -174,7 +173,7 @@ impl crate::export::ExportProgress for ExportBars {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(crate::report::escape::printable(label).into_owned());
+        bar.set_prefix(printable(label).into_owned());
         Box::new(PartBar(bar))
     }
 }

@@ -7,12 +7,9 @@ use anyhow::{Context, bail};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use clap::Args;
-
-use crate::checks::golden;
-use crate::config::Config;
-use crate::query::format;
-use crate::query::{QueryResult, QuerySession};
-use crate::side::PerSide;
+use recon::query::{Golden, QueryResult, QuerySession, format};
+use recon::report::printable_lines;
+use recon::{Config, LoadedConfig, PerSide, Workers};
 
 /// How results are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,7 +62,7 @@ pub struct QueryArgs {
 }
 
 /// Runs `recon query`.
-pub fn run(args: &QueryArgs, workers: &crate::pool::Workers) -> anyhow::Result<i32> {
+pub fn run(args: &QueryArgs, workers: &Workers) -> anyhow::Result<i32> {
     let (roots, base, config) = if let (Some(l), Some(t)) = (&args.legacy, &args.target) {
         (
             PerSide::new(l.clone(), t.clone()),
@@ -86,7 +83,7 @@ pub fn run(args: &QueryArgs, workers: &crate::pool::Workers) -> anyhow::Result<i
     };
     let session = QuerySession::open(&roots, &base, workers)?;
     if let Some(out) = &args.output {
-        crate::atomic::refuse_inside_roots(&[("--output", out.as_path())], &session.local_roots())?;
+        session.refuse_outputs(&[("--output", out.as_path())])?;
     }
     if let Some(name) = &args.golden {
         let Some(loaded) = &config else {
@@ -118,10 +115,7 @@ fn one_shot(session: &QuerySession, statement: &str, args: &QueryArgs) -> anyhow
     let result = match session.run(statement) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
-                "error: {}",
-                crate::report::escape::printable_lines(&crate::error::chain(&e))
-            );
+            eprintln!("error: {}", printable_lines(&e.chain()));
             return Ok(2);
         }
     };
@@ -199,7 +193,7 @@ fn prompt(session: &QuerySession, args: &QueryArgs) -> anyhow::Result<i32> {
                     let _ = writeln!(out, "Time: {:.3}s", r.elapsed.as_secs_f64());
                 }
                 Err(e) => {
-                    let _ = writeln!(out, "error: {}", crate::error::chain(&e));
+                    let _ = writeln!(out, "error: {}", e.chain());
                 }
             }
             Ok(true)
@@ -275,7 +269,7 @@ fn command(session: &QuerySession, text: &str, out: &mut std::io::Stdout) -> any
                     out.write_all(grid(&["table", "rows", "files", "columns"], &rows)?.as_bytes());
             }
             Err(e) => {
-                let _ = writeln!(out, "error: {}", crate::error::chain(&e));
+                let _ = writeln!(out, "error: {}", e.chain());
             }
         },
         (Some("\\d"), Some(name)) => match session.describe(name) {
@@ -295,7 +289,7 @@ fn command(session: &QuerySession, text: &str, out: &mut std::io::Stdout) -> any
                 }
             }
             Err(e) => {
-                let _ = writeln!(out, "error: {}", crate::error::chain(&e));
+                let _ = writeln!(out, "error: {}", e.chain());
             }
         },
         _ => {
@@ -327,87 +321,27 @@ fn grid<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> anyhow::Re
 
 fn golden_side_by_side(
     session: &QuerySession,
-    loaded: &crate::config::LoadedConfig,
+    loaded: &LoadedConfig,
     name: &str,
 ) -> anyhow::Result<i32> {
-    let Some(g) = &loaded.config.golden else {
-        bail!("{}: no [golden] dir configured", loaded.path.display())
-    };
-    let queries = crate::checks::load_golden(&loaded.base_dir.join(&g.dir))?;
-    let Some(q) = queries.iter().find(|q| q.name == name) else {
-        let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
-        bail!("no golden query `{name}`; there are: {}", names.join(", "));
-    };
-    let options = crate::checks::sql::ValueOptions::new(&loaded.config);
-    // Side by side as in the report: values of redacted columns show as digests.
-    let key = std::sync::Arc::new(crate::redact::RedactionKey::per_run()?);
-    let redaction = crate::checks::lineage::Redaction::from_config(&loaded.config, key);
-    let compared = match session.golden(q, &options, &redaction) {
+    let golden = Golden::find(loaded, name)?;
+    let compared = match session.golden_side_by_side(&golden) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!(
-                "error: {}",
-                crate::report::escape::printable_lines(&crate::error::chain(&e))
-            );
+            eprintln!("error: {}", printable_lines(&e.chain()));
             return Ok(2);
         }
     };
-    let pairs = &compared.pairs;
-    let value_cols: Vec<String> = compared
-        .columns
-        .iter()
-        .filter(|c| !q.key.contains(c))
-        .cloned()
-        .collect();
-    let mut headers: Vec<String> = q.key.clone();
-    for c in &value_cols {
-        headers.push(format!("{c} (legacy)"));
-        headers.push(format!("{c} (target)"));
-    }
-    headers.push("diff".into());
-    let cell = |r: &Option<golden::Row>, c: &str| -> String {
-        match r {
-            None => "-".into(),
-            Some(r) => r.get(c).cloned().flatten().unwrap_or_else(|| "NULL".into()),
-        }
-    };
-    let mut columns: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
-    let mut differing = 0;
-    for p in pairs {
-        let keyed = p.legacy.as_ref().or(p.target.as_ref()).cloned();
-        for (i, k) in q.key.iter().enumerate() {
-            columns[i].push(cell(&keyed, k));
-        }
-        for (j, c) in value_cols.iter().enumerate() {
-            columns[q.key.len() + 2 * j].push(cell(&p.legacy, c));
-            columns[q.key.len() + 2 * j + 1].push(cell(&p.target, c));
-        }
-        let mark = match (&p.legacy, &p.target) {
-            (Some(_), None) => "missing".to_owned(),
-            (None, Some(_)) => "extra".to_owned(),
-            _ if p.equal() => String::new(),
-            _ => format!("≠ {}", p.columns.join(", ")),
-        };
-        if !mark.is_empty() {
-            differing += 1;
-        }
-        columns[headers.len() - 1].push(mark);
-    }
-    let fields: Vec<Field> = headers
-        .iter()
-        .map(|h| Field::new(h, DataType::Utf8, true))
-        .collect();
-    let arrays: Vec<ArrayRef> = columns
-        .into_iter()
-        .map(|c| std::sync::Arc::new(StringArray::from_iter_values(c)) as ArrayRef)
-        .collect();
-    let batch = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays)?;
-    super::printer::stdout_line(&arrow::util::pretty::pretty_format_batches(&[batch])?.to_string());
+    super::printer::stdout_line(
+        &arrow::util::pretty::pretty_format_batches(std::slice::from_ref(&compared.table))?
+            .to_string(),
+    );
     super::printer::stdout_line(&format!(
-        "golden.{}: {} rows, {differing} differ ({})",
-        q.name,
-        pairs.len(),
-        q.source
+        "golden.{}: {} rows, {} differ ({})",
+        golden.name(),
+        compared.table.num_rows(),
+        compared.differing,
+        golden.source()
     ));
-    Ok(i32::from(differing > 0))
+    Ok(i32::from(compared.differing > 0))
 }

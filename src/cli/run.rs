@@ -1,21 +1,16 @@
 //! `recon run --config recon.toml`: reconcile every table pair of a config.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 
+use recon::report::{Report, ReportFormat};
+use recon::{Config, LoadedConfig, Overrides, Reconciler, ReportDir, Workers, exit_code};
+
 use super::ReconcileArgs;
 use super::printer::{Printer, peak_rss};
-use crate::config::{Config, LoadedConfig};
-use crate::gate::exit_code;
-use crate::reconciler::Reconciler;
-use crate::report::write::OutLock;
-use crate::report::{Report, ReportFormat};
-use crate::run::{RunOptions, error_report};
-use crate::settings::{Overrides, RunSettings};
-use crate::store::Staged;
 
 /// Arguments of `recon run`.
 #[derive(Debug, Args)]
@@ -43,21 +38,17 @@ pub struct RunArgs {
 }
 
 /// Runs `recon run`.
-pub fn run(
-    args: &RunArgs,
-    workers: &crate::pool::Workers,
-    printer: &Printer,
-) -> anyhow::Result<i32> {
+pub fn run(args: &RunArgs, workers: &Workers, printer: &Printer) -> anyhow::Result<i32> {
     let loaded = Config::load(&args.config);
     if args.snapshot
         && let Ok(l) = &loaded
     {
         let replace = if args.force {
-            crate::export::Replace::Anything
+            recon::exporter::Replace::Anything
         } else {
-            crate::export::Replace::Snapshot
+            recon::exporter::Replace::Snapshot
         };
-        let mut requests = super::snapshot::config_requests(l, replace, workers.threads())?;
+        let mut requests = recon::exporter::config_requests(l, replace, workers.threads())?;
         args.waits.apply(&mut requests);
         if requests.is_empty() {
             anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
@@ -80,39 +71,37 @@ pub fn run(
 /// `whole_snapshots`: the roots are whole snapshots, whose tables in no pair the report lists
 /// (not for `recon diff`, whose roots are the folders around two tables).
 pub fn execute(
-    loaded: crate::Result<LoadedConfig>,
+    loaded: recon::Result<LoadedConfig>,
     args: &ReconcileArgs,
     only: Vec<String>,
     whole_snapshots: bool,
-    workers: &crate::pool::Workers,
+    workers: &Workers,
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let clock = Instant::now();
+    let overrides = overrides(args, only, workers.threads());
+    let reconciler = loaded.map(|l| {
+        Reconciler::new(l)
+            .with_overrides(overrides.clone())
+            .whole_snapshots(whole_snapshots)
+    });
     // Reports never go into a snapshot: refused before anything runs or is written.
-    if let (Ok(l), Some(out)) = (&loaded, &args.out) {
-        crate::run::refuse_outputs_in_snapshots(l, &[("--out", out.as_path())])?;
+    if let (Ok(r), Some(out)) = (&reconciler, &args.out) {
+        r.refuse_outputs(&[("--out", out.as_path())])?;
     }
     // One run at a time writes into a report folder: locked before the run, until the reports
     // are in place.
-    let _lock = args
+    let out = args
         .out
         .as_deref()
-        .filter(|out| !crate::store::is_remote(&out.to_string_lossy()))
-        .map(OutLock::take)
+        .map(ReportDir::open)
         .transpose()
         .with_context(|| "--out")?;
-    let overrides = overrides(args, only, workers.threads());
-    let mut report = match loaded {
-        Ok(l) => Reconciler::new(l)
-            .with_overrides(overrides)
-            .whole_snapshots(whole_snapshots)
-            .run_reporting(workers, printer),
-        Err(e) => {
-            let opts = RunOptions::new(RunSettings::resolve(&overrides, None), printer);
-            error_report(crate::error::chain(&e), &opts, None, workers.threads())
-        }
+    let mut report = match reconciler {
+        Ok(r) => r.run_with_progress(workers, printer),
+        Err(e) => Reconciler::failed(&e, &overrides),
     };
-    finish(&mut report, args, printer, workers.runtime());
+    finish(&mut report, args, out.as_ref(), printer, workers);
     if args.stats {
         print_stats(&report, clock);
     }
@@ -140,24 +129,21 @@ fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Overrid
 pub fn finish(
     report: &mut Report,
     args: &ReconcileArgs,
+    out: Option<&ReportDir>,
     printer: &Printer,
-    rt: &tokio::runtime::Runtime,
+    workers: &Workers,
 ) {
-    let written = args
-        .out
-        .as_deref()
-        .map(|dir| write_out(report, dir, rt))
-        .transpose();
-    let note = match written {
-        Ok(note) => note,
-        Err((e, local)) => {
-            add_error(report, &format!("{e:#}"));
-            if let Some(dir) = local {
-                crate::report::write::write_after_failure(report, &dir);
-            }
-            None
-        }
-    };
+    // A failure is in the report: its verdict is `error`, printed below.
+    let note = out
+        .and_then(|dir| dir.write(report, workers).ok())
+        .map(|written| {
+            let names: Vec<String> = written
+                .files
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            format!("reports: {} in {}", names.join(", "), written.shown)
+        });
     // Everything for stdout is rendered before anything is printed, so that a printed verdict
     // is the run's last word.
     let formats: Vec<ReportFormat> = if args.formats.is_empty() {
@@ -173,14 +159,14 @@ pub fn finish(
             .iter()
             .map(|&f| match f {
                 ReportFormat::Terminal => Ok(None),
-                other => crate::report::render(report, other).map(Some),
+                other => recon::report::render(report, other).map(Some),
             })
-            .collect::<crate::Result<Vec<Option<String>>>>()
+            .collect::<recon::Result<Vec<Option<String>>>>()
     };
     let rendered = match render_all(report) {
         Ok(r) => r,
         Err(e) => {
-            add_error(report, &crate::error::chain(&e));
+            report.add_error(&e.chain());
             render_all(report).unwrap_or_else(|_| vec![None])
         }
     };
@@ -194,46 +180,6 @@ pub fn finish(
     if let Some(note) = note {
         printer.note(&note);
     }
-}
-
-/// Makes the run's verdict `error` for `message`, keeping an error it already had.
-fn add_error(report: &mut Report, message: &str) {
-    let message = crate::store::scrub(message);
-    report.error = Some(match report.error.take() {
-        Some(first) => format!("{first}; then {message}"),
-        None => message,
-    });
-    report.finish();
-}
-
-/// Writes every report file into `dir` (uploading them for a URL); returns the note saying
-/// where they are, or the error with the local folder holding whatever was written.
-fn write_out(
-    report: &Report,
-    dir: &Path,
-    rt: &tokio::runtime::Runtime,
-) -> Result<String, (anyhow::Error, Option<PathBuf>)> {
-    let shown = crate::store::shown_text(&dir.to_string_lossy());
-    let staged = Staged::new(dir, false, rt)
-        .with_context(|| format!("--out {shown}"))
-        .map_err(|e| (e, None))?;
-    let local = staged.local().to_path_buf();
-    let paths = crate::report::write_all(report, &local)
-        .with_context(|| format!("writing the reports into {}", staged.shown()))
-        .map_err(|e| (e, Some(local.clone())))?;
-    staged
-        .publish(rt)
-        .with_context(|| format!("uploading the reports to {}", staged.shown()))
-        .map_err(|e| (e, None))?;
-    let names: Vec<String> = paths
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
-    Ok(format!(
-        "reports: {} in {}",
-        names.join(", "),
-        staged.shown()
-    ))
 }
 
 fn print_stats(report: &Report, clock: Instant) {

@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 
+use recon::exporter::{
+    DEFAULT_LOCK_TIMEOUT, ExportRequest, Replace, SourceUrl, config_requests, out_folder,
+    parse_cast,
+};
+use recon::report::printable;
+use recon::{Config, Workers};
+
 use super::printer::Printer;
-use crate::config::{Config, LoadedConfig};
-use crate::export::{ExportRequest, Replace, SourceUrl};
-use crate::side::Side;
 
 /// Arguments of `recon snapshot`.
 #[derive(Debug, Args)]
@@ -91,19 +95,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is out of range"))
 }
 
-/// Parses a column to export as text: `table.column`, `column`, or either with `=text`.
-pub fn parse_cast(text: &str) -> anyhow::Result<String> {
-    let column = match text.rsplit_once('=') {
-        Some((column, to)) if to.eq_ignore_ascii_case("text") => column,
-        Some(_) => bail!("cast `{text}`: a column is exported as text only (table.column=text)"),
-        None => text,
-    };
-    if column.is_empty() {
-        bail!("cast `{text}`: expected table.column=text");
-    }
-    Ok(column.to_owned())
-}
-
 /// Arguments of `recon load-db` (the demo's and the benchmarks' loader).
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -116,13 +107,9 @@ pub struct LoadArgs {
 }
 
 /// Runs `recon load-db`.
-pub fn load(
-    args: &LoadArgs,
-    workers: &crate::pool::Workers,
-    printer: &Printer,
-) -> anyhow::Result<i32> {
+pub fn load(args: &LoadArgs, workers: &Workers, printer: &Printer) -> anyhow::Result<i32> {
     let source = SourceUrl::parse(&args.into)?;
-    let (tables, rows) = crate::export::load::load(&args.from, &source, workers)?;
+    let (tables, rows) = recon::exporter::load(&args.from, &source, workers)?;
     printer.line(&format!(
         "loaded {tables} tables, {rows} rows into {source}"
     ));
@@ -130,11 +117,7 @@ pub fn load(
 }
 
 /// Runs `recon snapshot`.
-pub fn run(
-    args: &SnapshotArgs,
-    workers: &crate::pool::Workers,
-    printer: &Printer,
-) -> anyhow::Result<i32> {
+pub fn run(args: &SnapshotArgs, workers: &Workers, printer: &Printer) -> anyhow::Result<i32> {
     let casts = args
         .casts
         .iter()
@@ -165,7 +148,7 @@ pub fn run(
             casts,
             jobs: workers.threads(),
             replace,
-            lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }]
     };
     args.waits.apply(&mut requests);
@@ -192,111 +175,15 @@ pub fn run(
     Ok(0)
 }
 
-/// The local folder a snapshot is exported to: a path (relative to `base_dir`) or a `file://`
-/// URL. Any other URL is refused: an export is written locally and appears atomically there;
-/// it is never written to a local folder named after a URL.
-pub fn out_folder(root: &str, base_dir: &Path) -> anyhow::Result<PathBuf> {
-    if !root.contains("://") {
-        return Ok(base_dir.join(root));
-    }
-    let shown = crate::store::shown_text(root);
-    match url::Url::parse(root) {
-        Ok(u) if u.scheme() == "file" => u
-            .to_file_path()
-            .map_err(|()| anyhow::anyhow!("{shown}: not a local path")),
-        _ => bail!(
-            "{shown}: recon exports to a local folder only (a snapshot appears there atomically); \
-             export to a folder, then copy it to the object store"
-        ),
-    }
-}
-
-/// One export per side of a config that names a `url`: the config's tables of that side (every
-/// table when a pair reads the side through SQL), written to the side's root (a local folder;
-/// both sides' roots must differ), with the side's `casts`. Refused as a whole, before anything
-/// is exported, when a root cannot be written.
-pub fn config_requests(
-    loaded: &LoadedConfig,
-    replace: Replace,
-    jobs: usize,
-) -> anyhow::Result<Vec<ExportRequest>> {
-    let mut out = Vec::new();
-    for side in Side::BOTH {
-        let s = match side {
-            Side::Legacy => &loaded.config.legacy,
-            Side::Target => &loaded.config.target,
-        };
-        let Some(url) = &s.url else { continue };
-        let source = SourceUrl::parse(url).with_context(|| format!("[{side}] url"))?;
-        let root = out_folder(&s.root, &loaded.base_dir)
-            .with_context(|| format!("[{side}] root: the snapshot of `url` is written there"))?;
-        let by_sql = loaded.config.tables.iter().any(|t| match side {
-            Side::Legacy => t.legacy_sql.is_some(),
-            Side::Target => t.target_sql.is_some(),
-        });
-        let tables = if by_sql {
-            Vec::new()
-        } else {
-            loaded
-                .config
-                .tables
-                .iter()
-                .map(|t| match side {
-                    Side::Legacy => t.legacy_table().to_owned(),
-                    Side::Target => t.target_table().to_owned(),
-                })
-                .collect()
-        };
-        let casts = s
-            .casts
-            .iter()
-            .map(|c| parse_cast(c).with_context(|| format!("[{side}] casts")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        out.push(ExportRequest {
-            source,
-            out: root,
-            tables,
-            schema: s.schema.clone(),
-            casts,
-            jobs,
-            replace,
-            lock_timeout: crate::export::DEFAULT_LOCK_TIMEOUT,
-        });
-    }
-    refuse_shared_roots(loaded, &out)?;
-    for r in &out {
-        crate::export::check_root(&r.out, r.replace)?;
-    }
-    Ok(out)
-}
-
-/// Refuses exporting when both sides' roots are one folder or one holds the other: an export
-/// would replace or fill the other side's snapshot, and both sides would read the same data.
-fn refuse_shared_roots(loaded: &LoadedConfig, requests: &[ExportRequest]) -> anyhow::Result<()> {
-    let local = |root: &str| {
-        out_folder(root, &loaded.base_dir)
-            .ok()
-            .map(|p| crate::atomic::resolved(&p))
-    };
-    let roots = local(&loaded.config.legacy.root).zip(local(&loaded.config.target.root));
-    if !requests.is_empty() && roots.is_some_and(|(l, t)| l.starts_with(&t) || t.starts_with(&l)) {
-        bail!(
-            "[legacy] root and [target] root are the same folder or one holds the other; \
-             each side's snapshot needs a folder of its own"
-        );
-    }
-    Ok(())
-}
-
 /// Exports one database and prints what was written; returns the rows and bytes.
 pub fn export(
     r: &ExportRequest,
-    workers: &crate::pool::Workers,
+    workers: &Workers,
     printer: &Printer,
 ) -> anyhow::Result<(u64, u64)> {
     let clock = Instant::now();
     printer.note(&format!("snapshot {} → {}", r.source, r.out.display()));
-    let manifest = crate::export::export(r, workers, &printer.export_bars())?;
+    let manifest = recon::exporter::export(r, workers, &printer.export_bars())?;
     let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
     let bytes: u64 = manifest.tables.iter().map(|t| t.bytes).sum();
     for t in &manifest.tables {
@@ -309,7 +196,7 @@ pub fn export(
         };
         printer.note(&format!(
             "  {}: {} rows, {}{}{locked}",
-            crate::report::escape::printable(&t.name),
+            printable(&t.name),
             t.rows,
             bytesize::ByteSize::b(t.bytes).display().iec(),
             if zero > 0 {
@@ -342,16 +229,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_casts_parse_as_documented() {
+    fn durations_parse_as_documented() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3 fortnights").is_err());
-        assert_eq!(parse_cast("t.c=text").ok().as_deref(), Some("t.c"));
-        assert_eq!(parse_cast("t.c").ok().as_deref(), Some("t.c"));
-        assert!(parse_cast("t.c=int").is_err());
-        assert!(parse_cast("=text").is_err());
     }
 }

@@ -300,7 +300,7 @@ fn slug(text: &str) -> String {
 }
 
 /// The id a check gets when it has none.
-pub fn default_id(c: &CheckConfig) -> String {
+pub(crate) fn default_id(c: &CheckConfig) -> String {
     let groups = |group_by: &[String]| {
         if group_by.is_empty() {
             String::new()
@@ -330,7 +330,7 @@ pub fn default_id(c: &CheckConfig) -> String {
 
 /// Validates the checks of a config: what serde cannot (pairs that exist, raw SQL given for both
 /// sides, a money column unless raw, matching reference columns, unique ids).
-pub fn validate(config: &Config) -> std::result::Result<(), ConfigError> {
+pub(crate) fn validate(config: &Config) -> std::result::Result<(), ConfigError> {
     let pairs: BTreeSet<&str> = config.tables.iter().map(|t| t.name.as_str()).collect();
     let pair = |at: &str, name: &str| -> std::result::Result<(), ConfigError> {
         if pairs.contains(name) {

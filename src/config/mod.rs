@@ -1,5 +1,19 @@
 //! `recon.toml`: the serde model and its validation. No I/O beyond reading the file itself; the
 //! snapshots are opened later, when a pair is resolved (`plan`).
+//!
+//! Every type of a [`Config`]'s fields is here, so a config can be read, changed or built in
+//! code:
+//!
+//! ```
+//! use recon::config::{Config, TableConfig};
+//!
+//! let mut loaded = Config::load("fixtures/erp/recon.toml".as_ref())?;
+//! let first: &TableConfig = &loaded.config.tables[0];
+//! assert!(!first.key.is_empty());
+//! loaded.config.report.samples = 2;
+//! assert!(loaded.config.validate().is_ok());
+//! # Ok::<(), recon::Error>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -7,13 +21,21 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod checks;
+mod pair;
 mod thresholds;
 mod zone;
 
 pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
 pub use zone::TimeZone;
 
-use crate::error::{ConfigError, Error, Result};
+pub use checks::{
+    CheckConfig, CheckKind, CountCheck, GoldenConfig, InvariantCheck, OrphanCheck, TotalCheck,
+};
+pub use pair::table_root;
+
+pub use crate::error::ConfigError;
+
+use crate::error::{Error, Result};
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -81,7 +103,7 @@ pub struct ReportConfig {
     #[serde(default = "default_sample_limit")]
     pub samples: usize,
     /// A file whose contents key the redaction digests (relative to the config file); see
-    /// [`crate::redact`].
+    /// `redact`.
     pub redaction_key_file: Option<String>,
 }
 
@@ -162,7 +184,7 @@ pub struct ColumnOptions {
 }
 
 /// A tolerance as written in `recon.toml`: a TOML number or a decimal string (exact). Planning
-/// resolves it into the comparison form, [`crate::value::Tolerance`].
+/// resolves it into the comparison form, `value::Tolerance`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum ToleranceSetting {
@@ -248,6 +270,27 @@ pub struct LoadedConfig {
     pub check_lines: Vec<usize>,
     /// xxh3-128 of the file's bytes, hex: the audit trail's config digest.
     pub digest: String,
+}
+
+impl LoadedConfig {
+    /// A config built in code rather than read from a file: validated, shown as `path` in
+    /// messages and reports, its relative roots resolved against `base_dir`, its digest that of
+    /// `identity` (what it was built from, e.g. the arguments of `recon diff`).
+    pub fn from_config(
+        config: Config,
+        path: PathBuf,
+        base_dir: PathBuf,
+        identity: &[u8],
+    ) -> Result<Self> {
+        config.validate().map_err(Error::Options)?;
+        Ok(Self {
+            config,
+            path,
+            base_dir,
+            check_lines: Vec::new(),
+            digest: digest_hex(identity),
+        })
+    }
 }
 
 impl Config {
@@ -408,12 +451,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Hex xxh3-128 of some bytes.
-pub fn digest_hex(bytes: &[u8]) -> String {
+pub(crate) fn digest_hex(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
 /// A config `cast`: the Arrow type both sides of a column are cast to, parsed once where the
-/// config is read (only the documented names, [`parse_cast`]).
+/// config is read (only the documented names: `string`, `integer`, `float`, `boolean`, `date`,
+/// `timestamp`, or `decimal(p,s)`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Cast(pub arrow::datatypes::DataType);
@@ -442,11 +486,14 @@ impl From<Cast> for String {
 }
 
 /// The cast names the config accepts (and docs/configuration.md documents), besides `decimal(p,s)`.
-pub const CAST_NAMES: [&str; 6] = ["string", "integer", "float", "boolean", "date", "timestamp"];
+pub(crate) const CAST_NAMES: [&str; 6] =
+    ["string", "integer", "float", "boolean", "date", "timestamp"];
 
 /// Parses a config `cast` into the Arrow type both sides are cast to. Only the documented names
 /// are accepted: a cast changes what "equal" means, so a guess is refused, not interpreted.
-pub fn parse_cast(text: &str) -> std::result::Result<arrow::datatypes::DataType, ConfigError> {
+pub(crate) fn parse_cast(
+    text: &str,
+) -> std::result::Result<arrow::datatypes::DataType, ConfigError> {
     let t = text.trim().to_ascii_lowercase();
     let dt = match t.as_str() {
         "string" => arrow::datatypes::DataType::Utf8,

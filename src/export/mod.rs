@@ -21,6 +21,7 @@ pub mod mysql;
 pub mod names;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod requests;
 mod sink;
 mod staging;
 mod workers;

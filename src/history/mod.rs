@@ -6,6 +6,19 @@
 //! time, then a digest), so that file-name order is run order:
 //! `runs/<run-id>.parquet` (one row per table and per check) and `keys/<run-id>.parquet` (one
 //! row per differing key: table, category, key digest, key values as JSON text, redacted).
+//!
+//! Outside the crate this module lists the runs of a history folder ([`list`]):
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let workers = recon::Workers::new(2)?;
+//! recon::Reconciler::from_path("fixtures/erp/recon.toml")?.history(dir.path()).run_with(&workers);
+//! let listing = recon::history::list(dir.path(), &workers)?;
+//! assert_eq!(listing.runs.len(), 1);
+//! assert_eq!(listing.runs[0].verdict, "fail");
+//! assert!(recon::history::table_names(&listing.runs).contains(&"customers".to_owned()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,7 +35,7 @@ use crate::spill::KeyLog;
 mod keys;
 
 /// Runs of the trend shown in reports (this run included).
-pub const TREND_RUNS: usize = 10;
+pub(crate) const TREND_RUNS: usize = 10;
 
 /// One past run, as `recon history` lists it.
 #[derive(Debug, Clone)]
@@ -42,7 +55,7 @@ pub struct PastRun {
 /// This run as the history records it: the audit data, and per table and per check what the
 /// gate made of it.
 #[derive(Debug, Clone)]
-pub struct RunRecord<'a> {
+pub(crate) struct RunRecord<'a> {
     /// Start time (RFC 3339).
     pub started_at: &'a str,
     /// The run's verdict.
@@ -65,7 +78,7 @@ pub struct RunRecord<'a> {
 
 /// One table of a run.
 #[derive(Debug, Clone)]
-pub struct TableRecord<'a> {
+pub(crate) struct TableRecord<'a> {
     /// The pair's report name.
     pub name: &'a str,
     /// The gate's status.
@@ -80,7 +93,7 @@ pub struct TableRecord<'a> {
 
 /// One check of a run.
 #[derive(Debug, Clone)]
-pub struct CheckRecord<'a> {
+pub(crate) struct CheckRecord<'a> {
     /// The check's id.
     pub id: &'a str,
     /// The gate's status.
@@ -91,7 +104,7 @@ pub struct CheckRecord<'a> {
 
 /// A table's past: drift over the last runs and the differing keys that came and went.
 #[derive(Debug, Clone, Default)]
-pub struct TableHistory {
+pub(crate) struct TableHistory {
     /// Earlier runs then this one, oldest first.
     pub trend: Vec<TrendPoint>,
     /// Differing keys that did not differ in the previous run (`None` when there is none).
@@ -106,7 +119,7 @@ pub struct TableHistory {
 
 /// One run's drift of one table.
 #[derive(Debug, Clone)]
-pub struct TrendPoint {
+pub(crate) struct TrendPoint {
     /// When the run started.
     pub started_at: String,
     /// Its drift ratio.
@@ -192,8 +205,35 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// The runs of a history folder, and the folder as it may be shown.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The folder (a URL without its credentials).
+    pub shown: String,
+    /// Its runs, oldest first.
+    pub runs: Vec<PastRun>,
+}
+
+/// The runs kept in a history folder (a local path, or an object-store URL whose history is
+/// downloaded first), oldest first.
+pub fn list(dir: &Path, workers: &crate::pool::Workers) -> Result<Listing> {
+    let staged = crate::store::Staged::new(dir, true, workers.runtime()).map_err(|e| {
+        Error::failed(
+            format!(
+                "reading the history {}",
+                crate::store::shown_text(&dir.to_string_lossy())
+            ),
+            e,
+        )
+    })?;
+    Ok(Listing {
+        runs: runs(staged.local())?,
+        shown: staged.shown(),
+    })
+}
+
 /// Past runs, oldest first.
-pub fn runs(dir: &Path) -> Result<Vec<PastRun>> {
+pub(crate) fn runs(dir: &Path) -> Result<Vec<PastRun>> {
     let mut out = Vec::new();
     for path in files(&dir.join("runs"))? {
         let mut run = PastRun {
@@ -229,7 +269,7 @@ pub fn runs(dir: &Path) -> Result<Vec<PastRun>> {
 
 /// Every table's trend and key churn from the history (in the run's table order), after
 /// appending this run to it.
-pub fn record(run: &RunRecord<'_>, dir: &Path) -> Result<Vec<TableHistory>> {
+pub(crate) fn record(run: &RunRecord<'_>, dir: &Path) -> Result<Vec<TableHistory>> {
     let past = runs(dir)?;
     let logs = logs(run);
     let mut churn = match files(&dir.join("keys"))?.pop() {

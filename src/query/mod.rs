@@ -1,8 +1,23 @@
 //! Ad-hoc SQL for analysts: both snapshots in one `DataFusion` session, every table registered as
 //! `legacy.<table>` and `target.<table>`, read-only. The CLI (`recon query`) adds the prompt and
-//! the output formats ([`format`]).
+//! the output formats ([`format`](mod@format)).
+//!
+//! ```
+//! use recon::query::QuerySession;
+//!
+//! let workers = recon::Workers::new(2)?;
+//! let roots = recon::PerSide::new("legacy".to_owned(), "target".to_owned());
+//! let session = QuerySession::open(&roots, "fixtures/erp".as_ref(), &workers)?;
+//! let result = session.run("SELECT count(*) AS n FROM legacy.customers")?;
+//! assert_eq!(result.batches[0].num_rows(), 1);
+//! print!("{}", recon::query::format::table(&result.schema, &result.batches, 20)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod format;
+mod golden;
+
+pub use golden::{Golden, SideBySide};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,6 +100,13 @@ pub struct TableInfo {
     pub columns: Vec<(String, String)>,
 }
 
+impl QueryError {
+    /// The error and its causes on one line, each cause once (as [`Error::chain`]).
+    pub fn chain(&self) -> String {
+        crate::error::chain(self)
+    }
+}
+
 impl<'e> QuerySession<'e> {
     /// Opens both roots and registers every table in the schemas `legacy` and `target`.
     pub fn open(
@@ -155,9 +177,15 @@ impl<'e> QuerySession<'e> {
         })
     }
 
+    /// Refuses outputs (each named by the option that chose it) inside either snapshot: recon
+    /// never writes into a snapshot.
+    pub fn refuse_outputs(&self, outputs: &[(&str, &std::path::Path)]) -> Result<()> {
+        crate::atomic::refuse_inside_roots(outputs, &self.local_roots())
+    }
+
     /// Runs a golden query on both sides, each in a session over its own snapshot, and compares
     /// the results as the golden check does.
-    pub fn golden(
+    pub(crate) fn golden(
         &self,
         q: &crate::checks::GoldenQuery,
         options: &crate::checks::sql::ValueOptions,

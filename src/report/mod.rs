@@ -29,21 +29,26 @@ pub mod model;
 pub(crate) mod terminal;
 pub(crate) mod write;
 
-pub(crate) use write::write_all;
+pub use escape::{printable, printable_lines};
+pub use terminal::render as render_terminal;
+pub(crate) use terminal::thousands;
+pub use terminal::{Style, percent};
+pub use write::write_all;
 
-pub(crate) use terminal::{percent, thousands};
+pub use crate::config::checks::CheckKind;
+pub use crate::gate::{FailOn, MetricValue, Status};
+pub use crate::side::{PerSide, Side};
 
+pub use model::*;
 pub use model::{
     ChangedSample, CheckReport, ColumnDrift, Finding, Input, KeySample, Report, RunMeta,
     SCHEMA_VERSION, Samples, StatusCounts, Summary, TableHistory, TableReport, Tool, TrendPoint,
     UnpairedTable,
 };
 
-use crate::gate::Status;
-
 /// The formats a report renders to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReportFormat {
+pub enum ReportFormat {
     /// The terminal summary.
     Terminal,
     /// The JSON contract.
@@ -57,7 +62,7 @@ pub(crate) enum ReportFormat {
 }
 
 /// Renders a report in one format (terminal without colors).
-pub(crate) fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
+pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
     Ok(match format {
         ReportFormat::Terminal => terminal::render(report, terminal::Style { color: false }),
         ReportFormat::Json => json::render(report)?,

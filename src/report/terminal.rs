@@ -42,7 +42,8 @@ pub(crate) fn thousands(v: u64) -> String {
     out
 }
 
-pub(crate) fn percent(ratio: f64) -> String {
+/// A ratio as a percentage for people: `0%`, `<0.001%` below that, else three decimals.
+pub fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
     if p == 0.0 {
         "0%".into()

@@ -307,6 +307,9 @@ pub struct SideTable {
     pub bytes: u64,
     /// Kept alive while a SQL side's materialized file is in use.
     pub(crate) keep_alive: Option<Arc<tempfile::TempDir>>,
+    /// For a SQL side, the snapshot tables its query scans, from the plan it ran
+    /// ([`sql::scanned_tables`]); `None` for a table read as it is.
+    pub scanned: Option<std::collections::BTreeSet<String>>,
 }
 
 /// A unit of parallel work: one row group.
@@ -387,6 +390,7 @@ impl SideTable {
             rows: base,
             bytes,
             keep_alive: None,
+            scanned: None,
         })
     }
 

@@ -2,11 +2,14 @@
 //! `DataFusion` and materialized once into a temporary Parquet file, so that it is then read, hashed
 //! and re-read for detail exactly like a table.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use datafusion::common::TableReference;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::LogicalPlan;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -99,12 +102,13 @@ pub fn materialize(
     };
     let dir = Arc::new(tempfile::tempdir().map_err(Error::Spill)?);
     let path = dir.path().join(format!("{pair}.parquet"));
-    rt.block_on(async {
+    let scanned = rt.block_on(async {
         let ctx = session_for(snapshot, threads).await?;
         let df = ctx
             .sql_with_options(sql, read_only())
             .await
             .map_err(|e| sql_err(e.into()))?;
+        let scanned = scanned_tables(df.logical_plan(), snapshot).map_err(|e| sql_err(e.into()))?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await.map_err(|e| sql_err(e.into()))?;
         let file = std::fs::File::create(&path).map_err(Error::Spill)?;
@@ -119,7 +123,7 @@ pub fn materialize(
             writer.write(&batch).map_err(|e| sql_err(e.into()))?;
         }
         writer.close().map_err(|e| sql_err(e.into()))?;
-        Ok::<_, Error>(())
+        Ok::<_, Error>(scanned)
     })?;
     let size = std::fs::metadata(&path).map_err(Error::Spill)?.len();
     let file = TableFile {
@@ -150,5 +154,25 @@ pub fn materialize(
         rt,
     )?;
     table.keep_alive = Some(dir);
+    table.scanned = Some(scanned);
     Ok(table)
+}
+
+/// The tables of `snapshot` a query's logical plan scans: its table scans, subqueries included
+/// (CTE names and `information_schema` are not tables of the snapshot).
+pub fn scanned_tables(
+    plan: &LogicalPlan,
+    snapshot: &Snapshot,
+) -> datafusion::error::Result<BTreeSet<String>> {
+    let side = snapshot.side.as_str();
+    let mut names = BTreeSet::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && scan.table_name.schema().is_none_or(|s| s == side)
+        {
+            names.insert(scan.table_name.table().to_owned());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(names)
 }

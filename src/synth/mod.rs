@@ -17,8 +17,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use specs::specs;
-pub use truth::Truth;
 use truth::new_orphans;
+pub use truth::{TableTruth, Truth};
 use write::{write_file, write_pair};
 
 /// What to generate.

@@ -9,7 +9,10 @@
 //!   declares and re-exports them, they use what it defines);
 //! - no module imports a module declared above its own layer in the fenced block under
 //!   `## Import order` in `ARCHITECTURE.md` (a later stage may import an earlier one, never the
-//!   reverse).
+//!   reverse);
+//! - the binary (`src/main.rs` and its command line under `src/cli/`) stands outside that order:
+//!   it reaches the library only through what `lib.rs` makes public (`recon::…`), never a module
+//!   of the library, and the library knows nothing of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -199,6 +202,14 @@ impl SourceFile {
     fn unit(&self) -> &str {
         &self.module[0]
     }
+}
+
+/// The binary's command line: `src/cli/`, a module of `main.rs`, not of the library.
+const BINARY: &str = "cli";
+
+/// The library's files of [`files`]: the binary's left out.
+fn library_files() -> Vec<SourceFile> {
+    files().into_iter().filter(|f| f.unit() != BINARY).collect()
 }
 
 /// Every file of `src/` but `lib.rs`, `main.rs` and test-only module files.
@@ -515,10 +526,10 @@ fn after_tests() { child::go(); let r = r"crate::raw"; }
 
 #[test]
 fn no_module_imports_another_in_a_circle() {
-    let files = files();
+    let files = library_files();
     let graph = module_graph(&files);
     assert!(
-        graph.get("cli").is_some_and(|d| d.contains_key("run")),
+        graph.get("run").is_some_and(|d| d.contains_key("diff")),
         "the parser lost the imports: {graph:?}"
     );
     let cycles: BTreeSet<String> = graph
@@ -581,7 +592,7 @@ fn no_module_imports_a_later_stage() {
         .enumerate()
         .flat_map(|(i, l)| l.iter().map(move |m| (m.as_str(), i)))
         .collect();
-    let files = files();
+    let files = library_files();
     let graph = module_graph(&files);
     let unlisted: Vec<&String> = graph
         .keys()
@@ -625,4 +636,116 @@ fn no_file_holds_more_than_500_lines_of_code() {
         })
         .collect();
     assert!(big.is_empty(), "split these files: {}", big.join(", "));
+}
+
+/// The names `lib.rs` makes public at the crate root: `pub mod`, `pub use` (the last segment, or
+/// the `as` name), and other `pub` items; items inside its inline modules left out.
+fn public_names(lib: &str) -> BTreeSet<String> {
+    let mut top = String::new();
+    let mut depth = 0usize;
+    for c in lib.chars() {
+        match c {
+            '{' if depth > 0 || !top.trim_end().ends_with("::") => {
+                depth += 1;
+                if depth == 1 {
+                    top.push(';');
+                }
+            }
+            '}' if depth > 0 => depth -= 1,
+            _ if depth == 0 => top.push(c),
+            _ => {}
+        }
+    }
+    let mut names = BTreeSet::new();
+    for statement in top.split(';') {
+        let words: Vec<&str> = statement.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "pub") else {
+            continue;
+        };
+        match words.get(at + 1).copied() {
+            Some("use") => {
+                let tree_text = words[at + 2..].join(" ");
+                if let Some((_, alias)) = tree_text.rsplit_once(" as ") {
+                    names.insert(alias.trim().to_owned());
+                    continue;
+                }
+                let chars: Vec<char> = tree_text.chars().collect();
+                let mut found = Vec::new();
+                tree(&chars, 0, &mut Vec::new(), &mut found);
+                names.extend(found.iter().filter_map(|p| p.last().cloned()));
+            }
+            Some(_) => {
+                if let Some(name) = words.get(at + 2) {
+                    let name: String = name.chars().take_while(|&c| is_ident(c)).collect();
+                    names.insert(name);
+                }
+            }
+            None => {}
+        }
+    }
+    names
+}
+
+#[test]
+fn the_binary_uses_only_the_librarys_public_api() {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("lib.rs");
+    let (lib, _) = without_tests(&code_only(&lib));
+    assert!(
+        !declared_children(&lib).contains(BINARY),
+        "lib.rs declares `mod {BINARY}`: the command line is the binary's"
+    );
+    let public = public_names(&lib);
+    for name in [
+        "Reconciler",
+        "config",
+        "report",
+        "exporter",
+        "scrub_credentials",
+    ] {
+        assert!(
+            public.contains(name),
+            "the parser lost `{name}`: {public:?}"
+        );
+    }
+    let main = std::fs::read_to_string(src().join("main.rs")).expect("main.rs");
+    let (main, _) = without_tests(&code_only(&main));
+    let mut binary: Vec<(String, String)> = vec![("main.rs".to_owned(), main)];
+    binary.extend(
+        files()
+            .into_iter()
+            .filter(|f| f.unit() == BINARY)
+            .map(|f| (f.rel, f.code)),
+    );
+    let roots = BTreeSet::from(["recon".to_owned()]);
+    let mut wrong = Vec::new();
+    let mut through_api = 0;
+    for (rel, code) in &binary {
+        for p in paths(code, &roots) {
+            let next = p.get(1).map_or("", String::as_str);
+            match p[0].as_str() {
+                "crate" if next != BINARY => wrong.push(format!(
+                    "src/{rel}: `{}` reaches into the library",
+                    p.join("::")
+                )),
+                "recon" if !public.contains(next) => wrong.push(format!(
+                    "src/{rel}: `{}` is not public in lib.rs",
+                    p.join("::")
+                )),
+                "recon" if next == "bench_api" && rel != "cli/floor.rs" => wrong.push(format!(
+                    "src/{rel}: `bench_api` is for the benchmarks and `decode-floor` only"
+                )),
+                "recon" => through_api += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        through_api > 20,
+        "the parser lost the binary's `recon::` paths"
+    );
+    assert!(
+        wrong.is_empty(),
+        "the binary goes around the library's API:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -4,9 +4,29 @@
 //! manifests' primary keys (else a column named `id`), renames are proposed for columns that
 //! differ by more than case, `int_as_bool` where `TINYINT(1)` meets a boolean, orphan checks from
 //! the foreign keys. Every guess is its own line with a comment saying why, to keep or delete.
+//!
+//! ```
+//! let workers = recon::Workers::new(2)?;
+//! let dir = tempfile::tempdir()?;
+//! let text = recon::init::starter_config(
+//!     "fixtures/erp/legacy",
+//!     "fixtures/erp/target",
+//!     dir.path(),
+//!     &workers,
+//! )?;
+//! // Pairs by name; a key to fill in where no manifest names the primary key.
+//! assert!(text.contains("name = \"customers\""));
+//! let path = dir.path().join("recon.toml");
+//! recon::init::write_config(&path, &text)?;
+//! assert_eq!(std::fs::read_to_string(&path)?, text);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod read;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::path::Path;
 
 use arrow::datatypes::DataType;
 
@@ -99,6 +119,25 @@ fn normalized(name: &str) -> (String, Option<String>) {
 
 fn same_loose(a: &str, b: &str) -> bool {
     a.to_lowercase().replace('_', "") == b.to_lowercase().replace('_', "")
+}
+
+/// The starting `recon.toml` for the snapshots at `legacy` and `target` (local paths relative
+/// to the current folder, or URLs), to be written into the folder `base`: local roots are
+/// written relative to it.
+pub fn starter_config(
+    legacy: &str,
+    target: &str,
+    base: &Path,
+    workers: &crate::pool::Workers,
+) -> crate::Result<String> {
+    let legacy = read::side(crate::side::Side::Legacy, legacy, base, workers)?;
+    let target = read::side(crate::side::Side::Target, target, base, workers)?;
+    Ok(config(&legacy, &target))
+}
+
+/// Writes a config atomically (a temporary file beside it, then renamed into place).
+pub fn write_config(path: &Path, text: &str) -> crate::Result<()> {
+    crate::atomic::write_bytes(path, text.as_bytes())
 }
 
 /// The `recon.toml` text for two snapshots.
