@@ -34,7 +34,7 @@ use crate::settings::{Overrides, RunSettings};
 /// // Outputs never go into a snapshot: refused before anything runs.
 /// assert!(reconciler.refuse_outputs(&[("--out", "fixtures/erp/legacy/x".as_ref())]).is_err());
 /// let report = reconciler.run_with_progress(&workers, &recon::NoProgress);
-/// assert_eq!(recon::exit_code(report.verdict, recon::FailOn::Fail), 1);
+/// assert_eq!(recon::exit_code(report.verdict, recon::FailOn::Critical), 3); // rollback
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@
 //! recon::Reconciler::from_path("fixtures/erp/recon.toml")?.history(dir.path()).run_with(&workers);
 //! let listing = recon::history::list(dir.path(), &workers)?;
 //! assert_eq!(listing.runs.len(), 1);
-//! assert_eq!(listing.runs[0].verdict, "fail");
+//! assert_eq!(listing.runs[0].verdict, "rollback");
 //! assert!(recon::history::table_names(&listing.runs).contains(&"customers".to_owned()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
