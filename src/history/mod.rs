@@ -33,6 +33,9 @@ use crate::gate::Status;
 use crate::spill::KeyLog;
 
 mod keys;
+mod streak;
+
+pub(crate) use streak::{Direction, Streak};
 
 /// Runs of the trend shown in reports (this run included).
 pub(crate) const TREND_RUNS: usize = 10;
@@ -107,6 +110,8 @@ pub(crate) struct CheckRecord<'a> {
 pub(crate) struct TableHistory {
     /// Earlier runs then this one, oldest first.
     pub trend: Vec<TrendPoint>,
+    /// How long the table has held its level.
+    pub streak: Option<Streak>,
     /// Differing keys that did not differ in the previous run (`None` when there is none).
     pub new_keys: Option<u64>,
     /// Keys that differed in the previous run and no longer do.
@@ -282,6 +287,7 @@ pub(crate) fn record(run: &RunRecord<'_>, dir: &Path) -> Result<Vec<TableHistory
         .map(|t| {
             let mut h = TableHistory {
                 trend: trend(&past, run, t),
+                streak: Some(streak::streak(&past, run.started_at, t)),
                 ..TableHistory::default()
             };
             if let Some(c) = churn.as_mut().and_then(|c| c.remove(t.name)) {
@@ -303,17 +309,10 @@ fn trend(past: &[PastRun], run: &RunRecord<'_>, t: &TableRecord<'_>) -> Vec<Tren
         .iter()
         .filter_map(|p| {
             let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == t.name)?;
-            let status = match status.as_str() {
-                "pass" => Status::Pass,
-                "warn" | "warning" => Status::Warning,
-                "fail" | "critical" => Status::Critical,
-                "rollback" => Status::Rollback,
-                _ => Status::Error,
-            };
             Some(TrendPoint {
                 started_at: p.started_at.clone(),
                 drift_ratio: *drift,
-                status,
+                status: streak::stored_level(status),
             })
         })
         .collect();

@@ -11,10 +11,11 @@ use crate::spill::KeyLog;
 use crate::unpaired::Unpaired;
 
 use super::model::{
-    ChangedSample, CheckReport, ColumnDrift, CountMeasured, DifferingGroup, Finding, GoldenDiff,
-    GoldenMeasured, GroupCounts, InvariantMeasured, InvariantSamples, KeySample, Measured,
-    OrphanMeasured, OrphanSamples, Report, Samples, SchemaFindings, TableHistory, TableReport,
-    TenantMismatches, Thresholds, TotalMeasured, TrendPoint, UnpairedTable,
+    ChangedSample, CheckReport, ColumnDrift, CountMeasured, DifferingGroup, DriftDirection,
+    Finding, GoldenDiff, GoldenMeasured, GroupCounts, InvariantMeasured, InvariantSamples,
+    KeySample, LevelSince, Measured, OrphanMeasured, OrphanSamples, Report, Samples,
+    SchemaFindings, TableHistory, TableReport, TenantMismatches, Thresholds, TotalMeasured,
+    TrendPoint, UnpairedTable,
 };
 
 /// A reconciled table with the gate's judgement of it.
@@ -222,8 +223,27 @@ fn orphans(o: outcome::Orphans) -> OrphanMeasured {
 }
 
 /// A table's history as the report shows it.
-pub fn history(h: history::TableHistory) -> TableHistory {
+pub fn history(h: history::TableHistory, started_at: &str) -> TableHistory {
+    let level_since = h.streak.map_or_else(
+        || LevelSince {
+            runs: 1,
+            since: started_at.to_owned(),
+            previous: None,
+            drift: None,
+        },
+        |s| LevelSince {
+            runs: s.runs,
+            since: s.since,
+            previous: s.previous,
+            drift: s.direction.map(|d| match d {
+                history::Direction::Rising => DriftDirection::Rising,
+                history::Direction::Falling => DriftDirection::Falling,
+                history::Direction::Steady => DriftDirection::Steady,
+            }),
+        },
+    );
     TableHistory {
+        level_since,
         trend: h
             .trend
             .into_iter()
@@ -295,7 +315,8 @@ pub fn run_record<'a>(report: &'a Report, keys: &'a [KeyLog]) -> history::RunRec
 
 /// Every table's history, in table order, as the report shows it.
 pub fn attach_history(report: &mut Report, histories: Vec<history::TableHistory>) {
+    let started_at = report.run.started_at.clone();
     for (t, h) in report.tables.iter_mut().zip(histories) {
-        t.history = Some(history(h));
+        t.history = Some(history(h, &started_at));
     }
 }

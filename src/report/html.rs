@@ -93,6 +93,8 @@ struct TableRow {
     figures: [String; 7],
     color: &'static str,
     status: &'static str,
+    /// Since when the table holds its level (with a history).
+    level_note: Option<String>,
     findings: Vec<FindingLine>,
 }
 
@@ -198,7 +200,11 @@ pub fn render(r: &Report) -> crate::Result<String> {
         error: r.error.as_deref(),
         chart_height: r.tables.len() * BAR_HEIGHT + 10,
         bars: bars(r),
-        tables: r.tables.iter().map(table_row).collect(),
+        tables: r
+            .tables
+            .iter()
+            .map(|t| table_row(t, &r.run.started_at))
+            .collect(),
         heat: heat_map(r),
         checks: r.checks.iter().map(check_row).collect(),
         explained: explained(r),
@@ -264,7 +270,7 @@ fn bars(r: &Report) -> Vec<Bar> {
         .collect()
 }
 
-fn table_row(t: &TableReport) -> TableRow {
+fn table_row(t: &TableReport, run_started_at: &str) -> TableRow {
     let findings = t
         .findings
         .iter()
@@ -280,6 +286,7 @@ fn table_row(t: &TableReport) -> TableRow {
         figures: t.figures(),
         color: color(t.status),
         status: t.status.as_str(),
+        level_note: t.level_note(run_started_at),
         findings,
     }
 }

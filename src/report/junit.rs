@@ -62,7 +62,14 @@ pub fn render(r: &Report) -> crate::Result<String> {
     let mut junit = Junit::new("recon");
     let mut tables = TestSuite::new("recon.tables");
     for t in &r.tables {
-        let message = t.error.clone().unwrap_or_else(|| reason(&t.findings));
+        let mut message = t.error.clone().unwrap_or_else(|| reason(&t.findings));
+        if let Some(note) = t.level_note(&r.run.started_at) {
+            message = if message.is_empty() {
+                note
+            } else {
+                format!("{message}; {note}")
+            };
+        }
         tables.add_test_case(case(
             &t.name,
             "recon.tables",

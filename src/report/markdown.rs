@@ -64,9 +64,13 @@ fn tables(r: &Report, o: &mut String) {
         );
         let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
         for t in &r.tables {
+            let note = t
+                .level_note(&r.run.started_at)
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 o,
-                "| {} | {} | {} |",
+                "| {} | {} | {}{note} |",
                 cell(&t.name),
                 t.figures().join(" | "),
                 badge(t.status)

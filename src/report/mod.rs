@@ -73,6 +73,48 @@ pub fn render(report: &Report, format: ReportFormat) -> crate::Result<String> {
 }
 
 impl TableReport {
+    /// Since when the table holds its level, with a history: `critical for 3 runs, since 02:15
+    /// (was warning), drift rising`, or `pass since this run (was critical): resolved`. `None`
+    /// without a history, on its first run, and for a table that keeps passing.
+    pub(crate) fn level_note(&self, run_started_at: &str) -> Option<String> {
+        let s = &self.history.as_ref()?.level_since;
+        let was = s
+            .previous
+            .map(|p| format!(" (was {p})"))
+            .unwrap_or_default();
+        let drift = s.drift.map(|d| {
+            format!(
+                ", drift {}",
+                match d {
+                    DriftDirection::Rising => "rising",
+                    DriftDirection::Falling => "falling",
+                    DriftDirection::Steady => "steady",
+                }
+            )
+        });
+        if s.runs == 1 {
+            let previous = s.previous?;
+            if self.status == Status::Pass {
+                return Some(format!("pass since this run (was {previous}): resolved"));
+            }
+            return Some(format!(
+                "{} since this run{was}{}",
+                self.status,
+                drift.unwrap_or_default()
+            ));
+        }
+        if self.status == Status::Pass {
+            return None;
+        }
+        Some(format!(
+            "{} for {} runs, since {}{was}{}",
+            self.status,
+            s.runs,
+            clock(&s.since, run_started_at),
+            drift.unwrap_or_default()
+        ))
+    }
+
     /// The row figures every format shows, in order: legacy, target, matched, changed, missing,
     /// extra (thousands-separated), drift (percent).
     pub(crate) fn figures(&self) -> [String; 7] {
@@ -85,6 +127,17 @@ impl TableReport {
             thousands(self.extra),
             percent(self.drift_ratio),
         ]
+    }
+}
+
+/// A past run's start as a reader wants it: `02:15` on the day of this run, else
+/// `2026-12-04 02:15` (UTC); the text as stored when it is not a time.
+fn clock(at: &str, run_started_at: &str) -> String {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.to_utc());
+    match (parse(at), parse(run_started_at)) {
+        (Ok(at), Ok(now)) if at.date_naive() == now.date_naive() => at.format("%H:%M").to_string(),
+        (Ok(at), _) => at.format("%Y-%m-%d %H:%M").to_string(),
+        _ => at.to_owned(),
     }
 }
 

@@ -288,11 +288,13 @@ pub struct Finding {
 }
 
 /// A table's past: drift over the last runs and the differing keys that came and went.
-#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableHistory {
     /// Earlier runs then this one, oldest first.
     pub trend: Vec<TrendPoint>,
+    /// Since when the table holds its level.
+    pub level_since: LevelSince,
     /// Differing keys that did not differ in the previous run (`None` when there is none).
     pub new_keys: Option<u64>,
     /// Keys that differed in the previous run and no longer do.
@@ -301,6 +303,36 @@ pub struct TableHistory {
     pub new_samples: Vec<String>,
     /// A few resolved keys.
     pub resolved_samples: Vec<String>,
+}
+
+/// How long a table has held its level: "critical for 3 runs, since 02:15 (was warning),
+/// rising".
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelSince {
+    /// Consecutive runs at this level, this one included.
+    pub runs: u64,
+    /// Start time of the first run at this level (RFC 3339).
+    pub since: String,
+    /// The level before, when the history has a run before the streak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Status>,
+    /// The drift against the previous run: `rising`, `falling` or `steady` (absent on the
+    /// first run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftDirection>,
+}
+
+/// Which way a table's drift went since the previous run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftDirection {
+    /// Higher than in the previous run.
+    Rising,
+    /// Lower than in the previous run.
+    Falling,
+    /// The same.
+    Steady,
 }
 
 /// One run's drift of one table.

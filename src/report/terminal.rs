@@ -106,7 +106,7 @@ pub fn render(report: &Report, style: Style) -> String {
         line(r, &mut out, Some(t.status));
     }
     for t in &report.tables {
-        details(t, &mut out);
+        details(t, &report.run.started_at, &mut out);
     }
     unpaired(report, style, &mut out);
     checks(report, style, &mut out);
@@ -185,8 +185,10 @@ fn checks(report: &Report, style: Style, out: &mut String) {
     }
 }
 
-fn details(t: &TableReport, out: &mut String) {
+fn details(t: &TableReport, run_started_at: &str, out: &mut String) {
+    let level_note = t.level_note(run_started_at);
     if t.status == Status::Pass
+        && level_note.is_none()
         && t.schema.count() == 0
         && t.history
             .as_ref()
@@ -207,6 +209,9 @@ fn details(t: &TableReport, out: &mut String) {
             f.value,
             trim_float(f.threshold)
         );
+    }
+    if let Some(note) = level_note {
+        let _ = writeln!(out, "  {note}");
     }
     let drifted: Vec<String> = t
         .columns

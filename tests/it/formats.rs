@@ -407,6 +407,75 @@ fn history_across_three_runs_shows_trend_new_and_resolved_keys() {
     );
 }
 
+/// With a history, every format says since when a table holds its level, whether its drift is
+/// rising, what it was before, and when it is resolved; exit codes follow the levels.
+#[test]
+fn levels_over_runs_say_since_when_they_hold_and_when_they_are_resolved() {
+    let s = Scenario::new();
+    let h = s.path().join("history").to_str().expect("utf8").to_owned();
+    let write = |target: Vec<&str>| {
+        s.legacy(
+            "t",
+            batch(vec![
+                ("id", ids(vec![1, 2, 3, 4])),
+                ("v", strs(vec![Some("a"), Some("b"), Some("c"), Some("d")])),
+            ]),
+        );
+        s.target(
+            "t",
+            batch(vec![
+                ("id", ids(vec![1, 2, 3, 4])),
+                ("v", strs(target.into_iter().map(Some).collect())),
+            ]),
+        );
+    };
+    s.config(
+        "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.gate]\n\
+         drift_ratio = { warning = 0.1, critical = 0.2, rollback = 0.6 }\n",
+    );
+    let stdout = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let since = |r: &serde_json::Value| table(r, "t")["history"]["level_since"].clone();
+
+    write(vec!["A", "b", "c", "d"]);
+    let out = s.run(&["--history", &h]);
+    assert_eq!(out.status.code(), Some(1), "critical");
+    let first = s.report();
+    assert_eq!(since(&first)["runs"], 1);
+    assert!(since(&first).get("previous").is_none(), "{first}");
+    assert!(!stdout(&out).contains("since"), "{}", stdout(&out));
+
+    write(vec!["A", "B", "c", "d"]);
+    let out = s.run(&["--history", &h]);
+    assert_eq!(out.status.code(), Some(1), "still critical");
+    let second = s.report();
+    assert_eq!(since(&second)["runs"], 2);
+    assert_eq!(since(&second)["since"], first["run"]["started_at"]);
+    assert_eq!(since(&second)["drift"], "rising");
+    let note = "critical for 2 runs, since ";
+    assert!(stdout(&out).contains(note), "{}", stdout(&out));
+    assert!(stdout(&out).contains(", drift rising"), "{}", stdout(&out));
+    for f in ["report.md", "report.html", "report.junit.xml"] {
+        assert!(read(&s, f).contains(note), "{f}: {}", read(&s, f));
+    }
+
+    write(vec!["A", "B", "C", "d"]);
+    let out = s.run(&["--history", &h]);
+    assert_eq!(out.status.code(), Some(3), "rollback");
+    assert!(
+        stdout(&out).contains("rollback since this run (was critical), drift rising"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(since(&s.report())["previous"], "critical");
+
+    write(vec!["a", "b", "c", "d"]);
+    let out = s.run(&["--history", &h]);
+    assert_eq!(out.status.code(), Some(0), "pass");
+    let resolved = "pass since this run (was rollback): resolved";
+    assert!(stdout(&out).contains(resolved), "{}", stdout(&out));
+    assert!(read(&s, "report.md").contains(resolved));
+}
+
 /// The HTML report in a real headless browser: it loads without console errors and renders to a
 /// screenshot.
 #[test]
