@@ -78,6 +78,7 @@ pub(crate) mod gate;
 pub(crate) mod hash;
 pub mod history;
 pub mod init;
+pub mod notify;
 pub(crate) mod outputs;
 pub(crate) mod plan;
 pub(crate) mod pool;

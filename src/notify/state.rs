@@ -1,0 +1,247 @@
+//! What each destination was last told, kept in the history folder (`alerts-state.json`), and
+//! what a new run has to tell it: the tables whose level changed since then (resolved
+//! included) and the reminders that are due. The file is written atomically and only after a
+//! successful send, so a failed send is tried again by the next run and a retried success is
+//! never sent twice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::gate::Status;
+use crate::report::{NotificationEvent, Report, TableReport};
+
+/// The state file's name inside the history folder.
+pub(crate) const STATE_FILE: &str = "alerts-state.json";
+
+/// The layout version of the state file.
+const STATE_VERSION: u32 = 1;
+
+/// Every destination's last sent state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateFile {
+    /// Layout version.
+    pub version: u32,
+    /// Destination name → what it was last told.
+    pub destinations: BTreeMap<String, DestinationState>,
+}
+
+/// What one destination was last told: each table it heard about at or above its
+/// `min_level` (a table not listed is below it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DestinationState {
+    /// Table → its last sent level.
+    pub tables: BTreeMap<String, TableState>,
+}
+
+/// A table's last sent level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TableState {
+    /// The level.
+    pub level: Status,
+    /// Since when it holds (RFC 3339).
+    pub since: DateTime<Utc>,
+    /// When a message last named it (RFC 3339).
+    pub sent_at: DateTime<Utc>,
+}
+
+/// How a table's level moved since the destination last heard of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Change {
+    /// Higher than before (or newly at or above `min_level`).
+    Raised,
+    /// Lower than before, still at or above `min_level`.
+    Lowered,
+    /// Back below `min_level`.
+    Resolved,
+    /// As before.
+    Unchanged,
+}
+
+/// One table of a message.
+#[derive(Debug, Clone)]
+pub(crate) struct Item<'a> {
+    /// The table's report.
+    pub table: &'a TableReport,
+    /// Its level now, `None` when below `min_level`.
+    pub level: Option<Status>,
+    /// The level the destination last heard, `None` when below `min_level`.
+    pub previous: Option<Status>,
+    /// How it moved.
+    pub change: Change,
+    /// Since when the level holds.
+    pub since: DateTime<Utc>,
+}
+
+/// What a run has to tell one destination.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan<'a> {
+    /// Why.
+    pub event: NotificationEvent,
+    /// Every table at or above `min_level`, and those just resolved, worst first.
+    pub items: Vec<Item<'a>>,
+    /// The state to keep once the message is sent.
+    pub next: DestinationState,
+}
+
+/// The rules a destination's plan follows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    /// The lowest level it hears about.
+    pub min_level: Status,
+    /// Only these tables, when given.
+    pub tables: Option<&'a [String]>,
+    /// How long a level may go unmentioned before a reminder.
+    pub remind_every: Option<Duration>,
+    /// The lowest level reminders are for (`critical`; every level for Alertmanager, whose
+    /// alerts end unless they are posted again).
+    pub remind_from: Status,
+}
+
+/// What to tell a destination after a run (`None`: nothing changed and no reminder is due).
+/// `summary`: every table in scope whatever changed.
+pub(crate) fn plan<'a>(
+    report: &'a Report,
+    last: &DestinationState,
+    rules: Rules<'_>,
+    now: DateTime<Utc>,
+    summary: bool,
+) -> Option<Plan<'a>> {
+    let mut items = Vec::new();
+    let mut next = last.clone();
+    let mut due = false;
+    for t in report
+        .tables
+        .iter()
+        .filter(|t| rules.tables.is_none_or(|only| only.contains(&t.name)))
+    {
+        let level = (t.status >= rules.min_level).then_some(t.status);
+        let before = last.tables.get(&t.name);
+        let previous = before.map(|s| s.level);
+        let change = match (previous, level) {
+            (None, None) => {
+                if summary {
+                    items.push(item(t, None, None, Change::Unchanged, now));
+                }
+                continue;
+            }
+            (None, Some(_)) => Change::Raised,
+            (Some(_), None) => Change::Resolved,
+            (Some(a), Some(b)) if a < b => Change::Raised,
+            (Some(a), Some(b)) if a > b => Change::Lowered,
+            _ => Change::Unchanged,
+        };
+        let since = match (change, before) {
+            (Change::Unchanged, Some(s)) => s.since,
+            _ => now,
+        };
+        if change == Change::Unchanged
+            && let (Some(every), Some(s), Some(l)) = (rules.remind_every, before, level)
+        {
+            let elapsed = (now - s.sent_at).to_std().unwrap_or_default();
+            due |= l >= rules.remind_from && elapsed >= every;
+        }
+        match level {
+            Some(l) => {
+                let sent_at = before.map_or(now, |s| s.sent_at);
+                next.tables.insert(
+                    t.name.clone(),
+                    TableState {
+                        level: l,
+                        since,
+                        sent_at,
+                    },
+                );
+            }
+            None => {
+                next.tables.remove(&t.name);
+            }
+        }
+        items.push(item(t, level, previous, change, since));
+    }
+    let changed = items.iter().any(|i| i.change != Change::Unchanged);
+    let event = if summary {
+        NotificationEvent::Summary
+    } else if changed {
+        NotificationEvent::Change
+    } else if due {
+        NotificationEvent::Reminder
+    } else {
+        return None;
+    };
+    if event != NotificationEvent::Summary || changed {
+        for s in next.tables.values_mut() {
+            s.sent_at = now;
+        }
+    }
+    // Worst first, then by name: the order every message shows.
+    items.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then(b.previous.cmp(&a.previous))
+            .then(a.table.name.cmp(&b.table.name))
+    });
+    Some(Plan { event, items, next })
+}
+
+fn item(
+    table: &TableReport,
+    level: Option<Status>,
+    previous: Option<Status>,
+    change: Change,
+    since: DateTime<Utc>,
+) -> Item<'_> {
+    Item {
+        table,
+        level,
+        previous,
+        change,
+        since,
+    }
+}
+
+/// The state file of a history folder.
+pub(crate) fn path_in(dir: &Path) -> PathBuf {
+    dir.join(STATE_FILE)
+}
+
+/// Reads the state file (empty when there is none yet).
+pub(crate) fn load(path: &Path) -> Result<StateFile> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
+        Err(e) => return Err(Error::input(format!("reading {}", path.display()), e)),
+    };
+    let state: StateFile = serde_json::from_str(&text)
+        .map_err(|e| Error::input(format!("reading {}", path.display()), e))?;
+    if state.version != STATE_VERSION {
+        return Err(Error::Invalid(format!(
+            "{}: state version {} is not {STATE_VERSION}",
+            path.display(),
+            state.version
+        )));
+    }
+    Ok(state)
+}
+
+/// Records what one destination was told: the file is read again and only that destination's
+/// entry replaced, then written atomically.
+pub(crate) fn save(path: &Path, destination: &str, told: &DestinationState) -> Result<()> {
+    let mut state = load(path)?;
+    state.version = STATE_VERSION;
+    state
+        .destinations
+        .insert(destination.to_owned(), told.clone());
+    let mut text = serde_json::to_vec_pretty(&state)
+        .map_err(|e| Error::failed("serializing the alert state", e))?;
+    text.push(b'\n');
+    crate::atomic::write_bytes(path, &text)
+}
