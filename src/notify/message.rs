@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::state::{Change, Item, Plan};
+use super::state::{Change, Failure, Item, Plan};
 use crate::gate::Status;
 use crate::report::{NotificationEvent, Report, StatusCounts, percent};
 
@@ -41,7 +41,17 @@ pub(crate) struct Body<'a> {
     run: Option<RunSummary<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reports: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_failure: Option<FailureEntry>,
     tables: Vec<TableEntry<'a>>,
+}
+
+/// The run's own failure: `raised` when it could not decide, `unchanged` while it still cannot
+/// (a reminder), `resolved` when it decides again.
+#[derive(Debug, Serialize)]
+struct FailureEntry {
+    change: Change,
+    since: String,
 }
 
 /// The run a message is about.
@@ -141,6 +151,10 @@ pub(crate) fn body<'a>(
             tables: &r.summary.tables,
         }),
         reports: cx.reports,
+        run_failure: plan.and_then(|p| p.failure).map(|f| FailureEntry {
+            change: f.change,
+            since: time(f.since),
+        }),
         tables: plan.map_or_else(Vec::new, |p| p.items.iter().map(entry).collect()),
     }
 }
@@ -205,8 +219,13 @@ pub(crate) fn slack(body: &Body<'_>, plan: Option<&Plan<'_>>) -> Value {
         "text": {"type": "mrkdwn", "text": format!("*recon {}*: verdict *{verdict}*", body.event.as_str())}
     })];
     let items = plan.map_or(&[][..], |p| &p.items[..]);
-    if !items.is_empty() {
-        let mut lines: Vec<String> = items.iter().take(SLACK_TABLES).map(slack_line).collect();
+    let failure = plan.and_then(|p| p.failure);
+    if !items.is_empty() || failure.is_some() {
+        let mut lines: Vec<String> = failure
+            .map(|f| failure_line(f, body))
+            .into_iter()
+            .chain(items.iter().take(SLACK_TABLES).map(slack_line))
+            .collect();
         if items.len() > SLACK_TABLES {
             lines.push(format!("… and {} more", items.len() - SLACK_TABLES));
         }
@@ -220,6 +239,15 @@ pub(crate) fn slack(body: &Body<'_>, plan: Option<&Plan<'_>>) -> Value {
         }));
     }
     json!({"text": text, "blocks": blocks})
+}
+
+/// The run's failure as a Slack line.
+fn failure_line(f: Failure, body: &Body<'_>) -> String {
+    let why = body.run.as_ref().and_then(|r| r.error).unwrap_or("");
+    match f.change {
+        Change::Resolved => "• *the run*: decides again (resolved)".to_owned(),
+        _ => format!("• *the run*: could not decide: {}", slack_escape(why)),
+    }
 }
 
 fn change_word(item: &Item<'_>) -> String {
@@ -270,6 +298,19 @@ pub(crate) fn alertmanager(
                 cx.now,
             ));
         }
+    }
+    if let Some(f) = plan.failure {
+        let ends = if f.change == Change::Resolved {
+            cx.now
+        } else {
+            until
+        };
+        alerts.push(json!({
+            "labels": {"alertname": "ReconRunError", "job": "recon", "level": "error"},
+            "annotations": {"summary": "recon: the run could not decide"},
+            "startsAt": time(f.since.min(ends)),
+            "endsAt": time(ends),
+        }));
     }
     Value::Array(alerts)
 }

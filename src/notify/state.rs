@@ -38,6 +38,9 @@ pub(crate) struct StateFile {
 pub(crate) struct DestinationState {
     /// Table → its last sent level.
     pub tables: BTreeMap<String, TableState>,
+    /// The run itself could not decide (no table could be judged), when that was last told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_error: Option<TableState>,
 }
 
 /// A table's last sent level.
@@ -81,6 +84,16 @@ pub(crate) struct Item<'a> {
     pub since: DateTime<Utc>,
 }
 
+/// The run itself could not decide (a snapshot could not be read, say): no table was judged,
+/// so this is what a destination hears instead, and when it decides again, that it is resolved.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failure {
+    /// Raised (it failed), resolved (it decides again) or unchanged (a reminder).
+    pub change: Change,
+    /// Since when it fails.
+    pub since: DateTime<Utc>,
+}
+
 /// What a run has to tell one destination.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan<'a> {
@@ -88,6 +101,8 @@ pub(crate) struct Plan<'a> {
     pub event: NotificationEvent,
     /// Every table at or above `min_level`, and those just resolved, worst first.
     pub items: Vec<Item<'a>>,
+    /// The run's own failure, when it failed or just stopped failing.
+    pub failure: Option<Failure>,
     /// The state to keep once the message is sent.
     pub next: DestinationState,
 }
@@ -167,7 +182,18 @@ pub(crate) fn plan<'a>(
         }
         items.push(item(t, level, previous, change, since));
     }
-    let changed = items.iter().any(|i| i.change != Change::Unchanged);
+    let failure = run_failure(report, last, &mut next, now);
+    if let (Some(f), Some(every), Some(s)) = (failure, rules.remind_every, &last.run_error)
+        && f.change == Change::Unchanged
+    {
+        due |= now
+            .signed_duration_since(s.sent_at)
+            .to_std()
+            .unwrap_or_default()
+            >= every;
+    }
+    let changed = items.iter().any(|i| i.change != Change::Unchanged)
+        || failure.is_some_and(|f| f.change != Change::Unchanged);
     let event = if summary {
         NotificationEvent::Summary
     } else if changed {
@@ -178,7 +204,7 @@ pub(crate) fn plan<'a>(
         return None;
     };
     if event != NotificationEvent::Summary || changed {
-        for s in next.tables.values_mut() {
+        for s in next.tables.values_mut().chain(next.run_error.as_mut()) {
             s.sent_at = now;
         }
     }
@@ -189,7 +215,45 @@ pub(crate) fn plan<'a>(
             .then(b.previous.cmp(&a.previous))
             .then(a.table.name.cmp(&b.table.name))
     });
-    Some(Plan { event, items, next })
+    Some(Plan {
+        event,
+        items,
+        failure,
+        next,
+    })
+}
+
+/// Whether the run itself failed (verdict `error` with no table at `error`), against what the
+/// destination was last told; records it in `next`.
+fn run_failure(
+    report: &Report,
+    last: &DestinationState,
+    next: &mut DestinationState,
+    now: DateTime<Utc>,
+) -> Option<Failure> {
+    let failed =
+        report.verdict == Status::Error && report.tables.iter().all(|t| t.status != Status::Error);
+    let failure = match (&last.run_error, failed) {
+        (None, false) => return None,
+        (None, true) => Failure {
+            change: Change::Raised,
+            since: now,
+        },
+        (Some(s), true) => Failure {
+            change: Change::Unchanged,
+            since: s.since,
+        },
+        (Some(s), false) => Failure {
+            change: Change::Resolved,
+            since: s.since,
+        },
+    };
+    next.run_error = failed.then(|| TableState {
+        level: Status::Error,
+        since: failure.since,
+        sent_at: last.run_error.as_ref().map_or(now, |s| s.sent_at),
+    });
+    Some(failure)
 }
 
 fn item(

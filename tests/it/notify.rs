@@ -489,3 +489,78 @@ pub fn alertmanager_binary() -> Option<std::path::PathBuf> {
         p.is_file().then(|| p.to_owned())
     })
 }
+
+#[test]
+fn a_run_that_cannot_decide_is_told_once_and_resolved_when_it_decides_again() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let log = out.path().join("got.jsonl");
+    let alerts = format!(
+        "[[alerts]]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat >> '{0}'; echo >> '{0}'\"]\n",
+        log.display()
+    );
+    let s = scenario(0, &alerts);
+    let target = s.path().join("target");
+    let away = s.path().join("target-away");
+    std::fs::rename(&target, &away).expect("hide the target");
+    let codes: Vec<i32> = (0..2).map(|_| code(&run(&s, ""))).collect();
+    std::fs::rename(&away, &target).expect("restore the target");
+    let fixed = code(&run(&s, ""));
+    assert_eq!((codes, fixed), (vec![2, 2], 0));
+    let got: Vec<Value> = std::fs::read_to_string(&log)
+        .expect("the command ran")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let seen: Vec<(&str, &str)> = got
+        .iter()
+        .map(|m| {
+            (
+                m["run"]["verdict"].as_str().unwrap_or(""),
+                m["run_failure"]["change"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [("error", "raised"), ("pass", "resolved")]);
+    assert!(
+        got[0]["run"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("target"))
+    );
+}
+
+#[test]
+fn the_daily_summary_names_every_table_whatever_changed() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let log = out.path().join("summary.json");
+    let alerts = format!(
+        "[[alerts]]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"cat > '{}'\"]\n",
+        log.display()
+    );
+    let s = scenario(0, &alerts);
+    let loaded = recon::Config::load(&s.path().join("recon.toml")).expect("config");
+    let history = s.path().join("history");
+    let report = recon::Reconciler::new(loaded.clone())
+        .history(&history)
+        .threads(1)
+        .run()
+        .expect("run");
+    let notifier = recon::notify::Notifier::new(&loaded, Some(&history)).expect("notifier");
+    let now = chrono::Utc::now();
+    assert!(
+        notifier.notify(&report, now).is_empty(),
+        "a pass is no news"
+    );
+    let outcomes = notifier.summary(&report, now);
+    assert_eq!(outcomes.len(), 1);
+    assert!(outcomes[0].sent, "{outcomes:?}");
+    assert_eq!(outcomes[0].tables, ["orders"]);
+    let body: Value =
+        serde_json::from_str(&std::fs::read_to_string(&log).expect("sent")).expect("JSON");
+    assert_eq!(body["event"], "summary");
+    assert_eq!(body["tables"][0]["level"], "pass");
+    assert!(
+        !history.join("alerts-state.json").exists(),
+        "a summary of passes records nothing"
+    );
+}
