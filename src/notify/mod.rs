@@ -113,9 +113,15 @@ impl Notifier {
             });
         }
         let remote = state_dir.filter(|d| crate::store::is_remote(&d.to_string_lossy()));
+        let forgetful = |why: &str| {
+            Some(format!(
+                "{why}: no memory between runs, so every run notifies what is at or above \
+                 min_level"
+            ))
+        };
         let memory_note = match (state_dir, remote) {
-            (None, _) => Some("no history folder: no memory between runs, so every run notifies what is at or above min_level".to_owned()),
-            (Some(_), Some(_)) => Some("the history folder is not local: no memory between runs, so every run notifies what is at or above min_level".to_owned()),
+            (None, _) => forgetful("no history folder"),
+            (Some(_), Some(_)) => forgetful("the history folder is not local"),
             _ => None,
         };
         Ok(Self {
@@ -380,5 +386,25 @@ fn secret(config: &AlertConfig, name: &str, base: &Path) -> Result<Option<Secret
         _ => Err(Error::Invalid(format!(
             "{at}: its URL is not an http(s) URL (not shown: it may hold a token)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubbing_removes_the_url_and_its_long_parts() {
+        let secret = Secret(
+            "https://user:pa55word@hooks.example/services/T0/B0/XYZSECRET?sig=abcdefgh".into(),
+        );
+        let text = "error sending request for url (https://user:pa55word@hooks.example/services/T0/B0/XYZSECRET?sig=abcdefgh): \
+                    /services/T0/B0/XYZSECRET said no; sig abcdefgh";
+        let shown = secret.scrub(text);
+        for part in ["pa55word", "XYZSECRET", "abcdefgh", "services/T0"] {
+            assert!(!shown.contains(part), "{part} in {shown}");
+        }
+        assert!(shown.contains("said no"), "{shown}");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
     }
 }

@@ -564,3 +564,52 @@ fn the_daily_summary_names_every_table_whatever_changed() {
         "a summary of passes records nothing"
     );
 }
+
+#[test]
+fn without_a_history_every_run_notifies_and_the_report_says_why() {
+    let hook = Receiver::start(vec![
+        Answer::status(500),
+        Answer::status(500),
+        Answer::status(500),
+    ]);
+    let s = scenario(20, &webhook("critical", ""));
+    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let mut outputs = Vec::new();
+    for _ in 0..3 {
+        let o = run_without_history(&s, &url);
+        assert_eq!(code(&o), 1);
+        outputs.push(o);
+    }
+    assert_eq!(
+        hook.requests().len(),
+        5,
+        "3 tries, then one message per run"
+    );
+    let report = s.report();
+    let n = &report["notifications"][0];
+    assert_eq!(n["sent"], true);
+    assert!(
+        n["note"]
+            .as_str()
+            .is_some_and(|t| t.contains("no history folder")),
+        "{n}"
+    );
+    let md = std::fs::read_to_string(s.path().join("out").join("report.md")).expect("report.md");
+    assert!(
+        md.contains("| hook | webhook | change | orders | sent |"),
+        "{md}"
+    );
+    let refs: Vec<&Output> = outputs.iter().collect();
+    assert_no_token(&s, &refs);
+}
+
+fn run_without_history(s: &Scenario, hook: &str) -> Output {
+    let mut cmd = recon();
+    cmd.arg("run")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg("--out")
+        .arg(s.path().join("out"))
+        .env(HOOK_ENV, hook);
+    cmd.output().expect("run recon")
+}
