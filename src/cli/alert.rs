@@ -53,16 +53,17 @@ pub fn run(args: &AlertArgs, printer: &Printer) -> anyhow::Result<i32> {
 
 /// After a run: notifies, keeps the outcomes in the report and prints a `warning:` line on
 /// stderr for each notification that failed. Never changes the verdict.
-pub fn notify(notifier: &Notifier, report: &mut Report) {
+pub fn notify(notifier: &Notifier, report: &mut Report, printer: &Printer) {
     let outcomes = notifier.notify(report, chrono::Utc::now());
     for o in &outcomes {
-        warn(o);
+        warn(o, printer);
     }
     report.notifications.extend(outcomes);
 }
 
-/// A failed notification as a warning on stderr (shown even under `-q`).
-fn warn(o: &NotificationOutcome) {
+/// A failed notification as a warning on stderr (shown even under `-q`); a note about a sent
+/// one as a note (not under `-q`).
+fn warn(o: &NotificationOutcome, printer: &Printer) {
     if let Some(e) = &o.error {
         eprintln!(
             "warning: notification to `{}` ({}) failed after {} {}: {e}",
@@ -72,6 +73,9 @@ fn warn(o: &NotificationOutcome) {
             if o.attempts == 1 { "try" } else { "tries" }
         );
     } else if let Some(note) = &o.note {
-        tracing::info!("notification to `{}`: {note}", o.destination);
+        printer.note(&format!(
+            "note: notification to `{}`: {note}",
+            o.destination
+        ));
     }
 }

@@ -109,7 +109,7 @@ pub fn execute(
         (Ok(r), notifier) => {
             let mut report = r.run_with_progress(workers, printer);
             if let Some(Ok(n)) = &notifier {
-                super::alert::notify(n, &mut report);
+                super::alert::notify(n, &mut report, printer);
             }
             report
         }

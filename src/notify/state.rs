@@ -299,7 +299,9 @@ pub(crate) fn load(path: &Path) -> Result<StateFile> {
 /// Records what one destination was told: the file is read again and only that destination's
 /// entry replaced, then written atomically.
 pub(crate) fn save(path: &Path, destination: &str, told: &DestinationState) -> Result<()> {
-    let mut state = load(path)?;
+    // A file that cannot be read (damaged, an older layout) is replaced rather than left to
+    // make every later run send everything again.
+    let mut state = load(path).unwrap_or_default();
     state.version = STATE_VERSION;
     state
         .destinations
