@@ -64,6 +64,7 @@ struct RunSummary<'a> {
     error: Option<&'a str>,
     config_digest: &'a str,
     tables: &'a StatusCounts,
+    checks: &'a StatusCounts,
 }
 
 /// One table of a message.
@@ -149,6 +150,7 @@ pub(crate) fn body<'a>(
             error: r.error.as_deref(),
             config_digest: &r.run.config_digest,
             tables: &r.summary.tables,
+            checks: &r.summary.checks,
         }),
         reports: cx.reports,
         run_failure: plan.and_then(|p| p.failure).map(|f| FailureEntry {
