@@ -613,3 +613,41 @@ fn run_without_history(s: &Scenario, hook: &str) -> Output {
         .env(HOOK_ENV, hook);
     cmd.output().expect("run recon")
 }
+
+#[test]
+fn alertmanager_alerts_are_posted_again_before_they_would_end() {
+    let am = Receiver::start(Vec::new());
+    let secret = tempfile::tempdir().expect("tempdir");
+    let file = secret.path().join("am-url");
+    std::fs::write(&file, format!("{}\n", am.url(&format!("/{TOKEN}")))).expect("url file");
+    let alerts = format!(
+        "[[alerts]]\nkind = \"alertmanager\"\nurl_file = \"{}\"\nresolve_timeout = \"4s\"\n",
+        file.display()
+    );
+    let s = scenario(20, &alerts);
+    let first = run(&s, "");
+    let second = run(&s, "");
+    assert_eq!(
+        am.requests().len(),
+        1,
+        "nothing new within half the timeout"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let third = run(&s, "");
+    let got = am.requests();
+    assert_eq!(got.len(), 2, "posted again after half of resolve_timeout");
+    assert_eq!(got[0].path, format!("/{TOKEN}/api/v2/alerts"));
+    let alert = &got[1].json()[0];
+    assert_eq!(alert["labels"]["alertname"], "ReconTableLevel");
+    assert_eq!(alert["labels"]["job"], "recon");
+    assert_eq!(alert["labels"]["table"], "orders");
+    assert_eq!(alert["labels"]["level"], "critical");
+    let ends = chrono::DateTime::parse_from_rfc3339(alert["endsAt"].as_str().expect("endsAt"))
+        .expect("a time");
+    let starts =
+        chrono::DateTime::parse_from_rfc3339(alert["startsAt"].as_str().expect("startsAt"))
+            .expect("a time");
+    assert!(ends > chrono::Utc::now() && ends > starts, "{alert}");
+    assert_eq!(s.report()["notifications"][0]["event"], "reminder");
+    assert_no_token(&s, &[&first, &second, &third]);
+}
