@@ -311,3 +311,155 @@ pub(crate) fn save(path: &Path, destination: &str, told: &DestinationState) -> R
     text.push(b'\n');
     crate::atomic::write_bytes(path, &text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::side::PerSide;
+
+    fn report(levels: &[(&str, Status)]) -> Report {
+        let failed = crate::error::Error::Invalid("unused".into());
+        let mut r =
+            crate::reconciler::Reconciler::failed(&failed, &crate::settings::Overrides::default());
+        r.error = None;
+        r.verdict = levels.iter().map(|l| l.1).max().unwrap_or(Status::Pass);
+        let sides = PerSide {
+            legacy: "l".to_owned(),
+            target: "t".to_owned(),
+        };
+        r.tables = levels
+            .iter()
+            .map(|(name, status)| {
+                let mut t = crate::report::build::errored_table(
+                    name,
+                    &["id".into()],
+                    &sides,
+                    String::new(),
+                );
+                t.error = None;
+                t.status = *status;
+                t
+            })
+            .collect();
+        r
+    }
+
+    fn rules(min_level: Status, remind_every: Option<Duration>) -> Rules<'static> {
+        Rules {
+            min_level,
+            tables: None,
+            remind_every,
+            remind_from: Status::Critical,
+        }
+    }
+
+    /// Runs the levels of one table through `plan`, keeping the state a successful send
+    /// leaves; returns each run's event and change.
+    fn walk(
+        rules: Rules<'_>,
+        levels: &[(Status, i64)],
+    ) -> Vec<Option<(NotificationEvent, Change)>> {
+        let start = DateTime::parse_from_rfc3339("2026-03-02T02:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let mut state = DestinationState::default();
+        let mut out = Vec::new();
+        for &(level, minutes) in levels {
+            let r = report(&[("orders", level)]);
+            let now = start + chrono::Duration::minutes(minutes);
+            let planned = plan(&r, &state, rules, now, false);
+            out.push(planned.as_ref().map(|p| (p.event, p.items[0].change)));
+            if let Some(p) = planned {
+                state = p.next;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn only_changes_are_news_and_falling_below_min_level_resolves() {
+        use Change::*;
+        use NotificationEvent::Change as C;
+        use Status::*;
+        let seen = walk(
+            rules(Warning, None),
+            &[
+                (Pass, 0),
+                (Warning, 1),
+                (Warning, 2),
+                (Critical, 3),
+                (Warning, 4),
+                (Pass, 5),
+            ],
+        );
+        assert_eq!(
+            seen,
+            [
+                None,
+                Some((C, Raised)),
+                None,
+                Some((C, Raised)),
+                Some((C, Lowered)),
+                Some((C, Resolved))
+            ]
+        );
+        // With min_level critical a warning is nobody's business: critical → warning resolves.
+        let seen = walk(
+            rules(Critical, None),
+            &[(Warning, 0), (Critical, 1), (Warning, 2)],
+        );
+        assert_eq!(seen, [None, Some((C, Raised)), Some((C, Resolved))]);
+    }
+
+    #[test]
+    fn reminders_come_after_remind_every_and_only_at_critical_or_above() {
+        use NotificationEvent::{Change as C, Reminder as R};
+        use Status::*;
+        let every = Some(Duration::from_mins(15));
+        let seen = walk(
+            rules(Warning, every),
+            &[
+                (Critical, 0),
+                (Critical, 10),
+                (Critical, 15),
+                (Critical, 20),
+                (Critical, 31),
+                (Warning, 32),
+                (Warning, 60),
+            ],
+        );
+        let events: Vec<Option<NotificationEvent>> =
+            seen.iter().map(|s| s.map(|(e, _)| e)).collect();
+        assert_eq!(
+            events,
+            [Some(C), None, Some(R), None, Some(R), Some(C), None]
+        );
+    }
+
+    #[test]
+    fn tables_outside_the_scope_are_ignored_and_a_summary_names_every_one() {
+        let r = report(&[("a", Status::Rollback), ("b", Status::Pass)]);
+        let only = ["b".to_owned()];
+        let scoped = Rules {
+            tables: Some(&only),
+            ..rules(Status::Warning, None)
+        };
+        let now = Utc::now();
+        assert!(plan(&r, &DestinationState::default(), scoped, now, false).is_none());
+        let summary = plan(
+            &r,
+            &DestinationState::default(),
+            rules(Status::Critical, None),
+            now,
+            true,
+        )
+        .expect("a summary always sends");
+        assert_eq!(summary.event, NotificationEvent::Summary);
+        let names: Vec<&str> = summary
+            .items
+            .iter()
+            .map(|i| i.table.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"], "worst first");
+    }
+}
