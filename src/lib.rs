@@ -19,8 +19,8 @@
 //!   [`exit_code`] maps a verdict to the binary's exit code;
 //! - errors: [`Error`] (with [`Error::chain`], the whole cause chain on one line) and [`Result`];
 //! - the snapshot exporter ([`exporter`]), a starter config from two snapshots ([`init`]), SQL
-//!   over both snapshots ([`query`]), the history of past runs ([`history`]) and a synthetic
-//!   migration with planted drift ([`demo`]).
+//!   over both snapshots ([`query`]), the history of past runs ([`history`]), notifications
+//!   after a run ([`notify`]) and a synthetic migration with planted drift ([`demo`]).
 //!
 //! Everything else is the crate's own.
 //!
@@ -78,6 +78,7 @@ pub(crate) mod gate;
 pub(crate) mod hash;
 pub mod history;
 pub mod init;
+pub mod notify;
 pub(crate) mod outputs;
 pub(crate) mod plan;
 pub(crate) mod pool;

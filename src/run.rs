@@ -106,6 +106,7 @@ fn empty_report(
         summary: Summary::default(),
         tables: Vec::new(),
         unpaired_tables: Vec::new(),
+        notifications: Vec::new(),
         checks: Vec::new(),
     }
 }

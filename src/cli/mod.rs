@@ -2,6 +2,7 @@
 //! and a `Printer` that owns stdout (results) and stderr (progress, logs, errors). It is the
 //! binary's, not the library's: it reaches the library only through its public API (`recon::`).
 
+pub(crate) mod alert;
 pub(crate) mod choices;
 pub(crate) mod demo;
 pub(crate) mod diff;
@@ -66,6 +67,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Run SQL over both snapshots (legacy.* and target.*), one-shot or at a prompt.
     Query(query::QueryArgs),
+    /// Notifications: `recon alert test` sends a test message to every `[[alerts]]` destination.
+    Alert(alert::AlertArgs),
     /// Load a Parquet snapshot into a database of its own (for the demo and the benchmarks).
     #[command(hide = true, name = "load-db")]
     LoadDb(snapshot::LoadArgs),
@@ -153,6 +156,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::DecodeFloor(a) => floor::run(a, &workers()?),
             Command::Query(a) => query::run(a, &workers()?),
             Command::History(a) => history::run(a, &workers()?),
+            Command::Alert(a) => alert::run(a, &printer),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

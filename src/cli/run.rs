@@ -97,9 +97,22 @@ pub fn execute(
         .map(ReportDir::open)
         .transpose()
         .with_context(|| "--out")?;
-    let mut report = match reconciler {
-        Ok(r) => r.run_with_progress(workers, printer),
-        Err(e) => Reconciler::failed(&e, &overrides),
+    // Destinations' URLs are read before the run: a missing one is an error (exit 2).
+    let notifier = reconciler.as_ref().ok().map(|r| {
+        recon::notify::Notifier::new(r.config(), r.settings().history()).map(|n| match &out {
+            Some(dir) => n.with_reports(dir.shown()),
+            None => n,
+        })
+    });
+    let mut report = match (reconciler, notifier) {
+        (Ok(_), Some(Err(e))) | (Err(e), _) => Reconciler::failed(&e, &overrides),
+        (Ok(r), notifier) => {
+            let mut report = r.run_with_progress(workers, printer);
+            if let Some(Ok(n)) = &notifier {
+                super::alert::notify(n, &mut report, printer);
+            }
+            report
+        }
     };
     finish(&mut report, args, out.as_ref(), printer, workers);
     if args.stats {

@@ -20,11 +20,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod alerts;
 pub mod checks;
 mod pair;
 mod thresholds;
 mod zone;
 
+pub use alerts::{AlertConfig, AlertKind, AlertLevel, HumanDuration};
 pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
 pub use zone::TimeZone;
 
@@ -66,6 +68,9 @@ pub struct Config {
     /// Where the nightly history is kept.
     #[serde(default)]
     pub history: Option<HistoryConfig>,
+    /// Where notifications go (`docs/alerts.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertConfig>,
 }
 
 /// Where one side's snapshot lives.
@@ -348,6 +353,8 @@ impl Config {
         }
         self.gate.validate("[gate]")?;
         checks::validate(self)?;
+        let tables: Vec<&str> = self.tables.iter().map(|t| t.name.as_str()).collect();
+        alerts::validate(&self.alerts, &tables)?;
         Ok(())
     }
 }

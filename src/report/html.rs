@@ -66,6 +66,16 @@ struct Page<'a> {
     audit: Audit,
     inputs: Vec<InputRow>,
     unpaired: Vec<UnpairedRow>,
+    notifications: Vec<NotificationRow>,
+}
+
+/// A notification of the run: where it went and how.
+struct NotificationRow {
+    destination: String,
+    kind: &'static str,
+    event: &'static str,
+    tables: String,
+    outcome: String,
 }
 
 /// A table in no pair.
@@ -232,6 +242,20 @@ pub fn render(r: &Report) -> crate::Result<String> {
                 rows: thousands(u.rows),
                 status: u.status.as_str(),
                 color: color(u.status),
+            })
+            .collect(),
+        notifications: r
+            .notifications
+            .iter()
+            .map(|n| NotificationRow {
+                destination: n.destination.clone(),
+                kind: n.kind.as_str(),
+                event: n.event.as_str(),
+                tables: n.tables.join(", "),
+                outcome: n.error.as_ref().map_or_else(
+                    || "sent".to_owned(),
+                    |e| format!("failed after {} tries: {e}", n.attempts),
+                ),
             })
             .collect(),
     };

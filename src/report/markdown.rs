@@ -40,8 +40,36 @@ pub fn render(r: &Report) -> String {
     schema(r, &mut o);
     exact_vs_float(r, &mut o);
     churn(r, &mut o);
+    notifications(r, &mut o);
     audit(r, &mut o);
     o
+}
+
+/// The run's notifications, when it sent any: one row per destination.
+fn notifications(r: &Report, o: &mut String) {
+    if r.notifications.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Notifications\n");
+    let _ = writeln!(o, "| destination | kind | event | tables | outcome |");
+    let _ = writeln!(o, "|---|---|---|---|---|");
+    for n in &r.notifications {
+        let tries = if n.attempts == 1 { "try" } else { "tries" };
+        let outcome = match &n.error {
+            None if n.attempts <= 1 => "sent".to_owned(),
+            None => format!("sent after {} {tries}", n.attempts),
+            Some(e) => format!("**failed** after {} {tries}: {}", n.attempts, cell(e)),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {outcome} |",
+            cell(&n.destination),
+            n.kind.as_str(),
+            n.event.as_str(),
+            cell(&n.tables.join(", "))
+        );
+    }
+    let _ = writeln!(o);
 }
 
 /// Summary: the verdict, the counts, and why the run could not decide.

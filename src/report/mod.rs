@@ -26,6 +26,7 @@ pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
 pub mod model;
+pub(crate) mod notifications;
 pub(crate) mod terminal;
 pub(crate) mod write;
 
@@ -41,9 +42,9 @@ pub use crate::side::{PerSide, Side};
 
 pub use model::*;
 pub use model::{
-    ChangedSample, CheckReport, ColumnDrift, Finding, Input, KeySample, Report, RunMeta,
-    SCHEMA_VERSION, Samples, StatusCounts, Summary, TableHistory, TableReport, Tool, TrendPoint,
-    UnpairedTable,
+    ChangedSample, CheckReport, ColumnDrift, Finding, Input, KeySample, NotificationEvent,
+    NotificationOutcome, Report, RunMeta, SCHEMA_VERSION, Samples, StatusCounts, Summary,
+    TableHistory, TableReport, Tool, TrendPoint, UnpairedTable,
 };
 
 /// The formats a report renders to.

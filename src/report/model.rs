@@ -17,6 +17,8 @@ use crate::config::checks::CheckKind;
 use crate::gate::{FailOn, MetricValue, Status};
 use crate::side::{PerSide, Side};
 
+pub use super::notifications::{NotificationEvent, NotificationOutcome};
+
 /// Version of the JSON report layout: 2 since levels (`warning`, `critical`, `rollback`)
 /// replaced version 1's `warn` and `fail`.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -50,6 +52,10 @@ pub struct Report {
     pub unpaired_tables: Vec<UnpairedTable>,
     /// SQL checks, in config order, then golden queries by name.
     pub checks: Vec<CheckReport>,
+    /// The notifications of this run, one per destination that had something to send
+    /// (`docs/alerts.md`); left out when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationOutcome>,
 }
 
 /// Tool identity.

@@ -212,6 +212,8 @@ pub enum Service {
     Moto,
     /// A headless Chromium (or Chrome) on `PATH`.
     Chromium,
+    /// Debian's `prometheus-alertmanager`, started by the test on a free loopback port.
+    Alertmanager,
 }
 
 /// The environment variable that turns a missing service from a skip into a failure.
@@ -220,7 +222,7 @@ pub const REQUIRE_SERVICES: &str = "RECON_REQUIRE_SERVICES";
 impl Service {
     /// Why the service cannot be used here, or `None` when it can. Probed once per process.
     fn missing(self) -> Option<&'static str> {
-        static SEEN: [OnceLock<Option<String>>; 4] = [const { OnceLock::new() }; 4];
+        static SEEN: [OnceLock<Option<String>>; 5] = [const { OnceLock::new() }; 5];
         SEEN[self as usize].get_or_init(|| self.probe()).as_deref()
     }
 
@@ -234,6 +236,10 @@ impl Service {
             Self::Chromium => chromium().is_none().then(|| {
                 "headless Chromium not found on PATH (chromium, chromium-browser or \
                  google-chrome; apt-get install chromium)"
+                    .to_owned()
+            }),
+            Self::Alertmanager => crate::notify::alertmanager_binary().is_none().then(|| {
+                "prometheus-alertmanager not found (apt-get install prometheus-alertmanager)"
                     .to_owned()
             }),
         }
