@@ -20,7 +20,9 @@
 //! - errors: [`Error`] (with [`Error::chain`], the whole cause chain on one line) and [`Result`];
 //! - the snapshot exporter ([`exporter`]), a starter config from two snapshots ([`init`]), SQL
 //!   over both snapshots ([`query`]), the history of past runs ([`history`]) and a synthetic
-//!   migration with planted drift ([`demo`]).
+//!   migration with planted drift ([`demo`]);
+//! - monitoring: a run's Prometheus metrics, written for a textfile collector or pushed to a
+//!   Pushgateway ([`metrics`]).
 //!
 //! Everything else is the crate's own.
 //!
@@ -78,6 +80,7 @@ pub(crate) mod gate;
 pub(crate) mod hash;
 pub mod history;
 pub mod init;
+pub mod metrics;
 pub(crate) mod outputs;
 pub(crate) mod plan;
 pub(crate) mod pool;

@@ -9,6 +9,7 @@ pub(crate) mod floor;
 pub(crate) mod generate;
 pub(crate) mod history;
 pub(crate) mod init;
+pub(crate) mod metrics;
 pub(crate) mod printer;
 pub(crate) mod query;
 pub(crate) mod run;
@@ -108,6 +109,9 @@ pub struct ReconcileArgs {
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Prometheus metrics of the run.
+    #[command(flatten)]
+    pub metrics: metrics::MetricsArgs,
 }
 
 /// Parses `512MiB`, `4GiB`, `2GB`, `1000000` (bytes) with `bytesize`: KiB, MiB and GiB are

@@ -11,6 +11,7 @@ mod export_roots;
 mod formats;
 mod generated;
 mod library_api;
+mod metrics;
 mod names_and_partitions;
 mod props;
 mod query;
