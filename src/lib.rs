@@ -22,7 +22,8 @@
 //!   over both snapshots ([`query`]), the history of past runs ([`history`]) and a synthetic
 //!   migration with planted drift ([`demo`]);
 //! - monitoring: a run's Prometheus metrics, written for a textfile collector or pushed to a
-//!   Pushgateway ([`metrics`]).
+//!   Pushgateway ([`metrics`]), and the parts of `recon watch` ([`watch`], with its settings in
+//!   [`WatchSettings`]).
 //!
 //! Everything else is the crate's own.
 //!
@@ -98,6 +99,7 @@ pub(crate) mod store;
 pub(crate) mod synth;
 pub(crate) mod unpaired;
 pub(crate) mod value;
+pub mod watch;
 
 pub use config::{Config, LoadedConfig};
 pub use diff::Attribution;
@@ -107,7 +109,7 @@ pub use pool::Workers;
 pub use reconciler::Reconciler;
 pub use report_dir::{ReportDir, ReportFiles, WriteFailure};
 pub use run::{NoProgress, Progress};
-pub use settings::{Overrides, RunSettings};
+pub use settings::{Overrides, RunSettings, WatchOverrides, WatchSettings};
 pub use side::{PerSide, Side};
 pub use store::scrub as scrub_credentials;
 

@@ -90,6 +90,7 @@ fn quick_config(args: &DiffArgs) -> recon::Result<LoadedConfig> {
         checks: Vec::new(),
         golden: None,
         history: None,
+        watch: None,
     };
     let identity = format!(
         "{:?}",

@@ -14,6 +14,7 @@ pub(crate) mod printer;
 pub(crate) mod query;
 pub(crate) mod run;
 pub(crate) mod snapshot;
+pub(crate) mod watch;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// List the runs kept in a history folder.
     History(history::HistoryArgs),
+    /// Reconcile on a schedule: every run's reports kept, metrics served, stopped by SIGTERM.
+    Watch(watch::WatchArgs),
     /// Run SQL over both snapshots (legacy.* and target.*), one-shot or at a prompt.
     Query(query::QueryArgs),
     /// Load a Parquet snapshot into a database of its own (for the demo and the benchmarks).
@@ -157,6 +160,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::DecodeFloor(a) => floor::run(a, &workers()?),
             Command::Query(a) => query::run(a, &workers()?),
             Command::History(a) => history::run(a, &workers()?),
+            Command::Watch(a) => watch::run(a, &workers()?, &printer),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

@@ -45,19 +45,7 @@ pub fn run(args: &RunArgs, workers: &Workers, printer: &Printer) -> anyhow::Resu
     if args.snapshot
         && let Ok(l) = &loaded
     {
-        let replace = if args.force {
-            recon::exporter::Replace::Anything
-        } else {
-            recon::exporter::Replace::Snapshot
-        };
-        let mut requests = recon::exporter::config_requests(l, replace, workers.threads())?;
-        args.waits.apply(&mut requests);
-        if requests.is_empty() {
-            anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
-        }
-        for r in &requests {
-            super::snapshot::export(r, workers, printer)?;
-        }
+        export_sides(l, args.force, &args.waits, workers, printer)?;
     }
     execute(
         loaded,
@@ -67,6 +55,31 @@ pub fn run(args: &RunArgs, workers: &Workers, printer: &Printer) -> anyhow::Resu
         workers,
         printer,
     )
+}
+
+/// `--snapshot`: exports every side of the config that has a `url` to its root (replacing the
+/// last snapshot; anything but a recon snapshot only with `force`).
+pub fn export_sides(
+    loaded: &LoadedConfig,
+    force: bool,
+    waits: &super::snapshot::WaitArgs,
+    workers: &Workers,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let replace = if force {
+        recon::exporter::Replace::Anything
+    } else {
+        recon::exporter::Replace::Snapshot
+    };
+    let mut requests = recon::exporter::config_requests(loaded, replace, workers.threads())?;
+    waits.apply(&mut requests);
+    if requests.is_empty() {
+        anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
+    }
+    for r in &requests {
+        super::snapshot::export(r, workers, printer)?;
+    }
+    Ok(())
 }
 
 /// Runs a loaded (or failed) config, writes and prints the report, returns the exit code.
@@ -153,7 +166,7 @@ pub fn post_run(
 }
 
 /// What the command line chose for a run; [`RunSettings::resolve`] lays it over the config.
-fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Overrides {
+pub fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Overrides {
     Overrides {
         threads: Some(threads),
         fail_on: Some(args.fail_on.into()),

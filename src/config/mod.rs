@@ -23,9 +23,11 @@ use serde::{Deserialize, Serialize};
 pub mod checks;
 mod pair;
 mod thresholds;
+mod watch;
 mod zone;
 
 pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
+pub use watch::{DailyAt, WatchConfig, parse_every, parse_listen};
 pub use zone::TimeZone;
 
 pub use checks::{
@@ -66,6 +68,9 @@ pub struct Config {
     /// Where the nightly history is kept.
     #[serde(default)]
     pub history: Option<HistoryConfig>,
+    /// How `recon watch` runs this config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchConfig>,
 }
 
 /// Where one side's snapshot lives.
@@ -348,6 +353,9 @@ impl Config {
         }
         self.gate.validate("[gate]")?;
         checks::validate(self)?;
+        if let Some(w) = &self.watch {
+            w.validate()?;
+        }
         Ok(())
     }
 }

@@ -22,3 +22,4 @@ mod s3;
 mod structure;
 mod trust;
 mod value_rules;
+mod watch;
