@@ -102,6 +102,12 @@ pub fn run(args: &WatchArgs, workers: &Workers, printer: &Printer) -> anyhow::Re
         out: args.reconcile.out.clone(),
     };
     let settings = WatchSettings::resolve(&chosen, &overrides, &loaded)?;
+    if settings.out.to_string_lossy().contains("://") {
+        anyhow::bail!(
+            "--out {}: recon watch keeps its runs in a local folder (a URL is for recon run)",
+            recon::scrub_credentials(&settings.out.to_string_lossy())
+        );
+    }
     overrides.history = Some(settings.history.clone());
     Reconciler::new(loaded).refuse_outputs(&[("--out", settings.out.as_path())])?;
     // One watch per folder: the folder is locked for the watch's life.
@@ -196,7 +202,7 @@ fn after_run(
     if skipped > 0 {
         let took = Duration::from_secs(u64::try_from((ended - started).num_seconds()).unwrap_or(0));
         cycle.printer.note(&format!(
-            "watch: the run took {}, longer than the interval of {}: {skipped} run(s) skipped, \
+            "watch: the run took {} and ran past {skipped} scheduled start(s) (every {}); \
              the next at {}",
             humantime::format_duration(took),
             humantime::format_duration(every),

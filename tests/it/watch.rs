@@ -164,9 +164,8 @@ fn the_listen_address_defaults_to_loopback() {
 }
 
 /// `orders` with many rows, so that a run lasts long enough to be stopped in the middle.
-fn big_orders() -> Scenario {
+fn big_orders(n: i64) -> Scenario {
     let s = Scenario::new();
-    let n = 400_000;
     let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
     let amounts: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| i % 97)));
     s.legacy(
@@ -180,7 +179,7 @@ fn big_orders() -> Scenario {
 
 #[test]
 fn sigterm_mid_run_exits_0_and_leaves_no_partial_report() {
-    let s = big_orders();
+    let s = big_orders(400_000);
     let w = watch(&s, &["--every", "1h"]);
     let partial = |s: &Scenario| !runs(s).1.is_empty();
     wait_for("a run to start", || partial(&s));
@@ -190,4 +189,50 @@ fn sigterm_mid_run_exits_0_and_leaves_no_partial_report() {
     let (done, hidden) = runs(&s);
     assert!(done.is_empty() && hidden.is_empty(), "{done:?} {hidden:?}");
     assert!(!Path::new(&s.path().join("watch/latest")).exists());
+}
+
+#[test]
+fn an_overrun_delays_the_next_run_and_says_so() {
+    let s = big_orders(1_200_000);
+    // One thread: the run outlasts the one-second interval.
+    let w = watch(&s, &["--every", "1s", "-j", "1"]);
+    wait_for("the first run", || latest_changed(&s).is_some());
+    let report = parse_report(
+        &std::fs::read_to_string(s.path().join("watch/latest/report.json")).expect("report"),
+    );
+    assert_eq!(stop(w), 0);
+    let err = stderr_text(&s);
+    let duration = report["run"]["duration_ms"].as_u64().expect("duration");
+    assert!(
+        duration >= 1000,
+        "the run is meant to outlast the interval: {duration} ms"
+    );
+    assert!(err.contains("scheduled start(s) (every 1s)"), "{err}");
+}
+
+#[test]
+fn a_url_as_the_watchs_folder_is_refused_without_its_credentials() {
+    let s = orders(0);
+    let out = recon()
+        .arg("watch")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .args([
+            "--every",
+            "1m",
+            "--out",
+            "s3://reader:s3cr3t-key@bucket/watch",
+        ])
+        .output()
+        .expect("recon watch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("local folder") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+    assert!(
+        !Path::new("s3:").exists(),
+        "nothing written under a folder named after the URL"
+    );
 }
