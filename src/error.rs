@@ -208,6 +208,16 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A push to a Prometheus Pushgateway failed or was refused; the URL is shown without
+    /// credentials.
+    #[error("pushgateway {url}: {message}")]
+    Pushgateway {
+        /// The URL without userinfo or query.
+        url: String,
+        /// What failed (the HTTP status and the gateway's answer, or the connection error).
+        message: String,
+    },
+
     /// Temporary spill or column-hash files failed.
     #[error("temporary storage: {0}")]
     Spill(#[source] std::io::Error),

@@ -19,8 +19,11 @@
 //!   [`exit_code`] maps a verdict to the binary's exit code;
 //! - errors: [`Error`] (with [`Error::chain`], the whole cause chain on one line) and [`Result`];
 //! - the snapshot exporter ([`exporter`]), a starter config from two snapshots ([`init`]), SQL
-//!   over both snapshots ([`query`]), the history of past runs ([`history`]), notifications
-//!   after a run ([`notify`]) and a synthetic migration with planted drift ([`demo`]).
+//!   over both snapshots ([`query`]), the history of past runs ([`history`]) and a synthetic
+//!   migration with planted drift ([`demo`]);
+//! - monitoring: notifications after a run ([`notify`]), a run's Prometheus metrics, written for
+//!   a textfile collector or pushed to a Pushgateway ([`metrics`]), and the parts of `recon
+//!   watch` ([`watch`], with its settings in [`WatchSettings`]).
 //!
 //! Everything else is the crate's own.
 //!
@@ -78,6 +81,7 @@ pub(crate) mod gate;
 pub(crate) mod hash;
 pub mod history;
 pub mod init;
+pub mod metrics;
 pub mod notify;
 pub(crate) mod outputs;
 pub(crate) mod plan;
@@ -96,6 +100,7 @@ pub(crate) mod store;
 pub(crate) mod synth;
 pub(crate) mod unpaired;
 pub(crate) mod value;
+pub mod watch;
 
 pub use config::{Config, LoadedConfig};
 pub use diff::Attribution;
@@ -105,7 +110,7 @@ pub use pool::Workers;
 pub use reconciler::Reconciler;
 pub use report_dir::{ReportDir, ReportFiles, WriteFailure};
 pub use run::{NoProgress, Progress};
-pub use settings::{Overrides, RunSettings};
+pub use settings::{Overrides, RunSettings, WatchOverrides, WatchSettings};
 pub use side::{PerSide, Side};
 pub use store::scrub as scrub_credentials;
 

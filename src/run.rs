@@ -489,14 +489,16 @@ fn reconcile_one(
         Ok(mut diff) => {
             let judgement = crate::gate::judge_table(&p.gate, &diff);
             let keys = std::mem::take(&mut diff.differing_keys);
-            (crate::report::build::table(diff, judgement), keys)
+            let drift = p.gate.drift_ratio;
+            (crate::report::build::table(diff, judgement, drift), keys)
         }
         Err(e) => {
             // Upstream texts may quote a URL with its credentials.
             let e = crate::store::scrub(&crate::error::chain(&e));
             tracing::error!(table = %p.name, "{e}");
             let key: Vec<String> = p.keys.iter().map(|k| k.name.clone()).collect();
-            let t = crate::report::build::errored_table(&p.name, &key, &p.sources, e);
+            let drift = p.gate.drift_ratio;
+            let t = crate::report::build::errored_table(&p.name, &key, &p.sources, drift, e);
             (t, KeyLog::default())
         }
     }

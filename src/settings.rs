@@ -4,10 +4,13 @@
 //! of it. Every command of the binary resolves its settings here, those that do not reconcile
 //! included (their worker threads).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::config::LoadedConfig;
+use crate::config::{DailyAt, LoadedConfig, parse_every, parse_listen};
 use crate::diff::{Attribution, DiffOptions};
+use crate::error::{Error, Result};
 use crate::gate::FailOn;
 
 /// What a caller chose for one run; `None` (or empty) leaves the setting to the config or the
@@ -131,6 +134,108 @@ impl RunSettings {
 /// Worker threads: the caller's choice (at least one), or every core.
 fn threads(chosen: Option<usize>) -> usize {
     chosen.unwrap_or_else(crate::pool::default_threads).max(1)
+}
+
+/// What a caller chose for `recon watch`; `None` leaves the setting to the config's `[watch]` or
+/// the default.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOverrides {
+    /// The interval between runs (`--every`).
+    pub every: Option<Duration>,
+    /// Runs kept (`--keep`).
+    pub keep: Option<usize>,
+    /// Where to serve `/metrics`, `/healthz` and the latest report (`--listen`).
+    pub listen: Option<SocketAddr>,
+    /// The runs' folder (`--out`).
+    pub out: Option<PathBuf>,
+}
+
+/// `recon watch`'s settings, each decided once by [`WatchSettings::resolve`]: the caller's
+/// choice over the config's `[watch]` over the default.
+///
+/// ```
+/// use std::time::Duration;
+/// use recon::{WatchOverrides, WatchSettings};
+///
+/// let loaded = recon::Config::load("fixtures/erp/recon.toml".as_ref())?;
+/// let chosen = WatchOverrides { every: Some(Duration::from_secs(60)), ..WatchOverrides::default() };
+/// let settings = WatchSettings::resolve(&chosen, &recon::Overrides::default(), &loaded)?;
+/// assert_eq!(settings.every, Duration::from_secs(60));
+/// assert_eq!(settings.keep, 96);
+/// assert_eq!(settings.out, loaded.base_dir.join("watch"));
+/// // The config's `[history] dir`; without one, `history/` in the runs' folder.
+/// assert_eq!(settings.history, loaded.base_dir.join("history"));
+/// # Ok::<(), recon::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct WatchSettings {
+    /// The interval between runs (runs start at whole multiples of it since the Unix epoch).
+    pub every: Duration,
+    /// Runs whose reports are kept (at least one).
+    pub keep: usize,
+    /// Where to serve, if anywhere.
+    pub listen: Option<SocketAddr>,
+    /// The runs' folder: `runs/<timestamp>/` per run and `latest`.
+    pub out: PathBuf,
+    /// The history folder: the caller's or the config's, else `history/` in the runs' folder.
+    pub history: PathBuf,
+    /// When the daily summary is due, if one is.
+    pub daily_summary: Option<DailyAt>,
+}
+
+/// Runs kept when neither the caller nor the config says: a day at 15 minutes.
+pub const DEFAULT_KEEP: usize = 96;
+
+impl WatchSettings {
+    /// Resolves every setting of `recon watch`; `run` is what the caller chose for each run
+    /// (its history folder wins over the config's). Fails when no interval is given anywhere.
+    pub fn resolve(
+        chosen: &WatchOverrides,
+        run: &Overrides,
+        loaded: &LoadedConfig,
+    ) -> Result<Self> {
+        let file = loaded.config.watch.clone().unwrap_or_default();
+        let invalid =
+            |m: String| Error::Invalid(format!("[watch] in {}: {m}", loaded.path.display()));
+        let every = match chosen.every {
+            Some(e) => e,
+            None => match &file.every {
+                Some(text) => parse_every(text).map_err(invalid)?,
+                None => {
+                    return Err(Error::Invalid(
+                        "recon watch needs an interval: --every 15m or `every` under [watch]"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        let listen = match (chosen.listen, &file.listen) {
+            (Some(l), _) => Some(l),
+            (None, Some(text)) => Some(parse_listen(text).map_err(invalid)?),
+            (None, None) => None,
+        };
+        let daily_summary = file
+            .daily_summary
+            .as_deref()
+            .map(DailyAt::parse)
+            .transpose()
+            .map_err(invalid)?;
+        let out = chosen.out.clone().unwrap_or_else(|| {
+            let dir = file.out.as_deref().unwrap_or("watch");
+            crate::store::resolve(dir, &loaded.base_dir)
+        });
+        let history = RunSettings::resolve(run, Some(loaded))
+            .history
+            .unwrap_or_else(|| out.join("history"));
+        Ok(Self {
+            every,
+            keep: chosen.keep.or(file.keep).unwrap_or(DEFAULT_KEEP).max(1),
+            listen,
+            out,
+            history,
+            daily_summary,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -82,6 +82,7 @@ pub fn run(args: &DemoArgs, workers: &Workers, printer: &Printer) -> anyhow::Res
         memory_budget: None,
         attribution: super::choices::AttributionChoice::Store,
         stats: false,
+        metrics: super::metrics::MetricsArgs::default(),
     };
     let code = super::run::execute(
         Config::load(&config),

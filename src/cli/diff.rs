@@ -91,6 +91,7 @@ fn quick_config(args: &DiffArgs) -> recon::Result<LoadedConfig> {
         golden: None,
         history: None,
         alerts: Vec::new(),
+        watch: None,
     };
     let identity = format!(
         "{:?}",

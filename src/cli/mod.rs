@@ -10,10 +10,12 @@ pub(crate) mod floor;
 pub(crate) mod generate;
 pub(crate) mod history;
 pub(crate) mod init;
+pub(crate) mod metrics;
 pub(crate) mod printer;
 pub(crate) mod query;
 pub(crate) mod run;
 pub(crate) mod snapshot;
+pub(crate) mod watch;
 
 use std::path::PathBuf;
 
@@ -65,6 +67,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// List the runs kept in a history folder.
     History(history::HistoryArgs),
+    /// Reconcile on a schedule: every run's reports kept, metrics served, stopped by SIGTERM.
+    Watch(watch::WatchArgs),
     /// Run SQL over both snapshots (legacy.* and target.*), one-shot or at a prompt.
     Query(query::QueryArgs),
     /// Notifications: `recon alert test` sends a test message to every `[[alerts]]` destination.
@@ -111,6 +115,9 @@ pub struct ReconcileArgs {
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Prometheus metrics of the run.
+    #[command(flatten)]
+    pub metrics: metrics::MetricsArgs,
 }
 
 /// Parses `512MiB`, `4GiB`, `2GB`, `1000000` (bytes) with `bytesize`: KiB, MiB and GiB are
@@ -157,6 +164,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Query(a) => query::run(a, &workers()?),
             Command::History(a) => history::run(a, &workers()?),
             Command::Alert(a) => alert::run(a, &printer),
+            Command::Watch(a) => watch::run(a, &workers()?, &printer),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

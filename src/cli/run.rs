@@ -1,13 +1,15 @@
 //! `recon run --config recon.toml`: reconcile every table pair of a config.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 
 use recon::report::{Report, ReportFormat};
-use recon::{Config, LoadedConfig, Overrides, Reconciler, ReportDir, Workers, exit_code};
+use recon::{
+    Config, LoadedConfig, Overrides, Reconciler, ReportDir, RunSettings, Workers, exit_code,
+};
 
 use super::ReconcileArgs;
 use super::printer::{Printer, peak_rss};
@@ -43,19 +45,7 @@ pub fn run(args: &RunArgs, workers: &Workers, printer: &Printer) -> anyhow::Resu
     if args.snapshot
         && let Ok(l) = &loaded
     {
-        let replace = if args.force {
-            recon::exporter::Replace::Anything
-        } else {
-            recon::exporter::Replace::Snapshot
-        };
-        let mut requests = recon::exporter::config_requests(l, replace, workers.threads())?;
-        args.waits.apply(&mut requests);
-        if requests.is_empty() {
-            anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
-        }
-        for r in &requests {
-            super::snapshot::export(r, workers, printer)?;
-        }
+        export_sides(l, args.force, &args.waits, workers, printer)?;
     }
     execute(
         loaded,
@@ -65,6 +55,31 @@ pub fn run(args: &RunArgs, workers: &Workers, printer: &Printer) -> anyhow::Resu
         workers,
         printer,
     )
+}
+
+/// `--snapshot`: exports every side of the config that has a `url` to its root (replacing the
+/// last snapshot; anything but a recon snapshot only with `force`).
+pub fn export_sides(
+    loaded: &LoadedConfig,
+    force: bool,
+    waits: &super::snapshot::WaitArgs,
+    workers: &Workers,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let replace = if force {
+        recon::exporter::Replace::Anything
+    } else {
+        recon::exporter::Replace::Snapshot
+    };
+    let mut requests = recon::exporter::config_requests(loaded, replace, workers.threads())?;
+    waits.apply(&mut requests);
+    if requests.is_empty() {
+        anyhow::bail!("--snapshot: no side of the config has a `url` to export from");
+    }
+    for r in &requests {
+        super::snapshot::export(r, workers, printer)?;
+    }
+    Ok(())
 }
 
 /// Runs a loaded (or failed) config, writes and prints the report, returns the exit code.
@@ -79,7 +94,11 @@ pub fn execute(
     printer: &Printer,
 ) -> anyhow::Result<i32> {
     let clock = Instant::now();
+    args.metrics.check_build()?;
     let overrides = overrides(args, only, workers.threads());
+    let history = RunSettings::resolve(&overrides, loaded.as_ref().ok())
+        .history()
+        .map(Path::to_path_buf);
     let reconciler = loaded.map(|l| {
         Reconciler::new(l)
             .with_overrides(overrides.clone())
@@ -114,15 +133,53 @@ pub fn execute(
             report
         }
     };
-    finish(&mut report, args, out.as_ref(), printer, workers);
+    let steps = PostRun {
+        args,
+        out: out.as_ref(),
+        history: history.as_deref(),
+        known_success: None,
+    };
+    post_run(&mut report, &steps, printer, workers);
     if args.stats {
         print_stats(&report, clock);
     }
     Ok(exit_code(report.verdict, args.fail_on.into()))
 }
 
+/// Where the steps after a run put their results.
+pub struct PostRun<'a> {
+    /// The run's options: report formats, metrics file and Pushgateway.
+    pub args: &'a ReconcileArgs,
+    /// The report folder.
+    pub out: Option<&'a ReportDir>,
+    /// The run's history folder (where a failing run finds the last successful one).
+    pub history: Option<&'a Path>,
+    /// The last successful run's time, when the caller knows it (`recon watch`).
+    pub known_success: Option<i64>,
+}
+
+/// The steps after a reconciliation, in order, for `recon run` and every cycle of `recon watch`
+/// alike: the reports written and printed ([`finish`]), then the metrics file and the
+/// Pushgateway. Returns the metrics text and the last successful run's time it carries. No step
+/// changes the verdict but a report that cannot be written.
+pub fn post_run(
+    report: &mut Report,
+    steps: &PostRun<'_>,
+    printer: &Printer,
+    workers: &Workers,
+) -> (String, Option<i64>) {
+    finish(report, steps.args, steps.out, printer, workers);
+    super::metrics::publish(
+        report,
+        &steps.args.metrics,
+        steps.history,
+        steps.known_success,
+        workers,
+    )
+}
+
 /// What the command line chose for a run; [`RunSettings::resolve`] lays it over the config.
-fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Overrides {
+pub fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Overrides {
     Overrides {
         threads: Some(threads),
         fail_on: Some(args.fail_on.into()),

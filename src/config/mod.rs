@@ -24,10 +24,12 @@ pub mod alerts;
 pub mod checks;
 mod pair;
 mod thresholds;
+mod watch;
 mod zone;
 
 pub use alerts::{AlertConfig, AlertKind, AlertLevel, HumanDuration};
 pub use thresholds::{GateConfig, Threshold, UnpairedLevel};
+pub use watch::{DailyAt, WatchConfig, parse_every, parse_listen};
 pub use zone::TimeZone;
 
 pub use checks::{
@@ -71,6 +73,9 @@ pub struct Config {
     /// Where notifications go (`docs/alerts.md`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertConfig>,
+    /// How `recon watch` runs this config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchConfig>,
 }
 
 /// Where one side's snapshot lives.
@@ -355,6 +360,9 @@ impl Config {
         checks::validate(self)?;
         let tables: Vec<&str> = self.tables.iter().map(|t| t.name.as_str()).collect();
         alerts::validate(&self.alerts, &tables)?;
+        if let Some(w) = &self.watch {
+            w.validate()?;
+        }
         Ok(())
     }
 }

@@ -334,6 +334,7 @@ mod tests {
                     name,
                     &["id".into()],
                     &sides,
+                    None,
                     String::new(),
                 );
                 t.error = None;

@@ -18,8 +18,8 @@ use super::model::{
     TrendPoint, UnpairedTable,
 };
 
-/// A reconciled table with the gate's judgement of it.
-pub fn table(t: TableDiff, judgement: Judgement) -> TableReport {
+/// A reconciled table with the gate's judgement of it and its drift thresholds.
+pub fn table(t: TableDiff, judgement: Judgement, drift: Option<gate::Threshold>) -> TableReport {
     TableReport {
         name: t.name,
         legacy_table: t.legacy_table,
@@ -52,16 +52,23 @@ pub fn table(t: TableDiff, judgement: Judgement) -> TableReport {
         explained: t.explained,
         status: judgement.status,
         findings: findings(judgement.findings),
+        drift_thresholds: drift.map_or_else(Thresholds::default, |d| Thresholds {
+            warning: d.warning,
+            critical: d.critical,
+            rollback: d.rollback,
+        }),
         history: None,
         error: None,
     }
 }
 
-/// A table that could not be decided: its names and key, nothing counted, and why.
+/// A table that could not be decided: its names, key and drift thresholds, nothing counted,
+/// and why.
 pub fn errored_table(
     name: &str,
     key: &[String],
     sources: &PerSide<String>,
+    drift: Option<gate::Threshold>,
     error: String,
 ) -> TableReport {
     let judgement = Judgement {
@@ -70,7 +77,7 @@ pub fn errored_table(
     };
     TableReport {
         error: Some(error),
-        ..table(TableDiff::new(name, key, sources), judgement)
+        ..table(TableDiff::new(name, key, sources), judgement, drift)
     }
 }
 

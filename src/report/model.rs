@@ -207,6 +207,9 @@ pub struct TableReport {
     pub status: Status,
     /// Every threshold this table crossed.
     pub findings: Vec<Finding>,
+    /// The `drift_ratio` thresholds in force for this table (the gate's, with the table's own
+    /// over the global ones), so that a reader can draw them beside the drift.
+    pub drift_thresholds: Thresholds,
     /// Trend and key churn against earlier runs, when a history is kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<TableHistory>,

@@ -214,6 +214,11 @@ pub enum Service {
     Chromium,
     /// Debian's `prometheus-alertmanager`, started by the test on a free loopback port.
     Alertmanager,
+    /// Prometheus' `promtool` on `PATH` (Debian: `prometheus`).
+    Promtool,
+    /// The Prometheus Pushgateway on `PATH` (Debian: `prometheus-pushgateway`), started by the
+    /// test on a free loopback port.
+    Pushgateway,
 }
 
 /// The environment variable that turns a missing service from a skip into a failure.
@@ -222,7 +227,7 @@ pub const REQUIRE_SERVICES: &str = "RECON_REQUIRE_SERVICES";
 impl Service {
     /// Why the service cannot be used here, or `None` when it can. Probed once per process.
     fn missing(self) -> Option<&'static str> {
-        static SEEN: [OnceLock<Option<String>>; 5] = [const { OnceLock::new() }; 5];
+        static SEEN: [OnceLock<Option<String>>; 7] = [const { OnceLock::new() }; 7];
         SEEN[self as usize].get_or_init(|| self.probe()).as_deref()
     }
 
@@ -242,7 +247,82 @@ impl Service {
                 "prometheus-alertmanager not found (apt-get install prometheus-alertmanager)"
                     .to_owned()
             }),
+            Self::Promtool => which("promtool")
+                .is_none()
+                .then(|| "promtool not found on PATH (apt-get install prometheus)".to_owned()),
+            Self::Pushgateway => pushgateway().is_none().then(|| {
+                "prometheus-pushgateway not found on PATH (apt-get install \
+                 prometheus-pushgateway)"
+                    .to_owned()
+            }),
         }
+    }
+}
+
+/// The Pushgateway program: Debian's name, or upstream's.
+pub fn pushgateway() -> Option<PathBuf> {
+    ["prometheus-pushgateway", "pushgateway"]
+        .iter()
+        .find_map(|b| which(b))
+}
+
+/// A loopback port nothing listens on (free when asked; the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// One HTTP/1.1 request to a loopback server; returns the status code and the body (`None`
+/// when nothing answers).
+pub fn http(method: &str, addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(body)
+    } else {
+        body.to_owned()
+    };
+    Some((status, body))
+}
+
+/// The body of a chunked HTTP/1.1 response.
+fn unchunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A child process killed when dropped (servers a test started).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -1,0 +1,320 @@
+//! `recon watch --config recon.toml --every 15m`: the reconciliation on a schedule, each run
+//! through the same steps as `recon run` (its reports into `runs/<timestamp>/` of the watch's
+//! folder, metrics, Pushgateway), with retention, `latest`, an optional HTTP server and a clean
+//! stop on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use recon::report::Report;
+use recon::watch::{RunFolders, WatchState};
+use recon::{Config, Overrides, Reconciler, ReportDir, WatchOverrides, WatchSettings, Workers};
+
+use super::ReconcileArgs;
+use super::printer::Printer;
+use super::run::{PostRun, post_run};
+
+/// Arguments of `recon watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The config file.
+    #[arg(short, long, value_name = "FILE", default_value = "recon.toml")]
+    pub config: PathBuf,
+    /// The interval: runs start at every whole multiple of it (`15m`, `1h`, `30s`; over
+    /// `[watch] every`). The first run starts at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_every)]
+    pub every: Option<Duration>,
+    /// Runs whose reports are kept in `<out>/runs/` (over `[watch] keep`; default 96).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: Option<u64>,
+    /// Serve `/metrics`, `/healthz` and the latest report at this address (default
+    /// 127.0.0.1:9187; over `[watch] listen`). Any other interface only when given explicitly.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9187")]
+    pub listen: Option<SocketAddr>,
+    /// Only this table (repeatable).
+    #[arg(long = "table", value_name = "NAME")]
+    pub tables: Vec<String>,
+    /// Before each run, export every side that has a `url` to its root, as `recon run
+    /// --snapshot` does.
+    #[arg(long)]
+    pub snapshot: bool,
+    /// With `--snapshot`: replace a root even when it holds files that are not a recon
+    /// snapshot.
+    #[arg(long, requires = "snapshot")]
+    pub force: bool,
+    /// Timeouts of `--snapshot`.
+    #[command(flatten)]
+    pub waits: super::snapshot::WaitArgs,
+    /// Reconcile options; `--out` is the watch's folder (over `[watch] out`; default `watch/`
+    /// beside the config), `--history` defaults to `<out>/history`.
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+}
+
+fn parse_every(text: &str) -> Result<Duration, String> {
+    recon::config::parse_every(text)
+}
+
+/// What each run of a watch uses.
+struct Cycle<'a> {
+    args: &'a WatchArgs,
+    reconcile: ReconcileArgs,
+    overrides: Overrides,
+    settings: WatchSettings,
+    workers: &'a Workers,
+    printer: &'a Printer,
+}
+
+/// What a finished run leaves for the next.
+struct Done {
+    report: Report,
+    metrics: String,
+    last_success: Option<i64>,
+}
+
+enum Event {
+    Stop,
+    Done(Box<anyhow::Result<Done>>),
+}
+
+/// Runs `recon watch` until SIGTERM or SIGINT; exits 0 on such a stop.
+pub fn run(args: &WatchArgs, workers: &Workers, printer: &Printer) -> anyhow::Result<i32> {
+    args.reconcile.metrics.check_build()?;
+    if args.listen.is_some() && !cfg!(feature = "monitor") {
+        anyhow::bail!(
+            "--listen: this build of recon was built without the `monitor` feature (the \
+             default builds have it; or build with `--features monitor`)"
+        );
+    }
+    let loaded = Config::load(&args.config)?;
+    let mut overrides =
+        super::run::overrides(&args.reconcile, args.tables.clone(), workers.threads());
+    let chosen = WatchOverrides {
+        every: args.every,
+        keep: args.keep.and_then(|k| usize::try_from(k).ok()),
+        listen: args.listen,
+        out: args.reconcile.out.clone(),
+    };
+    let settings = WatchSettings::resolve(&chosen, &overrides, &loaded)?;
+    if settings.out.to_string_lossy().contains("://") {
+        anyhow::bail!(
+            "--out {}: recon watch keeps its runs in a local folder (a URL is for recon run)",
+            recon::scrub_credentials(&settings.out.to_string_lossy())
+        );
+    }
+    overrides.history = Some(settings.history.clone());
+    Reconciler::new(loaded).refuse_outputs(&[("--out", settings.out.as_path())])?;
+    // One watch per folder: the folder is locked for the watch's life.
+    let _lock = ReportDir::open(&settings.out).with_context(|| "--out")?;
+    let folders = RunFolders::open(&settings.out)?;
+    let mut reconcile = args.reconcile.clone();
+    reconcile.history = Some(settings.history.clone());
+    let cycle = Cycle {
+        args,
+        reconcile,
+        overrides,
+        settings,
+        workers,
+        printer,
+    };
+    watch(&cycle, &folders)
+}
+
+/// When the next run and the next daily summary are due, and the last success so far.
+struct Schedule {
+    next: DateTime<Utc>,
+    last_success: Option<i64>,
+    summary_due: Option<DateTime<Utc>>,
+}
+
+fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
+    let rt = recon::watch::runtime()?;
+    let (tx, rx) = mpsc::channel::<Event>();
+    let stop = tx.clone();
+    recon::watch::on_stop(&rt, move || {
+        let _ = stop.send(Event::Stop);
+    })?;
+    let state = WatchState::default();
+    serve(&rt, cycle, &state)?;
+    let now = Utc::now();
+    let mut schedule = Schedule {
+        next: now,
+        last_success: None,
+        summary_due: cycle
+            .settings
+            .daily_summary
+            .map(|at| recon::watch::next_daily(now, &at)),
+    };
+    std::thread::scope(|scope| {
+        loop {
+            let wait = (schedule.next - Utc::now()).to_std().unwrap_or_default();
+            match rx.recv_timeout(wait) {
+                Ok(Event::Stop) => return Ok(stopped(cycle.printer, false)),
+                Ok(Event::Done(_)) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("the watch lost its signals")
+                }
+            }
+            let started = Utc::now();
+            let partial = folders.begin(started)?;
+            let done = tx.clone();
+            let (dir, known) = (partial.clone(), schedule.last_success);
+            scope.spawn(move || {
+                let outcome = one_run(cycle, &dir, known);
+                let _ = done.send(Event::Done(Box::new(outcome)));
+            });
+            let outcome = if let Ok(Event::Done(outcome)) = rx.recv() {
+                *outcome
+            } else {
+                // Stopped mid-run: the run is abandoned, its hidden folder removed, and the
+                // process ends without waiting for its thread.
+                folders.abandon(&partial);
+                std::process::exit(stopped(cycle.printer, true));
+            };
+            let done = outcome.inspect_err(|_| folders.abandon(&partial))?;
+            let kept = folders.commit(&partial, started, cycle.settings.keep)?;
+            after_run(cycle, &state, &mut schedule, &done, started, &kept);
+        }
+    })
+}
+
+/// After a complete run: the next tick (an overrun said so), what the server shows, the daily
+/// summary when due.
+fn after_run(
+    cycle: &Cycle<'_>,
+    state: &WatchState,
+    schedule: &mut Schedule,
+    done: &Done,
+    started: DateTime<Utc>,
+    kept: &Path,
+) {
+    let every = cycle.settings.every;
+    let ended = Utc::now();
+    schedule.last_success = done.last_success;
+    schedule.next = recon::watch::next_tick(ended, every);
+    let skipped = recon::watch::skipped_ticks(started, ended, every);
+    if skipped > 0 {
+        let took = Duration::from_secs(u64::try_from((ended - started).num_seconds()).unwrap_or(0));
+        cycle.printer.note(&format!(
+            "watch: the run took {} and ran past {skipped} scheduled start(s) (every {}); \
+             the next at {}",
+            humantime::format_duration(took),
+            humantime::format_duration(every),
+            shown(schedule.next)
+        ));
+    }
+    publish(state, done, started, schedule.next, kept);
+    if let (Some(due), Some(at)) = (schedule.summary_due, cycle.settings.daily_summary)
+        && ended >= due
+    {
+        daily_summary(&done.report, ended);
+        schedule.summary_due = Some(recon::watch::next_daily(ended, &at));
+    }
+    cycle.printer.note(&format!(
+        "watch: reports in {}; next run at {}",
+        kept.display(),
+        shown(schedule.next)
+    ));
+}
+
+/// A time as the watch shows it: RFC 3339 in UTC, whole seconds.
+fn shown(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One run: `--snapshot`'s exports, the reconciliation, then [`post_run`] into the run's
+/// folder. An export that fails is the run's error (in its report), not the watch's end.
+fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow::Result<Done> {
+    let (printer, workers) = (cycle.printer, cycle.workers);
+    let mut loaded = Config::load(&cycle.args.config);
+    if cycle.args.snapshot
+        && let Ok(l) = &loaded
+        && let Err(e) =
+            super::run::export_sides(l, cycle.args.force, &cycle.args.waits, workers, printer)
+    {
+        loaded = Err(recon::Error::Invalid(format!("--snapshot: {e:#}")));
+    }
+    let out = ReportDir::open(dir).with_context(|| format!("{}", dir.display()))?;
+    let mut report = match loaded {
+        Ok(l) => Reconciler::new(l)
+            .with_overrides(cycle.overrides.clone())
+            .whole_snapshots(true)
+            .run_with_progress(workers, printer),
+        Err(e) => Reconciler::failed(&e, &cycle.overrides),
+    };
+    let steps = PostRun {
+        args: &cycle.reconcile,
+        out: Some(&out),
+        history: Some(&cycle.settings.history),
+        known_success,
+    };
+    let (metrics, last_success) = post_run(&mut report, &steps, printer, workers);
+    Ok(Done {
+        report,
+        metrics,
+        last_success,
+    })
+}
+
+/// What the server shows after a run.
+fn publish(
+    state: &WatchState,
+    done: &Done,
+    started: DateTime<Utc>,
+    next: DateTime<Utc>,
+    kept: &Path,
+) {
+    state.update(|s| {
+        s.metrics = Some(done.metrics.clone());
+        s.last_run = Some(shown(started));
+        s.verdict = Some(done.report.verdict);
+        s.next_run = Some(shown(next));
+        s.report_html = Some(kept.join("report.html"));
+    });
+}
+
+/// The daily summary is due: every destination gets the run's summary, whatever changed.
+/// `Notifier::summary(report, now)` is called here.
+fn daily_summary(report: &Report, now: DateTime<Utc>) {
+    tracing::info!(
+        verdict = report.verdict.as_str(),
+        "daily summary due at {}",
+        now.to_rfc3339()
+    );
+}
+
+#[cfg(feature = "monitor")]
+fn serve(
+    rt: &tokio::runtime::Runtime,
+    cycle: &Cycle<'_>,
+    state: &WatchState,
+) -> anyhow::Result<()> {
+    if let Some(addr) = cycle.settings.listen {
+        let bound = recon::watch::serve(rt, addr, state.clone())?;
+        cycle.printer.note(&format!(
+            "watch: serving http://{bound}/metrics, /healthz and /report"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "monitor"))]
+fn serve(_: &tokio::runtime::Runtime, _: &Cycle<'_>, _: &WatchState) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// The stop's message; the exit code of a clean stop.
+fn stopped(printer: &Printer, mid_run: bool) -> i32 {
+    if mid_run {
+        printer.note("watch: stopped; the run in progress was abandoned (no report of it is kept)");
+    } else {
+        printer.note("watch: stopped");
+    }
+    0
+}

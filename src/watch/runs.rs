@@ -1,0 +1,194 @@
+//! The runs' folder of `recon watch`: each run's reports in `runs/<timestamp>/`, written into a
+//! hidden `runs/.partial-<timestamp>/` and renamed into place only when complete, so no folder
+//! under `runs/` ever holds a partial report; `latest` points to the newest complete run; only
+//! the newest `keep` runs are kept.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+
+/// The prefix of a run's folder while it is being written.
+const PARTIAL: &str = ".partial-";
+
+/// The runs' folder of a watch.
+#[derive(Debug, Clone)]
+pub struct RunFolders {
+    out: PathBuf,
+}
+
+impl RunFolders {
+    /// Opens (creating) `<out>/runs/`, removing what abandoned runs left.
+    pub fn open(out: &Path) -> Result<Self> {
+        let runs = out.join("runs");
+        std::fs::create_dir_all(&runs).map_err(|source| Error::Write {
+            path: runs.clone(),
+            source,
+        })?;
+        let folders = Self {
+            out: out.to_path_buf(),
+        };
+        for entry in read_dir(&runs)? {
+            if entry.file_name().to_string_lossy().starts_with(PARTIAL) {
+                folders.abandon(&entry.path());
+            }
+        }
+        Ok(folders)
+    }
+
+    /// `<out>/runs`.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.out.join("runs")
+    }
+
+    /// `<out>/latest`: the newest complete run (a symbolic link to it).
+    pub fn latest(&self) -> PathBuf {
+        self.out.join("latest")
+    }
+
+    /// The folder a run started at `started` writes into, until [`commit`](Self::commit).
+    pub fn begin(&self, started: DateTime<Utc>) -> Result<PathBuf> {
+        let path = self.runs_dir().join(format!("{PARTIAL}{}", stamp(started)));
+        std::fs::create_dir_all(&path).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
+    /// Moves a complete run into place as `runs/<timestamp>/`, points `latest` to it and
+    /// deletes the oldest runs past `keep`. Returns the run's folder.
+    pub fn commit(&self, partial: &Path, started: DateTime<Utc>, keep: usize) -> Result<PathBuf> {
+        let base = stamp(started);
+        let mut name = base.clone();
+        let mut n = 1;
+        while self.runs_dir().join(&name).exists() {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        let done = self.runs_dir().join(&name);
+        let write = |path: &Path, source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::rename(partial, &done).map_err(|e| write(&done, e))?;
+        self.point_latest(&name)?;
+        self.prune(keep)?;
+        Ok(done)
+    }
+
+    /// Removes a run that will not complete (best effort: it is hidden either way).
+    pub fn abandon(&self, partial: &Path) {
+        // A writer that is still running may add a file between two attempts.
+        for _ in 0..5 {
+            if std::fs::remove_dir_all(partial).is_ok() || !partial.exists() {
+                return;
+            }
+        }
+    }
+
+    /// The complete runs' folders, oldest first.
+    pub fn complete(&self) -> Result<Vec<PathBuf>> {
+        let mut runs: Vec<PathBuf> = read_dir(&self.runs_dir())?
+            .into_iter()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        runs.sort();
+        Ok(runs)
+    }
+
+    /// Deletes the oldest complete runs past `keep`.
+    fn prune(&self, keep: usize) -> Result<()> {
+        let runs = self.complete()?;
+        let extra = runs.len().saturating_sub(keep.max(1));
+        for old in &runs[..extra] {
+            std::fs::remove_dir_all(old).map_err(|source| Error::Write {
+                path: old.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Replaces `latest` with a link to `runs/<name>` (a new link renamed over the old one, so
+    /// `latest` always resolves).
+    fn point_latest(&self, name: &str) -> Result<()> {
+        let latest = self.latest();
+        let fresh = self.out.join(".latest.new");
+        let _ = std::fs::remove_file(&fresh);
+        let target = Path::new("runs").join(name);
+        let err = |source| Error::Write {
+            path: latest.clone(),
+            source,
+        };
+        link(&target, &fresh).map_err(err)?;
+        std::fs::rename(&fresh, &latest).map_err(err)
+    }
+}
+
+#[cfg(unix)]
+fn link(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(windows)]
+fn link(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_dir(target, at)
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let err = |source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::read_dir(dir)
+        .map_err(err)?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(err)
+}
+
+/// A run's folder name: its start, sortable, without characters file systems refuse.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_appear_whole_latest_follows_and_retention_keeps_the_newest() {
+        let dir = tempfile::tempdir().expect("temp");
+        let folders = RunFolders::open(dir.path()).expect("open");
+        let mut last = PathBuf::new();
+        for i in 0..4 {
+            let started = DateTime::from_timestamp(1_765_000_000 + i * 60, 0).expect("time");
+            let partial = folders.begin(started).expect("begin");
+            assert!(
+                folders.complete().expect("list").len() <= 2,
+                "a partial run is not listed"
+            );
+            std::fs::write(partial.join("report.json"), format!("{i}")).expect("write");
+            last = folders.commit(&partial, started, 2).expect("commit");
+        }
+        let kept = folders.complete().expect("list");
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[1], last);
+        let latest = std::fs::read_to_string(folders.latest().join("report.json")).expect("latest");
+        assert_eq!(latest, "3");
+    }
+
+    #[test]
+    fn what_an_abandoned_run_left_is_removed_on_open() {
+        let dir = tempfile::tempdir().expect("temp");
+        let folders = RunFolders::open(dir.path()).expect("open");
+        let partial = folders.begin(Utc::now()).expect("begin");
+        std::fs::write(partial.join("report.json"), "{").expect("write");
+        RunFolders::open(dir.path()).expect("reopen");
+        assert!(!partial.exists());
+        assert!(folders.complete().expect("list").is_empty());
+    }
+}

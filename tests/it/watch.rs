@@ -1,0 +1,238 @@
+//! `recon watch`: runs on the schedule follow the target as it changes, `/metrics` and
+//! `/healthz` show the last run, retention keeps `--keep` runs, the server listens on loopback,
+//! and SIGTERM ends it with exit 0, a run in progress abandoned without a partial report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{ArrayRef, Int64Array};
+
+use crate::common::{
+    KillOnDrop, Scenario, batch, free_port, http, parse_report, recon, write_parquet,
+};
+use crate::metrics::orders;
+
+/// Replaces the target's `orders` with `changed` rows of 1000 changed, atomically (a hidden
+/// file renamed into place), so a run never reads half a file.
+fn retarget(s: &Scenario, changed: i64) {
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..1000));
+    let amounts: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        (0..1000).map(|i| if i < changed { i + 1 } else { i }),
+    ));
+    let tmp = s.path().join("target/.orders.parquet");
+    write_parquet(
+        &tmp,
+        &[batch(vec![("id", ids), ("amount", amounts)])],
+        1 << 20,
+    );
+    std::fs::rename(&tmp, s.path().join("target/orders.parquet")).expect("rename");
+}
+
+fn watch(s: &Scenario, extra: &[&str]) -> KillOnDrop {
+    let child: Child = recon()
+        .arg("watch")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg("--out")
+        .arg(s.path().join("watch"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(s.path().join("stderr.txt")).expect("stderr file"))
+        .spawn()
+        .expect("recon watch starts");
+    KillOnDrop(child)
+}
+
+/// Waits up to 30 s for `ready`.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The complete runs' folders, oldest first, and the hidden ones.
+fn runs(s: &Scenario) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(s.path().join("watch/runs")) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (mut hidden, mut done): (Vec<PathBuf>, Vec<PathBuf>) =
+        entries.map(|e| e.expect("entry").path()).partition(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        });
+    done.sort();
+    hidden.sort();
+    (done, hidden)
+}
+
+/// The `changed` count of the latest run's `orders`.
+fn latest_changed(s: &Scenario) -> Option<u64> {
+    let text = std::fs::read_to_string(s.path().join("watch/latest/report.json")).ok()?;
+    parse_report(&text)["tables"][0]["changed"].as_u64()
+}
+
+fn stop(mut w: KillOnDrop) -> i32 {
+    let pid = w.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = w.0.try_wait().expect("wait") {
+            return status.code().expect("exit code");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "recon watch did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stderr_text(s: &Scenario) -> String {
+    std::fs::read_to_string(s.path().join("stderr.txt")).unwrap_or_default()
+}
+
+#[test]
+fn runs_follow_the_target_metrics_show_the_last_run_and_retention_keeps_n() {
+    let s = orders(0);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let w = watch(&s, &["--every", "2s", "--keep", "2", "--listen", &addr]);
+    wait_for("the first run", || latest_changed(&s) == Some(0));
+    let (status, health) = http("GET", &addr, "/healthz").expect("healthz answers");
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    assert_eq!(health["verdict"], "pass");
+    assert!(health["next_run"].is_string() && health["last_run"].is_string());
+    for (changed, drift, level) in [(3, "0.003", "2"), (6, "0.006", "3")] {
+        retarget(&s, changed);
+        wait_for("a run over the changed target", || {
+            latest_changed(&s) == Some(u64::try_from(changed).expect("count"))
+        });
+        wait_for("/metrics to follow", || {
+            http("GET", &addr, "/metrics").is_some_and(|(_, text)| {
+                text.contains(&format!(
+                    "recon_table_drift_ratio{{table=\"orders\"}} {drift}\n"
+                )) && text.contains(&format!("recon_table_level{{table=\"orders\"}} {level}\n"))
+            })
+        });
+    }
+    let (status, html) = http("GET", &addr, "/report").expect("report answers");
+    assert_eq!(status, 200);
+    assert!(html.contains("<html"), "the latest HTML report");
+    assert_eq!(http("GET", &addr, "/nothing").map(|r| r.0), Some(404));
+    assert_eq!(http("POST", &addr, "/metrics").map(|r| r.0), Some(405));
+    assert_eq!(stop(w), 0, "{}", stderr_text(&s));
+    let (done, hidden) = runs(&s);
+    assert_eq!(done.len(), 2, "--keep 2 keeps the newest two: {done:?}");
+    assert!(hidden.is_empty(), "{hidden:?}");
+    for run in &done {
+        let text = std::fs::read_to_string(run.join("report.json")).expect("a whole report");
+        parse_report(&text);
+    }
+    let err = stderr_text(&s);
+    assert!(
+        err.contains(&format!("serving http://{addr}/metrics")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_listen_address_defaults_to_loopback() {
+    let out = recon().args(["watch", "--help"]).output().expect("help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("127.0.0.1:9187"), "{help}");
+    let s = orders(0);
+    let w = watch(&s, &["--every", "1h", "--listen"]);
+    wait_for("the first run", || latest_changed(&s).is_some());
+    assert_eq!(stop(w), 0);
+    let err = stderr_text(&s);
+    assert!(
+        err.contains("serving http://127.0.0.1:9187/metrics"),
+        "{err}"
+    );
+}
+
+/// `orders` with many rows, so that a run lasts long enough to be stopped in the middle.
+fn big_orders(n: i64) -> Scenario {
+    let s = Scenario::new();
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
+    let amounts: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| i % 97)));
+    s.legacy(
+        "orders",
+        batch(vec![("id", ids.clone()), ("amount", amounts.clone())]),
+    );
+    s.target("orders", batch(vec![("id", ids), ("amount", amounts)]));
+    s.config("[[tables]]\nname = \"orders\"\nkey = [\"id\"]\n");
+    s
+}
+
+#[test]
+fn sigterm_mid_run_exits_0_and_leaves_no_partial_report() {
+    let s = big_orders(400_000);
+    let w = watch(&s, &["--every", "1h"]);
+    let partial = |s: &Scenario| !runs(s).1.is_empty();
+    wait_for("a run to start", || partial(&s));
+    assert_eq!(stop(w), 0, "{}", stderr_text(&s));
+    let err = stderr_text(&s);
+    assert!(err.contains("abandoned"), "stopped mid-run: {err}");
+    let (done, hidden) = runs(&s);
+    assert!(done.is_empty() && hidden.is_empty(), "{done:?} {hidden:?}");
+    assert!(!Path::new(&s.path().join("watch/latest")).exists());
+}
+
+#[test]
+fn an_overrun_delays_the_next_run_and_says_so() {
+    let s = big_orders(1_200_000);
+    // One thread: the run outlasts the one-second interval.
+    let w = watch(&s, &["--every", "1s", "-j", "1"]);
+    wait_for("the first run", || latest_changed(&s).is_some());
+    let report = parse_report(
+        &std::fs::read_to_string(s.path().join("watch/latest/report.json")).expect("report"),
+    );
+    assert_eq!(stop(w), 0);
+    let err = stderr_text(&s);
+    let duration = report["run"]["duration_ms"].as_u64().expect("duration");
+    assert!(
+        duration >= 1000,
+        "the run is meant to outlast the interval: {duration} ms"
+    );
+    assert!(err.contains("scheduled start(s) (every 1s)"), "{err}");
+}
+
+#[test]
+fn a_url_as_the_watchs_folder_is_refused_without_its_credentials() {
+    let s = orders(0);
+    let out = recon()
+        .arg("watch")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .args([
+            "--every",
+            "1m",
+            "--out",
+            "s3://reader:s3cr3t-key@bucket/watch",
+        ])
+        .output()
+        .expect("recon watch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("local folder") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+    assert!(
+        !Path::new("s3:").exists(),
+        "nothing written under a folder named after the URL"
+    );
+}
