@@ -55,10 +55,15 @@ pub fn run(args: &AlertArgs, printer: &Printer) -> anyhow::Result<i32> {
 /// stderr for each notification that failed. Never changes the verdict.
 pub fn notify(notifier: &Notifier, report: &mut Report, printer: &Printer) {
     let outcomes = notifier.notify(report, chrono::Utc::now());
-    for o in &outcomes {
+    warn_all(&outcomes, printer);
+    report.notifications.extend(outcomes);
+}
+
+/// Every failed notification as a warning, every note as a note.
+pub fn warn_all(outcomes: &[NotificationOutcome], printer: &Printer) {
+    for o in outcomes {
         warn(o, printer);
     }
-    report.notifications.extend(outcomes);
 }
 
 /// A failed notification as a warning on stderr (shown even under `-q`); a note about a sent

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
+use recon::notify::Notifier;
 use recon::report::{Report, ReportFormat};
 use recon::{
     Config, LoadedConfig, Overrides, Reconciler, ReportDir, RunSettings, Workers, exit_code,
@@ -123,21 +124,19 @@ pub fn execute(
             None => n,
         })
     });
-    let mut report = match (reconciler, notifier) {
-        (Ok(_), Some(Err(e))) | (Err(e), _) => Reconciler::failed(&e, &overrides),
-        (Ok(r), notifier) => {
-            let mut report = r.run_with_progress(workers, printer);
-            if let Some(Ok(n)) = &notifier {
-                super::alert::notify(n, &mut report, printer);
-            }
-            report
-        }
+    let (mut report, notifier) = match (reconciler, notifier) {
+        (Ok(_), Some(Err(e))) | (Err(e), _) => (Reconciler::failed(&e, &overrides), None),
+        (Ok(r), notifier) => (
+            r.run_with_progress(workers, printer),
+            notifier.and_then(Result::ok),
+        ),
     };
     let steps = PostRun {
         args,
         out: out.as_ref(),
         history: history.as_deref(),
         known_success: None,
+        notifier: notifier.as_ref(),
     };
     post_run(&mut report, &steps, printer, workers);
     if args.stats {
@@ -156,18 +155,24 @@ pub struct PostRun<'a> {
     pub history: Option<&'a Path>,
     /// The last successful run's time, when the caller knows it (`recon watch`).
     pub known_success: Option<i64>,
+    /// Where the run's level changes are told (`[[alerts]]`).
+    pub notifier: Option<&'a Notifier>,
 }
 
 /// The steps after a reconciliation, in order, for `recon run` and every cycle of `recon watch`
-/// alike: the reports written and printed ([`finish`]), then the metrics file and the
-/// Pushgateway. Returns the metrics text and the last successful run's time it carries. No step
-/// changes the verdict but a report that cannot be written.
+/// alike: the notifications (their outcomes go into the report), the reports written and
+/// printed ([`finish`]), then the metrics file and the Pushgateway. Returns the metrics text and
+/// the last successful run's time it carries. No step changes the verdict but a report that
+/// cannot be written.
 pub fn post_run(
     report: &mut Report,
     steps: &PostRun<'_>,
     printer: &Printer,
     workers: &Workers,
 ) -> (String, Option<i64>) {
+    if let Some(n) = steps.notifier {
+        super::alert::notify(n, report, printer);
+    }
     finish(report, steps.args, steps.out, printer, workers);
     super::metrics::publish(
         report,

@@ -12,6 +12,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
+use recon::notify::Notifier;
 use recon::report::Report;
 use recon::watch::{RunFolders, WatchState};
 use recon::{Config, Overrides, Reconciler, ReportDir, WatchOverrides, WatchSettings, Workers};
@@ -76,6 +77,8 @@ struct Done {
     report: Report,
     metrics: String,
     last_success: Option<i64>,
+    /// The run's destinations (from the config as the run loaded it), for the daily summary.
+    notifier: Option<Notifier>,
 }
 
 enum Event {
@@ -213,7 +216,7 @@ fn after_run(
     if let (Some(due), Some(at)) = (schedule.summary_due, cycle.settings.daily_summary)
         && ended >= due
     {
-        daily_summary(&done.report, ended);
+        daily_summary(done, ended, cycle.printer);
         schedule.summary_due = Some(recon::watch::next_daily(ended, &at));
     }
     cycle.printer.note(&format!(
@@ -241,24 +244,37 @@ fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow:
         loaded = Err(recon::Error::Invalid(format!("--snapshot: {e:#}")));
     }
     let out = ReportDir::open(dir).with_context(|| format!("{}", dir.display()))?;
-    let mut report = match loaded {
-        Ok(l) => Reconciler::new(l)
-            .with_overrides(cycle.overrides.clone())
-            .whole_snapshots(true)
-            .run_with_progress(workers, printer),
-        Err(e) => Reconciler::failed(&e, &cycle.overrides),
+    // Built each run from the config as loaded now, so edited destinations and rotated secrets
+    // take effect; what each destination was told lives in the history folder.
+    let notifier = loaded
+        .as_ref()
+        .ok()
+        .map(|l| Notifier::new(l, Some(&cycle.settings.history)))
+        .transpose();
+    let (mut report, notifier) = match (loaded, notifier) {
+        (Ok(l), Ok(notifier)) => (
+            Reconciler::new(l)
+                .with_overrides(cycle.overrides.clone())
+                .whole_snapshots(true)
+                .run_with_progress(workers, printer),
+            notifier
+                .map(|n| n.with_reports(cycle.settings.out.join("latest").display().to_string())),
+        ),
+        (Err(e), _) | (Ok(_), Err(e)) => (Reconciler::failed(&e, &cycle.overrides), None),
     };
     let steps = PostRun {
         args: &cycle.reconcile,
         out: Some(&out),
         history: Some(&cycle.settings.history),
         known_success,
+        notifier: notifier.as_ref(),
     };
     let (metrics, last_success) = post_run(&mut report, &steps, printer, workers);
     Ok(Done {
         report,
         metrics,
         last_success,
+        notifier,
     })
 }
 
@@ -279,14 +295,19 @@ fn publish(
     });
 }
 
-/// The daily summary is due: every destination gets the run's summary, whatever changed.
-/// `Notifier::summary(report, now)` is called here.
-fn daily_summary(report: &Report, now: DateTime<Utc>) {
-    tracing::info!(
-        verdict = report.verdict.as_str(),
-        "daily summary due at {}",
-        now.to_rfc3339()
-    );
+/// The daily summary is due: every destination gets the last run's summary, whatever changed.
+/// A destination that cannot be reached is a warning, as after a run.
+fn daily_summary(done: &Done, now: DateTime<Utc>, printer: &Printer) {
+    let Some(notifier) = done.notifier.as_ref().filter(|n| !n.is_empty()) else {
+        return;
+    };
+    let outcomes = notifier.summary(&done.report, now);
+    let sent = outcomes.iter().filter(|o| o.sent).count();
+    super::alert::warn_all(&outcomes, printer);
+    printer.note(&format!(
+        "watch: daily summary sent to {sent} of {} destination(s)",
+        outcomes.len()
+    ));
 }
 
 #[cfg(feature = "monitor")]

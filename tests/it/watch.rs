@@ -13,6 +13,7 @@ use crate::common::{
     KillOnDrop, Scenario, batch, free_port, http, parse_report, recon, write_parquet,
 };
 use crate::metrics::orders;
+use crate::receiver::Receiver;
 
 /// Replaces the target's `orders` with `changed` rows of 1000 changed, atomically (a hidden
 /// file renamed into place), so a run never reads half a file.
@@ -144,6 +145,58 @@ fn runs_follow_the_target_metrics_show_the_last_run_and_retention_keeps_n() {
     assert!(
         err.contains(&format!("serving http://{addr}/metrics")),
         "{err}"
+    );
+}
+
+/// Every cycle of a watch notifies like `recon run`: a webhook hears a level change once (not
+/// again while the level holds), then "resolved" when the table passes again.
+#[test]
+fn a_watch_notifies_level_changes_once_and_the_resolution() {
+    let s = orders(0);
+    let hook = Receiver::start(Vec::new());
+    s.config(&format!(
+        "[gate]\ndrift_ratio = {{ warning = 0.0005, critical = 0.001, rollback = 0.005 }}\n\n\
+         [[tables]]\nname = \"orders\"\nkey = [\"id\"]\n\n\
+         [[alerts]]\nkind = \"webhook\"\nurl = \"{}\"\nmin_level = \"warning\"\n",
+        hook.url("/hook")
+    ));
+    let w = watch(&s, &["--every", "1s"]);
+    let complete = |s: &Scenario| runs(s).0.len();
+    wait_for("the first run", || latest_changed(&s) == Some(0));
+    retarget(&s, 3);
+    wait_for("a run over the changed target", || {
+        latest_changed(&s) == Some(3)
+    });
+    // Two more runs at the same level: nothing more is sent.
+    let seen = complete(&s);
+    wait_for("two more runs", || complete(&s) >= seen + 2);
+    retarget(&s, 0);
+    wait_for("a run over the repaired target", || {
+        latest_changed(&s) == Some(0)
+    });
+    let seen = complete(&s);
+    wait_for("one more run", || complete(&s) > seen);
+    assert_eq!(stop(w), 0, "{}", stderr_text(&s));
+    let told: Vec<(String, String)> = hook
+        .requests()
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            let t = &body["tables"][0];
+            (
+                t["level"].as_str().unwrap_or_default().to_owned(),
+                t["change"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("critical".to_owned(), "raised".to_owned()),
+            ("pass".to_owned(), "resolved".to_owned())
+        ],
+        "{}",
+        stderr_text(&s)
     );
 }
 
