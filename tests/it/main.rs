@@ -12,6 +12,7 @@ mod formats;
 mod generated;
 mod library_api;
 mod metrics;
+mod monitor_demo;
 mod names_and_partitions;
 mod notify;
 mod props;
