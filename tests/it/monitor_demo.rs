@@ -110,7 +110,11 @@ fn the_demo_through_every_level_gives_the_expected_exits_metrics_and_messages() 
             })
             .collect()
     };
-    let hook_bodies = hook.requests().iter().map(|r| r.json()).collect();
+    let hook_bodies = hook
+        .requests()
+        .iter()
+        .map(crate::receiver::Request::json)
+        .collect();
     assert_eq!(
         heard(hook_bodies),
         [
