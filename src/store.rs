@@ -266,7 +266,9 @@ fn parse_ini_section(text: &str, section: &str) -> Option<BTreeMap<String, Strin
 /// Secret values read from files, to be scrubbed from error texts like those in the environment.
 static FILE_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-fn remember_secret(value: &str) {
+/// Remembers a secret value so that [`scrub`] replaces it (values shorter than 8 characters
+/// are not replaced there: they would replace ordinary words).
+pub(crate) fn remember_secret(value: &str) {
     if let Ok(mut s) = FILE_SECRETS.lock()
         && !s.iter().any(|v| v == value)
     {

@@ -40,6 +40,15 @@ pub fn run(args: &AlertArgs, printer: &Printer) -> anyhow::Result<i32> {
     if notifier.is_empty() {
         anyhow::bail!("{}: no [[alerts]] to test", config.display());
     }
+    // A URL that cannot be read is a setup error here, not a failed message.
+    let unreadable = notifier.unreadable();
+    if !unreadable.is_empty() {
+        let why: Vec<String> = unreadable
+            .iter()
+            .map(|(name, why)| format!("[[alerts]] `{name}`: {why}"))
+            .collect();
+        anyhow::bail!("{}: {}", config.display(), why.join("; "));
+    }
     let outcomes = notifier.test(chrono::Utc::now());
     for o in &outcomes {
         let line = match &o.error {
@@ -52,35 +61,40 @@ pub fn run(args: &AlertArgs, printer: &Printer) -> anyhow::Result<i32> {
 }
 
 /// After a run: notifies, keeps the outcomes in the report and prints a `warning:` line on
-/// stderr for each notification that failed. Never changes the verdict.
-pub fn notify(notifier: &Notifier, report: &mut Report, printer: &Printer) {
+/// stderr for each notification that failed or was sent but not recorded, and once when
+/// notifications have no memory between runs. Never changes the verdict.
+pub fn notify(notifier: &Notifier, report: &mut Report, _printer: &Printer) {
+    if let Some(note) = notifier.memory_note() {
+        eprintln!("warning: notifications: {note}");
+    }
     let outcomes = notifier.notify(report, chrono::Utc::now());
-    warn_all(&outcomes, printer);
+    warn_all(&outcomes, notifier.memory_note());
     report.notifications.extend(outcomes);
 }
 
-/// Every failed notification as a warning, every note as a note.
-pub fn warn_all(outcomes: &[NotificationOutcome], printer: &Printer) {
+/// Every failed notification, and every note but `said` (the memory note, said once already),
+/// as a warning on stderr.
+pub fn warn_all(outcomes: &[NotificationOutcome], said: Option<&str>) {
     for o in outcomes {
-        warn(o, printer);
+        warn(o, said);
     }
 }
 
-/// A failed notification as a warning on stderr (shown even under `-q`); a note about a sent
-/// one as a note (not under `-q`).
-fn warn(o: &NotificationOutcome, printer: &Printer) {
+/// A failed notification, or a note about a sent one (but the memory note, said once already),
+/// as a warning on stderr (shown even under `-q`).
+fn warn(o: &NotificationOutcome, said: Option<&str>) {
     if let Some(e) = &o.error {
+        let tries = match o.attempts {
+            0 => "was not sent".to_owned(),
+            1 => "failed after 1 try".to_owned(),
+            n => format!("failed after {n} tries"),
+        };
         eprintln!(
-            "warning: notification to `{}` ({}) failed after {} {}: {e}",
+            "warning: notification to `{}` ({}) {tries}: {e}",
             o.destination,
             o.kind.as_str(),
-            o.attempts,
-            if o.attempts == 1 { "try" } else { "tries" }
         );
-    } else if let Some(note) = &o.note {
-        printer.note(&format!(
-            "note: notification to `{}`: {note}",
-            o.destination
-        ));
+    } else if let Some(note) = o.note.as_deref().filter(|n| Some(*n) != said) {
+        eprintln!("warning: notification to `{}`: {note}", o.destination);
     }
 }

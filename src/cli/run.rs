@@ -117,7 +117,8 @@ pub fn execute(
         .map(ReportDir::open)
         .transpose()
         .with_context(|| "--out")?;
-    // Destinations' URLs are read before the run: a missing one is an error (exit 2).
+    // Destinations' URLs are read before the run; one that cannot be read fails only that
+    // destination (a warning and an outcome in the report), never the run.
     let notifier = reconciler.as_ref().ok().map(|r| {
         recon::notify::Notifier::new(r.config(), r.settings().history()).map(|n| match &out {
             Some(dir) => n.with_reports(dir.shown()),

@@ -303,7 +303,7 @@ fn daily_summary(done: &Done, now: DateTime<Utc>, printer: &Printer) {
     };
     let outcomes = notifier.summary(&done.report, now);
     let sent = outcomes.iter().filter(|o| o.sent).count();
-    super::alert::warn_all(&outcomes, printer);
+    super::alert::warn_all(&outcomes, notifier.memory_note());
     printer.note(&format!(
         "watch: daily summary sent to {sent} of {} destination(s)",
         outcomes.len()

@@ -82,8 +82,9 @@ impl From<HumanDuration> for String {
     }
 }
 
-/// One `[[alerts]]` destination.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// One `[[alerts]]` destination. Its `Debug` shows neither a `url` nor the command's
+/// arguments (either may hold a secret).
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfig {
     /// `slack`, `webhook`, `alertmanager` or `command`.
@@ -122,6 +123,30 @@ pub struct AlertConfig {
     /// (its `endsAt`; default `1h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve_timeout: Option<HumanDuration>,
+}
+
+impl std::fmt::Debug for AlertConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertConfig")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("min_level", &self.min_level)
+            .field("tables", &self.tables)
+            .field("url", &self.url.as_ref().map(|_| "***"))
+            .field("url_env", &self.url_env)
+            .field("url_file", &self.url_file)
+            .field("remind_every", &self.remind_every)
+            .field(
+                "command",
+                &self
+                    .command
+                    .first()
+                    .map(|p| format!("{p} (+{} arguments, not shown)", self.command.len() - 1)),
+            )
+            .field("timeout", &self.timeout)
+            .field("resolve_timeout", &self.resolve_timeout)
+            .finish()
+    }
 }
 
 fn default_min_level() -> AlertLevel {
@@ -271,6 +296,20 @@ mod tests {
         assert!(e.contains("min_level"), "{e}");
         let e = parse(&format!("{cmd}tables = [\"nope\"]\n")).expect_err("table");
         assert!(e.contains("`nope`"), "{e}");
+    }
+
+    #[test]
+    fn debug_shows_no_url_and_no_command_arguments() {
+        let a =
+            parse("[[alerts]]\nkind = \"command\"\ncommand = [\"page\", \"--token=S3CRET-ARG\"]\n")
+                .expect("valid");
+        let shown = format!("{:?}", a[0]);
+        assert!(!shown.contains("S3CRET-ARG"), "{shown}");
+        assert!(shown.contains("page (+1 arguments"), "{shown}");
+        let mut with_url = a[0].clone();
+        with_url.url = Some("http://host/S3CRET-PATH".into());
+        let shown = format!("{with_url:?}");
+        assert!(!shown.contains("S3CRET-PATH"), "{shown}");
     }
 
     #[test]

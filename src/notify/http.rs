@@ -1,6 +1,10 @@
 //! Sending a JSON message: 5 s to connect, 15 s in all, at most three tries, retrying only
-//! 429 (after its `Retry-After`, capped) and 5xx with a growing pause; any other answer fails at
-//! once. Errors never carry the URL (reqwest's are stripped of it, then scrubbed).
+//! 429 (after its `Retry-After`, when that is 30 s or less) and 5xx with a growing pause; any
+//! other answer fails at once, a redirect included (it is not followed: a redirected POST would
+//! arrive as a body-less GET, and the target would learn the URL). Errors never carry the URL
+//! (reqwest's are stripped of it, then scrubbed).
+
+use std::io::Read;
 
 use std::time::Duration;
 
@@ -14,14 +18,20 @@ const CONNECT: Duration = Duration::from_secs(5);
 const TOTAL: Duration = Duration::from_secs(15);
 /// The pause before the second try (doubled before the third).
 const BACKOFF: Duration = Duration::from_millis(500);
-/// The longest `Retry-After` honoured.
+/// The longest `Retry-After` waited for: a longer one fails the message (the next run sends it).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// POSTs `body` (JSON) to `url`.
-pub(crate) fn post(url: &Secret, body: &[u8]) -> Delivery {
+/// How much of a refusal's body is read (the error shows at most 200 characters of it).
+const ERROR_BODY: u64 = 4096;
+
+/// POSTs `body` (JSON) to `target`, which is `url` or a URL under it; errors are scrubbed of
+/// `url` and its parts.
+pub(crate) fn post(target: &str, url: &Secret, body: &[u8]) -> Delivery {
     let client = match reqwest::blocking::Client::builder()
         .connect_timeout(CONNECT)
         .timeout(TOTAL)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .user_agent(concat!("recon/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -37,7 +47,7 @@ pub(crate) fn post(url: &Secret, body: &[u8]) -> Delivery {
     loop {
         attempts += 1;
         let answer = client
-            .post(url.expose())
+            .post(target)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec())
             .send();
@@ -68,27 +78,40 @@ pub(crate) fn post(url: &Secret, body: &[u8]) -> Delivery {
 fn refused(r: reqwest::blocking::Response, attempts: u32) -> (String, Option<Duration>) {
     let status = r.status();
     let backoff = BACKOFF * 2u32.pow(attempts.saturating_sub(1));
+    let mut error = format!("HTTP {status}");
     let wait = if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        Some(
-            r.headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(retry_after)
-                .map_or(backoff, |d| d.min(MAX_RETRY_AFTER)),
-        )
+        let asked = r
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        match asked {
+            Some(d) if d > MAX_RETRY_AFTER => {
+                error = format!(
+                    "{error} (Retry-After {} is longer than recon waits, {}: the next run sends it)",
+                    humantime::format_duration(d),
+                    humantime::format_duration(MAX_RETRY_AFTER)
+                );
+                None
+            }
+            Some(d) => Some(d),
+            None => Some(backoff),
+        }
     } else if status.is_server_error() {
         Some(backoff)
     } else {
+        if status.is_redirection() {
+            error.push_str(" (a redirect, not followed)");
+        }
         None
     };
-    let text: String = r
-        .text()
-        .unwrap_or_default()
+    let mut bytes = Vec::new();
+    let _ = r.take(ERROR_BODY).read_to_end(&mut bytes);
+    let text: String = String::from_utf8_lossy(&bytes)
         .chars()
         .filter(|c| !c.is_control())
         .take(200)
         .collect();
-    let mut error = format!("HTTP {status}");
     if !text.trim().is_empty() {
         error.push_str(": ");
         error.push_str(text.trim());

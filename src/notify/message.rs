@@ -15,6 +15,12 @@ pub(crate) const BODY_VERSION: u32 = 1;
 
 /// How many tables a Slack message lists.
 const SLACK_TABLES: usize = 10;
+/// The longest text of a Slack section (Slack refuses more than 3000 characters).
+const SLACK_SECTION: usize = 2900;
+/// The longest line of a Slack message's table list.
+const SLACK_LINE: usize = 250;
+/// The longest reason a Slack message gives for a run that could not decide.
+const SLACK_WHY: usize = 1000;
 
 /// What every message is made from.
 #[derive(Debug, Clone, Copy)]
@@ -184,11 +190,52 @@ fn slack_line(item: &Item<'_>) -> String {
         let points = (t.drift_ratio - p) * 100.0;
         format!(" ({points:+.3} pp since the last run)")
     });
-    format!(
-        "• *{}*: {level}, drift {}{trend}",
-        slack_escape(&t.name),
-        percent(t.drift_ratio)
+    clip(
+        &format!(
+            "• *{}*: {level}, drift {}{trend}",
+            slack_escape(&t.name),
+            percent(t.drift_ratio)
+        ),
+        SLACK_LINE,
     )
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Lines joined as long as the text stays within a Slack section, then how many were left
+/// out (`more`: lines not even offered).
+fn join_within(lines: &[String], more: usize) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut len = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let n = line.chars().count() + 1;
+        // Room for this line and, when any follow, for the line that counts them.
+        let reserve = if lines.len() - i - 1 + more > 0 {
+            24
+        } else {
+            0
+        };
+        if len + n + reserve > SLACK_SECTION {
+            let left = lines.len() - i + more;
+            return format!("{}\n… and {left} more", kept.join("\n"));
+        }
+        kept.push(line);
+        len += n;
+    }
+    let text = kept.join("\n");
+    if more > 0 {
+        format!("{text}\n… and {more} more")
+    } else {
+        text
+    }
 }
 
 /// The Slack message: a short text (what notifications show) and blocks (verdict, the worst
@@ -206,7 +253,7 @@ pub(crate) fn slack(body: &Body<'_>, plan: Option<&Plan<'_>>) -> Value {
                 .flat_map(|p| &p.items)
                 .filter(|i| i.change != Change::Unchanged || event != NotificationEvent::Change)
                 .take(3)
-                .map(|i| format!("{} {}", i.table.name, change_word(i)))
+                .map(|i| format!("{} {}", clip(&i.table.name, 100), change_word(i)))
                 .collect();
             format!(
                 "recon {}: verdict {verdict}{}{}",
@@ -223,16 +270,13 @@ pub(crate) fn slack(body: &Body<'_>, plan: Option<&Plan<'_>>) -> Value {
     let items = plan.map_or(&[][..], |p| &p.items[..]);
     let failure = plan.and_then(|p| p.failure);
     if !items.is_empty() || failure.is_some() {
-        let mut lines: Vec<String> = failure
+        let lines: Vec<String> = failure
             .map(|f| failure_line(f, body))
             .into_iter()
             .chain(items.iter().take(SLACK_TABLES).map(slack_line))
             .collect();
-        if items.len() > SLACK_TABLES {
-            lines.push(format!("… and {} more", items.len() - SLACK_TABLES));
-        }
-        blocks
-            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}));
+        let text = join_within(&lines, items.len().saturating_sub(SLACK_TABLES));
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
     }
     if let Some(at) = body.reports {
         blocks.push(json!({
@@ -245,10 +289,18 @@ pub(crate) fn slack(body: &Body<'_>, plan: Option<&Plan<'_>>) -> Value {
 
 /// The run's failure as a Slack line.
 fn failure_line(f: Failure, body: &Body<'_>) -> String {
-    let why = body.run.as_ref().and_then(|r| r.error).unwrap_or("");
+    let why = body
+        .run
+        .as_ref()
+        .and_then(|r| r.error)
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or("no table could be judged");
     match f.change {
         Change::Resolved => "• *the run*: decides again (resolved)".to_owned(),
-        _ => format!("• *the run*: could not decide: {}", slack_escape(why)),
+        _ => format!(
+            "• *the run*: could not decide: {}",
+            slack_escape(&clip(why, SLACK_WHY))
+        ),
     }
 }
 
@@ -267,8 +319,13 @@ pub(crate) fn alertmanager(
     plan: &Plan<'_>,
     keep_firing: std::time::Duration,
 ) -> Value {
-    let until =
-        cx.now + chrono::Duration::from_std(keep_firing).unwrap_or(chrono::Duration::hours(1));
+    // However long `resolve_timeout` is, the time stays one Alertmanager reads (a year 9999 at
+    // most).
+    let latest = DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(cx.now);
+    let until = chrono::Duration::from_std(keep_firing)
+        .ok()
+        .and_then(|d| cx.now.checked_add_signed(d))
+        .map_or(latest, |t| t.min(latest));
     let mut alerts = Vec::new();
     for item in &plan.items {
         let t = item.table;
@@ -340,4 +397,87 @@ pub(crate) fn alertmanager_test(cx: &Context<'_>) -> Value {
         "startsAt": time(cx.now),
         "endsAt": time(cx.now + chrono::Duration::minutes(5)),
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::state::DestinationState;
+
+    fn failed_plan(now: DateTime<Utc>) -> Plan<'static> {
+        Plan {
+            event: NotificationEvent::Change,
+            items: Vec::new(),
+            failure: Some(Failure {
+                change: Change::Raised,
+                since: now,
+            }),
+            next: DestinationState::default(),
+        }
+    }
+
+    fn context(now: DateTime<Utc>) -> Context<'static> {
+        Context {
+            destination: "slack",
+            min_level: Status::Warning,
+            now,
+            reports: None,
+        }
+    }
+
+    #[test]
+    fn slack_sections_stay_within_slacks_limit() {
+        let now = Utc::now();
+        let why = "x".repeat(10_000);
+        let report = crate::reconciler::Reconciler::failed(
+            &crate::error::Error::Invalid(why),
+            &crate::settings::Overrides::default(),
+        );
+        let plan = failed_plan(now);
+        let cx = context(now);
+        let msg = slack(
+            &body(&cx, plan.event, Some(&report), Some(&plan)),
+            Some(&plan),
+        );
+        for block in msg["blocks"].as_array().expect("blocks") {
+            let text = block["text"]["text"].as_str().unwrap_or("");
+            assert!(text.chars().count() <= 3000, "{} chars", text.len());
+        }
+        assert!(msg["blocks"].to_string().contains("could not decide: xxx"));
+        let lines: Vec<String> = (0..11)
+            .map(|i| format!("{i}: {}", "y".repeat(400)))
+            .collect();
+        let joined = join_within(&lines, 5);
+        assert!(joined.chars().count() <= SLACK_SECTION, "{}", joined.len());
+        assert!(joined.ends_with("more"), "{joined}");
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn a_run_failure_without_a_reason_says_why_and_a_huge_resolve_timeout_does_not_overflow() {
+        let now = Utc::now();
+        let mut report = crate::reconciler::Reconciler::failed(
+            &crate::error::Error::Invalid("x".into()),
+            &crate::settings::Overrides::default(),
+        );
+        report.error = None;
+        let plan = failed_plan(now);
+        let cx = context(now);
+        let b = body(&cx, plan.event, Some(&report), Some(&plan));
+        let line = failure_line(
+            Failure {
+                change: Change::Raised,
+                since: now,
+            },
+            &b,
+        );
+        assert!(
+            line.ends_with("could not decide: no table could be judged"),
+            "{line}"
+        );
+        let forever = std::time::Duration::from_hours(300_000 * 365 * 24);
+        let alerts = alertmanager(&cx, &plan, forever);
+        let ends = alerts[0]["endsAt"].as_str().expect("endsAt");
+        assert!(ends.starts_with("9999-"), "{ends}");
+    }
 }

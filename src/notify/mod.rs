@@ -11,6 +11,7 @@ pub(crate) mod command;
 #[cfg(feature = "monitor")]
 pub(crate) mod http;
 pub(crate) mod message;
+pub(crate) mod secret;
 pub(crate) mod state;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::gate::Status;
 use crate::report::{NotificationEvent, NotificationOutcome, Report};
 
 use self::message::Context;
+use self::secret::Secret;
 use self::state::{Plan, Rules};
 
 /// How long a `command` may run unless its `timeout` says otherwise.
@@ -33,51 +35,21 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// says otherwise.
 const RESOLVE_TIMEOUT: Duration = Duration::from_hours(1);
 
-/// A destination's URL: never shown, never logged.
-pub(crate) struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl Secret {
-    /// The URL, for the request alone.
-    #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-
-    #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
-    /// `text` without the URL, any long part of it, or any other known credential.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(&self.0, "***");
-        let parts = url::Url::parse(&self.0).ok().map(|u| {
-            let mut p: Vec<String> = u
-                .path_segments()
-                .into_iter()
-                .flatten()
-                .map(str::to_owned)
-                .collect();
-            p.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
-            p.extend(u.password().map(str::to_owned));
-            p.push(u.username().to_owned());
-            p
-        });
-        for part in parts.into_iter().flatten().filter(|p| p.len() >= 6) {
-            out = out.replace(&part, "***");
-        }
-        crate::store::scrub(&out)
-    }
-}
-
-/// One `[[alerts]]` destination, its URL read.
-#[derive(Debug)]
+/// One `[[alerts]]` destination, its URL read (or why it could not be).
 struct Destination {
     name: String,
     config: AlertConfig,
-    url: Option<Secret>,
+    url: std::result::Result<Option<Secret>, String>,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("url", &self.url.as_ref().map(|u| u.as_ref().map(|_| "***")))
+            .finish()
+    }
 }
 
 /// The notifier of a config's `[[alerts]]`: made once, then told about every run.
@@ -94,18 +66,28 @@ pub struct Notifier {
     state: Option<PathBuf>,
     memory_note: Option<String>,
     reports: Option<String>,
+    /// The `url_env` variables of every destination: no `command` inherits them.
+    hidden_env: Vec<String>,
 }
 
 impl Notifier {
     /// From the config's `[[alerts]]`, their URLs read from the environment or files now;
     /// `state_dir` = the history folder (`None`: no memory between runs, so every run notifies
     /// what is at or above `min_level`, and the outcome says so).
+    ///
+    /// Fails only on a URL written in the config that is no http(s) URL. A URL that cannot be
+    /// read (a `url_env` not set, a `url_file` not readable) fails that destination's
+    /// notifications, every run, with the reason (see [`Notifier::unreadable`]).
     pub fn new(loaded: &LoadedConfig, state_dir: Option<&Path>) -> Result<Self> {
         let alerts = &loaded.config.alerts;
         let names = destination_names(alerts);
         let mut destinations = Vec::with_capacity(alerts.len());
         for (config, name) in alerts.iter().zip(names) {
-            let url = secret(config, &name, &loaded.base_dir)?;
+            let url = secret::read(config, &loaded.base_dir)
+                .map_err(|e| Error::Invalid(format!("[[alerts]] `{name}`: {}", e.chain())))?;
+            if let Ok(Some(s)) = &url {
+                s.remember();
+            }
             destinations.push(Destination {
                 name,
                 config: config.clone(),
@@ -120,11 +102,13 @@ impl Notifier {
             ))
         };
         let memory_note = match (state_dir, remote) {
+            _ if destinations.is_empty() => None,
             (None, _) => forgetful("no history folder"),
             (Some(_), Some(_)) => forgetful("the history folder is not local"),
             _ => None,
         };
         Ok(Self {
+            hidden_env: alerts.iter().filter_map(|a| a.url_env.clone()).collect(),
             destinations,
             state: state_dir.filter(|_| remote.is_none()).map(state::path_in),
             memory_note,
@@ -143,9 +127,24 @@ impl Notifier {
         self.destinations.is_empty()
     }
 
+    /// Why notifications have no memory between runs (no history folder, or one on an object
+    /// store), when they have none: every run then notifies what is at or above `min_level`.
+    pub fn memory_note(&self) -> Option<&str> {
+        self.memory_note.as_deref()
+    }
+
+    /// The destinations whose URL could not be read, each with why (a `url_env` that is not
+    /// set, a `url_file` that cannot be read): their notifications fail until it can be.
+    pub fn unreadable(&self) -> Vec<(&str, &str)> {
+        self.destinations
+            .iter()
+            .filter_map(|d| d.url.as_ref().err().map(|e| (d.name.as_str(), e.as_str())))
+            .collect()
+    }
+
     /// After a run: sends each destination what changed since it was last told (and reminders
     /// that are due), and records that only once it was sent. One outcome per destination that
-    /// had something to send.
+    /// had something to send, and one for each whose URL cannot be read.
     pub fn notify(&self, report: &Report, now: DateTime<Utc>) -> Vec<NotificationOutcome> {
         self.each(report, now, false)
     }
@@ -171,7 +170,7 @@ impl Notifier {
                         }
                         _ => json_value(&message::body(&cx, NotificationEvent::Test, None, None)),
                     };
-                    let delivery = deliver(d, &payload);
+                    let delivery = self.deliver(d, &payload);
                     outcome(d, NotificationEvent::Test, Vec::new(), delivery, None)
                 })
                 .collect()
@@ -182,6 +181,22 @@ impl Notifier {
         if self.destinations.is_empty() {
             return Vec::new();
         }
+        // One run at a time reads, sends and records: another run notifying from the same
+        // history folder would send the same news and overwrite what this one records.
+        let (lock, lock_note) = match self.state.as_deref().map(state::lock) {
+            None => (None, None),
+            Some(Ok(state::Locked::Held(l))) => (Some(l), None),
+            Some(Ok(state::Locked::Busy(holder))) => {
+                return self.skipped(report, now, summary, &holder);
+            }
+            Some(Err(e)) => (
+                None,
+                Some(format!(
+                    "the alert state could not be locked: {}",
+                    e.chain()
+                )),
+            ),
+        };
         let (mut saved, load_note) = match self.state.as_deref().map(state::load) {
             None => (state::StateFile::default(), None),
             Some(Ok(s)) => (s, None),
@@ -193,7 +208,7 @@ impl Notifier {
                 )),
             ),
         };
-        isolated(|| {
+        let outcomes = isolated(|| {
             let mut out = Vec::new();
             for d in &self.destinations {
                 if summary && d.config.kind == AlertKind::Alertmanager {
@@ -201,11 +216,15 @@ impl Notifier {
                 }
                 let last = saved.destinations.remove(&d.name).unwrap_or_default();
                 let Some(plan) = state::plan(report, &last, rules(d), now, summary) else {
+                    if let Err(why) = &d.url {
+                        out.push(not_sent(d, NotificationEvent::Change, Vec::new(), why));
+                    }
                     continue;
                 };
                 let cx = self.context(d, now);
-                let delivery = deliver(d, &payload(d, &cx, report, &plan));
-                let mut note = self.memory_note.clone().or_else(|| load_note.clone());
+                let delivery = self.deliver(d, &payload(d, &cx, report, &plan));
+                let mut note = lock_note.clone().or_else(|| load_note.clone());
+                note = note.or_else(|| self.memory_note.clone());
                 if delivery.error.is_none()
                     && let Some(path) = &self.state
                     && plan.next != last
@@ -220,7 +239,39 @@ impl Notifier {
                 out.push(outcome(d, plan.event, tables, delivery, note));
             }
             out
-        })
+        });
+        drop(lock);
+        outcomes
+    }
+
+    /// Another run holds the alert state: nothing is sent, and each destination that had
+    /// something to send has a failed outcome saying so (the next run sends it).
+    fn skipped(
+        &self,
+        report: &Report,
+        now: DateTime<Utc>,
+        summary: bool,
+        holder: &str,
+    ) -> Vec<NotificationOutcome> {
+        let mut saved = self
+            .state
+            .as_deref()
+            .and_then(|p| state::load(p).ok())
+            .unwrap_or_default();
+        let why = format!(
+            "not sent: another recon run is notifying from this history folder ({holder}); \
+             the next run sends what is still news"
+        );
+        self.destinations
+            .iter()
+            .filter(|d| !(summary && d.config.kind == AlertKind::Alertmanager))
+            .filter_map(|d| {
+                let last = saved.destinations.remove(&d.name).unwrap_or_default();
+                let plan = state::plan(report, &last, rules(d), now, summary)?;
+                let tables = plan.items.iter().map(|i| i.table.name.clone()).collect();
+                Some(not_sent(d, plan.event, tables, &why))
+            })
+            .collect()
     }
 
     fn context<'a>(&'a self, d: &'a Destination, now: DateTime<Utc>) -> Context<'a> {
@@ -231,6 +282,67 @@ impl Notifier {
             reports: self.reports.as_deref(),
         }
     }
+
+    /// `text` without any destination's URL or a part of one, or any other known credential.
+    fn scrub(&self, text: &str) -> String {
+        let scrubbed = self
+            .destinations
+            .iter()
+            .filter_map(|d| d.url.as_ref().ok().and_then(Option::as_ref))
+            .fold(text.to_owned(), |t, s| s.scrub(&t));
+        crate::store::scrub(&scrubbed)
+    }
+
+    /// Sends a payload to a destination.
+    fn deliver(&self, d: &Destination, payload: &serde_json::Value) -> Delivery {
+        let body = serde_json::to_vec(payload).unwrap_or_default();
+        let url = match (&d.url, d.config.kind) {
+            (Err(why), _) => {
+                return Delivery {
+                    attempts: 0,
+                    error: Some(why.clone()),
+                };
+            }
+            (Ok(_), AlertKind::Command) => {
+                let scrub = |t: &str| self.scrub(t);
+                let spec = command::Spec {
+                    argv: &d.config.command,
+                    timeout: d.config.timeout.map_or(COMMAND_TIMEOUT, |t| t.0),
+                    hidden_env: &self.hidden_env,
+                    scrub: &scrub,
+                };
+                return command::run(&spec, &body);
+            }
+            (Ok(url), _) => url.as_ref(),
+        };
+        match (d.config.kind, url) {
+            #[cfg(feature = "monitor")]
+            (AlertKind::Alertmanager, Some(url)) => match alerts_url(url.expose()) {
+                Some(target) => http::post(&target, url, &body),
+                None => Delivery {
+                    attempts: 0,
+                    error: Some("its URL cannot take a path (not shown)".into()),
+                },
+            },
+            #[cfg(feature = "monitor")]
+            (_, Some(url)) => http::post(url.expose(), url, &body),
+            (kind, _) => Delivery {
+                attempts: 0,
+                error: Some(unavailable(kind)),
+            },
+        }
+    }
+}
+
+/// Alertmanager's alerts endpoint under its base URL (query kept): `{base}/api/v2/alerts`.
+#[cfg(feature = "monitor")]
+fn alerts_url(base: &str) -> Option<String> {
+    let mut u = url::Url::parse(base).ok()?;
+    u.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["api", "v2", "alerts"]);
+    Some(u.into())
 }
 
 /// The rules a destination's plan follows.
@@ -297,32 +409,6 @@ fn isolated<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Sends a payload to a destination.
-fn deliver(d: &Destination, payload: &serde_json::Value) -> Delivery {
-    let body = serde_json::to_vec(payload).unwrap_or_default();
-    match (d.config.kind, &d.url) {
-        (AlertKind::Command, _) => command::run(
-            &d.config.command,
-            &body,
-            d.config.timeout.map_or(COMMAND_TIMEOUT, |t| t.0),
-        ),
-        #[cfg(feature = "monitor")]
-        (AlertKind::Alertmanager, Some(url)) => {
-            let base = url.expose().trim_end_matches('/');
-            let alerts = Secret(format!("{base}/api/v2/alerts"));
-            let mut delivery = http::post(&alerts, &body);
-            delivery.error = delivery.error.map(|e| url.scrub(&e));
-            delivery
-        }
-        #[cfg(feature = "monitor")]
-        (_, Some(url)) => http::post(url, &body),
-        (kind, _) => Delivery {
-            attempts: 0,
-            error: Some(unavailable(kind)),
-        },
-    }
-}
-
 /// Why a destination cannot send from this build.
 fn unavailable(kind: AlertKind) -> String {
     format!(
@@ -360,51 +446,16 @@ fn outcome(
     }
 }
 
-/// A destination's URL, from the environment, a file or the config; `None` for `command`.
-fn secret(config: &AlertConfig, name: &str, base: &Path) -> Result<Option<Secret>> {
-    let at = format!("[[alerts]] `{name}`");
-    let text = if let Some(var) = &config.url_env {
-        let value = std::env::var(var).unwrap_or_default();
-        if value.trim().is_empty() {
-            return Err(Error::Invalid(format!(
-                "{at}: the environment variable `{var}` (url_env) is not set"
-            )));
-        }
-        value
-    } else if let Some(file) = &config.url_file {
-        let path = base.join(file);
-        std::fs::read_to_string(&path)
-            .map_err(|e| Error::input(format!("{at}: url_file {}", path.display()), e))?
-    } else if let Some(url) = &config.url {
-        url.clone()
-    } else {
-        return Ok(None);
+/// An outcome of a message that was not even tried, and why.
+fn not_sent(
+    d: &Destination,
+    event: NotificationEvent,
+    tables: Vec<String>,
+    why: &str,
+) -> NotificationOutcome {
+    let delivery = Delivery {
+        attempts: 0,
+        error: Some(why.to_owned()),
     };
-    let text = text.trim().to_owned();
-    match url::Url::parse(&text) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(Secret(text))),
-        _ => Err(Error::Invalid(format!(
-            "{at}: its URL is not an http(s) URL (not shown: it may hold a token)"
-        ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrubbing_removes_the_url_and_its_long_parts() {
-        let secret = Secret(
-            "https://user:pa55word@hooks.example/services/T0/B0/XYZSECRET?sig=abcdefgh".into(),
-        );
-        let text = "error sending request for url (https://user:pa55word@hooks.example/services/T0/B0/XYZSECRET?sig=abcdefgh): \
-                    /services/T0/B0/XYZSECRET said no; sig abcdefgh";
-        let shown = secret.scrub(text);
-        for part in ["pa55word", "XYZSECRET", "abcdefgh", "services/T0"] {
-            assert!(!shown.contains(part), "{part} in {shown}");
-        }
-        assert!(shown.contains("said no"), "{shown}");
-        assert_eq!(format!("{secret:?}"), "Secret(***)");
-    }
+    outcome(d, event, tables, delivery, None)
 }

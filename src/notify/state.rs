@@ -23,7 +23,6 @@ const STATE_VERSION: u32 = 1;
 
 /// Every destination's last sent state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct StateFile {
     /// Layout version.
     pub version: u32,
@@ -34,7 +33,6 @@ pub(crate) struct StateFile {
 /// What one destination was last told: each table it heard about at or above its
 /// `min_level` (a table not listed is below it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct DestinationState {
     /// Table → its last sent level.
     pub tables: BTreeMap<String, TableState>,
@@ -45,7 +43,6 @@ pub(crate) struct DestinationState {
 
 /// A table's last sent level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct TableState {
     /// The level.
     pub level: Status,
@@ -223,16 +220,16 @@ pub(crate) fn plan<'a>(
     })
 }
 
-/// Whether the run itself failed (verdict `error` with no table at `error`), against what the
-/// destination was last told; records it in `next`.
+/// Whether the run itself failed (verdict `error` and no table judged: a check that could not
+/// decide while the tables were judged is no run failure), against what the destination was
+/// last told; records it in `next`.
 fn run_failure(
     report: &Report,
     last: &DestinationState,
     next: &mut DestinationState,
     now: DateTime<Utc>,
 ) -> Option<Failure> {
-    let failed =
-        report.verdict == Status::Error && report.tables.iter().all(|t| t.status != Status::Error);
+    let failed = report.verdict == Status::Error && report.tables.is_empty();
     let failure = match (&last.run_error, failed) {
         (None, false) => return None,
         (None, true) => Failure {
@@ -277,31 +274,117 @@ pub(crate) fn path_in(dir: &Path) -> PathBuf {
     dir.join(STATE_FILE)
 }
 
-/// Reads the state file (empty when there is none yet).
-pub(crate) fn load(path: &Path) -> Result<StateFile> {
+/// The lock file beside the state file: held from reading the state to recording what was sent.
+pub(crate) const LOCK_FILE: &str = "alerts-state.lock";
+
+/// The alert state of a history folder, locked or not.
+#[derive(Debug)]
+pub(crate) enum Locked {
+    /// This run holds it until the file is dropped (or the process ends).
+    Held(std::fs::File),
+    /// Another run holds it: who (its process id and start time, as it wrote them).
+    Busy(String),
+}
+
+/// Takes the lock on the alert state whose file is `state` (`<history>/alerts-state.lock`),
+/// without waiting.
+pub(crate) fn lock(state: &Path) -> Result<Locked> {
+    use std::io::{Read, Seek, Write};
+    let path = state.with_file_name(LOCK_FILE);
+    let err = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Ok(Locked::Busy(if holder.is_empty() {
+                "holder unknown".to_owned()
+            } else {
+                holder.to_owned()
+            }));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+    }
+    let holder = format!(
+        "process {} started {}",
+        std::process::id(),
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    file.set_len(0).map_err(err)?;
+    file.rewind().map_err(err)?;
+    file.write_all(holder.as_bytes()).map_err(err)?;
+    Ok(Locked::Held(file))
+}
+
+/// What is in the state file.
+enum Read {
+    /// No file yet.
+    Missing,
+    /// A state of this layout or an older one.
+    Parsed(StateFile),
+    /// Not a state file (damaged): why.
+    Damaged(String),
+}
+
+/// Reads the state file; an I/O error and a newer layout are errors.
+fn read(path: &Path) -> Result<Read> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateFile::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::Missing),
         Err(e) => return Err(Error::input(format!("reading {}", path.display()), e)),
     };
-    let state: StateFile = serde_json::from_str(&text)
-        .map_err(|e| Error::input(format!("reading {}", path.display()), e))?;
-    if state.version != STATE_VERSION {
+    let state: StateFile = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => return Ok(Read::Damaged(e.to_string())),
+    };
+    if state.version > STATE_VERSION {
         return Err(Error::Invalid(format!(
-            "{}: state version {} is not {STATE_VERSION}",
+            "{}: state version {} is newer than this recon's ({STATE_VERSION}); it is left as it is",
             path.display(),
             state.version
         )));
     }
-    Ok(state)
+    Ok(Read::Parsed(state))
+}
+
+/// Reads the state file (empty when there is none yet; an error when it is damaged, newer or
+/// cannot be read).
+pub(crate) fn load(path: &Path) -> Result<StateFile> {
+    match read(path)? {
+        Read::Missing => Ok(StateFile::default()),
+        Read::Parsed(s) => Ok(s),
+        Read::Damaged(why) => Err(Error::Invalid(format!("{}: {why}", path.display()))),
+    }
 }
 
 /// Records what one destination was told: the file is read again and only that destination's
-/// entry replaced, then written atomically.
+/// entry replaced, then written atomically. A damaged file is kept as
+/// `alerts-state.json.corrupt` and replaced; one that cannot be read, or of a newer layout, is
+/// left alone and the save fails.
 pub(crate) fn save(path: &Path, destination: &str, told: &DestinationState) -> Result<()> {
-    // A file that cannot be read (damaged, an older layout) is replaced rather than left to
-    // make every later run send everything again.
-    let mut state = load(path).unwrap_or_default();
+    let mut state = match read(path)? {
+        Read::Missing => StateFile::default(),
+        Read::Parsed(s) => s,
+        Read::Damaged(_) => {
+            let kept = path.with_extension("json.corrupt");
+            std::fs::copy(path, &kept).map_err(|source| Error::Write { path: kept, source })?;
+            StateFile::default()
+        }
+    };
     state.version = STATE_VERSION;
     state
         .destinations
@@ -462,5 +545,97 @@ mod tests {
             .map(|i| i.table.name.as_str())
             .collect();
         assert_eq!(names, ["a", "b"], "worst first");
+    }
+
+    fn told(level: Status) -> DestinationState {
+        let now = Utc::now();
+        let mut d = DestinationState::default();
+        d.tables.insert(
+            "orders".into(),
+            TableState {
+                level,
+                since: now,
+                sent_at: now,
+            },
+        );
+        d
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_kept_aside_and_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = path_in(dir.path());
+        std::fs::write(&path, "{ not json").expect("write");
+        assert!(load(&path).is_err());
+        let critical = told(Status::Critical);
+        save(&path, "hook", &critical).expect("replaced");
+        let kept = std::fs::read_to_string(dir.path().join("alerts-state.json.corrupt"))
+            .expect("kept aside");
+        assert_eq!(kept, "{ not json");
+        let state = load(&path).expect("readable again");
+        assert_eq!(state.destinations["hook"], critical);
+    }
+
+    #[test]
+    fn a_newer_or_unreadable_state_file_is_left_alone_and_unknown_fields_are_kept_readable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = path_in(dir.path());
+        let newer = r#"{"version": 2, "destinations": {"other": {"tables": {}}}}"#;
+        std::fs::write(&path, newer).expect("write");
+        let e = save(&path, "hook", &told(Status::Critical)).expect_err("a newer layout");
+        assert!(e.chain().contains("newer"), "{}", e.chain());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), newer);
+        // A field a later recon added within version 1 does not make this one start afresh.
+        std::fs::write(
+            &path,
+            r#"{"version": 1, "written_by": "later", "destinations": {"other": {"tables": {}, "muted": true}}}"#,
+        )
+        .expect("write");
+        save(&path, "hook", &told(Status::Critical)).expect("saved");
+        let state = load(&path).expect("load");
+        assert!(state.destinations.contains_key("other"), "{state:?}");
+        assert!(state.destinations.contains_key("hook"), "{state:?}");
+        // A state file that cannot be read fails the save instead of wiping it.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir_all(path_in(&blocked)).expect("a folder in its place");
+        assert!(save(&path_in(&blocked), "hook", &told(Status::Critical)).is_err());
+    }
+
+    #[test]
+    fn a_check_that_errored_while_the_tables_were_judged_is_no_run_failure() {
+        let mut r = report(&[("orders", Status::Pass)]);
+        r.verdict = Status::Error;
+        r.error = Some("check `sum`: could not run".into());
+        let rules = rules(Status::Warning, None);
+        assert!(plan(&r, &DestinationState::default(), rules, Utc::now(), false).is_none());
+        let mut failed = report(&[]);
+        failed.verdict = Status::Error;
+        failed.error = Some("reading target: no such folder".into());
+        let p = plan(
+            &failed,
+            &DestinationState::default(),
+            rules,
+            Utc::now(),
+            false,
+        )
+        .expect("a run failure is news");
+        assert_eq!(p.failure.map(|f| f.change), Some(Change::Raised));
+    }
+
+    #[test]
+    fn one_run_at_a_time_holds_the_alert_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = path_in(dir.path());
+        let first = lock(&path).expect("lock");
+        assert!(matches!(first, Locked::Held(_)));
+        match lock(&path).expect("lock") {
+            Locked::Busy(holder) => assert!(
+                holder.contains(&format!("process {}", std::process::id())),
+                "{holder}"
+            ),
+            Locked::Held(_) => panic!("locked twice"),
+        }
+        drop(first);
+        assert!(matches!(lock(&path).expect("lock"), Locked::Held(_)));
     }
 }

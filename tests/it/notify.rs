@@ -333,7 +333,7 @@ fn slack_gets_a_short_text_and_blocks() {
 }
 
 #[test]
-fn a_missing_url_env_is_a_config_error_and_alert_test_reports_each_destination() {
+fn a_missing_url_env_fails_that_destination_every_run_and_alert_test_reports_each_destination() {
     let ok = Receiver::start(Vec::new());
     let bad = Receiver::start(vec![Answer::status(403).body("invalid_token")]);
     let alerts = format!(
@@ -342,18 +342,46 @@ fn a_missing_url_env_is_a_config_error_and_alert_test_reports_each_destination()
     );
     let s = scenario(0, &alerts);
     let config = s.path().join("recon.toml");
-    let missing = recon()
-        .args(["run", "--config"])
+    // The run decides as without alerts (pass, exit 0); each run warns of the missing URLs.
+    for _ in 0..2 {
+        let missing = recon()
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(s.path().join("out"))
+            .env_remove(HOOK_ENV)
+            .env_remove("RECON_TEST_OTHER_URL")
+            .output()
+            .expect("run");
+        assert_eq!(code(&missing), 0, "{}", stderr(&missing));
+        let err = stderr(&missing);
+        assert!(
+            err.contains(&format!(
+                "warning: notification to `hook` (webhook) was not sent: url_env `{HOOK_ENV}` is not set"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("url_env `RECON_TEST_OTHER_URL`"), "{err}");
+        let report = s.report();
+        assert_eq!(report["verdict"], "pass");
+        assert_eq!(report["notifications"][0]["sent"], false);
+        assert_eq!(report["notifications"][0]["attempts"], 0);
+    }
+    // `recon alert test` is a setup check: a URL it cannot read is exit 2.
+    let untestable = recon()
+        .args(["alert", "test", "--config"])
         .arg(&config)
-        .env_remove(HOOK_ENV)
+        .env(HOOK_ENV, ok.url(&format!("/hooks/{TOKEN}")))
         .env_remove("RECON_TEST_OTHER_URL")
         .output()
-        .expect("run");
-    assert_eq!(code(&missing), 2);
+        .expect("alert test");
+    assert_eq!(code(&untestable), 2);
     assert!(
-        stderr(&missing).contains(HOOK_ENV)
-            || String::from_utf8_lossy(&missing.stdout).contains(HOOK_ENV)
+        stderr(&untestable).contains("RECON_TEST_OTHER_URL"),
+        "{}",
+        stderr(&untestable)
     );
+    assert!(ok.requests().is_empty());
     let test = recon()
         .args(["alert", "test", "--config"])
         .arg(&config)
@@ -594,6 +622,17 @@ fn without_a_history_every_run_notifies_and_the_report_says_why() {
             .is_some_and(|t| t.contains("no history folder")),
         "{n}"
     );
+    // Said once per run, as a warning, even under -q.
+    for o in &outputs {
+        assert_eq!(
+            stderr(o)
+                .matches("warning: notifications: no history folder")
+                .count(),
+            1,
+            "{}",
+            stderr(o)
+        );
+    }
     let md = std::fs::read_to_string(s.path().join("out").join("report.md")).expect("report.md");
     assert!(
         md.contains("| hook | webhook | change | orders | sent |"),
@@ -650,4 +689,202 @@ fn alertmanager_alerts_are_posted_again_before_they_would_end() {
     assert!(ends > chrono::Utc::now() && ends > starts, "{alert}");
     assert_eq!(s.report()["notifications"][0]["event"], "reminder");
     assert_no_token(&s, &[&first, &second, &third]);
+}
+
+/// A `command` destination writing to this log file, then running `script`.
+fn command_alert(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "[[alerts]]\nkind = \"command\"\nname = \"{name}\"\nmin_level = \"critical\"\n\
+         command = [\"sh\", \"-c\", \"{script}\"]\n{extra}\n"
+    )
+}
+
+#[test]
+fn a_command_past_its_timeout_is_killed_with_its_children_and_a_background_child_does_not_hang() {
+    // The shell waits for its child: killing the shell alone would leave the child holding the
+    // pipes, and recon waiting for them.
+    let s = scenario(
+        20,
+        &command_alert("slow", "sleep 60; true", "timeout = \"1s\""),
+    );
+    let started = std::time::Instant::now();
+    let o = run(&s, "");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let n = &s.report()["notifications"][0];
+    assert_eq!(n["sent"], false, "{n}");
+    assert!(
+        n["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ran longer than 1s")),
+        "{n}"
+    );
+    // A program that leaves a child behind and exits 0 has sent its message.
+    let s = scenario(20, &command_alert("bg", "sleep 20 & exit 0", ""));
+    let started = std::time::Instant::now();
+    let o = run(&s, "");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(s.report()["notifications"][0]["sent"], true);
+}
+
+#[test]
+fn a_commands_stderr_never_shows_a_destinations_url_nor_does_it_inherit_url_env() {
+    let hook = Receiver::start(Vec::new());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = hook.url(&format!("/services/T000/B000/{TOKEN}"));
+    let leak = dir.path().join("leak.txt");
+    std::fs::write(&leak, format!("posting to {url} failed\n")).expect("write");
+    let seen = dir.path().join("env.txt");
+    let script = format!(
+        "echo env:${{{HOOK_ENV}:-unset}} > '{}'; cat '{}' >&2; exit 1",
+        seen.display(),
+        leak.display()
+    );
+    let alerts = format!(
+        "{}{}",
+        webhook("critical", ""),
+        command_alert("gateway", &script, "")
+    );
+    let s = scenario(20, &alerts);
+    let o = run(&s, &url);
+    assert_eq!(code(&o), 1);
+    let report = s.report();
+    let gateway = report["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .find(|n| n["destination"] == "gateway")
+        .expect("the gateway's outcome")
+        .clone();
+    let error = gateway["error"].as_str().expect("error");
+    assert!(
+        error.contains("exited with") && error.contains("failed"),
+        "{error}"
+    );
+    assert!(stderr(&o).contains("warning: notification to `gateway`"));
+    assert_eq!(
+        std::fs::read_to_string(&seen).expect("ran").trim(),
+        "env:unset"
+    );
+    assert_eq!(hook.requests().len(), 1, "the webhook was sent");
+    assert_no_token(&s, &[&o]);
+}
+
+#[test]
+fn a_redirect_is_a_failure_and_is_not_followed() {
+    let hook = Receiver::start(vec![
+        Answer::status(302).header("Location", "/elsewhere"),
+        Answer::status(301).header("Location", "/elsewhere"),
+    ]);
+    let s = scenario(20, &webhook("critical", ""));
+    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let o = run(&s, &url);
+    assert_eq!(code(&o), 1);
+    let got = hook.requests();
+    assert_eq!(got.len(), 1, "not followed, not retried: {got:?}");
+    let n = &s.report()["notifications"][0];
+    assert_eq!(
+        (n["sent"].as_bool(), n["attempts"].as_u64()),
+        (Some(false), Some(1)),
+        "{n}"
+    );
+    assert!(
+        n["error"].as_str().is_some_and(|e| e.contains("302")),
+        "{n}"
+    );
+    // Not recorded as sent: the next run tries again (and a 301 fails the same way).
+    run(&s, &url);
+    let got = hook.requests();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got.iter()
+            .all(|r| r.method == "POST" && r.path.starts_with("/hooks/"))
+    );
+    assert_no_token(&s, &[&o]);
+}
+
+#[test]
+fn a_retry_after_past_the_cap_fails_without_waiting() {
+    let hook = Receiver::start(vec![Answer::status(429).header("Retry-After", "120")]);
+    let s = scenario(20, &webhook("critical", ""));
+    let started = std::time::Instant::now();
+    let o = run(&s, &hook.url(&format!("/hooks/{TOKEN}")));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(hook.requests().len(), 1, "not retried");
+    let n = &s.report()["notifications"][0];
+    assert_eq!(n["sent"], false);
+    assert!(
+        n["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("429") && e.contains("Retry-After 2m")),
+        "{n}"
+    );
+    assert_no_token(&s, &[&o]);
+}
+
+#[test]
+fn a_run_finding_the_alert_state_locked_sends_nothing_and_warns() {
+    let hook = Receiver::start(Vec::new());
+    let s = scenario(20, &webhook("critical", ""));
+    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let history = s.path().join("history");
+    std::fs::create_dir_all(&history).expect("history");
+    let lock = std::fs::File::create(history.join("alerts-state.lock")).expect("lock file");
+    lock.try_lock().expect("locked by the test");
+    let o = run(&s, &url);
+    assert_eq!(code(&o), 1);
+    assert!(hook.requests().is_empty(), "nothing sent while locked");
+    let n = &s.report()["notifications"][0];
+    assert_eq!(
+        (n["sent"].as_bool(), n["attempts"].as_u64()),
+        (Some(false), Some(0))
+    );
+    assert!(
+        n["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("another recon run is notifying")),
+        "{n}"
+    );
+    assert!(stderr(&o).contains("warning: notification to `hook` (webhook) was not sent"));
+    drop(lock);
+    run(&s, &url);
+    assert_eq!(hook.requests().len(), 1, "sent once the lock is free");
+}
+
+#[test]
+fn a_sent_message_whose_state_cannot_be_saved_is_a_warning() {
+    let hook = Receiver::start(Vec::new());
+    let s = scenario(20, &webhook("critical", ""));
+    // A folder where the state file belongs: it can be neither read nor replaced.
+    std::fs::create_dir_all(s.path().join("history").join("alerts-state.json").join("x"))
+        .expect("a folder in its place");
+    let o = recon()
+        .arg("-q")
+        .arg("run")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg("--out")
+        .arg(s.path().join("out"))
+        .arg("--history")
+        .arg(s.path().join("history"))
+        .env(HOOK_ENV, hook.url(&format!("/hooks/{TOKEN}")))
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(hook.requests().len(), 1);
+    assert!(
+        stderr(&o)
+            .contains("warning: notification to `hook`: sent, but the alert state was not saved"),
+        "{}",
+        stderr(&o)
+    );
 }
