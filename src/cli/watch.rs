@@ -169,7 +169,10 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
             let done = tx.clone();
             let (dir, known) = (partial.clone(), schedule.last_success);
             scope.spawn(move || {
-                let outcome = one_run(cycle, &dir, known);
+                // A panic is this run's error: the watch hears of it and goes on.
+                let outcome = recon::watch::guarded(|| one_run(cycle, &dir, known))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|outcome| outcome);
                 let _ = done.send(Event::Done(Box::new(outcome)));
             });
             let outcome = if let Ok(Event::Done(outcome)) = rx.recv() {
@@ -180,9 +183,16 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                 folders.abandon(&partial);
                 std::process::exit(stopped(cycle.printer, true));
             };
-            let done = outcome.inspect_err(|_| folders.abandon(&partial))?;
-            let kept = folders.commit(&partial, started, cycle.settings.keep)?;
-            after_run(cycle, &state, &mut schedule, &done, started, &kept);
+            match outcome {
+                Ok(done) => {
+                    let kept = folders.commit(&partial, started, cycle.settings.keep)?;
+                    after_run(cycle, &state, &mut schedule, &done, started, &kept);
+                }
+                Err(e) => {
+                    folders.abandon(&partial);
+                    failed_run(cycle, &state, &mut schedule, &e, started);
+                }
+            }
         }
     })
 }
@@ -197,9 +207,72 @@ fn after_run(
     started: DateTime<Utc>,
     kept: &Path,
 ) {
-    let every = cycle.settings.every;
     let ended = Utc::now();
     schedule.last_success = done.last_success;
+    reschedule(cycle, schedule, started, ended);
+    publish(cycle, state, done, started, schedule.next, kept);
+    if let (Some(due), Some(at)) = (schedule.summary_due, cycle.settings.daily_summary)
+        && ended >= due
+    {
+        daily_summary(done, ended, cycle.printer);
+        schedule.summary_due = Some(recon::watch::next_daily(ended, &at));
+    }
+    cycle.printer.note(&format!(
+        "watch: reports in {}; next run at {}",
+        kept.display(),
+        shown(schedule.next)
+    ));
+}
+
+/// After a run that could not complete (an error outside the reconciliation, or a panic): an
+/// `error` run, its folder already removed. Its metrics are written, pushed and served like any
+/// run's, `/healthz` turns 503, and the watch goes on at the next tick.
+fn failed_run(
+    cycle: &Cycle<'_>,
+    state: &WatchState,
+    schedule: &mut Schedule,
+    error: &anyhow::Error,
+    started: DateTime<Utc>,
+) {
+    let ended = Utc::now();
+    // Never quiet: the watch goes on, but someone should look.
+    eprintln!(
+        "warning: watch: the run failed: {}; no report of it is kept",
+        recon::scrub_credentials(&format!("{error:#}"))
+    );
+    let report = Reconciler::failed(
+        &recon::Error::Invalid(format!("{error:#}")),
+        &cycle.overrides,
+    );
+    let (metrics, _) = super::metrics::publish(
+        &report,
+        &cycle.reconcile.metrics,
+        Some(&cycle.settings.history),
+        schedule.last_success,
+        cycle.workers,
+    );
+    reschedule(cycle, schedule, started, ended);
+    let stale_after = stale_after(schedule.next, cycle.settings.every);
+    state.update(|s| {
+        s.metrics = Some(metrics);
+        s.last_run = Some(shown(started));
+        s.verdict = Some(report.verdict);
+        s.next_run = Some(shown(schedule.next));
+        s.stale_after = stale_after;
+    });
+    cycle
+        .printer
+        .note(&format!("watch: next run at {}", shown(schedule.next)));
+}
+
+/// The next tick after a run that ended at `ended`; an overrun says so.
+fn reschedule(
+    cycle: &Cycle<'_>,
+    schedule: &mut Schedule,
+    started: DateTime<Utc>,
+    ended: DateTime<Utc>,
+) {
+    let every = cycle.settings.every;
     schedule.next = recon::watch::next_tick(ended, every);
     let skipped = recon::watch::skipped_ticks(started, ended, every);
     if skipped > 0 {
@@ -212,18 +285,13 @@ fn after_run(
             shown(schedule.next)
         ));
     }
-    publish(state, done, started, schedule.next, kept);
-    if let (Some(due), Some(at)) = (schedule.summary_due, cycle.settings.daily_summary)
-        && ended >= due
-    {
-        daily_summary(done, ended, cycle.printer);
-        schedule.summary_due = Some(recon::watch::next_daily(ended, &at));
-    }
-    cycle.printer.note(&format!(
-        "watch: reports in {}; next run at {}",
-        kept.display(),
-        shown(schedule.next)
-    ));
+}
+
+/// When what a watch serves turns stale: an interval after the next run was due.
+fn stale_after(next: DateTime<Utc>, every: Duration) -> Option<DateTime<Utc>> {
+    chrono::Duration::from_std(every)
+        .ok()
+        .and_then(|every| next.checked_add_signed(every))
 }
 
 /// A time as the watch shows it: RFC 3339 in UTC, whole seconds.
@@ -280,17 +348,20 @@ fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow:
 
 /// What the server shows after a run.
 fn publish(
+    cycle: &Cycle<'_>,
     state: &WatchState,
     done: &Done,
     started: DateTime<Utc>,
     next: DateTime<Utc>,
     kept: &Path,
 ) {
+    let stale_after = stale_after(next, cycle.settings.every);
     state.update(|s| {
         s.metrics = Some(done.metrics.clone());
         s.last_run = Some(shown(started));
         s.verdict = Some(done.report.verdict);
         s.next_run = Some(shown(next));
+        s.stale_after = stale_after;
         s.report_html = Some(kept.join("report.html"));
     });
 }

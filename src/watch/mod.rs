@@ -12,6 +12,8 @@ mod server;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use chrono::{DateTime, Utc};
+
 use crate::error::{Error, Result};
 use crate::gate::Status;
 
@@ -31,15 +33,19 @@ pub struct Served {
     pub verdict: Option<Status>,
     /// When the next run is due (RFC 3339).
     pub next_run: Option<String>,
+    /// After this instant the served run is stale: the next one was due an interval ago and
+    /// has not completed (the watch is stuck or overrunning badly).
+    pub stale_after: Option<DateTime<Utc>>,
     /// The latest HTML report.
     pub report_html: Option<PathBuf>,
 }
 
 impl Served {
-    /// Healthy: a run has completed and its verdict is not `error` (drift is the report's
-    /// business, not the watch's health).
-    pub fn healthy(&self) -> bool {
+    /// Healthy at `now`: a run has completed, its verdict is not `error` and it is not stale
+    /// (drift is the report's business, not the watch's health).
+    pub fn healthy(&self, now: DateTime<Utc>) -> bool {
         self.verdict.is_some_and(|v| v != Status::Error)
+            && self.stale_after.is_none_or(|limit| now <= limit)
     }
 
     /// `{"last_run": .., "verdict": .., "next_run": ..}` (nulls before the first run).
@@ -82,6 +88,25 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::failed("starting the watch's runtime", e))
 }
 
+/// Runs `work`, turning a panic into an error carrying the panic's message, so that a bug in
+/// one run ends that run, not the watch.
+///
+/// ```
+/// assert_eq!(recon::watch::guarded(|| 2 + 2).ok(), Some(4));
+/// let err = recon::watch::guarded(|| -> u8 { panic!("broken") }).expect_err("panicked");
+/// assert!(err.to_string().contains("broken"));
+/// ```
+pub fn guarded<T>(work: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Error::Invalid(format!("the run panicked: {message}"))
+    })
+}
+
 /// Calls `stop` once SIGTERM or SIGINT (Ctrl-C) arrives.
 pub fn on_stop(rt: &tokio::runtime::Runtime, stop: impl FnOnce() + Send + 'static) -> Result<()> {
     let _guard = rt.enter();
@@ -99,4 +124,42 @@ pub fn on_stop(rt: &tokio::runtime::Runtime, stop: impl FnOnce() + Send + 'stati
         stop();
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_served_run_turns_unhealthy_when_it_is_stale_or_an_error() {
+        let mut served = Served::default();
+        assert!(!served.healthy(at("2026-03-01T10:00:00Z")), "no run yet");
+        served.verdict = Some(Status::Critical);
+        served.stale_after = Some(at("2026-03-01T10:30:00Z"));
+        assert!(
+            served.healthy(at("2026-03-01T10:30:00Z")),
+            "drift is not ill health"
+        );
+        assert!(!served.healthy(at("2026-03-01T10:30:01Z")), "stale");
+        served.verdict = Some(Status::Error);
+        assert!(!served.healthy(at("2026-03-01T10:00:00Z")));
+    }
+
+    #[test]
+    fn a_panicking_run_is_an_error_with_its_message() {
+        let owned = guarded(|| -> u8 { panic!("table {} broke", "orders") });
+        assert!(
+            owned
+                .expect_err("panicked")
+                .to_string()
+                .contains("table orders broke")
+        );
+        assert_eq!(guarded(|| "fine").ok(), Some("fine"));
+    }
 }

@@ -79,7 +79,7 @@ async fn answer(
             ),
         },
         "/healthz" => {
-            let status = if snapshot.healthy() {
+            let status = if snapshot.healthy(chrono::Utc::now()) {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
