@@ -42,7 +42,9 @@ impl MetricsArgs {
 /// Renders the run's metrics, writes and pushes them where asked, and returns the text and
 /// the last successful run's time it carries. Failures are printed as warnings.
 /// `known_success`: the last successful run's time the caller already knows (`recon watch`
-/// keeps it between runs); otherwise it is read from the earlier metrics file, then the history.
+/// keeps it between runs); otherwise it is read from the earlier metrics file, then from the
+/// Pushgateway (a push replaces the whole group, so a value left out would be lost there), then
+/// the history.
 pub fn publish(
     report: &Report,
     args: &MetricsArgs,
@@ -50,12 +52,24 @@ pub fn publish(
     known_success: Option<i64>,
     workers: &Workers,
 ) -> (String, Option<i64>) {
+    let instance = args
+        .pushgateway_instance
+        .clone()
+        .or_else(|| report.run.config_path.clone())
+        .unwrap_or_else(|| report.run.config_digest.clone());
     let last_success = if report.verdict == Status::Error {
         known_success
             .or_else(|| {
                 args.metrics
                     .as_deref()
                     .and_then(recon::metrics::previous_last_success)
+            })
+            .or_else(|| {
+                let url = args.pushgateway.as_deref()?;
+                pushed_success(url, &instance)
+                    .inspect_err(|e| eprintln!("warning: --pushgateway: {}", e.chain()))
+                    .ok()
+                    .flatten()
             })
             .or_else(|| history.and_then(|h| success_in_history(h, workers)))
     } else {
@@ -67,29 +81,36 @@ pub fn publish(
     {
         eprintln!("warning: --metrics {}: {}", path.display(), e.chain());
     }
-    if let Some(url) = &args.pushgateway {
-        let instance = args
-            .pushgateway_instance
-            .clone()
-            .or_else(|| report.run.config_path.clone())
-            .unwrap_or_else(|| report.run.config_digest.clone());
-        if let Err(e) = push(url, &instance, &text) {
-            eprintln!("warning: --pushgateway: {}", e.chain());
-        }
+    if let Some(url) = &args.pushgateway
+        && let Err(e) = push(url, &instance, &text)
+    {
+        eprintln!("warning: --pushgateway: {}", e.chain());
     }
     (text, last_success)
 }
 
+/// The Pushgateway job of every push.
+#[cfg(feature = "monitor")]
+const JOB: &str = "recon";
+
 #[cfg(feature = "monitor")]
 fn push(url: &str, instance: &str, text: &str) -> recon::Result<()> {
-    // The Pushgateway job of every push.
-    const JOB: &str = "recon";
-    recon::metrics::push(
-        url,
-        JOB,
-        &[("instance".to_owned(), instance.to_owned())],
-        text,
-    )
+    recon::metrics::push(url, JOB, &grouping(instance), text)
+}
+
+/// The last successful run's time the gateway holds for this grouping key.
+#[cfg(feature = "monitor")]
+fn pushed_success(url: &str, instance: &str) -> recon::Result<Option<i64>> {
+    let value =
+        recon::metrics::pushed_value(url, JOB, &grouping(instance), recon::metrics::LAST_SUCCESS)?;
+    // Unix seconds, as rendered; a value past i64 is not one recon wrote.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(value.filter(|v| v.is_finite()).map(|v| v.round() as i64))
+}
+
+#[cfg(feature = "monitor")]
+fn grouping(instance: &str) -> [(String, String); 1] {
+    [("instance".to_owned(), instance.to_owned())]
 }
 
 #[cfg(not(feature = "monitor"))]
@@ -97,6 +118,11 @@ fn push(_: &str, _: &str, _: &str) -> recon::Result<()> {
     Err(recon::Error::Invalid(
         "this build of recon was built without the `monitor` feature".into(),
     ))
+}
+
+#[cfg(not(feature = "monitor"))]
+fn pushed_success(_: &str, _: &str) -> recon::Result<Option<i64>> {
+    Ok(None)
 }
 
 /// When the run ended, in unix seconds.

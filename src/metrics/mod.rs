@@ -14,7 +14,7 @@ use crate::gate::Status;
 use crate::report::Report;
 
 #[cfg(feature = "monitor")]
-pub use push::push;
+pub use push::{push, pushed_value};
 
 #[cfg(test)]
 mod tests;

@@ -136,12 +136,11 @@ fn a_metrics_file_that_cannot_be_written_is_a_warning_not_a_verdict() {
     assert_eq!(s.report()["verdict"], "critical");
 }
 
-#[test]
-fn a_run_pushed_to_a_pushgateway_is_scraped_back() {
-    require!(Pushgateway);
+/// A Pushgateway started on a free loopback port (stopped when dropped), and its address.
+fn start_pushgateway() -> (KillOnDrop, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let _gateway = KillOnDrop(
+    let gateway = KillOnDrop(
         std::process::Command::new(pushgateway().expect("pushgateway"))
             .arg(format!("--web.listen-address={addr}"))
             .stdout(std::process::Stdio::null())
@@ -154,6 +153,13 @@ fn a_run_pushed_to_a_pushgateway_is_scraped_back() {
         http("GET", &addr, "/-/ready").is_some_and(|(status, _)| status == 200)
     });
     assert!(up, "the pushgateway did not start on {addr}");
+    (gateway, addr)
+}
+
+#[test]
+fn a_run_pushed_to_a_pushgateway_is_scraped_back() {
+    require!(Pushgateway);
+    let (_gateway, addr) = start_pushgateway();
     let s = orders(6);
     let url = format!("http://user:pushtoken-xyz@{addr}/");
     let out = s.run(&[
@@ -172,6 +178,33 @@ fn a_run_pushed_to_a_pushgateway_is_scraped_back() {
     let level = format!("recon_table_level{{{key},table=\"orders\"}}");
     assert_eq!(value(&scraped, &level), "3");
     assert_eq!(value(&scraped, &format!("recon_run_level{{{key}}}")), "3");
+}
+
+/// A push replaces its whole group: a failing run pushed without a metrics file or a history
+/// still carries the last success the gateway held, so an alert on its age can fire.
+#[test]
+fn a_failing_run_pushed_keeps_the_last_success_on_the_gateway() {
+    require!(Pushgateway);
+    let (_gateway, addr) = start_pushgateway();
+    let s = orders(0);
+    let url = format!("http://{addr}");
+    let push = [
+        "--pushgateway",
+        url.as_str(),
+        "--pushgateway-instance",
+        "erp",
+    ];
+    assert_eq!(s.run(&push).status.code(), Some(0));
+    let key = "instance=\"erp\",job=\"recon\"";
+    let success_line = format!("recon_last_success_timestamp_seconds{{{key}}}");
+    let (_, first) = http("GET", &addr, "/metrics").expect("scrape");
+    let success = value(&first, &success_line);
+    std::fs::remove_file(s.path().join("target/orders.parquet")).expect("remove");
+    let out = s.run(&push);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let (_, second) = http("GET", &addr, "/metrics").expect("scrape");
+    assert_eq!(value(&second, &format!("recon_run_level{{{key}}}")), "4");
+    assert_eq!(value(&second, &success_line), success, "{second}");
 }
 
 #[test]
