@@ -74,7 +74,7 @@ impl RunFolders {
         };
         std::fs::rename(partial, &done).map_err(|e| write(&done, e))?;
         self.point_latest(&name)?;
-        self.prune(keep)?;
+        self.prune(keep, &done)?;
         Ok(done)
     }
 
@@ -88,11 +88,12 @@ impl RunFolders {
         }
     }
 
-    /// The complete runs' folders, oldest first.
+    /// The complete runs' folders, oldest first: only folders named as recon names a run's
+    /// (anything else in `runs/` is someone else's and left alone).
     pub fn complete(&self) -> Result<Vec<PathBuf>> {
         let mut runs: Vec<PathBuf> = read_dir(&self.runs_dir())?
             .into_iter()
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .filter(|e| is_run_name(&e.file_name().to_string_lossy()))
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.path())
             .collect();
@@ -100,11 +101,16 @@ impl RunFolders {
         Ok(runs)
     }
 
-    /// Deletes the oldest complete runs past `keep`.
-    fn prune(&self, keep: usize) -> Result<()> {
-        let runs = self.complete()?;
-        let extra = runs.len().saturating_sub(keep.max(1));
-        for old in &runs[..extra] {
+    /// Deletes the oldest complete runs past `keep`, never `newest` (the run just committed,
+    /// which sorts before older runs when the clock stepped back).
+    fn prune(&self, keep: usize, newest: &Path) -> Result<()> {
+        let others: Vec<PathBuf> = self
+            .complete()?
+            .into_iter()
+            .filter(|r| r != newest)
+            .collect();
+        let extra = others.len().saturating_sub(keep.max(1) - 1);
+        for old in &others[..extra] {
             std::fs::remove_dir_all(old).map_err(|source| Error::Write {
                 path: old.clone(),
                 source,
@@ -155,6 +161,23 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// Whether `name` is one [`RunFolders::commit`] gives: `YYYYMMDDTHHMMSSZ`, optionally followed
+/// by `-N`.
+fn is_run_name(name: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let (base, n) = match name.split_once('-') {
+        Some((base, n)) => (base, Some(n)),
+        None => (name, None),
+    };
+    let stamp_ok = base.len() == 16
+        && base.is_ascii()
+        && digits(&base[..8], 8)
+        && base.as_bytes()[8] == b'T'
+        && digits(&base[9..15], 6)
+        && base.ends_with('Z');
+    stamp_ok && n.is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +202,56 @@ mod tests {
         assert_eq!(kept[1], last);
         let latest = std::fs::read_to_string(folders.latest().join("report.json")).expect("latest");
         assert_eq!(latest, "3");
+    }
+
+    #[test]
+    fn retention_leaves_foreign_folders_and_never_the_run_just_committed() {
+        let dir = tempfile::tempdir().expect("temp");
+        let folders = RunFolders::open(dir.path()).expect("open");
+        let foreign = [
+            "notes",
+            "2026-backup",
+            "20260301T101500Z.old",
+            "00000000T000000Z-x",
+        ];
+        for name in foreign {
+            std::fs::create_dir(folders.runs_dir().join(name)).expect("foreign folder");
+        }
+        let late = DateTime::from_timestamp(1_765_000_600, 0).expect("time");
+        for i in 0..3 {
+            let started = late + chrono::Duration::seconds(i);
+            let partial = folders.begin(started).expect("begin");
+            folders.commit(&partial, started, 2).expect("commit");
+        }
+        // The clock stepped back: the new run sorts first, and is kept all the same.
+        let early = DateTime::from_timestamp(1_765_000_000, 0).expect("time");
+        let partial = folders.begin(early).expect("begin");
+        let kept = folders.commit(&partial, early, 2).expect("commit");
+        assert!(kept.exists(), "the run just committed is kept");
+        assert_eq!(folders.complete().expect("list").len(), 2);
+        for name in foreign {
+            assert!(
+                folders.runs_dir().join(name).is_dir(),
+                "{name} is not recon's"
+            );
+        }
+    }
+
+    #[test]
+    fn run_names_are_recons_only() {
+        assert!(is_run_name("20260301T101500Z"));
+        assert!(is_run_name("20260301T101500Z-2"));
+        for name in [
+            "",
+            "notes",
+            "20260301T101500Z-",
+            "20260301T101500",
+            "2026030xT101500Z",
+            "2026030\u{e9}T10150Z",
+        ] {
+            assert!(!is_run_name(name), "{name}");
+        }
+        assert!(!is_run_name(".partial-20260301T101500Z"));
     }
 
     #[test]
