@@ -165,7 +165,14 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                 }
             }
             let started = Utc::now();
-            let partial = folders.begin(started)?;
+            let partial = match folders.begin(started) {
+                Ok(partial) => partial,
+                Err(e) => {
+                    // A full disk may have room at the next tick.
+                    failed_run(cycle, &state, &mut schedule, &e.into(), started);
+                    continue;
+                }
+            };
             let done = tx.clone();
             let (dir, known) = (partial.clone(), schedule.last_success);
             scope.spawn(move || {
@@ -183,10 +190,16 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                 folders.abandon(&partial);
                 std::process::exit(stopped(cycle.printer, true));
             };
-            match outcome {
-                Ok(done) => {
-                    let kept = folders.commit(&partial, started, cycle.settings.keep)?;
-                    after_run(cycle, &state, &mut schedule, &done, started, &kept);
+            let committed = outcome.and_then(|done| {
+                let kept = folders.commit(&partial, started, cycle.settings.keep)?;
+                Ok((done, kept))
+            });
+            match committed {
+                Ok((done, kept)) => {
+                    for w in &kept.warnings {
+                        eprintln!("warning: watch: {}", w.chain());
+                    }
+                    after_run(cycle, &state, &mut schedule, &done, started, &kept.dir);
                 }
                 Err(e) => {
                     folders.abandon(&partial);

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::gate::Status;
 
-pub use runs::RunFolders;
+pub use runs::{Committed, RunFolders};
 pub use schedule::{next_daily, next_tick, skipped_ticks};
 #[cfg(feature = "monitor")]
 pub use server::serve;

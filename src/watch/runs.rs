@@ -12,6 +12,16 @@ use crate::error::{Error, Result};
 /// The prefix of a run's folder while it is being written.
 const PARTIAL: &str = ".partial-";
 
+/// A run moved into place by [`RunFolders::commit`].
+#[derive(Debug)]
+pub struct Committed {
+    /// The run's folder, `runs/<timestamp>/`.
+    pub dir: PathBuf,
+    /// What went wrong after the run was in place (`latest` not updated, old runs not
+    /// deleted): worth a warning, not the run's end.
+    pub warnings: Vec<Error>,
+}
+
 /// The runs' folder of a watch.
 #[derive(Debug, Clone)]
 pub struct RunFolders {
@@ -29,6 +39,14 @@ impl RunFolders {
         let folders = Self {
             out: out.to_path_buf(),
         };
+        let latest = folders.latest();
+        if std::fs::symlink_metadata(&latest).is_ok_and(|m| !m.file_type().is_symlink()) {
+            return Err(Error::Invalid(format!(
+                "{} exists and is not a link: recon watch points it to the newest run; move it \
+                 away or choose another folder",
+                latest.display()
+            )));
+        }
         for entry in read_dir(&runs)? {
             if entry.file_name().to_string_lossy().starts_with(PARTIAL) {
                 folders.abandon(&entry.path());
@@ -58,8 +76,9 @@ impl RunFolders {
     }
 
     /// Moves a complete run into place as `runs/<timestamp>/`, points `latest` to it and
-    /// deletes the oldest runs past `keep`. Returns the run's folder.
-    pub fn commit(&self, partial: &Path, started: DateTime<Utc>, keep: usize) -> Result<PathBuf> {
+    /// deletes the oldest runs past `keep`. Fails only when the run cannot be moved into place;
+    /// `latest` or retention failing leaves the run in place and is in [`Committed::warnings`].
+    pub fn commit(&self, partial: &Path, started: DateTime<Utc>, keep: usize) -> Result<Committed> {
         let base = stamp(started);
         let mut name = base.clone();
         let mut n = 1;
@@ -73,9 +92,14 @@ impl RunFolders {
             source,
         };
         std::fs::rename(partial, &done).map_err(|e| write(&done, e))?;
-        self.point_latest(&name)?;
-        self.prune(keep, &done)?;
-        Ok(done)
+        let warnings = [self.point_latest(&name), self.prune(keep, &done)]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        Ok(Committed {
+            dir: done,
+            warnings,
+        })
     }
 
     /// Removes a run that will not complete (best effort: it is hidden either way).
@@ -195,7 +219,7 @@ mod tests {
                 "a partial run is not listed"
             );
             std::fs::write(partial.join("report.json"), format!("{i}")).expect("write");
-            last = folders.commit(&partial, started, 2).expect("commit");
+            last = folders.commit(&partial, started, 2).expect("commit").dir;
         }
         let kept = folders.complete().expect("list");
         assert_eq!(kept.len(), 2);
@@ -227,7 +251,8 @@ mod tests {
         let early = DateTime::from_timestamp(1_765_000_000, 0).expect("time");
         let partial = folders.begin(early).expect("begin");
         let kept = folders.commit(&partial, early, 2).expect("commit");
-        assert!(kept.exists(), "the run just committed is kept");
+        assert!(kept.warnings.is_empty(), "{:?}", kept.warnings);
+        assert!(kept.dir.exists(), "the run just committed is kept");
         assert_eq!(folders.complete().expect("list").len(), 2);
         for name in foreign {
             assert!(
@@ -235,6 +260,23 @@ mod tests {
                 "{name} is not recon's"
             );
         }
+    }
+
+    #[test]
+    fn a_latest_that_is_not_a_link_is_refused_and_one_that_breaks_is_a_warning() {
+        let dir = tempfile::tempdir().expect("temp");
+        std::fs::create_dir_all(dir.path().join("latest")).expect("a real folder");
+        let err = RunFolders::open(dir.path()).expect_err("refused");
+        assert!(err.to_string().contains("not a link"), "{err}");
+        std::fs::remove_dir(dir.path().join("latest")).expect("remove");
+        let folders = RunFolders::open(dir.path()).expect("open");
+        // Made a real folder while the watch runs: the run is kept, `latest` is a warning.
+        std::fs::create_dir_all(dir.path().join("latest/x")).expect("a real folder");
+        let started = Utc::now();
+        let partial = folders.begin(started).expect("begin");
+        let kept = folders.commit(&partial, started, 5).expect("commit");
+        assert!(kept.dir.is_dir());
+        assert_eq!(kept.warnings.len(), 1, "{:?}", kept.warnings);
     }
 
     #[test]

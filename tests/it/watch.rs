@@ -216,6 +216,54 @@ fn the_listen_address_defaults_to_loopback() {
     );
 }
 
+/// A watch meant to run for days outlives write errors: a run that cannot get its folder is an
+/// error run retried at the next tick, a `latest` that cannot be replaced is a warning; a
+/// `latest` that is not a link is refused at the start.
+#[test]
+fn write_errors_are_warnings_and_the_watch_goes_on() {
+    let s = orders(0);
+    let w = watch(&s, &["--every", "1s"]);
+    wait_for("the first run", || latest_changed(&s) == Some(0));
+    let (runs_dir, moved) = (
+        s.path().join("watch/runs"),
+        s.path().join("watch/runs.moved"),
+    );
+    std::fs::rename(&runs_dir, &moved).expect("move runs away");
+    std::fs::write(&runs_dir, "not a folder").expect("block runs");
+    wait_for("a run that cannot start", || {
+        stderr_text(&s).contains("warning: watch: the run failed")
+    });
+    std::fs::remove_file(&runs_dir).expect("unblock");
+    std::fs::rename(&moved, &runs_dir).expect("restore runs");
+    let latest = s.path().join("watch/latest");
+    std::fs::remove_file(&latest).expect("remove the link");
+    std::fs::create_dir_all(latest.join("kept")).expect("a real folder");
+    let seen = runs(&s).0.len();
+    wait_for("runs again", || runs(&s).0.len() >= seen + 2);
+    assert_eq!(stop(w), 0, "{}", stderr_text(&s));
+    let err = stderr_text(&s);
+    assert!(
+        err.contains("warning: watch:") && err.contains("latest"),
+        "{err}"
+    );
+    // At the start, a `latest` that is not a link is refused before anything runs.
+    let out = recon()
+        .arg("watch")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg("--out")
+        .arg(s.path().join("watch"))
+        .args(["--every", "1s"])
+        .output()
+        .expect("recon watch");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::common::stderr(&out).contains("not a link"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}
+
 /// `orders` with many rows, so that a run lasts long enough to be stopped in the middle.
 fn big_orders(n: i64) -> Scenario {
     let s = Scenario::new();
