@@ -20,7 +20,7 @@ use crate::gate::Status;
 pub use runs::{Committed, RunFolders};
 pub use schedule::{next_daily, next_tick, skipped_ticks};
 #[cfg(feature = "monitor")]
-pub use server::serve;
+pub use server::{Limits, serve, serve_within};
 
 /// What a watch serves: the last complete run and when the next is due.
 #[derive(Debug, Clone, Default)]
