@@ -5,7 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -70,6 +71,42 @@ struct Cycle<'a> {
     settings: WatchSettings,
     workers: &'a Workers,
     printer: &'a Printer,
+    /// Where the run in progress is, for a stop that arrives during it.
+    progress: Progress,
+}
+
+/// The steps of a run, as a stop sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// `--snapshot`'s exports: never interrupted (a snapshot's commit is two renames).
+    Exporting,
+    /// The reconciliation: abandoned at once (at most its history entry is left).
+    Reconciling,
+    /// Notifications, reports, metrics: finished, so that what was sent has its report.
+    Finishing,
+}
+
+/// The run in progress's step, and whether a stop waits for it.
+#[derive(Debug)]
+struct Progress {
+    step: Mutex<Step>,
+    stopping: AtomicBool,
+}
+
+impl Progress {
+    fn lock(&self) -> MutexGuard<'_, Step> {
+        self.step.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the run to `step`; false when a stop is waiting and the run should go no further.
+    fn enter(&self, step: Step) -> bool {
+        let mut current = self.lock();
+        if self.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        *current = step;
+        true
+    }
 }
 
 /// What a finished run leaves for the next.
@@ -125,6 +162,10 @@ pub fn run(args: &WatchArgs, workers: &Workers, printer: &Printer) -> anyhow::Re
         settings,
         workers,
         printer,
+        progress: Progress {
+            step: Mutex::new(Step::Exporting),
+            stopping: AtomicBool::new(false),
+        },
     };
     watch(&cycle, &folders)
 }
@@ -182,18 +223,19 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                     .and_then(|outcome| outcome);
                 let _ = done.send(Event::Done(Box::new(outcome)));
             });
-            let outcome = if let Ok(Event::Done(outcome)) = rx.recv() {
-                *outcome
-            } else {
-                // Stopped mid-run: the run is abandoned, its hidden folder removed, and the
-                // process ends without waiting for its thread.
-                folders.abandon(&partial);
-                std::process::exit(stopped(cycle.printer, true));
-            };
+            let outcome = wait_for_run(cycle, &rx, folders, &partial);
             let committed = outcome.and_then(|done| {
                 let kept = folders.commit(&partial, started, cycle.settings.keep)?;
                 Ok((done, kept))
             });
+            if cycle.progress.stopping.load(Ordering::SeqCst) {
+                return Ok(stopped_after_run(
+                    cycle.printer,
+                    folders,
+                    &partial,
+                    committed,
+                ));
+            }
             match committed {
                 Ok((done, kept)) => {
                     for w in &kept.warnings {
@@ -208,6 +250,60 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
             }
         }
     })
+}
+
+/// Waits for the run in progress. A stop during its reconciliation abandons it at once: its
+/// hidden folder is removed and the process ends without waiting for its thread. A stop during
+/// its exports or after its reconciliation waits for it (its exports finish, or it is written
+/// whole); a second stop abandons it whatever it does.
+fn wait_for_run(
+    cycle: &Cycle<'_>,
+    rx: &mpsc::Receiver<Event>,
+    folders: &RunFolders,
+    partial: &Path,
+) -> anyhow::Result<Done> {
+    loop {
+        if let Ok(Event::Done(outcome)) = rx.recv() {
+            return *outcome;
+        }
+        // Held until the process ends: the run cannot move on to its next step meanwhile.
+        let step = cycle.progress.lock();
+        if *step == Step::Reconciling || cycle.progress.stopping.load(Ordering::SeqCst) {
+            folders.abandon(partial);
+            std::process::exit(stopped(cycle.printer, true));
+        }
+        cycle.progress.stopping.store(true, Ordering::SeqCst);
+        cycle.printer.note(if *step == Step::Exporting {
+            "watch: stopping once the export in progress has finished (the run goes no further); \
+             a second signal abandons it"
+        } else {
+            "watch: stopping once the run in progress has written its reports; a second signal \
+             abandons it"
+        });
+    }
+}
+
+/// A stop waited for the run in progress: it is kept when it completed, else removed.
+fn stopped_after_run(
+    printer: &Printer,
+    folders: &RunFolders,
+    partial: &Path,
+    committed: anyhow::Result<(Done, recon::watch::Committed)>,
+) -> i32 {
+    if let Ok((_, kept)) = committed {
+        for w in &kept.warnings {
+            eprintln!("warning: watch: {}", w.chain());
+        }
+        printer.note(&format!(
+            "watch: stopped after the run in progress completed; reports in {}",
+            kept.dir.display()
+        ));
+    } else {
+        folders.abandon(partial);
+        printer
+            .note("watch: stopped; the run in progress did not complete (no report of it is kept)");
+    }
+    0
 }
 
 /// After a complete run: the next tick (an overrun said so), what the server shows, the daily
@@ -316,6 +412,7 @@ fn shown(t: DateTime<Utc>) -> String {
 /// folder. An export that fails is the run's error (in its report), not the watch's end.
 fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow::Result<Done> {
     let (printer, workers) = (cycle.printer, cycle.workers);
+    cycle.progress.enter(Step::Exporting);
     let mut loaded = Config::load(&cycle.args.config);
     if cycle.args.snapshot
         && let Ok(l) = &loaded
@@ -323,6 +420,9 @@ fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow:
             super::run::export_sides(l, cycle.args.force, &cycle.args.waits, workers, printer)
     {
         loaded = Err(recon::Error::Invalid(format!("--snapshot: {e:#}")));
+    }
+    if !cycle.progress.enter(Step::Reconciling) {
+        anyhow::bail!("stopped before the reconciliation");
     }
     let out = ReportDir::open(dir).with_context(|| format!("{}", dir.display()))?;
     // Built each run from the config as loaded now, so edited destinations and rotated secrets
@@ -343,6 +443,8 @@ fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow:
         ),
         (Err(e), _) | (Ok(_), Err(e)) => (Reconciler::failed(&e, &cycle.overrides), None),
     };
+    // A stop waits from here on: notifications may go out, so the report is kept.
+    cycle.progress.enter(Step::Finishing);
     let steps = PostRun {
         args: &cycle.reconcile,
         out: Some(&out),

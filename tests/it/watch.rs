@@ -326,6 +326,73 @@ fn sigterm_mid_run_exits_0_and_leaves_no_partial_report() {
     assert!(!Path::new(&s.path().join("watch/latest")).exists());
 }
 
+/// A stop during `--snapshot`'s export waits for the export (a snapshot is never left half
+/// committed), then ends without reconciling.
+#[test]
+fn sigterm_during_an_export_waits_for_it_then_stops() {
+    let s = orders(0);
+    let (port, accepted) = silent_server();
+    std::fs::write(
+        s.path().join("recon.toml"),
+        format!(
+            "[legacy]\nroot = \"exported\"\nurl = \"postgres://app@127.0.0.1:{port}/erp\"\n\n\
+             [target]\nroot = \"target\"\n\n[[tables]]\nname = \"orders\"\nkey = [\"id\"]\n"
+        ),
+    )
+    .expect("config");
+    let w = watch(
+        &s,
+        &["--every", "1h", "--snapshot", "--connect-timeout", "30s"],
+    );
+    let exporting = accepted
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the export connects");
+    terminate(&w);
+    wait_for("the stop to wait for the export", || {
+        stderr_text(&s).contains("stopping once the export in progress has finished")
+    });
+    // The database goes away: the export ends, and the watch with it.
+    drop(exporting);
+    assert_eq!(exit_code(w), 0, "{}", stderr_text(&s));
+    let err = stderr_text(&s);
+    assert!(err.contains("did not complete"), "{err}");
+    let (done, hidden) = runs(&s);
+    assert!(done.is_empty() && hidden.is_empty(), "{done:?} {hidden:?}");
+}
+
+/// A stop after the reconciliation waits for the run to be written whole: a notification may
+/// have gone out, so its report is kept. The webhook never answers until the stop is seen.
+#[test]
+fn sigterm_while_notifying_keeps_the_run() {
+    let s = orders(3);
+    let (port, accepted) = silent_server();
+    s.config(&format!(
+        "[gate]\ndrift_ratio = {{ warning = 0.0005, critical = 0.001, rollback = 0.005 }}\n\n\
+         [[tables]]\nname = \"orders\"\nkey = [\"id\"]\n\n\
+         [[alerts]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         min_level = \"warning\"\n"
+    ));
+    let w = watch(&s, &["--every", "1h"]);
+    let notifying = accepted
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the run notifies");
+    terminate(&w);
+    wait_for("the stop to wait for the run", || {
+        stderr_text(&s).contains("stopping once the run in progress has written its reports")
+    });
+    // The webhook goes away: the notification fails, the run completes.
+    drop((notifying, accepted));
+    assert_eq!(exit_code(w), 0, "{}", stderr_text(&s));
+    let err = stderr_text(&s);
+    assert!(
+        err.contains("stopped after the run in progress completed"),
+        "{err}"
+    );
+    let (done, hidden) = runs(&s);
+    assert!(done.len() == 1 && hidden.is_empty(), "{done:?} {hidden:?}");
+    assert_eq!(latest_changed(&s), Some(3));
+}
+
 /// `orders` with many rows, so that a run lasts long enough to overrun a short interval.
 fn big_orders(n: i64) -> Scenario {
     let s = Scenario::new();
