@@ -221,6 +221,80 @@ fn a_pushgateway_that_is_not_there_is_a_warning_without_its_credentials() {
     );
 }
 
+/// Every target of the dashboard's panels: (panel title, expression, legend).
+fn dashboard_targets(json: &serde_json::Value) -> Vec<(String, String, String)> {
+    json["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|panel| {
+            let title = panel["title"].as_str().unwrap_or_default().to_owned();
+            panel["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |t| {
+                    (
+                        title.clone(),
+                        t["expr"].as_str().unwrap_or_default().to_owned(),
+                        t["legendFormat"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Thresholds differ per table: each table's are drawn (not one line across tables), and the
+/// threshold styles match the legends they are drawn under. A missing last success says so.
+#[test]
+fn the_dashboard_draws_each_tables_thresholds_and_a_missing_success() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/recon-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("JSON");
+    let targets = dashboard_targets(&dashboard);
+    let thresholds: Vec<_> = targets
+        .iter()
+        .filter(|(_, expr, _)| expr.contains("recon_table_threshold_ratio"))
+        .collect();
+    assert!(!thresholds.is_empty());
+    for (title, expr, legend) in &thresholds {
+        assert!(expr.contains("by (table, level)"), "{title}: {expr}");
+        assert!(
+            legend.contains("{{table}}") && legend.contains("{{level}}"),
+            "{title}: {legend}"
+        );
+        let legend = legend
+            .replace("{{table}}", "orders")
+            .replace("{{level}}", "warning");
+        let panel = dashboard["panels"]
+            .as_array()
+            .expect("panels")
+            .iter()
+            .find(|p| p["title"] == title.as_str())
+            .expect("panel");
+        let styled = panel["fieldConfig"]["overrides"]
+            .as_array()
+            .expect("overrides")
+            .iter()
+            .any(|o| {
+                let pattern = o["matcher"]["options"].as_str().unwrap_or_default();
+                o["matcher"]["id"] == "byRegexp"
+                    && pattern
+                        .trim_matches('/')
+                        .strip_suffix('$')
+                        .is_some_and(|tail| legend.ends_with(tail.trim_start_matches(".*")))
+            });
+        assert!(styled, "{title}: no style matches {legend}");
+    }
+    let since = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .find(|p| p["title"] == "Time since last success")
+        .expect("panel");
+    assert!(since["fieldConfig"]["defaults"]["noValue"].is_string());
+}
+
 /// Every metric name a `PromQL` expression of the dashboard uses.
 fn dashboard_metrics(json: &serde_json::Value, into: &mut BTreeSet<String>) {
     match json {
