@@ -221,6 +221,36 @@ fn a_pushgateway_that_is_not_there_is_a_warning_without_its_credentials() {
     );
 }
 
+/// The alert rules `docs/monitoring.md` shows are rules Prometheus loads.
+#[test]
+fn the_documented_alert_rules_pass_promtool() {
+    require!(Promtool);
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring.md"))
+            .expect("docs");
+    let rules = docs
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split_once("```").map(|(yaml, _)| yaml))
+        .find(|yaml| yaml.starts_with("groups:"))
+        .expect("an alert rules example");
+    assert!(rules.contains("recon_table_level == 4"), "{rules}");
+    let dir = tempfile::tempdir().expect("temp");
+    let file = dir.path().join("recon-rules.yml");
+    std::fs::write(&file, rules).expect("rules");
+    let out = std::process::Command::new(which("promtool").expect("promtool"))
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("promtool runs");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
 /// Every target of the dashboard's panels: (panel title, expression, legend).
 fn dashboard_targets(json: &serde_json::Value) -> Vec<(String, String, String)> {
     json["panels"]
