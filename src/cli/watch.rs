@@ -320,12 +320,16 @@ fn after_run(
     schedule.last_success = done.last_success;
     reschedule(cycle, schedule, started, ended);
     publish(cycle, state, done, started, schedule.next, kept);
-    if let (Some(due), Some(at)) = (schedule.summary_due, cycle.settings.daily_summary)
-        && ended >= due
-    {
+    let (send, due) = summary_after(
+        schedule.summary_due,
+        cycle.settings.daily_summary.as_ref(),
+        ended,
+        done.notifier.is_some(),
+    );
+    if send {
         daily_summary(done, ended, cycle.printer);
-        schedule.summary_due = Some(recon::watch::next_daily(ended, &at));
     }
+    schedule.summary_due = due;
     cycle.printer.note(&format!(
         "watch: reports in {}; next run at {}",
         kept.display(),
@@ -481,6 +485,23 @@ fn publish(
     });
 }
 
+/// Whether the daily summary goes out after a run that ended at `ended`, and when it is due
+/// next. It goes with the first run completing at or after its time; a run whose config did not
+/// load (`destinations_known` false) leaves it due for the next run.
+fn summary_after(
+    due: Option<DateTime<Utc>>,
+    at: Option<&recon::config::DailyAt>,
+    ended: DateTime<Utc>,
+    destinations_known: bool,
+) -> (bool, Option<DateTime<Utc>>) {
+    match (due, at) {
+        (Some(d), Some(at)) if ended >= d && destinations_known => {
+            (true, Some(recon::watch::next_daily(ended, at)))
+        }
+        _ => (false, due),
+    }
+}
+
 /// The daily summary is due: every destination gets the last run's summary, whatever changed.
 /// A destination that cannot be reached is a warning, as after a run.
 fn daily_summary(done: &Done, now: DateTime<Utc>, printer: &Printer) {
@@ -524,4 +545,33 @@ fn stopped(printer: &Printer, mid_run: bool) -> i32 {
         printer.note("watch: stopped");
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daily_summary_waits_for_a_run_that_knows_its_destinations() {
+        let at = recon::config::DailyAt::parse("08:00").expect("time");
+        let t = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        let due = Some(t("2026-03-01T08:00:00Z"));
+        assert_eq!(
+            summary_after(due, Some(&at), t("2026-03-01T07:59:00Z"), true),
+            (false, due)
+        );
+        // The config did not load: still due.
+        assert_eq!(
+            summary_after(due, Some(&at), t("2026-03-01T08:05:00Z"), false),
+            (false, due)
+        );
+        assert_eq!(
+            summary_after(due, Some(&at), t("2026-03-01T08:20:00Z"), true),
+            (true, Some(t("2026-03-02T08:00:00Z")))
+        );
+    }
 }
