@@ -126,12 +126,6 @@ enum Event {
 /// Runs `recon watch` until SIGTERM or SIGINT; exits 0 on such a stop.
 pub fn run(args: &WatchArgs, workers: &Workers, printer: &Printer) -> anyhow::Result<i32> {
     args.reconcile.metrics.check_build()?;
-    if args.listen.is_some() && !cfg!(feature = "monitor") {
-        anyhow::bail!(
-            "--listen: this build of recon was built without the `monitor` feature (the \
-             default builds have it; or build with `--features monitor`)"
-        );
-    }
     let loaded = Config::load(&args.config)?;
     let mut overrides =
         super::run::overrides(&args.reconcile, args.tables.clone(), workers.threads());
@@ -142,6 +136,13 @@ pub fn run(args: &WatchArgs, workers: &Workers, printer: &Printer) -> anyhow::Re
         out: args.reconcile.out.clone(),
     };
     let settings = WatchSettings::resolve(&chosen, &overrides, &loaded)?;
+    if settings.listen.is_some() && !cfg!(feature = "monitor") {
+        anyhow::bail!(
+            "{}: this build of recon was built without the `monitor` feature (the default \
+             builds have it; or build with `--features monitor`)",
+            listen_source(args)
+        );
+    }
     if settings.out.to_string_lossy().contains("://") {
         anyhow::bail!(
             "--out {}: recon watch keeps its runs in a local folder (a URL is for recon run)",
@@ -524,7 +525,8 @@ fn serve(
     state: &WatchState,
 ) -> anyhow::Result<()> {
     if let Some(addr) = cycle.settings.listen {
-        let bound = recon::watch::serve(rt, addr, state.clone())?;
+        let bound = recon::watch::serve(rt, addr, state.clone())
+            .with_context(|| listen_source(cycle.args))?;
         cycle.printer.note(&format!(
             "watch: serving http://{bound}/metrics, /healthz and /report"
         ));
@@ -535,6 +537,15 @@ fn serve(
 #[cfg(not(feature = "monitor"))]
 fn serve(_: &tokio::runtime::Runtime, _: &Cycle<'_>, _: &WatchState) -> anyhow::Result<()> {
     Ok(())
+}
+
+/// Where the address served on came from, for its errors.
+fn listen_source(args: &WatchArgs) -> &'static str {
+    if args.listen.is_some() {
+        "--listen"
+    } else {
+        "[watch] listen"
+    }
 }
 
 /// The stop's message; the exit code of a clean stop.

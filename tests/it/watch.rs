@@ -279,8 +279,30 @@ fn the_listen_address_defaults_to_loopback() {
         .expect("recon watch");
     let err = crate::common::stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("listening on 127.0.0.1:9187"), "{err}");
+    assert!(
+        err.contains("--listen") && err.contains("listening on 127.0.0.1:9187"),
+        "{err}"
+    );
     assert!(runs(&s).0.is_empty(), "nothing ran");
+    // From the config, the error names the config's setting.
+    s.config(
+        "[watch]\nlisten = \"127.0.0.1:9187\"\n\n[[tables]]\nname = \"orders\"\nkey = [\"id\"]\n",
+    );
+    let out = recon()
+        .arg("watch")
+        .arg("--config")
+        .arg(s.path().join("recon.toml"))
+        .arg("--out")
+        .arg(s.path().join("watch"))
+        .args(["--every", "1h"])
+        .output()
+        .expect("recon watch");
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error: [watch] listen") && !err.contains("--listen"),
+        "{err}"
+    );
 }
 
 /// A loopback server that accepts connections and never answers; the test holds what it
