@@ -215,6 +215,8 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                     continue;
                 }
             };
+            // Set before the run starts, so that a stop never sees the last run's step.
+            *cycle.progress.lock() = Step::Exporting;
             let done = tx.clone();
             let (dir, known) = (partial.clone(), schedule.last_success);
             scope.spawn(move || {
@@ -417,7 +419,6 @@ fn shown(t: DateTime<Utc>) -> String {
 /// folder. An export that fails is the run's error (in its report), not the watch's end.
 fn one_run(cycle: &Cycle<'_>, dir: &Path, known_success: Option<i64>) -> anyhow::Result<Done> {
     let (printer, workers) = (cycle.printer, cycle.workers);
-    cycle.progress.enter(Step::Exporting);
     let mut loaded = Config::load(&cycle.args.config);
     if cycle.args.snapshot
         && let Ok(l) = &loaded
