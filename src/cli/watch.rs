@@ -5,8 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,7 +14,7 @@ use clap::Args;
 
 use recon::notify::Notifier;
 use recon::report::Report;
-use recon::watch::{RunFolders, WatchState};
+use recon::watch::{Progress, RunFolders, Step, Stop, WatchState};
 use recon::{Config, Overrides, Reconciler, ReportDir, WatchOverrides, WatchSettings, Workers};
 
 use super::ReconcileArgs;
@@ -75,40 +74,6 @@ struct Cycle<'a> {
     progress: Progress,
 }
 
-/// The steps of a run, as a stop sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// `--snapshot`'s exports: never interrupted (a snapshot's commit is two renames).
-    Exporting,
-    /// The reconciliation: abandoned at once (at most its history entry is left).
-    Reconciling,
-    /// Notifications, reports, metrics: finished, so that what was sent has its report.
-    Finishing,
-}
-
-/// The run in progress's step, and whether a stop waits for it.
-#[derive(Debug)]
-struct Progress {
-    step: Mutex<Step>,
-    stopping: AtomicBool,
-}
-
-impl Progress {
-    fn lock(&self) -> MutexGuard<'_, Step> {
-        self.step.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Moves the run to `step`; false when a stop is waiting and the run should go no further.
-    fn enter(&self, step: Step) -> bool {
-        let mut current = self.lock();
-        if self.stopping.load(Ordering::SeqCst) {
-            return false;
-        }
-        *current = step;
-        true
-    }
-}
-
 /// What a finished run leaves for the next.
 struct Done {
     report: Report,
@@ -163,10 +128,7 @@ pub fn run(args: &WatchArgs, workers: &Workers, printer: &Printer) -> anyhow::Re
         settings,
         workers,
         printer,
-        progress: Progress {
-            step: Mutex::new(Step::Exporting),
-            stopping: AtomicBool::new(false),
-        },
+        progress: Progress::default(),
     };
     watch(&cycle, &folders)
 }
@@ -216,7 +178,7 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                 }
             };
             // Set before the run starts, so that a stop never sees the last run's step.
-            *cycle.progress.lock() = Step::Exporting;
+            cycle.progress.start();
             let done = tx.clone();
             let (dir, known) = (partial.clone(), schedule.last_success);
             scope.spawn(move || {
@@ -231,7 +193,7 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
                 let kept = folders.commit(&partial, started, cycle.settings.keep)?;
                 Ok((done, kept))
             });
-            if cycle.progress.stopping.load(Ordering::SeqCst) {
+            if cycle.progress.stopping() {
                 return Ok(stopped_after_run(
                     cycle.printer,
                     folders,
@@ -269,14 +231,15 @@ fn wait_for_run(
         if let Ok(Event::Done(outcome)) = rx.recv() {
             return *outcome;
         }
-        // Held until the process ends: the run cannot move on to its next step meanwhile.
-        let step = cycle.progress.lock();
-        if *step == Step::Reconciling || cycle.progress.stopping.load(Ordering::SeqCst) {
-            folders.abandon(partial);
-            std::process::exit(stopped(cycle.printer, true));
-        }
-        cycle.progress.stopping.store(true, Ordering::SeqCst);
-        cycle.printer.note(if *step == Step::Exporting {
+        let step = match cycle.progress.stop() {
+            Stop::Now(_held) => {
+                // `_held` until the process ends: the run cannot move on meanwhile.
+                folders.abandon(partial);
+                std::process::exit(stopped(cycle.printer, true));
+            }
+            Stop::After(step) => step,
+        };
+        cycle.printer.note(if step == Step::Exporting {
             "watch: stopping once the export in progress has finished (the run goes no further); \
              a second signal abandons it"
         } else {
@@ -323,7 +286,7 @@ fn after_run(
     schedule.last_success = done.last_success;
     reschedule(cycle, schedule, started, ended);
     publish(cycle, state, done, started, schedule.next, kept);
-    let (send, due) = summary_after(
+    let (send, due) = recon::watch::summary_after(
         schedule.summary_due,
         cycle.settings.daily_summary.as_ref(),
         ended,
@@ -487,23 +450,6 @@ fn publish(
     });
 }
 
-/// Whether the daily summary goes out after a run that ended at `ended`, and when it is due
-/// next. It goes with the first run completing at or after its time; a run whose config did not
-/// load (`destinations_known` false) leaves it due for the next run.
-fn summary_after(
-    due: Option<DateTime<Utc>>,
-    at: Option<&recon::config::DailyAt>,
-    ended: DateTime<Utc>,
-    destinations_known: bool,
-) -> (bool, Option<DateTime<Utc>>) {
-    match (due, at) {
-        (Some(d), Some(at)) if ended >= d && destinations_known => {
-            (true, Some(recon::watch::next_daily(ended, at)))
-        }
-        _ => (false, due),
-    }
-}
-
 /// The daily summary is due: every destination gets the last run's summary, whatever changed.
 /// A destination that cannot be reached is a warning, as after a run.
 fn daily_summary(done: &Done, now: DateTime<Utc>, printer: &Printer) {
@@ -557,33 +503,4 @@ fn stopped(printer: &Printer, mid_run: bool) -> i32 {
         printer.note("watch: stopped");
     }
     0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_daily_summary_waits_for_a_run_that_knows_its_destinations() {
-        let at = recon::config::DailyAt::parse("08:00").expect("time");
-        let t = |text: &str| {
-            DateTime::parse_from_rfc3339(text)
-                .expect("time")
-                .with_timezone(&Utc)
-        };
-        let due = Some(t("2026-03-01T08:00:00Z"));
-        assert_eq!(
-            summary_after(due, Some(&at), t("2026-03-01T07:59:00Z"), true),
-            (false, due)
-        );
-        // The config did not load: still due.
-        assert_eq!(
-            summary_after(due, Some(&at), t("2026-03-01T08:05:00Z"), false),
-            (false, due)
-        );
-        assert_eq!(
-            summary_after(due, Some(&at), t("2026-03-01T08:20:00Z"), true),
-            (true, Some(t("2026-03-02T08:00:00Z")))
-        );
-    }
 }

@@ -1,9 +1,11 @@
 //! `recon watch`'s parts: the schedule (ticks aligned to the interval, the daily summary), the
-//! runs' folder (each run's reports whole or not at all, `latest`, retention), the state it
+//! runs' folder (each run's reports whole or not at all, `latest`, retention), what a stop does
+//! to the run in progress, the state it
 //! serves over HTTP (`/metrics`, `/healthz`, the latest report; with the `monitor` feature), and
 //! the stop signals (SIGTERM, SIGINT). The command runs the reconciliation itself on a thread of
 //! its own; the runtime here only waits for signals and serves requests.
 
+mod progress;
 mod runs;
 mod schedule;
 #[cfg(feature = "monitor")]
@@ -17,8 +19,9 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::gate::Status;
 
+pub use progress::{Progress, Step, Stop};
 pub use runs::{Committed, RunFolders};
-pub use schedule::{next_daily, next_tick, skipped_ticks};
+pub use schedule::{next_daily, next_tick, skipped_ticks, summary_after};
 #[cfg(feature = "monitor")]
 pub use server::{Limits, serve, serve_within};
 

@@ -43,6 +43,23 @@ pub fn next_daily(after: DateTime<Utc>, at: &DailyAt) -> DateTime<Utc> {
     after + chrono::Duration::days(1)
 }
 
+/// Whether the daily summary goes out after a run that ended at `ended`, and when it is due
+/// next. It goes with the first run completing at or after its time; a run whose config did not
+/// load (`destinations_known` false) leaves it due for the next run.
+pub fn summary_after(
+    due: Option<DateTime<Utc>>,
+    at: Option<&DailyAt>,
+    ended: DateTime<Utc>,
+    destinations_known: bool,
+) -> (bool, Option<DateTime<Utc>>) {
+    match (due, at) {
+        (Some(d), Some(at)) if ended >= d && destinations_known => {
+            (true, Some(next_daily(ended, at)))
+        }
+        _ => (false, due),
+    }
+}
+
 /// `at` on the given local day, in UTC.
 fn occurrence(day: NaiveDate, at: &DailyAt) -> Option<DateTime<Utc>> {
     let local = day.and_hms_opt(at.hour, at.minute, 0)?;
@@ -88,6 +105,25 @@ mod tests {
         assert_eq!(skipped_ticks(start, t("2026-03-01T10:14:59Z"), quarter), 0);
         assert_eq!(skipped_ticks(start, t("2026-03-01T10:15:00Z"), quarter), 1);
         assert_eq!(skipped_ticks(start, t("2026-03-01T10:40:00Z"), quarter), 2);
+    }
+
+    #[test]
+    fn a_daily_summary_waits_for_a_run_that_knows_its_destinations() {
+        let at = DailyAt::parse("08:00").expect("time");
+        let due = Some(t("2026-03-01T08:00:00Z"));
+        assert_eq!(
+            summary_after(due, Some(&at), t("2026-03-01T07:59:00Z"), true),
+            (false, due)
+        );
+        // The config did not load: still due.
+        assert_eq!(
+            summary_after(due, Some(&at), t("2026-03-01T08:05:00Z"), false),
+            (false, due)
+        );
+        assert_eq!(
+            summary_after(due, Some(&at), t("2026-03-01T08:20:00Z"), true),
+            (true, Some(t("2026-03-02T08:00:00Z")))
+        );
     }
 
     #[test]
