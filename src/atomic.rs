@@ -1,5 +1,6 @@
 //! Atomic file writes: a temporary file in the destination folder, then a rename, so that a
-//! reader never sees half a report, diff file or history entry.
+//! reader never sees half a report, diff file or history entry; and the lock files that keep two
+//! runs from writing the same folder or state at once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -137,4 +138,63 @@ impl ParquetFile {
             .map_err(|e| Error::failed(format!("writing {}", self.path.display()), e))?;
         persist(self.tmp, &self.path)
     }
+}
+
+/// An exclusive lock on a lock file, held until dropped (or until the process ends).
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    _file: std::fs::File,
+}
+
+/// What taking a lock without waiting found.
+#[derive(Debug)]
+pub(crate) enum TryLock {
+    /// This run holds it.
+    Held(FileLock),
+    /// Another run holds it: who (its process id and start time, as it wrote them).
+    Busy(String),
+}
+
+/// Takes the lock on the file `path` (creating it and its folder) without waiting, and writes
+/// this process's id and start time into it for a run that finds it taken.
+pub(crate) fn try_lock(path: &Path) -> Result<TryLock> {
+    use std::io::{Read, Seek};
+    let err = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Ok(TryLock::Busy(if holder.is_empty() {
+                "holder unknown".to_owned()
+            } else {
+                holder.to_owned()
+            }));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+    }
+    let holder = format!(
+        "process {} started {}",
+        std::process::id(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    file.set_len(0).map_err(err)?;
+    file.rewind().map_err(err)?;
+    file.write_all(holder.as_bytes()).map_err(err)?;
+    file.flush().map_err(err)?;
+    Ok(TryLock::Held(FileLock { _file: file }))
 }

@@ -280,8 +280,8 @@ pub(crate) const LOCK_FILE: &str = "alerts-state.lock";
 /// The alert state of a history folder, locked or not.
 #[derive(Debug)]
 pub(crate) enum Locked {
-    /// This run holds it until the file is dropped (or the process ends).
-    Held(std::fs::File),
+    /// This run holds it until the lock is dropped (or the process ends).
+    Held(crate::atomic::FileLock),
     /// Another run holds it: who (its process id and start time, as it wrote them).
     Busy(String),
 }
@@ -289,45 +289,12 @@ pub(crate) enum Locked {
 /// Takes the lock on the alert state whose file is `state` (`<history>/alerts-state.lock`),
 /// without waiting.
 pub(crate) fn lock(state: &Path) -> Result<Locked> {
-    use std::io::{Read, Seek, Write};
-    let path = state.with_file_name(LOCK_FILE);
-    let err = |source| Error::Write {
-        path: path.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let mut file = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(err)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            return Ok(Locked::Busy(if holder.is_empty() {
-                "holder unknown".to_owned()
-            } else {
-                holder.to_owned()
-            }));
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
-    }
-    let holder = format!(
-        "process {} started {}",
-        std::process::id(),
-        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    file.set_len(0).map_err(err)?;
-    file.rewind().map_err(err)?;
-    file.write_all(holder.as_bytes()).map_err(err)?;
-    Ok(Locked::Held(file))
+    Ok(
+        match crate::atomic::try_lock(&state.with_file_name(LOCK_FILE))? {
+            crate::atomic::TryLock::Held(lock) => Locked::Held(lock),
+            crate::atomic::TryLock::Busy(holder) => Locked::Busy(holder),
+        },
+    )
 }
 
 /// What is in the state file.

@@ -3,8 +3,7 @@
 //! first, then renamed into place, `report.json` last: a folder never holds half of one run's
 //! reports next to another's, and `report.json` is there only when the whole set is.
 
-use std::fs::File;
-use std::io::{Read, Seek, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Report, ReportFormat, render};
@@ -24,56 +23,21 @@ pub const LOCK_FILE: &str = ".recon.lock";
 /// An exclusive lock on a report folder, released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct OutLock {
-    _file: File,
+    _lock: crate::atomic::FileLock,
 }
 
 impl OutLock {
     /// Creates `dir` if needed and locks it; a folder another run holds is an error naming that
     /// run (its process id and start time, as it wrote them into the lock file).
     pub fn take(dir: &Path) -> Result<Self> {
-        let path = dir.join(LOCK_FILE);
-        let err = |source| Error::Write {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(err)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                return Err(Error::Invalid(format!(
-                    "{}: another recon run is writing its reports here ({}); wait for it or use \
-                     another folder",
-                    dir.display(),
-                    if holder.is_empty() {
-                        "holder unknown"
-                    } else {
-                        holder
-                    }
-                )));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+        match crate::atomic::try_lock(&dir.join(LOCK_FILE))? {
+            crate::atomic::TryLock::Held(lock) => Ok(Self { _lock: lock }),
+            crate::atomic::TryLock::Busy(holder) => Err(Error::Invalid(format!(
+                "{}: another recon run is writing its reports here ({holder}); wait for it or \
+                 use another folder",
+                dir.display()
+            ))),
         }
-        // Who holds it, for the message of a run that finds it locked.
-        let holder = format!(
-            "process {} started {}",
-            std::process::id(),
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
-        file.set_len(0).map_err(err)?;
-        file.rewind().map_err(err)?;
-        file.write_all(holder.as_bytes()).map_err(err)?;
-        file.flush().map_err(err)?;
-        Ok(Self { _file: file })
     }
 }
 
