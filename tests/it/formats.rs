@@ -333,28 +333,31 @@ fn every_drift_class_is_named() {
     }
 }
 
+/// Table `t`: ids 1 to 4, `v` = a, b, c, d in legacy and `target` in the target.
+fn four_rows(s: &Scenario, target: &[&str]) {
+    s.legacy(
+        "t",
+        batch(vec![
+            ("id", ids(vec![1, 2, 3, 4])),
+            ("v", strs(vec![Some("a"), Some("b"), Some("c"), Some("d")])),
+        ]),
+    );
+    s.target(
+        "t",
+        batch(vec![
+            ("id", ids(vec![1, 2, 3, 4])),
+            ("v", strs(target.iter().copied().map(Some).collect())),
+        ]),
+    );
+}
+
 /// The three runs happen within one second: run ids once collided there (a flaky CI run).
 #[test]
 fn history_across_three_runs_shows_trend_new_and_resolved_keys() {
     let s = Scenario::new();
     let history = s.path().join("history");
     let h = history.to_str().expect("utf8").to_owned();
-    let write = |target: Vec<&str>| {
-        s.legacy(
-            "t",
-            batch(vec![
-                ("id", ids(vec![1, 2, 3, 4])),
-                ("v", strs(vec![Some("a"), Some("b"), Some("c"), Some("d")])),
-            ]),
-        );
-        s.target(
-            "t",
-            batch(vec![
-                ("id", ids(vec![1, 2, 3, 4])),
-                ("v", strs(target.into_iter().map(Some).collect())),
-            ]),
-        );
-    };
+    let write = |target: Vec<&str>| four_rows(&s, &target);
     s.config("[[tables]]\nname = \"t\"\nkey = [\"id\"]\n");
     write(vec!["A", "B", "c", "d"]);
     let (_, first) = run_report(&s, &["--history", &h]);
@@ -413,22 +416,7 @@ fn history_across_three_runs_shows_trend_new_and_resolved_keys() {
 fn levels_over_runs_say_since_when_they_hold_and_when_they_are_resolved() {
     let s = Scenario::new();
     let h = s.path().join("history").to_str().expect("utf8").to_owned();
-    let write = |target: Vec<&str>| {
-        s.legacy(
-            "t",
-            batch(vec![
-                ("id", ids(vec![1, 2, 3, 4])),
-                ("v", strs(vec![Some("a"), Some("b"), Some("c"), Some("d")])),
-            ]),
-        );
-        s.target(
-            "t",
-            batch(vec![
-                ("id", ids(vec![1, 2, 3, 4])),
-                ("v", strs(target.into_iter().map(Some).collect())),
-            ]),
-        );
-    };
+    let write = |target: Vec<&str>| four_rows(&s, &target);
     s.config(
         "[[tables]]\nname = \"t\"\nkey = [\"id\"]\n[tables.gate]\n\
          drift_ratio = { warning = 0.1, critical = 0.2, rollback = 0.6 }\n",
