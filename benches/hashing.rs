@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Decimal128Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use recon::bench_api::{Codec, CompareAs, Entry, TextOpts, hash_column, merge};
+use recon::bench_api::{
+    Codec, CompareAs, Entry, TextOpts, hash_column, merge, sort_digest_entries,
+};
 
 const ROWS: usize = 1 << 16;
 
@@ -92,5 +94,36 @@ fn merging(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, digests, merging);
+/// Sorting one partition of entries with digest keys (composite or text keys), as the match
+/// structure does, against the plain comparison sort it replaced.
+fn partition_sort(c: &mut Criterion) {
+    let n = 1 << 16;
+    let r = seeded(2 * n, 11);
+    let entries: Vec<Entry<u128>> = (0..n)
+        .map(|i| Entry {
+            key: (u128::from(r[2 * i]) << 64) | u128::from(r[2 * i + 1]),
+            hash: r[i],
+            ord: i as u64,
+        })
+        .collect();
+    let mut g = c.benchmark_group("partition_sort");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("digest_keys_64k_sort_unstable", |b| {
+        b.iter(|| {
+            let mut e = entries.clone();
+            e.sort_unstable();
+            black_box(e[0].ord)
+        });
+    });
+    g.bench_function("digest_keys_64k_bucket_sort", |b| {
+        b.iter(|| {
+            let mut e = entries.clone();
+            sort_digest_entries(&mut e);
+            black_box(e[0].ord)
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, digests, merging, partition_sort);
 criterion_main!(benches);

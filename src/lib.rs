@@ -179,6 +179,12 @@ pub mod demo {
 pub mod bench_api {
     pub use crate::diff::merge::merge;
     pub use crate::diff::partition::Entry;
+
+    /// How the match structure sorts a partition of entries with digest (composite or text)
+    /// keys.
+    pub fn sort_digest_entries(entries: &mut [Entry<u128>]) {
+        <u128 as crate::diff::partition::Key>::sort(entries);
+    }
     pub use crate::hash::{Codec, CompareAs, TextOpts, hash_column};
 
     /// Every table pair of a config, resolved as a run resolves them (what

@@ -120,6 +120,53 @@ fn radix_sort(entries: &mut [Entry<u64>]) {
     }
 }
 
+/// Sorts entries with 128-bit digest keys by (key, row hash, ordinal): one counting pass puts
+/// them into 256 buckets by the eight key bits just below the highest bit the keys differ in
+/// (digests are uniform, so the buckets come out of similar size and each fits the cache), then
+/// a comparison sort of each bucket. Only for partitions that fit the cache, as the radix sort
+/// of integer keys; property-tested to give the comparison sort's exact order
+/// (`bucket_sort_equals_a_comparison_sort`); measured by the `partition_sort` bench.
+fn bucket_sort(entries: &mut [Entry<u128>]) {
+    const SMALL: usize = 2048;
+    const LARGE: usize = 1 << 18;
+    if entries.len() < SMALL || entries.len() > LARGE {
+        entries.sort_unstable();
+        return;
+    }
+    let (and, or) = entries
+        .iter()
+        .fold((u128::MAX, 0u128), |(a, o), e| (a & e.key, o | e.key));
+    let varying = and ^ or;
+    if varying == 0 {
+        entries.sort_unstable();
+        return;
+    }
+    // Bits above the highest varying one are the same in every key, so these eight bits order
+    // the buckets as the keys.
+    let shift = varying.ilog2().saturating_sub(7);
+    // One byte of the key: the truncation is the point.
+    #[allow(clippy::cast_possible_truncation)]
+    let digit = |e: &Entry<u128>| usize::from((e.key >> shift) as u8);
+    let mut starts = [0usize; 257];
+    for e in entries.iter() {
+        starts[digit(e) + 1] += 1;
+    }
+    for d in 0..256 {
+        starts[d + 1] += starts[d];
+    }
+    let mut at = starts;
+    let mut buf = entries.to_vec();
+    for e in entries.iter() {
+        let d = digit(e);
+        buf[at[d]] = *e;
+        at[d] += 1;
+    }
+    for d in 0..256 {
+        buf[starts[d]..starts[d + 1]].sort_unstable();
+    }
+    entries.copy_from_slice(&buf);
+}
+
 impl Key for u128 {
     const BYTES: usize = 16;
     #[inline]
@@ -137,6 +184,9 @@ impl Key for u128 {
         let mut b = [0u8; 16];
         b.copy_from_slice(&bytes[..16]);
         u128::from_le_bytes(b)
+    }
+    fn sort(entries: &mut [Entry<Self>]) {
+        bucket_sort(entries);
     }
 }
 
@@ -405,6 +455,30 @@ mod tests {
             expect.sort_unstable();
             let mut got = entries;
             radix_sort(&mut got);
+            proptest::prop_assert_eq!(got, expect);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bucket_sort_equals_a_comparison_sort(
+            keys in proptest::collection::vec(proptest::prop_oneof![
+                0u128..40,
+                proptest::num::u128::ANY,
+                proptest::strategy::Strategy::prop_map(0u128..3, |k| (k << 120) | 5),
+            ], 0..6000),
+            hashes in proptest::collection::vec(0u64..4, 6000),
+        ) {
+            let entries: Vec<Entry<u128>> = keys
+                .iter()
+                .zip(&hashes)
+                .enumerate()
+                .map(|(i, (&key, &hash))| Entry { key, hash, ord: (i as u64 * 7919) % 6007 })
+                .collect();
+            let mut expect = entries.clone();
+            expect.sort_unstable();
+            let mut got = entries;
+            bucket_sort(&mut got);
             proptest::prop_assert_eq!(got, expect);
         }
     }
