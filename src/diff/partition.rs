@@ -121,7 +121,7 @@ fn radix_sort(entries: &mut [Entry<u64>]) {
 }
 
 /// Sorts entries with 128-bit digest keys by (key, row hash, ordinal): one counting pass puts
-/// them into 256 buckets by the eight key bits just below the highest bit the keys differ in
+/// them into 2048 buckets by the eleven key bits just below the highest bit the keys differ in
 /// (digests are uniform, so the buckets come out of similar size and each fits the cache), then
 /// a comparison sort of each bucket. Only for partitions that fit the cache, as the radix sort
 /// of integer keys; property-tested to give the comparison sort's exact order
@@ -129,6 +129,8 @@ fn radix_sort(entries: &mut [Entry<u64>]) {
 fn bucket_sort(entries: &mut [Entry<u128>]) {
     const SMALL: usize = 2048;
     const LARGE: usize = 1 << 18;
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
     if entries.len() < SMALL || entries.len() > LARGE {
         entries.sort_unstable();
         return;
@@ -141,27 +143,27 @@ fn bucket_sort(entries: &mut [Entry<u128>]) {
         entries.sort_unstable();
         return;
     }
-    // Bits above the highest varying one are the same in every key, so these eight bits order
-    // the buckets as the keys.
-    let shift = varying.ilog2().saturating_sub(7);
-    // One byte of the key: the truncation is the point.
+    // Bits above the highest varying one are the same in every key, so the `BITS` bits below
+    // it order the buckets as the keys.
+    let shift = varying.ilog2().saturating_sub(BITS - 1);
+    // The key's bits under the mask: the truncation is the point.
     #[allow(clippy::cast_possible_truncation)]
-    let digit = |e: &Entry<u128>| usize::from((e.key >> shift) as u8);
-    let mut starts = [0usize; 257];
+    let digit = |e: &Entry<u128>| (e.key >> shift) as usize & (BUCKETS - 1);
+    let mut starts = vec![0usize; BUCKETS + 1];
     for e in entries.iter() {
         starts[digit(e) + 1] += 1;
     }
-    for d in 0..256 {
+    for d in 0..BUCKETS {
         starts[d + 1] += starts[d];
     }
-    let mut at = starts;
+    let mut at = starts.clone();
     let mut buf = entries.to_vec();
     for e in entries.iter() {
         let d = digit(e);
         buf[at[d]] = *e;
         at[d] += 1;
     }
-    for d in 0..256 {
+    for d in 0..BUCKETS {
         buf[starts[d]..starts[d + 1]].sort_unstable();
     }
     entries.copy_from_slice(&buf);
