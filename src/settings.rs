@@ -1,5 +1,5 @@
 //! A run's settings, resolved once: what the caller chose (command-line flags or the
-//! [`Reconciler`](crate::reconciler::Reconciler)'s builder) over what the config says over the
+//! `Reconciler`'s builder) over what the config says over the
 //! built-in defaults. Everything downstream reads the resolved [`RunSettings`] and changes none
 //! of it. Every command of the binary resolves its settings here, those that do not reconcile
 //! included (their worker threads).
