@@ -63,7 +63,7 @@ pub fn run(args: &HistoryArgs, workers: &Workers) -> anyhow::Result<i32> {
         row.push(
             r.checks
                 .iter()
-                .filter(|(_, s)| matches!(s.as_str(), "fail" | "critical" | "rollback" | "error"))
+                .filter(|(_, s)| recon::history::stored_level(s) >= recon::Status::Critical)
                 .count()
                 .to_string(),
         );

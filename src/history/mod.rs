@@ -35,6 +35,7 @@ use crate::spill::KeyLog;
 mod keys;
 mod streak;
 
+pub use streak::stored_level;
 pub(crate) use streak::{Direction, Streak};
 
 /// Runs of the trend shown in reports (this run included).

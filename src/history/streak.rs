@@ -29,7 +29,7 @@ pub(crate) enum Direction {
 }
 
 /// A level as the history stores it: its name, or an older run's `warn`/`fail`.
-pub(crate) fn stored_level(name: &str) -> Status {
+pub fn stored_level(name: &str) -> Status {
     match name {
         "pass" => Status::Pass,
         "warn" | "warning" => Status::Warning,
