@@ -105,6 +105,13 @@ impl Reconciler {
         self
     }
 
+    /// Whether a pair whose two sides are in key order is merged as a stream (default: `true`;
+    /// the report is the same either way).
+    pub fn key_order(mut self, merge: bool) -> Self {
+        self.overrides.key_order = Some(merge);
+        self
+    }
+
     /// The memory budget of the match structure, in bytes.
     pub fn memory_budget(mut self, bytes: usize) -> Self {
         self.overrides.memory_budget = Some(bytes);

@@ -29,6 +29,8 @@ pub struct Overrides {
     pub memory_budget: Option<usize>,
     /// Where the legacy side's column digests come from (default: [`Attribution::default`]).
     pub attribution: Option<Attribution>,
+    /// Whether pairs in key order on both sides are merged as a stream (default: yes).
+    pub key_order: Option<bool>,
     /// Sample rows kept per category (over the config's `[report] samples`).
     pub samples: Option<usize>,
     /// Where every differing row's key is written (default: nowhere).
@@ -92,6 +94,7 @@ impl RunSettings {
                 temp_dir: overrides.temp_dir.clone().or(defaults.temp_dir),
                 keep_keys: history.is_some(),
                 attribution: overrides.attribution.unwrap_or(defaults.attribution),
+                key_order: overrides.key_order.unwrap_or(defaults.key_order),
             },
             history,
         }

@@ -81,6 +81,7 @@ pub fn run(args: &DemoArgs, workers: &Workers, printer: &Printer) -> anyhow::Res
         diff_out: Some(dir.join("diff")),
         memory_budget: None,
         attribution: super::choices::AttributionChoice::Store,
+        no_key_order: false,
         stats: false,
         metrics: super::metrics::MetricsArgs::default(),
     };

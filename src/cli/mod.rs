@@ -112,6 +112,11 @@ pub struct ReconcileArgs {
     /// to match).
     #[arg(long, value_enum, default_value = "store")]
     pub attribution: choices::AttributionChoice,
+    /// Reconcile every pair through the match structure, even pairs whose two sides are in key
+    /// order (by default those are merged as a stream: the same report in memory bounded by a
+    /// few batches per side).
+    #[arg(long)]
+    pub no_key_order: bool,
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,

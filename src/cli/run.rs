@@ -193,6 +193,7 @@ pub fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Ove
         history: args.history.clone(),
         memory_budget: args.memory_budget,
         attribution: Some(args.attribution.into()),
+        key_order: Some(!args.no_key_order),
         samples: None,
         diff_out: args.diff_out.clone(),
         temp_dir: None,

@@ -130,7 +130,7 @@ pub(super) fn attribute_stored<K>(
 
 /// Which compared columns differ between two rows; `None` when they are equal within the
 /// tolerances.
-fn attribute(
+pub(super) fn attribute(
     plan: &PairPlan,
     layout: &RowLayout,
     l: &RowDigests,

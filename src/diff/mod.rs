@@ -9,6 +9,7 @@ pub mod digests;
 pub mod explain;
 pub mod filter;
 pub mod merge;
+mod ordered;
 pub mod out;
 pub mod partition;
 pub mod result;
@@ -45,6 +46,9 @@ pub struct DiffOptions {
     pub keep_keys: bool,
     /// Where the legacy side's column digests come from for changed pairs.
     pub attribution: Attribution,
+    /// Merge pairs whose sides are both in key order as a stream (the same report, in memory
+    /// bounded by a few batches); `false` reconciles every pair through the match structure.
+    pub key_order: bool,
 }
 
 impl Default for DiffOptions {
@@ -56,6 +60,7 @@ impl Default for DiffOptions {
             temp_dir: None,
             keep_keys: false,
             attribution: Attribution::default(),
+            key_order: true,
         }
     }
 }
@@ -83,56 +88,45 @@ fn run<K: KeyCodec>(
         None => tempfile::tempdir(),
     }
     .map_err(Error::Spill)?;
-    let rows = PerSide::new(plan.tables.legacy.rows, plan.tables.target.rows);
-    let total = rows.legacy + rows.target;
     let layout = scan::row_layout(plan);
-    let side = |r: u64| -> Result<(Partitions<K>, DigestStore)> {
-        let l = Layout::choose::<K>(r, total, opts.memory_budget);
-        Ok((
-            Partitions::new(l, dir.path()),
-            DigestStore::new(dir.path(), &layout, r)?,
-        ))
-    };
-    let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
-    // The filter may take a quarter of the budget on top of the match structure's.
-    let filter = filter::PairFilter::new(rows.legacy, opts.memory_budget / 4);
-    let capture = filter
-        .as_ref()
-        .map(|_| detail::Capture::new(plan.read_columns(Side::Target), EXPLAIN_ROWS + 4096));
-    let clock = std::time::Instant::now();
-    let store_legacy = opts.attribution == Attribution::Store;
-    let totals = scan::scan(
-        plan,
-        &layout,
-        &sides,
-        (filter.as_ref(), store_legacy),
-        capture.as_ref(),
-        progress,
-    )?;
-    drop(filter);
-    let captured = PerSide::new(None, capture.map(detail::Capture::finish));
-    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
-
     let keep_all = opts.diff_out.is_some() || opts.keep_keys;
-    let differing =
-        keep_all.then(|| settle::differing_spool::<K>(plan, dir.path(), opts.memory_budget));
-    let inputs = settle::Inputs {
-        plan,
-        layout: &layout,
-        stores: PerSide::new(&sides.legacy.1, &sides.target.1),
-        captured: &captured,
-        attribution: opts.attribution,
-        changed_cap: EXPLAIN_ROWS.max(opts.samples),
-        cap: opts.samples,
-        dir: dir.path(),
-        budget: opts.memory_budget,
+    let spool =
+        || keep_all.then(|| settle::differing_spool::<K>(plan, dir.path(), opts.memory_budget));
+    let clock = std::time::Instant::now();
+    let order = opts
+        .key_order
+        .then(|| ordered::KeyOrder::of(plan))
+        .flatten();
+    let mut merged = None;
+    if let Some(order) = &order {
+        let differing = spool();
+        let inputs = ordered::Inputs {
+            plan,
+            layout: &layout,
+            changed_cap: EXPLAIN_ROWS.max(opts.samples),
+            cap: opts.samples,
+        };
+        if let Some((totals, tally)) =
+            ordered::reconcile(&inputs, order, differing.as_ref(), progress)?
+        {
+            tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "merged in key order");
+            merged = Some((totals, tally, PerSide::new(None, None), differing));
+        }
+    }
+    let (totals, tally, captured, differing) = if let Some(m) = merged {
+        m
+    } else {
+        let differing = spool();
+        let (totals, tally, captured) = general::<K>(
+            plan,
+            opts,
+            &layout,
+            dir.path(),
+            differing.as_ref(),
+            progress,
+        )?;
+        (totals, tally, captured, differing)
     };
-    let tally = settle::settle(
-        &inputs,
-        PerSide::new(&sides.legacy.0, &sides.target.0),
-        differing.as_ref(),
-    )?;
-    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
 
     let mut t = counted(plan, &totals, &tally);
     let (changed, missing_rows, extra_rows) = tally.firsts();
@@ -149,6 +143,70 @@ fn run<K: KeyCodec>(
         out::write_differing(plan, opts, spool, &mut t)?;
     }
     Ok(t)
+}
+
+/// What a reconciliation counted: each side's totals, the tally, and the target rows the hashing
+/// pass kept for the detail pass.
+type Counted<K> = (
+    PerSide<scan::ScanTotals>,
+    settle::Tally<K>,
+    PerSide<Option<detail::Captured>>,
+);
+
+/// The general path: the hashing pass into the match structure, then each partition merged and
+/// its changed pairs attributed.
+fn general<K: KeyCodec>(
+    plan: &PairPlan,
+    opts: &DiffOptions,
+    layout: &digests::RowLayout,
+    dir: &std::path::Path,
+    differing: Option<&crate::spill::spool::Spool<settle::Differing<K>>>,
+    progress: &(dyn Fn(Side, u64) + Sync),
+) -> Result<Counted<K>> {
+    let rows = PerSide::new(plan.tables.legacy.rows, plan.tables.target.rows);
+    let total = rows.legacy + rows.target;
+    let side = |r: u64| -> Result<(Partitions<K>, DigestStore)> {
+        let l = Layout::choose::<K>(r, total, opts.memory_budget);
+        Ok((Partitions::new(l, dir), DigestStore::new(dir, layout, r)?))
+    };
+    let sides = PerSide::new(side(rows.legacy)?, side(rows.target)?);
+    // The filter may take a quarter of the budget on top of the match structure's.
+    let filter = filter::PairFilter::new(rows.legacy, opts.memory_budget / 4);
+    let capture = filter
+        .as_ref()
+        .map(|_| detail::Capture::new(plan.read_columns(Side::Target), EXPLAIN_ROWS + 4096));
+    let clock = std::time::Instant::now();
+    let store_legacy = opts.attribution == Attribution::Store;
+    let totals = scan::scan(
+        plan,
+        layout,
+        &sides,
+        (filter.as_ref(), store_legacy),
+        capture.as_ref(),
+        progress,
+    )?;
+    drop(filter);
+    let captured = PerSide::new(None, capture.map(detail::Capture::finish));
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "hashing pass");
+
+    let inputs = settle::Inputs {
+        plan,
+        layout,
+        stores: PerSide::new(&sides.legacy.1, &sides.target.1),
+        captured: &captured,
+        attribution: opts.attribution,
+        changed_cap: EXPLAIN_ROWS.max(opts.samples),
+        cap: opts.samples,
+        dir,
+        budget: opts.memory_budget,
+    };
+    let tally = settle::settle(
+        &inputs,
+        PerSide::new(&sides.legacy.0, &sides.target.0),
+        differing,
+    )?;
+    tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "attributed");
+    Ok((totals, tally, captured))
 }
 
 /// The two row identities of DESIGN.md; a violation is a bug and must never become a verdict.

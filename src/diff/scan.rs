@@ -165,14 +165,20 @@ impl DictCache {
     }
 }
 
+/// A worker's buffers for hashing batches, reused from batch to batch.
 #[derive(Default)]
-struct Scratch<K> {
+pub(super) struct Scratch<K> {
     dicts: Vec<Option<DictCache>>,
-    full: Vec<u64>,
-    exact: Vec<u64>,
-    keys: Vec<Option<K>>,
-    digests: Vec<Vec<u64>>,
-    slots: Vec<Vec<[u8; SLOT]>>,
+    /// Per row: the hash over every compared column.
+    pub(super) full: Vec<u64>,
+    /// Per row: the hash over the columns without a tolerance (only with tolerance slots).
+    pub(super) exact: Vec<u64>,
+    /// Per row: its key (`None` where a key column is NULL).
+    pub(super) keys: Vec<Option<K>>,
+    /// Per compared column: each row's 64-bit digest.
+    pub(super) digests: Vec<Vec<u64>>,
+    /// Per tolerance slot: each row's exact value.
+    pub(super) slots: Vec<Vec<[u8; SLOT]>>,
     entries: Vec<Entry<K>>,
     /// Rows of the batch whose digests are stored, and their store bytes.
     kept: Vec<u32>,
@@ -333,7 +339,7 @@ fn keep_rows<K: KeyCodec>(
 
 /// Hashes one batch: fills the scratch's keys, column digests, tolerance slots, row hashes and
 /// entries; returns the NULL-key count and the batch's share of the checksum.
-fn hash_batch<K: KeyCodec>(
+pub(super) fn hash_batch<K: KeyCodec>(
     plan: &PairPlan,
     layout: &RowLayout,
     side: Side,

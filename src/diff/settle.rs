@@ -149,7 +149,7 @@ pub struct Tally<K: Ord> {
 }
 
 impl<K: Key> Tally<K> {
-    fn new(columns: usize, changed_cap: usize, cap: usize) -> Self {
+    pub(super) fn new(columns: usize, changed_cap: usize, cap: usize) -> Self {
         Self {
             matched: 0,
             changed: 0,
@@ -171,6 +171,62 @@ impl<K: Key> Tally<K> {
             }
         }
         self.first_changed.push((c, mask));
+    }
+
+    /// Counts what a merge classified outright (identical pairs, missing and extra rows,
+    /// duplicate keys) and keeps its missing and extra rows: the first ones for samples, and
+    /// every one in `rows` when the differing rows are spooled.
+    pub(super) fn count_merged(
+        &mut self,
+        m: &merge::Merged<K>,
+        legacy_rows: u64,
+        mut rows: Option<&mut Vec<Differing<K>>>,
+    ) {
+        self.matched += m.matched;
+        self.missing += m.missing;
+        self.extra += m.extra;
+        self.duplicate_keys.legacy += m.duplicate_keys.legacy;
+        self.duplicate_keys.target += m.duplicate_keys.target;
+        for &(key, ord) in &m.missing_rows {
+            self.first_missing.push((key, ord));
+            if let Some(r) = rows.as_deref_mut() {
+                r.push(record(legacy_rows, Category::Missing, key, ord, Vec::new()));
+            }
+        }
+        for &(key, ord) in &m.extra_rows {
+            self.first_extra.push((key, ord));
+            if let Some(r) = rows.as_deref_mut() {
+                r.push(record(legacy_rows, Category::Extra, key, ord, Vec::new()));
+            }
+        }
+    }
+
+    /// Counts a settled candidate (and spools it in `rows` when changed); hands back the
+    /// candidate when it is not settled yet.
+    pub(super) fn count_settled(
+        &mut self,
+        c: Candidate<K>,
+        settled: Settled,
+        legacy_rows: u64,
+        rows: Option<&mut Vec<Differing<K>>>,
+    ) -> Option<Candidate<K>> {
+        match settled {
+            Settled::Equal => self.matched += 1,
+            Settled::Differ(mask) => {
+                if let Some(r) = rows {
+                    r.push(record(
+                        legacy_rows,
+                        Category::Changed,
+                        c.key,
+                        c.legacy,
+                        mask.clone(),
+                    ));
+                }
+                self.changed(c, mask);
+            }
+            Settled::Unknown => return Some(c),
+        }
+        None
     }
 
     fn absorb(&mut self, o: Self) {
@@ -307,19 +363,9 @@ fn settle_partition<K: Key>(
     };
     let m = merge::merge(partitions.legacy.take(p)?, partitions.target.take(p)?, keep);
     let mut t = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
-    t.matched = m.matched;
-    t.missing = m.missing;
-    t.extra = m.extra;
-    t.duplicate_keys = m.duplicate_keys;
     let mut rows = Vec::new();
-    for &(key, ord) in &m.missing_rows {
-        t.first_missing.push((key, ord));
-        rows.push(record(legacy_rows, Category::Missing, key, ord, Vec::new()));
-    }
-    for &(key, ord) in &m.extra_rows {
-        t.first_extra.push((key, ord));
-        rows.push(record(legacy_rows, Category::Extra, key, ord, Vec::new()));
-    }
+    let spooled = differing.is_some();
+    t.count_merged(&m, legacy_rows, spooled.then_some(&mut rows));
     let settled: Vec<Settled> = if inp.attribution == Attribution::Store {
         m.candidates
             .par_iter()
@@ -333,22 +379,7 @@ fn settle_partition<K: Key>(
     };
     let mut later = Vec::new();
     for (c, s) in m.candidates.into_iter().zip(settled) {
-        match s {
-            Settled::Equal => t.matched += 1,
-            Settled::Differ(mask) => {
-                if differing.is_some() {
-                    rows.push(record(
-                        legacy_rows,
-                        Category::Changed,
-                        c.key,
-                        c.legacy,
-                        mask.clone(),
-                    ));
-                }
-                t.changed(c, mask);
-            }
-            Settled::Unknown => later.push(c),
-        }
+        later.extend(t.count_settled(c, s, legacy_rows, spooled.then_some(&mut rows)));
     }
     unsettled.push(&later)?;
     if let Some(d) = differing {
@@ -377,28 +408,14 @@ fn settle_spooled<K: Key>(
         };
         attribute::settle_again(plan, inp.layout, chunk, &mut settled, inp.captured)?;
         let mut rows = Vec::new();
+        let legacy_rows = plan.tables.legacy.rows;
         for (c, s) in chunk.iter().zip(settled) {
-            match s {
-                Settled::Equal => tally.matched += 1,
-                Settled::Differ(mask) => {
-                    if differing.is_some() {
-                        let legacy_rows = plan.tables.legacy.rows;
-                        rows.push(record(
-                            legacy_rows,
-                            Category::Changed,
-                            c.key,
-                            c.legacy,
-                            mask.clone(),
-                        ));
-                    }
-                    tally.changed(*c, mask);
-                }
-                Settled::Unknown => {
-                    return Err(Error::Internal(format!(
-                        "table `{}`: a changed row could not be attributed",
-                        plan.name
-                    )));
-                }
+            let spooled = differing.is_some().then_some(&mut rows);
+            if tally.count_settled(*c, s, legacy_rows, spooled).is_some() {
+                return Err(Error::Internal(format!(
+                    "table `{}`: a changed row could not be attributed",
+                    plan.name
+                )));
             }
         }
         if let Some(d) = differing {

@@ -135,7 +135,8 @@ pub struct TextOpts {
 }
 
 impl TextOpts {
-    fn is_plain(self) -> bool {
+    /// Whether the options leave text byte-exact.
+    pub fn is_plain(self) -> bool {
         !(self.trim || self.trim_end || self.case_insensitive || self.nfc || self.json)
     }
 }

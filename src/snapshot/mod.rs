@@ -31,6 +31,7 @@ use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection,
 };
@@ -288,6 +289,23 @@ impl OpenedFile {
     /// The file's own Arrow schema (without partition columns).
     pub fn schema(&self) -> &SchemaRef {
         self.meta.schema()
+    }
+
+    /// Each row group's smallest and largest value of `column` as its footer records them (in
+    /// the column's Arrow type; NULL where a row group has no such statistics), or `None` when
+    /// the file has no such column. Bounds may be truncated (long strings): a truncated minimum
+    /// is still a lower bound and a truncated maximum an upper bound.
+    pub fn row_group_bounds(&self, column: &str) -> Option<(ArrayRef, ArrayRef)> {
+        let meta = self.meta.metadata();
+        let converter = StatisticsConverter::try_new(
+            column,
+            self.meta.schema().as_ref(),
+            self.meta.parquet_schema(),
+        )
+        .ok()?;
+        let mins = converter.row_group_mins(meta.row_groups()).ok()?;
+        let maxes = converter.row_group_maxes(meta.row_groups()).ok()?;
+        Some((mins, maxes))
     }
 }
 

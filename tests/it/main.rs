@@ -10,6 +10,7 @@ mod export_consistency;
 mod export_roots;
 mod formats;
 mod generated;
+mod key_order;
 mod library_api;
 mod metrics;
 mod monitor_demo;
