@@ -183,7 +183,7 @@ pub(super) struct Scratch<K> {
     /// Rows of the batch whose digests are stored, and their store bytes.
     kept: Vec<u32>,
     /// Per row: its filter fingerprint (also its share of the table checksum).
-    prints: Vec<u64>,
+    pub(super) prints: Vec<u64>,
     /// Per row of a target batch: the filter has its pair.
     found: Vec<bool>,
     row_bytes: Vec<u8>,

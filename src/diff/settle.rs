@@ -229,7 +229,7 @@ impl<K: Key> Tally<K> {
         None
     }
 
-    fn absorb(&mut self, o: Self) {
+    pub(super) fn absorb(&mut self, o: Self) {
         self.matched += o.matched;
         self.changed += o.changed;
         self.missing += o.missing;

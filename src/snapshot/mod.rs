@@ -33,7 +33,7 @@ use object_store::path::Path as StorePath;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection,
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use url::Url;
 
@@ -452,22 +452,23 @@ impl SideTable {
         batch_size: usize,
         each: &mut dyn FnMut(Vec<ArrayRef>, usize) -> Result<()>,
     ) -> Result<()> {
+        for batch in self.row_group_batches(rg, columns, selection, batch_size)? {
+            let (arrays, rows) = batch?;
+            each(arrays, rows)?;
+        }
+        Ok(())
+    }
+
+    /// One row group's batches with only `columns` (in that order), optionally only selected
+    /// rows, decoded one at a time as the iterator is advanced.
+    pub fn row_group_batches(
+        &self,
+        rg: RowGroupRef,
+        columns: &[String],
+        selection: Option<RowSelection>,
+        batch_size: usize,
+    ) -> Result<RowGroupBatches<'_>> {
         let f = &self.files[rg.file];
-        let err = |message: String| Error::File {
-            side: self.side,
-            table: self.name.clone(),
-            file: f.file.display(),
-            message,
-        };
-        let read_err = |what: String| {
-            move |e: Box<dyn std::error::Error + Send + Sync>| Error::Read {
-                side: self.side,
-                table: self.name.clone(),
-                file: f.file.display(),
-                what,
-                source: e,
-            }
-        };
         let file_schema = f.schema();
         let mut roots = Vec::new();
         let mut plan = Vec::with_capacity(columns.len());
@@ -481,7 +482,7 @@ impl SideTable {
                 // Another file of the table has it: NULL in this one.
                 plan.push(Column::Missing);
             } else {
-                return Err(err(format!("has no column `{c}`")));
+                return Err(self.file_error(rg, format!("has no column `{c}`")));
             }
         }
         roots.sort_unstable();
@@ -489,7 +490,9 @@ impl SideTable {
         let reader = f
             .source
             .open(f.meta.metadata().row_group(rg.row_group), &roots)
-            .map_err(|e| read_err(format!("cannot fetch row group {}", rg.row_group))(e))?;
+            .map_err(|e| {
+                self.read_error(rg, format!("cannot fetch row group {}", rg.row_group), e)
+            })?;
         let mask = ProjectionMask::roots(f.meta.parquet_schema(), roots.iter().copied());
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(reader, f.meta.clone())
@@ -499,55 +502,118 @@ impl SideTable {
         if let Some(sel) = selection {
             builder = builder.with_row_selection(sel);
         }
-        let batches = builder
-            .build()
-            .map_err(|e| read_err(format!("cannot read row group {}", rg.row_group))(e.into()))?;
+        let batches = builder.build().map_err(|e| {
+            self.read_error(
+                rg,
+                format!("cannot read row group {}", rg.row_group),
+                e.into(),
+            )
+        })?;
+        Ok(RowGroupBatches {
+            table: self,
+            rg,
+            columns: columns.to_vec(),
+            plan,
+            batches,
+        })
+    }
+
+    fn file_error(&self, rg: RowGroupRef, message: String) -> Error {
+        Error::File {
+            side: self.side,
+            table: self.name.clone(),
+            file: self.files[rg.file].file.display(),
+            message,
+        }
+    }
+
+    fn read_error(
+        &self,
+        rg: RowGroupRef,
+        what: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Error {
+        Error::Read {
+            side: self.side,
+            table: self.name.clone(),
+            file: self.files[rg.file].file.display(),
+            what,
+            source,
+        }
+    }
+}
+
+/// One row group's batches, each the read columns' arrays and its row count
+/// ([`SideTable::row_group_batches`]).
+pub struct RowGroupBatches<'a> {
+    table: &'a SideTable,
+    rg: RowGroupRef,
+    columns: Vec<String>,
+    plan: Vec<Column>,
+    batches: ParquetRecordBatchReader,
+}
+
+impl RowGroupBatches<'_> {
+    /// The read columns of one decoded batch, in the order asked for.
+    fn arrays(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let (t, rg) = (self.table, self.rg);
+        let f = &t.files[rg.file];
+        let rows = batch.num_rows();
+        let field = |c: &str| {
+            t.schema
+                .field_with_name(c)
+                .map_err(|e| t.read_error(rg, format!("column `{c}`"), e.into()))
+        };
+        let mut arrays = Vec::with_capacity(self.plan.len());
+        for (c, p) in self.columns.iter().zip(&self.plan) {
+            arrays.push(match p {
+                Column::File => batch.column_by_name(c).cloned().ok_or_else(|| {
+                    t.file_error(rg, format!("column `{c}` vanished from the decoded batch"))
+                })?,
+                Column::Missing => new_null_array(field(c)?.data_type(), rows),
+                Column::Partition(pos) => partition_array(
+                    field(c)?.data_type(),
+                    f.file.partitions[*pos].1.as_deref(),
+                    rows,
+                ),
+            });
+        }
+        Ok(arrays)
+    }
+}
+
+impl Iterator for RowGroupBatches<'_> {
+    type Item = Result<(Vec<ArrayRef>, usize)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (t, rg) = (self.table, self.rg);
         // A decoder that panics on corrupt bytes (it happens: bit-packed levels past their
         // buffer) must not take the process down: the file is named, recon exits 2.
-        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
-            for batch in batches {
-                let batch: RecordBatch = batch.map_err(|e| {
-                    read_err(format!("cannot decode row group {}", rg.row_group))(e.into())
-                })?;
-                let rows = batch.num_rows();
-                let mut arrays = Vec::with_capacity(plan.len());
-                for (c, p) in columns.iter().zip(&plan) {
-                    arrays.push(match p {
-                        Column::File => batch.column_by_name(c).cloned().ok_or_else(|| {
-                            err(format!("column `{c}` vanished from the decoded batch"))
-                        })?,
-                        Column::Missing => {
-                            let field = self
-                                .schema
-                                .field_with_name(c)
-                                .map_err(|e| read_err(format!("column `{c}`"))(e.into()))?;
-                            new_null_array(field.data_type(), rows)
-                        }
-                        Column::Partition(pos) => {
-                            let field = self
-                                .schema
-                                .field_with_name(c)
-                                .map_err(|e| read_err(format!("column `{c}`"))(e.into()))?;
-                            partition_array(
-                                field.data_type(),
-                                f.file.partitions[*pos].1.as_deref(),
-                                rows,
-                            )
-                        }
-                    });
-                }
-                each(arrays, rows)?;
+        let decoded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.batches.next()));
+        let batch = match decoded {
+            Ok(None) => return None,
+            Ok(Some(Ok(batch))) => batch,
+            Ok(Some(Err(e))) => {
+                return Some(Err(t.read_error(
+                    rg,
+                    format!("cannot decode row group {}", rg.row_group),
+                    e.into(),
+                )));
             }
-            Ok(())
-        }));
-        match decoded {
-            Ok(result) => result,
-            Err(panic) => Err(err(format!(
-                "cannot decode row group {}: the Parquet decoder failed on corrupt data ({})",
-                rg.row_group,
-                crate::error::panic_message(panic.as_ref())
-            ))),
-        }
+            Err(panic) => {
+                return Some(Err(t.file_error(
+                    rg,
+                    format!(
+                        "cannot decode row group {}: the Parquet decoder failed on corrupt data ({})",
+                        rg.row_group,
+                        crate::error::panic_message(panic.as_ref())
+                    ),
+                )));
+            }
+        };
+        let rows = batch.num_rows();
+        Some(self.arrays(&batch).map(|arrays| (arrays, rows)))
     }
 }
 

@@ -137,9 +137,11 @@ fn diff_rows(dir: &std::path::Path) -> String {
 
 const MERGED: &str = "merged in key order";
 
-/// Runs the pair both ways: the merge must have run, and both reports must be one.
-fn assert_same_both_ways(s: &Scenario) -> (i32, Value) {
-    let (code, merged, merged_diff, log) = run(s, "merged", &[]);
+/// Runs the pair both ways (the merge on `threads` workers, so in as many as 4 × `threads` key
+/// segments): the merge must have run, and both reports must be one.
+fn assert_same_both_ways(s: &Scenario, threads: usize) -> (i32, Value) {
+    let threads = threads.to_string();
+    let (code, merged, merged_diff, log) = run(s, "merged", &["-j", &threads]);
     assert!(log.contains(MERGED), "the merge did not run:\n{log}");
     let (general_code, general, general_diff, general_log) = run(s, "general", &["--no-key-order"]);
     assert!(!general_log.contains(MERGED), "{general_log}");
@@ -166,6 +168,7 @@ proptest! {
         legacy in proptest::collection::vec(row(), 1..80),
         edits in proptest::collection::vec((0usize..100, 0u8..6, row()), 0..25),
         layout in (1usize..4, 1usize..20, 1usize..4, 1usize..20),
+        threads in 1usize..5,
     ) {
         let mut target = legacy.clone();
         for (at, op, new) in edits {
@@ -192,7 +195,7 @@ proptest! {
         write_side(&s.path().join("legacy/t"), &legacy, layout.0, layout.1, true);
         write_side(&s.path().join("target/t"), &target, layout.2, layout.3, false);
         s.config(CONFIG);
-        let (_, t) = assert_same_both_ways(&s);
+        let (_, t) = assert_same_both_ways(&s, threads);
         assert_identities(&t);
     }
 }
@@ -224,7 +227,7 @@ fn drift_of_every_kind_is_reported_alike_in_key_order() {
     write_side(&s.path().join("legacy/t"), &legacy, 3, 17, true);
     write_side(&s.path().join("target/t"), &target, 2, 29, false);
     s.config(CONFIG);
-    let (code, t) = assert_same_both_ways(&s);
+    let (code, t) = assert_same_both_ways(&s, 3);
     assert_eq!(code, 3, "{t}");
     let (matched, changed, missing, extra) = counts(&t);
     assert!(

@@ -1,15 +1,17 @@
-//! The merge path: when both sides of a pair are in key order, one streaming merge over their row
+//! The merge path: when both sides of a pair are in key order, a streaming merge over their row
 //! groups replaces the match structure. No entries, no partitions, no sort, no spill, no digest
-//! store: each side is read by one thread in key order, a few hashed batches ahead of the merge,
-//! and each key's rows are classified as they meet, with the same pairing as the general path
+//! store: the key space is cut into segments at legacy row-group boundaries, each segment is one
+//! task on the worker pool that reads both sides' row groups of its key range in key order and
+//! classifies each key's rows as they meet, with the same pairing as the general path
 //! ([`super::merge::merge`]) and attribution from the digests still in memory. Memory follows a
-//! few batches per side, whatever the table's size.
+//! batch or two per side per worker, whatever the table's size.
 //!
 //! Key order is taken from the footers: every row group's smallest and largest value of the first
 //! key column, row groups sorted by their smallest, each ending at or before the next one starts.
-//! It is verified row by row while streaming (by the key bytes below, not the statistics): a row
-//! out of order abandons the merge, and the pair is reconciled by the general path instead, never
-//! with a verdict from a half-done merge.
+//! It is verified while streaming, by the key bytes below and not the statistics: a row out of
+//! order, or a side whose rows do not add up to its footers' count (statistics that lie),
+//! abandons the merge, and the pair is reconciled by the general path instead, never with a
+//! verdict from a half-done merge.
 //!
 //! Keys are compared as the order-preserving byte encoding of `arrow::row`, each key column cast
 //! to one type for both sides: integers (as `Int64`), plain text (bytewise, as UTF-8 sorts by code
@@ -17,19 +19,17 @@
 //! encodings are equal, so a key group here is a key group of the general path. Any other key
 //! (a cast, text compared with options, decimals, floats, timestamps) takes the general path.
 
-use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
-
-use arrow::array::{Array, ArrayRef};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
-use arrow::row::{RowConverter, Rows, SortField};
-
+mod source;
 mod walk;
 
-use super::digests::{RowDigests, RowLayout, SLOT};
-use super::partition::Entry;
-use super::scan::{self, BATCH_ROWS, KeyCodec, ScanTotals, Scratch};
+use arrow::array::Array;
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use arrow::row::{RowConverter, SortField};
+use rayon::prelude::*;
+
+use super::digests::RowLayout;
+use super::scan::{KeyCodec, ScanTotals};
 use super::settle::{Differing, Tally};
 use crate::error::{Error, Result};
 use crate::hash::CompareAs;
@@ -37,10 +37,19 @@ use crate::plan::{ColumnPlan, Family, PairPlan, family};
 use crate::side::{PerSide, Side};
 use crate::snapshot::{RowGroupRef, SideTable};
 use crate::spill::spool::Spool;
-use walk::{Cursor, merge_sides};
+use source::Source;
 
-/// Hashed batches in flight per side between its reader and the merge.
-const IN_FLIGHT: usize = 4;
+/// Segments per worker thread: enough that a slow segment does not leave a core idle at the end.
+const SEGMENTS_PER_THREAD: usize = 4;
+
+/// A row group with its bounds of the first key column (encoded as merge keys are).
+#[derive(Debug, Clone)]
+struct Ranged {
+    rg: RowGroupRef,
+    rows: u64,
+    lo: Vec<u8>,
+    hi: Vec<u8>,
+}
 
 /// How a pair in key order is merged: the key encoding and each side's row groups in key order.
 pub(super) struct KeyOrder {
@@ -48,8 +57,10 @@ pub(super) struct KeyOrder {
     types: Vec<DataType>,
     /// The merge keys' encoder, one for both sides.
     converter: RowConverter,
+    /// The first key column's encoder: row-group bounds and segment limits.
+    first: RowConverter,
     /// Each side's row groups, in key order.
-    groups: PerSide<Vec<RowGroupRef>>,
+    groups: PerSide<Vec<Ranged>>,
 }
 
 impl KeyOrder {
@@ -61,16 +72,16 @@ impl KeyOrder {
             .iter()
             .map(|k| merge_type(plan, k))
             .collect::<Option<Vec<_>>>()?;
-        let first = plan.keys.first()?;
+        let key = plan.keys.first()?;
         let fields = |ts: &[DataType]| ts.iter().cloned().map(SortField::new).collect();
         let converter = RowConverter::new(fields(&types)).ok()?;
-        let bounds = RowConverter::new(fields(&types[..1])).ok()?;
-        let side =
-            |s: Side| in_key_order(plan.tables.get(s), first.names.get(s), &types[0], &bounds);
+        let first = RowConverter::new(fields(&types[..1])).ok()?;
+        let side = |s: Side| in_key_order(plan.tables.get(s), key.names.get(s), &types[0], &first);
         let groups = PerSide::new(side(Side::Legacy)?, side(Side::Target)?);
         Some(Self {
             types,
             converter,
+            first,
             groups,
         })
     }
@@ -119,13 +130,17 @@ fn in_key_order(
     column: &str,
     ty: &DataType,
     converter: &RowConverter,
-) -> Option<Vec<RowGroupRef>> {
-    let mut ranges: Vec<(Vec<u8>, Vec<u8>, RowGroupRef)> = Vec::new();
+) -> Option<Vec<Ranged>> {
+    let mut ranges = Vec::new();
     for (fi, f) in table.files.iter().enumerate() {
         let (mins, maxes) = f.row_group_bounds(column)?;
         let (mins, maxes) = (cast(&mins, ty).ok()?, cast(&maxes, ty).ok()?);
-        let lows = converter.convert_columns(&[Arc::clone(&mins)]).ok()?;
-        let highs = converter.convert_columns(&[Arc::clone(&maxes)]).ok()?;
+        let lows = converter
+            .convert_columns(std::slice::from_ref(&mins))
+            .ok()?;
+        let highs = converter
+            .convert_columns(std::slice::from_ref(&maxes))
+            .ok()?;
         for (rg, &base) in f.row_group_bases.iter().enumerate() {
             if f.row_group_rows(rg) == 0 {
                 continue;
@@ -138,66 +153,99 @@ fn in_key_order(
             if lo > hi {
                 return None;
             }
-            ranges.push((
-                lo.data().to_vec(),
-                hi.data().to_vec(),
-                RowGroupRef {
+            ranges.push(Ranged {
+                rg: RowGroupRef {
                     file: fi,
                     row_group: rg,
                     base,
                 },
-            ));
+                rows: f.row_group_rows(rg) as u64,
+                lo: lo.data().to_vec(),
+                hi: hi.data().to_vec(),
+            });
         }
     }
-    ranges.sort_by(|a, b| a.0.cmp(&b.0));
-    if ranges.windows(2).any(|w| w[0].1 > w[1].0) {
+    // Stable: row groups with one smallest value keep their files' order.
+    ranges.sort_by(|a, b| a.lo.cmp(&b.lo));
+    if ranges.windows(2).any(|w| w[0].hi > w[1].lo) {
         return None;
     }
-    Some(ranges.into_iter().map(|(_, _, rg)| rg).collect())
+    Some(ranges)
 }
 
-/// One hashed batch of a side, in key order.
-struct Hashed<K> {
-    /// Ordinal of its first row.
-    base: u64,
-    keys: Vec<Option<K>>,
-    full: Vec<u64>,
-    digests: Vec<Vec<u64>>,
-    slots: Vec<Vec<[u8; SLOT]>>,
-    exact: Vec<u64>,
-    /// Each row's key, order-preserving.
-    merge_keys: Rows,
+/// A range of the first key column, `[lo, hi)` (`None`: unbounded), and what each side reads
+/// for it.
+struct Segment {
+    lo: Option<Vec<u8>>,
+    hi: Option<Vec<u8>>,
+    parts: PerSide<Vec<Part>>,
 }
 
-impl<K: KeyCodec> Hashed<K> {
-    fn merge_key(&self, row: usize) -> &[u8] {
-        self.merge_keys.row(row).data()
-    }
+/// A row group a segment reads.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    rg: RowGroupRef,
+    /// Every row of it is in the segment's range (else each row is tested).
+    whole: bool,
+    /// The segment holds the row group's smallest value: it counts the row group's rows whose
+    /// first key column is NULL, and its progress.
+    owner: bool,
+}
 
-    fn entry(&self, row: usize) -> Option<Entry<K>> {
-        Some(Entry {
-            key: self.keys[row]?,
-            hash: self.full[row],
-            ord: self.base + row as u64,
-        })
+impl Segment {
+    fn contains(&self, key: &[u8]) -> bool {
+        self.lo.as_deref().is_none_or(|lo| key >= lo)
+            && self.hi.as_deref().is_none_or(|hi| key < hi)
     }
+}
 
-    /// A row's digests as attribution compares them (all 64 bits of each).
-    fn row_digests(&self, row: usize, layout: &RowLayout) -> RowDigests {
-        RowDigests {
-            digests: self.digests.iter().map(|d| d[row]).collect(),
-            slots: self.slots.iter().map(|s| s[row]).collect(),
-            exact: if layout.slots > 0 { self.exact[row] } else { 0 },
+/// Cuts the key space at legacy row-group boundaries into about `n` segments of similar row
+/// counts, and lists each segment's row groups on both sides.
+fn segments(order: &KeyOrder, n: usize) -> Vec<Segment> {
+    let legacy = &order.groups.legacy;
+    let rows: u64 = legacy.iter().map(|r| r.rows).sum();
+    let per = (rows / n.max(1) as u64).max(1);
+    let mut cuts: Vec<Vec<u8>> = Vec::new();
+    let mut acc = 0u64;
+    for r in legacy {
+        if acc >= per && cuts.last().is_none_or(|c| r.lo > *c) {
+            cuts.push(r.lo.clone());
+            acc = 0;
         }
+        acc += r.rows;
     }
-}
-
-/// What a side's reader sends.
-enum Msg<K> {
-    Batch(Hashed<K>),
-    /// The row at this ordinal is out of key order.
-    OutOfOrder(u64),
-    Failed(Error),
+    let mut bounds: Vec<Option<Vec<u8>>> = vec![None];
+    bounds.extend(cuts.into_iter().map(Some));
+    bounds.push(None);
+    bounds
+        .windows(2)
+        .map(|w| {
+            let mut seg = Segment {
+                lo: w[0].clone(),
+                hi: w[1].clone(),
+                parts: PerSide::new(Vec::new(), Vec::new()),
+            };
+            for side in Side::BOTH {
+                let parts: Vec<Part> = order
+                    .groups
+                    .get(side)
+                    .iter()
+                    .filter(|r| {
+                        seg.lo.as_deref().is_none_or(|lo| r.hi.as_slice() >= lo)
+                            && seg.hi.as_deref().is_none_or(|hi| r.lo.as_slice() < hi)
+                    })
+                    .map(|r| Part {
+                        rg: r.rg,
+                        whole: seg.contains(&r.lo)
+                            && seg.hi.as_deref().is_none_or(|hi| r.hi.as_slice() < hi),
+                        owner: seg.contains(&r.lo),
+                    })
+                    .collect();
+                *seg.parts.get_mut(side) = parts;
+            }
+            seg
+        })
+        .collect()
 }
 
 /// Why a merge stopped early.
@@ -228,137 +276,69 @@ pub(super) struct Inputs<'a> {
     pub cap: usize,
 }
 
-/// Reconciles a pair in key order. `None` when a row turned out to be out of key order: nothing
-/// of the merge is kept, and the caller takes the general path.
+/// What one segment counted: per side its totals and the rows it took, and its tally.
+type Counted<K> = (PerSide<(ScanTotals, u64)>, Tally<K>);
+
+/// Reconciles a pair in key order, its segments in parallel on the current worker pool. `None`
+/// when the merge cannot be trusted after all (a row out of order, counts that do not add up):
+/// nothing of it is kept, and the caller takes the general path.
 pub(super) fn reconcile<K: KeyCodec>(
     inp: &Inputs<'_>,
     order: &KeyOrder,
     differing: Option<&Spool<Differing<K>>>,
     progress: &(dyn Fn(Side, u64) + Sync),
 ) -> Result<Option<(PerSide<ScanTotals>, Tally<K>)>> {
-    std::thread::scope(|scope| {
-        let reader = |side: Side, tx: SyncSender<Msg<K>>| {
-            scope.spawn(move || read_side(inp, order, side, &tx, progress))
-        };
-        let (ltx, lrx) = sync_channel(IN_FLIGHT);
-        let (ttx, trx) = sync_channel(IN_FLIGHT);
-        let readers = PerSide::new(reader(Side::Legacy, ltx), reader(Side::Target, ttx));
-        // The receivers go with the merge: when it stops early, the readers stop at their next
-        // batch.
-        let merged = merge_sides(
-            inp,
-            PerSide::new(Cursor::new(lrx), Cursor::new(trx)),
-            differing,
-        );
-        let join = |h: std::thread::ScopedJoinHandle<'_, ScanTotals>| {
-            h.join()
-                .map_err(|p| Error::Internal(crate::error::panic_message(p.as_ref())))
-        };
-        let totals = PerSide::new(join(readers.legacy)?, join(readers.target)?);
-        match merged {
-            Ok(tally) => Ok(Some((totals, tally))),
-            Err(Stop::Failed(e)) => Err(e),
+    let plan = inp.plan;
+    let segments = segments(order, rayon::current_num_threads() * SEGMENTS_PER_THREAD);
+    let merged: Vec<std::result::Result<Counted<K>, Stop>> = segments
+        .par_iter()
+        .map(|seg| {
+            let sources = PerSide::new(
+                Source::new(inp, order, seg, Side::Legacy, progress),
+                Source::new(inp, order, seg, Side::Target, progress),
+            );
+            walk::merge_segment(inp, sources, differing)
+        })
+        .collect();
+    let mut totals = PerSide::new((ScanTotals::default(), 0u64), (ScanTotals::default(), 0u64));
+    let mut tally = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
+    let fallback = |why: String| {
+        tracing::warn!(table = %plan.name, "{why}: reconciling without the key order");
+        Ok(None)
+    };
+    for m in merged {
+        match m {
+            Ok((t, part)) => {
+                for side in Side::BOTH {
+                    let (sum, (add, rows)) = (totals.get_mut(side), t.get(side));
+                    sum.0.null_keys += add.null_keys;
+                    sum.0.checksum = sum.0.checksum.wrapping_add(add.checksum);
+                    sum.1 += rows;
+                }
+                tally.absorb(part);
+            }
+            Err(Stop::Failed(e)) => return Err(e),
             Err(Stop::OutOfOrder(side, ordinal)) => {
-                tracing::warn!(
-                    table = %inp.plan.name,
-                    "{side} row {ordinal} is out of key order: reconciling without the key order"
-                );
-                Ok(None)
+                return fallback(format!("{side} row {ordinal} is out of key order"));
             }
             Err(Stop::Mismatch) => {
-                tracing::warn!(
-                    table = %inp.plan.name,
-                    "keys equal in key order differ in their canonical encoding: reconciling \
-                     without the key order"
+                return fallback(
+                    "keys equal in key order differ in their canonical encoding".to_owned(),
                 );
-                Ok(None)
             }
-        }
-    })
-}
-
-/// Reads one side's row groups in key order, hashes each batch and sends it on, checking that
-/// every keyed row's key is at least the one before; returns the side's totals.
-fn read_side<K: KeyCodec>(
-    inp: &Inputs<'_>,
-    order: &KeyOrder,
-    side: Side,
-    tx: &SyncSender<Msg<K>>,
-    progress: &(dyn Fn(Side, u64) + Sync),
-) -> ScanTotals {
-    let plan = inp.plan;
-    let table = plan.tables.get(side);
-    let columns = plan.read_columns(side);
-    let nk = plan.keys.len();
-    let mut totals = ScanTotals::default();
-    let mut s = Scratch::<K>::default();
-    // The last keyed row's merge key.
-    let mut last: Vec<u8> = Vec::new();
-    let mut seen = false;
-    // Set when the merge has gone or the order broke: stop reading, send nothing more.
-    let mut stopped = false;
-    for &rg in order.groups.get(side) {
-        let mut ordinal = rg.base;
-        let read = table.read_row_group(rg, &columns, None, BATCH_ROWS, &mut |arrays, rows| {
-            let (nulls, sum) =
-                scan::hash_batch(plan, inp.layout, side, &arrays, rows, ordinal, &mut s)?;
-            totals.null_keys += nulls;
-            totals.checksum = totals.checksum.wrapping_add(sum);
-            let keys = arrays[..nk]
-                .iter()
-                .zip(&order.types)
-                .map(|(a, ty)| cast(a, ty))
-                .collect::<std::result::Result<Vec<ArrayRef>, _>>()
-                .and_then(|keys| order.converter.convert_columns(&keys))
-                .map_err(|e| Error::Encode {
-                    table: plan.name.clone(),
-                    column: plan.keys[0].name.clone(),
-                    side,
-                    source: e.into(),
-                })?;
-            let batch = Hashed {
-                base: ordinal,
-                keys: std::mem::take(&mut s.keys),
-                full: std::mem::take(&mut s.full),
-                digests: std::mem::take(&mut s.digests),
-                slots: std::mem::take(&mut s.slots),
-                exact: std::mem::take(&mut s.exact),
-                merge_keys: keys,
-            };
-            let mut prev: Option<&[u8]> = seen.then_some(last.as_slice());
-            let mut broken = None;
-            for row in (0..rows).filter(|&r| batch.keys[r].is_some()) {
-                let key = batch.merge_key(row);
-                if prev.is_some_and(|p| key < p) {
-                    broken = Some(ordinal + row as u64);
-                    break;
-                }
-                prev = Some(key);
-            }
-            let next_last = prev.map(<[u8]>::to_vec);
-            if let Some(at) = broken {
-                stopped = true;
-                let _ = tx.send(Msg::OutOfOrder(at));
-                return Err(Error::Internal("stopped".into()));
-            }
-            if let Some(k) = next_last {
-                last = k;
-                seen = true;
-            }
-            ordinal += rows as u64;
-            if tx.send(Msg::Batch(batch)).is_err() {
-                stopped = true;
-                return Err(Error::Internal("stopped".into()));
-            }
-            progress(side, rows as u64);
-            Ok(())
-        });
-        if let Err(e) = read {
-            if !stopped {
-                let _ = tx.send(Msg::Failed(e));
-            }
-            break;
         }
     }
-    totals
+    for side in Side::BOTH {
+        let (took, rows) = (totals.get(side).1, plan.tables.get(side).rows);
+        if took != rows {
+            return fallback(format!(
+                "the {side} side's footer statistics do not hold ({took} of {rows} rows fell \
+                 within them)"
+            ));
+        }
+    }
+    Ok(Some((
+        PerSide::new(totals.legacy.0, totals.target.0),
+        tally,
+    )))
 }

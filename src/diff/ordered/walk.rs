@@ -3,51 +3,48 @@
 //! digests in memory.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::Receiver;
 
-use super::{Hashed, Inputs, Msg, Stop};
+use super::source::{Hashed, Source};
+use super::{Counted, Inputs, Stop};
 use crate::diff::attribute::{self, Settled};
 use crate::diff::merge::{self, Candidate};
 use crate::diff::partition::Entry;
 use crate::diff::scan::KeyCodec;
 use crate::diff::settle::{Differing, Tally};
 use crate::error::{Error, Result};
-use crate::side::{PerSide, Side};
+use crate::side::PerSide;
 use crate::spill::spool::Spool;
 
 /// Differing rows buffered before they go to the spool.
 const SPOOL_CHUNK: usize = 4096;
 
 /// A side's stream of hashed batches, with the rows of the current key group still held.
-pub(super) struct Cursor<K> {
-    rx: Receiver<Msg<K>>,
+pub(super) struct Cursor<'a, K> {
+    source: Source<'a, K>,
     /// Batches from the first one a held row is in.
     batches: VecDeque<Hashed<K>>,
     /// The next row: (index into `batches`, row).
     at: (usize, usize),
 }
 
-impl<K: KeyCodec> Cursor<K> {
-    pub(super) fn new(rx: Receiver<Msg<K>>) -> Self {
+impl<'a, K: KeyCodec> Cursor<'a, K> {
+    pub(super) fn new(source: Source<'a, K>) -> Self {
         Self {
-            rx,
+            source,
             batches: VecDeque::new(),
             at: (0, 0),
         }
     }
 
-    /// The next keyed row (NULL keys are counted by the reader and never paired), or `None` at
-    /// the end of the side.
-    fn peek(&mut self, side: Side) -> std::result::Result<Option<(usize, usize)>, Stop> {
+    /// The next row the merge takes (rows with a NULL key, or of another segment, are counted
+    /// by the source and never paired), or `None` at the end of the side.
+    fn peek(&mut self) -> std::result::Result<Option<(usize, usize)>, Stop> {
         loop {
             let (b, r) = self.at;
             if b == self.batches.len() {
-                match self.rx.recv() {
-                    Ok(Msg::Batch(h)) => self.batches.push_back(h),
-                    Ok(Msg::OutOfOrder(at)) => return Err(Stop::OutOfOrder(side, at)),
-                    Ok(Msg::Failed(e)) => return Err(Stop::Failed(e)),
-                    // The reader is done.
-                    Err(_) => return Ok(None),
+                match self.source.next_batch()? {
+                    Some(h) => self.batches.push_back(h),
+                    None => return Ok(None),
                 }
                 continue;
             }
@@ -69,12 +66,11 @@ impl<K: KeyCodec> Cursor<K> {
     /// Takes every row whose merge key is `key` from the front of the side into `out`.
     fn gather(
         &mut self,
-        side: Side,
         key: &[u8],
         out: &mut Vec<(usize, usize)>,
     ) -> std::result::Result<(), Stop> {
         out.clear();
-        while let Some(p) = self.peek(side)? {
+        while let Some(p) = self.peek()? {
             if self.merge_key(p) != key {
                 break;
             }
@@ -93,22 +89,21 @@ impl<K: KeyCodec> Cursor<K> {
     }
 }
 
-/// The merge: key group by key group, in key order.
-pub(super) fn merge_sides<K: KeyCodec>(
+/// Merges one segment: key group by key group, in key order.
+pub(super) fn merge_segment<K: KeyCodec>(
     inp: &Inputs<'_>,
-    mut sides: PerSide<Cursor<K>>,
+    sources: PerSide<Source<'_, K>>,
     differing: Option<&Spool<Differing<K>>>,
-) -> std::result::Result<Tally<K>, Stop> {
+) -> std::result::Result<Counted<K>, Stop> {
+    let PerSide { legacy, target } = sources;
+    let mut sides = PerSide::new(Cursor::new(legacy), Cursor::new(target));
     let plan = inp.plan;
     let mut tally = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
     let mut rows: Vec<Differing<K>> = Vec::new();
     let mut key: Vec<u8> = Vec::new();
     let (mut gl, mut gt) = (Vec::new(), Vec::new());
     loop {
-        let heads = (
-            sides.legacy.peek(Side::Legacy)?,
-            sides.target.peek(Side::Target)?,
-        );
+        let heads = (sides.legacy.peek()?, sides.target.peek()?);
         // The common case first: one row a side with one key, the next rows of both sides in
         // the same batches and past that key.
         if let (Some(l), Some(t)) = heads {
@@ -138,8 +133,8 @@ pub(super) fn merge_sides<K: KeyCodec>(
                 key.extend_from_slice(sides.legacy.merge_key(l).min(sides.target.merge_key(t)));
             }
         }
-        sides.legacy.gather(Side::Legacy, &key, &mut gl)?;
-        sides.target.gather(Side::Target, &key, &mut gt)?;
+        sides.legacy.gather(&key, &mut gl)?;
+        sides.target.gather(&key, &mut gt)?;
         let spooled = differing.is_some();
         pair_group(
             inp,
@@ -155,7 +150,11 @@ pub(super) fn merge_sides<K: KeyCodec>(
     if let Some(d) = differing {
         d.push(&rows)?;
     }
-    Ok(tally)
+    let counted = |c: &Cursor<'_, K>| (c.source.totals, c.source.took);
+    Ok((
+        PerSide::new(counted(&sides.legacy), counted(&sides.target)),
+        tally,
+    ))
 }
 
 /// Spools the buffered differing rows once there are enough of them.
@@ -181,7 +180,7 @@ fn pair_one<K: KeyCodec>(
     rows: &mut Vec<Differing<K>>,
     differing: Option<&Spool<Differing<K>>>,
 ) -> Result<()> {
-    if lb.full[lr] == tb.full[tr] {
+    if lb.hash(lr) == tb.hash(tr) {
         tally.matched += 1;
         return Ok(());
     }
@@ -225,11 +224,11 @@ fn settle<K: KeyCodec>(
 fn pair_group<K: KeyCodec>(
     inp: &Inputs<'_>,
     tally: &mut Tally<K>,
-    (lc, gl): (&Cursor<K>, &[(usize, usize)]),
-    (tc, gt): (&Cursor<K>, &[(usize, usize)]),
+    (lc, gl): (&Cursor<'_, K>, &[(usize, usize)]),
+    (tc, gt): (&Cursor<'_, K>, &[(usize, usize)]),
     (rows, spooled): (&mut Vec<Differing<K>>, bool),
 ) -> std::result::Result<(), Stop> {
-    let entries = |c: &Cursor<K>, g: &[(usize, usize)]| -> Vec<Entry<K>> {
+    let entries = |c: &Cursor<'_, K>, g: &[(usize, usize)]| -> Vec<Entry<K>> {
         g.iter()
             .filter_map(|&(b, r)| c.batches[b].entry(r))
             .collect()
@@ -244,7 +243,7 @@ fn pair_group<K: KeyCodec>(
     let m = merge::merge(le, te, usize::MAX);
     let legacy_rows = inp.plan.tables.legacy.rows;
     tally.count_merged(&m, legacy_rows, spooled.then_some(&mut *rows));
-    let find = |c: &Cursor<K>, g: &[(usize, usize)], ord: u64| {
+    let find = |c: &Cursor<'_, K>, g: &[(usize, usize)], ord: u64| {
         g.iter()
             .copied()
             .find(|&(b, r)| c.batches[b].base + r as u64 == ord)

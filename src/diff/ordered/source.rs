@@ -1,0 +1,220 @@
+//! One side of one segment, read in key order: its row groups one after another, each batch
+//! hashed as the general path hashes it, its keys encoded for the merge, the rows outside the
+//! segment's range left out, the order checked and the side's totals counted.
+
+use arrow::array::{Array, ArrayRef};
+use arrow::compute::cast;
+use arrow::row::Rows;
+
+use super::{Inputs, KeyOrder, Part, Segment, Stop};
+use crate::diff::digests::{RowDigests, RowLayout, SLOT};
+use crate::diff::partition::Entry;
+use crate::diff::scan::{self, BATCH_ROWS, KeyCodec, ScanTotals, Scratch};
+use crate::error::Error;
+use crate::side::Side;
+use crate::snapshot::RowGroupBatches;
+
+/// One hashed batch of a side, in key order. Rows the merge does not take (a NULL key, or a key
+/// outside the segment) have no key.
+pub(super) struct Hashed<K> {
+    /// Ordinal of its first row.
+    pub base: u64,
+    pub keys: Vec<Option<K>>,
+    full: Vec<u64>,
+    digests: Vec<Vec<u64>>,
+    slots: Vec<Vec<[u8; SLOT]>>,
+    exact: Vec<u64>,
+    /// Each row's key, order-preserving.
+    merge_keys: Rows,
+}
+
+impl<K: KeyCodec> Hashed<K> {
+    pub fn merge_key(&self, row: usize) -> &[u8] {
+        self.merge_keys.row(row).data()
+    }
+
+    pub fn hash(&self, row: usize) -> u64 {
+        self.full[row]
+    }
+
+    pub fn entry(&self, row: usize) -> Option<Entry<K>> {
+        Some(Entry {
+            key: self.keys[row]?,
+            hash: self.full[row],
+            ord: self.base + row as u64,
+        })
+    }
+
+    /// A row's digests as attribution compares them (all 64 bits of each).
+    pub fn row_digests(&self, row: usize, layout: &RowLayout) -> RowDigests {
+        RowDigests {
+            digests: self.digests.iter().map(|d| d[row]).collect(),
+            slots: self.slots.iter().map(|s| s[row]).collect(),
+            exact: if layout.slots > 0 { self.exact[row] } else { 0 },
+        }
+    }
+}
+
+/// A side of a segment as a stream of hashed batches.
+pub(super) struct Source<'a, K> {
+    inp: &'a Inputs<'a>,
+    order: &'a KeyOrder,
+    segment: &'a Segment,
+    side: Side,
+    progress: &'a (dyn Fn(Side, u64) + Sync),
+    columns: Vec<String>,
+    /// The next row group to open.
+    next: usize,
+    /// The row group being read, and the ordinal of its next row.
+    reading: Option<(Part, RowGroupBatches<'a>, u64)>,
+    scratch: Scratch<K>,
+    /// The last taken row's merge key, once there is one.
+    last: Option<Vec<u8>>,
+    /// What the segment counted of this side, and how many rows it took.
+    pub totals: ScanTotals,
+    pub took: u64,
+}
+
+impl<'a, K: KeyCodec> Source<'a, K> {
+    pub fn new(
+        inp: &'a Inputs<'a>,
+        order: &'a KeyOrder,
+        segment: &'a Segment,
+        side: Side,
+        progress: &'a (dyn Fn(Side, u64) + Sync),
+    ) -> Self {
+        Self {
+            inp,
+            order,
+            segment,
+            side,
+            progress,
+            columns: inp.plan.read_columns(side),
+            next: 0,
+            reading: None,
+            scratch: Scratch::default(),
+            last: None,
+            totals: ScanTotals::default(),
+            took: 0,
+        }
+    }
+
+    /// The next hashed batch, or `None` at the end of the side's part of the segment.
+    pub fn next_batch(&mut self) -> std::result::Result<Option<Hashed<K>>, Stop> {
+        let table = self.inp.plan.tables.get(self.side);
+        loop {
+            if self.reading.is_none() {
+                let Some(&part) = self.segment.parts.get(self.side).get(self.next) else {
+                    return Ok(None);
+                };
+                self.next += 1;
+                let batches = table.row_group_batches(part.rg, &self.columns, None, BATCH_ROWS)?;
+                self.reading = Some((part, batches, part.rg.base));
+            }
+            let Some((part, batches, ordinal)) = self.reading.as_mut() else {
+                continue;
+            };
+            let Some(batch) = batches.next() else {
+                self.reading = None;
+                continue;
+            };
+            let (arrays, rows) = batch?;
+            let (part, base) = (*part, *ordinal);
+            *ordinal += rows as u64;
+            let hashed = self.hash(part, base, &arrays, rows)?;
+            if part.owner {
+                (self.progress)(self.side, rows as u64);
+            }
+            return Ok(Some(hashed));
+        }
+    }
+}
+
+impl<K: KeyCodec> Source<'_, K> {
+    /// Hashes a batch, encodes its keys, leaves out the rows that are not the segment's, counts
+    /// the ones that are and checks their order.
+    fn hash(
+        &mut self,
+        part: Part,
+        base: u64,
+        arrays: &[ArrayRef],
+        rows: usize,
+    ) -> std::result::Result<Hashed<K>, Stop> {
+        let plan = self.inp.plan;
+        let side = self.side;
+        let s = &mut self.scratch;
+        let (nulls, sum) = scan::hash_batch(plan, self.inp.layout, side, arrays, rows, base, s)?;
+        let key_error = |e: arrow::error::ArrowError| Error::Encode {
+            table: plan.name.clone(),
+            column: plan.keys[0].name.clone(),
+            side,
+            source: e.into(),
+        };
+        let nk = plan.keys.len();
+        let keys = arrays[..nk]
+            .iter()
+            .zip(&self.order.types)
+            .map(|(a, ty)| cast(a, ty))
+            .collect::<std::result::Result<Vec<ArrayRef>, _>>()
+            .map_err(key_error)?;
+        let merge_keys = self
+            .order
+            .converter
+            .convert_columns(&keys)
+            .map_err(key_error)?;
+        let mut taken = std::mem::take(&mut s.keys);
+        if part.whole {
+            self.totals.null_keys += nulls;
+            self.totals.checksum = self.totals.checksum.wrapping_add(sum);
+            self.took += rows as u64;
+        } else {
+            // Row by row: a row is the segment's when its first key column is in the range, and
+            // the owner's when that column is NULL.
+            let first = self
+                .order
+                .first
+                .convert_columns(&keys[..1])
+                .map_err(key_error)?;
+            for (r, key) in taken.iter_mut().enumerate().take(rows) {
+                let mine = if keys[0].is_null(r) {
+                    part.owner
+                } else {
+                    self.segment.contains(first.row(r).data())
+                };
+                if !mine {
+                    *key = None;
+                    continue;
+                }
+                self.took += 1;
+                if key.is_none() {
+                    self.totals.null_keys += 1;
+                }
+                self.totals.checksum = self.totals.checksum.wrapping_add(s.prints[r]);
+            }
+        }
+        let mut prev: Option<&[u8]> = self.last.as_deref();
+        for (r, key) in taken.iter().enumerate().take(rows) {
+            if key.is_none() {
+                continue;
+            }
+            let k = merge_keys.row(r).data();
+            if prev.is_some_and(|p| k < p) {
+                return Err(Stop::OutOfOrder(side, base + r as u64));
+            }
+            prev = Some(k);
+        }
+        let last = prev.map(<[u8]>::to_vec);
+        if last.is_some() {
+            self.last = last;
+        }
+        Ok(Hashed {
+            base,
+            keys: taken,
+            full: std::mem::take(&mut s.full),
+            digests: std::mem::take(&mut s.digests),
+            slots: std::mem::take(&mut s.slots),
+            exact: std::mem::take(&mut s.exact),
+            merge_keys,
+        })
+    }
+}
