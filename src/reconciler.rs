@@ -99,7 +99,7 @@ impl Reconciler {
     }
 
     /// Where the legacy side's column digests come from for changed pairs (default:
-    /// [`Attribution::Store`], kept during the hashing pass).
+    /// [`Attribution::Auto`], chosen per table from the history's last run).
     pub fn attribution(mut self, attribution: Attribution) -> Self {
         self.overrides.attribution = Some(attribution);
         self

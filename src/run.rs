@@ -160,7 +160,7 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, workers: &Worker
         loaded,
         opts,
         workers,
-        diff_dir.clone(),
+        (diff_dir.clone(), history_dir),
         &key,
         (&mut report, &mut keys),
     ) {
@@ -311,7 +311,7 @@ fn run_into(
     loaded: &LoadedConfig,
     opts: &RunOptions<'_>,
     workers: &Workers,
-    diff_out: Option<PathBuf>,
+    (diff_out, history): (Option<PathBuf>, Option<&std::path::Path>),
     key: &Arc<RedactionKey>,
     (report, keys): (&mut Report, &mut Vec<KeyLog>),
 ) -> Result<()> {
@@ -367,8 +367,22 @@ fn run_into(
                 .collect();
     }
     let diff_opts = engine_options(&opts.settings, diff_out);
+    // What the history's newest run found, for `Attribution::Auto`. A history that cannot be
+    // read only costs the choice here: recording the run reads it again and reports why.
+    let previous = history
+        .map(crate::history::last_changed)
+        .transpose()
+        .unwrap_or_else(|e| {
+            tracing::warn!("the history's last run: {}", crate::error::chain(&e));
+            None
+        })
+        .unwrap_or_default();
     for p in &plans {
-        let (table, differing) = reconcile_one(p, &diff_opts, opts, pool);
+        let table_opts = DiffOptions {
+            previous_changed: previous.get(&p.name).copied(),
+            ..diff_opts.clone()
+        };
+        let (table, differing) = reconcile_one(p, &table_opts, opts, pool);
         report.tables.push(table);
         keys.push(differing);
     }

@@ -95,6 +95,7 @@ impl RunSettings {
                 keep_keys: history.is_some(),
                 attribution: overrides.attribution.unwrap_or(defaults.attribution),
                 key_order: overrides.key_order.unwrap_or(defaults.key_order),
+                previous_changed: None,
             },
             history,
         }

@@ -61,16 +61,19 @@ impl From<FailOnChoice> for FailOn {
 /// `--attribution`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum AttributionChoice {
+    /// Per table, from the history's last run: re-read when its drift was sparse, else store.
+    #[default]
+    Auto,
     /// Read the legacy rows of changed pairs again after the hashing pass.
     Reread,
     /// Store every legacy row's column digests during the hashing pass.
-    #[default]
     Store,
 }
 
 impl From<AttributionChoice> for recon::Attribution {
     fn from(c: AttributionChoice) -> Self {
         match c {
+            AttributionChoice::Auto => Self::Auto,
             AttributionChoice::Reread => Self::Reread,
             AttributionChoice::Store => Self::Store,
         }

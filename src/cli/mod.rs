@@ -106,11 +106,12 @@ pub struct ReconcileArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_budget: Option<usize>,
     /// Where the legacy side's column digests come from when a pair's rows differ: `store`
-    /// (default: every legacy row's digests are kept in a temporary file during the pass, a
-    /// fixed cost, no second read however dense the drift) or `reread` (the legacy rows of
-    /// changed pairs are read again after the pass: cost follows the drift, for tables expected
-    /// to match).
-    #[arg(long, value_enum, default_value = "store")]
+    /// (every legacy row's digests are kept in a temporary file during the pass, a fixed cost,
+    /// no second read however dense the drift), `reread` (the legacy rows of changed pairs are
+    /// read again after the pass: cost follows the drift, for tables expected to match) or
+    /// `auto` (default: per table, `reread` when the history's last run found drift sparse
+    /// enough to touch at most a quarter of the legacy pages, else `store`).
+    #[arg(long, value_enum, default_value = "auto")]
     pub attribution: choices::AttributionChoice,
     /// Reconcile every pair through the match structure, even pairs whose two sides are in key
     /// order (by default those are merged as a stream: the same report in memory bounded by a

@@ -18,18 +18,48 @@ use crate::side::{PerSide, Side};
 /// Measured (BENCHMARKS.md): on the bench data set (0.1 % of rows changed, spread over every
 /// page) reading again costs a second decode of the legacy side, about 1.2 s at 10M rows against
 /// the store's 0.5 s; on TPC-H SF10 `lineitem` (42 changed rows of 60M) it saves the store's
-/// 3 GB of writes, about 3 s of 35. The store stays the default: its cost is bounded by the
-/// table's size, the second read's by the drift's spread.
+/// 3 GB of writes, about 3 s of 35. The store's cost is bounded by the table's size, the second
+/// read's by the drift's spread: [`Attribution::Auto`] picks per table from the last run's drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Attribution {
+    /// Per table, from the history's newest run: [`Attribution::Reread`] when its changed rows,
+    /// spread evenly, would have touched at most a quarter of the legacy side's pages (row
+    /// groups where the files have no page index), else [`Attribution::Store`], which is also
+    /// the choice without a history or a previous run of the table.
+    #[default]
+    Auto,
     /// The legacy side stores nothing in the hashing pass; the legacy rows of changed pairs are
     /// read again afterwards (only their row groups, only their pages where the file has an
     /// offset index). Cost follows the drift: the choice for tables expected to match.
     Reread,
     /// The legacy side stores every row's column digests in the hashing pass (4 bytes a column
     /// a row, in a temporary file): a fixed cost, and no second read however dense the drift.
-    #[default]
     Store,
+}
+
+/// The most of the legacy side's pages a re-read may be expected to touch for
+/// [`Attribution::Auto`] to choose it: past that, the re-read approaches a second decode.
+const REREAD_PAGES: f64 = 0.25;
+
+impl Attribution {
+    /// What this is for a table whose last run found `previous` (changed rows, legacy rows),
+    /// when a re-read decodes `rows_per_unit` rows for each row it needs.
+    #[allow(clippy::cast_precision_loss)] // a density
+    pub fn resolve(self, previous: Option<(u64, u64)>, rows_per_unit: f64) -> Self {
+        match (self, previous) {
+            (Self::Auto, Some((changed, rows))) if rows > 0 => {
+                let density = (changed as f64 / rows as f64).min(1.0);
+                let touched = 1.0 - (1.0 - density).powf(rows_per_unit.max(1.0));
+                if touched <= REREAD_PAGES {
+                    Self::Reread
+                } else {
+                    Self::Store
+                }
+            }
+            (Self::Auto, _) => Self::Store,
+            (chosen, _) => chosen,
+        }
+    }
 }
 
 /// Candidates settled per chunk when the legacy rows are read again.
@@ -207,4 +237,53 @@ pub(super) fn settle_again<K>(
         };
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_rereads_only_when_the_last_run_touched_few_pages() {
+        // 40 changed rows of 60M, 20k-row pages: 1.3 % of the pages.
+        let sparse = Some((40, 60_000_000));
+        assert_eq!(
+            Attribution::Auto.resolve(sparse, 20_000.0),
+            Attribution::Reread
+        );
+        // 0.1 % changed: every page has some.
+        let dense = Some((10_000, 10_000_000));
+        assert_eq!(
+            Attribution::Auto.resolve(dense, 20_000.0),
+            Attribution::Store
+        );
+        // The same sparse drift over 1M-row row groups without a page index: most are touched.
+        let spread = Some((4_000, 60_000_000));
+        assert_eq!(
+            Attribution::Auto.resolve(spread, 20_000.0),
+            Attribution::Reread
+        );
+        assert_eq!(
+            Attribution::Auto.resolve(spread, 1_000_000.0),
+            Attribution::Store
+        );
+        // Nothing changed last time; no last time; an empty table.
+        assert_eq!(
+            Attribution::Auto.resolve(Some((0, 5)), 1.0),
+            Attribution::Reread
+        );
+        assert_eq!(
+            Attribution::Auto.resolve(None, 20_000.0),
+            Attribution::Store
+        );
+        assert_eq!(
+            Attribution::Auto.resolve(Some((0, 0)), 20_000.0),
+            Attribution::Store
+        );
+        // A choice made by the caller stands.
+        for chosen in [Attribution::Store, Attribution::Reread] {
+            assert_eq!(chosen.resolve(sparse, 20_000.0), chosen);
+            assert_eq!(chosen.resolve(dense, 20_000.0), chosen);
+        }
+    }
 }

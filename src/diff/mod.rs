@@ -46,6 +46,9 @@ pub struct DiffOptions {
     pub keep_keys: bool,
     /// Where the legacy side's column digests come from for changed pairs.
     pub attribution: Attribution,
+    /// The table's changed rows and legacy rows in the history's newest run, which
+    /// [`Attribution::Auto`] decides from.
+    pub previous_changed: Option<(u64, u64)>,
     /// Merge pairs whose sides are both in key order as a stream (the same report, in memory
     /// bounded by a few batches); `false` reconciles every pair through the match structure.
     pub key_order: bool,
@@ -61,6 +64,7 @@ impl Default for DiffOptions {
             keep_keys: false,
             attribution: Attribution::default(),
             key_order: true,
+            previous_changed: None,
         }
     }
 }
@@ -176,7 +180,12 @@ fn general<K: KeyCodec>(
         .as_ref()
         .map(|_| detail::Capture::new(plan.read_columns(Side::Target), EXPLAIN_ROWS + 4096));
     let clock = std::time::Instant::now();
-    let store_legacy = opts.attribution == Attribution::Store;
+    let attribution = opts.attribution.resolve(
+        opts.previous_changed,
+        plan.tables.legacy.rows_per_read_unit(),
+    );
+    tracing::info!(table = %plan.name, ?attribution, "attribution");
+    let store_legacy = attribution == Attribution::Store;
     let totals = scan::scan(
         plan,
         layout,
@@ -194,7 +203,7 @@ fn general<K: KeyCodec>(
         layout,
         stores: PerSide::new(&sides.legacy.1, &sides.target.1),
         captured: &captured,
-        attribution: opts.attribution,
+        attribution,
         changed_cap: EXPLAIN_ROWS.max(opts.samples),
         cap: opts.samples,
         dir,

@@ -200,6 +200,16 @@ impl<'a> Columns<'a> {
         })
     }
 
+    /// A count column.
+    fn count(&self, name: &str) -> Result<impl Fn(usize) -> u64 + 'a> {
+        let f = self
+            .batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+            .ok_or_else(|| self.missing(name, "a count"))?;
+        Ok(move |row: usize| f.value(row))
+    }
+
     /// A float column.
     fn float(&self, name: &str) -> Result<impl Fn(usize) -> f64 + 'a> {
         let f = self
@@ -236,6 +246,27 @@ pub fn list(dir: &Path, workers: &crate::pool::Workers) -> Result<Listing> {
         runs: runs(staged.local())?,
         shown: staged.shown(),
     })
+}
+
+/// Per table of the newest run of a history folder: its changed rows and legacy rows (empty
+/// without a run). Only that run's file is read.
+pub(crate) fn last_changed(dir: &Path) -> Result<std::collections::BTreeMap<String, (u64, u64)>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(path) = files(&dir.join("runs"))?.pop() else {
+        return Ok(out);
+    };
+    for b in read(&path)? {
+        let c = Columns {
+            path: &path,
+            batch: &b,
+        };
+        let (kind, name) = (c.text("kind")?, c.text("name")?);
+        let (changed, legacy) = (c.count("changed")?, c.count("legacy_rows")?);
+        for r in (0..b.num_rows()).filter(|&r| kind(r) == "table") {
+            out.insert(name(r), (changed(r), legacy(r)));
+        }
+    }
+    Ok(out)
 }
 
 /// Past runs, oldest first.

@@ -412,6 +412,26 @@ impl SideTable {
         })
     }
 
+    /// Rows a re-read of one row decodes at the least, on average: a page where the files have
+    /// an offset index (by their first column's pages), else a whole row group.
+    #[allow(clippy::cast_precision_loss)] // an estimate
+    pub fn rows_per_read_unit(&self) -> f64 {
+        let (mut rows, mut units) = (0u64, 0u64);
+        for f in &self.files {
+            let meta = f.meta.metadata();
+            for (rg, g) in meta.row_groups().iter().enumerate() {
+                rows += u64::try_from(g.num_rows()).unwrap_or(0);
+                let pages = meta
+                    .offset_index()
+                    .and_then(|index| index.get(rg))
+                    .and_then(|columns| columns.first())
+                    .map_or(1, |c| c.page_locations().len().max(1));
+                units += pages as u64;
+            }
+        }
+        rows as f64 / units.max(1) as f64
+    }
+
     /// Every row group of the table, in ordinal order.
     pub fn row_groups(&self) -> Vec<RowGroupRef> {
         let mut out = Vec::new();

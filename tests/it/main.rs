@@ -1,5 +1,6 @@
 //! The one integration-test binary: runs the real `recon` binary on scenario snapshots.
 
+mod attribution;
 mod bad_input;
 mod checks;
 mod common;
