@@ -46,10 +46,12 @@ pub trait KeyCodec: Key {
     fn hex(self) -> String;
     /// 64 bits of the key for the order-free table checksum.
     fn fold_bits(self) -> u64;
-    /// The key of every row of the key arrays (`None` where a key column is NULL).
+    /// The key of every row of the key arrays (`None` where a key column is NULL); `parts` is
+    /// scratch for per-column digests, reused from batch to batch.
     fn keys(
         arrays: &[ArrayRef],
         codecs: &[&Codec],
+        parts: &mut Vec<Vec<u128>>,
         out: &mut Vec<Option<Self>>,
     ) -> std::result::Result<(), EncodeError>;
 }
@@ -64,6 +66,7 @@ impl KeyCodec for u64 {
     fn keys(
         arrays: &[ArrayRef],
         _: &[&Codec],
+        _: &mut Vec<Vec<u128>>,
         out: &mut Vec<Option<Self>>,
     ) -> std::result::Result<(), EncodeError> {
         out.clear();
@@ -91,21 +94,21 @@ impl KeyCodec for u128 {
     fn keys(
         arrays: &[ArrayRef],
         codecs: &[&Codec],
+        digests: &mut Vec<Vec<u128>>,
         out: &mut Vec<Option<Self>>,
     ) -> std::result::Result<(), EncodeError> {
         out.clear();
         let rows = arrays.first().map_or(0, arrow::array::Array::len);
-        let mut digests: Vec<Vec<u128>> = Vec::with_capacity(arrays.len());
-        for (a, c) in arrays.iter().zip(codecs) {
-            let mut d = Vec::new();
-            hash::hash_column::<u128>(a.as_ref(), c, &mut d)?;
-            digests.push(d);
+        digests.resize_with(arrays.len(), Vec::new);
+        for ((a, c), d) in arrays.iter().zip(codecs).zip(digests.iter_mut()) {
+            hash::hash_column::<u128>(a.as_ref(), c, d)?;
         }
         let nulls: Vec<_> = arrays
             .iter()
             .map(arrow::array::Array::logical_nulls)
             .collect();
         let mut parts = vec![0u128; arrays.len()];
+        out.reserve(rows);
         for i in 0..rows {
             if nulls
                 .iter()
@@ -114,7 +117,7 @@ impl KeyCodec for u128 {
                 out.push(None);
                 continue;
             }
-            for (p, d) in parts.iter_mut().zip(&digests) {
+            for (p, d) in parts.iter_mut().zip(digests.iter()) {
                 *p = d[i];
             }
             out.push(Some(hash::combine_key(&parts)));
@@ -175,6 +178,8 @@ pub(super) struct Scratch<K> {
     pub(super) exact: Vec<u64>,
     /// Per row: its key (`None` where a key column is NULL).
     pub(super) keys: Vec<Option<K>>,
+    /// Per key column: each row's digest (composite and text keys).
+    key_parts: Vec<Vec<u128>>,
     /// Per compared column: each row's 64-bit digest.
     pub(super) digests: Vec<Vec<u64>>,
     /// Per tolerance slot: each row's exact value.
@@ -356,7 +361,7 @@ pub(super) fn hash_batch<K: KeyCodec>(
         source,
     };
     let codecs: Vec<&Codec> = plan.keys.iter().map(|k| &k.codec).collect();
-    K::keys(&arrays[..nk], &codecs, &mut s.keys).map_err(|m| col_err(&plan.keys[0], m))?;
+    K::keys(&arrays[..nk], &codecs, &mut s.key_parts, &mut s.keys).map_err(|m| col_err(&plan.keys[0], m))?;
     s.digests.resize_with(plan.columns.len(), Vec::new);
     s.slots.resize_with(layout.slots, Vec::new);
     s.dicts.resize_with(plan.columns.len(), || None);

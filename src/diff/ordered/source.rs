@@ -28,7 +28,46 @@ pub(super) struct Hashed<K> {
     merge_keys: Rows,
 }
 
+/// A released batch's buffers, for the next batch of the same side to fill: a batch of a wide
+/// table is megabytes, and fresh ones cost their page faults every time.
+pub(super) struct Spare<K> {
+    keys: Vec<Option<K>>,
+    full: Vec<u64>,
+    digests: Vec<Vec<u64>>,
+    slots: Vec<Vec<[u8; SLOT]>>,
+    exact: Vec<u64>,
+    merge_keys: Rows,
+}
+
+impl<K> Spare<K> {
+    fn new(converter: &arrow::row::RowConverter) -> Self {
+        Self {
+            keys: Vec::new(),
+            full: Vec::new(),
+            digests: Vec::new(),
+            slots: Vec::new(),
+            exact: Vec::new(),
+            merge_keys: converter.empty_rows(0, 0),
+        }
+    }
+}
+
+/// Spare buffers kept per side.
+const SPARES: usize = 4;
+
 impl<K: KeyCodec> Hashed<K> {
+    /// Gives the batch's buffers back to its source.
+    pub fn into_spare(self) -> Spare<K> {
+        Spare {
+            keys: self.keys,
+            full: self.full,
+            digests: self.digests,
+            slots: self.slots,
+            exact: self.exact,
+            merge_keys: self.merge_keys,
+        }
+    }
+
     pub fn merge_key(&self, row: usize) -> &[u8] {
         self.merge_keys.row(row).data()
     }
@@ -70,6 +109,8 @@ pub(super) struct Source<'a, K> {
     scratch: Scratch<K>,
     /// The last taken row's merge key, once there is one.
     last: Option<Vec<u8>>,
+    /// Buffers of released batches.
+    spares: Vec<Spare<K>>,
     /// What the segment counted of this side, and how many rows it took.
     pub totals: ScanTotals,
     pub took: u64,
@@ -94,8 +135,16 @@ impl<'a, K: KeyCodec> Source<'a, K> {
             reading: None,
             scratch: Scratch::default(),
             last: None,
+            spares: Vec::new(),
             totals: ScanTotals::default(),
             took: 0,
+        }
+    }
+
+    /// Takes back a released batch's buffers.
+    pub fn recycle(&mut self, batch: Hashed<K>) {
+        if self.spares.len() < SPARES {
+            self.spares.push(batch.into_spare());
         }
     }
 
@@ -157,12 +206,24 @@ impl<K: KeyCodec> Source<'_, K> {
             .map(|(a, ty)| cast(a, ty))
             .collect::<std::result::Result<Vec<ArrayRef>, _>>()
             .map_err(key_error)?;
-        let merge_keys = self
-            .order
+        let Spare {
+            keys: spare_keys,
+            full,
+            digests,
+            slots,
+            exact,
+            merge_keys: mut encoded,
+        } = match self.spares.pop() {
+            Some(spare) => spare,
+            None => Spare::new(&self.order.converter),
+        };
+        encoded.clear();
+        self.order
             .converter
-            .convert_columns(&keys)
+            .append(&mut encoded, &keys)
             .map_err(key_error)?;
-        let mut taken = std::mem::take(&mut s.keys);
+        let merge_keys = encoded;
+        let mut taken = std::mem::replace(&mut s.keys, spare_keys);
         if part.whole {
             self.totals.null_keys += nulls;
             self.totals.checksum = self.totals.checksum.wrapping_add(sum);
@@ -210,10 +271,10 @@ impl<K: KeyCodec> Source<'_, K> {
         Ok(Hashed {
             base,
             keys: taken,
-            full: std::mem::take(&mut s.full),
-            digests: std::mem::take(&mut s.digests),
-            slots: std::mem::take(&mut s.slots),
-            exact: std::mem::take(&mut s.exact),
+            full: std::mem::replace(&mut s.full, full),
+            digests: std::mem::replace(&mut s.digests, digests),
+            slots: std::mem::replace(&mut s.slots, slots),
+            exact: std::mem::replace(&mut s.exact, exact),
             merge_keys,
         })
     }

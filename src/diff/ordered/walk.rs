@@ -83,7 +83,9 @@ impl<'a, K: KeyCodec> Cursor<'a, K> {
     /// Lets go of the batches before the next row (no held row is in them any more).
     fn release(&mut self) {
         while self.at.0 > 0 {
-            self.batches.pop_front();
+            if let Some(batch) = self.batches.pop_front() {
+                self.source.recycle(batch);
+            }
             self.at.0 -= 1;
         }
     }
