@@ -132,6 +132,7 @@ fn through_databases(
                 jobs: workers.threads(),
                 replace: recon::exporter::Replace::Snapshot,
                 lock_timeout: recon::exporter::DEFAULT_LOCK_TIMEOUT,
+                key_order: recon::exporter::KeyOrdering::default(),
             },
             workers,
             printer,

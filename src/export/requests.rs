@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{DEFAULT_LOCK_TIMEOUT, ExportRequest, Replace, SourceUrl, check_root};
+use super::{DEFAULT_LOCK_TIMEOUT, ExportRequest, KeyOrdering, Replace, SourceUrl, check_root};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
 use crate::side::Side;
@@ -115,6 +115,7 @@ pub fn config_requests(
             jobs,
             replace,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            key_order: KeyOrdering::default(),
         });
     }
     refuse_shared_roots(loaded, &out)?;
