@@ -462,3 +462,83 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
             s
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, arrow: DataType, cast: bool) -> ColumnOut {
+        ColumnOut {
+            name: name.into(),
+            source_type: String::new(),
+            arrow,
+            nullable: false,
+            cast,
+        }
+    }
+
+    fn table(columns: Vec<ColumnOut>, key: &[&str]) -> TableOut {
+        TableOut {
+            name: "t".into(),
+            columns,
+            primary_key: key.iter().map(|k| (*k).to_owned()).collect(),
+            foreign_keys: Vec::new(),
+            estimated_rows: 0,
+            engine: None,
+            read_lock: false,
+            key_order: None,
+        }
+    }
+
+    /// Integers sort in their index's order; text only through a collation the index lacks.
+    fn order_by(c: &ColumnOut) -> Option<(String, bool)> {
+        match c.arrow {
+            DataType::Int64 => Some((c.name.clone(), true)),
+            DataType::Utf8 => Some((format!("{} COLLATE \"C\"", c.name), false)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_key_order_needs_every_key_column_sortable_and_none_cast() {
+        let t = table(
+            vec![
+                column("line", DataType::Int64, false),
+                column("code", DataType::Utf8, false),
+                column("amount", DataType::Float64, false),
+            ],
+            &["code", "line"],
+        );
+        let order = t.key_order_from(KeyOrdering::Auto, true, order_by);
+        assert_eq!(
+            order,
+            Some(KeyOrder {
+                columns: vec!["code".into(), "line".into()],
+                order_by: "code COLLATE \"C\", line".into(),
+                nulls_first: true,
+                in_index_order: false,
+            })
+        );
+        let t = TableOut {
+            key_order: order,
+            ..t
+        };
+        assert_eq!(t.order_clause(), " ORDER BY code COLLATE \"C\", line");
+        assert_eq!(t.key_order_from(KeyOrdering::Never, true, order_by), None);
+        // A float key, a key column cast to text, no key: no order.
+        for (columns, key) in [
+            (
+                vec![column("amount", DataType::Float64, false)],
+                &["amount"][..],
+            ),
+            (vec![column("line", DataType::Int64, true)], &["line"][..]),
+            (vec![column("line", DataType::Int64, false)], &[][..]),
+        ] {
+            let t = table(columns, key);
+            assert_eq!(t.key_order_from(KeyOrdering::Always, false, order_by), None);
+            assert_eq!(t.order_clause(), "");
+        }
+        assert!(KeyOrdering::Auto.keeps(true) && !KeyOrdering::Auto.keeps(false));
+        assert!(KeyOrdering::Always.keeps(false) && !KeyOrdering::Never.keeps(true));
+    }
+}
