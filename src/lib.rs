@@ -132,6 +132,7 @@ pub use store::scrub as scrub_credentials;
 ///     replace: Replace::Snapshot,
 ///     lock_timeout: recon::exporter::DEFAULT_LOCK_TIMEOUT,
 ///     key_order: recon::exporter::KeyOrdering::Auto,
+///     keys: Default::default(),
 /// };
 /// let manifest = export(&request, &recon::Workers::new(4)?, &NoProgress)?;
 /// println!("{} tables", manifest.tables.len());

@@ -156,6 +156,7 @@ pub fn run(args: &SnapshotArgs, workers: &Workers, printer: &Printer) -> anyhow:
             replace,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             key_order: args.key_order.into(),
+            keys: std::collections::BTreeMap::new(),
         }]
     };
     args.waits.apply(&mut requests);

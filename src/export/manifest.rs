@@ -92,9 +92,10 @@ pub struct TableManifest {
     pub primary_key: Vec<String>,
     /// Foreign keys.
     pub foreign_keys: Vec<ForeignKey>,
-    /// The columns (the primary key's) whose ascending order the rows are in, within each file
-    /// and across `files` in their listed order; numbers and times by value, text and bytes by
-    /// their bytes. Empty: the rows are in no stated order.
+    /// The columns (the primary key's, or without one the key a config's pair names) whose
+    /// ascending order the rows are in, within each file and across `files` in their listed
+    /// order; numbers and times by value, text and bytes by their bytes. Empty: the rows are in
+    /// no stated order.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub key_order: Vec<String>,
     /// Per column: zero dates (`0000-00-00`) written as NULL.

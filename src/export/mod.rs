@@ -64,6 +64,9 @@ pub struct ExportRequest {
     /// Which tables are written in primary-key order ([`KeyOrder`]); the others' rows come in
     /// the order the server reads them.
     pub key_order: KeyOrdering,
+    /// The key of a table without a primary key, by table name, in the table's column names
+    /// (a config's table pairs' keys): such a table may be written in that key's order instead.
+    pub keys: BTreeMap<String, Vec<String>>,
 }
 
 /// Which tables an export writes in primary-key order. Only a table whose key the server can
@@ -175,7 +178,8 @@ pub struct TableOut {
     pub key_order: Option<KeyOrder>,
 }
 
-/// A table written in the order of its primary key: ascending by the key's columns within each
+/// A table written in the order of its primary key (or, without one, of the key a config names
+/// for it): ascending by the key's columns within each
 /// file, and across its files in the order the manifest lists them (each file a key range). The
 /// order is the written values' own: numbers and times by value, text and bytes by their bytes
 /// (UTF-8 for text), as Parquet's `sorting_columns` state it. A server that cannot sort a key
@@ -221,21 +225,32 @@ impl PartProgress for NoProgress {
 }
 
 impl TableOut {
-    /// The key order of its primary key, when the export may write one and `order_by` gives
-    /// every key column's `ORDER BY` expression and whether the key's index sorts the column
-    /// that way (`None`: the server does not sort that column as its written values compare).
-    /// No key, or a key column exported as text on request (`--cast`), no order.
+    /// The key order of its primary key (without one, of the key the request names for it),
+    /// when the export may write one and `order_by` gives every key column's `ORDER BY`
+    /// expression and whether the key's index sorts the column that way (`None`: the server
+    /// does not sort that column as its written values compare). No key, a named key column it
+    /// lacks, or a key column exported as text on request (`--cast`): no order.
     pub(crate) fn key_order_from(
         &self,
-        ordering: KeyOrdering,
+        request: &ExportRequest,
         nulls_first: bool,
         order_by: impl Fn(&ColumnOut) -> Option<(String, bool)>,
     ) -> Option<KeyOrder> {
-        if !ordering.any() || self.primary_key.is_empty() {
+        if !request.key_order.any() {
             return None;
         }
-        let list = self
-            .primary_key
+        // A named key has no index known to hold its order: the server sorts it.
+        let (key, indexed) = if self.primary_key.is_empty() {
+            let named = request.keys.get(&self.name).filter(|k| !k.is_empty())?;
+            let key = named
+                .iter()
+                .map(|k| self.column_named(k).map(|c| c.name.clone()))
+                .collect::<Option<Vec<_>>>()?;
+            (key, false)
+        } else {
+            (self.primary_key.clone(), true)
+        };
+        let list = key
             .iter()
             .map(|k| {
                 self.columns
@@ -245,14 +260,26 @@ impl TableOut {
             })
             .collect::<Option<Vec<(String, bool)>>>()?;
         Some(KeyOrder {
-            columns: self.primary_key.clone(),
+            columns: key,
             order_by: list
                 .iter()
                 .map(|(e, _)| e.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
             nulls_first,
-            in_index_order: list.iter().all(|(_, indexed)| *indexed),
+            in_index_order: indexed && list.iter().all(|(_, in_index)| *in_index),
+        })
+    }
+
+    /// Its column of this name, else the one column whose name differs from it only in letter
+    /// case (a config's names may be the other side's spelling).
+    fn column_named(&self, name: &str) -> Option<&ColumnOut> {
+        self.columns.iter().find(|c| c.name == name).or_else(|| {
+            let mut alike = self
+                .columns
+                .iter()
+                .filter(|c| c.name.eq_ignore_ascii_case(name));
+            alike.next().filter(|_| alike.next().is_none())
         })
     }
 
@@ -490,6 +517,24 @@ mod tests {
         }
     }
 
+    fn request(key_order: KeyOrdering, keys: &[(&str, &[&str])]) -> ExportRequest {
+        ExportRequest {
+            source: SourceUrl::parse("postgres://recon@127.0.0.1:5432/erp").expect("url"),
+            out: PathBuf::from("out"),
+            tables: Vec::new(),
+            schema: None,
+            casts: Vec::new(),
+            jobs: 1,
+            replace: Replace::Nothing,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            key_order,
+            keys: keys
+                .iter()
+                .map(|(t, k)| ((*t).to_owned(), k.iter().map(|c| (*c).to_owned()).collect()))
+                .collect(),
+        }
+    }
+
     /// Integers sort in their index's order; text only through a collation the index lacks.
     fn order_by(c: &ColumnOut) -> Option<(String, bool)> {
         match c.arrow {
@@ -509,7 +554,7 @@ mod tests {
             ],
             &["code", "line"],
         );
-        let order = t.key_order_from(KeyOrdering::Auto, true, order_by);
+        let order = t.key_order_from(&request(KeyOrdering::Auto, &[]), true, order_by);
         assert_eq!(
             order,
             Some(KeyOrder {
@@ -524,7 +569,10 @@ mod tests {
             ..t
         };
         assert_eq!(t.order_clause(), " ORDER BY code COLLATE \"C\", line");
-        assert_eq!(t.key_order_from(KeyOrdering::Never, true, order_by), None);
+        assert_eq!(
+            t.key_order_from(&request(KeyOrdering::Never, &[]), true, order_by),
+            None
+        );
         // A float key, a key column cast to text, no key: no order.
         for (columns, key) in [
             (
@@ -535,9 +583,32 @@ mod tests {
             (vec![column("line", DataType::Int64, false)], &[][..]),
         ] {
             let t = table(columns, key);
-            assert_eq!(t.key_order_from(KeyOrdering::Always, false, order_by), None);
+            assert_eq!(
+                t.key_order_from(&request(KeyOrdering::Always, &[]), false, order_by),
+                None
+            );
             assert_eq!(t.order_clause(), "");
         }
+        // Without a primary key, the key a config names (in any letter case); no index is
+        // known to hold its order.
+        let t = table(vec![column("id", DataType::Int64, false)], &[]);
+        let named = |key: &[&str]| {
+            t.key_order_from(
+                &request(KeyOrdering::Always, &[("t", key)]),
+                false,
+                order_by,
+            )
+        };
+        assert_eq!(
+            named(&["ID"]),
+            Some(KeyOrder {
+                columns: vec!["id".into()],
+                order_by: "id".into(),
+                nulls_first: false,
+                in_index_order: false,
+            })
+        );
+        assert_eq!(named(&["missing"]), None);
         assert!(KeyOrdering::Auto.keeps(true) && !KeyOrdering::Auto.keeps(false));
         assert!(KeyOrdering::Always.keeps(false) && !KeyOrdering::Never.keeps(true));
     }

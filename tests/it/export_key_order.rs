@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use arrow::array::RecordBatch;
+use arrow::compute::SortOptions;
 use arrow::row::{RowConverter, SortField};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::SortingColumn;
@@ -22,8 +23,9 @@ struct FileKeys {
     sorting: Vec<Option<Vec<SortingColumn>>>,
 }
 
-/// Every file the manifest lists for `table`, in the listed order.
-fn files(root: &Path, m: &Value, name: &str, key: &[&str]) -> Vec<FileKeys> {
+/// Every file the manifest lists for `table`, in the listed order; keys compare with NULL first
+/// or last.
+fn files(root: &Path, m: &Value, name: &str, key: &[&str], nulls_first: bool) -> Vec<FileKeys> {
     let entry = table(m, name);
     let listed: Vec<String> = entry["files"]
         .as_array()
@@ -58,7 +60,15 @@ fn files(root: &Path, m: &Value, name: &str, key: &[&str]) -> Vec<FileKeys> {
                 let converter = RowConverter::new(
                     columns
                         .iter()
-                        .map(|c| SortField::new(c.data_type().clone()))
+                        .map(|c| {
+                            SortField::new_with_options(
+                                c.data_type().clone(),
+                                SortOptions {
+                                    descending: false,
+                                    nulls_first,
+                                },
+                            )
+                        })
                         .collect(),
                 )
                 .expect("converter");
@@ -78,7 +88,7 @@ fn files(root: &Path, m: &Value, name: &str, key: &[&str]) -> Vec<FileKeys> {
 /// is their names' order), every row group says so, and so does the manifest.
 fn assert_key_ordered(root: &Path, m: &Value, name: &str, key: &[&str], sorting: &[SortingColumn]) {
     assert_eq!(table(m, name)["key_order"], json!(key), "{name}");
-    let files = files(root, m, name, key);
+    let files = files(root, m, name, key, sorting[0].nulls_first);
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     assert!(
         names.is_sorted(),
@@ -99,7 +109,7 @@ fn assert_key_ordered(root: &Path, m: &Value, name: &str, key: &[&str], sorting:
 /// The table claims no order: no `key_order` in the manifest, no sorting columns.
 fn assert_unordered(root: &Path, m: &Value, name: &str, key: &[&str]) {
     assert_eq!(table(m, name).get("key_order"), None, "{name}");
-    for f in files(root, m, name, key) {
+    for f in files(root, m, name, key, true) {
         assert!(f.sorting.iter().all(Option::is_none), "{}", f.name);
     }
 }
@@ -248,4 +258,55 @@ fn mariadb_tables_are_written_in_key_order_where_their_keys_sort_as_written() {
     let m = manifest(&always);
     assert_key_ordered(&always, &m, "legacy_keyed", &["id"], &[ascending(0, true)]);
     assert_unordered(&always, &m, "coded", &["code"]);
+}
+
+#[test]
+fn a_table_without_a_primary_key_is_written_in_the_order_of_the_key_its_pair_names() {
+    require!(Postgres, MariaDb);
+    let mut legacy = MyDb::new();
+    legacy.exec(
+        "CREATE TABLE events (event_id bigint, kind varchar(10)) ENGINE=InnoDB;
+         INSERT INTO events SELECT seq, 'k' FROM seq_1_to_500 ORDER BY MD5(seq);
+         INSERT INTO events VALUES (NULL, 'none');",
+    );
+    let target = PgDb::new();
+    target.exec(
+        "CREATE TABLE events (id bigint, kind text);
+         INSERT INTO events SELECT g, 'k' FROM generate_series(1, 500) g ORDER BY md5(g::text);
+         INSERT INTO events VALUES (NULL, 'none');
+         ANALYZE events;",
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = crate::export_roots::write_config(
+        dir.path(),
+        ("legacy", &legacy.url()),
+        ("target", &target.url()),
+        "[[tables]]\nname = \"events\"\nkey = [\"event_id\"]\nrename = { event_id = \"id\" }\n",
+    );
+    let snapshot = |extra: &[&str]| {
+        let o = recon()
+            .args(["snapshot", "--config"])
+            .arg(&config)
+            .args(extra)
+            .output()
+            .expect("run recon");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    // No index holds that order: by default, no order.
+    snapshot(&[]);
+    for side in ["legacy", "target"] {
+        let root = dir.path().join(side);
+        assert_unordered(&root, &manifest(&root), "events", &["kind"]);
+    }
+    snapshot(&["--key-order", "always", "--force"]);
+    let (l, t) = (dir.path().join("legacy"), dir.path().join("target"));
+    // MariaDB sorts NULL first, PostgreSQL last.
+    assert_key_ordered(
+        &l,
+        &manifest(&l),
+        "events",
+        &["event_id"],
+        &[ascending(0, true)],
+    );
+    assert_key_ordered(&t, &manifest(&t), "events", &["id"], &[ascending(0, false)]);
 }

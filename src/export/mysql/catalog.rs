@@ -159,8 +159,8 @@ pub(super) fn table(
         read_lock: false,
         key_order: None,
     };
-    // Ascending puts NULL first in MariaDB/MySQL (a primary key holds no NULL either way).
-    t.key_order = t.key_order_from(request.key_order, true, order_by);
+    // Ascending puts NULL first in MariaDB/MySQL.
+    t.key_order = t.key_order_from(request, true, order_by);
     Ok(t)
 }
 

@@ -144,9 +144,9 @@ pub(super) fn table(
         read_lock: false,
         key_order: None,
     };
-    // Ascending is NULLS LAST in PostgreSQL (a primary key holds no NULL either way). Whether
+    // Ascending is NULLS LAST in PostgreSQL. Whether
     // the table is kept in key order is decided with its statistics (`physical_order`).
-    t.key_order = t.key_order_from(request.key_order, false, |c| {
+    t.key_order = t.key_order_from(request, false, |c| {
         let (oid, c_collation) = sorts.get(&c.name).copied().unwrap_or((0, false));
         order_by(oid, c_collation, &c.name)
     });
