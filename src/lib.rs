@@ -131,6 +131,8 @@ pub use store::scrub as scrub_credentials;
 ///     jobs: 4,
 ///     replace: Replace::Snapshot,
 ///     lock_timeout: recon::exporter::DEFAULT_LOCK_TIMEOUT,
+///     key_order: recon::exporter::KeyOrdering::Auto,
+///     keys: Default::default(),
 /// };
 /// let manifest = export(&request, &recon::Workers::new(4)?, &NoProgress)?;
 /// println!("{} tables", manifest.tables.len());
@@ -143,8 +145,8 @@ pub mod exporter {
     };
     pub use crate::export::requests::{config_requests, out_folder, parse_cast};
     pub use crate::export::{
-        DEFAULT_LOCK_TIMEOUT, ExportProgress, ExportRequest, ForeignKey, Manifest, NoProgress,
-        PartProgress, Replace, SourceUrl, export,
+        DEFAULT_LOCK_TIMEOUT, ExportProgress, ExportRequest, ForeignKey, KeyOrdering, Manifest,
+        NoProgress, PartProgress, Replace, SourceUrl, export,
     };
 }
 

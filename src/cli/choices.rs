@@ -8,6 +8,7 @@ use clap::ValueEnum;
 
 use recon::FailOn;
 use recon::demo::Profile;
+use recon::exporter::KeyOrdering;
 use recon::report::ReportFormat;
 
 /// `--format` of the reconciling commands.
@@ -94,6 +95,30 @@ impl From<ProfileChoice> for Profile {
         match c {
             ProfileChoice::Erp => Profile::Erp,
             ProfileChoice::Bench => Profile::Bench,
+        }
+    }
+}
+
+/// `recon snapshot --key-order`: which tables are written in primary-key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum KeyOrderChoice {
+    /// Those the server reads in key order at little cost: PostgreSQL tables whose rows lie on
+    /// disk in about key order (by the planner's statistics), MariaDB/MySQL InnoDB tables.
+    #[default]
+    Auto,
+    /// Every table whose key allows it, sorted by the server where needed (slower where the
+    /// rows are not stored in key order).
+    Always,
+    /// None: rows in the order the server reads them.
+    Never,
+}
+
+impl From<KeyOrderChoice> for KeyOrdering {
+    fn from(c: KeyOrderChoice) -> Self {
+        match c {
+            KeyOrderChoice::Auto => KeyOrdering::Auto,
+            KeyOrderChoice::Always => KeyOrdering::Always,
+            KeyOrderChoice::Never => KeyOrdering::Never,
         }
     }
 }

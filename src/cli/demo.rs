@@ -133,6 +133,8 @@ fn through_databases(
                 jobs: workers.threads(),
                 replace: recon::exporter::Replace::Snapshot,
                 lock_timeout: recon::exporter::DEFAULT_LOCK_TIMEOUT,
+                key_order: recon::exporter::KeyOrdering::default(),
+                keys: std::collections::BTreeMap::new(),
             },
             workers,
             printer,

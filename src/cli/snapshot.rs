@@ -14,6 +14,7 @@ use recon::exporter::{
 use recon::report::printable;
 use recon::{Config, Workers};
 
+use super::choices::KeyOrderChoice;
 use super::printer::Printer;
 
 /// Arguments of `recon snapshot`.
@@ -47,6 +48,10 @@ pub struct SnapshotArgs {
     /// Print wall time, rows/s, MB/s of Parquet written and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
+    /// Which tables are written in primary-key order (recorded in the manifest and the Parquet
+    /// files' sorting columns).
+    #[arg(long, value_name = "WHICH", value_enum, default_value_t)]
+    pub key_order: KeyOrderChoice,
     /// Timeouts.
     #[command(flatten)]
     pub waits: WaitArgs,
@@ -134,6 +139,7 @@ pub fn run(args: &SnapshotArgs, workers: &Workers, printer: &Printer) -> anyhow:
         // A `--cast` holds for every side exported (a side without the column ignores it).
         for r in &mut requests {
             r.casts.extend(casts.iter().cloned());
+            r.key_order = args.key_order.into();
         }
         requests
     } else {
@@ -149,6 +155,8 @@ pub fn run(args: &SnapshotArgs, workers: &Workers, printer: &Printer) -> anyhow:
             jobs: workers.threads(),
             replace,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            key_order: args.key_order.into(),
+            keys: std::collections::BTreeMap::new(),
         }]
     };
     args.waits.apply(&mut requests);

@@ -92,6 +92,12 @@ pub struct TableManifest {
     pub primary_key: Vec<String>,
     /// Foreign keys.
     pub foreign_keys: Vec<ForeignKey>,
+    /// The columns (the primary key's, or without one the key a config's pair names) whose
+    /// ascending order the rows are in, within each file and across `files` in their listed
+    /// order; numbers and times by value, text and bytes by their bytes. Empty: the rows are in
+    /// no stated order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub key_order: Vec<String>,
     /// Per column: zero dates (`0000-00-00`) written as NULL.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub zero_dates: BTreeMap<String, u64>,
@@ -219,6 +225,11 @@ fn table_entry(t: &super::TableOut, w: super::Written) -> TableManifest {
             .collect(),
         primary_key: t.primary_key.clone(),
         foreign_keys: t.foreign_keys.clone(),
+        key_order: t
+            .key_order
+            .as_ref()
+            .map(|k| k.columns.clone())
+            .unwrap_or_default(),
         zero_dates: w.zero_dates,
         engine: t.engine.clone(),
         consistency: Some(

@@ -1,9 +1,10 @@
 //! The exports a config asks for: one per side that names a `url`, into that side's root,
 //! refused as a whole before anything is exported when a root cannot be written.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{DEFAULT_LOCK_TIMEOUT, ExportRequest, Replace, SourceUrl, check_root};
+use super::{DEFAULT_LOCK_TIMEOUT, ExportRequest, KeyOrdering, Replace, SourceUrl, check_root};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
 use crate::side::Side;
@@ -106,6 +107,7 @@ pub fn config_requests(
             .iter()
             .map(|c| parse_cast(c).map_err(|e| Error::failed(format!("[{side}] casts"), e)))
             .collect::<Result<Vec<_>>>()?;
+        let keys = pair_keys(loaded, side);
         out.push(ExportRequest {
             source,
             out: root,
@@ -115,6 +117,8 @@ pub fn config_requests(
             jobs,
             replace,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            key_order: KeyOrdering::default(),
+            keys,
         });
     }
     refuse_shared_roots(loaded, &out)?;
@@ -122,6 +126,32 @@ pub fn config_requests(
         check_root(&r.out, r.replace)?;
     }
     Ok(out)
+}
+
+/// The keys the config's pairs name for one side's tables, in that side's column names (the
+/// target's through the pair's renames); a pair that reads the side through SQL names none. The
+/// first pair naming a table decides.
+fn pair_keys(loaded: &LoadedConfig, side: Side) -> BTreeMap<String, Vec<String>> {
+    let mut keys = BTreeMap::new();
+    for t in &loaded.config.tables {
+        let (table, by_sql) = match side {
+            Side::Legacy => (t.legacy_table(), t.legacy_sql.is_some()),
+            Side::Target => (t.target_table(), t.target_sql.is_some()),
+        };
+        if by_sql || t.key.is_empty() {
+            continue;
+        }
+        let key = t
+            .key
+            .iter()
+            .map(|k| match side {
+                Side::Legacy => k.clone(),
+                Side::Target => t.rename.get(k).unwrap_or(k).clone(),
+            })
+            .collect();
+        keys.entry(table.to_owned()).or_insert(key);
+    }
+    keys
 }
 
 /// Refuses exporting when both sides' roots are one folder or one holds the other: an export

@@ -14,9 +14,10 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, i256};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
 
-use super::ColumnOut;
+use super::TableOut;
 use crate::error::{Error, Result};
 
 /// Creates a snapshot file (and its table's folder) readable by its owner only, as every file
@@ -357,6 +358,33 @@ impl Col {
     }
 }
 
+/// The Parquet `sorting_columns` of a table written in key order: each key column by its
+/// position (every column is a leaf: the export writes no nested types), ascending.
+fn sorting_columns(t: &TableOut) -> Result<Option<Vec<SortingColumn>>> {
+    let Some(order) = &t.key_order else {
+        return Ok(None);
+    };
+    order
+        .columns
+        .iter()
+        .map(|k| {
+            let at = t.columns.iter().position(|c| &c.name == k);
+            let column_idx = at.and_then(|i| i32::try_from(i).ok()).ok_or_else(|| {
+                Error::Internal(format!(
+                    "table `{}`: key column `{k}` is not among its columns",
+                    t.name
+                ))
+            })?;
+            Ok(SortingColumn {
+                column_idx,
+                descending: false,
+                nulls_first: order.nulls_first,
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// One Parquet file of a table being written.
 pub(crate) struct TableSink {
     schema: SchemaRef,
@@ -370,13 +398,14 @@ pub(crate) struct TableSink {
 }
 
 impl TableSink {
-    /// A sink writing `columns` to a new file at `path`.
+    /// A sink writing the columns of `t` to a new file at `path`; every row group states the
+    /// table's key order, if it has one.
     pub(crate) fn create(
         path: &Path,
-        table: &str,
-        columns: &[ColumnOut],
+        t: &TableOut,
         progress: Box<dyn super::PartProgress>,
     ) -> Result<Self> {
+        let (table, columns) = (t.name.as_str(), t.columns.as_slice());
         let mut cols = Vec::with_capacity(columns.len());
         for c in columns {
             cols.push(Col::new(&c.arrow).map_err(|dt| {
@@ -399,6 +428,7 @@ impl TableSink {
             ))
             .set_max_row_group_row_count(Some(GROUP_ROWS))
             .set_dictionary_enabled(true)
+            .set_sorting_columns(sorting_columns(t)?)
             .build();
         let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))
             .map_err(|e| Error::failed(format!("writing {}", path.display()), e))?;

@@ -27,9 +27,11 @@ pub(crate) struct Part {
 }
 
 impl Part {
-    /// The part's file, relative to the root.
+    /// The part's file, relative to the root. Its number has as many digits as its table's
+    /// last part's (five at least), so the files sort by name in the order of their key ranges.
     pub(crate) fn file(&self) -> String {
-        format!("{}/part-{:05}.parquet", self.folder, self.index)
+        let width = self.of.saturating_sub(1).to_string().len().max(5);
+        format!("{}/part-{:0width$}.parquet", self.folder, self.index)
     }
 
     /// The part's label for progress, and its share of the table's estimated rows.
@@ -66,8 +68,9 @@ impl Part {
 }
 
 /// The parts of every table: a table estimated past [`SPLIT_ROWS`] with a one-column integer
-/// primary key is split into `jobs` ranges of its key (the first and last open-ended, so the
-/// ranges cover every row whatever the bounds read); any other table is one part. `bounds`
+/// primary key is split into `jobs` ranges of its key, numbered in key order (the first and last
+/// open-ended, so the ranges cover every row whatever the bounds read); any other table is one
+/// part. `bounds`
 /// reads a key column's minimum and maximum. Large tables come first, so that they start first.
 /// A table without columns has no part: Parquet cannot hold it (the manifest lists it as
 /// skipped).
@@ -252,6 +255,7 @@ mod tests {
             estimated_rows: rows,
             engine: None,
             read_lock: false,
+            key_order: None,
         }
     }
 
@@ -277,6 +281,27 @@ mod tests {
             " WHERE \"id\" >= 300 AND \"id\" < 600"
         );
         assert_eq!(parts[0].file(), "t/part-00000.parquet");
+        // Past 100,000 parts the numbers widen, so names still sort in key-range order.
+        let many: Vec<String> = [9_999, 99_999, 100_000]
+            .into_iter()
+            .map(|index| {
+                Part {
+                    index,
+                    of: 100_001,
+                    ..parts[0].clone()
+                }
+                .file()
+            })
+            .collect();
+        assert_eq!(
+            many,
+            [
+                "t/part-009999.parquet",
+                "t/part-099999.parquet",
+                "t/part-100000.parquet"
+            ]
+        );
+        assert!(many.is_sorted());
         // Text keys, one worker, or an empty table: one part.
         for (t, jobs) in [
             (table(5_000_000, DataType::Utf8), 3),

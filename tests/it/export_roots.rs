@@ -168,7 +168,12 @@ fn mariadb_table_names_that_are_paths_never_write_outside_the_root() {
 
 /// A config in a fresh folder: `[legacy]` and `[target]` with the given roots and URLs, and the
 /// tables section.
-fn write_config(dir: &Path, legacy: (&str, &str), target: (&str, &str), tables: &str) -> PathBuf {
+pub(crate) fn write_config(
+    dir: &Path,
+    legacy: (&str, &str),
+    target: (&str, &str),
+    tables: &str,
+) -> PathBuf {
     let path = dir.join("recon.toml");
     std::fs::write(
         &path,

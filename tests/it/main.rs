@@ -8,6 +8,7 @@ mod databases;
 mod engine;
 mod equivalence;
 mod export_consistency;
+mod export_key_order;
 mod export_roots;
 mod formats;
 mod generated;

@@ -149,7 +149,7 @@ pub(super) fn table(
             fk.parent_columns.push(f(3));
         }
     }
-    Ok(TableOut {
+    let mut t = TableOut {
         name: name.to_owned(),
         columns,
         primary_key,
@@ -157,7 +157,26 @@ pub(super) fn table(
         estimated_rows,
         engine: None,
         read_lock: false,
-    })
+        key_order: None,
+    };
+    // Ascending puts NULL first in MariaDB/MySQL.
+    t.key_order = t.key_order_from(request, true, order_by);
+    Ok(t)
+}
+
+/// A key column's `ORDER BY` expression when the server sorts it as its written values compare,
+/// as its index does (`None` otherwise): integers and decimals, by value. Not sorted: text (its collation decides,
+/// and even `_bin` collations pad with spaces, so `a\t` sorts before `a`; sorting by the bytes
+/// instead makes the server sort the whole table, where `InnoDB` reads its key order for free),
+/// binary strings, dates (a zero date, `2020-00-00` too, is written as NULL where it sorts),
+/// floats and the rest.
+fn order_by(c: &ColumnOut) -> Option<(String, bool)> {
+    let kind = c.source_type.split([' ', '(']).next().unwrap_or_default();
+    matches!(
+        kind,
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal" | "numeric"
+    )
+    .then(|| (ident(&c.name), true))
 }
 
 /// The Arrow type of a `MariaDB/MySQL` column (`None`: not exported without a cast).

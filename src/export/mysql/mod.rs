@@ -246,6 +246,15 @@ fn catalog_tables(coordinator: &mut Conn, request: &ExportRequest) -> Result<Vec
         let mut t = table(coordinator, request, &name, estimate)?;
         t.read_lock = !cell(r, 2).is_some_and(|e| transactional(&e));
         t.engine = cell(r, 2);
+        // InnoDB stores a table in key order: reading it in that order costs nothing more.
+        let clustered = t
+            .engine
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case("InnoDB"));
+        let cheap = clustered && t.key_order.as_ref().is_some_and(|k| k.in_index_order);
+        if !request.key_order.keeps(cheap) {
+            t.key_order = None;
+        }
         tables.push(t);
     }
     Ok(tables)
@@ -261,7 +270,7 @@ fn copy_table(
     counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
     let sql = format!(
-        "SELECT {} FROM {}.{}{}",
+        "SELECT {} FROM {}.{}{}{}",
         t.select_list(ident, |c, q| {
             if spatial(&c.source_type) {
                 format!("ST_AsText({q})")
@@ -271,10 +280,11 @@ fn copy_table(
         }),
         ident(&source.database),
         ident(&t.name),
-        part.filter(ident)
+        part.filter(ident),
+        t.order_clause()
     );
     let file = part.file();
-    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
+    let mut sink = TableSink::create(&dir.join(&file), t, counter)?;
     let mut zero_dates: BTreeMap<String, u64> = BTreeMap::new();
     let bits: Vec<bool> = t
         .columns

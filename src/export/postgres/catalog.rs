@@ -5,7 +5,7 @@ use arrow::datatypes::{DataType, TimeUnit};
 
 use super::{Decode, Pg};
 use crate::error::{Error, Result};
-use crate::export::{ColumnOut, ExportRequest, ForeignKey, TableOut};
+use crate::export::{ColumnOut, ExportRequest, ForeignKey, KeyOrder, TableOut};
 
 /// A quoted SQL literal.
 pub(super) fn literal(text: &str) -> String {
@@ -78,7 +78,7 @@ pub(super) fn table(
     // another schema may reuse (`CREATE DOMAIN public.int8 AS text`).
     let cols = pg.rows(&format!(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), b.oid::text, t.typname, \
-         t.typtype, b.typmod::text, a.attnotnull::text FROM pg_attribute a \
+         t.typtype, b.typmod::text, a.attnotnull::text, co.collname FROM pg_attribute a \
          CROSS JOIN LATERAL (WITH RECURSIVE d(oid, typmod, depth) AS ( \
              SELECT a.atttypid, a.atttypmod, 0 \
              UNION ALL SELECT t.typbasetype, \
@@ -86,11 +86,14 @@ pub(super) fn table(
              FROM d JOIN pg_type t ON t.oid = d.oid WHERE t.typtype = 'd') \
            SELECT oid, typmod FROM d ORDER BY depth DESC LIMIT 1) b \
          JOIN pg_type t ON t.oid = b.oid \
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation \
          WHERE a.attrelid = {rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY a.attnum"
     ))?;
     let mut columns = Vec::new();
     let mut decoders = Vec::new();
+    // Per column: its base type, and whether its collation is "C" (byte order).
+    let mut sorts = std::collections::HashMap::new();
     for c in cols {
         let field = |i: usize| c.get(i).cloned().flatten().unwrap_or_default();
         let (col, source_type, typname, typtype) = (field(0), field(1), field(3), field(4));
@@ -120,6 +123,7 @@ pub(super) fn table(
             }
         };
         decoders.push(decode);
+        sorts.insert(col.clone(), (oid, field(7) == "C"));
         columns.push(ColumnOut {
             name: col,
             source_type,
@@ -130,18 +134,74 @@ pub(super) fn table(
     }
     let primary_key = primary_key(pg, &rel)?;
     let foreign_keys = foreign_keys(pg, &rel)?;
-    Ok((
-        TableOut {
-            name: name.to_owned(),
-            columns,
-            primary_key,
-            foreign_keys,
-            estimated_rows,
-            engine: None,
-            read_lock: false,
-        },
-        decoders,
-    ))
+    let mut t = TableOut {
+        name: name.to_owned(),
+        columns,
+        primary_key,
+        foreign_keys,
+        estimated_rows,
+        engine: None,
+        read_lock: false,
+        key_order: None,
+    };
+    // Ascending is NULLS LAST in PostgreSQL. Whether
+    // the table is kept in key order is decided with its statistics (`physical_order`).
+    t.key_order = t.key_order_from(request, false, |c| {
+        let (oid, c_collation) = sorts.get(&c.name).copied().unwrap_or((0, false));
+        order_by(oid, c_collation, &c.name)
+    });
+    Ok((t, decoders))
+}
+
+/// A key column's `ORDER BY` expression when `PostgreSQL` sorts it as its written values compare
+/// (`None` otherwise), and whether its index sorts it that way. Text and `varchar` sort by the
+/// column's collation, so they are sorted `COLLATE "C"`: byte order, which for UTF-8 is code
+/// point order, as a reader comparing the written strings sees it (only a column of collation
+/// "C" has an index in that order). `uuid` sorts by its bytes, which is the order of its
+/// canonical text. Not sorted: floats (NaN sorts last, -0 equals 0), `char(n)` (compared
+/// without its trailing blanks, written with them), `citext`, enums (in declaration order),
+/// `json`, and the rest.
+fn order_by(base_type_oid: u32, c_collation: bool, column: &str) -> Option<(String, bool)> {
+    match base_type_oid {
+        // smallint, integer, bigint, numeric, date, time, timestamp, timestamptz, uuid, bytea,
+        // boolean
+        21 | 23 | 20 | 1700 | 1082 | 1083 | 1114 | 1184 | 2950 | 17 | 16 => {
+            Some((ident(column), true))
+        }
+        // text, varchar
+        25 | 1043 => Some((format!("{} COLLATE \"C\"", ident(column)), c_collation)),
+        _ => None,
+    }
+}
+
+/// How closely a table's rows must follow its key's order on disk (the planner's correlation of
+/// the key's first column, between -1 and 1) for an index scan to read them in that order
+/// without a random read per row.
+const PHYSICAL_ORDER: f64 = 0.9;
+
+/// Whether the rows of a table to be written in key `order` lie on disk in about that order,
+/// by the planner's statistics (none, as for a table never analyzed: no).
+pub(super) fn key_in_physical_order(
+    pg: &Pg,
+    schema: &str,
+    relation: &Relation,
+    order: &KeyOrder,
+) -> Result<bool> {
+    let Some(first) = order.columns.first() else {
+        return Ok(false);
+    };
+    let rows = pg.rows(&format!(
+        "SELECT max(abs(correlation))::text FROM pg_stats \
+         WHERE schemaname = {} AND tablename = {} AND attname = {}",
+        literal(schema),
+        literal(&relation.name),
+        literal(first)
+    ))?;
+    let correlation: Option<f64> = rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .and_then(|c| c.parse().ok());
+    Ok(correlation.is_some_and(|c| c >= PHYSICAL_ORDER))
 }
 
 /// The primary key's columns in key order (none without a primary key).

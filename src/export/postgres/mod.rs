@@ -171,7 +171,15 @@ pub(super) fn export(
     let mut reads = BTreeMap::new();
     for r in &chosen {
         let (t, d) = catalog::table(&coordinator, request, &schema, r)?;
-        reads.insert(r.name.clone(), (d, r.from(&schema)));
+        let (t, index_scans) = physical_order(&coordinator, request, &schema, r, t)?;
+        reads.insert(
+            r.name.clone(),
+            Read {
+                decoders: d,
+                from: r.from(&schema),
+                index_scans,
+            },
+        );
         tables.push(t);
     }
     // Every worker holds the locks too, taken before it joins the snapshot: a TRUNCATE
@@ -184,7 +192,7 @@ pub(super) fn export(
     let parts = super::plan_parts(&tables, request.jobs, |t, key| {
         let row = coordinator.one(&format!(
             "SELECT min({k})::text, max({k})::text FROM {}",
-            reads[&t.name].1,
+            reads[&t.name].from,
             k = catalog::ident(key)
         ))?;
         let get = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse().ok());
@@ -206,8 +214,7 @@ pub(super) fn export(
         || Ok(()),
         |pg, t, part| {
             let counter = part.progress(t, progress);
-            let (decoders, from) = &reads[&t.name];
-            copy_table(pg, from, t, part, decoders, dir, counter)
+            copy_table(pg, &reads[&t.name], t, part, dir, counter)
         },
     )?;
     coordinator.execute("COMMIT")?;
@@ -232,6 +239,29 @@ pub(super) fn export(
         &tables,
         written,
     ))
+}
+
+/// A table that may be written in key order, kept in key order or not as the request says, and
+/// whether its parts may be read through an index: where its key's index sorts as the export
+/// does and its rows lie on disk in about key order, the planner reads them through the index in
+/// order at no cost past the unsorted read; elsewhere the server sorts, and reading the table
+/// and sorting it beats a random heap read per row, so index scans are off.
+fn physical_order(
+    pg: &Pg,
+    request: &ExportRequest,
+    schema: &str,
+    r: &catalog::Relation,
+    mut t: TableOut,
+) -> Result<(TableOut, bool)> {
+    let Some(order) = &t.key_order else {
+        return Ok((t, true));
+    };
+    let cheap = order.in_index_order && catalog::key_in_physical_order(pg, schema, r, order)?;
+    if !request.key_order.keeps(cheap) {
+        t.key_order = None;
+        return Ok((t, true));
+    }
+    Ok((t, cheap))
 }
 
 /// `SET LOCAL lock_timeout`, then a `LOCK TABLE ... IN ACCESS SHARE MODE` per table (a
@@ -282,28 +312,51 @@ impl Pg<'_> {
     }
 }
 
-/// Streams one table through binary COPY into its Parquet file; `from` is the relation to read
-/// (`ONLY` for a table with inheritance children, whose rows are theirs).
+/// How a table is read.
+struct Read {
+    /// How each column's values are decoded.
+    decoders: Vec<Decode>,
+    /// The relation to read (`ONLY` for a table with inheritance children, whose rows are
+    /// theirs).
+    from: String,
+    /// Whether the planner may read the table through an index (a bitmap scan, which reads the
+    /// table in its own order, it may always). For a table written in key order, only where its
+    /// rows lie in about that order (otherwise every row is a random heap read,
+    /// several times slower than reading the table and sorting it).
+    index_scans: bool,
+}
+
+/// Streams one table through binary COPY into its Parquet file.
 fn copy_table(
     pg: &mut Pg<'_>,
-    from: &str,
+    read: &Read,
     t: &TableOut,
     part: &super::Part,
-    decoders: &[Decode],
     dir: &Path,
     counter: Box<dyn super::PartProgress>,
 ) -> Result<Written> {
+    let Read {
+        decoders,
+        from,
+        index_scans,
+    } = read;
+    // Set for every part: the worker's transaction keeps it for the parts that follow.
+    pg.execute(&format!(
+        "SET LOCAL enable_indexscan = {}",
+        if *index_scans { "on" } else { "off" }
+    ))?;
     let sql = format!(
-        "COPY (SELECT {} FROM {from}{}) TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {} FROM {from}{}{}) TO STDOUT (FORMAT binary)",
         t.select_list(catalog::ident, |_, q| format!("{q}::text")),
-        part.filter(catalog::ident)
+        part.filter(catalog::ident),
+        t.order_clause()
     );
     let stream = pg
         .rt
         .block_on(pg.client.copy_out(&sql))
         .map_err(|e| db_error(&pg.source, format!("table `{}`: COPY failed", t.name), e))?;
     let file = part.file();
-    let mut sink = TableSink::create(&dir.join(&file), &t.name, &t.columns, counter)?;
+    let mut sink = TableSink::create(&dir.join(&file), t, counter)?;
     let mut input = CopyInput {
         rt: pg.rt,
         stream: Box::pin(stream),
