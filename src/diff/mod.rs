@@ -100,7 +100,14 @@ fn run<K: KeyCodec>(
     let order = opts
         .key_order
         .then(|| ordered::KeyOrder::of(plan))
-        .flatten();
+        .flatten()
+        .filter(|o| {
+            // Fewer legacy row groups than workers leave cores idle (a segment starts at a row
+            // group): the merge is then worth it only where the match structure would spill.
+            let rows = plan.tables.legacy.rows + plan.tables.target.rows;
+            let entries = rows.saturating_mul(std::mem::size_of::<partition::Entry<K>>() as u64);
+            o.row_groups() >= rayon::current_num_threads() || entries > opts.memory_budget as u64
+        });
     let mut merged = None;
     if let Some(order) = &order {
         let differing = spool();

@@ -361,7 +361,8 @@ pub(super) fn hash_batch<K: KeyCodec>(
         source,
     };
     let codecs: Vec<&Codec> = plan.keys.iter().map(|k| &k.codec).collect();
-    K::keys(&arrays[..nk], &codecs, &mut s.key_parts, &mut s.keys).map_err(|m| col_err(&plan.keys[0], m))?;
+    K::keys(&arrays[..nk], &codecs, &mut s.key_parts, &mut s.keys)
+        .map_err(|m| col_err(&plan.keys[0], m))?;
     s.digests.resize_with(plan.columns.len(), Vec::new);
     s.slots.resize_with(layout.slots, Vec::new);
     s.dicts.resize_with(plan.columns.len(), || None);

@@ -87,6 +87,13 @@ impl KeyOrder {
     }
 }
 
+impl KeyOrder {
+    /// The legacy side's row groups (segments start at them).
+    pub(super) fn row_groups(&self) -> usize {
+        self.groups.legacy.len()
+    }
+}
+
 /// The type a key column pair is merged as, when both sides' values order and compare alike in it.
 fn merge_type(plan: &PairPlan, k: &ColumnPlan) -> Option<DataType> {
     if k.codec.cast.is_some() {
@@ -199,8 +206,17 @@ impl Segment {
     }
 }
 
+/// Whether a cut at `key` falls inside a row group of `side` (which is then read by the
+/// segments on both sides of it, each taking its own rows).
+fn straddles(side: &[Ranged], key: &[u8]) -> bool {
+    let before = side.partition_point(|r| r.lo.as_slice() < key);
+    before > 0 && side[before - 1].hi.as_slice() >= key
+}
+
 /// Cuts the key space at legacy row-group boundaries into about `n` segments of similar row
-/// counts, and lists each segment's row groups on both sides.
+/// counts, and lists each segment's row groups on both sides. A cut that no row group of
+/// either side straddles is preferred (files split at the same keys on both sides give one
+/// at every file boundary), up to twice the segment's rows.
 fn segments(order: &KeyOrder, n: usize) -> Vec<Segment> {
     let legacy = &order.groups.legacy;
     let rows: u64 = legacy.iter().map(|r| r.rows).sum();
@@ -208,7 +224,8 @@ fn segments(order: &KeyOrder, n: usize) -> Vec<Segment> {
     let mut cuts: Vec<Vec<u8>> = Vec::new();
     let mut acc = 0u64;
     for r in legacy {
-        if acc >= per && cuts.last().is_none_or(|c| r.lo > *c) {
+        let clean = || !straddles(legacy, &r.lo) && !straddles(&order.groups.target, &r.lo);
+        if acc >= per && cuts.last().is_none_or(|c| r.lo > *c) && (acc >= 2 * per || clean()) {
             cuts.push(r.lo.clone());
             acc = 0;
         }

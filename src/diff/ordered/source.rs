@@ -53,7 +53,7 @@ impl<K> Spare<K> {
 }
 
 /// Spare buffers kept per side.
-const SPARES: usize = 4;
+const SPARES: usize = 2;
 
 impl<K: KeyCodec> Hashed<K> {
     /// Gives the batch's buffers back to its source.

@@ -25,6 +25,8 @@ pub(super) struct Cursor<'a, K> {
     batches: VecDeque<Hashed<K>>,
     /// The next row: (index into `batches`, row).
     at: (usize, usize),
+    /// Rows of the key group being gathered: while there are any, no batch may go.
+    holding: bool,
 }
 
 impl<'a, K: KeyCodec> Cursor<'a, K> {
@@ -33,6 +35,7 @@ impl<'a, K: KeyCodec> Cursor<'a, K> {
             source,
             batches: VecDeque::new(),
             at: (0, 0),
+            holding: false,
         }
     }
 
@@ -51,6 +54,11 @@ impl<'a, K: KeyCodec> Cursor<'a, K> {
             let batch = &self.batches[b];
             if r >= batch.keys.len() {
                 self.at = (b + 1, 0);
+                // A batch passed over with no row held (rows of another segment, NULL keys)
+                // goes at once: a row group's worth of them must not pile up.
+                if !self.holding {
+                    self.release();
+                }
             } else if batch.keys[r].is_none() {
                 self.at = (b, r + 1);
             } else {
@@ -75,6 +83,7 @@ impl<'a, K: KeyCodec> Cursor<'a, K> {
                 break;
             }
             out.push(p);
+            self.holding = true;
             self.at = (p.0, p.1 + 1);
         }
         Ok(())
@@ -82,6 +91,7 @@ impl<'a, K: KeyCodec> Cursor<'a, K> {
 
     /// Lets go of the batches before the next row (no held row is in them any more).
     fn release(&mut self) {
+        self.holding = false;
         while self.at.0 > 0 {
             if let Some(batch) = self.batches.pop_front() {
                 self.source.recycle(batch);
