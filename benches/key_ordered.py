@@ -68,14 +68,20 @@ for table in config["tables"]:
         os.makedirs(out)
         for i, low in enumerate(ranges):
             high = bounds[i] if i < len(bounds) else None
+            # NULL keys go last (DuckDB sorts them last): into the last file.
             where = " AND ".join(
                 [f"{first} >= {literal(low)}"] * (low is not None)
                 + [f"{first} < {literal(high)}"] * (high is not None)) or "true"
+            if high is None:
+                where = f"({where}) OR {first} IS NULL"
             con.execute(f"""
 COPY (SELECT * FROM {scan[side]} WHERE {where} ORDER BY {", ".join(keys)})
 TO '{out}/{name}-{i}.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)
 """)
         written = con.execute(f"SELECT count(*) FROM read_parquet('{out}/*.parquet')").fetchone()[0]
+        read = con.execute(f"SELECT count(*) FROM {scan[side]}").fetchone()[0]
+        if written != read:
+            sys.exit(f"{src}: table {name}, {side}: wrote {written} rows of {read}")
         print(f"  {name} {side}: {written} rows in {len(ranges)} file(s), sorted by {', '.join(keys)}")
 # The configs over these tables only (not, say, checks over a table left out).
 names = {t["name"] for t in config["tables"]}
