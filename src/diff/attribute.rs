@@ -258,7 +258,7 @@ mod tests {
             Attribution::Store
         );
         // The same sparse drift over 1M-row row groups without a page index: most are touched.
-        let spread = Some((4_000, 60_000_000));
+        let spread = Some((400, 60_000_000));
         assert_eq!(
             Attribution::Auto.resolve(spread, 20_000.0),
             Attribution::Reread
