@@ -180,6 +180,8 @@ pub(super) struct Scratch<K> {
     pub(super) keys: Vec<Option<K>>,
     /// Per key column: each row's digest (composite and text keys).
     key_parts: Vec<Vec<u128>>,
+    /// Leave the match structure's entries out (the key-order merge has none).
+    no_entries: bool,
     /// Per compared column: each row's 64-bit digest.
     pub(super) digests: Vec<Vec<u64>>,
     /// Per tolerance slot: each row's exact value.
@@ -193,6 +195,19 @@ pub(super) struct Scratch<K> {
     found: Vec<bool>,
     row_bytes: Vec<u8>,
     routed: Vec<Vec<Entry<K>>>,
+}
+
+impl<K> Scratch<K> {
+    /// Buffers for hashing without the match structure's entries (the key-order merge).
+    pub(super) fn without_entries() -> Self
+    where
+        K: Default,
+    {
+        Self {
+            no_entries: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// What the hashing pass counts per side besides the entries.
@@ -421,11 +436,13 @@ pub(super) fn hash_batch<K: KeyCodec>(
     let mut sum = 0u64;
     for (i, (&key, &full)) in s.keys.iter().zip(&s.full).enumerate() {
         let print = if let Some(key) = key {
-            s.entries.push(Entry {
-                key,
-                hash: full,
-                ord: ordinal + i as u64,
-            });
+            if !s.no_entries {
+                s.entries.push(Entry {
+                    key,
+                    hash: full,
+                    ord: ordinal + i as u64,
+                });
+            }
             fingerprint(key, full)
         } else {
             null_keys += 1;

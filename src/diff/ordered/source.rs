@@ -133,7 +133,7 @@ impl<'a, K: KeyCodec> Source<'a, K> {
             columns: inp.plan.read_columns(side),
             next: 0,
             reading: None,
-            scratch: Scratch::default(),
+            scratch: Scratch::without_entries(),
             last: None,
             spares: Vec::new(),
             totals: ScanTotals::default(),
