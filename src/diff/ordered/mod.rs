@@ -200,6 +200,12 @@ struct Part {
 }
 
 impl Segment {
+    /// Whether some of a row group's range is the segment's.
+    fn overlaps(&self, r: &Ranged) -> bool {
+        self.lo.as_deref().is_none_or(|lo| r.hi.as_slice() >= lo)
+            && self.hi.as_deref().is_none_or(|hi| r.lo.as_slice() < hi)
+    }
+
     fn contains(&self, key: &[u8]) -> bool {
         self.lo.as_deref().is_none_or(|lo| key >= lo)
             && self.hi.as_deref().is_none_or(|hi| key < hi)
@@ -247,15 +253,16 @@ fn segments(order: &KeyOrder, n: usize) -> Vec<Segment> {
                     .groups
                     .get(side)
                     .iter()
-                    .filter(|r| {
-                        seg.lo.as_deref().is_none_or(|lo| r.hi.as_slice() >= lo)
-                            && seg.hi.as_deref().is_none_or(|hi| r.lo.as_slice() < hi)
-                    })
-                    .map(|r| Part {
-                        rg: r.rg,
-                        whole: seg.contains(&r.lo)
-                            && seg.hi.as_deref().is_none_or(|hi| r.hi.as_slice() < hi),
-                        owner: seg.contains(&r.lo),
+                    .filter(|r| seg.overlaps(r))
+                    .map(|r| {
+                        let owner = seg.contains(&r.lo);
+                        let whole =
+                            owner && seg.hi.as_deref().is_none_or(|hi| r.hi.as_slice() < hi);
+                        Part {
+                            rg: r.rg,
+                            whole,
+                            owner,
+                        }
                     })
                     .collect();
                 *seg.parts.get_mut(side) = parts;
@@ -307,7 +314,12 @@ pub(super) fn reconcile<K: KeyCodec>(
 ) -> Result<Option<(PerSide<ScanTotals>, Tally<K>)>> {
     let plan = inp.plan;
     let segments = segments(order, rayon::current_num_threads() * SEGMENTS_PER_THREAD);
-    let merged: Vec<std::result::Result<Counted<K>, Stop>> = segments
+    let fallback = |why: String| {
+        tracing::warn!(table = %plan.name, "{why}: reconciling without the key order");
+        Ok(None)
+    };
+    // The first segment to stop stops the others at their next segment.
+    let merged: std::result::Result<Vec<Counted<K>>, Stop> = segments
         .par_iter()
         .map(|seg| {
             let sources = PerSide::new(
@@ -317,33 +329,28 @@ pub(super) fn reconcile<K: KeyCodec>(
             walk::merge_segment(inp, sources, differing)
         })
         .collect();
+    let merged = match merged {
+        Ok(m) => m,
+        Err(Stop::Failed(e)) => return Err(e),
+        Err(Stop::OutOfOrder(side, ordinal)) => {
+            return fallback(format!("{side} row {ordinal} is out of key order"));
+        }
+        Err(Stop::Mismatch) => {
+            return fallback(
+                "keys equal in key order differ in their canonical encoding".to_owned(),
+            );
+        }
+    };
     let mut totals = PerSide::new((ScanTotals::default(), 0u64), (ScanTotals::default(), 0u64));
     let mut tally = Tally::new(plan.columns.len(), inp.changed_cap, inp.cap);
-    let fallback = |why: String| {
-        tracing::warn!(table = %plan.name, "{why}: reconciling without the key order");
-        Ok(None)
-    };
-    for m in merged {
-        match m {
-            Ok((t, part)) => {
-                for side in Side::BOTH {
-                    let (sum, (add, rows)) = (totals.get_mut(side), t.get(side));
-                    sum.0.null_keys += add.null_keys;
-                    sum.0.checksum = sum.0.checksum.wrapping_add(add.checksum);
-                    sum.1 += rows;
-                }
-                tally.absorb(part);
-            }
-            Err(Stop::Failed(e)) => return Err(e),
-            Err(Stop::OutOfOrder(side, ordinal)) => {
-                return fallback(format!("{side} row {ordinal} is out of key order"));
-            }
-            Err(Stop::Mismatch) => {
-                return fallback(
-                    "keys equal in key order differ in their canonical encoding".to_owned(),
-                );
-            }
+    for (t, part) in merged {
+        for side in Side::BOTH {
+            let (sum, (add, rows)) = (totals.get_mut(side), t.get(side));
+            sum.0.null_keys += add.null_keys;
+            sum.0.checksum = sum.0.checksum.wrapping_add(add.checksum);
+            sum.1 += rows;
         }
+        tally.absorb(part);
     }
     for side in Side::BOTH {
         let (took, rows) = (totals.get(side).1, plan.tables.get(side).rows);

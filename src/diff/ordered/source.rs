@@ -193,19 +193,26 @@ impl<K: KeyCodec> Source<'_, K> {
         let side = self.side;
         let s = &mut self.scratch;
         let (nulls, sum) = scan::hash_batch(plan, self.inp.layout, side, arrays, rows, base, s)?;
-        let key_error = |e: arrow::error::ArrowError| Error::Encode {
+        let key_error = |column: String, e: arrow::error::ArrowError| Error::Encode {
             table: plan.name.clone(),
-            column: plan.keys[0].name.clone(),
+            column,
             side,
             source: e.into(),
         };
-        let nk = plan.keys.len();
-        let keys = arrays[..nk]
+        let keys = arrays
             .iter()
             .zip(&self.order.types)
-            .map(|(a, ty)| cast(a, ty))
-            .collect::<std::result::Result<Vec<ArrayRef>, _>>()
-            .map_err(key_error)?;
+            .zip(&plan.keys)
+            .map(|((a, ty), k)| cast(a, ty).map_err(|e| key_error(k.name.clone(), e)))
+            .collect::<Result<Vec<ArrayRef>, Error>>()?;
+        // The encoder reads every key column at once: an error names them all.
+        let all_keys = || {
+            plan.keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let Spare {
             keys: spare_keys,
             full,
@@ -221,7 +228,7 @@ impl<K: KeyCodec> Source<'_, K> {
         self.order
             .converter
             .append(&mut encoded, &keys)
-            .map_err(key_error)?;
+            .map_err(|e| key_error(all_keys(), e))?;
         let merge_keys = encoded;
         let mut taken = std::mem::replace(&mut s.keys, spare_keys);
         if part.whole {
@@ -235,7 +242,7 @@ impl<K: KeyCodec> Source<'_, K> {
                 .order
                 .first
                 .convert_columns(&keys[..1])
-                .map_err(key_error)?;
+                .map_err(|e| key_error(plan.keys[0].name.clone(), e))?;
             for (r, key) in taken.iter_mut().enumerate().take(rows) {
                 let mine = if keys[0].is_null(r) {
                     part.owner

@@ -114,6 +114,7 @@ pub(super) fn merge_segment<K: KeyCodec>(
     let mut rows: Vec<Differing<K>> = Vec::new();
     let mut key: Vec<u8> = Vec::new();
     let (mut gl, mut gt) = (Vec::new(), Vec::new());
+    let spooled = differing.is_some();
     loop {
         let heads = (sides.legacy.peek()?, sides.target.peek()?);
         // The common case first: one row a side with one key, the next rows of both sides in
@@ -127,7 +128,7 @@ pub(super) fn merge_segment<K: KeyCodec>(
                 && lb.merge_key(l.1 + 1) != lk
                 && tb.merge_key(t.1 + 1) != lk
             {
-                pair_one(inp, &mut tally, (lb, l.1), (tb, t.1), &mut rows, differing)?;
+                pair_one(inp, &mut tally, (lb, l.1), (tb, t.1), (&mut rows, spooled))?;
                 sides.legacy.at = (l.0, l.1 + 1);
                 sides.target.at = (t.0, t.1 + 1);
                 sides.legacy.release();
@@ -147,7 +148,6 @@ pub(super) fn merge_segment<K: KeyCodec>(
         }
         sides.legacy.gather(&key, &mut gl)?;
         sides.target.gather(&key, &mut gt)?;
-        let spooled = differing.is_some();
         pair_group(
             inp,
             &mut tally,
@@ -189,8 +189,7 @@ fn pair_one<K: KeyCodec>(
     tally: &mut Tally<K>,
     (lb, lr): (&Hashed<K>, usize),
     (tb, tr): (&Hashed<K>, usize),
-    rows: &mut Vec<Differing<K>>,
-    differing: Option<&Spool<Differing<K>>>,
+    spool: (&mut Vec<Differing<K>>, bool),
 ) -> Result<()> {
     if lb.hash(lr) == tb.hash(tr) {
         tally.matched += 1;
@@ -205,30 +204,29 @@ fn pair_one<K: KeyCodec>(
         target: t.ord,
         hashes: (l.hash, t.hash),
     };
-    let settled = settle(inp, (lb, lr), (tb, tr))?;
-    tally.count_settled(
-        c,
-        settled,
-        inp.plan.tables.legacy.rows,
-        differing.is_some().then_some(rows),
-    );
-    Ok(())
+    settle(inp, tally, c, (lb, lr), (tb, tr), spool)
 }
 
-/// Attribution from the digests in memory: 64 bits a column, so nothing is left unsettled (a
-/// collision in every differing column leaves a changed row with no column named, as a re-read
-/// does in the general path).
+/// Settles a changed candidate from the digests in memory and counts it: 64 bits a column, so
+/// nothing is left unsettled (a collision in every differing column leaves a changed row with
+/// no column named, as a re-read does in the general path).
 fn settle<K: KeyCodec>(
     inp: &Inputs<'_>,
+    tally: &mut Tally<K>,
+    c: Candidate<K>,
     (lb, lr): (&Hashed<K>, usize),
     (tb, tr): (&Hashed<K>, usize),
-) -> Result<Settled> {
+    (rows, spooled): (&mut Vec<Differing<K>>, bool),
+) -> Result<()> {
     let l = lb.row_digests(lr, inp.layout);
     let t = tb.row_digests(tr, inp.layout);
-    Ok(match attribute::attribute(inp.plan, inp.layout, &l, &t)? {
+    let settled = match attribute::attribute(inp.plan, inp.layout, &l, &t)? {
         None => Settled::Equal,
         Some(mask) => Settled::Differ(mask),
-    })
+    };
+    let legacy_rows = inp.plan.tables.legacy.rows;
+    tally.count_settled(c, settled, legacy_rows, spooled.then_some(rows));
+    Ok(())
 }
 
 /// Every row of one key on both sides (one side may have none): paired as the general path
@@ -268,8 +266,14 @@ fn pair_group<K: KeyCodec>(
                 inp.plan.name
             ))));
         };
-        let settled = settle(inp, (&lc.batches[lb], lr), (&tc.batches[tb], tr))?;
-        tally.count_settled(c, settled, legacy_rows, spooled.then_some(&mut *rows));
+        settle(
+            inp,
+            tally,
+            c,
+            (&lc.batches[lb], lr),
+            (&tc.batches[tb], tr),
+            (&mut *rows, spooled),
+        )?;
     }
     Ok(())
 }
