@@ -120,7 +120,7 @@ pub fn execute(
     // Destinations' URLs are read before the run; one that cannot be read fails only that
     // destination (a warning and an outcome in the report), never the run.
     let notifier = reconciler.as_ref().ok().map(|r| {
-        recon::notify::Notifier::new(r.config(), r.settings().history()).map(|n| match &out {
+        Notifier::new(r.config(), r.settings().history()).map(|n| match &out {
             Some(dir) => n.with_reports(dir.shown()),
             None => n,
         })
