@@ -51,16 +51,12 @@ fn scenario(changed: i64, alerts: &str) -> Scenario {
 
 /// `recon run` with a history folder and the hook URL in the environment.
 fn run(s: &Scenario, hook: &str) -> Output {
-    let mut cmd = recon();
-    cmd.arg("run")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("out"))
+    s.run_command()
         .arg("--history")
         .arg(s.path().join("history"))
-        .env(HOOK_ENV, hook);
-    cmd.output().expect("run recon")
+        .env(HOOK_ENV, hook)
+        .output()
+        .expect("run recon")
 }
 
 fn code(o: &Output) -> i32 {
@@ -344,11 +340,8 @@ fn a_missing_url_env_fails_that_destination_every_run_and_alert_test_reports_eac
     let config = s.path().join("recon.toml");
     // The run decides as without alerts (pass, exit 0); each run warns of the missing URLs.
     for _ in 0..2 {
-        let missing = recon()
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--out")
-            .arg(s.path().join("out"))
+        let missing = s
+            .run_command()
             .env_remove(HOOK_ENV)
             .env_remove("RECON_TEST_OTHER_URL")
             .output()
@@ -643,14 +636,10 @@ fn without_a_history_every_run_notifies_and_the_report_says_why() {
 }
 
 fn run_without_history(s: &Scenario, hook: &str) -> Output {
-    let mut cmd = recon();
-    cmd.arg("run")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("out"))
-        .env(HOOK_ENV, hook);
-    cmd.output().expect("run recon")
+    s.run_command()
+        .env(HOOK_ENV, hook)
+        .output()
+        .expect("run recon")
 }
 
 #[test]
