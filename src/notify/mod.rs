@@ -223,8 +223,10 @@ impl Notifier {
                 };
                 let cx = self.context(d, now);
                 let delivery = self.deliver(d, &payload(d, &cx, report, &plan));
-                let mut note = lock_note.clone().or_else(|| load_note.clone());
-                note = note.or_else(|| self.memory_note.clone());
+                let mut note = lock_note
+                    .clone()
+                    .or_else(|| load_note.clone())
+                    .or_else(|| self.memory_note.clone());
                 if delivery.error.is_none()
                     && let Some(path) = &self.state
                     && plan.next != last
