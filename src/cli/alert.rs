@@ -63,7 +63,7 @@ pub fn run(args: &AlertArgs, printer: &Printer) -> anyhow::Result<i32> {
 /// After a run: notifies, keeps the outcomes in the report and prints a `warning:` line on
 /// stderr for each notification that failed or was sent but not recorded, and once when
 /// notifications have no memory between runs. Never changes the verdict.
-pub fn notify(notifier: &Notifier, report: &mut Report, _printer: &Printer) {
+pub fn notify(notifier: &Notifier, report: &mut Report) {
     if let Some(note) = notifier.memory_note() {
         eprintln!("warning: notifications: {note}");
     }

@@ -172,7 +172,7 @@ pub fn post_run(
     workers: &Workers,
 ) -> (String, Option<i64>) {
     if let Some(n) = steps.notifier {
-        super::alert::notify(n, report, printer);
+        super::alert::notify(n, report);
     }
     finish(report, steps.args, steps.out, printer, workers);
     super::metrics::publish(

@@ -203,9 +203,7 @@ fn watch(cycle: &Cycle<'_>, folders: &RunFolders) -> anyhow::Result<i32> {
             }
             match committed {
                 Ok((done, kept)) => {
-                    for w in &kept.warnings {
-                        eprintln!("warning: watch: {}", w.chain());
-                    }
+                    warn_kept(&kept);
                     after_run(cycle, &state, &mut schedule, &done, started, &kept.dir);
                 }
                 Err(e) => {
@@ -249,6 +247,14 @@ fn wait_for_run(
     }
 }
 
+/// What went wrong after a run was committed (`latest` not updated, old runs not removed), as
+/// warnings: the run itself is kept.
+fn warn_kept(kept: &recon::watch::Committed) {
+    for w in &kept.warnings {
+        eprintln!("warning: watch: {}", w.chain());
+    }
+}
+
 /// A stop waited for the run in progress: it is kept when it completed, else removed.
 fn stopped_after_run(
     printer: &Printer,
@@ -257,9 +263,7 @@ fn stopped_after_run(
     committed: anyhow::Result<(Done, recon::watch::Committed)>,
 ) -> i32 {
     if let Ok((_, kept)) = committed {
-        for w in &kept.warnings {
-            eprintln!("warning: watch: {}", w.chain());
-        }
+        warn_kept(&kept);
         printer.note(&format!(
             "watch: stopped after the run in progress completed; reports in {}",
             kept.dir.display()

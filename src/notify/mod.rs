@@ -211,7 +211,7 @@ impl Notifier {
         let outcomes = isolated(|| {
             let mut out = Vec::new();
             for d in &self.destinations {
-                if summary && d.config.kind == AlertKind::Alertmanager {
+                if !hears(d, summary) {
                     continue;
                 }
                 let last = saved.destinations.remove(&d.name).unwrap_or_default();
@@ -223,8 +223,10 @@ impl Notifier {
                 };
                 let cx = self.context(d, now);
                 let delivery = self.deliver(d, &payload(d, &cx, report, &plan));
-                let mut note = lock_note.clone().or_else(|| load_note.clone());
-                note = note.or_else(|| self.memory_note.clone());
+                let mut note = lock_note
+                    .clone()
+                    .or_else(|| load_note.clone())
+                    .or_else(|| self.memory_note.clone());
                 if delivery.error.is_none()
                     && let Some(path) = &self.state
                     && plan.next != last
@@ -235,7 +237,7 @@ impl Notifier {
                         e.chain()
                     ));
                 }
-                let tables = plan.items.iter().map(|i| i.table.name.clone()).collect();
+                let tables = plan.table_names();
                 out.push(outcome(d, plan.event, tables, delivery, note));
             }
             out
@@ -264,11 +266,11 @@ impl Notifier {
         );
         self.destinations
             .iter()
-            .filter(|d| !(summary && d.config.kind == AlertKind::Alertmanager))
+            .filter(|d| hears(d, summary))
             .filter_map(|d| {
                 let last = saved.destinations.remove(&d.name).unwrap_or_default();
                 let plan = state::plan(report, &last, rules(d), now, summary)?;
-                let tables = plan.items.iter().map(|i| i.table.name.clone()).collect();
+                let tables = plan.table_names();
                 Some(not_sent(d, plan.event, tables, &why))
             })
             .collect()
@@ -345,24 +347,28 @@ fn alerts_url(base: &str) -> Option<String> {
     Some(u.into())
 }
 
+/// Whether a destination hears of this run: Alertmanager's alerts are levels, not news, so it
+/// has no daily summary.
+fn hears(d: &Destination, summary: bool) -> bool {
+    !(summary && d.config.kind == AlertKind::Alertmanager)
+}
+
 /// The rules a destination's plan follows.
 fn rules(d: &Destination) -> Rules<'_> {
+    let min_level = level(d.config.min_level);
     let every = d.config.remind_every.map(|e| e.0);
-    if d.config.kind == AlertKind::Alertmanager {
+    let (remind_every, remind_from) = if d.config.kind == AlertKind::Alertmanager {
         // Alertmanager ends an alert nobody posts again: refreshed at half its timeout.
         let refresh = resolve_timeout(&d.config) / 2;
-        return Rules {
-            min_level: level(d.config.min_level),
-            tables: d.config.tables.as_deref(),
-            remind_every: Some(every.map_or(refresh, |e| e.min(refresh))),
-            remind_from: level(d.config.min_level),
-        };
-    }
+        (Some(every.map_or(refresh, |e| e.min(refresh))), min_level)
+    } else {
+        (every, Status::Critical)
+    };
     Rules {
-        min_level: level(d.config.min_level),
+        min_level,
         tables: d.config.tables.as_deref(),
-        remind_every: every,
-        remind_from: Status::Critical,
+        remind_every,
+        remind_from,
     }
 }
 

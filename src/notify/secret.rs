@@ -7,7 +7,11 @@ use crate::config::alerts::AlertConfig;
 use crate::error::{Error, Result};
 
 /// A destination's URL: never shown, never logged.
-pub(crate) struct Secret(String);
+pub(crate) struct Secret {
+    url: String,
+    /// The parts of the URL that may be (or hold) a token, longest first.
+    parts: Vec<String>,
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -16,56 +20,61 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
+    fn new(url: String) -> Self {
+        let parts = parts(&url);
+        Self { url, parts }
+    }
+
     /// The URL, for the request alone.
     #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
     pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The parts of the URL that may be (or hold) a token: its password, its query values, and
-    /// each path segment of 6 characters or more but for short lowercase words (`services`,
-    /// `hooks`), longest first.
-    fn parts(&self) -> Vec<String> {
-        let Ok(u) = url::Url::parse(&self.0) else {
-            return Vec::new();
-        };
-        let word = |p: &str| {
-            p.len() < 16
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
-        };
-        let mut parts: Vec<String> = u
-            .path_segments()
-            .into_iter()
-            .flatten()
-            .filter(|p| !word(p))
-            .map(str::to_owned)
-            .collect();
-        parts.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
-        parts.extend(u.password().map(str::to_owned));
-        parts.retain(|p| p.len() >= 6);
-        parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        parts
+        &self.url
     }
 
     /// Tells the crate's scrubber ([`crate::store::scrub`]) about the URL and its parts, so that
     /// no error text anywhere in recon shows them.
     pub(crate) fn remember(&self) {
-        crate::store::remember_secret(&self.0);
-        for part in self.parts() {
-            crate::store::remember_secret(&part);
+        crate::store::remember_secret(&self.url);
+        for part in &self.parts {
+            crate::store::remember_secret(part);
         }
     }
 
     /// `text` without the URL, any part of it that may be a token, or any other known
     /// credential.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(&self.0, "***");
-        for part in self.parts() {
-            out = out.replace(&part, "***");
+        let mut out = text.replace(&self.url, "***");
+        for part in &self.parts {
+            out = out.replace(part, "***");
         }
         crate::store::scrub(&out)
     }
+}
+
+/// The parts of the URL that may be (or hold) a token: its password, its query values, and
+/// each path segment of 6 characters or more but for short lowercase words (`services`,
+/// `hooks`), longest first.
+fn parts(url: &str) -> Vec<String> {
+    let Ok(u) = url::Url::parse(url) else {
+        return Vec::new();
+    };
+    let word = |p: &str| {
+        p.len() < 16
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
+    };
+    let mut parts: Vec<String> = u
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|p| !word(p))
+        .map(str::to_owned)
+        .collect();
+    parts.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
+    parts.extend(u.password().map(str::to_owned));
+    parts.retain(|p| p.len() >= 6);
+    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    parts
 }
 
 /// A destination's URL: from the environment, a file or the config; `Ok(None)` for `command`.
@@ -94,7 +103,7 @@ pub(crate) fn read(
         }
     } else if let Some(url) = &config.url {
         return if is_http(url.trim()) {
-            Ok(Ok(Some(Secret(url.trim().to_owned()))))
+            Ok(Ok(Some(Secret::new(url.trim().to_owned()))))
         } else {
             Err(Error::Invalid(
                 "its `url` is not an http(s) URL (not shown: it may hold a token)".into(),
@@ -105,7 +114,7 @@ pub(crate) fn read(
     };
     let text = text.trim().to_owned();
     if is_http(&text) {
-        Ok(Ok(Some(Secret(text))))
+        Ok(Ok(Some(Secret::new(text))))
     } else {
         let source = if config.url_env.is_some() {
             "url_env"
@@ -128,7 +137,7 @@ mod tests {
 
     #[test]
     fn scrubbing_removes_the_url_and_the_parts_that_may_be_tokens() {
-        let secret = Secret(
+        let secret = Secret::new(
             "https://user:pa55word@hooks.example/services/T0/B0/XYZSECRET?sig=abcdefgh".into(),
         );
         let text = "error sending request for url (https://user:pa55word@hooks.example/services/T0/B0/XYZSECRET?sig=abcdefgh): \

@@ -104,6 +104,13 @@ pub(crate) struct Plan<'a> {
     pub next: DestinationState,
 }
 
+impl Plan<'_> {
+    /// The names of the tables the message is about, in its order.
+    pub fn table_names(&self) -> Vec<String> {
+        self.items.iter().map(|i| i.table.name.clone()).collect()
+    }
+}
+
 /// The rules a destination's plan follows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules<'a> {

@@ -84,15 +84,19 @@ impl Scenario {
         path
     }
 
-    /// Runs `recon run` on the config with extra args; returns the output.
-    pub fn run(&self, extra: &[&str]) -> Output {
+    /// `recon run` on the config, writing to `out`, ready for more args.
+    pub fn run_command(&self) -> std::process::Command {
         let mut cmd = recon();
         cmd.arg("run")
             .arg("--config")
             .arg(self.path().join("recon.toml"));
         cmd.arg("--out").arg(self.path().join("out"));
-        cmd.args(extra);
-        cmd.output().expect("run recon")
+        cmd
+    }
+
+    /// Runs `recon run` on the config with extra args; returns the output.
+    pub fn run(&self, extra: &[&str]) -> Output {
+        self.run_command().args(extra).output().expect("run recon")
     }
 
     /// The report the last run wrote (checked against the published schema).

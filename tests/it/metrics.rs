@@ -43,11 +43,20 @@ fn value(text: &str, prefix: &str) -> String {
 }
 
 fn promtool_accepts(path: &Path) {
-    let out = std::process::Command::new(which("promtool").expect("promtool"))
-        .args(["check", "metrics"])
-        .stdin(std::fs::File::open(path).expect("metrics file"))
-        .output()
-        .expect("promtool runs");
+    assert_promtool_passes(
+        promtool()
+            .args(["check", "metrics"])
+            .stdin(std::fs::File::open(path).expect("metrics file")),
+    );
+}
+
+fn promtool() -> std::process::Command {
+    std::process::Command::new(which("promtool").expect("promtool"))
+}
+
+/// Runs a `promtool check` and asserts it passed, showing what it said otherwise.
+fn assert_promtool_passes(cmd: &mut std::process::Command) {
+    let out = cmd.output().expect("promtool runs");
     assert!(
         out.status.success(),
         "promtool: {}{}",
@@ -238,17 +247,7 @@ fn the_documented_alert_rules_pass_promtool() {
     let dir = tempfile::tempdir().expect("temp");
     let file = dir.path().join("recon-rules.yml");
     std::fs::write(&file, rules).expect("rules");
-    let out = std::process::Command::new(which("promtool").expect("promtool"))
-        .args(["check", "rules"])
-        .arg(&file)
-        .output()
-        .expect("promtool runs");
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out)
-    );
+    assert_promtool_passes(promtool().args(["check", "rules"]).arg(&file));
 }
 
 /// Every target of the dashboard's panels: (panel title, expression, legend).

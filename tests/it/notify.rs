@@ -51,16 +51,17 @@ fn scenario(changed: i64, alerts: &str) -> Scenario {
 
 /// `recon run` with a history folder and the hook URL in the environment.
 fn run(s: &Scenario, hook: &str) -> Output {
-    let mut cmd = recon();
-    cmd.arg("run")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("out"))
+    s.run_command()
         .arg("--history")
         .arg(s.path().join("history"))
-        .env(HOOK_ENV, hook);
-    cmd.output().expect("run recon")
+        .env(HOOK_ENV, hook)
+        .output()
+        .expect("run recon")
+}
+
+/// The receiver's webhook URL, with the token in its path.
+fn hook_url(hook: &Receiver) -> String {
+    hook.url(&format!("/hooks/{TOKEN}"))
 }
 
 fn code(o: &Output) -> i32 {
@@ -113,7 +114,7 @@ fn assert_no_token(s: &Scenario, outputs: &[&Output]) {
 fn a_429_is_retried_after_its_retry_after_and_never_sent_twice() {
     let hook = Receiver::start(vec![Answer::status(429).header("Retry-After", "1")]);
     let s = scenario(20, &webhook("warning", ""));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     let first = run(&s, &url);
     assert_eq!(code(&first), 1, "{}", stderr(&first));
     let got = hook.requests();
@@ -153,13 +154,9 @@ fn a_429_is_retried_after_its_retry_after_and_never_sent_twice() {
 
 #[test]
 fn a_failing_destination_changes_neither_verdict_nor_exit_code_and_is_retried_next_run() {
-    let hook = Receiver::start(vec![
-        Answer::status(500),
-        Answer::status(500),
-        Answer::status(500),
-    ]);
+    let hook = Receiver::start(vec![Answer::status(500); 3]);
     let s = scenario(20, &webhook("critical", ""));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     let failed = run(&s, &url);
     assert_eq!(code(&failed), 1, "critical, as without alerts");
     assert_eq!(hook.requests().len(), 3, "three tries on 5xx");
@@ -207,7 +204,7 @@ fn levels_crossing_warning_critical_rollback_and_back_send_exactly_the_changes()
         log.display()
     );
     let s = scenario(2, &format!("{}{pager}", webhook("warning", "")));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     let mut codes = Vec::new();
     let mut outputs = Vec::new();
     for changed in [2, 20, 100, 0] {
@@ -281,7 +278,7 @@ fn levels_crossing_warning_critical_rollback_and_back_send_exactly_the_changes()
 fn reminders_repeat_while_critical_and_stop_when_resolved() {
     let hook = Receiver::start(Vec::new());
     let s = scenario(20, &webhook("critical", "remind_every = \"3s\""));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     run(&s, &url);
     run(&s, &url);
     assert_eq!(hook.requests().len(), 1, "no reminder before 3 s");
@@ -344,11 +341,8 @@ fn a_missing_url_env_fails_that_destination_every_run_and_alert_test_reports_eac
     let config = s.path().join("recon.toml");
     // The run decides as without alerts (pass, exit 0); each run warns of the missing URLs.
     for _ in 0..2 {
-        let missing = recon()
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--out")
-            .arg(s.path().join("out"))
+        let missing = s
+            .run_command()
             .env_remove(HOOK_ENV)
             .env_remove("RECON_TEST_OTHER_URL")
             .output()
@@ -371,7 +365,7 @@ fn a_missing_url_env_fails_that_destination_every_run_and_alert_test_reports_eac
     let untestable = recon()
         .args(["alert", "test", "--config"])
         .arg(&config)
-        .env(HOOK_ENV, ok.url(&format!("/hooks/{TOKEN}")))
+        .env(HOOK_ENV, hook_url(&ok))
         .env_remove("RECON_TEST_OTHER_URL")
         .output()
         .expect("alert test");
@@ -385,7 +379,7 @@ fn a_missing_url_env_fails_that_destination_every_run_and_alert_test_reports_eac
     let test = recon()
         .args(["alert", "test", "--config"])
         .arg(&config)
-        .env(HOOK_ENV, ok.url(&format!("/hooks/{TOKEN}")))
+        .env(HOOK_ENV, hook_url(&ok))
         .env("RECON_TEST_OTHER_URL", bad.url(&format!("/x/{TOKEN}")))
         .output()
         .expect("alert test");
@@ -595,13 +589,9 @@ fn the_daily_summary_names_every_table_whatever_changed() {
 
 #[test]
 fn without_a_history_every_run_notifies_and_the_report_says_why() {
-    let hook = Receiver::start(vec![
-        Answer::status(500),
-        Answer::status(500),
-        Answer::status(500),
-    ]);
+    let hook = Receiver::start(vec![Answer::status(500); 3]);
     let s = scenario(20, &webhook("critical", ""));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     let mut outputs = Vec::new();
     for _ in 0..3 {
         let o = run_without_history(&s, &url);
@@ -643,14 +633,10 @@ fn without_a_history_every_run_notifies_and_the_report_says_why() {
 }
 
 fn run_without_history(s: &Scenario, hook: &str) -> Output {
-    let mut cmd = recon();
-    cmd.arg("run")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("out"))
-        .env(HOOK_ENV, hook);
-    cmd.output().expect("run recon")
+    s.run_command()
+        .env(HOOK_ENV, hook)
+        .output()
+        .expect("run recon")
 }
 
 #[test]
@@ -786,7 +772,7 @@ fn a_redirect_is_a_failure_and_is_not_followed() {
         Answer::status(301).header("Location", "/elsewhere"),
     ]);
     let s = scenario(20, &webhook("critical", ""));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     let o = run(&s, &url);
     assert_eq!(code(&o), 1);
     let got = hook.requests();
@@ -817,7 +803,7 @@ fn a_retry_after_past_the_cap_fails_without_waiting() {
     let hook = Receiver::start(vec![Answer::status(429).header("Retry-After", "120")]);
     let s = scenario(20, &webhook("critical", ""));
     let started = std::time::Instant::now();
-    let o = run(&s, &hook.url(&format!("/hooks/{TOKEN}")));
+    let o = run(&s, &hook_url(&hook));
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(hook.requests().len(), 1, "not retried");
     let n = &s.report()["notifications"][0];
@@ -835,7 +821,7 @@ fn a_retry_after_past_the_cap_fails_without_waiting() {
 fn a_run_finding_the_alert_state_locked_sends_nothing_and_warns() {
     let hook = Receiver::start(Vec::new());
     let s = scenario(20, &webhook("critical", ""));
-    let url = hook.url(&format!("/hooks/{TOKEN}"));
+    let url = hook_url(&hook);
     let history = s.path().join("history");
     std::fs::create_dir_all(&history).expect("history");
     let lock = std::fs::File::create(history.join("alerts-state.lock")).expect("lock file");
@@ -876,7 +862,7 @@ fn a_sent_message_whose_state_cannot_be_saved_is_a_warning() {
         .arg(s.path().join("out"))
         .arg("--history")
         .arg(s.path().join("history"))
-        .env(HOOK_ENV, hook.url(&format!("/hooks/{TOKEN}")))
+        .env(HOOK_ENV, hook_url(&hook))
         .output()
         .expect("run");
     assert_eq!(code(&o), 1, "{}", stderr(&o));

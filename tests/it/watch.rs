@@ -3,7 +3,7 @@
 //! and SIGTERM ends it with exit 0, a run in progress abandoned without a partial report.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,14 +31,20 @@ fn retarget(s: &Scenario, changed: i64) {
     std::fs::rename(&tmp, s.path().join("target/orders.parquet")).expect("rename");
 }
 
-fn watch(s: &Scenario, extra: &[&str]) -> KillOnDrop {
-    let child: Child = recon()
-        .arg("watch")
+/// `recon watch` on the scenario's config into its `watch` folder, with extra args.
+fn watch_command(s: &Scenario, extra: &[&str]) -> Command {
+    let mut cmd = recon();
+    cmd.arg("watch")
         .arg("--config")
         .arg(s.path().join("recon.toml"))
         .arg("--out")
         .arg(s.path().join("watch"))
-        .args(extra)
+        .args(extra);
+    cmd
+}
+
+fn watch(s: &Scenario, extra: &[&str]) -> KillOnDrop {
+    let child: Child = watch_command(s, extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(s.path().join("stderr.txt")).expect("stderr file"))
         .spawn()
@@ -242,13 +248,7 @@ fn write_errors_are_warnings_and_the_watch_goes_on() {
         "{err}"
     );
     // At the start, a `latest` that is not a link is refused before anything runs.
-    let out = recon()
-        .arg("watch")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("watch"))
-        .args(["--every", "1s"])
+    let out = watch_command(&s, &["--every", "1s"])
         .output()
         .expect("recon watch");
     assert_eq!(out.status.code(), Some(2));
@@ -268,13 +268,7 @@ fn the_listen_address_defaults_to_loopback() {
     assert!(help.contains("127.0.0.1:9187"), "{help}");
     let _held = std::net::TcpListener::bind("127.0.0.1:9187");
     let s = orders(0);
-    let out = recon()
-        .arg("watch")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("watch"))
-        .args(["--every", "1h", "--listen"])
+    let out = watch_command(&s, &["--every", "1h", "--listen"])
         .output()
         .expect("recon watch");
     let err = crate::common::stderr(&out);
@@ -288,13 +282,7 @@ fn the_listen_address_defaults_to_loopback() {
     s.config(
         "[watch]\nlisten = \"127.0.0.1:9187\"\n\n[[tables]]\nname = \"orders\"\nkey = [\"id\"]\n",
     );
-    let out = recon()
-        .arg("watch")
-        .arg("--config")
-        .arg(s.path().join("recon.toml"))
-        .arg("--out")
-        .arg(s.path().join("watch"))
-        .args(["--every", "1h"])
+    let out = watch_command(&s, &["--every", "1h"])
         .output()
         .expect("recon watch");
     let err = crate::common::stderr(&out);
