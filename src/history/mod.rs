@@ -200,24 +200,28 @@ impl<'a> Columns<'a> {
         })
     }
 
-    /// A count column.
-    fn count(&self, name: &str) -> Result<impl Fn(usize) -> u64 + 'a> {
+    /// A column of Arrow type `T` (`what` names that type in the error), read without its nulls.
+    fn primitive<T: arrow::datatypes::ArrowPrimitiveType>(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<impl Fn(usize) -> T::Native + 'a> {
         let f = self
             .batch
             .column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
-            .ok_or_else(|| self.missing(name, "a count"))?;
+            .and_then(|c| c.as_primitive_opt::<T>())
+            .ok_or_else(|| self.missing(name, what))?;
         Ok(move |row: usize| f.value(row))
+    }
+
+    /// A count column.
+    fn count(&self, name: &str) -> Result<impl Fn(usize) -> u64 + 'a> {
+        self.primitive::<arrow::datatypes::UInt64Type>(name, "a count")
     }
 
     /// A float column.
     fn float(&self, name: &str) -> Result<impl Fn(usize) -> f64 + 'a> {
-        let f = self
-            .batch
-            .column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Float64Type>())
-            .ok_or_else(|| self.missing(name, "a float"))?;
-        Ok(move |row: usize| f.value(row))
+        self.primitive::<arrow::datatypes::Float64Type>(name, "a float")
     }
 }
 
