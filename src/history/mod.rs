@@ -339,17 +339,25 @@ pub(crate) fn record(run: &RunRecord<'_>, dir: &Path) -> Result<Vec<TableHistory
     Ok(histories)
 }
 
+/// The past runs (oldest first) that judged table `name`: each one's start, the table's level
+/// and its drift.
+fn table_runs<'p>(
+    past: &'p [PastRun],
+    name: &'p str,
+) -> impl Iterator<Item = (&'p str, Status, f64)> + 'p {
+    past.iter().filter_map(move |p| {
+        let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == name)?;
+        Some((p.started_at.as_str(), streak::stored_level(status), *drift))
+    })
+}
+
 /// A table's drift over the last runs, this one last.
 fn trend(past: &[PastRun], run: &RunRecord<'_>, t: &TableRecord<'_>) -> Vec<TrendPoint> {
-    let mut trend: Vec<TrendPoint> = past
-        .iter()
-        .filter_map(|p| {
-            let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == t.name)?;
-            Some(TrendPoint {
-                started_at: p.started_at.clone(),
-                drift_ratio: *drift,
-                status: streak::stored_level(status),
-            })
+    let mut trend: Vec<TrendPoint> = table_runs(past, t.name)
+        .map(|(started_at, status, drift_ratio)| TrendPoint {
+            started_at: started_at.to_owned(),
+            drift_ratio,
+            status,
         })
         .collect();
     trend.push(TrendPoint {
