@@ -367,9 +367,11 @@ fn run_into(
                 .collect();
     }
     let diff_opts = engine_options(&opts.settings, diff_out);
-    // What the history's newest run found, for `Attribution::Auto`. A history that cannot be
-    // read only costs the choice here: recording the run reads it again and reports why.
+    // What the history's newest run found, for `Attribution::Auto` (no other choice reads it).
+    // A history that cannot be read only costs the choice here: recording the run reads it
+    // again and reports why.
     let previous = history
+        .filter(|_| diff_opts.attribution == crate::diff::Attribution::Auto)
         .map(crate::history::last_changed)
         .transpose()
         .unwrap_or_else(|e| {

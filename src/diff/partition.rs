@@ -441,18 +441,26 @@ mod tests {
         assert_eq!(back, entries);
     }
 
+    /// An entry per key, with its hash and an order scattered over `0..modulus`.
+    fn scattered_entries<K: Copy>(keys: &[K], hashes: &[u64], modulus: u64) -> Vec<Entry<K>> {
+        keys.iter()
+            .zip(hashes)
+            .enumerate()
+            .map(|(i, (&key, &hash))| Entry {
+                key,
+                hash,
+                ord: (i as u64 * 7919) % modulus,
+            })
+            .collect()
+    }
+
     proptest::proptest! {
         #[test]
         fn radix_sort_equals_a_comparison_sort(
             keys in proptest::collection::vec(proptest::prop_oneof![0u64..50, proptest::num::u64::ANY], 0..3000),
             hashes in proptest::collection::vec(0u64..4, 3000),
         ) {
-            let entries: Vec<Entry<u64>> = keys
-                .iter()
-                .zip(&hashes)
-                .enumerate()
-                .map(|(i, (&key, &hash))| Entry { key, hash, ord: (i as u64 * 7919) % 3001 })
-                .collect();
+            let entries = scattered_entries(&keys, &hashes, 3001);
             let mut expect = entries.clone();
             expect.sort_unstable();
             let mut got = entries;
@@ -471,12 +479,7 @@ mod tests {
             ], 0..6000),
             hashes in proptest::collection::vec(0u64..4, 6000),
         ) {
-            let entries: Vec<Entry<u128>> = keys
-                .iter()
-                .zip(&hashes)
-                .enumerate()
-                .map(|(i, (&key, &hash))| Entry { key, hash, ord: (i as u64 * 7919) % 6007 })
-                .collect();
+            let entries = scattered_entries(&keys, &hashes, 6007);
             let mut expect = entries.clone();
             expect.sort_unstable();
             let mut got = entries;

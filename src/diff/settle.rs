@@ -187,16 +187,15 @@ impl<K: Key> Tally<K> {
         self.extra += m.extra;
         self.duplicate_keys.legacy += m.duplicate_keys.legacy;
         self.duplicate_keys.target += m.duplicate_keys.target;
-        for &(key, ord) in &m.missing_rows {
-            self.first_missing.push((key, ord));
-            if let Some(r) = rows.as_deref_mut() {
-                r.push(record(legacy_rows, Category::Missing, key, ord, Vec::new()));
-            }
-        }
-        for &(key, ord) in &m.extra_rows {
-            self.first_extra.push((key, ord));
-            if let Some(r) = rows.as_deref_mut() {
-                r.push(record(legacy_rows, Category::Extra, key, ord, Vec::new()));
+        for (found, firsts, category) in [
+            (&m.missing_rows, &mut self.first_missing, Category::Missing),
+            (&m.extra_rows, &mut self.first_extra, Category::Extra),
+        ] {
+            for &(key, ord) in found {
+                firsts.push((key, ord));
+                if let Some(r) = rows.as_deref_mut() {
+                    r.push(record(legacy_rows, category, key, ord, Vec::new()));
+                }
             }
         }
     }

@@ -244,23 +244,23 @@ impl TableOut {
             let named = request.keys.get(&self.name).filter(|k| !k.is_empty())?;
             let key = named
                 .iter()
-                .map(|k| self.column_named(k).map(|c| c.name.clone()))
+                .map(|k| self.column_named(k))
                 .collect::<Option<Vec<_>>>()?;
             (key, false)
         } else {
-            (self.primary_key.clone(), true)
+            let key = self
+                .primary_key
+                .iter()
+                .map(|k| self.columns.iter().find(|c| &c.name == k))
+                .collect::<Option<Vec<_>>>()?;
+            (key, true)
         };
         let list = key
             .iter()
-            .map(|k| {
-                self.columns
-                    .iter()
-                    .find(|c| &c.name == k && !c.cast)
-                    .and_then(&order_by)
-            })
+            .map(|c| (!c.cast).then_some(*c).and_then(&order_by))
             .collect::<Option<Vec<(String, bool)>>>()?;
         Some(KeyOrder {
-            columns: key,
+            columns: key.iter().map(|c| c.name.clone()).collect(),
             order_by: list
                 .iter()
                 .map(|(e, _)| e.as_str())

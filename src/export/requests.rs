@@ -146,7 +146,7 @@ fn pair_keys(loaded: &LoadedConfig, side: Side) -> BTreeMap<String, Vec<String>>
             .iter()
             .map(|k| match side {
                 Side::Legacy => k.clone(),
-                Side::Target => t.rename.get(k).unwrap_or(k).clone(),
+                Side::Target => t.target_column(k).to_owned(),
             })
             .collect();
         keys.entry(table.to_owned()).or_insert(key);

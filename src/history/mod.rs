@@ -200,24 +200,28 @@ impl<'a> Columns<'a> {
         })
     }
 
-    /// A count column.
-    fn count(&self, name: &str) -> Result<impl Fn(usize) -> u64 + 'a> {
+    /// A column of Arrow type `T` (`what` names that type in the error), read without its nulls.
+    fn primitive<T: arrow::datatypes::ArrowPrimitiveType>(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<impl Fn(usize) -> T::Native + 'a> {
         let f = self
             .batch
             .column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
-            .ok_or_else(|| self.missing(name, "a count"))?;
+            .and_then(|c| c.as_primitive_opt::<T>())
+            .ok_or_else(|| self.missing(name, what))?;
         Ok(move |row: usize| f.value(row))
+    }
+
+    /// A count column.
+    fn count(&self, name: &str) -> Result<impl Fn(usize) -> u64 + 'a> {
+        self.primitive::<arrow::datatypes::UInt64Type>(name, "a count")
     }
 
     /// A float column.
     fn float(&self, name: &str) -> Result<impl Fn(usize) -> f64 + 'a> {
-        let f = self
-            .batch
-            .column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Float64Type>())
-            .ok_or_else(|| self.missing(name, "a float"))?;
-        Ok(move |row: usize| f.value(row))
+        self.primitive::<arrow::datatypes::Float64Type>(name, "a float")
     }
 }
 
@@ -335,17 +339,25 @@ pub(crate) fn record(run: &RunRecord<'_>, dir: &Path) -> Result<Vec<TableHistory
     Ok(histories)
 }
 
+/// The past runs (oldest first) that judged table `name`: each one's start, the table's level
+/// and its drift.
+fn table_runs<'p>(
+    past: &'p [PastRun],
+    name: &'p str,
+) -> impl Iterator<Item = (&'p str, Status, f64)> + 'p {
+    past.iter().filter_map(move |p| {
+        let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == name)?;
+        Some((p.started_at.as_str(), streak::stored_level(status), *drift))
+    })
+}
+
 /// A table's drift over the last runs, this one last.
 fn trend(past: &[PastRun], run: &RunRecord<'_>, t: &TableRecord<'_>) -> Vec<TrendPoint> {
-    let mut trend: Vec<TrendPoint> = past
-        .iter()
-        .filter_map(|p| {
-            let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == t.name)?;
-            Some(TrendPoint {
-                started_at: p.started_at.clone(),
-                drift_ratio: *drift,
-                status: streak::stored_level(status),
-            })
+    let mut trend: Vec<TrendPoint> = table_runs(past, t.name)
+        .map(|(started_at, status, drift_ratio)| TrendPoint {
+            started_at: started_at.to_owned(),
+            drift_ratio,
+            status,
         })
         .collect();
     trend.push(TrendPoint {

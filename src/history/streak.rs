@@ -41,29 +41,17 @@ pub fn stored_level(name: &str) -> Status {
 
 /// The streak of `t` ending with this run (started at `started_at`), over `past` (oldest first).
 pub(crate) fn streak(past: &[PastRun], started_at: &str, t: &TableRecord<'_>) -> Streak {
-    let earlier: Vec<(&str, Status, f64)> = past
-        .iter()
-        .filter_map(|p| {
-            let (_, status, drift) = p.tables.iter().find(|(n, _, _)| n == t.name)?;
-            Some((p.started_at.as_str(), stored_level(status), *drift))
-        })
-        .collect();
+    let earlier: Vec<(&str, Status, f64)> = super::table_runs(past, t.name).collect();
     let held = earlier
         .iter()
         .rev()
         .take_while(|(_, level, _)| *level == t.status)
         .count();
-    let since = earlier
-        .len()
-        .checked_sub(held)
-        .and_then(|first| earlier.get(first))
-        .filter(|_| held > 0)
+    let since = held
+        .checked_sub(1)
+        .and_then(|first| earlier.iter().rev().nth(first))
         .map_or(started_at, |(at, _, _)| at);
-    let previous = earlier
-        .len()
-        .checked_sub(held + 1)
-        .and_then(|i| earlier.get(i))
-        .map(|(_, level, _)| *level);
+    let previous = earlier.iter().rev().nth(held).map(|(_, level, _)| *level);
     let direction = earlier.last().map(|(_, _, drift)| {
         if t.drift_ratio > *drift {
             Direction::Rising
