@@ -98,7 +98,7 @@ fn negative_scales_are_carried_up() {
 
 #[test]
 fn a_number_past_the_fixed_scale_keeps_its_normalized_encoding() {
-    // Two decimal places at scale 20 need 39 digits for u64::MAX: past an i128.
+    // u64::MAX at scale 20 needs a 40-digit mantissa: past an i128.
     let c = Codec::new(CompareAs::Numeric).with_fixed_scale(20);
     let big = u128::from(u64::MAX).cast_signed();
     let unsigned = UInt64Array::from(vec![u64::MAX]);
