@@ -38,6 +38,14 @@ fn columns() -> Vec<(&'static str, ArrayRef, Codec)> {
             .with_precision_and_scale(18, 3)
             .expect("decimal"),
     );
+    // Two-decimal amounts in DECIMAL(18,4) (two trailing zeros each), as a pair of DECIMAL(18,2)
+    // and DECIMAL(18,4) plans them: carried to the fixed scale 4, and normalized as hash
+    // version 1 did, for comparison.
+    let cents: ArrayRef = Arc::new(
+        Decimal128Array::from_iter_values(r.iter().map(|v| i128::from(v % 10_000_000) * 100))
+            .with_precision_and_scale(18, 4)
+            .expect("decimal"),
+    );
     let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from_iter_values(
         r.iter().map(|v| (v % (1 << 50)).cast_signed()),
     ));
@@ -47,6 +55,16 @@ fn columns() -> Vec<(&'static str, ArrayRef, Codec)> {
     vec![
         ("int64", ints, Codec::new(CompareAs::Numeric)),
         ("decimal(18,3)", money, Codec::new(CompareAs::Numeric)),
+        (
+            "decimal(18,4) fixed scale 4",
+            Arc::clone(&cents),
+            Codec::new(CompareAs::Numeric).with_fixed_scale(4),
+        ),
+        (
+            "decimal(18,4) normalized",
+            cents,
+            Codec::new(CompareAs::Numeric),
+        ),
         ("timestamp", ts, Codec::new(CompareAs::Timestamp)),
         (
             "utf8",

@@ -39,6 +39,22 @@ pub fn normalize(mantissa: i128, scale: i32) -> Option<(i128, i32)> {
     Some((m, s))
 }
 
+/// The mantissa of `mantissa × 10^-scale` at scale `to`, exactly: `(15, 1)` at 3 is `1500`,
+/// `(1500, 3)` at 1 is `15`, `(15, -2)` at 0 is `1500`. `None` when the number has more
+/// fractional digits than `to` or its mantissa at `to` overflows an `i128`.
+#[inline]
+pub fn rescale(mantissa: i128, scale: i32, to: i32) -> Option<i128> {
+    if mantissa == 0 {
+        return Some(0);
+    }
+    if to >= scale {
+        return mantissa.checked_mul(pow10(u32::try_from(to - scale).ok()?)?);
+    }
+    // Past 10^38 no nonzero `i128` is a multiple.
+    let p = pow10(u32::try_from(scale - to).ok()?)?;
+    (mantissa % p == 0).then_some(mantissa / p)
+}
+
 /// Parses `-12.340`, `0.01`, `5` into `(mantissa, scale)`. No exponents, no signs but a leading `-`
 /// or `+`.
 pub fn parse_decimal(text: &str) -> Option<(i128, i32)> {
@@ -177,6 +193,25 @@ mod tests {
         assert_eq!(normalize(15, -2), Some((1500, 0)));
         assert_eq!(normalize(0, 7), Some((0, 0)));
         assert_eq!(normalize(i128::MAX / 10 * 10, 3).map(|x| x.1), Some(2));
+    }
+
+    #[test]
+    fn rescale_is_exact_or_nothing() {
+        assert_eq!(rescale(15, 1, 3), Some(1500));
+        assert_eq!(rescale(1500, 3, 1), Some(15));
+        assert_eq!(
+            rescale(1505, 3, 1),
+            None,
+            "1.505 has no mantissa at scale 1"
+        );
+        assert_eq!(rescale(15, -2, 0), Some(1500));
+        assert_eq!(rescale(-7, 0, 4), Some(-70_000));
+        assert_eq!(rescale(0, -90, 38), Some(0));
+        assert_eq!(rescale(0, 90, 0), Some(0));
+        assert_eq!(rescale(1, 0, 38), Some(10i128.pow(38)));
+        assert_eq!(rescale(2, 0, 38), None, "past i128");
+        assert_eq!(rescale(1, 0, 39), None);
+        assert_eq!(rescale(i128::MAX, 60, 0), None);
     }
 
     #[test]

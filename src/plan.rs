@@ -469,9 +469,9 @@ pub fn codec_for(
         let mode = mode_of(family(&to), family(&to), text, false)
             .ok_or_else(|| CompareError::CastTarget(to.clone()))?;
         return Ok(Codec {
-            mode,
-            zone,
             cast: Some(to),
+            zone,
+            ..Codec::new(mode)
         });
     }
     let (l, r) = (family(legacy), family(target));
@@ -491,11 +491,31 @@ pub fn codec_for(
             hint,
         }
     })?;
-    Ok(Codec {
-        mode,
+    let codec = Codec {
         zone,
-        cast: None,
+        ..Codec::new(mode)
+    };
+    Ok(match fixed_scale(legacy, target) {
+        Some(scale) if mode == CompareAs::Numeric => codec.with_fixed_scale(scale),
+        _ => codec,
     })
+}
+
+/// The scale a numeric column pair's numbers are carried to (see [`Codec::fixed_scale`]): the
+/// larger declared scale, at least 0, when both sides are integers or decimals of up to 38
+/// digits; `None` with a Decimal256 (its numbers stay normalized) or any other type.
+fn fixed_scale(legacy: &DataType, target: &DataType) -> Option<u8> {
+    fn scale(dt: &DataType) -> Option<i8> {
+        match dt {
+            DataType::Dictionary(_, v) => scale(v),
+            DataType::Decimal32(_, s) | DataType::Decimal64(_, s) | DataType::Decimal128(_, s) => {
+                Some(*s)
+            }
+            t if is_integer(t) => Some(0),
+            _ => None,
+        }
+    }
+    u8::try_from(scale(legacy)?.max(scale(target)?).max(0)).ok()
 }
 
 fn mode_of(l: Family, r: Family, text: TextOpts, int_as_bool: bool) -> Option<CompareAs> {
@@ -575,6 +595,46 @@ mod tests {
                 .ok(),
             Some(CompareAs::Bool)
         );
+    }
+
+    #[test]
+    fn numeric_pairs_get_the_larger_declared_scale() {
+        let o = ColumnOptions::default();
+        let fixed = |l: DataType, t: DataType| codec_for(&l, &t, &o).ok().map(|c| c.fixed_scale);
+        assert_eq!(
+            fixed(DataType::Int32, DataType::Decimal128(20, 5)),
+            Some(Some(5))
+        );
+        assert_eq!(
+            fixed(DataType::Decimal64(18, 4), DataType::Decimal32(9, 2)),
+            Some(Some(4))
+        );
+        assert_eq!(fixed(DataType::Int64, DataType::UInt8), Some(Some(0)));
+        assert_eq!(
+            fixed(DataType::Decimal128(5, -2), DataType::Decimal128(5, -3)),
+            Some(Some(0))
+        );
+        let dict = DataType::Dictionary(
+            Box::new(DataType::Int32),
+            Box::new(DataType::Decimal128(10, 3)),
+        );
+        assert_eq!(fixed(dict, DataType::Int64), Some(Some(3)));
+        // Normalized as before: Decimal256, floats, NULL-typed columns, casts.
+        assert_eq!(
+            fixed(DataType::Decimal256(40, 2), DataType::Decimal128(10, 2)),
+            Some(None)
+        );
+        assert_eq!(fixed(DataType::Float64, DataType::Int64), Some(None));
+        assert_eq!(
+            fixed(DataType::Null, DataType::Decimal128(10, 2)),
+            Some(None)
+        );
+        let cast = ColumnOptions {
+            cast: Some(crate::config::Cast(DataType::Decimal128(18, 3))),
+            ..ColumnOptions::default()
+        };
+        let c = codec_for(&DataType::Utf8, &DataType::Decimal128(18, 3), &cast).expect("cast");
+        assert_eq!(c.fixed_scale, None);
     }
 
     #[test]

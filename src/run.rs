@@ -130,7 +130,9 @@ pub fn run_config(loaded: &LoadedConfig, opts: &RunOptions<'_>, workers: &Worker
         }
     };
     let history_dir = history.as_ref().map(Staged::local);
-    let key = match redaction_key(loaded, history_dir) {
+    // Before any heavy work: a history this run cannot compare with is exit 2 at once.
+    let comparable = crate::history::refuse_other_hash_version(history.as_ref());
+    let key = match comparable.and_then(|()| redaction_key(loaded, history_dir)) {
         Ok(k) => k,
         Err(e) => {
             report.error = Some(crate::error::chain(&e));

@@ -102,13 +102,16 @@ pub fn classify(legacy: &dyn Array, target: &dyn Array, codec: &Codec) -> Class 
                     let within = crate::hash::decimal::abs_diff_within(x, y, unit).unwrap_or(false);
                     let equal_unit =
                         crate::hash::decimal::abs_diff_within(x, y, (0, 0)).unwrap_or(false);
-                    let exactly_unit = {
-                        let s = x.1.max(y.1);
+                    // Checked: payloads at a pair's fixed scale carry up to 38 digits.
+                    let exactly_unit = (|| {
+                        let s = x.1.max(y.1).max(unit.1);
                         let up = |(m, sc): (i128, i32)| {
-                            m * 10i128.pow(u32::try_from(s - sc).unwrap_or(0))
+                            m.checked_mul(crate::hash::decimal::pow10(u32::try_from(s - sc).ok()?)?)
                         };
-                        (up(x) - up(y)).abs() == 10i128.pow(u32::try_from(s - unit.1).unwrap_or(0))
-                    };
+                        let unit_up = crate::hash::decimal::pow10(u32::try_from(s - unit.1).ok()?)?;
+                        Some(up(x)?.checked_sub(up(y)?)?.checked_abs()? == unit_up)
+                    })()
+                    .unwrap_or(false);
                     if within && !equal_unit && !exactly_unit {
                         Class::Rounding
                     } else {

@@ -20,11 +20,11 @@ fn normalize_i64(mut m: i64, mut s: u8) -> (i64, u8) {
     (m, s)
 }
 
-fn run<T, D, F>(arr: &PrimitiveArray<T>, out: &mut Vec<D>, digest: F)
+fn run<T, D, F>(arr: &PrimitiveArray<T>, out: &mut Vec<D>, mut digest: F)
 where
     T: ArrowPrimitiveType,
     D: Digest,
-    F: Fn(T::Native) -> D,
+    F: FnMut(T::Native) -> D,
 {
     let values = arr.values();
     out.reserve(values.len());
@@ -43,6 +43,102 @@ where
     }
 }
 
+/// Digests of a column whose numbers are carried to a fixed scale: each value narrowed to an
+/// `i64` by `narrow` (`true` when it does not fit) and multiplied by `factor` (`10^(S - s)`),
+/// checked. One loop without a branch on the data: a value that does not fit only raises a flag,
+/// checked after it. `false` when one did not: the generic path then encodes the column in
+/// `i128` (and a number that overflows there too as the overflow rule says).
+fn run_fixed<T, D, N>(
+    arr: &PrimitiveArray<T>,
+    out: &mut Vec<D>,
+    factor: i64,
+    fixed: u8,
+    narrow: N,
+) -> bool
+where
+    T: ArrowPrimitiveType,
+    D: Digest,
+    N: Fn(T::Native) -> (i64, bool),
+{
+    let mut bad = false;
+    run(arr, out, |v| {
+        let (m, wide) = narrow(v);
+        let (m, over) = m.overflowing_mul(factor);
+        bad |= wide | over;
+        num::<D>(m, fixed)
+    });
+    !bad
+}
+
+/// [`run_fixed`] for the integer types and Decimal128 of up to 18 digits at the fixed scale
+/// `fixed`; `None` for any other type, `Some(false)` when a value needs the generic path.
+fn fixed<D: Digest>(array: &dyn Array, fixed: u8, out: &mut Vec<D>) -> Option<bool> {
+    let dt = array.data_type();
+    let own = match dt {
+        DataType::Decimal128(p, s) if *p <= 18 => *s,
+        _ if super::is_integer(dt) && *dt != DataType::UInt64 => 0,
+        _ => return None,
+    };
+    // A scale above the pair's (never planned) or a factor past an i64: the generic path.
+    let exp = i32::from(fixed) - i32::from(own);
+    let Some(factor) = u32::try_from(exp).ok().and_then(|e| 10i64.checked_pow(e)) else {
+        return Some(false);
+    };
+    macro_rules! int {
+        ($t:ty) => {
+            run_fixed(array.as_primitive::<$t>(), out, factor, fixed, |v| {
+                (i64::from(v), false)
+            })
+        };
+    }
+    Some(match dt {
+        DataType::Int64 => int!(Int64Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int8 => int!(Int8Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt8 => int!(UInt8Type),
+        // Precision 18 fits an i64; a value that does not (invalid data) takes the generic path.
+        #[allow(clippy::cast_possible_truncation)]
+        _ => run_fixed(
+            array.as_primitive::<Decimal128Type>(),
+            out,
+            factor,
+            fixed,
+            |v| (v as i64, i128::from(v as i64) != v),
+        ),
+    })
+}
+
+/// [`digests`] for [`CompareAs::Numeric`].
+fn numeric<D: Digest>(array: &dyn Array, fixed_scale: Option<u8>, out: &mut Vec<D>) -> bool {
+    match (fixed_scale, array.data_type()) {
+        (None, DataType::Decimal128(p, s)) if *p <= 18 && *s >= 0 => {
+            let arr = array.as_primitive::<Decimal128Type>();
+            // Precision 18 fits an i64; a value that does not (invalid data) takes the generic path.
+            if arr.values().iter().any(|v| i64::try_from(*v).is_err()) {
+                return false;
+            }
+            let scale = s.unsigned_abs();
+            run(arr, out, |v| {
+                let (m, s) = normalize_i64(i64::try_from(v).unwrap_or_default(), scale);
+                num(m, s)
+            });
+            true
+        }
+        // Integers need no normalizing: normalized, they are at scale 0.
+        (scale, _) => match fixed(array, scale.unwrap_or(0), out) {
+            Some(true) => true,
+            Some(false) => {
+                out.clear();
+                false
+            }
+            None => false,
+        },
+    }
+}
+
 /// The digest of an integer with scale `scale` (payload `[scale][i64 LE]`, see `NumPayload`).
 #[inline(always)]
 fn num<D: Digest>(v: i64, scale: u8) -> D {
@@ -54,38 +150,10 @@ pub(super) fn digests<D: Digest>(array: &dyn Array, codec: &Codec, out: &mut Vec
     use CompareAs as M;
     use DataType as T;
     let dt = array.data_type();
+    if codec.mode == M::Numeric {
+        return numeric(array, codec.fixed_scale, out);
+    }
     match (codec.mode, dt) {
-        (M::Numeric, T::Int64) => run(array.as_primitive::<Int64Type>(), out, |v| num(v, 0)),
-        (M::Numeric, T::Int32) => run(array.as_primitive::<Int32Type>(), out, |v| {
-            num(i64::from(v), 0)
-        }),
-        (M::Numeric, T::Int16) => run(array.as_primitive::<Int16Type>(), out, |v| {
-            num(i64::from(v), 0)
-        }),
-        (M::Numeric, T::Int8) => run(array.as_primitive::<Int8Type>(), out, |v| {
-            num(i64::from(v), 0)
-        }),
-        (M::Numeric, T::UInt32) => run(array.as_primitive::<UInt32Type>(), out, |v| {
-            num(i64::from(v), 0)
-        }),
-        (M::Numeric, T::UInt16) => run(array.as_primitive::<UInt16Type>(), out, |v| {
-            num(i64::from(v), 0)
-        }),
-        (M::Numeric, T::UInt8) => run(array.as_primitive::<UInt8Type>(), out, |v| {
-            num(i64::from(v), 0)
-        }),
-        (M::Numeric, T::Decimal128(p, s)) if *p <= 18 && *s >= 0 => {
-            let arr = array.as_primitive::<Decimal128Type>();
-            // Precision 18 fits an i64; a value that does not (invalid data) takes the generic path.
-            if arr.values().iter().any(|v| i64::try_from(*v).is_err()) {
-                return false;
-            }
-            let scale = s.unsigned_abs();
-            run(arr, out, |v| {
-                let (m, s) = normalize_i64(i64::try_from(v).unwrap_or_default(), scale);
-                num(m, s)
-            });
-        }
         (M::Bool, T::Boolean) => {
             // Two values: their digests once, then a pick per row.
             let arr = array.as_boolean();

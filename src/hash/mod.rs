@@ -2,8 +2,9 @@
 //!
 //! Every value is reduced to a `(tag, payload)` pair that depends only on its logical value under
 //! the column's [`CompareAs`] mode: integers and decimals of any width or scale become a
-//! normalized `(scale, i128)`, timestamps an `i128` of UTC nanoseconds, strings their (optionally
-//! trimmed, case-folded, NFC-normalized) UTF-8 bytes, and so on. The value's digest is xxh3 of the
+//! `(scale, mantissa)` (at the column pair's fixed scale when the plan knows one, see
+//! [`Codec::fixed_scale`], else normalized), timestamps an `i128` of UTC nanoseconds, strings
+//! their (optionally trimmed, case-folded, NFC-normalized) UTF-8 bytes, and so on. The value's digest is xxh3 of the
 //! payload under a seed that is specific to the tag, so values of different families or NULL can
 //! never share an encoding. A row hash folds the column digests with a bijective mixer, in mapping
 //! order: two rows that differ in exactly one column always get different row hashes when that
@@ -33,7 +34,7 @@ use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 pub use crate::error::EncodeError;
 
 /// Version of the canonical encoding and hash construction; goes into every report.
-pub const HASH_VERSION: u32 = 1;
+pub const HASH_VERSION: u32 = 2;
 
 /// The fixed seed of every hash ("recon v1").
 const SEED: u64 = 0x7265_636f_6e5f_7631;
@@ -44,7 +45,8 @@ const SEED: u64 = 0x7265_636f_6e5f_7631;
 pub enum Tag {
     /// SQL NULL.
     Null = 0,
-    /// Integers and decimals: `[scale: u8][mantissa LE]`, normalized (see [`NumPayload`]).
+    /// Integers and decimals: `[scale: u8][mantissa LE]`, at the codec's fixed scale or
+    /// normalized (see [`NumPayload`] and [`Codec::fixed_scale`]).
     Numeric = 1,
     /// Floats: canonical `f64` bits (one NaN, no negative zero); also an integer or decimal
     /// compared with a float, when a float holds it exactly.
@@ -172,15 +174,32 @@ pub struct Codec {
     pub zone: TimeZone,
     /// Cast applied to the raw array first (config `cast`).
     pub cast: Option<DataType>,
+    /// [`CompareAs::Numeric`] only: the scale every number of both sides is carried to, the
+    /// larger declared scale of the pair (at least 0). A number is then encoded as its exact
+    /// mantissa at that scale, `[scale][mantissa]`, without stripping trailing zeros (a checked
+    /// multiplication instead of a division loop). A number that has no such mantissa in an
+    /// `i128` keeps its normalized encoding, whose scale byte differs from this one (see
+    /// `payload::numeric_fixed`). `None`: every number normalized (Decimal256, casts, floats).
+    pub fixed_scale: Option<u8>,
 }
 
 impl Codec {
-    /// A codec with no cast and UTC for naive timestamps.
+    /// A codec with no cast, UTC for naive timestamps and normalized numbers.
     pub fn new(mode: CompareAs) -> Self {
         Self {
             mode,
             zone: TimeZone::Utc,
             cast: None,
+            fixed_scale: None,
+        }
+    }
+
+    /// The same codec with numbers carried to `scale` (see [`Codec::fixed_scale`]).
+    #[must_use]
+    pub fn with_fixed_scale(self, scale: u8) -> Self {
+        Self {
+            fixed_scale: Some(scale),
+            ..self
         }
     }
 }

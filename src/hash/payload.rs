@@ -1,4 +1,5 @@
-//! The canonical payloads of single values: numbers as a normalized `(scale, mantissa)`,
+//! The canonical payloads of single values: numbers as `(scale, mantissa)` at a column pair's
+//! fixed scale or normalized,
 //! instants as UTC nanoseconds, floats with one NaN and no negative zero, strings after the
 //! column's text options. Each logical value has exactly one payload.
 
@@ -58,6 +59,34 @@ pub(super) fn numeric<F: FnMut(Tag, &[u8]) + ?Sized>(
     let s = u8::try_from(s).map_err(|_| EncodeError::Scale)?;
     f(Tag::Numeric, numeric_payload(m, s).bytes());
     Ok(())
+}
+
+/// The payload of a number `mantissa × 10^-scale`: with a fixed scale `fixed` (the column
+/// pair's, the larger declared scale of its two sides, see [`super::Codec::fixed_scale`])
+/// `[fixed][mantissa at fixed]`, else normalized ([`numeric`]).
+///
+/// A number without a mantissa at `fixed` in an `i128` keeps its normalized payload. That
+/// payload's scale byte is never `fixed`: were it, its mantissa would be the one at `fixed`, and
+/// that fits. So it never equals a carried number's payload, and it needs not: such a number
+/// equals no value of the other side. Its mantissa overflows at `fixed` (it is larger than every
+/// number the side with the scale `fixed` can hold, whose mantissas are at most 38 digits), or
+/// it has more fractional digits than `fixed` (only a type whose scale exceeds the pair's has
+/// those). Two such numbers still compare by value: normalized payloads are equal exactly when
+/// the numbers are.
+#[inline]
+pub(super) fn numeric_at<F: FnMut(Tag, &[u8]) + ?Sized>(
+    mantissa: i128,
+    scale: i8,
+    fixed: Option<u8>,
+    f: &mut F,
+) -> Result<(), EncodeError> {
+    if let Some(fixed) = fixed
+        && let Some(m) = decimal::rescale(mantissa, i32::from(scale), i32::from(fixed))
+    {
+        f(Tag::Numeric, numeric_payload(m, fixed).bytes());
+        return Ok(());
+    }
+    numeric(mantissa, scale, f)
 }
 
 /// A Decimal256 value: the payload of [`numeric`] when the normalized mantissa fits an `i128`

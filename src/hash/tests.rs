@@ -417,3 +417,5 @@ fn a_lossy_cast_never_equals_a_cast_value() {
     assert_ne!(text[0], digests(&Int64Array::from(vec![0]), &cast)[0]);
     assert_eq!(text[1], digests(&Int64Array::from(vec![7]), &cast)[0]);
 }
+
+mod fixed_scale;

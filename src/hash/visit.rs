@@ -5,7 +5,9 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::*;
 
-use super::payload::{float, instant_payload, numeric, numeric_payload, numeric256, text};
+use super::payload::{
+    float, instant_payload, numeric, numeric_at, numeric_payload, numeric256, text,
+};
 use super::{
     Codec, CompareAs, EncodeError, Tag, TimeZone, decimal, decimal_scale, for_each_int, is_integer,
 };
@@ -39,7 +41,7 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
             (0..array.len()).for_each(|_| f(Tag::Null, &[]));
             true
         }
-        CompareAs::Numeric | CompareAs::Float => visit_number(array, codec.mode, f)?,
+        CompareAs::Numeric | CompareAs::Float => visit_number(array, codec, f)?,
         CompareAs::Date | CompareAs::Timestamp | CompareAs::Time => visit_temporal(array, codec, f),
         CompareAs::Text(_) | CompareAs::Binary | CompareAs::Bool => {
             visit_other(array, codec.mode, f)
@@ -57,34 +59,40 @@ pub fn visit<F: FnMut(Tag, &[u8]) + ?Sized>(
 /// [`visit`] for numbers (exact and float); `false` for a type the mode cannot take.
 fn visit_number<F: FnMut(Tag, &[u8]) + ?Sized>(
     array: &dyn Array,
-    mode: CompareAs,
+    codec: &Codec,
     f: &mut F,
 ) -> Result<bool, EncodeError> {
     let dt = array.data_type();
-    match (mode, dt) {
+    let fixed = codec.fixed_scale;
+    match (codec.mode, dt) {
         (CompareAs::Numeric, _) if is_integer(dt) => {
+            let mut result = Ok(());
             for_each_int(array, &mut |v| match v {
                 None => f(Tag::Null, &[]),
-                Some(v) => f(Tag::Numeric, numeric_payload(v, 0).bytes()),
+                Some(v) if result.is_ok() => result = numeric_at(v, 0, fixed, f),
+                Some(_) => {}
             });
+            result?;
         }
         (CompareAs::Numeric, DataType::Decimal32(_, s)) => {
-            each!(f, array.as_primitive::<Decimal32Type>(), |v| numeric(
+            each!(f, array.as_primitive::<Decimal32Type>(), |v| numeric_at(
                 i128::from(v),
                 *s,
+                fixed,
                 f
             )?);
         }
         (CompareAs::Numeric, DataType::Decimal64(_, s)) => {
-            each!(f, array.as_primitive::<Decimal64Type>(), |v| numeric(
+            each!(f, array.as_primitive::<Decimal64Type>(), |v| numeric_at(
                 i128::from(v),
                 *s,
+                fixed,
                 f
             )?);
         }
         (CompareAs::Numeric, DataType::Decimal128(_, s)) => {
-            each!(f, array.as_primitive::<Decimal128Type>(), |v| numeric(
-                v, *s, f
+            each!(f, array.as_primitive::<Decimal128Type>(), |v| numeric_at(
+                v, *s, fixed, f
             )?);
         }
         (CompareAs::Numeric, DataType::Decimal256(_, s)) => {

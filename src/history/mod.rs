@@ -6,6 +6,8 @@
 //! time, then a digest), so that file-name order is run order:
 //! `runs/<run-id>.parquet` (one row per table and per check) and `keys/<run-id>.parquet` (one
 //! row per differing key: table, category, key digest, key values as JSON text, redacted).
+//! Key digests depend on the canonical encoding: a run refuses a folder whose last keys were
+//! written under another hash version ([`refuse_other_hash_version`]).
 //!
 //! Outside the crate this module lists the runs of a history folder ([`list`]):
 //!
@@ -250,6 +252,50 @@ pub fn list(dir: &Path, workers: &crate::pool::Workers) -> Result<Listing> {
         runs: runs(staged.local())?,
         shown: staged.shown(),
     })
+}
+
+/// Refuses a history folder whose runs this run would compare digests with but which were
+/// hashed under another [`crate::hash::HASH_VERSION`]. What compares across runs by digest is
+/// the key churn: this run's differing keys against the previous run's, by key digest (its
+/// newest `keys/` file), and another encoding gives the same key another digest, so every key
+/// would read as new and resolved at once. The trend and the level streak compare drift ratios
+/// and levels, which mean the same under any encoding, so runs that left no keys to compare with
+/// are no reason to refuse. Nothing to refuse without a history.
+pub(crate) fn refuse_other_hash_version(history: Option<&crate::store::Staged>) -> Result<()> {
+    let Some((dir, shown)) = history.map(|h| (h.local(), h.shown())) else {
+        return Ok(());
+    };
+    let Some(keys) = files(&dir.join("keys"))?.pop() else {
+        return Ok(());
+    };
+    // The run that wrote those keys (its summary goes first: a crash between the two leaves
+    // a summary without keys, never keys without one); the newest summary otherwise.
+    let own = keys
+        .file_name()
+        .map(|name| dir.join("runs").join(name))
+        .filter(|p| p.exists());
+    let Some(path) = own.or(files(&dir.join("runs"))?.pop()) else {
+        return Ok(());
+    };
+    let mut versions = BTreeSet::new();
+    for b in read(&path)? {
+        let version = Columns {
+            path: &path,
+            batch: &b,
+        }
+        .count("hash_version")?;
+        versions.extend((0..b.num_rows()).map(version));
+    }
+    let now = u64::from(crate::hash::HASH_VERSION);
+    match versions.into_iter().find(|v| *v != now) {
+        None => Ok(()),
+        Some(then) => Err(Error::Invalid(format!(
+            "history {shown}: its last run hashed keys with hash_version {then}, this recon \
+             hashes with hash_version {now}, and key digests of two versions cannot be compared; \
+             point --history (or [history] dir) at a new folder, or move the old runs aside \
+             (the folder's runs/ and keys/)"
+        ))),
+    }
 }
 
 /// Per table of the newest run of a history folder: its changed rows and legacy rows (empty

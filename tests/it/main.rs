@@ -12,6 +12,7 @@ mod export_key_order;
 mod export_roots;
 mod formats;
 mod generated;
+mod history;
 mod key_order;
 mod library_api;
 mod metrics;
