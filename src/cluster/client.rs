@@ -1,0 +1,104 @@
+//! The client side: statements are planned here, in recon's own session (its snapshot tables,
+//! its `sum`), and the physical plan is submitted to the scheduler as a job whose result
+//! batches come back through the scheduler's Flight proxy. Before the first statement the
+//! client checks the scheduler's recon version and runs the canary as a job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use ballista_core::execution_plans::execute_physical_plan;
+use ballista_core::extension::SessionConfigExt;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use datafusion_proto::protobuf::PhysicalPlanNode;
+use futures::TryStreamExt;
+
+use super::{SchedulerAddress, canary, physical_codec, require_same_version, session_config};
+use crate::error::{Error, Result};
+use crate::pool::Workers;
+
+/// How long the scheduler may take to answer the version request.
+const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the canary job may take (it waits for an executor with a free task slot).
+const CANARY_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// A connection to a recon cluster that runs physical plans as jobs.
+pub struct Client {
+    address: SchedulerAddress,
+    config: SessionConfig,
+    codec: Arc<dyn PhysicalExtensionCodec>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Checks the scheduler at `address` (same recon version, and the canary run as a job
+    /// gives recon's answer) and returns a client for it.
+    pub fn connect(address: &SchedulerAddress, workers: &Workers) -> Result<Self> {
+        workers.runtime().block_on(Self::connect_async(address))
+    }
+
+    /// [`Client::connect`] on the caller's runtime.
+    pub async fn connect_async(address: &SchedulerAddress) -> Result<Self> {
+        require_same_version(address, SCHEDULER_TIMEOUT).await?;
+        let client = Self {
+            address: address.clone(),
+            config: session_config(),
+            codec: physical_codec(),
+        };
+        let role = format!("scheduler {address}");
+        let ctx = SessionContext::new();
+        crate::snapshot::sql::register_functions(&ctx);
+        let plan = async { ctx.sql(canary::QUERY).await?.create_physical_plan().await }
+            .await
+            .map_err(|e| Error::failed("planning the canary", e))?;
+        let batches = tokio::time::timeout(CANARY_TIMEOUT, client.execute(plan, &ctx.session_id()))
+            .await
+            .map_err(|_| {
+                Error::cluster(
+                    format!("{role}: the canary job"),
+                    format!(
+                        "no result within {} s: has an executor joined it?",
+                        CANARY_TIMEOUT.as_secs()
+                    ),
+                )
+            })??;
+        canary::judge(&canary::answer(&batches), &role)?;
+        Ok(client)
+    }
+
+    /// The scheduler.
+    pub fn address(&self) -> &SchedulerAddress {
+        &self.address
+    }
+
+    /// Runs a physical plan as one job and returns every batch of its result (the final
+    /// stage's partitions in order). `session_id` names the caller's session on the scheduler.
+    pub async fn execute(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        session_id: &str,
+    ) -> Result<Vec<RecordBatch>> {
+        let failed = |e| Error::cluster(format!("scheduler {}: the job failed", self.address), e);
+        let stream = execute_physical_plan::<PhysicalPlanNode>(
+            self.address.grpc_url(),
+            &self.config.ballista_config(),
+            plan,
+            self.codec.as_ref(),
+            session_id.to_owned(),
+            self.config.clone(),
+        )
+        .await
+        .map_err(failed)?;
+        stream.try_collect().await.map_err(failed)
+    }
+}
