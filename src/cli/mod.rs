@@ -4,6 +4,7 @@
 
 pub(crate) mod alert;
 pub(crate) mod choices;
+pub(crate) mod cluster;
 pub(crate) mod demo;
 pub(crate) mod diff;
 pub(crate) mod floor;
@@ -73,6 +74,9 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Notifications: `recon alert test` sends a test message to every `[[alerts]]` destination.
     Alert(alert::AlertArgs),
+    /// The roles of a Ballista cluster that runs recon's work: `scheduler` and `executor`
+    /// (builds with the `cluster` feature).
+    Cluster(cluster::ClusterArgs),
     /// Load a Parquet snapshot into a database of its own (for the demo and the benchmarks).
     #[command(hide = true, name = "load-db")]
     LoadDb(snapshot::LoadArgs),
@@ -171,6 +175,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::History(a) => history::run(a, &workers()?),
             Command::Alert(a) => alert::run(a, &printer),
             Command::Watch(a) => watch::run(a, &workers()?, &printer),
+            Command::Cluster(a) => cluster::run(a, &workers()?),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

@@ -3,6 +3,8 @@
 mod attribution;
 mod bad_input;
 mod checks;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod databases;
 mod engine;
