@@ -32,6 +32,9 @@ pub struct SchedulerArgs {
     /// only this one).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
     pub bind: SocketAddr,
+    /// The host executors reach it at (default: the `--bind` host; needed with 0.0.0.0).
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
 }
 
 /// Arguments of `recon cluster executor`.
@@ -80,7 +83,10 @@ pub fn run(args: &ClusterArgs, workers: &Workers) -> anyhow::Result<i32> {
     use recon::cluster::{ExecutorOptions, SchedulerOptions};
     match &args.role {
         Role::Scheduler(a) => {
-            let options = SchedulerOptions { bind: a.bind };
+            let options = SchedulerOptions {
+                bind: a.bind,
+                advertise: a.advertise.clone(),
+            };
             recon::cluster::run_scheduler(&options, workers, |address| {
                 super::printer::stdout_line(&format!("scheduler listening on {address}"));
             })?;

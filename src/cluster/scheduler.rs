@@ -23,6 +23,9 @@ use crate::pool::Workers;
 pub struct SchedulerOptions {
     /// The address its gRPC service, REST API and Flight proxy listen on.
     pub bind: SocketAddr,
+    /// The host executors report task status to (default: the bind address's; required when
+    /// that is unspecified, like 0.0.0.0).
+    pub advertise: Option<String>,
 }
 
 /// The scheduler's sessions: Ballista's default session with recon's functions.
@@ -46,6 +49,17 @@ pub fn run_scheduler(
     crate::pool::on_stop(rt, move || {
         let _ = stop.send(());
     })?;
+    let advertised = match &options.advertise {
+        Some(host) => host.clone(),
+        None if bind.ip().is_unspecified() => {
+            return Err(Error::cluster(
+                role,
+                "listening on every interface needs the host executors reach it at \
+                 (--advertise HOST): they report task status to the address it announces",
+            ));
+        }
+        None => bind.ip().to_string(),
+    };
     rt.block_on(async {
         let state = session_builder(session_config())
             .map_err(|e| Error::cluster(format!("{role}: its session"), e))?;
@@ -60,7 +74,7 @@ pub fn run_scheduler(
         let id = format!("{ID_PREFIX}{VERSION}/{}", defaults.scheduler_id);
         let mut config = defaults
             .with_scheduler_id(id)
-            .with_hostname(address.ip().to_string())
+            .with_hostname(advertised)
             .with_port(address.port())
             .with_enable_embedded_flight_proxy(true)
             .with_override_config_producer(Arc::new(session_config))

@@ -271,3 +271,18 @@ fn schedulers_not_recons_or_of_another_version_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_scheduler_on_every_interface_needs_the_host_it_announces() {
+    let bind = format!("0.0.0.0:{}", free_port());
+    let out = recon()
+        .args(["cluster", "scheduler", "--bind", &bind])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--advertise HOST"),
+        "{}",
+        stderr(&out)
+    );
+}
