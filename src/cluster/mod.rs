@@ -32,10 +32,12 @@ pub mod canary;
 mod client;
 mod executor;
 mod scheduler;
+mod sql;
 
 pub use client::Client;
 pub use executor::{ExecutorOptions, run_executor};
 pub use scheduler::{SchedulerOptions, run_scheduler};
+pub use sql::ClusterPlanner;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +49,7 @@ use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::execution::SessionState;
 use datafusion::execution::context::SessionConfig;
 use datafusion::logical_expr::AggregateUDF;
-use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec};
 
 use crate::error::{Error, Result};
 
@@ -93,9 +95,13 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
 }
 
 /// The extension codec of physical plans, the same on the client, the scheduler and every
-/// executor: Ballista's (its shuffle nodes).
+/// executor: Ballista's (its shuffle nodes), then recon's (the reconciliation's operators, in
+/// [`crate::diff::cluster`]). A node is encoded by the position of the codec that takes it.
 pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
-    Arc::new(BallistaPhysicalExtensionCodec::default())
+    Arc::new(ComposedPhysicalExtensionCodec::new(vec![
+        Arc::new(BallistaPhysicalExtensionCodec::default()),
+        Arc::new(crate::diff::cluster::ReconCodec),
+    ]))
 }
 
 /// A scheduler's address: `HOST:PORT`, or `df://HOST:PORT` (port 50050 when left out).
