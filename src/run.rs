@@ -379,11 +379,13 @@ fn run_into(
             None
         })
         .unwrap_or_default();
-    for p in &plans {
-        let table_opts = DiffOptions {
+    let cluster = cluster(opts.settings.cluster(), workers)?;
+    for (t, p) in selected.iter().zip(&plans) {
+        let mut table_opts = DiffOptions {
             previous_changed: previous.get(&p.name).copied(),
             ..diff_opts.clone()
         };
+        on_cluster(&mut table_opts, cluster.as_ref(), workers, loaded, t, p);
         let (table, differing) = reconcile_one(p, &table_opts, opts, pool);
         report.tables.push(table);
         keys.push(differing);
@@ -391,9 +393,110 @@ fn run_into(
     if !checks.is_empty() {
         let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
         let samples = opts.settings.diff.samples;
-        report.checks = run_checks(config, samples, &pairs, &snapshots, workers, key, &checks)?;
+        let planner = sql_planner(cluster.as_ref());
+        report.checks = run_checks(
+            config,
+            (samples, planner),
+            &pairs,
+            &snapshots,
+            workers,
+            key,
+            &checks,
+        )?;
     }
     Ok(())
+}
+
+/// A connected cluster: a client whose canary answered.
+#[cfg(feature = "cluster")]
+type Cluster = Arc<crate::cluster::Client>;
+/// Without the `cluster` feature there is none.
+#[cfg(not(feature = "cluster"))]
+type Cluster = std::convert::Infallible;
+
+/// The cluster the run's pairs and checks run on, connected, if the run has one.
+#[cfg(feature = "cluster")]
+fn cluster(url: Option<&str>, workers: &Workers) -> Result<Option<Cluster>> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let address: crate::cluster::SchedulerAddress = url.parse()?;
+    Ok(Some(Arc::new(crate::cluster::Client::connect(
+        &address, workers,
+    )?)))
+}
+
+/// Without the `cluster` feature, a run asked to use a cluster cannot decide anything.
+#[cfg(not(feature = "cluster"))]
+fn cluster(url: Option<&str>, _: &Workers) -> Result<Option<Cluster>> {
+    match url {
+        None => Ok(None),
+        Some(url) => Err(Error::Invalid(format!(
+            "cluster `{url}`: this build of recon was built without the `cluster` feature \
+             (build with `--features cluster`, or run with --local)"
+        ))),
+    }
+}
+
+/// How the checks' statements are planned: to run on the cluster, if the run has one.
+#[cfg(feature = "cluster")]
+fn sql_planner(
+    cluster: Option<&Cluster>,
+) -> Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>> {
+    cluster.map(|c| Arc::new(crate::cluster::ClusterPlanner::new(Arc::clone(c))) as _)
+}
+
+#[cfg(not(feature = "cluster"))]
+fn sql_planner(
+    _: Option<&Cluster>,
+) -> Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>> {
+    None
+}
+
+/// Sends a pair to the cluster, if the run has one: the pair as its tasks receive it. A pair
+/// with a SQL-defined side is materialized on this machine, so it is reconciled here.
+#[cfg(feature = "cluster")]
+fn on_cluster(
+    opts: &mut DiffOptions,
+    cluster: Option<&Cluster>,
+    workers: &Workers,
+    loaded: &LoadedConfig,
+    t: &TableConfig,
+    p: &PairPlan,
+) {
+    let Some(cluster) = cluster else {
+        return;
+    };
+    if t.legacy_sql.is_some() || t.target_sql.is_some() {
+        tracing::info!(table = %p.name, "a SQL-defined side is materialized here: reconciled here");
+        return;
+    }
+    let c = &loaded.config;
+    let roots = (
+        c.legacy.root.as_str(),
+        c.target.root.as_str(),
+        loaded.base_dir.as_path(),
+    );
+    let spec = crate::diff::cluster::PairSpec::new(t, &c.defaults, roots, p);
+    let connected = crate::diff::cluster::Connected::new(
+        Arc::clone(cluster),
+        workers.runtime().handle().clone(),
+    );
+    opts.remote = Some(crate::diff::cluster::Remote {
+        cluster: Arc::new(connected),
+        spec: Arc::new(spec),
+    });
+}
+
+#[cfg(not(feature = "cluster"))]
+fn on_cluster(
+    _: &mut DiffOptions,
+    _: Option<&Cluster>,
+    _: &Workers,
+    _: &LoadedConfig,
+    _: &TableConfig,
+    _: &PairPlan,
+) {
 }
 
 /// What the engine is given: the run's settings as resolved, with `--diff-out` replaced only by
@@ -430,7 +533,10 @@ fn plan_checks(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Result<Vec<check
 /// Runs the checks on both snapshots; the checks measure, the gate judges each outcome.
 fn run_checks(
     config: &crate::config::Config,
-    samples: usize,
+    (samples, planner): (
+        usize,
+        Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>>,
+    ),
     pairs: &[(&TableConfig, &PairPlan)],
     snapshots: &PerSide<Snapshot>,
     workers: &Workers,
@@ -445,6 +551,7 @@ fn run_checks(
             workers.threads(),
             checks::sql::ValueOptions::new(config),
             checks::lineage::Redaction::from_config(config, Arc::clone(key)),
+            planner,
         )
         .await?;
         Ok::<_, Error>(checks::run_all(&ctx, planned).await)

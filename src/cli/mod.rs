@@ -122,6 +122,18 @@ pub struct ReconcileArgs {
     /// few batches per side).
     #[arg(long)]
     pub no_key_order: bool,
+    /// Reconcile on the Ballista cluster of this scheduler (`df://HOST:PORT`; over the
+    /// config's `[cluster] url`): the same report. Needs a build with the `cluster` feature.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RECON_CLUSTER",
+        conflicts_with = "local"
+    )]
+    pub cluster: Option<String>,
+    /// Reconcile here, whatever the config's `[cluster]` says.
+    #[arg(long)]
+    pub local: bool,
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
