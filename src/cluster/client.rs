@@ -22,6 +22,9 @@ use crate::pool::Workers;
 /// How long the scheduler may take to answer the version request.
 const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a running job's status is read for progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
 /// How long the canary job may take (it waits for an executor with a free task slot).
 const CANARY_TIMEOUT: Duration = Duration::from_mins(1);
 
@@ -88,17 +91,72 @@ impl Client {
         plan: Arc<dyn ExecutionPlan>,
         session_id: &str,
     ) -> Result<Vec<RecordBatch>> {
+        self.run(plan, session_id, self.config.clone()).await
+    }
+
+    /// [`Client::execute`] as a job named `name`, telling `progress` the percentage of its
+    /// stages done, as the scheduler's job status says, while it runs.
+    pub async fn execute_watched(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        session_id: &str,
+        name: &str,
+        progress: &(dyn Fn(u8) + Sync),
+    ) -> Result<Vec<RecordBatch>> {
+        let config = self.config.clone().with_ballista_job_name(name);
+        let job = self.run(plan, session_id, config);
+        tokio::pin!(job);
+        let status = reqwest::Client::builder()
+            .timeout(SCHEDULER_TIMEOUT)
+            .build()
+            .ok();
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        loop {
+            tokio::select! {
+                done = &mut job => return done,
+                _ = tick.tick() => {
+                    // Progress is a courtesy: a status that cannot be read shows none.
+                    if let Some(done) = match &status {
+                        Some(http) => self.percent_done(http, name).await,
+                        None => None,
+                    } {
+                        progress(done);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        session_id: &str,
+        config: SessionConfig,
+    ) -> Result<Vec<RecordBatch>> {
         let failed = |e| Error::cluster(format!("scheduler {}: the job failed", self.address), e);
         let stream = execute_physical_plan::<PhysicalPlanNode>(
             self.address.grpc_url(),
-            &self.config.ballista_config(),
+            &config.ballista_config(),
             plan,
             self.codec.as_ref(),
             session_id.to_owned(),
-            self.config.clone(),
+            config,
         )
         .await
         .map_err(failed)?;
         stream.try_collect().await.map_err(failed)
+    }
+
+    /// The share of stages done of the job named `name`, from the scheduler's REST API.
+    async fn percent_done(&self, http: &reqwest::Client, name: &str) -> Option<u8> {
+        let url = format!("http://{}/api/jobs", self.address);
+        let body = http.get(url).send().await.ok()?.text().await.ok()?;
+        let jobs: serde_json::Value = serde_json::from_str(&body).ok()?;
+        jobs.as_array()?
+            .iter()
+            .find(|j| j.get("job_name").and_then(serde_json::Value::as_str) == Some(name))?
+            .get("percent_complete")?
+            .as_u64()
+            .and_then(|p| u8::try_from(p).ok())
     }
 }

@@ -120,7 +120,8 @@ fn run<K: KeyCodec>(
     if let Some(remote) = &opts.remote {
         let differing = spool();
         let caps = (EXPLAIN_ROWS.max(opts.samples), opts.samples);
-        let (totals, tally) = cluster::reconcile(plan, remote, &layout, caps, differing.as_ref())?;
+        let (totals, tally) =
+            cluster::reconcile(plan, remote, &layout, caps, differing.as_ref(), progress)?;
         tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "reconciled on the cluster");
         merged = Some((totals, tally, PerSide::new(None, None), differing));
     }

@@ -45,8 +45,14 @@ use exec::{HashExec, Kind, PairExec};
 
 /// Runs a physical plan on a cluster and collects its rows.
 pub trait Submit: Send + Sync + Debug {
-    /// Submits `plan` as one job and waits for every row of it; a failed job is an error.
-    fn submit(&self, what: &str, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>>;
+    /// Submits `plan` as one job (of table `what`) and waits for every row of it, telling
+    /// `progress` the percentage done while it runs; a failed job is an error.
+    fn submit(
+        &self,
+        what: &str,
+        plan: Arc<dyn ExecutionPlan>,
+        progress: &(dyn Fn(u8) + Sync),
+    ) -> Result<Vec<RecordBatch>>;
 }
 
 /// A connected cluster client, with the runtime its jobs are awaited on.
@@ -65,10 +71,28 @@ impl Connected {
 }
 
 impl Submit for Connected {
-    fn submit(&self, what: &str, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
-        let session = format!("recon-{}-{what}", std::process::id());
-        self.runtime.block_on(self.client.execute(plan, &session))
+    fn submit(
+        &self,
+        what: &str,
+        plan: Arc<dyn ExecutionPlan>,
+        progress: &(dyn Fn(u8) + Sync),
+    ) -> Result<Vec<RecordBatch>> {
+        let session = format!("recon-{}", std::process::id());
+        // Unique among the scheduler's jobs: progress finds the job by its name.
+        let name = format!("recon {what} {}", uuid_like());
+        self.runtime
+            .block_on(self.client.execute_watched(plan, &session, &name, progress))
     }
+}
+
+/// A name part no other job of any client shares: the process, the time and a counter.
+fn uuid_like() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{nanos:x}-{n}", std::process::id())
 }
 
 /// A pair to reconcile on a cluster.
@@ -90,9 +114,22 @@ pub(super) fn reconcile<K: KeyCodec>(
     layout: &RowLayout,
     (changed_cap, cap): (usize, usize),
     differing: Option<&Spool<Differing<K>>>,
+    progress: &(dyn Fn(Side, u64) + Sync),
 ) -> Result<(PerSide<ScanTotals>, Tally<K>)> {
     let job = job::<K>(plan, remote, differing.is_some(), cap)?;
-    let batches = remote.cluster.submit(&plan.name, job)?;
+    // The job's share done, as rows of both sides (the bar counts rows).
+    let rows = plan.tables.legacy.rows + plan.tables.target.rows;
+    let shown = std::sync::atomic::AtomicU64::new(0);
+    let advance = |percent: u8| {
+        let share = u128::from(rows) * u128::from(percent.min(100)) / 100;
+        let done = u64::try_from(share).unwrap_or(rows);
+        let before = shown.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
+        if done > before {
+            progress(Side::Legacy, done - before);
+        }
+    };
+    let batches = remote.cluster.submit(&plan.name, job, &advance)?;
+    advance(100);
     let (totals, rows, merged) = collect::<K>(&batches)?;
     for side in Side::BOTH {
         let (got, want) = (*rows.get(side), plan.tables.get(side).rows);

@@ -22,7 +22,12 @@ use crate::error::{Error, Result};
 struct HereAfterTheWire;
 
 impl Submit for HereAfterTheWire {
-    fn submit(&self, _: &str, plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+    fn submit(
+        &self,
+        _: &str,
+        plan: Arc<dyn ExecutionPlan>,
+        _: &(dyn Fn(u8) + Sync),
+    ) -> Result<Vec<RecordBatch>> {
         let df = |e| Error::failed("a job run here".to_owned(), e);
         let bytes = physical_plan_to_bytes_with_extension_codec(plan, &ReconCodec).map_err(df)?;
         let ctx = SessionContext::new();
