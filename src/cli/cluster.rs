@@ -35,6 +35,10 @@ pub struct SchedulerArgs {
     /// The host executors reach it at (default: the `--bind` host; needed with 0.0.0.0).
     #[arg(long, value_name = "HOST")]
     pub advertise: Option<String>,
+    /// An executor silent this long is declared lost and its tasks run elsewhere (e.g. `30s`;
+    /// default 180s, Ballista's). Keep it longer than the executors' `--heartbeat`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub executor_timeout: Option<std::time::Duration>,
 }
 
 /// Arguments of `recon cluster executor`.
@@ -57,6 +61,12 @@ pub struct ExecutorArgs {
     /// the system's temporary folder).
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// The host it announces (default: the `--bind` host; needed with 0.0.0.0).
+    #[arg(long, value_name = "HOST")]
+    pub advertise: Option<String>,
+    /// How often it tells the scheduler it lives (e.g. `5s`; default 60s, Ballista's).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub heartbeat: Option<std::time::Duration>,
 }
 
 /// What a build without the feature says.
@@ -86,6 +96,9 @@ pub fn run(args: &ClusterArgs, workers: &Workers) -> anyhow::Result<i32> {
             let options = SchedulerOptions {
                 bind: a.bind,
                 advertise: a.advertise.clone(),
+                executor_timeout: a
+                    .executor_timeout
+                    .unwrap_or(recon::cluster::EXECUTOR_TIMEOUT),
             };
             recon::cluster::run_scheduler(&options, workers, |address| {
                 super::printer::stdout_line(&format!("scheduler listening on {address}"));
@@ -98,6 +111,8 @@ pub fn run(args: &ClusterArgs, workers: &Workers) -> anyhow::Result<i32> {
                 flight_port: a.flight_port,
                 concurrent_tasks: a.concurrent_tasks,
                 work_dir: a.work_dir.clone(),
+                advertise: a.advertise.clone(),
+                heartbeat: a.heartbeat.unwrap_or(recon::cluster::HEARTBEAT),
             };
             recon::cluster::run_executor(&options, workers, super::printer::stdout_line)?;
         }

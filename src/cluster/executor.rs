@@ -43,7 +43,16 @@ pub struct ExecutorOptions {
     pub concurrent_tasks: usize,
     /// The folder its scratch folder is made in (default: the system's temporary folder).
     pub work_dir: Option<PathBuf>,
+    /// The host it announces to the scheduler (default: the bind address's; required when that
+    /// is unspecified, like 0.0.0.0).
+    pub advertise: Option<String>,
+    /// How often it tells the scheduler it lives (Ballista's default: 60 s); shorter than the
+    /// scheduler's executor timeout.
+    pub heartbeat: Duration,
 }
+
+/// Ballista's own default for [`ExecutorOptions::heartbeat`].
+pub const HEARTBEAT: Duration = Duration::from_mins(1);
 
 /// Runs an executor until SIGTERM or SIGINT. `ready` is called once the scheduler has accepted
 /// it. Before that: the canary in the executor's own task session, the scheduler's recon version,
@@ -164,9 +173,21 @@ fn process_config(
         ))
     });
     let host = options.bind.ip();
+    let external_host = match &options.advertise {
+        Some(h) => h.clone(),
+        None if host.is_unspecified() => {
+            return Err(Error::cluster(
+                role,
+                "listening on every interface needs the host the scheduler and the other \
+                 executors reach it at (--advertise HOST)",
+            ));
+        }
+        None => host.to_string(),
+    };
     Ok(ExecutorProcessConfig {
         bind_host: host.to_string(),
-        external_host: (!host.is_unspecified()).then(|| host.to_string()),
+        external_host: Some(external_host),
+        executor_heartbeat_interval_seconds: options.heartbeat.as_secs().max(1),
         port: options.flight_port,
         grpc_port: options.bind.port(),
         scheduler_host: options.scheduler.host().to_owned(),

@@ -35,8 +35,8 @@ mod scheduler;
 mod sql;
 
 pub use client::Client;
-pub use executor::{ExecutorOptions, run_executor};
-pub use scheduler::{SchedulerOptions, run_scheduler};
+pub use executor::{ExecutorOptions, HEARTBEAT, run_executor};
+pub use scheduler::{EXECUTOR_TIMEOUT, SchedulerOptions, run_scheduler};
 pub use sql::ClusterPlanner;
 
 use std::sync::Arc;

@@ -26,7 +26,14 @@ pub struct SchedulerOptions {
     /// The host executors report task status to (default: the bind address's; required when
     /// that is unspecified, like 0.0.0.0).
     pub advertise: Option<String>,
+    /// An executor silent this long is declared lost: its tasks run elsewhere, and the map
+    /// stages whose output it held run again (Ballista's default: 180 s). Longer than the
+    /// executors' heartbeat interval.
+    pub executor_timeout: std::time::Duration,
 }
+
+/// Ballista's own default for [`SchedulerOptions::executor_timeout`].
+pub const EXECUTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(3);
 
 /// The scheduler's sessions: Ballista's default session with recon's functions.
 fn session_builder(config: SessionConfig) -> datafusion::error::Result<SessionState> {
@@ -80,6 +87,12 @@ pub fn run_scheduler(
             .with_override_config_producer(Arc::new(session_config))
             .with_override_session_builder(Arc::new(session_builder));
         config.bind_host = address.ip().to_string();
+        // Lost executors are looked for a dozen times per timeout (Ballista: 15 s of 180 s),
+        // and a cluster with none left waits one timeout for one to come back.
+        let timeout = options.executor_timeout.as_secs().max(2);
+        config.executor_timeout_seconds = timeout;
+        config.expire_dead_executor_interval_seconds = (timeout / 12).clamp(1, 15);
+        config.no_executors_grace_period_seconds = timeout;
         config.override_physical_codec = Some(physical_codec());
         config
             .validate()
