@@ -55,16 +55,43 @@ fn start(args: &[&str], expected: &str) -> KillOnDrop {
 }
 
 /// A scheduler and two executors with their scratch folders in `work`.
-struct Cluster {
-    _roles: Vec<KillOnDrop>,
-    url: String,
+/// A scheduler and two executors; dropping it stops them.
+pub(crate) struct Cluster {
+    /// The scheduler's executors (kill one to lose it).
+    roles: Vec<KillOnDrop>,
+    /// `df://HOST:PORT`.
+    pub(crate) url: String,
+    /// The scheduler's `HOST:PORT`.
+    pub(crate) bind: String,
 }
 
-fn cluster(work: &Path) -> Cluster {
+impl Cluster {
+    /// Kills the last executor still running (SIGKILL: no goodbye to the scheduler).
+    pub(crate) fn kill_executor(&mut self) {
+        if self.roles.len() > 1
+            && let Some(mut executor) = self.roles.pop()
+        {
+            let _ = executor.0.kill();
+            let _ = executor.0.wait();
+        }
+    }
+}
+
+/// A scheduler and two executors with their scratch folders in `work`. Executors beat every
+/// second and are declared lost after five silent ones, so that a lost executor is noticed
+/// within a test's patience.
+pub(crate) fn cluster(work: &Path) -> Cluster {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let mut roles = vec![start(
-        &["cluster", "scheduler", "--bind", &bind],
+        &[
+            "cluster",
+            "scheduler",
+            "--bind",
+            &bind,
+            "--executor-timeout",
+            "5s",
+        ],
         "scheduler listening on",
     )];
     for _ in 0..2 {
@@ -83,6 +110,8 @@ fn cluster(work: &Path) -> Cluster {
                 &flight,
                 "--concurrent-tasks",
                 "2",
+                "--heartbeat",
+                "1s",
                 "--work-dir",
                 dir,
             ],
@@ -90,8 +119,9 @@ fn cluster(work: &Path) -> Cluster {
         ));
     }
     Cluster {
-        _roles: roles,
+        roles,
         url: format!("df://{bind}"),
+        bind,
     }
 }
 
