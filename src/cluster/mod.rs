@@ -34,7 +34,7 @@ mod executor;
 mod scheduler;
 mod sql;
 
-pub use client::Client;
+pub use client::{Client, Connected};
 pub use executor::{ExecutorOptions, HEARTBEAT, run_executor};
 pub use scheduler::{EXECUTOR_TIMEOUT, SchedulerOptions, run_scheduler};
 pub use sql::ClusterPlanner;

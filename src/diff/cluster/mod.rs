@@ -55,46 +55,6 @@ pub trait Submit: Send + Sync + Debug {
     ) -> Result<Vec<RecordBatch>>;
 }
 
-/// A connected cluster client, with the runtime its jobs are awaited on.
-#[derive(Debug)]
-pub struct Connected {
-    client: Arc<crate::cluster::Client>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl Connected {
-    /// Jobs of `client`, awaited on `runtime` (never from inside it: the engine calls
-    /// [`Submit::submit`] from its own threads).
-    pub fn new(client: Arc<crate::cluster::Client>, runtime: tokio::runtime::Handle) -> Self {
-        Self { client, runtime }
-    }
-}
-
-impl Submit for Connected {
-    fn submit(
-        &self,
-        what: &str,
-        plan: Arc<dyn ExecutionPlan>,
-        progress: &(dyn Fn(u8) + Sync),
-    ) -> Result<Vec<RecordBatch>> {
-        let session = format!("recon-{}", std::process::id());
-        // Unique among the scheduler's jobs: progress finds the job by its name.
-        let name = format!("recon {what} {}", uuid_like());
-        self.runtime
-            .block_on(self.client.execute_watched(plan, &session, &name, progress))
-    }
-}
-
-/// A name part no other job of any client shares: the process, the time and a counter.
-fn uuid_like() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:x}-{nanos:x}-{n}", std::process::id())
-}
-
 /// A pair to reconcile on a cluster.
 #[derive(Debug, Clone)]
 pub struct Remote {

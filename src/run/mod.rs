@@ -2,11 +2,13 @@
 //! work), reconcile each pair, gate, and assemble the [`Report`]. A run always yields a report;
 //! what could not be decided is in it as `error`, never as a pass.
 
+mod cluster;
+mod sql_checks;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::checks;
 use crate::config::{LoadedConfig, TableConfig};
 use crate::diff::{self, DiffOptions};
 use crate::error::{Error, Result};
@@ -21,6 +23,8 @@ use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};
 use crate::spill::KeyLog;
 use crate::store::Staged;
+use cluster::{cluster, on_cluster, sql_planner};
+use sql_checks::{plan_checks, run_checks};
 
 /// Told how far the hashing pass of each table got.
 pub trait Progress: Sync {
@@ -407,98 +411,6 @@ fn run_into(
     Ok(())
 }
 
-/// A connected cluster: a client whose canary answered.
-#[cfg(feature = "cluster")]
-type Cluster = Arc<crate::cluster::Client>;
-/// Without the `cluster` feature there is none.
-#[cfg(not(feature = "cluster"))]
-type Cluster = std::convert::Infallible;
-
-/// The cluster the run's pairs and checks run on, connected, if the run has one.
-#[cfg(feature = "cluster")]
-fn cluster(url: Option<&str>, workers: &Workers) -> Result<Option<Cluster>> {
-    let Some(url) = url else {
-        return Ok(None);
-    };
-    let address: crate::cluster::SchedulerAddress = url.parse()?;
-    Ok(Some(Arc::new(crate::cluster::Client::connect(
-        &address, workers,
-    )?)))
-}
-
-/// Without the `cluster` feature, a run asked to use a cluster cannot decide anything.
-#[cfg(not(feature = "cluster"))]
-fn cluster(url: Option<&str>, _: &Workers) -> Result<Option<Cluster>> {
-    match url {
-        None => Ok(None),
-        Some(url) => Err(Error::Invalid(format!(
-            "cluster `{url}`: this build of recon was built without the `cluster` feature \
-             (build with `--features cluster`, or run with --local)"
-        ))),
-    }
-}
-
-/// How the checks' statements are planned: to run on the cluster, if the run has one.
-#[cfg(feature = "cluster")]
-fn sql_planner(
-    cluster: Option<&Cluster>,
-) -> Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>> {
-    cluster.map(|c| Arc::new(crate::cluster::ClusterPlanner::new(Arc::clone(c))) as _)
-}
-
-#[cfg(not(feature = "cluster"))]
-fn sql_planner(
-    _: Option<&Cluster>,
-) -> Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>> {
-    None
-}
-
-/// Sends a pair to the cluster, if the run has one: the pair as its tasks receive it. A pair
-/// with a SQL-defined side is materialized on this machine, so it is reconciled here.
-#[cfg(feature = "cluster")]
-fn on_cluster(
-    opts: &mut DiffOptions,
-    cluster: Option<&Cluster>,
-    workers: &Workers,
-    loaded: &LoadedConfig,
-    t: &TableConfig,
-    p: &PairPlan,
-) {
-    let Some(cluster) = cluster else {
-        return;
-    };
-    if t.legacy_sql.is_some() || t.target_sql.is_some() {
-        tracing::info!(table = %p.name, "a SQL-defined side is materialized here: reconciled here");
-        return;
-    }
-    let c = &loaded.config;
-    let roots = (
-        c.legacy.root.as_str(),
-        c.target.root.as_str(),
-        loaded.base_dir.as_path(),
-    );
-    let spec = crate::diff::cluster::PairSpec::new(t, &c.defaults, roots, p);
-    let connected = crate::diff::cluster::Connected::new(
-        Arc::clone(cluster),
-        workers.runtime().handle().clone(),
-    );
-    opts.remote = Some(crate::diff::cluster::Remote {
-        cluster: Arc::new(connected),
-        spec: Arc::new(spec),
-    });
-}
-
-#[cfg(not(feature = "cluster"))]
-fn on_cluster(
-    _: &mut DiffOptions,
-    _: Option<&Cluster>,
-    _: &Workers,
-    _: &LoadedConfig,
-    _: &TableConfig,
-    _: &PairPlan,
-) {
-}
-
 /// What the engine is given: the run's settings as resolved, with `--diff-out` replaced only by
 /// the local folder it is staged in (itself for a local folder; uploaded when the run ends).
 fn engine_options(settings: &RunSettings, staged_diff_out: Option<PathBuf>) -> DiffOptions {
@@ -506,63 +418,6 @@ fn engine_options(settings: &RunSettings, staged_diff_out: Option<PathBuf>) -> D
         diff_out: staged_diff_out,
         ..settings.diff.clone()
     }
-}
-
-/// The config's checks that the run's `--table` selection leaves whole.
-fn plan_checks(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Result<Vec<checks::Planned>> {
-    let config_name = loaded
-        .path
-        .file_name()
-        .map_or_else(|| "recon.toml".into(), |n| n.to_string_lossy().into_owned());
-    let planned = checks::plan(
-        &loaded.config,
-        &loaded.check_lines,
-        &config_name,
-        &loaded.base_dir,
-    )?;
-    Ok(planned
-        .into_iter()
-        .filter(|c| {
-            opts.settings.only.is_empty()
-                || c.tables()
-                    .is_some_and(|ts| ts.iter().all(|t| opts.settings.only.contains(t)))
-        })
-        .collect())
-}
-
-/// Runs the checks on both snapshots; the checks measure, the gate judges each outcome.
-fn run_checks(
-    config: &crate::config::Config,
-    (samples, planner): (
-        usize,
-        Option<Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync>>,
-    ),
-    pairs: &[(&TableConfig, &PairPlan)],
-    snapshots: &PerSide<Snapshot>,
-    workers: &Workers,
-    key: &Arc<RedactionKey>,
-    planned: &[checks::Planned],
-) -> Result<Vec<crate::report::CheckReport>> {
-    let outcomes = workers.runtime().block_on(async {
-        let ctx = checks::Context::new(
-            pairs,
-            samples,
-            snapshots,
-            workers.threads(),
-            checks::sql::ValueOptions::new(config),
-            checks::lineage::Redaction::from_config(config, Arc::clone(key)),
-            planner,
-        )
-        .await?;
-        Ok::<_, Error>(checks::run_all(&ctx, planned).await)
-    })?;
-    Ok(outcomes
-        .into_iter()
-        .map(|c| {
-            let judged = crate::gate::judge_check(&c);
-            crate::report::build::check(c, judged)
-        })
-        .collect())
 }
 
 /// Opens and resolves every table pair of a config (no hashing). Used by the bench's decode
