@@ -218,6 +218,17 @@ pub enum Error {
         message: String,
     },
 
+    /// A cluster role (scheduler, executor) could not start or keep serving, or the cluster
+    /// refused or failed a job; names the address and what recon was doing.
+    #[error("{what}")]
+    Cluster {
+        /// The role or the scheduler's address, and what recon was doing.
+        what: String,
+        /// Why (Ballista's or the network's error, or recon's own reason).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Temporary spill or column-hash files failed.
     #[error("temporary storage: {0}")]
     Spill(#[source] std::io::Error),
@@ -245,6 +256,17 @@ impl Error {
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         Self::Input {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Cluster`].
+    pub fn cluster(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Cluster {
             what: what.into(),
             source: source.into(),
         }

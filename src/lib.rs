@@ -23,7 +23,8 @@
 //!   migration with planted drift ([`demo`]);
 //! - monitoring: notifications after a run ([`notify`]), a run's Prometheus metrics, written for
 //!   a textfile collector or pushed to a Pushgateway ([`metrics`]), and the parts of `recon
-//!   watch` ([`watch`], with its settings in [`WatchSettings`]).
+//!   watch` ([`watch`], with its settings in [`WatchSettings`]);
+//! - with the `cluster` feature, the roles of a Ballista cluster and its client (`cluster`).
 //!
 //! Everything else is the crate's own.
 //!
@@ -72,6 +73,8 @@
 
 pub(crate) mod atomic;
 pub(crate) mod checks;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub(crate) mod decimal;
 pub(crate) mod diff;

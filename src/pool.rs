@@ -53,6 +53,25 @@ impl Workers {
     }
 }
 
+/// Calls `stop` once SIGTERM or SIGINT (Ctrl-C) arrives (`recon watch` and the cluster roles).
+pub fn on_stop(rt: &tokio::runtime::Runtime, stop: impl FnOnce() + Send + 'static) -> Result<()> {
+    let _guard = rt.enter();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::failed("listening for SIGTERM", e))?;
+    rt.spawn(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        stop();
+    });
+    Ok(())
+}
+
 /// The threads a machine offers (2 where it cannot tell).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)

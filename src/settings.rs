@@ -37,6 +37,9 @@ pub struct Overrides {
     pub diff_out: Option<PathBuf>,
     /// Where spill and digest files go (default: the system temp folder).
     pub temp_dir: Option<PathBuf>,
+    /// Where pairs are reconciled: `Some(url)` a Ballista scheduler, `Some("")` here whatever the
+    /// config's `[cluster]` says (default: the config's, else here).
+    pub cluster: Option<String>,
 }
 
 /// The settings a run uses, each decided once by [`RunSettings::resolve`].
@@ -64,6 +67,8 @@ pub struct RunSettings {
     /// What the engine is given: memory budget, samples, diff-out, attribution, and whether it
     /// keeps every differing key (exactly when the run keeps a history).
     pub(crate) diff: DiffOptions,
+    /// The scheduler of the cluster pairs are reconciled on (`df://HOST:PORT`), if any.
+    pub(crate) cluster: Option<String>,
 }
 
 impl RunSettings {
@@ -96,8 +101,14 @@ impl RunSettings {
                 attribution: overrides.attribution.unwrap_or(defaults.attribution),
                 key_order: overrides.key_order.unwrap_or(defaults.key_order),
                 previous_changed: None,
+                #[cfg(feature = "cluster")]
+                remote: None,
             },
             history,
+            cluster: match &overrides.cluster {
+                Some(url) => Some(url.clone()).filter(|u| !u.is_empty()),
+                None => loaded.and_then(|l| l.config.cluster.as_ref().map(|c| c.url.clone())),
+            },
         }
     }
 }
@@ -122,6 +133,11 @@ impl RunSettings {
     /// `[history] dir` resolved against the config's folder).
     pub fn history(&self) -> Option<&std::path::Path> {
         self.history.as_deref()
+    }
+
+    /// The scheduler of the cluster pairs are reconciled on, if any.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
     }
 
     /// The match structures' memory budget in bytes.

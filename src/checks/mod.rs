@@ -17,9 +17,10 @@ pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::{QueryPlanner, SessionContext};
 
 use crate::config::{Config, TableConfig, Threshold};
 use crate::error::CheckError;
@@ -137,10 +138,12 @@ impl Context {
         threads: usize,
         options: sql::ValueOptions,
         redaction: lineage::Redaction,
+        planner: Option<Arc<dyn QueryPlanner + Send + Sync>>,
     ) -> Result<Self> {
+        use crate::snapshot::sql::session_with;
         let sessions = PerSide::new(
-            crate::snapshot::sql::session_for(&snapshots.legacy, threads).await?,
-            crate::snapshot::sql::session_for(&snapshots.target, threads).await?,
+            session_with(&snapshots.legacy, threads, planner.clone()).await?,
+            session_with(&snapshots.target, threads, planner).await?,
         );
         let mut sources = BTreeMap::new();
         let mut keys = BTreeMap::new();

@@ -82,6 +82,8 @@ pub fn run(args: &DemoArgs, workers: &Workers, printer: &Printer) -> anyhow::Res
         memory_budget: None,
         attribution: super::choices::AttributionChoice::Store,
         no_key_order: false,
+        cluster: None,
+        local: true,
         stats: false,
         metrics: super::metrics::MetricsArgs::default(),
     };

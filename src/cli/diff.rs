@@ -92,6 +92,7 @@ fn quick_config(args: &DiffArgs) -> recon::Result<LoadedConfig> {
         history: None,
         alerts: Vec::new(),
         watch: None,
+        cluster: None,
     };
     let identity = format!(
         "{:?}",

@@ -4,6 +4,7 @@
 
 pub(crate) mod alert;
 pub(crate) mod choices;
+pub(crate) mod cluster;
 pub(crate) mod demo;
 pub(crate) mod diff;
 pub(crate) mod floor;
@@ -73,6 +74,9 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Notifications: `recon alert test` sends a test message to every `[[alerts]]` destination.
     Alert(alert::AlertArgs),
+    /// The roles of a Ballista cluster that runs recon's work: `scheduler` and `executor`
+    /// (builds with the `cluster` feature).
+    Cluster(cluster::ClusterArgs),
     /// Load a Parquet snapshot into a database of its own (for the demo and the benchmarks).
     #[command(hide = true, name = "load-db")]
     LoadDb(snapshot::LoadArgs),
@@ -118,6 +122,18 @@ pub struct ReconcileArgs {
     /// few batches per side).
     #[arg(long)]
     pub no_key_order: bool,
+    /// Reconcile on the Ballista cluster of this scheduler (`df://HOST:PORT`; over the
+    /// config's `[cluster] url`): the same report. Needs a build with the `cluster` feature.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RECON_CLUSTER",
+        conflicts_with = "local"
+    )]
+    pub cluster: Option<String>,
+    /// Reconcile here, whatever the config's `[cluster]` says.
+    #[arg(long)]
+    pub local: bool,
     /// Print wall time, rows/s and peak memory to stderr at the end.
     #[arg(long)]
     pub stats: bool,
@@ -171,6 +187,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::History(a) => history::run(a, &workers()?),
             Command::Alert(a) => alert::run(a, &printer),
             Command::Watch(a) => watch::run(a, &workers()?, &printer),
+            Command::Cluster(a) => cluster::run(a, &workers()?),
         }));
     // The last line of defence: never exit 101, never without a message.
     let result = dispatched.unwrap_or_else(|panic| {

@@ -59,10 +59,19 @@ pub struct QueryArgs {
     /// History file of the prompt (default `~/.recon_history`).
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Run the statements on a recon cluster (its scheduler, `df://HOST:PORT`): planned here,
+    /// run there. Its executors must see both snapshot roots at the same paths or URLs (builds
+    /// with the `cluster` feature).
+    #[arg(long, value_name = "URL", conflicts_with = "golden")]
+    pub cluster: Option<String>,
 }
 
 /// Runs `recon query`.
 pub fn run(args: &QueryArgs, workers: &Workers) -> anyhow::Result<i32> {
+    #[cfg(not(feature = "cluster"))]
+    if args.cluster.is_some() {
+        return Err(super::cluster::not_built("--cluster"));
+    }
     let (roots, base, config) = if let (Some(l), Some(t)) = (&args.legacy, &args.target) {
         (
             PerSide::new(l.clone(), t.clone()),
@@ -82,6 +91,14 @@ pub fn run(args: &QueryArgs, workers: &Workers) -> anyhow::Result<i32> {
         (roots, loaded.base_dir.clone(), Some(loaded))
     };
     let session = QuerySession::open(&roots, &base, workers)?;
+    #[cfg(feature = "cluster")]
+    let session = match &args.cluster {
+        Some(url) => {
+            let client = recon::cluster::Client::connect(&url.parse()?, workers)?;
+            session.on_cluster(client)
+        }
+        None => session,
+    };
     if let Some(out) = &args.output {
         session.refuse_outputs(&[("--output", out.as_path())])?;
     }

@@ -197,6 +197,11 @@ pub fn overrides(args: &ReconcileArgs, only: Vec<String>, threads: usize) -> Ove
         samples: None,
         diff_out: args.diff_out.clone(),
         temp_dir: None,
+        cluster: if args.local {
+            Some(String::new())
+        } else {
+            args.cluster.clone()
+        },
     }
 }
 

@@ -76,6 +76,18 @@ pub struct Config {
     /// How `recon watch` runs this config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchConfig>,
+    /// Where pairs are reconciled when not here: a Ballista cluster (`docs/cluster.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// The `[cluster]` table: reconcile on a Ballista cluster (binaries built with the `cluster`
+/// feature; `recon run --cluster` overrides it, `--local` ignores it).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The scheduler: `df://HOST:PORT`.
+    pub url: String,
 }
 
 /// Where one side's snapshot lives.

@@ -4,6 +4,8 @@
 //! `--diff-out` from a detail pass over the few rows that need it ([`detail`]).
 
 mod attribute;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod detail;
 pub mod digests;
 pub mod explain;
@@ -52,6 +54,9 @@ pub struct DiffOptions {
     /// Merge pairs whose sides are both in key order as a stream (the same report, in memory
     /// bounded by a few batches); `false` reconciles every pair through the match structure.
     pub key_order: bool,
+    /// Reconcile on a cluster instead of here (the same report).
+    #[cfg(feature = "cluster")]
+    pub remote: Option<cluster::Remote>,
 }
 
 impl Default for DiffOptions {
@@ -65,6 +70,8 @@ impl Default for DiffOptions {
             attribution: Attribution::default(),
             key_order: true,
             previous_changed: None,
+            #[cfg(feature = "cluster")]
+            remote: None,
         }
     }
 }
@@ -109,7 +116,16 @@ fn run<K: KeyCodec>(
             o.row_groups() >= rayon::current_num_threads() || entries > opts.memory_budget as u64
         });
     let mut merged = None;
-    if let Some(order) = &order {
+    #[cfg(feature = "cluster")]
+    if let Some(remote) = &opts.remote {
+        let differing = spool();
+        let caps = (EXPLAIN_ROWS.max(opts.samples), opts.samples);
+        let (totals, tally) =
+            cluster::reconcile(plan, remote, &layout, caps, differing.as_ref(), progress)?;
+        tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "reconciled on the cluster");
+        merged = Some((totals, tally, PerSide::new(None, None), differing));
+    }
+    if let (None, Some(order)) = (&merged, &order) {
         let differing = spool();
         let inputs = ordered::Inputs {
             plan,

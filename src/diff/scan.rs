@@ -283,7 +283,7 @@ pub fn scan<K: KeyCodec>(
 
 /// The filter fingerprint of a row's `(key, row hash)` (also its share of the table checksum).
 #[inline]
-fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
+pub(super) fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
     hash::fold(hash, key.fold_bits())
 }
 

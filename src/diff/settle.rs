@@ -406,20 +406,51 @@ fn settle_spooled<K: Key>(
             attribute::attribute_reread(plan, inp.layout, inp.stores.target, chunk)?
         };
         attribute::settle_again(plan, inp.layout, chunk, &mut settled, inp.captured)?;
-        let mut rows = Vec::new();
-        let legacy_rows = plan.tables.legacy.rows;
-        for (c, s) in chunk.iter().zip(settled) {
-            let spooled = differing.is_some().then_some(&mut rows);
-            if tally.count_settled(*c, s, legacy_rows, spooled).is_some() {
-                return Err(Error::Internal(format!(
-                    "table `{}`: a changed row could not be attributed",
-                    plan.name
-                )));
-            }
+        count_chunk(plan, chunk, settled, tally, differing)?;
+    }
+    Ok(())
+}
+
+/// Settles candidates (in legacy ordinal order) from both of their rows read again, a chunk at
+/// a time, and counts them: for pairs found by another engine, which stores no digests.
+#[cfg(feature = "cluster")]
+pub(super) fn settle_from_rows<K: Key>(
+    plan: &PairPlan,
+    layout: &RowLayout,
+    candidates: &[Candidate<K>],
+    tally: &mut Tally<K>,
+    differing: Option<&Spool<Differing<K>>>,
+) -> Result<()> {
+    let nothing_kept = PerSide::new(None, None);
+    for chunk in candidates.chunks(SETTLE_CHUNK) {
+        let mut settled = vec![Settled::Unknown; chunk.len()];
+        attribute::settle_again(plan, layout, chunk, &mut settled, &nothing_kept)?;
+        count_chunk(plan, chunk, settled, tally, differing)?;
+    }
+    Ok(())
+}
+
+/// Counts a chunk of settled candidates, spooling the changed ones with `differing`.
+fn count_chunk<K: Key>(
+    plan: &PairPlan,
+    chunk: &[Candidate<K>],
+    settled: Vec<Settled>,
+    tally: &mut Tally<K>,
+    differing: Option<&Spool<Differing<K>>>,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    let legacy_rows = plan.tables.legacy.rows;
+    for (c, s) in chunk.iter().zip(settled) {
+        let spooled = differing.is_some().then_some(&mut rows);
+        if tally.count_settled(*c, s, legacy_rows, spooled).is_some() {
+            return Err(Error::Internal(format!(
+                "table `{}`: a changed row could not be attributed",
+                plan.name
+            )));
         }
-        if let Some(d) = differing {
-            d.push(&rows)?;
-        }
+    }
+    if let Some(d) = differing {
+        d.push(&rows)?;
     }
     Ok(())
 }

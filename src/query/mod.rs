@@ -37,6 +37,9 @@ pub struct QuerySession<'e> {
     ctx: SessionContext,
     snapshots: PerSide<Snapshot>,
     workers: &'e Workers,
+    /// Where statements run when not here: planned in this session, run as cluster jobs.
+    #[cfg(feature = "cluster")]
+    cluster: Option<crate::cluster::Client>,
 }
 
 /// A statement's result.
@@ -68,6 +71,10 @@ pub enum QueryError {
     /// A snapshot could not be read.
     #[error(transparent)]
     Open(#[from] Error),
+    /// The cluster refused or failed the statement's job.
+    #[cfg(feature = "cluster")]
+    #[error(transparent)]
+    Cluster(Error),
     /// A golden query's results could not be compared.
     #[error(transparent)]
     Check(#[from] crate::error::CheckError),
@@ -142,7 +149,20 @@ impl<'e> QuerySession<'e> {
             ctx,
             snapshots,
             workers,
+            #[cfg(feature = "cluster")]
+            cluster: None,
         })
+    }
+
+    /// Runs every statement on a cluster: planned in this session (its tables and functions),
+    /// then submitted as a job. The cluster's executors must see both snapshot roots at the
+    /// same paths or URLs.
+    #[cfg(feature = "cluster")]
+    pub fn on_cluster(self, client: crate::cluster::Client) -> Self {
+        Self {
+            cluster: Some(client),
+            ..self
+        }
     }
 
     /// The local folders of both snapshots (outputs must stay out of them).
@@ -168,6 +188,19 @@ impl<'e> QuerySession<'e> {
                 .await
                 .map_err(|e| QueryError::plan(e, statement))?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            #[cfg(feature = "cluster")]
+            if let Some(cluster) = &self.cluster {
+                let plan = df.create_physical_plan().await.map_err(QueryError::Run)?;
+                let batches = cluster
+                    .execute(plan, &self.ctx.session_id())
+                    .await
+                    .map_err(QueryError::Cluster)?;
+                return Ok(QueryResult {
+                    schema,
+                    batches,
+                    elapsed: clock.elapsed(),
+                });
+            }
             let batches = df.collect().await.map_err(QueryError::Run)?;
             Ok(QueryResult {
                 schema,

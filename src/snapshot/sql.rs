@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use datafusion::common::TableReference;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::{QueryPlanner, SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::LogicalPlan;
 use futures::StreamExt;
@@ -21,11 +22,30 @@ use crate::error::{Error, Result};
 /// A `DataFusion` session over one snapshot: every table registered under its own name in the
 /// default schema, which is named after the side, so `orders` and `legacy.orders` both resolve.
 pub async fn session_for(snapshot: &Snapshot, threads: usize) -> Result<SessionContext> {
+    session_with(snapshot, threads, None).await
+}
+
+/// A session as [`session_for`]'s, whose statements `planner` plans (e.g. to run them on a
+/// cluster) when given.
+pub async fn session_with(
+    snapshot: &Snapshot,
+    threads: usize,
+    planner: Option<Arc<dyn QueryPlanner + Send + Sync>>,
+) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_target_partitions(threads.max(1))
         .with_default_catalog_and_schema("datafusion", snapshot.side.as_str())
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = match planner {
+        None => SessionContext::new_with_config(config),
+        Some(planner) => SessionContext::new_with_state(
+            SessionStateBuilder::new()
+                .with_config(config)
+                .with_default_features()
+                .with_query_planner(planner)
+                .build(),
+        ),
+    };
     register_functions(&ctx);
     register_tables(&ctx, snapshot, None).await?;
     Ok(ctx)

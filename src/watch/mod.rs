@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::gate::Status;
 
+pub use crate::pool::on_stop;
 pub use progress::{Progress, Step, Stop};
 pub use runs::{Committed, RunFolders};
 pub use schedule::{next_daily, next_tick, skipped_ticks, summary_after};
@@ -108,25 +109,6 @@ pub fn guarded<T>(work: impl FnOnce() -> T) -> Result<T> {
             .unwrap_or_else(|| "a panic without a message".to_owned());
         Error::Invalid(format!("the run panicked: {message}"))
     })
-}
-
-/// Calls `stop` once SIGTERM or SIGINT (Ctrl-C) arrives.
-pub fn on_stop(rt: &tokio::runtime::Runtime, stop: impl FnOnce() + Send + 'static) -> Result<()> {
-    let _guard = rt.enter();
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::failed("listening for SIGTERM", e))?;
-    rt.spawn(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        stop();
-    });
-    Ok(())
 }
 
 #[cfg(test)]

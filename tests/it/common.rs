@@ -405,3 +405,25 @@ pub fn parse_report(text: &str) -> Value {
     );
     report
 }
+
+/// A migration `recon gen` writes (ERP profile) with these rows, seed and row-group size.
+pub fn generated(rows: u32, seed: u32, row_group: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rows, seed, row_group) = (rows.to_string(), seed.to_string(), row_group.to_string());
+    let out = recon()
+        .args([
+            "gen",
+            "--rows",
+            &rows,
+            "--seed",
+            &seed,
+            "--row-group",
+            &row_group,
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("gen");
+    assert!(out.status.success(), "{}", stderr(&out));
+    dir
+}

@@ -4,22 +4,7 @@ use crate::common::*;
 
 #[test]
 fn generated_erp_migration_reports_exactly_the_planted_drift() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = recon()
-        .args([
-            "gen",
-            "--rows",
-            "3000",
-            "--seed",
-            "7",
-            "--row-group",
-            "700",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .expect("gen");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = generated(3000, 7, 700);
     for attribution in ["store", "reread"] {
         planted_drift_is_reported(dir.path(), attribution);
     }

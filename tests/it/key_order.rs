@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::*;
 
 /// One row: composite key `(a, b)` (`b` may be NULL), a plain column and an amount in cents.
-type Row = (i64, Option<String>, i64, i64);
+pub(crate) type Row = (i64, Option<String>, i64, i64);
 
 /// Sorts rows by key as the merge compares keys: `a` by value, then `b` bytewise.
 fn sort_by_key(rows: &mut [Row]) {
@@ -21,7 +21,13 @@ fn sort_by_key(rows: &mut [Row]) {
 
 /// Writes a side as files that each hold a key range, named in reverse key order (so that only
 /// the footers' statistics can put them in order).
-fn write_side(dir: &std::path::Path, rows: &[Row], files: usize, row_group: usize, legacy: bool) {
+pub(crate) fn write_side(
+    dir: &std::path::Path,
+    rows: &[Row],
+    files: usize,
+    row_group: usize,
+    legacy: bool,
+) {
     // Cut only where `a` changes: the footers order row groups by their first key column.
     let mut cuts = vec![0];
     let want = rows.len().div_ceil(files.max(1)).max(1);
@@ -74,7 +80,7 @@ fn side_batch(rows: &[Row], legacy: bool) -> RecordBatch {
     batch(vec![("a", a), ("b", b), ("v", v), ("amt", amt)])
 }
 
-const CONFIG: &str = "[[tables]]\nname = \"t\"\nkey = [\"a\", \"b\"]\n\n\
+pub(crate) const CONFIG: &str = "[[tables]]\nname = \"t\"\nkey = [\"a\", \"b\"]\n\n\
     [tables.columns.amt]\nabs_tolerance = \"0.01\"\n";
 
 /// One run: (exit code, the table's report, the `--diff-out` rows as text, stderr).
@@ -106,7 +112,7 @@ fn run(s: &Scenario, name: &str, extra: &[&str]) -> (i32, Value, String, String)
 }
 
 /// Every row of the `--diff-out` files, printed.
-fn diff_rows(dir: &std::path::Path) -> String {
+pub(crate) fn diff_rows(dir: &std::path::Path) -> String {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -151,7 +157,7 @@ fn assert_same_both_ways(s: &Scenario, threads: usize) -> (i32, Value) {
     (code, merged)
 }
 
-fn row() -> impl Strategy<Value = Row> {
+pub(crate) fn row() -> impl Strategy<Value = Row> {
     (
         0i64..12,
         proptest::option::weighted(0.9, "[a-c]{0,2}"),
@@ -204,7 +210,7 @@ proptest! {
 }
 
 /// Rows from a small sorted table with drift of every kind, NULL keys and duplicates.
-fn drifted() -> (Vec<Row>, Vec<Row>) {
+pub(crate) fn drifted() -> (Vec<Row>, Vec<Row>) {
     let legacy: Vec<Row> = (0..300)
         .map(|i| {
             let b = (i % 7 != 0).then(|| format!("k{}", i % 5));

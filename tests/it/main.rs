@@ -3,6 +3,10 @@
 mod attribution;
 mod bad_input;
 mod checks;
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(feature = "cluster")]
+mod cluster_run;
 mod common;
 mod databases;
 mod engine;

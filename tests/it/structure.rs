@@ -148,8 +148,10 @@ fn without_tests(code: &str) -> (String, Vec<String>) {
         let item = &rest[at + "#[cfg(test)]".len()..];
         let open = item.find('{');
         let semi = item.find(';');
+        // An item that ends at `;` before any `{` (a `mod name;` among them, also the file's
+        // last item), or one whose braces close it.
         let end = match (open, semi) {
-            (Some(o), Some(s)) if s < o => {
+            (o, Some(s)) if o.is_none_or(|o| s < o) => {
                 let decl = item[..s].trim();
                 if let Some(name) = decl.rsplit("mod ").next().filter(|_| decl.contains("mod ")) {
                     test_children.push(name.trim().to_owned());
@@ -157,8 +159,7 @@ fn without_tests(code: &str) -> (String, Vec<String>) {
                 s + 1
             }
             (Some(o), _) => o + matching_brace(&item[o..]),
-            (None, Some(s)) => s + 1,
-            (None, None) => item.len(),
+            (None, _) => item.len(),
         };
         out.extend(item[..end].chars().filter(|&c| c == '\n'));
         rest = &item[end..];

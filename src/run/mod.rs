@@ -2,11 +2,13 @@
 //! work), reconcile each pair, gate, and assemble the [`Report`]. A run always yields a report;
 //! what could not be decided is in it as `error`, never as a pass.
 
+mod cluster;
+mod sql_checks;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::checks;
 use crate::config::{LoadedConfig, TableConfig};
 use crate::diff::{self, DiffOptions};
 use crate::error::{Error, Result};
@@ -21,6 +23,8 @@ use crate::side::{PerSide, Side};
 use crate::snapshot::{SideTable, Snapshot, sql};
 use crate::spill::KeyLog;
 use crate::store::Staged;
+use cluster::{cluster, on_cluster, sql_planner};
+use sql_checks::{plan_checks, run_checks};
 
 /// Told how far the hashing pass of each table got.
 pub trait Progress: Sync {
@@ -381,11 +385,13 @@ fn run_into(
             None
         })
         .unwrap_or_default();
-    for p in &plans {
-        let table_opts = DiffOptions {
+    let cluster = cluster(opts.settings.cluster(), workers)?;
+    for (t, p) in selected.iter().zip(&plans) {
+        let mut table_opts = DiffOptions {
             previous_changed: previous.get(&p.name).copied(),
             ..diff_opts.clone()
         };
+        on_cluster(&mut table_opts, cluster.as_ref(), workers, loaded, t, p);
         let (table, differing) = reconcile_one(p, &table_opts, opts, pool);
         report.tables.push(table);
         keys.push(differing);
@@ -393,7 +399,16 @@ fn run_into(
     if !checks.is_empty() {
         let pairs: Vec<(&TableConfig, &PairPlan)> = selected.iter().copied().zip(&plans).collect();
         let samples = opts.settings.diff.samples;
-        report.checks = run_checks(config, samples, &pairs, &snapshots, workers, key, &checks)?;
+        let planner = sql_planner(cluster.as_ref());
+        report.checks = run_checks(
+            config,
+            (samples, planner),
+            &pairs,
+            &snapshots,
+            workers,
+            key,
+            &checks,
+        )?;
     }
     Ok(())
 }
@@ -405,59 +420,6 @@ fn engine_options(settings: &RunSettings, staged_diff_out: Option<PathBuf>) -> D
         diff_out: staged_diff_out,
         ..settings.diff.clone()
     }
-}
-
-/// The config's checks that the run's `--table` selection leaves whole.
-fn plan_checks(loaded: &LoadedConfig, opts: &RunOptions<'_>) -> Result<Vec<checks::Planned>> {
-    let config_name = loaded
-        .path
-        .file_name()
-        .map_or_else(|| "recon.toml".into(), |n| n.to_string_lossy().into_owned());
-    let planned = checks::plan(
-        &loaded.config,
-        &loaded.check_lines,
-        &config_name,
-        &loaded.base_dir,
-    )?;
-    Ok(planned
-        .into_iter()
-        .filter(|c| {
-            opts.settings.only.is_empty()
-                || c.tables()
-                    .is_some_and(|ts| ts.iter().all(|t| opts.settings.only.contains(t)))
-        })
-        .collect())
-}
-
-/// Runs the checks on both snapshots; the checks measure, the gate judges each outcome.
-fn run_checks(
-    config: &crate::config::Config,
-    samples: usize,
-    pairs: &[(&TableConfig, &PairPlan)],
-    snapshots: &PerSide<Snapshot>,
-    workers: &Workers,
-    key: &Arc<RedactionKey>,
-    planned: &[checks::Planned],
-) -> Result<Vec<crate::report::CheckReport>> {
-    let outcomes = workers.runtime().block_on(async {
-        let ctx = checks::Context::new(
-            pairs,
-            samples,
-            snapshots,
-            workers.threads(),
-            checks::sql::ValueOptions::new(config),
-            checks::lineage::Redaction::from_config(config, Arc::clone(key)),
-        )
-        .await?;
-        Ok::<_, Error>(checks::run_all(&ctx, planned).await)
-    })?;
-    Ok(outcomes
-        .into_iter()
-        .map(|c| {
-            let judged = crate::gate::judge_check(&c);
-            crate::report::build::check(c, judged)
-        })
-        .collect())
 }
 
 /// Opens and resolves every table pair of a config (no hashing). Used by the bench's decode

@@ -1,0 +1,112 @@
+//! How recon's operators travel between the client, the scheduler and the executors: a tag byte
+//! and the operator's settings as JSON; their inputs travel as Ballista's and `DataFusion`'s own
+//! nodes. The codec is composed after Ballista's, in the same order on every role.
+
+use std::sync::Arc;
+
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use serde::{Deserialize, Serialize};
+
+use super::exec::{HashExec, PairExec};
+use crate::side::Side;
+
+const HASH: u8 = 1;
+const PAIR: u8 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct HashNode {
+    side: String,
+    key_bytes: i32,
+    spec: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PairNode {
+    keep: u64,
+    key_bytes: i32,
+}
+
+/// Encodes and decodes [`HashExec`] and [`PairExec`]; every other node is someone else's.
+#[derive(Debug, Default)]
+pub struct ReconCodec;
+
+fn bad(what: &str, e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Internal(format!("a recon {what} node: {e}"))
+}
+
+impl PhysicalExtensionCodec for ReconCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        _: &TaskContext,
+        _: &dyn PhysicalProtoConverterExtension,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let Some((&tag, body)) = buf.split_first() else {
+            return Err(bad("empty", "no bytes"));
+        };
+        match (tag, inputs) {
+            (HASH, [input]) => {
+                let n: HashNode = serde_json::from_slice(body).map_err(|e| bad("hash", e))?;
+                let side = match n.side.as_str() {
+                    "legacy" => Side::Legacy,
+                    "target" => Side::Target,
+                    other => return Err(bad("hash", format!("side `{other}`"))),
+                };
+                let spec: Arc<[u8]> = n.spec.into_bytes().into();
+                Ok(Arc::new(HashExec::new(
+                    spec,
+                    side,
+                    n.key_bytes,
+                    Arc::clone(input),
+                )))
+            }
+            (PAIR, [legacy, target]) => {
+                let n: PairNode = serde_json::from_slice(body).map_err(|e| bad("pair", e))?;
+                Ok(Arc::new(PairExec::new(
+                    n.keep,
+                    n.key_bytes,
+                    Arc::clone(legacy),
+                    Arc::clone(target),
+                )))
+            }
+            _ => Err(bad(
+                "unknown",
+                format!("tag {tag} with {} inputs", inputs.len()),
+            )),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _: &dyn PhysicalProtoConverterExtension,
+    ) -> DfResult<()> {
+        if let Some(h) = node.downcast_ref::<HashExec>() {
+            let spec = std::str::from_utf8(&h.spec).map_err(|e| bad("hash", e))?;
+            let n = HashNode {
+                side: h.side.as_str().to_owned(),
+                key_bytes: h.key_bytes,
+                spec: spec.to_owned(),
+            };
+            buf.push(HASH);
+            serde_json::to_writer(buf, &n).map_err(|e| bad("hash", e))
+        } else if let Some(p) = node.downcast_ref::<PairExec>() {
+            let n = PairNode {
+                keep: p.keep,
+                key_bytes: p.key_bytes,
+            };
+            buf.push(PAIR);
+            serde_json::to_writer(buf, &n).map_err(|e| bad("pair", e))
+        } else {
+            Err(DataFusionError::NotImplemented(format!(
+                "recon's codec does not encode {}",
+                node.name()
+            )))
+        }
+    }
+}

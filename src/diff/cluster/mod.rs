@@ -1,0 +1,214 @@
+//! A pair reconciled on a cluster (feature `cluster`): the hashing pass and the pairing run on
+//! the executors, the rest here, with the local engine's own code.
+//!
+//! The job is one physical plan, built here and submitted to the scheduler:
+//!
+//! ```text
+//! PairExec                                    one task per key partition
+//!   RepartitionExec(Hash(key))  ── shuffle ──  RepartitionExec(Hash(key))
+//!   HashExec(legacy)                           HashExec(target)        one task per row group
+//!   work list (a partition per row group)      work list
+//! ```
+//!
+//! The executors return counts, checksum shares, every changed candidate and the missing and
+//! extra rows the report needs. Here they are counted into the same tally as the local engine's;
+//! candidates are attributed (or found equal within a tolerance) from their two rows read again,
+//! and the samples come from the detail pass, as locally. Each side's rows must add up to its
+//! footers' count: a row group hashed twice or not at all fails the table, never the verdict.
+
+mod codec;
+mod exec;
+mod spec;
+
+pub use codec::ReconCodec;
+pub use spec::PairSpec;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{UInt8Type, UInt64Type};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::physical_expr::expressions::col;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+
+use super::digests::RowLayout;
+use super::merge::{Candidate, Merged};
+use super::scan::{KeyCodec, ScanTotals};
+use super::settle::{self, Differing, Tally};
+use crate::error::{Error, Result};
+use crate::plan::PairPlan;
+use crate::side::{PerSide, Side};
+use crate::spill::spool::Spool;
+use exec::{HashExec, Kind, PairExec};
+
+/// Runs a physical plan on a cluster and collects its rows.
+pub trait Submit: Send + Sync + Debug {
+    /// Submits `plan` as one job (of table `what`) and waits for every row of it, telling
+    /// `progress` the percentage done while it runs; a failed job is an error.
+    fn submit(
+        &self,
+        what: &str,
+        plan: Arc<dyn ExecutionPlan>,
+        progress: &(dyn Fn(u8) + Sync),
+    ) -> Result<Vec<RecordBatch>>;
+}
+
+/// A pair to reconcile on a cluster.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// Where jobs go.
+    pub cluster: Arc<dyn Submit>,
+    /// The pair as its tasks receive it.
+    pub spec: Arc<PairSpec>,
+}
+
+/// Rows per key partition, about: a partition's entries of both sides stay near 64 MiB.
+const PARTITION_ROWS: u64 = 1 << 21;
+
+/// Hashes and pairs `plan` on the cluster; returns each side's totals and the tally.
+pub(super) fn reconcile<K: KeyCodec>(
+    plan: &PairPlan,
+    remote: &Remote,
+    layout: &RowLayout,
+    (changed_cap, cap): (usize, usize),
+    differing: Option<&Spool<Differing<K>>>,
+    progress: &(dyn Fn(Side, u64) + Sync),
+) -> Result<(PerSide<ScanTotals>, Tally<K>)> {
+    let job = job::<K>(plan, remote, differing.is_some(), cap)?;
+    // The job's share done, as rows of both sides (the bar counts rows).
+    let rows = plan.tables.legacy.rows + plan.tables.target.rows;
+    let shown = std::sync::atomic::AtomicU64::new(0);
+    let advance = |percent: u8| {
+        let share = u128::from(rows) * u128::from(percent.min(100)) / 100;
+        let done = u64::try_from(share).unwrap_or(rows);
+        let before = shown.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
+        if done > before {
+            progress(Side::Legacy, done - before);
+        }
+    };
+    let batches = remote.cluster.submit(&plan.name, job, &advance)?;
+    advance(100);
+    let (totals, rows, merged) = collect::<K>(&batches)?;
+    for side in Side::BOTH {
+        let (got, want) = (*rows.get(side), plan.tables.get(side).rows);
+        if got != want {
+            return Err(Error::Internal(format!(
+                "table `{}`: the cluster hashed {got} {side} rows of {want}",
+                plan.name
+            )));
+        }
+    }
+    let mut tally = Tally::new(plan.columns.len(), changed_cap, cap);
+    let mut spooled = Vec::new();
+    let legacy_rows = plan.tables.legacy.rows;
+    tally.count_merged(
+        &merged,
+        legacy_rows,
+        differing.is_some().then_some(&mut spooled),
+    );
+    if let Some(d) = differing {
+        d.push(&spooled)?;
+    }
+    let mut candidates = merged.candidates;
+    candidates.sort_unstable_by_key(|c| c.legacy);
+    settle::settle_from_rows(plan, layout, &candidates, &mut tally, differing)?;
+    Ok((totals, tally))
+}
+
+/// The job's plan: both sides' work lists hashed, shuffled by key and paired.
+fn job<K: KeyCodec>(
+    plan: &PairPlan,
+    remote: &Remote,
+    keep_all: bool,
+    cap: usize,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let encoded: Arc<[u8]> = serde_json::to_vec(remote.spec.as_ref())
+        .map_err(|e| Error::failed(format!("table `{}` for the cluster", plan.name), e))?
+        .into();
+    let key_bytes = i32::try_from(K::BYTES).unwrap_or(16);
+    let rows = plan.tables.legacy.rows + plan.tables.target.rows;
+    let partitions = usize::try_from(rows.div_ceil(PARTITION_ROWS))
+        .unwrap_or(usize::MAX)
+        .clamp(2, 4096);
+    let df = |e: datafusion::error::DataFusionError| {
+        Error::failed(format!("the cluster plan of table `{}`", plan.name), e)
+    };
+    let side = |side: Side| -> Result<Arc<dyn ExecutionPlan>> {
+        let mut work = exec::work_list(&plan.tables.get(side).row_groups()).map_err(df)?;
+        if work.is_empty() {
+            // A table without row groups: one empty partition.
+            work.push(Vec::new());
+        }
+        let list =
+            MemorySourceConfig::try_new_exec(&work, exec::work_schema(), None).map_err(df)?;
+        let hashed = Arc::new(HashExec::new(Arc::clone(&encoded), side, key_bytes, list));
+        let key = col("key", &hashed.schema()).map_err(df)?;
+        let shuffled = RepartitionExec::try_new(hashed, Partitioning::Hash(vec![key], partitions))
+            .map_err(df)?;
+        Ok(Arc::new(shuffled))
+    };
+    let keep = if keep_all { u64::MAX } else { cap as u64 };
+    Ok(Arc::new(PairExec::new(
+        keep,
+        key_bytes,
+        side(Side::Legacy)?,
+        side(Side::Target)?,
+    )))
+}
+
+type Collected<K> = (PerSide<ScanTotals>, PerSide<u64>, Merged<K>);
+
+/// Adds up the partitions' rows.
+fn collect<K: KeyCodec>(batches: &[RecordBatch]) -> Result<Collected<K>> {
+    let mut totals = PerSide::new(ScanTotals::default(), ScanTotals::default());
+    let mut rows = PerSide::new(0, 0);
+    let mut m = Merged::<K>::default();
+    let bad = |what: &str| Error::Internal(format!("the cluster returned {what}"));
+    for b in batches {
+        if b.num_columns() != 6 {
+            return Err(bad("rows of another shape"));
+        }
+        let kinds = b.column(0).as_primitive::<UInt8Type>();
+        let keys = b.column(1).as_fixed_size_binary();
+        let word = |i: usize| b.column(i).as_primitive::<UInt64Type>();
+        let (a, bw, c, d) = (word(2), word(3), word(4), word(5));
+        for i in 0..b.num_rows() {
+            let kind = Kind::of(kinds.value(i)).ok_or_else(|| bad("a row of unknown kind"))?;
+            let key = || K::read(keys.value(i));
+            let w = [a.value(i), bw.value(i), c.value(i), d.value(i)];
+            match kind {
+                Kind::Counts => {
+                    m.matched += w[0];
+                    m.missing += w[1];
+                    m.extra += w[2];
+                }
+                Kind::Legacy | Kind::Target => {
+                    let side = if kind == Kind::Legacy {
+                        Side::Legacy
+                    } else {
+                        Side::Target
+                    };
+                    *rows.get_mut(side) += w[0];
+                    let t = totals.get_mut(side);
+                    t.null_keys += w[1];
+                    t.checksum = t.checksum.wrapping_add(w[2]);
+                    *m.duplicate_keys.get_mut(side) += w[3];
+                }
+                Kind::Candidate => m.candidates.push(Candidate {
+                    key: key(),
+                    legacy: w[0],
+                    target: w[1],
+                    hashes: (w[2], w[3]),
+                }),
+                Kind::Missing => m.missing_rows.push((key(), w[0])),
+                Kind::Extra => m.extra_rows.push((key(), w[0])),
+            }
+        }
+    }
+    Ok((totals, rows, m))
+}
+
+#[cfg(test)]
+mod tests;
