@@ -4,8 +4,10 @@
 //! The resolved [`PairPlan`] holds open files and footers, so it does not travel: the task
 //! carries the pair's config, the snapshot roots as the config names them, and the files the
 //! client planned with. Every executor opens the same snapshots, resolves the pair with the same
-//! code, and refuses to hash when it sees other files than the client did (another path, size
-//! or row count): rows are named by their ordinal in the table, so both must count alike.
+//! code, and refuses to hash when it sees other files than the client did (another path, size,
+//! row count or write time): rows are named by their ordinal in the table, so both must count
+//! alike. A resolved pair is kept by the digest of its spec, write times included, so a snapshot
+//! exported again is opened again, never read through last night's file handles.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +31,9 @@ pub struct FileMark {
     pub size: u64,
     /// Rows, from its footer.
     pub rows: u64,
+    /// When it was last written, as listed (RFC 3339): a snapshot exported again under the same
+    /// names, sizes and row counts is another snapshot.
+    pub modified: String,
 }
 
 /// A table pair as a cluster task receives it.
@@ -93,6 +98,7 @@ fn marks(table: &SideTable) -> Vec<FileMark> {
             location: f.file.location.to_string(),
             size: f.file.size,
             rows: f.rows(),
+            modified: f.file.modified.to_rfc3339(),
         })
         .collect()
 }
@@ -188,8 +194,9 @@ fn check_files(pair: &str, side: Side, table: &SideTable, expected: &[FileMark])
         },
         |(a, b)| {
             format!(
-                "`{}` ({} bytes, {} rows) here, `{}` ({} bytes, {} rows) on the client",
-                a.location, a.size, a.rows, b.location, b.size, b.rows
+                "`{}` ({} bytes, {} rows, written {}) here, `{}` ({} bytes, {} rows, written \
+                 {}) on the client",
+                a.location, a.size, a.rows, a.modified, b.location, b.size, b.rows, b.modified
             )
         },
     );

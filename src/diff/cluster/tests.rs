@@ -114,3 +114,25 @@ fn every_differing_row_comes_back_for_the_history() {
         assert_eq!(local, remote);
     }
 }
+
+#[test]
+fn an_executor_refuses_files_written_at_another_time() {
+    let loaded = Config::load("fixtures/erp/recon.toml".as_ref()).expect("config");
+    let workers = crate::Workers::new(1).expect("workers");
+    let plans = crate::run::resolve_all(&loaded, &workers).expect("plans");
+    let c = &loaded.config;
+    let roots = (
+        c.legacy.root.as_str(),
+        c.target.root.as_str(),
+        loaded.base_dir.as_path(),
+    );
+    let mut spec = PairSpec::new(&c.tables[0], &c.defaults, roots, &plans[0]);
+    let as_listed = serde_json::to_vec(&spec).expect("spec");
+    assert!(super::spec::resolve(&as_listed).is_ok());
+    // The same names, sizes and rows, exported again.
+    spec.legacy_files[0].modified = "2001-02-03T04:05:06+00:00".into();
+    let again = serde_json::to_vec(&spec).expect("spec");
+    let refused = super::spec::resolve(&again).err().expect("refused").chain();
+    assert!(refused.contains("sees other legacy files"), "{refused}");
+    assert!(refused.contains("2001-02-03T04:05:06+00:00"), "{refused}");
+}
