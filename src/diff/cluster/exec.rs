@@ -282,8 +282,12 @@ fn hash_rows<K: KeyCodec>(
     let columns = plan.read_columns(side);
     let mut scratch = Scratch::<K>::without_entries();
     for batch in work {
-        let word = |i: usize| batch.column(i).as_primitive::<UInt64Type>();
-        let (files, groups, bases) = (word(0), word(1), word(2));
+        let word = |i: usize| {
+            (batch.columns().get(i))
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+                .ok_or_else(|| DataFusionError::Internal("a work list of another shape".into()))
+        };
+        let (files, groups, bases) = (word(0)?, word(1)?, word(2)?);
         for row in 0..batch.num_rows() {
             let (file, group, base) = (files.value(row), groups.value(row), bases.value(row));
             // The client's row group must be this executor's, at the same ordinal.
@@ -454,14 +458,18 @@ struct SideRows<K> {
 fn side_rows<K: KeyCodec>(batches: &[RecordBatch]) -> DfResult<SideRows<K>> {
     let mut s = SideRows::default();
     for b in batches {
-        let keys = b.column(0).as_fixed_size_binary();
-        let hashes = b.column(1).as_primitive::<UInt64Type>();
-        let ords = b.column(2).as_primitive::<UInt64Type>();
-        if keys.value_length() != i32::try_from(K::BYTES).unwrap_or(0) {
-            return Err(DataFusionError::Internal(
-                "hashed keys of another width".into(),
-            ));
-        }
+        let shape = || DataFusionError::Internal("hashed rows of another shape".into());
+        let width = i32::try_from(K::BYTES).unwrap_or(16);
+        let keys = (b.columns().first())
+            .and_then(|c| c.as_fixed_size_binary_opt())
+            .filter(|k| k.value_length() == width)
+            .ok_or_else(shape)?;
+        let word = |i: usize| {
+            (b.columns().get(i))
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+                .ok_or_else(shape)
+        };
+        let (hashes, ords) = (word(1)?, word(2)?);
         for i in 0..b.num_rows() {
             let hash = hashes.value(i);
             s.rows += 1;

@@ -166,14 +166,25 @@ fn collect<K: KeyCodec>(batches: &[RecordBatch]) -> Result<Collected<K>> {
     let mut rows = PerSide::new(0, 0);
     let mut m = Merged::<K>::default();
     let bad = |what: &str| Error::Internal(format!("the cluster returned {what}"));
+    let shape = || bad("rows of another shape (an executor of another recon?)");
+    let width = i32::try_from(K::BYTES).unwrap_or(16);
     for b in batches {
         if b.num_columns() != 6 {
-            return Err(bad("rows of another shape"));
+            return Err(shape());
         }
-        let kinds = b.column(0).as_primitive::<UInt8Type>();
-        let keys = b.column(1).as_fixed_size_binary();
-        let word = |i: usize| b.column(i).as_primitive::<UInt64Type>();
-        let (a, bw, c, d) = (word(2), word(3), word(4), word(5));
+        let kinds = b
+            .column(0)
+            .as_primitive_opt::<UInt8Type>()
+            .ok_or_else(shape)?;
+        let keys = (b.column(1).as_fixed_size_binary_opt())
+            .filter(|k| k.value_length() == width)
+            .ok_or_else(shape)?;
+        let word = |i: usize| {
+            b.column(i)
+                .as_primitive_opt::<UInt64Type>()
+                .ok_or_else(shape)
+        };
+        let (a, bw, c, d) = (word(2)?, word(3)?, word(4)?, word(5)?);
         for i in 0..b.num_rows() {
             let kind = Kind::of(kinds.value(i)).ok_or_else(|| bad("a row of unknown kind"))?;
             let key = || K::read(keys.value(i));

@@ -136,3 +136,22 @@ fn an_executor_refuses_files_written_at_another_time() {
     assert!(refused.contains("sees other legacy files"), "{refused}");
     assert!(refused.contains("2001-02-03T04:05:06+00:00"), "{refused}");
 }
+
+#[test]
+fn rows_of_another_shape_from_a_cluster_are_an_error_not_a_panic() {
+    use arrow::array::{ArrayRef, FixedSizeBinaryArray, UInt64Array};
+    let word = || Arc::new(UInt64Array::from(vec![1u64])) as ArrayRef;
+    let key = Arc::new(FixedSizeBinaryArray::try_from_iter([[0u8; 4]].iter()).expect("key"));
+    // Six columns, but the kind is a word and the key four bytes wide.
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("kind", word()),
+        ("key", key),
+        ("a", word()),
+        ("b", word()),
+        ("c", word()),
+        ("d", word()),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).expect("batch");
+    let e = super::collect::<u64>(&[batch]).expect_err("refused");
+    assert!(e.chain().contains("rows of another shape"), "{}", e.chain());
+}
