@@ -185,14 +185,14 @@ impl crate::diff::cluster::Submit for Connected {
     ) -> Result<Vec<RecordBatch>> {
         let session = format!("recon-{}", std::process::id());
         // Unique among the scheduler's jobs: progress finds the job by its name.
-        let name = format!("recon {what} {}", uuid_like());
+        let name = format!("recon {what} {}", unique_suffix());
         self.runtime
             .block_on(self.client.execute_watched(plan, &session, &name, progress))
     }
 }
 
 /// A name part no other job of any client shares: the process, the time and a counter.
-fn uuid_like() -> String {
+fn unique_suffix() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()

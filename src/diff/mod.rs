@@ -104,37 +104,28 @@ fn run<K: KeyCodec>(
     let spool =
         || keep_all.then(|| settle::differing_spool::<K>(plan, dir.path(), opts.memory_budget));
     let clock = std::time::Instant::now();
-    let order = opts
-        .key_order
-        .then(|| ordered::KeyOrder::of(plan))
-        .flatten()
-        .filter(|o| {
-            // Fewer legacy row groups than workers leave cores idle (a segment starts at a row
-            // group): the merge is then worth it only where the match structure would spill.
-            let rows = plan.tables.legacy.rows + plan.tables.target.rows;
-            let entries = rows.saturating_mul(std::mem::size_of::<partition::Entry<K>>() as u64);
-            o.row_groups() >= rayon::current_num_threads() || entries > opts.memory_budget as u64
-        });
+    let caps = (EXPLAIN_ROWS.max(opts.samples), opts.samples);
     let mut merged = None;
     #[cfg(feature = "cluster")]
     if let Some(remote) = &opts.remote {
         let differing = spool();
-        let caps = (EXPLAIN_ROWS.max(opts.samples), opts.samples);
         let (totals, tally) =
             cluster::reconcile(plan, remote, &layout, caps, differing.as_ref(), progress)?;
         tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "reconciled on the cluster");
         merged = Some((totals, tally, PerSide::new(None, None), differing));
     }
-    if let (None, Some(order)) = (&merged, &order) {
+    if merged.is_none()
+        && let Some(order) = key_order::<K>(plan, opts)
+    {
         let differing = spool();
         let inputs = ordered::Inputs {
             plan,
             layout: &layout,
-            changed_cap: EXPLAIN_ROWS.max(opts.samples),
-            cap: opts.samples,
+            changed_cap: caps.0,
+            cap: caps.1,
         };
         if let Some((totals, tally)) =
-            ordered::reconcile(&inputs, order, differing.as_ref(), progress)?
+            ordered::reconcile(&inputs, &order, differing.as_ref(), progress)?
         {
             tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "merged in key order");
             merged = Some((totals, tally, PerSide::new(None, None), differing));
@@ -170,6 +161,20 @@ fn run<K: KeyCodec>(
         out::write_differing(plan, opts, spool, &mut t)?;
     }
     Ok(t)
+}
+
+/// The key order to merge a pair in as a stream, when both sides have one and it is worth it.
+fn key_order<K: KeyCodec>(plan: &PairPlan, opts: &DiffOptions) -> Option<ordered::KeyOrder> {
+    let order = opts
+        .key_order
+        .then(|| ordered::KeyOrder::of(plan))
+        .flatten()?;
+    // Fewer legacy row groups than workers leave cores idle (a segment starts at a row group):
+    // the merge is then worth it only where the match structure would spill.
+    let rows = plan.tables.legacy.rows + plan.tables.target.rows;
+    let entries = rows.saturating_mul(std::mem::size_of::<partition::Entry<K>>() as u64);
+    (order.row_groups() >= rayon::current_num_threads() || entries > opts.memory_budget as u64)
+        .then_some(order)
 }
 
 /// What a reconciliation counted: each side's totals, the tally, and the target rows the hashing

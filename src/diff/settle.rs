@@ -395,16 +395,13 @@ fn settle_spooled<K: Key>(
     differing: Option<&Spool<Differing<K>>>,
 ) -> Result<()> {
     let plan = inp.plan;
-    let store_legacy = inp.attribution == Attribution::Store;
-    // With the store, every spooled pair is read whole on both sides; re-reading the legacy
-    // side reads only its compared columns, so it takes larger chunks.
-    let n = if store_legacy { SETTLE_CHUNK } else { 1 << 16 };
-    for chunk in bucket.chunks(n) {
-        let mut settled = if store_legacy {
-            vec![Settled::Unknown; chunk.len()]
-        } else {
-            attribute::attribute_reread(plan, inp.layout, inp.stores.target, chunk)?
-        };
+    if inp.attribution == Attribution::Store {
+        // The stores could not settle these: every pair is read whole on both sides.
+        return settle_from_rows(plan, inp.layout, bucket, inp.captured, tally, differing);
+    }
+    // Re-reading the legacy side reads only its compared columns, so it takes larger chunks.
+    for chunk in bucket.chunks(1 << 16) {
+        let mut settled = attribute::attribute_reread(plan, inp.layout, inp.stores.target, chunk)?;
         attribute::settle_again(plan, inp.layout, chunk, &mut settled, inp.captured)?;
         count_chunk(plan, chunk, settled, tally, differing)?;
     }
@@ -412,19 +409,19 @@ fn settle_spooled<K: Key>(
 }
 
 /// Settles candidates (in legacy ordinal order) from both of their rows read again, a chunk at
-/// a time, and counts them: for pairs found by another engine, which stores no digests.
-#[cfg(feature = "cluster")]
+/// a time, and counts them: those the stores could not settle, and pairs found by another
+/// engine, which stores no digests (nothing `captured` then).
 pub(super) fn settle_from_rows<K: Key>(
     plan: &PairPlan,
     layout: &RowLayout,
     candidates: &[Candidate<K>],
+    captured: &PerSide<Option<detail::Captured>>,
     tally: &mut Tally<K>,
     differing: Option<&Spool<Differing<K>>>,
 ) -> Result<()> {
-    let nothing_kept = PerSide::new(None, None);
     for chunk in candidates.chunks(SETTLE_CHUNK) {
         let mut settled = vec![Settled::Unknown; chunk.len()];
-        attribute::settle_again(plan, layout, chunk, &mut settled, &nothing_kept)?;
+        attribute::settle_again(plan, layout, chunk, &mut settled, captured)?;
         count_chunk(plan, chunk, settled, tally, differing)?;
     }
     Ok(())

@@ -113,7 +113,15 @@ pub(super) fn reconcile<K: KeyCodec>(
     }
     let mut candidates = merged.candidates;
     candidates.sort_unstable_by_key(|c| c.legacy);
-    settle::settle_from_rows(plan, layout, &candidates, &mut tally, differing)?;
+    let nothing_kept = PerSide::new(None, None);
+    settle::settle_from_rows(
+        plan,
+        layout,
+        &candidates,
+        &nothing_kept,
+        &mut tally,
+        differing,
+    )?;
     Ok((totals, tally))
 }
 
