@@ -146,9 +146,19 @@ pub(super) fn attribute_stored<K>(
     if !stores.legacy.read_row(c.legacy, lb)? || !stores.target.read_row(c.target, tb)? {
         return Ok(Settled::Unknown);
     }
+    settle_stored(plan, layout, lb, tb)
+}
+
+/// Attribution of a candidate pair from its two rows' stored bytes (`layout`).
+pub(super) fn settle_stored(
+    plan: &PairPlan,
+    layout: &RowLayout,
+    legacy: &[u8],
+    target: &[u8],
+) -> Result<Settled> {
     let (l, t) = (
-        RowDigests::from_stored(layout, lb),
-        RowDigests::from_stored(layout, tb),
+        RowDigests::from_stored(layout, legacy),
+        RowDigests::from_stored(layout, target),
     );
     Ok(match attribute(plan, layout, &l, &t)? {
         None => Settled::Equal,

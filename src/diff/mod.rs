@@ -109,8 +109,12 @@ fn run<K: KeyCodec>(
     #[cfg(feature = "cluster")]
     if let Some(remote) = &opts.remote {
         let differing = spool();
+        let asked = cluster::Asked {
+            caps,
+            attribution: attribution(plan, opts),
+        };
         let (totals, tally) =
-            cluster::reconcile(plan, remote, &layout, caps, differing.as_ref(), progress)?;
+            cluster::reconcile(plan, remote, &layout, &asked, differing.as_ref(), progress)?;
         tracing::info!(table = %plan.name, secs = clock.elapsed().as_secs_f64(), "reconciled on the cluster");
         merged = Some((totals, tally, PerSide::new(None, None), differing));
     }
@@ -177,6 +181,16 @@ fn key_order<K: KeyCodec>(plan: &PairPlan, opts: &DiffOptions) -> Option<ordered
         .then_some(order)
 }
 
+/// Where the legacy side's column digests come from for this pair, chosen once.
+fn attribution(plan: &PairPlan, opts: &DiffOptions) -> Attribution {
+    let attribution = opts.attribution.resolve(
+        opts.previous_changed,
+        plan.tables.legacy.rows_per_read_unit(),
+    );
+    tracing::info!(table = %plan.name, ?attribution, "attribution");
+    attribution
+}
+
 /// What a reconciliation counted: each side's totals, the tally, and the target rows the hashing
 /// pass kept for the detail pass.
 type Counted<K> = (
@@ -208,11 +222,7 @@ fn general<K: KeyCodec>(
         .as_ref()
         .map(|_| detail::Capture::new(plan.read_columns(Side::Target), EXPLAIN_ROWS + 4096));
     let clock = std::time::Instant::now();
-    let attribution = opts.attribution.resolve(
-        opts.previous_changed,
-        plan.tables.legacy.rows_per_read_unit(),
-    );
-    tracing::info!(table = %plan.name, ?attribution, "attribution");
+    let attribution = attribution(plan, opts);
     let store_legacy = attribution == Attribution::Store;
     let totals = scan::scan(
         plan,

@@ -331,6 +331,26 @@ fn keep_rows<K: KeyCodec>(
             }
         }
     }
+    lay_out_kept(layout, s);
+}
+
+/// The store bytes of every row of a hashed batch, NULL keys included (`rows` rows of
+/// [`RowLayout::width`] bytes): what a cluster's hashing task ships to its pairing task.
+#[cfg(feature = "cluster")]
+#[allow(clippy::cast_possible_truncation)] // batches hold at most BATCH_ROWS rows
+pub(super) fn all_row_bytes<'a, K>(
+    layout: &RowLayout,
+    rows: usize,
+    s: &'a mut Scratch<K>,
+) -> &'a [u8] {
+    s.kept.clear();
+    s.kept.extend(0..rows as u32);
+    lay_out_kept(layout, s);
+    &s.row_bytes
+}
+
+/// Lays out the store bytes of the rows in `s.kept` (`s.row_bytes`).
+fn lay_out_kept<K>(layout: &RowLayout, s: &mut Scratch<K>) {
     // Row by row, each row's bytes written in turn: sequential writes, and the buffer's length
     // moves once a row (growing it per digest kept the length in memory, a store per digest).
     let width = layout.width();

@@ -10,7 +10,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
-use super::exec::{HashExec, PairExec};
+use super::exec::HashExec;
+use super::pair::PairExec;
 use crate::side::Side;
 
 const HASH: u8 = 1;
@@ -20,6 +21,7 @@ const PAIR: u8 = 2;
 struct HashNode {
     side: String,
     key_bytes: i32,
+    digest_width: i32,
     spec: String,
 }
 
@@ -27,6 +29,8 @@ struct HashNode {
 struct PairNode {
     keep: u64,
     key_bytes: i32,
+    digest_width: i32,
+    spec: String,
 }
 
 /// Encodes and decodes [`HashExec`] and [`PairExec`]; every other node is someone else's.
@@ -60,15 +64,16 @@ impl PhysicalExtensionCodec for ReconCodec {
                 Ok(Arc::new(HashExec::new(
                     spec,
                     side,
-                    n.key_bytes,
+                    (n.key_bytes, n.digest_width),
                     Arc::clone(input),
                 )))
             }
             (PAIR, [legacy, target]) => {
                 let n: PairNode = serde_json::from_slice(body).map_err(|e| bad("pair", e))?;
+                let spec: Arc<[u8]> = n.spec.into_bytes().into();
                 Ok(Arc::new(PairExec::new(
-                    n.keep,
-                    n.key_bytes,
+                    (spec, n.keep),
+                    (n.key_bytes, n.digest_width),
                     Arc::clone(legacy),
                     Arc::clone(target),
                 )))
@@ -91,14 +96,18 @@ impl PhysicalExtensionCodec for ReconCodec {
             let n = HashNode {
                 side: h.side.as_str().to_owned(),
                 key_bytes: h.key_bytes,
+                digest_width: h.digest_width,
                 spec: spec.to_owned(),
             };
             buf.push(HASH);
             serde_json::to_writer(buf, &n).map_err(|e| bad("hash", e))
         } else if let Some(p) = node.downcast_ref::<PairExec>() {
+            let spec = std::str::from_utf8(&p.spec).map_err(|e| bad("pair", e))?;
             let n = PairNode {
                 keep: p.keep,
                 key_bytes: p.key_bytes,
+                digest_width: p.digest_width,
+                spec: spec.to_owned(),
             };
             buf.push(PAIR);
             serde_json::to_writer(buf, &n).map_err(|e| bad("pair", e))

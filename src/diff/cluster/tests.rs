@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::UInt8Type;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion_proto::bytes::{
@@ -14,12 +17,16 @@ use datafusion_proto::bytes::{
 
 use super::{PairSpec, ReconCodec, Remote, Submit};
 use crate::config::Config;
-use crate::diff::{DiffOptions, reconcile};
+use crate::diff::{Attribution, DiffOptions, reconcile};
 use crate::error::{Error, Result};
 
-/// Runs each job here, after a round trip through the codec.
-#[derive(Debug)]
-struct HereAfterTheWire;
+/// Runs each job here, after a round trip through the codec, counting the candidates that come
+/// back attributed and those left to the client.
+#[derive(Debug, Default)]
+struct HereAfterTheWire {
+    attributed: AtomicU64,
+    left: AtomicU64,
+}
 
 impl Submit for HereAfterTheWire {
     fn submit(
@@ -28,30 +35,53 @@ impl Submit for HereAfterTheWire {
         plan: Arc<dyn ExecutionPlan>,
         _: &(dyn Fn(u8) + Sync),
     ) -> Result<Vec<RecordBatch>> {
-        let df = |e| Error::failed("a job run here".to_owned(), e);
-        let bytes = physical_plan_to_bytes_with_extension_codec(plan, &ReconCodec).map_err(df)?;
-        let ctx = SessionContext::new();
-        let plan =
-            physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &ReconCodec)
-                .map_err(df)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::failed("a runtime".to_owned(), e))?;
-        runtime
-            .block_on(datafusion::physical_plan::collect(plan, ctx.task_ctx()))
-            .map_err(df)
+        let batches = run_here(plan)?;
+        for b in &batches {
+            let kinds = b.column(0).as_primitive::<UInt8Type>();
+            let columns = b.column(6);
+            for i in 0..b.num_rows() {
+                if kinds.value(i) == super::Kind::Candidate as u8 {
+                    let n = if columns.is_null(i) {
+                        &self.left
+                    } else {
+                        &self.attributed
+                    };
+                    n.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(batches)
     }
 }
 
-fn both_ways(config: &str, opts: &DiffOptions) -> Vec<(String, String)> {
+/// Runs a job here, after a round trip through the codec.
+fn run_here(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+    let df = |e| Error::failed("a job run here".to_owned(), e);
+    let bytes = physical_plan_to_bytes_with_extension_codec(plan, &ReconCodec).map_err(df)?;
+    let ctx = SessionContext::new();
+    let plan = physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &ReconCodec)
+        .map_err(df)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed("a runtime".to_owned(), e))?;
+    runtime
+        .block_on(datafusion::physical_plan::collect(plan, ctx.task_ctx()))
+        .map_err(df)
+}
+
+/// Each pair's diff from the local engine and from the cluster path, and what the cluster's
+/// candidates came back as (attributed, left to the client).
+fn both_ways(config: &str, opts: &DiffOptions) -> (Vec<(String, String)>, (u64, u64)) {
     let loaded = Config::load(config.as_ref()).expect("config");
     let workers = crate::Workers::new(2).expect("workers");
     let plans = crate::run::resolve_all(&loaded, &workers).expect("plans");
     let c = &loaded.config;
-    let cluster: Arc<dyn Submit> = Arc::new(HereAfterTheWire);
-    c.tables
+    let here = Arc::new(HereAfterTheWire::default());
+    let cluster: Arc<dyn Submit> = Arc::clone(&here) as Arc<dyn Submit>;
+    let pairs = c
+        .tables
         .iter()
         .zip(&plans)
         .filter(|(t, _)| t.legacy_sql.is_none() && t.target_sql.is_none())
@@ -87,7 +117,12 @@ fn both_ways(config: &str, opts: &DiffOptions) -> Vec<(String, String)> {
             };
             (shown(opts), shown(&remote))
         })
-        .collect()
+        .collect();
+    let seen = (
+        here.attributed.load(Ordering::Relaxed),
+        here.left.load(Ordering::Relaxed),
+    );
+    (pairs, seen)
 }
 
 #[test]
@@ -96,10 +131,35 @@ fn every_erp_pair_gives_the_local_engines_diff() {
         samples: 5,
         ..DiffOptions::default()
     };
-    let pairs = both_ways("fixtures/erp/recon.toml", &opts);
+    let (pairs, (attributed, left)) = both_ways("fixtures/erp/recon.toml", &opts);
     assert!(pairs.len() >= 4);
     for (local, remote) in pairs {
         assert_eq!(local, remote);
+    }
+    // Without a history the executors attribute every changed pair themselves.
+    assert!(attributed > 0);
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn either_attribution_gives_the_local_engines_diff() {
+    for (attribution, on_executors) in [(Attribution::Store, true), (Attribution::Reread, false)] {
+        let opts = DiffOptions {
+            samples: 3,
+            attribution,
+            ..DiffOptions::default()
+        };
+        let (pairs, (attributed, left)) = both_ways("fixtures/erp/recon.toml", &opts);
+        for (local, remote) in pairs {
+            assert_eq!(local, remote, "{attribution:?}");
+        }
+        let (there, here) = if on_executors {
+            (attributed, left)
+        } else {
+            (left, attributed)
+        };
+        assert!(there > 0, "{attribution:?}");
+        assert_eq!(here, 0, "{attribution:?}");
     }
 }
 
@@ -110,7 +170,7 @@ fn every_differing_row_comes_back_for_the_history() {
         keep_keys: true,
         ..DiffOptions::default()
     };
-    for (local, remote) in both_ways("fixtures/erp/recon.toml", &opts) {
+    for (local, remote) in both_ways("fixtures/erp/recon.toml", &opts).0 {
         assert_eq!(local, remote);
     }
 }
@@ -152,6 +212,19 @@ fn rows_of_another_shape_from_a_cluster_are_an_error_not_a_panic() {
         ("d", word()),
     ];
     let batch = RecordBatch::try_from_iter(columns).expect("batch");
-    let e = super::collect::<u64>(&[batch]).expect_err("refused");
+    let e = super::collect::<u64>(&[batch], 1).expect_err("refused");
     assert!(e.chain().contains("rows of another shape"), "{}", e.chain());
+}
+
+#[test]
+fn a_candidates_columns_are_read_as_written_or_refused() {
+    use super::{Settled, settled_of};
+    assert_eq!(settled_of(&[], 3), Some(Settled::Equal));
+    assert_eq!(
+        settled_of(&[0, 0, 2, 0], 3),
+        Some(Settled::Differ(vec![0, 2]))
+    );
+    // A column the pair does not have, or half a column.
+    assert_eq!(settled_of(&[3, 0], 3), None);
+    assert_eq!(settled_of(&[1, 0, 1], 3), None);
 }
