@@ -316,3 +316,39 @@ fn a_scheduler_on_every_interface_needs_the_host_it_announces() {
         stderr(&out)
     );
 }
+
+/// Each `command:` of a compose file, written as a flow sequence of quoted strings.
+fn compose_commands(text: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut lines = text.lines().filter(|l| !l.trim_start().starts_with('#'));
+    while let Some(line) = lines.next() {
+        let Some((_, rest)) = line.split_once("command:") else {
+            continue;
+        };
+        let mut flow = rest.trim().to_owned();
+        while !flow.ends_with(']') {
+            flow.push_str(lines.next().expect("the end of a command").trim());
+        }
+        commands.push(serde_json::from_str(&flow).expect("a command of quoted strings"));
+    }
+    commands
+}
+
+#[test]
+fn the_compose_files_commands_are_ones_this_recon_takes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cluster.compose.yaml");
+    let text = std::fs::read_to_string(&path).expect("the compose file");
+    let commands = compose_commands(&text);
+    let roles: Vec<&str> = commands.iter().map(|c| c[1].as_str()).collect();
+    assert_eq!(roles, ["scheduler", "executor", "executor"], "{commands:?}");
+    for command in &commands {
+        // Every flag and value is parsed before `--help` is reached.
+        let o = recon().args(command).arg("--help").output().expect("run");
+        assert!(o.status.success(), "{command:?}: {}", stderr(&o));
+    }
+    // A flag this recon does not have is refused the same way.
+    let mut wrong = commands[1].clone();
+    wrong.push("--no-such-flag".into());
+    let o = recon().args(&wrong).arg("--help").output().expect("run");
+    assert!(!o.status.success());
+}
