@@ -95,7 +95,8 @@ impl Client {
     }
 
     /// [`Client::execute`] as a job named `name`, telling `progress` the percentage of its
-    /// stages done, as the scheduler's job status says, while it runs.
+    /// tasks done, as the scheduler's job status says, while it runs (its stage boundaries
+    /// must be repartitions, as a reconciliation's are: [`super::progress::tasks_of`]).
     pub async fn execute_watched(
         &self,
         plan: Arc<dyn ExecutionPlan>,
@@ -104,6 +105,7 @@ impl Client {
         progress: &(dyn Fn(u8) + Sync),
     ) -> Result<Vec<RecordBatch>> {
         let config = self.config.clone().with_ballista_job_name(name);
+        let tasks = super::progress::tasks_of(&plan);
         let job = self.run(plan, session_id, config);
         tokio::pin!(job);
         let status = reqwest::Client::builder()
@@ -117,7 +119,7 @@ impl Client {
                 _ = tick.tick() => {
                     // Progress is a courtesy: a status that cannot be read shows none.
                     if let Some(done) = match &status {
-                        Some(http) => self.percent_done(http, name).await,
+                        Some(http) => self.percent_done(http, name, tasks).await,
                         None => None,
                     } {
                         progress(done);
@@ -147,17 +149,25 @@ impl Client {
         stream.try_collect().await.map_err(failed)
     }
 
-    /// The share of stages done of the job named `name`, from the scheduler's REST API.
-    async fn percent_done(&self, http: &reqwest::Client, name: &str) -> Option<u8> {
-        let url = format!("http://{}/api/jobs", self.address);
-        let body = http.get(url).send().await.ok()?.text().await.ok()?;
-        let jobs: serde_json::Value = serde_json::from_str(&body).ok()?;
-        jobs.as_array()?
+    /// The share done of the job named `name`, of `tasks` tasks, from the scheduler's REST
+    /// API.
+    async fn percent_done(&self, http: &reqwest::Client, name: &str, tasks: usize) -> Option<u8> {
+        let get = async |path: String| -> Option<serde_json::Value> {
+            let url = format!("http://{}{path}", self.address);
+            let body = http.get(url).send().await.ok()?.text().await.ok()?;
+            serde_json::from_str(&body).ok()
+        };
+        let jobs = get("/api/jobs".to_owned()).await?;
+        let job = jobs
+            .as_array()?
             .iter()
-            .find(|j| j.get("job_name").and_then(serde_json::Value::as_str) == Some(name))?
-            .get("percent_complete")?
-            .as_u64()
-            .and_then(|p| u8::try_from(p).ok())
+            .find(|j| j.get("job_name").and_then(serde_json::Value::as_str) == Some(name))?;
+        let id = job.get("job_id").and_then(serde_json::Value::as_str);
+        let stages = match id {
+            Some(id) => get(format!("/api/job/{id}/stages")).await,
+            None => None,
+        };
+        super::progress::percent(job, stages.as_ref(), tasks)
     }
 }
 

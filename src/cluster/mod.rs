@@ -31,6 +31,7 @@
 pub mod canary;
 mod client;
 mod executor;
+mod progress;
 mod scheduler;
 mod sql;
 

@@ -54,7 +54,6 @@ fn start(args: &[&str], expected: &str) -> KillOnDrop {
     }
 }
 
-/// A scheduler and two executors with their scratch folders in `work`.
 /// A scheduler and two executors; dropping it stops them.
 pub(crate) struct Cluster {
     /// The scheduler's executors (kill one to lose it).

@@ -5,6 +5,7 @@
 //! groups. An executor killed mid-job ends the run with the local report or with exit 2, never
 //! with another verdict.
 
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,52 @@ fn same_both_ways(config: &Path, c: &Cluster) -> (i32, Value) {
     (code, local)
 }
 
+/// A GET of the scheduler's REST API.
+fn rest(c: &Cluster, path: &str) -> Value {
+    let mut stream = std::net::TcpStream::connect(&c.bind).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", c.bind).expect("request");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a body");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{head}"
+    );
+    serde_json::from_str(body).expect("JSON")
+}
+
+/// Progress reads each reconciliation job's stages from the scheduler's REST API: every task a
+/// job ran is listed there, done, with the partitions it ran (what progress counts).
+fn every_task_is_listed_done(c: &Cluster) {
+    let jobs = rest(c, "/api/jobs");
+    let reconciliations: Vec<&Value> = (jobs.as_array().expect("jobs").iter())
+        .filter(|j| {
+            j["job_name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("recon "))
+        })
+        .collect();
+    assert!(!reconciliations.is_empty(), "{jobs}");
+    for job in reconciliations {
+        assert_eq!(job["percent_complete"], 100, "{job}");
+        let id = job["job_id"].as_str().expect("a job id");
+        let stages = rest(c, &format!("/api/job/{id}/stages"));
+        let stages = stages["stages"].as_array().expect("stages");
+        // Both sides hashed, then paired.
+        assert_eq!(stages.len(), 3, "{stages:?}");
+        for stage in stages {
+            assert!(stage["stage_id"].is_string(), "{stage}");
+            let tasks = stage["tasks"].as_array().expect("tasks");
+            let done: usize = tasks
+                .iter()
+                .filter(|t| t["status"] == "Successful")
+                .map(|t| t["partition_id"].as_array().expect("partitions").len())
+                .sum();
+            assert!(done >= 1, "{stage}");
+        }
+    }
+}
+
 /// A composite key `(a, b)` with duplicates and NULL keys, drift of every kind, amounts moved
 /// within their tolerance, and the target in reverse key order.
 fn composite(s: &Scenario) {
@@ -96,6 +143,7 @@ fn the_generated_migration_and_a_composite_key_give_the_local_report() {
     let (code, report) = same_both_ways(&generated.path().join("recon.toml"), &c);
     assert_eq!(code, 3, "{report}");
     assert!(!report["checks"].as_array().expect("checks").is_empty());
+    every_task_is_listed_done(&c);
 
     let s = Scenario::new();
     composite(&s);
