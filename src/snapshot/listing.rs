@@ -34,6 +34,7 @@ impl Listed {
         TableFile {
             modified: self.meta.last_modified,
             location: self.meta.location.clone(),
+            relative: self.rel.join("/"),
             local: local_root.map(|r| self.rel.iter().fold(r.to_owned(), |p, s| p.join(s))),
             size: self.meta.size,
             partitions,

@@ -60,6 +60,9 @@ pub struct Snapshot {
 pub struct TableFile {
     /// The object's location in its store.
     pub location: StorePath,
+    /// Its path below the snapshot's root (`/`-separated): the same on every machine that sees
+    /// the snapshot, whatever the root's path or URL there.
+    pub relative: String,
     /// The file's path on disk, when the snapshot is local.
     pub local: Option<PathBuf>,
     /// Size in bytes.

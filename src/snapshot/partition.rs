@@ -191,6 +191,7 @@ mod tests {
             .await
             .expect("put");
         let file = TableFile {
+            relative: location.to_string(),
             location,
             local: None,
             size,

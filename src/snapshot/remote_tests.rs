@@ -128,6 +128,7 @@ fn a_remote_row_group_fetches_only_its_projected_column_chunks() {
         .expect("put");
     let store: Arc<dyn ObjectStore> = Arc::clone(&counting) as Arc<dyn ObjectStore>;
     let file = TableFile {
+        relative: location.to_string(),
         location,
         local: None,
         size,

@@ -150,6 +150,10 @@ pub fn materialize(
         modified: chrono::Utc::now(),
         location: object_store::path::Path::from_absolute_path(&path)
             .map_err(|e| Error::failed(format!("a path for {}", path.display()), e))?,
+        relative: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         local: Some(path),
         size,
         partitions: Vec::new(),

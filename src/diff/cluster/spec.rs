@@ -25,7 +25,8 @@ use crate::snapshot::{SideTable, Snapshot};
 /// One file as the client opened it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMark {
-    /// The object's location in its store.
+    /// Its path below the snapshot's root: a client and an executor may see one shared folder
+    /// at other paths (a mount point, a symbolic link), never other files below it.
     pub location: String,
     /// Size in bytes.
     pub size: u64,
@@ -95,7 +96,7 @@ fn marks(table: &SideTable) -> Vec<FileMark> {
         .files
         .iter()
         .map(|f| FileMark {
-            location: f.file.location.to_string(),
+            location: f.file.relative.clone(),
             size: f.file.size,
             rows: f.rows(),
             modified: f.file.modified.to_rfc3339(),

@@ -228,3 +228,38 @@ fn a_candidates_columns_are_read_as_written_or_refused() {
     assert_eq!(settled_of(&[3, 0], 3), None);
     assert_eq!(settled_of(&[1, 0, 1], 3), None);
 }
+
+/// Links every file below `from` into `to`, folders made anew: the same files (contents, sizes,
+/// write times) at another path.
+fn link_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("folder");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            link_tree(&entry.path(), &target);
+        } else {
+            std::fs::hard_link(entry.path(), &target).expect("link");
+        }
+    }
+}
+
+#[test]
+fn an_executor_may_see_the_shared_snapshot_at_another_path() {
+    let loaded = Config::load("fixtures/erp/recon.toml".as_ref()).expect("config");
+    let workers = crate::Workers::new(1).expect("workers");
+    let plans = crate::run::resolve_all(&loaded, &workers).expect("plans");
+    let c = &loaded.config;
+    let roots = (
+        c.legacy.root.as_str(),
+        c.target.root.as_str(),
+        loaded.base_dir.as_path(),
+    );
+    let mut spec = PairSpec::new(&c.tables[0], &c.defaults, roots, &plans[0]);
+    // The legacy snapshot mounted elsewhere on the executor: the same files below the root.
+    let mount = tempfile::tempdir_in(".").expect("tempdir");
+    link_tree(&loaded.base_dir.join(&c.legacy.root), mount.path());
+    spec.legacy_root = mount.path().to_str().expect("utf-8").to_owned();
+    let elsewhere = serde_json::to_vec(&spec).expect("spec");
+    assert!(super::spec::resolve(&elsewhere).is_ok());
+}
