@@ -11,8 +11,12 @@
 # The binary must be built with the `cluster` feature: RECON_BIN, or else this script runs
 # `cargo build --release --features cluster` (release builds take long on two cores).
 #
+# ATTRIBUTION=store|reread|auto is passed to both engines as --attribution (auto, the default,
+# is store here: the runs keep no history).
+#
 #   bash benches/cluster.sh                 # 10M rows a side
 #   ROUNDS=1 bash benches/cluster.sh 1000000
+#   ATTRIBUTION=reread bash benches/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
@@ -56,19 +60,21 @@ for i in 1 2; do
 done
 shuffled() { cat "/proc/${pids[1]}/io" "/proc/${pids[2]}/io" | awk '/^wchar/ {s += $2} END {printf "%.1f", s / 1048576}'; }
 
+extra=()
+if [ -n "${ATTRIBUTION:-}" ]; then extra=(--attribution "$ATTRIBUTION"); fi
 locals=() local_rss=() remotes=() remote_rss=() shuffles=()
 for _ in $(seq "$rounds"); do
-  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-local" --local)
+  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-local" --local "${extra[@]}")
   locals+=("$t"); local_rss+=("$m")
   before=$(shuffled)
-  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-cluster" --cluster "df://$sched")
+  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-cluster" --cluster "df://$sched" "${extra[@]}")
   remotes+=("$t"); remote_rss+=("$m")
   shuffles+=("$(awk -v a="$before" -v b="$(shuffled)" 'BEGIN {printf "%.1f", b - a}')")
 done
 rows=$((2 * n))
 lt=$(printf '%s\n' "${locals[@]}" | median)
 rt=$(printf '%s\n' "${remotes[@]}" | median)
-echo "$n rows/side, both engines on this machine ($(nproc) cores), median of $rounds"
+echo "$n rows/side, both engines on this machine ($(nproc) cores), median of $rounds${extra[*]:+, ${extra[*]}}"
 awk -v rows="$rows" -v t="$lt" -v m="$(printf '%s\n' "${local_rss[@]}" | maximum)" \
   'BEGIN {printf "  local   %7.2f s (%5.1f M rows/s), peak RSS %5d MiB\n", t, rows / t / 1e6, m}'
 awk -v rows="$rows" -v t="$rt" -v m="$(printf '%s\n' "${remote_rss[@]}" | maximum)" -v l="$lt" \
