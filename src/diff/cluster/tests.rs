@@ -175,8 +175,8 @@ fn every_differing_row_comes_back_for_the_history() {
     }
 }
 
-#[test]
-fn an_executor_refuses_files_written_at_another_time() {
+/// The generated ERP config and the spec of its first pair.
+fn first_erp_spec() -> (crate::config::LoadedConfig, PairSpec) {
     let loaded = Config::load("fixtures/erp/recon.toml".as_ref()).expect("config");
     let workers = crate::Workers::new(1).expect("workers");
     let plans = crate::run::resolve_all(&loaded, &workers).expect("plans");
@@ -186,7 +186,13 @@ fn an_executor_refuses_files_written_at_another_time() {
         c.target.root.as_str(),
         loaded.base_dir.as_path(),
     );
-    let mut spec = PairSpec::new(&c.tables[0], &c.defaults, roots, &plans[0]);
+    let spec = PairSpec::new(&c.tables[0], &c.defaults, roots, &plans[0]);
+    (loaded, spec)
+}
+
+#[test]
+fn an_executor_refuses_files_written_at_another_time() {
+    let (_, mut spec) = first_erp_spec();
     let as_listed = serde_json::to_vec(&spec).expect("spec");
     assert!(super::spec::resolve(&as_listed).is_ok());
     // The same names, sizes and rows, exported again.
@@ -246,19 +252,13 @@ fn link_tree(from: &std::path::Path, to: &std::path::Path) {
 
 #[test]
 fn an_executor_may_see_the_shared_snapshot_at_another_path() {
-    let loaded = Config::load("fixtures/erp/recon.toml".as_ref()).expect("config");
-    let workers = crate::Workers::new(1).expect("workers");
-    let plans = crate::run::resolve_all(&loaded, &workers).expect("plans");
-    let c = &loaded.config;
-    let roots = (
-        c.legacy.root.as_str(),
-        c.target.root.as_str(),
-        loaded.base_dir.as_path(),
-    );
-    let mut spec = PairSpec::new(&c.tables[0], &c.defaults, roots, &plans[0]);
+    let (loaded, mut spec) = first_erp_spec();
     // The legacy snapshot mounted elsewhere on the executor: the same files below the root.
     let mount = tempfile::tempdir_in(".").expect("tempdir");
-    link_tree(&loaded.base_dir.join(&c.legacy.root), mount.path());
+    link_tree(
+        &loaded.base_dir.join(&loaded.config.legacy.root),
+        mount.path(),
+    );
     spec.legacy_root = mount.path().to_str().expect("utf-8").to_owned();
     let elsewhere = serde_json::to_vec(&spec).expect("spec");
     assert!(super::spec::resolve(&elsewhere).is_ok());
