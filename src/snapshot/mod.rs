@@ -61,7 +61,8 @@ pub struct TableFile {
     /// The object's location in its store.
     pub location: StorePath,
     /// Its path below the snapshot's root (`/`-separated): the same on every machine that sees
-    /// the snapshot, whatever the root's path or URL there.
+    /// the snapshot, whatever the root's path or URL there (what cluster executors compare).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     pub relative: String,
     /// The file's path on disk, when the snapshot is local.
     pub local: Option<PathBuf>,
