@@ -96,12 +96,14 @@ pub fn register_functions(state: &mut SessionState) -> Result<()> {
 }
 
 /// The extension codec of physical plans, the same on the client, the scheduler and every
-/// executor: Ballista's (its shuffle nodes), then recon's (the reconciliation's operators, in
-/// [`crate::diff::cluster`]). A node is encoded by the position of the codec that takes it.
+/// executor: recon's (the reconciliation's operators, in [`crate::diff::cluster`], and its exact
+/// `sum`), then Ballista's (its shuffle nodes). A node is encoded by the position of the first
+/// codec that takes it; recon's comes first because every codec takes every aggregate (by name,
+/// when it writes nothing), and recon's `sum` must be written as itself.
 pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
     Arc::new(ComposedPhysicalExtensionCodec::new(vec![
-        Arc::new(BallistaPhysicalExtensionCodec::default()),
         Arc::new(crate::diff::cluster::ReconCodec),
+        Arc::new(BallistaPhysicalExtensionCodec::default()),
     ]))
 }
 
@@ -261,6 +263,52 @@ mod tests {
         let config = session_config().ballista_config();
         assert!(!config.adaptive_query_planner_enabled());
         assert_eq!(config.max_partitions_per_task(), 1);
+    }
+
+    #[test]
+    fn recons_sum_travels_as_itself_not_by_name() {
+        use crate::snapshot::sum::ExactSum;
+        use datafusion::physical_plan::aggregates::AggregateExec;
+        use datafusion::prelude::SessionContext;
+        use datafusion_proto::bytes::{
+            physical_plan_from_bytes_with_extension_codec,
+            physical_plan_to_bytes_with_extension_codec,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let ctx = SessionContext::new();
+        crate::snapshot::sql::register_functions(&ctx);
+        let plan = rt
+            .block_on(async { ctx.sql(canary::QUERY).await?.create_physical_plan().await })
+            .expect("plan");
+        let codec = physical_codec();
+        let bytes =
+            physical_plan_to_bytes_with_extension_codec(plan, codec.as_ref()).expect("encode");
+        // Decoded where `sum` is DataFusion's: every aggregate is still recon's.
+        let plain = SessionContext::new();
+        let decoded = physical_plan_from_bytes_with_extension_codec(
+            &bytes,
+            &plain.task_ctx(),
+            codec.as_ref(),
+        )
+        .expect("decode");
+        let mut sums = Vec::new();
+        let mut stack = vec![decoded];
+        while let Some(node) = stack.pop() {
+            if let Some(agg) = node.downcast_ref::<AggregateExec>() {
+                sums.extend(
+                    agg.aggr_expr()
+                        .iter()
+                        .map(|e| e.fun().inner().is::<ExactSum>()),
+                );
+            }
+            stack.extend(node.children().into_iter().cloned());
+        }
+        assert!(
+            !sums.is_empty() && sums.iter().all(|&exact| exact),
+            "{sums:?}"
+        );
     }
 
     #[test]

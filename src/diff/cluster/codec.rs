@@ -1,11 +1,14 @@
 //! How recon's operators travel between the client, the scheduler and the executors: a tag byte
 //! and the operator's settings as JSON; their inputs travel as Ballista's and `DataFusion`'s own
-//! nodes. The codec is composed after Ballista's, in the same order on every role.
+//! nodes. recon's exact `sum` travels as itself, not by name only: a task decodes it as recon's
+//! whatever its session's registry holds under `sum`. The codec is composed before Ballista's,
+//! in the same order on every role.
 
 use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::AggregateUDF;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
@@ -13,9 +16,13 @@ use serde::{Deserialize, Serialize};
 use super::exec::HashExec;
 use super::pair::PairExec;
 use crate::side::Side;
+use crate::snapshot::sum::ExactSum;
 
 const HASH: u8 = 1;
 const PAIR: u8 = 2;
+
+/// What recon's exact `sum` is encoded as (a version in the name: another `sum` is another name).
+const EXACT_SUM: &[u8] = b"recon.exact_sum.1";
 
 #[derive(Serialize, Deserialize)]
 struct HashNode {
@@ -82,6 +89,24 @@ impl PhysicalExtensionCodec for ReconCodec {
                 "unknown",
                 format!("tag {tag} with {} inputs", inputs.len()),
             )),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> DfResult<()> {
+        // Any other aggregate is left to the name (nothing written): the registry's.
+        if node.inner().is::<ExactSum>() {
+            buf.extend_from_slice(EXACT_SUM);
+        }
+        Ok(())
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> DfResult<Arc<AggregateUDF>> {
+        if buf == EXACT_SUM {
+            Ok(Arc::new(ExactSum::udaf()))
+        } else {
+            Err(DataFusionError::NotImplemented(format!(
+                "recon's codec does not decode the aggregate `{name}`"
+            )))
         }
     }
 
