@@ -72,8 +72,14 @@ pub struct Remote {
     pub spec: Arc<PairSpec>,
 }
 
-/// Rows per key partition, about: a partition's entries of both sides stay near 64 MiB.
-const PARTITION_ROWS: u64 = 1 << 21;
+/// Bytes of a key partition's rows of both sides, about, as a pairing task holds them.
+const PARTITION_BYTES: u64 = 64 << 20;
+
+/// Bytes a shuffled row takes besides its digests: key, hash, ordinal and their overhead.
+const ROW_BYTES: u64 = 32;
+
+/// Records of differing rows gathered before they are handed to the spool.
+const SPOOL_CHUNK: usize = 1 << 16;
 
 /// What a pair's job is asked for besides its rows.
 pub(super) struct Asked {
@@ -138,6 +144,10 @@ pub(super) fn reconcile<K: KeyCodec>(
     {
         let rows = differing.is_some().then_some(&mut spooled);
         candidates.extend(tally.count_settled(c, s, legacy_rows, rows));
+        if let Some(d) = differing.filter(|_| spooled.len() >= SPOOL_CHUNK) {
+            d.push(&spooled)?;
+            spooled.clear();
+        }
     }
     if let Some(d) = differing {
         d.push(&spooled)?;
@@ -166,8 +176,10 @@ fn job<K: KeyCodec>(
         .map_err(|e| Error::failed(format!("table `{}` for the cluster", plan.name), e))?
         .into();
     let key_bytes = i32::try_from(K::BYTES).unwrap_or(16);
+    // A pairing task holds its partition's rows, digests included.
     let rows = plan.tables.legacy.rows + plan.tables.target.rows;
-    let partitions = usize::try_from(rows.div_ceil(PARTITION_ROWS))
+    let row_bytes = ROW_BYTES + u64::try_from(digest_width).unwrap_or(0);
+    let partitions = usize::try_from(rows.saturating_mul(row_bytes).div_ceil(PARTITION_BYTES))
         .unwrap_or(usize::MAX)
         .clamp(2, 4096);
     let df = |e: datafusion::error::DataFusionError| {
