@@ -23,7 +23,10 @@ use crate::pool::Workers;
 const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a running job's status is read for progress.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a status read for progress may take (the job's end is noticed after it).
+const PROGRESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long the canary job may take (it waits for an executor with a free task slot).
 const CANARY_TIMEOUT: Duration = Duration::from_mins(1);
@@ -109,7 +112,7 @@ impl Client {
         let job = self.run(plan, session_id, config);
         tokio::pin!(job);
         let status = reqwest::Client::builder()
-            .timeout(SCHEDULER_TIMEOUT)
+            .timeout(PROGRESS_TIMEOUT)
             .build()
             .ok();
         let mut tick = tokio::time::interval(PROGRESS_EVERY);

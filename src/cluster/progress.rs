@@ -8,18 +8,21 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 use serde_json::Value;
 
-/// The tasks of a job whose only stage boundaries are [`RepartitionExec`]s (a reconciliation's
-/// plan): each boundary's input partitions (the map stage before it), and the final stage's
-/// partitions.
+/// The tasks of a job whose only stage boundaries are hash [`RepartitionExec`]s (a
+/// reconciliation's plan; Ballista cuts a stage there and drops other repartitions): each
+/// boundary's input partitions (the map stage before it), and the final stage's partitions.
 pub fn tasks_of(plan: &Arc<dyn ExecutionPlan>) -> usize {
     fn inputs(plan: &Arc<dyn ExecutionPlan>) -> usize {
         plan.children()
             .into_iter()
             .map(|child| {
-                let own = if plan.downcast_ref::<RepartitionExec>().is_some() {
+                let boundary = plan
+                    .downcast_ref::<RepartitionExec>()
+                    .is_some_and(|r| matches!(r.partitioning(), Partitioning::Hash(..)));
+                let own = if boundary {
                     child.output_partitioning().partition_count()
                 } else {
                     0
@@ -67,26 +70,28 @@ pub fn percent(job: &Value, stages: Option<&Value>, tasks: usize) -> Option<u8> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::datatypes::Schema;
-    use datafusion::physical_plan::Partitioning;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_expr::expressions::col;
     use datafusion::physical_plan::empty::EmptyExec;
     use datafusion::physical_plan::union::UnionExec;
     use serde_json::json;
 
     #[test]
     fn a_jobs_tasks_are_its_map_stages_partitions_and_its_final_stages() {
-        let side = |row_groups: usize| -> Arc<dyn ExecutionPlan> {
-            let source = EmptyExec::new(Arc::new(Schema::empty())).with_partitions(row_groups);
-            Arc::new(
-                RepartitionExec::try_new(Arc::new(source), Partitioning::RoundRobinBatch(4))
-                    .expect("repartition"),
-            )
+        let schema = Arc::new(Schema::new(vec![Field::new("key", DataType::UInt64, true)]));
+        let side = |row_groups: usize, by: Partitioning| -> Arc<dyn ExecutionPlan> {
+            let source = EmptyExec::new(Arc::clone(&schema)).with_partitions(row_groups);
+            Arc::new(RepartitionExec::try_new(Arc::new(source), by).expect("repartition"))
         };
+        let by_key = || Partitioning::Hash(vec![col("key", &schema).expect("key")], 4);
         // Two map stages of 3 and 5 tasks under a final stage of 8 partitions (a union of two
         // four-partition inputs, as the pairing's two inputs of four).
-        let job = UnionExec::try_new(vec![side(3), side(5)]).expect("union");
+        let job = UnionExec::try_new(vec![side(3, by_key()), side(5, by_key())]).expect("union");
         assert_eq!(job.output_partitioning().partition_count(), 8);
         assert_eq!(tasks_of(&job), 3 + 5 + 8);
+        // A round-robin repartition is no stage boundary.
+        let spread = side(3, Partitioning::RoundRobinBatch(4));
+        assert_eq!(tasks_of(&spread), 4);
         let alone: Arc<dyn ExecutionPlan> =
             Arc::new(EmptyExec::new(Arc::new(Schema::empty())).with_partitions(2));
         assert_eq!(tasks_of(&alone), 2);
