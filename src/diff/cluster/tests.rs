@@ -252,14 +252,20 @@ fn link_tree(from: &std::path::Path, to: &std::path::Path) {
 
 #[test]
 fn an_executor_may_see_the_shared_snapshot_at_another_path() {
+    // The client planned with the snapshot where the config's root resolves on its machine.
     let (loaded, mut spec) = first_erp_spec();
-    // The legacy snapshot mounted elsewhere on the executor: the same files below the root.
-    let mount = tempfile::tempdir_in(".").expect("tempdir");
-    link_tree(
-        &loaded.base_dir.join(&loaded.config.legacy.root),
-        mount.path(),
-    );
-    spec.legacy_root = mount.path().to_str().expect("utf-8").to_owned();
-    let elsewhere = serde_json::to_vec(&spec).expect("spec");
-    assert!(super::spec::resolve(&elsewhere).is_ok());
+    let legacy = loaded.base_dir.join(&loaded.config.legacy.root);
+    // On the executor the root names a symbolic link to the same files at another mount point.
+    let work = tempfile::tempdir_in(".").expect("tempdir");
+    let (link, mount) = (work.path().join("root"), work.path().join("mount"));
+    link_tree(&legacy, &mount);
+    std::os::unix::fs::symlink(std::path::absolute(&mount).expect("absolute"), &link)
+        .expect("link");
+    spec.legacy_root = std::path::absolute(&link)
+        .expect("absolute")
+        .to_str()
+        .expect("utf-8")
+        .to_owned();
+    let on_the_executor = serde_json::to_vec(&spec).expect("spec");
+    assert!(super::spec::resolve(&on_the_executor).is_ok());
 }
