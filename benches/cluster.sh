@@ -64,10 +64,10 @@ extra=()
 if [ -n "${ATTRIBUTION:-}" ]; then extra=(--attribution "$ATTRIBUTION"); fi
 locals=() local_rss=() remotes=() remote_rss=() shuffles=()
 for _ in $(seq "$rounds"); do
-  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-local" --local "${extra[@]}")
+  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-local" --local ${extra[@]+"${extra[@]}"})
   locals+=("$t"); local_rss+=("$m")
   before=$(shuffled)
-  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-cluster" --cluster "df://$sched" "${extra[@]}")
+  read -r t m _ _ _ < <(recon_run "$config" "$dir/out-cluster" --cluster "df://$sched" ${extra[@]+"${extra[@]}"})
   remotes+=("$t"); remote_rss+=("$m")
   shuffles+=("$(awk -v a="$before" -v b="$(shuffled)" 'BEGIN {printf "%.1f", b - a}')")
 done
