@@ -72,8 +72,15 @@ pub struct Remote {
     pub spec: Arc<PairSpec>,
 }
 
-/// Bytes of a key partition's rows of both sides, about, as a pairing task holds them.
-const PARTITION_BYTES: u64 = 64 << 20;
+/// Rows per key partition, about: a partition's entries of both sides stay near 64 MiB.
+/// Measured (BENCHMARKS.md, 2026-12-05 (h)): sized by bytes with the digests in, the bench
+/// table's 10 partitions became 28, and the hashing tasks, writing a file per partition, took
+/// half as long again.
+const PARTITION_ROWS: u64 = 1 << 21;
+
+/// The most bytes of rows of both sides a pairing task holds, digests included, about: a wide
+/// table's digests make more partitions than its rows alone.
+const PARTITION_BYTES: u64 = 512 << 20;
 
 /// Bytes a shuffled row takes besides its digests: key, hash, ordinal and their overhead.
 const ROW_BYTES: u64 = 32;
@@ -179,7 +186,8 @@ fn job<K: KeyCodec>(
     // A pairing task holds its partition's rows, digests included.
     let rows = plan.tables.legacy.rows + plan.tables.target.rows;
     let row_bytes = ROW_BYTES + u64::try_from(digest_width).unwrap_or(0);
-    let partitions = usize::try_from(rows.saturating_mul(row_bytes).div_ceil(PARTITION_BYTES))
+    let by_bytes = rows.saturating_mul(row_bytes).div_ceil(PARTITION_BYTES);
+    let partitions = usize::try_from(rows.div_ceil(PARTITION_ROWS).max(by_bytes))
         .unwrap_or(usize::MAX)
         .clamp(2, 4096);
     let df = |e: datafusion::error::DataFusionError| {
