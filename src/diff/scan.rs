@@ -283,8 +283,15 @@ pub fn scan<K: KeyCodec>(
 
 /// The filter fingerprint of a row's `(key, row hash)` (also its share of the table checksum).
 #[inline]
-pub(super) fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
+fn fingerprint<K: KeyCodec>(key: K, hash: u64) -> u64 {
     hash::fold(hash, key.fold_bits())
+}
+
+/// A row's share of its table's order-free checksum ([`ScanTotals::checksum`]): its
+/// fingerprint, or its row hash folded alone when a key column is NULL.
+#[inline]
+pub(super) fn checksum_share<K: KeyCodec>(key: Option<K>, hash: u64) -> u64 {
+    key.map_or_else(|| hash::fold(hash, 0), |key| fingerprint(key, hash))
 }
 
 /// Chooses the rows of a hashed batch whose digests are stored (`s.kept`) and lays out their
@@ -455,19 +462,16 @@ pub(super) fn hash_batch<K: KeyCodec>(
     let mut null_keys = 0;
     let mut sum = 0u64;
     for (i, (&key, &full)) in s.keys.iter().zip(&s.full).enumerate() {
-        let print = if let Some(key) = key {
-            if !s.no_entries {
-                s.entries.push(Entry {
-                    key,
-                    hash: full,
-                    ord: ordinal + i as u64,
-                });
-            }
-            fingerprint(key, full)
-        } else {
-            null_keys += 1;
-            hash::fold(full, 0)
-        };
+        match key {
+            Some(key) if !s.no_entries => s.entries.push(Entry {
+                key,
+                hash: full,
+                ord: ordinal + i as u64,
+            }),
+            Some(_) => {}
+            None => null_keys += 1,
+        }
+        let print = checksum_share(key, full);
         sum = sum.wrapping_add(print);
         s.prints.push(print);
     }

@@ -243,18 +243,16 @@ fn side_rows<K: KeyCodec>(batches: &[RecordBatch]) -> DfResult<SideRows<K>> {
         let (hashes, ords) = (word(1)?, word(2)?);
         for i in 0..b.num_rows() {
             let hash = hashes.value(i);
+            let key = keys.is_valid(i).then(|| K::read(keys.value(i)));
             s.rows += 1;
-            if keys.is_null(i) {
-                s.null_keys += 1;
-                s.checksum = s.checksum.wrapping_add(crate::hash::fold(hash, 0));
-            } else {
-                let key = K::read(keys.value(i));
-                s.checksum = s.checksum.wrapping_add(scan::fingerprint(key, hash));
-                s.entries.push(Entry {
+            s.checksum = s.checksum.wrapping_add(scan::checksum_share(key, hash));
+            match key {
+                Some(key) => s.entries.push(Entry {
                     key,
                     hash,
                     ord: ords.value(i),
-                });
+                }),
+                None => s.null_keys += 1,
             }
         }
     }
