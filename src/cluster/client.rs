@@ -19,9 +19,6 @@ use super::{SchedulerAddress, canary, physical_codec, require_same_version, sess
 use crate::error::{Error, Result};
 use crate::pool::Workers;
 
-/// How long the scheduler may take to answer the version request.
-const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How often a running job's status is read for progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -55,7 +52,7 @@ impl Client {
 
     /// [`Client::connect`] on the caller's runtime.
     pub async fn connect_async(address: &SchedulerAddress) -> Result<Self> {
-        require_same_version(address, SCHEDULER_TIMEOUT).await?;
+        require_same_version(address).await?;
         let client = Self {
             address: address.clone(),
             config: session_config(),
@@ -115,20 +112,24 @@ impl Client {
             .timeout(PROGRESS_TIMEOUT)
             .build()
             .ok();
-        let mut tick = tokio::time::interval(PROGRESS_EVERY);
-        loop {
-            tokio::select! {
-                done = &mut job => return done,
-                _ = tick.tick() => {
-                    // Progress is a courtesy: a status that cannot be read shows none.
-                    if let Some(done) = match &status {
-                        Some(http) => self.percent_done(http, name, tasks).await,
-                        None => None,
-                    } {
-                        progress(done);
-                    }
+        // Progress is a courtesy: a status that cannot be read shows none. It is read in a
+        // future of its own, so that the job is polled while a status request waits.
+        let watch = async {
+            let Some(http) = &status else {
+                return std::future::pending::<std::convert::Infallible>().await;
+            };
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Some(done) = self.percent_done(http, name, tasks).await {
+                    progress(done);
                 }
             }
+        };
+        tokio::select! {
+            done = &mut job => done,
+            never = watch => match never {},
         }
     }
 

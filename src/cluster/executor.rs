@@ -23,9 +23,6 @@ use super::{
 use crate::error::{Error, Result};
 use crate::pool::Workers;
 
-/// How long the scheduler may take to answer the executor's first request.
-const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Seconds between sweeps of the scratch folder for job data older than Ballista's TTL.
 const CLEAN_UP_INTERVAL_SECONDS: u64 = 300;
 
@@ -77,7 +74,7 @@ pub fn run_executor(
             .with_window_functions(registry.window_functions.values().cloned().collect())
             .build();
         canary::check(state, &role).await?;
-        require_same_version(&options.scheduler, SCHEDULER_TIMEOUT).await?;
+        require_same_version(&options.scheduler).await?;
         let flight = SocketAddr::new(options.bind.ip(), options.flight_port);
         for address in [options.bind, flight] {
             tokio::net::TcpListener::bind(address)
@@ -173,17 +170,11 @@ fn process_config(
         ))
     });
     let host = options.bind.ip();
-    let external_host = match &options.advertise {
-        Some(h) => h.clone(),
-        None if host.is_unspecified() => {
-            return Err(Error::cluster(
-                role,
-                "listening on every interface needs the host the scheduler and the other \
-                 executors reach it at (--advertise HOST)",
-            ));
-        }
-        None => host.to_string(),
-    };
+    let external_host = super::advertised(
+        host,
+        options.advertise.as_deref(),
+        (role, "the scheduler and the other executors reach it at"),
+    )?;
     Ok(ExecutorProcessConfig {
         bind_host: host.to_string(),
         external_host: Some(external_host),

@@ -49,7 +49,6 @@ use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::execution::SessionState;
 use datafusion::execution::context::SessionConfig;
-use datafusion::logical_expr::AggregateUDF;
 use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec};
 
 use crate::error::{Error, Result};
@@ -68,17 +67,11 @@ pub fn session_config() -> SessionConfig {
         .set_usize(BALLISTA_SCHEDULER_MAX_PARTITIONS_PER_TASK, 1)
 }
 
-/// recon's SQL functions that replace `DataFusion`'s of the same name: today `sum`
-/// ([`crate::snapshot::sum::ExactSum`]).
-fn recon_aggregates() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(crate::snapshot::sum::ExactSum::udaf())]
-}
-
 /// The function registry of executors: `DataFusion`'s functions with recon's in place of those
 /// of the same name.
 pub fn functions() -> BallistaFunctionRegistry {
     let mut registry = BallistaFunctionRegistry::default();
-    for f in recon_aggregates() {
+    for f in crate::snapshot::sql::aggregates() {
         registry.aggregate_functions.insert(f.name().to_owned(), f);
     }
     registry
@@ -87,7 +80,7 @@ pub fn functions() -> BallistaFunctionRegistry {
 /// Registers recon's functions in a session state (the scheduler's sessions).
 pub fn register_functions(state: &mut SessionState) -> Result<()> {
     use datafusion::execution::FunctionRegistry;
-    for f in recon_aggregates() {
+    for f in crate::snapshot::sql::aggregates() {
         state
             .register_udaf(f)
             .map_err(|e| Error::failed("registering recon's SQL functions", e))?;
@@ -215,12 +208,29 @@ pub async fn scheduler_version(address: &SchedulerAddress, timeout: Duration) ->
         })
 }
 
+/// The host a role announces: `advertise`, or the address it binds, which may not be every
+/// interface (no peer could reach that). `role` names the role, `reached` says who reaches it.
+fn advertised(
+    bind: std::net::IpAddr,
+    advertise: Option<&str>,
+    (role, reached): (&str, &str),
+) -> Result<String> {
+    match advertise {
+        Some(host) => Ok(host.to_owned()),
+        None if bind.is_unspecified() => Err(Error::cluster(
+            role,
+            format!("listening on every interface needs the host {reached} (--advertise HOST)"),
+        )),
+        None => Ok(bind.to_string()),
+    }
+}
+
+/// How long a scheduler may take to answer the version request of a client or executor.
+const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Refuses a scheduler of another recon version.
-pub(crate) async fn require_same_version(
-    address: &SchedulerAddress,
-    timeout: Duration,
-) -> Result<()> {
-    let theirs = scheduler_version(address, timeout).await?;
+pub(crate) async fn require_same_version(address: &SchedulerAddress) -> Result<()> {
+    let theirs = scheduler_version(address, SCHEDULER_TIMEOUT).await?;
     if theirs == VERSION {
         return Ok(());
     }

@@ -56,17 +56,11 @@ pub fn run_scheduler(
     crate::pool::on_stop(rt, move || {
         let _ = stop.send(());
     })?;
-    let advertised = match &options.advertise {
-        Some(host) => host.clone(),
-        None if bind.ip().is_unspecified() => {
-            return Err(Error::cluster(
-                role,
-                "listening on every interface needs the host executors reach it at \
-                 (--advertise HOST): they report task status to the address it announces",
-            ));
-        }
-        None => bind.ip().to_string(),
-    };
+    let advertised = super::advertised(
+        bind.ip(),
+        options.advertise.as_deref(),
+        (&role, "executors report task status to"),
+    )?;
     rt.block_on(async {
         let state = session_builder(session_config())
             .map_err(|e| Error::cluster(format!("{role}: its session"), e))?;

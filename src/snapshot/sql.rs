@@ -51,10 +51,17 @@ pub async fn session_with(
     Ok(ctx)
 }
 
-/// recon's own SQL functions, in every session it opens: `sum` that cannot wrap
-/// ([`super::sum::ExactSum`]).
+/// recon's own SQL functions, in every session it opens (a cluster's roles included), each in
+/// place of `DataFusion`'s of the same name: `sum` that cannot wrap ([`super::sum::ExactSum`]).
+pub fn aggregates() -> Vec<std::sync::Arc<datafusion::logical_expr::AggregateUDF>> {
+    vec![std::sync::Arc::new(super::sum::ExactSum::udaf())]
+}
+
+/// Registers recon's own SQL functions ([`aggregates`]) in a session.
 pub fn register_functions(ctx: &SessionContext) {
-    ctx.register_udaf(super::sum::ExactSum::udaf());
+    for f in aggregates() {
+        ctx.register_udaf(f.as_ref().clone());
+    }
 }
 
 /// Registers every table of `snapshot` in `ctx`, in `schema` when given (`legacy`, `target`),
